@@ -143,7 +143,7 @@ func (s InstanceSpec) Validate() error {
 	}
 	if err := s.Image.Validate(); err != nil {
 		f.Merge("image", err)
-	} else if s.Type != "" && s.Image.InstanceType() != s.Type {
+	} else if (s.Type == TypeVM || s.Type == TypeContainer) && s.Image.InstanceType() != s.Type {
 		f.Addf("image.format", "%s image cannot run as a %s", s.Image.Format, s.Type)
 	}
 	if len(s.Disks) > MaxDisks {

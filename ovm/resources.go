@@ -131,7 +131,7 @@ func (r Resources) Max(o Resources) Resources {
 func (r Resources) Short(c Resources) string {
 	switch {
 	case r.CPU > c.CPU:
-		return fmt.Sprintf("cpu: need %s vCPU, %s free", r.CPU, c.CPU)
+		return fmt.Sprintf("cpu: need %s vCPU, %s vCPU free", r.CPU, c.CPU)
 	case r.Memory > c.Memory:
 		return fmt.Sprintf("memory: need %s, %s free", r.Memory, c.Memory)
 	case r.Disk > c.Disk:
