@@ -1,0 +1,224 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/openovm/ovm/ovm"
+)
+
+// ErrVersionMismatch is in the chain of the error an update or delete returns
+// when the record's version is not the one the caller expected (a stale
+// If-Match). Its kind is ovm.ErrConflict; the API answers 412.
+var ErrVersionMismatch = errors.New("version mismatch")
+
+// Kind is the kind of a stored record.
+type Kind string
+
+// The record kinds.
+const (
+	KindDatacenter  Kind = "datacenter"
+	KindPool        Kind = "pool"
+	KindHost        Kind = "host"
+	KindVDC         Kind = "vdc"
+	KindUser        Kind = "user"
+	KindInstance    Kind = "instance"
+	KindVolume      Kind = "volume"
+	KindNetwork     Kind = "network"
+	KindVApp        Kind = "vapp"
+	KindStoragePool Kind = "storagepool"
+	KindDiscovered  Kind = "discovered"
+)
+
+// Record is one stored object. Names are unique per (Kind, VDCID); an empty
+// VDCID is the platform scope (datacenters, pools, hosts, users...).
+type Record struct {
+	Kind  Kind
+	ID    ovm.ID
+	VDCID ovm.ID
+	// ParentID links a record to what it belongs to, for listing: the
+	// datacenter of a pool, the pool of a host, the host of an instance or
+	// a discovered object, the VDC of a user, the vApp of an instance.
+	ParentID ovm.ID
+	// HostID is the host an instance, volume or discovered object is on.
+	HostID ovm.ID
+	Name   string
+	// Version starts at 1 and grows by one on every update; it is the
+	// ETag of the object.
+	Version   int64
+	Data      json.RawMessage
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Decode unmarshals the record's data into v.
+func (r Record) Decode(v any) error {
+	if err := json.Unmarshal(r.Data, v); err != nil {
+		return fmt.Errorf("store: decode %s %s: %w", r.Kind, r.ID, err)
+	}
+	return nil
+}
+
+// NewRecord returns a record holding v as JSON.
+func NewRecord(kind Kind, id ovm.ID, vdcID ovm.ID, name string, v any) (Record, error) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return Record{}, fmt.Errorf("store: encode %s %s: %w", kind, id, err)
+	}
+	return Record{Kind: kind, ID: id, VDCID: vdcID, Name: name, Data: data}, nil
+}
+
+// Filter selects records for List. Zero fields do not filter.
+type Filter struct {
+	Kind Kind // required
+	// VDCID limits the list to one VDC. AllVDCs lists every scope
+	// (platform administrators); otherwise an empty VDCID is the platform
+	// scope.
+	VDCID    ovm.ID
+	AllVDCs  bool
+	ParentID ovm.ID
+	HostID   ovm.ID
+}
+
+// Page asks for one page of a list: records with an ID after After, in ID
+// order, at most Limit (default 100, at most 1000).
+type Page struct {
+	After ovm.ID
+	Limit int
+}
+
+// TaskRecord is a persisted task with what the engine needs to run it.
+type TaskRecord struct {
+	Task ovm.Task
+	// HostID bounds parallel work per host; empty for tasks on no host.
+	HostID ovm.ID
+	// Input is the task kind's payload; State is what its steps recorded
+	// so far (native ids and the like), so a resumed task knows them.
+	Input json.RawMessage
+	State json.RawMessage
+	// LeaseOwner and LeaseExpires say which server replica runs it.
+	LeaseOwner   string
+	LeaseExpires time.Time
+	Version      int64
+}
+
+// Token is a stored API token: only the hash of the secret is kept.
+type Token struct {
+	ID        ovm.ID
+	UserID    ovm.ID
+	Name      string
+	Hash      []byte // SHA-256 of the secret
+	Session   bool   // a login session (expires) rather than a personal token
+	ExpiresAt time.Time
+	CreatedAt time.Time
+	LastUsed  time.Time
+}
+
+// IPAllocation is one address of a network held by an owner.
+type IPAllocation struct {
+	NetworkID ovm.ID
+	IP        netip.Addr
+	Owner     ovm.ID
+}
+
+// Idempotency is the stored outcome of a create that carried a client key.
+type Idempotency struct {
+	Scope       string // the principal and operation
+	Key         string
+	RequestHash []byte // a retry with another body is a conflict
+	Status      int
+	Response    json.RawMessage
+	CreatedAt   time.Time
+}
+
+// Store is the server's persistence. Implementations are safe for
+// concurrent use.
+type Store interface {
+	// Tx runs fn in a serializable transaction and commits it. When the
+	// database reports a serialization failure (SQLSTATE 40001), anywhere
+	// in fn or at commit, Tx rolls back and runs fn again from BEGIN, with
+	// backoff, until ctx ends. fn must be database work only and must not
+	// keep results from an attempt that did not commit.
+	Tx(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
+	// Engine names the engine: "sqlite" or "postgres".
+	Engine() string
+	// Ping checks the database answers.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Tx is the work one transaction can do. Errors carry ovm kinds: a missing
+// record is ovm.ErrNotFound, a duplicate id or name ovm.ErrConflict, a stale
+// version ErrVersionMismatch (kind conflict). The driver's own error stays
+// wrapped so that Store.Tx still sees SQLSTATE 40001; SQL text never
+// reaches the message of an ovm error.
+type Tx interface {
+	// Records.
+	Insert(ctx context.Context, r *Record) error // sets Version 1 and the times
+	Get(ctx context.Context, kind Kind, id ovm.ID) (Record, error)
+	GetByName(ctx context.Context, kind Kind, vdcID ovm.ID, name string) (Record, error)
+	// Update replaces a record's data, names and links when its version is
+	// ifVersion (0 skips the check) and bumps the version in r.
+	Update(ctx context.Context, r *Record, ifVersion int64) error
+	Delete(ctx context.Context, kind Kind, id ovm.ID, ifVersion int64) error
+	// List returns one page and the cursor of the next ("" at the end).
+	List(ctx context.Context, f Filter, p Page) ([]Record, ovm.ID, error)
+	Count(ctx context.Context, f Filter) (int64, error)
+
+	// Quotas: the VDC's limits and usage live in their own row.
+	SetQuota(ctx context.Context, vdcID ovm.ID, q ovm.Quota) error
+	Quota(ctx context.Context, vdcID ovm.ID) (ovm.Quota, ovm.Usage, error)
+	// Reserve adds delta to the VDC's usage with a guarded update (usage +
+	// delta <= limit for every positive component); a negative delta
+	// releases and always succeeds. Over quota is ovm.ErrQuotaExceeded
+	// naming each resource.
+	Reserve(ctx context.Context, vdcID ovm.ID, delta ovm.Usage) error
+
+	// IP allocations: unique per (network, ip).
+	Allocations(ctx context.Context, networkID ovm.ID) ([]IPAllocation, error)
+	Allocate(ctx context.Context, a IPAllocation) error
+	ReleaseIP(ctx context.Context, networkID ovm.ID, ip netip.Addr) error
+	ReleaseOwner(ctx context.Context, owner ovm.ID) error
+
+	// Tokens.
+	CreateToken(ctx context.Context, t Token) error
+	TokenByHash(ctx context.Context, hash []byte) (Token, error)
+	ListTokens(ctx context.Context, userID ovm.ID) ([]Token, error)
+	DeleteToken(ctx context.Context, id ovm.ID) error
+	TouchToken(ctx context.Context, id ovm.ID, at time.Time) error
+
+	// Tasks.
+	CreateTask(ctx context.Context, t *TaskRecord) error
+	GetTask(ctx context.Context, id ovm.ID) (TaskRecord, error)
+	ListTasks(ctx context.Context, vdcID ovm.ID, all bool, p Page) ([]TaskRecord, ovm.ID, error)
+	// UpdateTask saves a task when its version is still t.Version (else
+	// ErrVersionMismatch) and bumps it; an owner that lost its lease thus
+	// cannot overwrite the new owner's work.
+	UpdateTask(ctx context.Context, t *TaskRecord) error
+	// ClaimTask takes the oldest task that is not final and whose lease is
+	// free or expired (by the database's clock), for owner, for ttl; it
+	// skips tasks on the hosts in busyHosts. ok is false when there is none.
+	ClaimTask(ctx context.Context, owner string, ttl time.Duration, busyHosts []ovm.ID) (t TaskRecord, ok bool, err error)
+	// RenewTask extends the lease of a task owner still holds.
+	RenewTask(ctx context.Context, id ovm.ID, owner string, ttl time.Duration) error
+
+	// Leases for singleton loops. AcquireLease takes or renews the named
+	// lease for holder (expiry by the database's clock); a new holder gets
+	// a higher epoch. CheckLease returns ovm.ErrConflict unless holder still
+	// holds the lease at epoch; leader-only writes call it in the same
+	// transaction.
+	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (epoch int64, held bool, err error)
+	CheckLease(ctx context.Context, name, holder string, epoch int64) error
+	ReleaseLease(ctx context.Context, name, holder string) error
+
+	// Idempotency keys.
+	GetIdempotency(ctx context.Context, scope, key string) (Idempotency, error)
+	PutIdempotency(ctx context.Context, i Idempotency) error
+
+	// Now returns the database's clock.
+	Now(ctx context.Context) (time.Time, error)
+}
