@@ -1,0 +1,4 @@
+// Package auth holds the reference server's authentication primitives:
+// Argon2id password hashes, API tokens (a random secret shown once; only its
+// SHA-256 is stored), and the principal a request acts as, with its role.
+package auth
