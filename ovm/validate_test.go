@@ -139,7 +139,11 @@ func TestNetworkValidate(t *testing.T) {
 		{"vlan too high", func(n *ovm.Network) { n.VLAN = 4095 }, []string{"vlan"}},
 		{"host bits", func(n *ovm.Network) { n.Subnet = netip.MustParsePrefix("10.1.0.5/24") }, []string{"subnet"}},
 		{"no subnet", func(n *ovm.Network) { n.Subnet = netip.Prefix{} }, []string{"subnet"}},
-		{"ipv4 too small", func(n *ovm.Network) { n.Subnet = netip.MustParsePrefix("10.1.0.0/31"); n.Gateway = netip.Addr{}; n.Ranges = nil }, []string{"subnet"}},
+		{"ipv4 too small", func(n *ovm.Network) {
+			n.Subnet = netip.MustParsePrefix("10.1.0.0/31")
+			n.Gateway = netip.Addr{}
+			n.Ranges = nil
+		}, []string{"subnet"}},
 		{"gateway outside", func(n *ovm.Network) { n.Gateway = netip.MustParseAddr("10.2.0.1") }, []string{"gateway"}},
 		{"range outside", func(n *ovm.Network) { n.Ranges[1].End = netip.MustParseAddr("10.1.1.5") }, []string{"ranges[1].end"}},
 		{"range reversed", func(n *ovm.Network) { n.Ranges[0].End = netip.MustParseAddr("10.1.0.5") }, []string{"ranges[0].end"}},
