@@ -55,7 +55,9 @@ type VolumeSpec struct {
 	// Format is the disk format; empty means the driver's native one.
 	Format ovm.ImageFormat
 	// From makes the volume from an image (a copy-on-write clone where the
-	// engine can). Size then may be zero (the image's size) or larger.
+	// engine can). Size then may be zero (the image's size) or larger. A
+	// driver without Capabilities.FromImage refuses it with
+	// ovm.ErrUnsupported.
 	From ovm.ImageRef
 }
 
