@@ -1,0 +1,207 @@
+// Package config reads the server's configuration from, in increasing
+// precedence, built-in defaults, an optional YAML file, the environment
+// (OVM_* variables) and command-line flags.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the server's configuration.
+type Config struct {
+	// Listen is the API's address.
+	Listen string `yaml:"listen"`
+	// DataDir holds the embedded store and the secret key.
+	DataDir string `yaml:"dataDir"`
+	// Database is a postgres:// URL of CockroachDB or PostgreSQL; empty
+	// means the embedded store in DataDir.
+	Database string `yaml:"database"`
+	// SecretKeyFile holds the key that encrypts host credentials; default
+	// DataDir/secret.key.
+	SecretKeyFile string `yaml:"secretKeyFile"`
+	// AdminName is the platform administrator created on first start.
+	AdminName string `yaml:"adminName"`
+	// LogFormat is auto, text or json; LogLevel debug, info, warn or error.
+	LogFormat string `yaml:"logFormat"`
+	LogLevel  string `yaml:"logLevel"`
+	// Task engine: workers in all, tasks at once per host.
+	Workers int `yaml:"workers"`
+	PerHost int `yaml:"perHost"`
+	// MonitorInterval is how often the host monitor probes every host;
+	// SyncInterval how often inventory sync lists every host.
+	MonitorInterval time.Duration `yaml:"monitorInterval"`
+	SyncInterval    time.Duration `yaml:"syncInterval"`
+	// Replica names this server among several on one database; default the
+	// host name and process id.
+	Replica string `yaml:"replica"`
+}
+
+// Defaults returns the built-in configuration.
+func Defaults() Config {
+	return Config{
+		Listen:          "127.0.0.1:8080",
+		DataDir:         "ovm-data",
+		AdminName:       "admin",
+		LogFormat:       "auto",
+		LogLevel:        "info",
+		Workers:         8,
+		PerHost:         4,
+		MonitorInterval: 10 * time.Second,
+		SyncInterval:    60 * time.Second,
+	}
+}
+
+// Load builds the configuration of `ovm server` from args (without the
+// command name) and the environment. -h prints the flags to out and
+// returns flag.ErrHelp.
+func Load(args []string, getenv func(string) string, out io.Writer) (Config, error) {
+	c := Defaults()
+	fs := flag.NewFlagSet("ovm server", flag.ContinueOnError)
+	fs.SetOutput(out)
+	file := fs.String("config", getenv("OVM_CONFIG"), "YAML configuration `file` (env OVM_CONFIG)")
+	// The flags are declared against a scratch copy first, only to find the
+	// config file; they are applied after the file and the environment.
+	scratch := Defaults()
+	bind(fs, &scratch)
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *file != "" {
+		if err := loadFile(*file, &c); err != nil {
+			return Config{}, err
+		}
+	}
+	if err := loadEnv(getenv, &c); err != nil {
+		return Config{}, err
+	}
+	// Apply the flags that were set on the command line.
+	final := flag.NewFlagSet("ovm server", flag.ContinueOnError)
+	final.SetOutput(io.Discard)
+	final.String("config", "", "")
+	bind(final, &c)
+	if err := final.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if c.SecretKeyFile == "" {
+		c.SecretKeyFile = filepath.Join(c.DataDir, "secret.key")
+	}
+	if c.Replica == "" {
+		h, _ := os.Hostname()
+		c.Replica = fmt.Sprintf("%s-%d", h, os.Getpid())
+	}
+	return c, c.Validate()
+}
+
+// bind declares the flags on c's fields, with c's current values as the
+// defaults (so that unset flags keep what the file and environment said).
+func bind(fs *flag.FlagSet, c *Config) {
+	d := *c
+	fs.StringVar(&c.Listen, "listen", d.Listen, "API `address` (env OVM_LISTEN)")
+	fs.StringVar(&c.DataDir, "data-dir", d.DataDir, "`directory` of the embedded store and the secret key (env OVM_DATA_DIR)")
+	fs.StringVar(&c.Database, "database", d.Database, "postgres:// `URL` of CockroachDB or PostgreSQL; empty: embedded store (env OVM_DATABASE)")
+	fs.StringVar(&c.SecretKeyFile, "secret-key-file", d.SecretKeyFile, "`file` of the key encrypting host credentials (default DATA-DIR/secret.key; env OVM_SECRET_KEY_FILE)")
+	fs.StringVar(&c.AdminName, "admin-name", d.AdminName, "platform administrator created on first start (env OVM_ADMIN_NAME)")
+	fs.StringVar(&c.LogFormat, "log-format", d.LogFormat, "auto, text or json (env OVM_LOG_FORMAT)")
+	fs.StringVar(&c.LogLevel, "log-level", d.LogLevel, "debug, info, warn or error (env OVM_LOG_LEVEL)")
+	fs.IntVar(&c.Workers, "workers", d.Workers, "tasks run at once (env OVM_WORKERS)")
+	fs.IntVar(&c.PerHost, "per-host", d.PerHost, "tasks run at once on one host (env OVM_PER_HOST)")
+	fs.DurationVar(&c.MonitorInterval, "monitor-interval", d.MonitorInterval, "host probe `interval` (env OVM_MONITOR_INTERVAL)")
+	fs.DurationVar(&c.SyncInterval, "sync-interval", d.SyncInterval, "inventory sync `interval` (env OVM_SYNC_INTERVAL)")
+	fs.StringVar(&c.Replica, "replica", d.Replica, "this server's `name` among replicas (env OVM_REPLICA)")
+}
+
+func loadFile(path string, c *Config) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config file: %w", err)
+	}
+	dec := yaml.NewDecoder(strings.NewReader(string(b)))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("config file %s: %w", path, err)
+	}
+	return nil
+}
+
+func loadEnv(getenv func(string) string, c *Config) error {
+	str := map[string]*string{
+		"OVM_LISTEN": &c.Listen, "OVM_DATA_DIR": &c.DataDir, "OVM_DATABASE": &c.Database,
+		"OVM_SECRET_KEY_FILE": &c.SecretKeyFile, "OVM_ADMIN_NAME": &c.AdminName,
+		"OVM_LOG_FORMAT": &c.LogFormat, "OVM_LOG_LEVEL": &c.LogLevel, "OVM_REPLICA": &c.Replica,
+	}
+	for k, p := range str {
+		if v := getenv(k); v != "" {
+			*p = v
+		}
+	}
+	for k, p := range map[string]*int{"OVM_WORKERS": &c.Workers, "OVM_PER_HOST": &c.PerHost} {
+		if v := getenv(k); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return fmt.Errorf("%s=%q: not a number", k, v)
+			}
+			*p = n
+		}
+	}
+	for k, p := range map[string]*time.Duration{"OVM_MONITOR_INTERVAL": &c.MonitorInterval, "OVM_SYNC_INTERVAL": &c.SyncInterval} {
+		if v := getenv(k); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return fmt.Errorf("%s=%q: not a duration like 10s", k, v)
+			}
+			*p = d
+		}
+	}
+	return nil
+}
+
+// Validate checks the configuration and names every bad setting.
+func (c Config) Validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		errs = append(errs, fmt.Errorf("listen %q: want HOST:PORT", c.Listen))
+	}
+	if c.Database == "" && c.DataDir == "" {
+		errs = append(errs, errors.New("data-dir: required for the embedded store"))
+	}
+	if c.Database != "" && !strings.HasPrefix(c.Database, "postgres://") && !strings.HasPrefix(c.Database, "postgresql://") {
+		errs = append(errs, fmt.Errorf("database: want a postgres:// URL"))
+	}
+	if c.Workers < 1 || c.Workers > 1024 {
+		errs = append(errs, fmt.Errorf("workers %d: want 1 to 1024", c.Workers))
+	}
+	if c.PerHost < 1 || c.PerHost > c.Workers {
+		errs = append(errs, fmt.Errorf("per-host %d: want 1 to workers (%d)", c.PerHost, c.Workers))
+	}
+	if c.MonitorInterval < 100*time.Millisecond {
+		errs = append(errs, fmt.Errorf("monitor-interval %s: want at least 100ms", c.MonitorInterval))
+	}
+	if c.SyncInterval < 100*time.Millisecond {
+		errs = append(errs, fmt.Errorf("sync-interval %s: want at least 100ms", c.SyncInterval))
+	}
+	switch c.LogFormat {
+	case "auto", "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("log-format %q: want auto, text or json", c.LogFormat))
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log-level %q: want debug, info, warn or error", c.LogLevel))
+	}
+	return errors.Join(errs...)
+}

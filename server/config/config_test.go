@@ -1,0 +1,74 @@
+package config_test
+
+import (
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/openovm/ovm/server/config"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestPrecedence(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "ovm.yaml")
+	require.NoError(t, os.WriteFile(file, []byte("listen: 127.0.0.1:9000\nworkers: 6\nlogLevel: warn\nsyncInterval: 30s\n"), 0o600))
+	c, err := config.Load([]string{"--config", file, "--workers", "3"}, env(map[string]string{"OVM_LISTEN": "127.0.0.1:9100", "OVM_PER_HOST": "2"}), io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, "127.0.0.1:9100", c.Listen, "env beats file")
+	assert.Equal(t, 3, c.Workers, "flag beats file")
+	assert.Equal(t, 2, c.PerHost, "env beats default")
+	assert.Equal(t, "warn", c.LogLevel, "file beats default")
+	assert.Equal(t, 30*time.Second, c.SyncInterval)
+	assert.Equal(t, filepath.Join("ovm-data", "secret.key"), c.SecretKeyFile)
+	assert.NotEmpty(t, c.Replica)
+}
+
+func TestDefaultsAreValid(t *testing.T) {
+	c, err := config.Load(nil, env(nil), io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, "127.0.0.1:8080", c.Listen)
+	assert.Empty(t, c.Database, "embedded store by default")
+}
+
+func TestBadSettings(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		file string
+		want string
+	}{
+		{"bad listen", []string{"--listen", "8080"}, nil, "", "listen"},
+		{"bad database", []string{"--database", "mysql://x"}, nil, "", "database"},
+		{"zero workers", []string{"--workers", "0"}, nil, "", "workers"},
+		{"per-host above workers", []string{"--workers", "2", "--per-host", "3"}, nil, "", "per-host"},
+		{"tiny interval", []string{"--monitor-interval", "1ms"}, nil, "", "monitor-interval"},
+		{"bad env number", nil, map[string]string{"OVM_WORKERS": "many"}, "", "OVM_WORKERS"},
+		{"bad env duration", nil, map[string]string{"OVM_SYNC_INTERVAL": "soon"}, "", "OVM_SYNC_INTERVAL"},
+		{"unknown file key", nil, nil, "listn: x\n", "listn"},
+		{"bad log format", []string{"--log-format", "xml"}, nil, "", "log-format"},
+		{"stray argument", []string{"extra"}, nil, "", "extra"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := tt.args
+			if tt.file != "" {
+				f := filepath.Join(t.TempDir(), "c.yaml")
+				require.NoError(t, os.WriteFile(f, []byte(tt.file), 0o600))
+				args = append([]string{"--config", f}, args...)
+			}
+			_, err := config.Load(args, env(tt.env), io.Discard)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+	_, err := config.Load([]string{"-h"}, env(nil), io.Discard)
+	assert.ErrorIs(t, err, flag.ErrHelp)
+}
