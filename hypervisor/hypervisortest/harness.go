@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/openovm/ovm/hypervisor"
+	"github.com/openovm/ovm/internal/conformance"
 	"github.com/openovm/ovm/ovm"
 )
 
@@ -162,43 +162,28 @@ func Run(t *testing.T, h Harness) {
 		TestConsole: s.testConsole, TestMigrate: s.testMigrate, TestRegister: s.testRegister,
 		TestConcurrent: s.testConcurrent, TestCancelled: s.testCancelled,
 	}
+	suite := make([]conformance.Test, 0, len(tests))
 	for _, name := range Tests() {
-		if reason, ok := h.Exceptions[name]; ok {
-			t.Logf("hypervisortest: %s not run: %s", name, reason)
-			continue
-		}
-		t.Run(name, tests[name])
+		suite = append(suite, conformance.Test{Name: name, Run: tests[name]})
 	}
+	conformance.Run(t, "hypervisortest", suite, h.Exceptions)
 }
 
 // check refuses a harness that is missing a function the suite always
 // needs, or whose exceptions are unknown or unjustified.
 func (h Harness) check() error {
-	var errs []error
+	var f ovm.Fields
 	if h.New == nil {
-		errs = append(errs, errors.New("New is nil"))
+		f.Add("New", "is required")
 	}
 	if h.Spec == nil {
-		errs = append(errs, errors.New("Spec is nil"))
+		f.Add("Spec", "is required")
 	}
 	if h.Timeout < 0 || h.StopTimeout < 0 || h.Concurrency < 0 || h.ClockSkew < 0 {
-		errs = append(errs, errors.New("Timeout, StopTimeout, Concurrency and ClockSkew must not be negative"))
+		f.Add("Timeout", "Timeout, StopTimeout, Concurrency and ClockSkew must not be negative")
 	}
-	names := Tests()
-	keys := make([]string, 0, len(h.Exceptions))
-	for k := range h.Exceptions {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, name := range keys {
-		switch {
-		case !slices.Contains(names, name):
-			errs = append(errs, fmt.Errorf("exception %q names no test; want one of %s", name, strings.Join(names, ", ")))
-		case strings.TrimSpace(h.Exceptions[name]) == "":
-			errs = append(errs, fmt.Errorf("exception %q has no reason; want a justification", name))
-		}
-	}
-	return errors.Join(errs...)
+	conformance.CheckExceptions(&f, h.Exceptions, Tests())
+	return f.Err("invalid hypervisortest harness")
 }
 
 // suffix returns six random lower-case letters and digits.

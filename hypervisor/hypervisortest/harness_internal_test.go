@@ -20,15 +20,15 @@ func TestHarnessCheck(t *testing.T) {
 		{"complete", Harness{New: newDriver, Spec: spec}, nil},
 		{"justified exceptions", Harness{New: newDriver, Spec: spec, Exceptions: map[string]string{
 			TestMigrate: "containers do not migrate", TestConsole: "no serial port"}}, nil},
-		{"no new", Harness{Spec: spec}, []string{"New is nil"}},
-		{"no spec", Harness{New: newDriver}, []string{"Spec is nil"}},
+		{"no new", Harness{Spec: spec}, []string{"New: is required"}},
+		{"no spec", Harness{New: newDriver}, []string{"Spec: is required"}},
 		{"unknown exception", Harness{New: newDriver, Spec: spec, Exceptions: map[string]string{"no-such-test": "because"}},
-			[]string{`exception "no-such-test" names no test`, TestPowerCycle}},
+			[]string{`Exceptions["no-such-test"]: names no test`, TestPowerCycle}},
 		{"exception without reason", Harness{New: newDriver, Spec: spec, Exceptions: map[string]string{TestPing: "  "}},
-			[]string{`exception "ping" has no reason`}},
+			[]string{`Exceptions["ping"]: needs a justification`}},
 		{"negative concurrency", Harness{New: newDriver, Spec: spec, Concurrency: -1}, []string{"must not be negative"}},
 		{"every problem at once", Harness{Exceptions: map[string]string{"x": "y", TestStats: ""}},
-			[]string{"New is nil", "Spec is nil", `"x" names no test`, `"stats" has no reason`}},
+			[]string{"New: is required", "Spec: is required", `Exceptions["x"]: names no test`, `Exceptions["stats"]: needs a justification`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"regexp"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/openovm/ovm/hypervisor"
 	"github.com/openovm/ovm/hypervisor/fake"
 	"github.com/openovm/ovm/hypervisor/hypervisortest"
+	"github.com/openovm/ovm/internal/conformance"
 	"github.com/openovm/ovm/ovm"
 )
 
@@ -190,20 +190,16 @@ func TestSuiteCatchesBrokenDrivers(t *testing.T) {
 		hypervisortest.Run(t, m.h)
 		return
 	}
-	run := func(t *testing.T, mutant, pattern string) (string, error) {
-		cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run="+pattern, "-test.v", "-test.count=1")
-		cmd.Env = append(os.Environ(), mutantEnv+"="+mutant)
-		out, err := cmd.CombinedOutput()
-		return string(out), err
+	run := func(t *testing.T, mutant, pattern string) (string, bool) {
+		return conformance.RunChild(t, pattern, mutantEnv+"="+mutant)
 	}
 	for name, m := range mutants() {
 		if m.test == "" {
 			continue
 		}
 		t.Run(name, func(t *testing.T) {
-			out, err := run(t, name, "^TestSuiteCatchesBrokenDrivers$/^"+regexp.QuoteMeta(m.test)+"$")
-			var exit *exec.ExitError
-			require.ErrorAs(t, err, &exit, "mutant %s: got exit %v, want the suite to fail; output:\n%s", name, err, out)
+			out, passed := run(t, name, "^TestSuiteCatchesBrokenDrivers$/^"+regexp.QuoteMeta(m.test)+"$")
+			require.False(t, passed, "mutant %s: got a passing suite, want it to fail; output:\n%s", name, out)
 			assert.Contains(t, out, "--- FAIL: TestSuiteCatchesBrokenDrivers/"+m.test, "mutant %s: got no failure of %s, want one; output:\n%s", name, m.test, out)
 			assert.Regexp(t, `got .*want`, out, "mutant %s: got a failure without got/want; output:\n%s", name, out)
 		})
@@ -214,22 +210,17 @@ func TestSuiteCatchesBrokenDrivers(t *testing.T) {
 		want     []string
 		notWant  []string
 	}{
-		{"unknown-exception", true, []string{`exception "no-such-test" names no test`}, []string{"=== RUN   TestSuiteCatchesBrokenDrivers/info"}},
-		{"no-reason", true, []string{`exception "ping" has no reason`}, []string{"=== RUN   TestSuiteCatchesBrokenDrivers/info"}},
+		{"unknown-exception", true, []string{`Exceptions["no-such-test"]: names no test`}, []string{"=== RUN   TestSuiteCatchesBrokenDrivers/info"}},
+		{"no-reason", true, []string{`Exceptions["ping"]: needs a justification`}, []string{"=== RUN   TestSuiteCatchesBrokenDrivers/info"}},
 		{"excepted", false, []string{
-			"hypervisortest: ping not run: ping is broken on purpose",
-			"hypervisortest: context-cancelled not run: ping is broken on purpose, even when cancelled",
+			"hypervisortest: ping not run, excepted by the harness: ping is broken on purpose",
+			"hypervisortest: context-cancelled not run, excepted by the harness: ping is broken on purpose, even when cancelled",
 			"--- PASS: TestSuiteCatchesBrokenDrivers/info",
 		}, []string{"=== RUN   TestSuiteCatchesBrokenDrivers/ping"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			out, err := run(t, tt.name, "^TestSuiteCatchesBrokenDrivers$")
-			if tt.wantFail {
-				var exit *exec.ExitError
-				require.ErrorAs(t, err, &exit, "%s: got exit %v, want the suite to fail; output:\n%s", tt.name, err, out)
-			} else {
-				require.NoError(t, err, "%s: got a failing suite, want it to pass; output:\n%s", tt.name, out)
-			}
+			out, passed := run(t, tt.name, "^TestSuiteCatchesBrokenDrivers$")
+			require.Equal(t, !tt.wantFail, passed, "%s: got passed=%v, want %v; output:\n%s", tt.name, passed, !tt.wantFail, out)
 			for _, w := range tt.want {
 				assert.Contains(t, out, w, "%s: output lacks %q; got:\n%s", tt.name, w, out)
 			}

@@ -5,14 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"slices"
-	"sort"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/openovm/ovm/internal/conformance"
 	"github.com/openovm/ovm/network"
 	"github.com/openovm/ovm/ovm"
 )
@@ -105,21 +103,7 @@ func (h Harness) Validate() error {
 	if h.Instance == nil {
 		f.Add("Instance", "is required")
 	}
-	names := Tests()
-	keys := make([]string, 0, len(h.Exceptions))
-	for name := range h.Exceptions {
-		keys = append(keys, name)
-	}
-	sort.Strings(keys)
-	for _, name := range keys {
-		field := fmt.Sprintf("Exceptions[%q]", name)
-		switch {
-		case !slices.Contains(names, name):
-			f.Addf(field, "names no test of the suite (known: %s)", strings.Join(names, ", "))
-		case strings.TrimSpace(h.Exceptions[name]) == "":
-			f.Add(field, "needs a justification")
-		}
-	}
+	conformance.CheckExceptions(&f, h.Exceptions, Tests())
 	return f.Err("invalid networktest harness")
 }
 
@@ -132,17 +116,15 @@ func Run(t *testing.T, h Harness) {
 	if err := h.Validate(); err != nil {
 		t.Fatalf("networktest: %v", err)
 	}
+	tests := make([]conformance.Test, 0, len(suite()))
 	for _, tc := range suite() {
-		if reason, ok := h.Exceptions[tc.name]; ok {
-			t.Logf("networktest: %s not run, excepted by the harness: %s", tc.name, reason)
-			continue
-		}
-		t.Run(tc.name, func(t *testing.T) {
+		tests = append(tests, conformance.Test{Name: tc.name, Run: func(t *testing.T) {
 			d := h.New(t)
 			require.NotNil(t, d, "Harness.New returned a nil driver")
 			tc.run(t, &env{h: h, d: d})
-		})
+		}})
 	}
+	conformance.Run(t, "networktest", tests, h.Exceptions)
 }
 
 // cleanupTimeout bounds the removal of what one test made.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/netip"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/openovm/ovm/internal/conformance"
 	"github.com/openovm/ovm/network"
 	"github.com/openovm/ovm/network/fake"
 	"github.com/openovm/ovm/network/networktest"
@@ -143,17 +143,10 @@ func TestRunFromEnv(t *testing.T) {
 }
 
 // runChild runs TestRunFromEnv in a child process in mode and returns its
-// verbose output and whether it passed.
+// output and whether it passed.
 func runChild(t *testing.T, mode string) (string, bool) {
 	t.Helper()
-	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestRunFromEnv$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), envMode+"="+mode)
-	out, err := cmd.CombinedOutput()
-	var exit *exec.ExitError
-	if err != nil && !errors.As(err, &exit) {
-		require.NoError(t, err, "running the test binary %s", os.Args[0])
-	}
-	return string(out), err == nil
+	return conformance.RunChild(t, "^TestRunFromEnv$", envMode+"="+mode)
 }
 
 func TestExceptions(t *testing.T) {

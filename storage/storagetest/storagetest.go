@@ -3,15 +3,12 @@ package storagetest
 import (
 	"context"
 	"errors"
-	"fmt"
-	"slices"
-	"sort"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/openovm/ovm/internal/conformance"
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/storage"
 )
@@ -129,7 +126,7 @@ func suite() []test {
 // Tests returns the names of every test of the suite, in the order Run
 // runs them.
 func Tests() []string {
-	var names []string
+	names := make([]string, 0, len(suite()))
 	for _, tc := range suite() {
 		names = append(names, tc.name)
 	}
@@ -147,21 +144,7 @@ func (h Harness) Validate() error {
 	if h.Pool == nil {
 		f.Add("Pool", "is required")
 	}
-	names := Tests()
-	keys := make([]string, 0, len(h.Exceptions))
-	for name := range h.Exceptions {
-		keys = append(keys, name)
-	}
-	sort.Strings(keys)
-	for _, name := range keys {
-		field := fmt.Sprintf("Exceptions[%q]", name)
-		switch {
-		case !slices.Contains(names, name):
-			f.Addf(field, "names no test of the suite (known: %s)", strings.Join(names, ", "))
-		case strings.TrimSpace(h.Exceptions[name]) == "":
-			f.Add(field, "needs a justification")
-		}
-	}
+	conformance.CheckExceptions(&f, h.Exceptions, Tests())
 	return f.Err("invalid storagetest harness")
 }
 
@@ -172,16 +155,15 @@ func Run(t *testing.T, h Harness) {
 	if err := h.Validate(); err != nil {
 		t.Fatalf("storagetest: %v", err)
 	}
+	tests := make([]conformance.Test, 0, len(suite()))
 	for _, tc := range suite() {
-		t.Run(tc.name, func(t *testing.T) {
-			if reason, ok := h.Exceptions[tc.name]; ok {
-				t.Skipf("storagetest exception: %s", reason)
-			}
+		tests = append(tests, conformance.Test{Name: tc.name, Run: func(t *testing.T) {
 			d := h.New(t)
 			require.NotNil(t, d, "Harness.New returned a nil driver")
 			tc.run(t, &env{h: h, d: d})
-		})
+		}})
 	}
+	conformance.Run(t, "storagetest", tests, h.Exceptions)
 }
 
 // volSize is the size of the suite's volumes: small, and a whole number of
