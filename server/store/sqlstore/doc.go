@@ -1,0 +1,52 @@
+// Package sqlstore implements store.Store twice over one body of SQL: on
+// CockroachDB/PostgreSQL through pgx (OpenPostgres) and on an embedded,
+// pure-Go SQLite in a data directory (OpenSQLite).
+//
+// # One schema, two engines
+//
+// Every Tx method is written once, in the SQL both engines understand and
+// CockroachDB accepts: no sequences, triggers, advisory locks or
+// LISTEN/NOTIFY; text UUID keys, INT8 counters, ON CONFLICT upserts,
+// RETURNING. A dialect supplies the few differences: column types (JSONB,
+// BYTEA and TIMESTAMPTZ on PostgreSQL; TEXT, BLOB and INTEGER microseconds
+// since the epoch on SQLite), the expression of the database's clock, and
+// how each driver reports a unique violation or a retryable failure.
+// Both engines go through database/sql (PostgreSQL with pgx's stdlib
+// adapter), so rows are scanned by one code path.
+//
+// # Transactions
+//
+// Store.Tx opens a SERIALIZABLE transaction, runs the function, and
+// commits. On a serialization failure (SQLSTATE 40001, anywhere in the
+// function or at COMMIT) it rolls back and runs the function again from
+// BEGIN after a jittered exponential backoff, until it commits or the
+// context ends. The decision to retry is cockroach-go's (crdb.ExecuteCtx
+// drives the attempts); restarting from BEGIN rather than from a savepoint
+// is what PostgreSQL needs, where crdb.ExecuteTx's savepoint retry would
+// keep the old snapshot. An attempt during which any statement reported a
+// serialization failure is retried even when the function swallowed the
+// error.
+//
+// SQLite runs one transaction at a time (BEGIN IMMEDIATE behind an
+// in-process semaphore, WAL, a busy timeout, foreign keys on); when another
+// process holds the database longer than the busy timeout, SQLITE_BUSY is
+// reported as a serialization failure and the transaction is retried the
+// same way.
+//
+// # Migrations
+//
+// The schema is an ordered list of migrations, each one DDL statement
+// applied in its own transaction together with its row in
+// schema_migrations. Servers starting at once take turns through a lease
+// row (schema_lease); each DDL statement is idempotent (IF NOT EXISTS), so
+// a migration that a crashed holder left half done is simply applied again.
+//
+// # Errors
+//
+// Errors carry ovm kinds (not found, conflict, invalid, quota exceeded);
+// their text names the object and never contains SQL or SQLSTATE codes,
+// while the driver's error stays in the chain for errors.As and for logs.
+//
+// WithFaultInjector makes attempts fail on demand, so tests can prove the
+// retry path deterministically on both engines.
+package sqlstore

@@ -1,0 +1,31 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+)
+
+// OpenPostgres connects to CockroachDB or PostgreSQL at url (a
+// postgres:// URL or a key=value DSN, as pgx parses it) and applies the
+// migrations. Transactions are SERIALIZABLE whatever the server's default.
+//
+// The store uses database/sql over pgx's stdlib adapter rather than
+// pgxpool, so that both engines share every query and every row scan; the
+// driver's *pgconn.PgError stays in each error's chain.
+func OpenPostgres(ctx context.Context, url string, opts ...Option) (*Store, error) {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("store: parse the database url: %w", err)
+	}
+	o := newOptions(opts)
+	db := stdlib.OpenDB(*cfg)
+	db.SetMaxOpenConns(o.maxConns)
+	db.SetMaxIdleConns(o.maxConns)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	d := postgresDialect
+	return open(ctx, db, &d, 0, o)
+}
