@@ -15,11 +15,34 @@ import (
 type world struct {
 	hosts []placement.Host
 	reqs  []scoped
+	// vapps are the anti-affinity groups that grouped requests join in
+	// turn, about five members each.
+	vapps []ovm.ID
 }
 
+// scoped is a request template. The step number picks its group (when
+// grouped) and, for a hosts scope, which 8 of the candidates it lists, so
+// that a template met again names other hosts and another vApp.
 type scoped struct {
-	req   placement.Request
-	scope ovm.Scope
+	req        placement.Request
+	scope      ovm.Scope
+	grouped    bool
+	candidates []ovm.ID
+}
+
+// at returns the request and scope of template s at step i.
+func (w *world) at(i int) (placement.Request, ovm.Scope) {
+	s := &w.reqs[i&(len(w.reqs)-1)]
+	req, scope := s.req, s.scope
+	if s.grouped {
+		req.Group = w.vapps[(i/25)%len(w.vapps)]
+	}
+	if n := len(s.candidates); n > 0 {
+		k := min(8, n)
+		off := (i * 8) % (n - k + 1)
+		scope.HostIDs = s.candidates[off : off+k]
+	}
+	return req, scope
 }
 
 type machine struct {
@@ -144,39 +167,42 @@ func newWorld(n int, seed uint64) world {
 		if fl.vm && rng.IntN(2) == 0 {
 			req.SharedStorage = []ovm.ID{pick(rng, pl.storage)}
 		}
-		if rng.IntN(5) == 0 {
-			// vApps of about five live members, whatever the fleet's size.
-			req.Group = idOf(fmt.Sprint("bench-vapp-", rng.IntN(n/5)))
-		}
+		grouped := rng.IntN(5) == 0
 		if rng.IntN(20) == 0 {
 			req.Exclude = []ovm.ID{pick(rng, w.hosts).ID}
 		}
 		var scope ovm.Scope
+		var cands []ovm.ID
 		switch x := rng.IntN(10); {
 		case x < 5:
 			scope = poolScope(pl.id)
 		case x < 9:
 			scope = dcScope(pl.dc)
 		default:
-			cands := pl.byKind[fl.kinds[0]]
-			var ids []ovm.ID
-			for range min(8, len(cands)) {
-				ids = append(ids, pick(rng, cands))
-			}
-			if len(ids) == 0 {
+			cands = pl.byKind[fl.kinds[0]]
+			scope = hostsScope(cands...) // narrowed to 8 by world.at
+			if len(cands) == 0 {
 				scope = poolScope(pl.id)
-			} else {
-				scope = hostsScope(ids...)
 			}
 		}
-		w.reqs = append(w.reqs, scoped{req, scope})
+		w.reqs = append(w.reqs, scoped{req, scope, grouped, cands})
+	}
+	for i := range max(1, n/5) {
+		w.vapps = append(w.vapps, idOf(fmt.Sprint("bench-vapp-", i)))
+	}
+	for _, pl := range pools { // hosts scopes take windows of a shuffled list
+		for _, ids := range pl.byKind {
+			rng.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
+		}
 	}
 	return w
 }
 
 // BenchmarkPlace places instances one after another (Place, then Assign)
 // on a mixed fleet; once 5 instances per host run, each new one releases the
-// oldest, so the fleet neither fills up nor empties.
+// oldest, so the fleet neither fills up nor empties. Requests mix kinds,
+// sizes, networks, shared storage, vApps (anti-affinity), exclusions and
+// all three scopes.
 func BenchmarkPlace(b *testing.B) {
 	for _, policy := range []ovm.PlacementPolicy{ovm.PolicyPerformance, ovm.PolicyProgressive} {
 		b.Run("policy="+string(policy), func(b *testing.B) {
@@ -205,14 +231,14 @@ func benchPlace(b *testing.B, policy ovm.PlacementPolicy, n int) {
 	cur := placement.Cursor{}
 	nofit := 0
 	step := func(i int) {
-		s := &w.reqs[i&(len(w.reqs)-1)]
-		d, err := f.Place(s.req, policy, s.scope, cur)
+		req, scope := w.at(i)
+		d, err := f.Place(req, policy, scope, cur)
 		if err != nil {
 			nofit++
 			return
 		}
 		cur = d.Cursor
-		if err := f.Assign(d.HostID, s.req.Demand, s.req.Group); err != nil {
+		if err := f.Assign(d.HostID, req.Demand, req.Group); err != nil {
 			b.Fatal(err)
 		}
 		if size == len(ring) {
@@ -223,7 +249,7 @@ func benchPlace(b *testing.B, policy ovm.PlacementPolicy, n int) {
 			size--
 			head = (head + 1) % len(ring)
 		}
-		ring[(head+size)%len(ring)] = running{d.HostID, s.req.Demand, s.req.Group}
+		ring[(head+size)%len(ring)] = running{d.HostID, req.Demand, req.Group}
 		size++
 	}
 	for i := range len(ring) + len(w.reqs) { // reach the steady state first

@@ -56,11 +56,15 @@
 //
 // # Speed
 //
-// The fleet keeps every eligible host (up, writable) in two segment trees,
-// one per (datacenter, kind) and one per (pool, kind), ordered by name and
-// id; every node holds the best score and the most free CPU, memory and
-// disk below it. Place walks only the subtrees that can hold an answer, so a
-// decision costs O(log n) when the best candidates pass the other filters,
-// and Assign and Release update one path per tree. Only a failed placement
-// visits every host in scope, to say why each was rejected.
+// The fleet keeps every eligible host (up, writable) in a tree per
+// (datacenter, pool, kind), ordered by name and id, whose every node holds
+// the best score and the most free CPU, memory and disk below it. Place
+// picks the trees of its scope that accept the request's kind and reach its
+// networks and storage, then walks only the subtrees that can hold an
+// answer: a decision costs O(log n) as long as the best candidates pass the
+// remaining filters (anti-affinity, exclusion, and the exact reach of hosts
+// that lack a network or storage pool most of their pool has). Assign and
+// Release update one path. Only a failed placement visits every host in
+// scope, to say why each was rejected. Place calls may run concurrently;
+// Assign and Release need the fleet to themselves.
 package placement

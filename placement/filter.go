@@ -25,34 +25,8 @@ const (
 	failGroup            // already runs a member of the request's group
 )
 
-// host is a Host with what placement derives from it.
-type host struct {
-	Host
-	// allocatable is Overcommit.Apply(Capacity).
-	allocatable ovm.Resources
-	// groups counts the members of each anti-affinity group on the host.
-	groups []groupCount
-}
-
-type groupCount struct {
-	id ovm.ID
-	n  int
-}
-
-// free is what the host can still promise.
-func (h *host) free() ovm.Resources { return h.allocatable.Sub(h.Allocated) }
-
 // eligible reports whether the host takes work at all: up and writable.
-func (h *host) eligible() bool { return h.State == ovm.HostUp && !h.ReadOnly }
-
-func (h *host) hasGroup(g ovm.ID) bool {
-	for _, c := range h.groups {
-		if c.id == g {
-			return true
-		}
-	}
-	return false
-}
+func eligible(h *Host) bool { return h.State == ovm.HostUp && !h.ReadOnly }
 
 // score is how free the host is, the key of PERFORMANCE: the free share of
 // its scarcest resource, min over CPU, memory and disk of
@@ -81,8 +55,9 @@ func score(allocatable, allocated ovm.Resources) float64 {
 	return s
 }
 
-// check runs every filter on h in order and returns the first failure.
-func check(h *host, req *Request) failure {
+// check runs every filter on h (with usage u) in order and returns the
+// first failure.
+func check(h *Host, u *usage, req *Request) failure {
 	switch {
 	case containsID(req.Exclude, h.ID):
 		return failExcluded
@@ -93,27 +68,21 @@ func check(h *host, req *Request) failure {
 	case h.ReadOnly:
 		return failReadOnly
 	}
-	return checkIndexed(h, req)
-}
-
-// checkIndexed runs the filters that the fleet's index does not already
-// guarantee (it holds only eligible hosts of the right kind and scope).
-func checkIndexed(h *host, req *Request) failure {
 	switch {
-	case !req.Demand.Fits(h.free()):
+	case !req.Demand.Fits(u.free()):
 		return failCapacity
 	case !containsAll(h.Networks, req.Networks):
 		return failNetwork
 	case !containsAll(h.SharedStorage, req.SharedStorage):
 		return failStorage
-	case req.Group != "" && h.hasGroup(req.Group):
+	case req.Group != "" && u.group(req.Group) >= 0:
 		return failGroup
 	}
 	return pass
 }
 
-// reason spells out failure f of host h for req.
-func reason(f failure, h *host, req *Request) string {
+// reason spells out failure f of host h (with usage u) for req.
+func reason(f failure, h *Host, u *usage, req *Request) string {
 	switch f {
 	case failExcluded:
 		return "excluded"
@@ -128,7 +97,7 @@ func reason(f failure, h *host, req *Request) string {
 	case failReadOnly:
 		return "read-only"
 	case failCapacity:
-		return req.Demand.Short(h.free())
+		return req.Demand.Short(u.free())
 	case failNetwork:
 		return fmt.Sprintf("network %s not reachable", firstMissing(h.Networks, req.Networks))
 	case failStorage:

@@ -11,16 +11,45 @@ import (
 
 // Fleet is a snapshot of candidate hosts that placement chooses from, kept
 // indexed so that a decision does not scan every host. Place reads it;
-// Assign and Release record instances arriving and leaving. A Fleet is not
-// safe for concurrent use; Clone gives each user its own.
+// Assign and Release record instances arriving and leaving. Place calls may
+// run concurrently with each other, not with Assign or Release; Clone gives
+// each user its own fleet.
 type Fleet struct {
-	// hosts is in rank order: by name, then id.
-	hosts []host
-	byID  map[ovm.ID]int32
+	// hosts is in rank order: by name, then id. Their Allocated and Groups
+	// are not kept up to date: use is.
+	hosts []Host
+	// use holds, by rank, what Assign and Release change.
+	use  []usage
+	byID map[idKey]int32
 	// members lists every host (any kind or state) of each datacenter and
-	// pool by rank, for scope scans and rejection lists.
+	// pool by rank, for rejection lists.
 	dcMembers, poolMembers map[ovm.ID][]int32
 	idx                    index
+}
+
+// usage is what instances take from a host.
+type usage struct {
+	// allocatable is Overcommit.Apply(Capacity).
+	allocatable, allocated ovm.Resources
+	// groups counts the members of each anti-affinity group on the host.
+	groups []groupCount
+}
+
+type groupCount struct {
+	id ovm.ID
+	n  int
+}
+
+// free is what the host can still promise.
+func (u *usage) free() ovm.Resources { return u.allocatable.Sub(u.allocated) }
+
+func (u *usage) group(g ovm.ID) int {
+	for i, c := range u.groups {
+		if c.id == g {
+			return i
+		}
+	}
+	return -1
 }
 
 // NewFleet returns a fleet of copies of hosts. Every host needs a valid,
@@ -60,33 +89,34 @@ func NewFleet(hosts []Host) (*Fleet, error) {
 		return nil, err
 	}
 
+	sorted := make([]Host, len(hosts))
+	copy(sorted, hosts)
+	slices.SortFunc(sorted, func(a, b Host) int { return compareHosts(&a, &b) })
 	f := &Fleet{
-		hosts:       make([]host, len(hosts)),
-		byID:        make(map[ovm.ID]int32, len(hosts)),
+		hosts:       sorted,
+		use:         make([]usage, len(hosts)),
+		byID:        make(map[idKey]int32, len(hosts)),
 		dcMembers:   map[ovm.ID][]int32{},
 		poolMembers: map[ovm.ID][]int32{},
 	}
-	for i, h := range hosts {
-		h.Networks = sortedIDs(h.Networks)
-		h.SharedStorage = sortedIDs(h.SharedStorage)
-		var groups []groupCount
-		for _, g := range h.Groups {
-			if g != "" && !slices.ContainsFunc(groups, func(c groupCount) bool { return c.id == g }) {
-				groups = append(groups, groupCount{id: g, n: 1})
-			}
-		}
-		h.Groups = nil
-		f.hosts[i] = host{Host: h, allocatable: h.Overcommit.Apply(h.Capacity), groups: groups}
-	}
-	slices.SortFunc(f.hosts, func(a, b host) int { return compareHosts(&a.Host, &b.Host) })
 	for i := range f.hosts {
 		h := &f.hosts[i]
+		u := &f.use[i]
+		u.allocatable, u.allocated = h.Overcommit.Apply(h.Capacity), h.Allocated
+		for _, g := range h.Groups {
+			if g != "" && u.group(g) < 0 {
+				u.groups = append(u.groups, groupCount{id: g, n: 1})
+			}
+		}
+		h.Allocated, h.Groups = ovm.Resources{}, nil
+		h.Networks, h.SharedStorage = sortedIDs(h.Networks), sortedIDs(h.SharedStorage)
 		r := int32(i)
-		f.byID[h.ID] = r
+		k, _ := keyOf(h.ID)
+		f.byID[k] = r
 		f.dcMembers[h.DatacenterID] = append(f.dcMembers[h.DatacenterID], r)
 		f.poolMembers[h.PoolID] = append(f.poolMembers[h.PoolID], r)
 	}
-	f.idx = buildIndex(f.hosts)
+	f.idx = buildIndex(f.hosts, f.use)
 	return f, nil
 }
 
@@ -101,18 +131,29 @@ func sortedIDs(ids []ovm.ID) []ovm.ID {
 	return slices.Compact(out)
 }
 
+// rank returns the rank of the host with id.
+func (f *Fleet) rank(id ovm.ID) (int32, bool) {
+	k, ok := keyOf(id)
+	if !ok {
+		return 0, false
+	}
+	r, ok := f.byID[k]
+	return r, ok
+}
+
 // Host returns a copy of the host with id as the fleet now sees it: its
 // Allocated and Groups include what Assign and Release recorded.
 func (f *Fleet) Host(id ovm.ID) (Host, bool) {
-	r, ok := f.byID[id]
+	r, ok := f.rank(id)
 	if !ok {
 		return Host{}, false
 	}
-	h := f.hosts[r]
-	out := h.Host
-	out.Networks = slices.Clone(h.Networks)
-	out.SharedStorage = slices.Clone(h.SharedStorage)
-	for _, g := range h.groups {
+	out := f.hosts[r]
+	u := &f.use[r]
+	out.Allocated = u.allocated
+	out.Networks = slices.Clone(out.Networks)
+	out.SharedStorage = slices.Clone(out.SharedStorage)
+	for _, g := range u.groups {
 		out.Groups = append(out.Groups, g.id)
 	}
 	return out, true
@@ -123,18 +164,13 @@ func (f *Fleet) Len() int { return len(f.hosts) }
 
 // Clone returns an independent copy: changes to one do not show in the other.
 func (f *Fleet) Clone() *Fleet {
-	c := &Fleet{
-		hosts:       slices.Clone(f.hosts),
-		byID:        f.byID,        // never changes after NewFleet
-		dcMembers:   f.dcMembers,   // never changes after NewFleet
-		poolMembers: f.poolMembers, // never changes after NewFleet
-		idx:         f.idx.clone(),
+	c := *f // hosts, byID and the member lists never change after NewFleet
+	c.use = slices.Clone(f.use)
+	for i := range c.use {
+		c.use[i].groups = slices.Clone(c.use[i].groups)
 	}
-	for i := range c.hosts {
-		// Networks and SharedStorage never change; groups do.
-		c.hosts[i].groups = slices.Clone(c.hosts[i].groups)
-	}
-	return c
+	c.idx = f.idx.clone()
+	return &c
 }
 
 // Assign records that an instance with demand (and anti-affinity group, ""
@@ -146,16 +182,16 @@ func (f *Fleet) Assign(hostID ovm.ID, demand ovm.Resources, group ovm.ID) error 
 	if err != nil {
 		return err
 	}
-	h := &f.hosts[r]
-	h.Allocated = h.Allocated.Add(demand)
+	u := &f.use[r]
+	u.allocated = u.allocated.Add(demand)
 	if group != "" {
-		if i := slices.IndexFunc(h.groups, func(c groupCount) bool { return c.id == group }); i >= 0 {
-			h.groups[i].n++
+		if i := u.group(group); i >= 0 {
+			u.groups[i].n++
 		} else {
-			h.groups = append(h.groups, groupCount{id: group, n: 1})
+			u.groups = append(u.groups, groupCount{id: group, n: 1})
 		}
 	}
-	f.idx.update(r, h)
+	f.idx.update(r, u)
 	return nil
 }
 
@@ -167,25 +203,24 @@ func (f *Fleet) Release(hostID ovm.ID, demand ovm.Resources, group ovm.ID) error
 	if err != nil {
 		return err
 	}
-	h := &f.hosts[r]
-	left := h.Allocated.Sub(demand)
+	u := &f.use[r]
+	left := u.allocated.Sub(demand)
 	if left.Negative() {
-		return ovm.Errorf(ovm.KindConflict, "release %s from host %s: only %s allocated", demand, h.Name, h.Allocated)
+		return ovm.Errorf(ovm.KindConflict, "release %s from host %s: only %s allocated", demand, f.hosts[r].Name, u.allocated)
 	}
 	gi := -1
 	if group != "" {
-		gi = slices.IndexFunc(h.groups, func(c groupCount) bool { return c.id == group })
-		if gi < 0 {
-			return ovm.Errorf(ovm.KindConflict, "release from host %s: group %s has no member there", h.Name, group)
+		if gi = u.group(group); gi < 0 {
+			return ovm.Errorf(ovm.KindConflict, "release from host %s: group %s has no member there", f.hosts[r].Name, group)
 		}
 	}
-	h.Allocated = left
+	u.allocated = left
 	if gi >= 0 {
-		if h.groups[gi].n--; h.groups[gi].n == 0 {
-			h.groups = slices.Delete(h.groups, gi, gi+1)
+		if u.groups[gi].n--; u.groups[gi].n == 0 {
+			u.groups = slices.Delete(u.groups, gi, gi+1)
 		}
 	}
-	f.idx.update(r, h)
+	f.idx.update(r, u)
 	return nil
 }
 
@@ -193,9 +228,22 @@ func (f *Fleet) lookup(hostID ovm.ID, demand ovm.Resources) (int32, error) {
 	if demand.Negative() {
 		return 0, ovm.Invalid("invalid demand", ovm.FieldError{Field: "demand", Reason: "must not be negative", Value: demand})
 	}
-	r, ok := f.byID[hostID]
+	r, ok := f.rank(hostID)
 	if !ok {
 		return 0, ovm.NotFound("host", hostID)
 	}
 	return r, nil
+}
+
+// idKey is a canonical ID's 36 bytes: a map key that hashes and compares
+// in place, without following a pointer to the string.
+type idKey [36]byte
+
+func keyOf(id ovm.ID) (idKey, bool) {
+	var k idKey
+	if len(id) != len(k) {
+		return k, false
+	}
+	copy(k[:], id)
+	return k, true
 }

@@ -1,6 +1,8 @@
 package placement_test
 
 import (
+	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -179,4 +181,38 @@ func TestClone(t *testing.T) {
 	require.NoError(t, f.Assign(idOf("h2"), res(1, 1, 1), app1))
 	cl, _ := c.Host(idOf("h2"))
 	assert.True(t, cl.Allocated.IsZero(), "clone after the original changed: got %v, want nothing allocated", cl.Allocated)
+}
+
+// TestPlaceConcurrently: Place only reads the fleet, so concurrent calls
+// give the answers sequential ones give (and -race sees no write).
+func TestPlaceConcurrently(t *testing.T) {
+	w := newWorld(300, 7)
+	f := mustFleet(t, w.hosts)
+	type step struct {
+		req   placement.Request
+		scope ovm.Scope
+	}
+	steps := make([]step, 200)
+	for i := range steps {
+		steps[i].req, steps[i].scope = w.at(i)
+	}
+	want := make([]string, len(steps))
+	for i, s := range steps {
+		d, err := f.Place(s.req, ovm.PolicyPerformance, s.scope, placement.Cursor{})
+		want[i] = fmt.Sprint(d.HostID, err)
+	}
+	var wg sync.WaitGroup
+	got := make([][]string, 4)
+	for g := range got {
+		wg.Go(func() {
+			for _, s := range steps {
+				d, err := f.Place(s.req, ovm.PolicyPerformance, s.scope, placement.Cursor{})
+				got[g] = append(got[g], fmt.Sprint(d.HostID, err))
+			}
+		})
+	}
+	wg.Wait()
+	for g := range got {
+		assert.Equal(t, want, got[g], "goroutine %d: got other decisions than sequential Place", g)
+	}
 }

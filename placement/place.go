@@ -15,9 +15,9 @@ import (
 // documentation); policy then picks one:
 //
 //   - PERFORMANCE: the host with the best score (the free share of its
-//     scarcest resource, see Fleet's package doc); among tied hosts, the
-//     first after cur in (name, id) order, wrapping around. The returned
-//     Decision.Cursor points at the chosen host.
+//     scarcest resource, see the package documentation); among tied hosts,
+//     the first after cur in (name, id) order, wrapping around. The
+//     returned Decision.Cursor points at the chosen host.
 //   - PROGRESSIVE: the first qualifying host in (name, id) order, so one
 //     host fills up before the next is used. The cursor is returned as given.
 //
@@ -81,32 +81,43 @@ func validate(req *Request, policy ovm.PlacementPolicy, scope ovm.Scope) error {
 
 // choose returns the rank of the chosen host, or -1.
 func (f *Fleet) choose(req *Request, policy ovm.PlacementPolicy, scope ovm.Scope, cur Cursor) int32 {
-	if scope.Kind == ovm.ScopeHosts {
-		return f.chooseListed(req, policy, scope.HostIDs, cur)
-	}
-	bs := f.idx.dc[scope.DatacenterID]
-	if scope.Kind == ovm.ScopePool {
-		bs = f.idx.pool[scope.PoolID]
-	}
+	var words [8]uint64
 	var buf [32]int32
-	s := newSearch(f, req, bs, buf[:])
+	var lists *byKind
+	switch scope.Kind {
+	case ovm.ScopeDatacenter:
+		lists = f.idx.dc[scope.DatacenterID]
+	case ovm.ScopePool:
+		lists = f.idx.pool[scope.PoolID]
+	}
+	s := newSearch(f, req, lists, words[:], buf[:])
+	if scope.Kind == ovm.ScopeHosts {
+		return s.listed(policy, scope.HostIDs, cur)
+	}
 	if policy == ovm.PolicyProgressive {
 		return s.firstRank(0, math.MaxInt32, math.Inf(-1))
 	}
 	if s.best(); !s.found {
 		return -1
 	}
-	// Only hosts with the best score can pass and score at least s.score:
-	// take the first from the cursor on, else the first from the start.
-	p := f.after(cur)
-	if r := s.firstRank(p, math.MaxInt32, s.score); r >= 0 {
+	// Only hosts with the best score can pass and score at least s.score.
+	// The first of them is the answer unless another one ties with it;
+	// then take the first from the cursor on, else the first.
+	first := s.firstRank(0, math.MaxInt32, s.score)
+	if s.firstRank(first+1, math.MaxInt32, s.score) < 0 {
+		return first
+	}
+	if r := s.firstRank(f.after(cur), math.MaxInt32, s.score); r >= 0 {
 		return r
 	}
-	return s.firstRank(0, p, s.score)
+	return first
 }
 
 // after returns the rank of the first host after cursor c.
 func (f *Fleet) after(c Cursor) int32 {
+	if r, ok := f.rank(c.id); ok && f.hosts[r].Name == c.name {
+		return r + 1 // the cursor is at one of our hosts
+	}
 	i := sort.Search(len(f.hosts), func(i int) bool {
 		h := &f.hosts[i]
 		return cmp.Or(strings.Compare(h.Name, c.name), strings.Compare(string(h.ID), string(c.id))) > 0
@@ -114,28 +125,36 @@ func (f *Fleet) after(c Cursor) int32 {
 	return int32(i)
 }
 
-// chooseListed is Place for a hosts scope: a scan of the listed hosts.
-func (f *Fleet) chooseListed(req *Request, policy ovm.PlacementPolicy, ids []ovm.ID, cur Cursor) int32 {
-	p := f.after(cur)
+// listed is Place for a hosts scope: the listed hosts, checked one by one.
+func (s *search) listed(policy ovm.PlacementPolicy, ids []ovm.ID, cur Cursor) int32 {
+	if !s.possible {
+		return -1
+	}
+	p := int32(-1) // the cursor's position, found at the first tie
 	best, bestScore := int32(-1), math.Inf(-1)
 	for _, id := range ids {
-		r, ok := f.byID[id]
-		if !ok || check(&f.hosts[r], req) != pass {
+		r, ok := s.f.rank(id)
+		if !ok {
 			continue
 		}
-		if best < 0 {
-			best, bestScore = r, f.scoreOf(r)
-			continue
-		}
-		if policy == ovm.PolicyProgressive {
-			best = min(best, r)
-			continue
-		}
-		sc := f.scoreOf(r)
-		// Among equal scores, prefer ranks from p on (smallest first), then
-		// the smallest rank before p: round-robin from the cursor.
-		if sc > bestScore || (sc == bestScore && rrLess(r, best, p)) {
+		sc, ok := s.leaf(r)
+		switch {
+		case !ok:
+		case best < 0:
 			best, bestScore = r, sc
+		case policy == ovm.PolicyProgressive:
+			best = min(best, r)
+		case sc > bestScore:
+			best, bestScore = r, sc
+		case sc == bestScore:
+			// Among equal scores, prefer ranks from p on (smallest
+			// first), then the smallest rank before p: round-robin.
+			if p < 0 {
+				p = s.f.after(cur)
+			}
+			if rrLess(r, best, p) {
+				best = r
+			}
 		}
 	}
 	return best
@@ -150,17 +169,12 @@ func rrLess(a, b, p int32) bool {
 	return a < b
 }
 
-func (f *Fleet) scoreOf(r int32) float64 {
-	h := &f.hosts[r]
-	return score(h.allocatable, h.Allocated)
-}
-
 // noFit explains, host by host, why nothing in scope can take req.
 func (f *Fleet) noFit(req *Request, scope ovm.Scope) *NoFitError {
 	e := &NoFitError{Request: req.Name}
 	add := func(r int32) {
-		h := &f.hosts[r]
-		e.Rejections = append(e.Rejections, Rejection{HostID: h.ID, HostName: h.Name, Reason: reason(check(h, req), h, req)})
+		h, u := &f.hosts[r], &f.use[r]
+		e.Rejections = append(e.Rejections, Rejection{HostID: h.ID, HostName: h.Name, Reason: reason(check(h, u, req), h, u, req)})
 	}
 	switch scope.Kind {
 	case ovm.ScopeDatacenter, ovm.ScopePool:
@@ -181,7 +195,7 @@ func (f *Fleet) noFit(req *Request, scope ovm.Scope) *NoFitError {
 				continue
 			}
 			seen[id] = true
-			if r, ok := f.byID[id]; ok {
+			if r, ok := f.rank(id); ok {
 				add(r)
 			} else {
 				e.Rejections = append(e.Rejections, Rejection{HostID: id, Reason: "unknown host"})

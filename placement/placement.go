@@ -62,6 +62,30 @@ type Cursor struct {
 	id   ovm.ID
 }
 
+// MarshalText renders the cursor as "<host id>/<host name>" ("" at the
+// start), so that a server can keep it in its store.
+func (c Cursor) MarshalText() ([]byte, error) {
+	if c == (Cursor{}) {
+		return []byte{}, nil
+	}
+	return []byte(string(c.id) + "/" + c.name), nil
+}
+
+// UnmarshalText reads what MarshalText wrote; anything else is
+// ovm.ErrInvalid.
+func (c *Cursor) UnmarshalText(text []byte) error {
+	if len(text) == 0 {
+		*c = Cursor{}
+		return nil
+	}
+	id, name, ok := strings.Cut(string(text), "/")
+	if !ok || !ovm.ID(id).Valid() {
+		return ovm.Invalid("invalid placement cursor", ovm.FieldError{Field: "cursor", Reason: "must be <host id>/<host name>", Value: string(text)})
+	}
+	*c = Cursor{name: name, id: ovm.ID(id)}
+	return nil
+}
+
 // Decision is where Place puts an instance.
 type Decision struct {
 	// HostID is the chosen host.

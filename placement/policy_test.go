@@ -258,3 +258,41 @@ func hostIDs(hs []placement.Host) []ovm.ID {
 	}
 	return out
 }
+
+func TestCursorText(t *testing.T) {
+	f := mustFleet(t, hosts(newHost("h1"), newHost("h2"), newHost("h3")))
+	d, err := f.Place(placement.Request{}, ovm.PolicyPerformance, poolScope(poolA), placement.Cursor{})
+	require.NoError(t, err)
+
+	tests := []struct {
+		name string
+		cur  placement.Cursor
+		text string
+	}{
+		{name: "start", cur: placement.Cursor{}, text: ""},
+		{name: "after a decision", cur: d.Cursor, text: string(idOf("h1")) + "/h1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.cur.MarshalText()
+			require.NoError(t, err)
+			assert.Equal(t, tt.text, string(got), "MarshalText: got %q, want %q", got, tt.text)
+			var back placement.Cursor
+			require.NoError(t, back.UnmarshalText(got))
+			assert.Equal(t, tt.cur, back, "round trip: got %v, want %v", back, tt.cur)
+			// The restored cursor carries the turn on: after h1 comes h2.
+			if tt.text != "" {
+				next, err := f.Place(placement.Request{}, ovm.PolicyPerformance, poolScope(poolA), back)
+				require.NoError(t, err)
+				assert.Equal(t, idOf("h2"), next.HostID, "after a restored cursor at h1: got %s, want h2", nameOf(t, f, next.HostID))
+			}
+		})
+	}
+	for _, bad := range []string{"h1", "not-a-uuid/h1", "/h1"} {
+		t.Run("invalid "+bad, func(t *testing.T) {
+			var c placement.Cursor
+			err := c.UnmarshalText([]byte(bad))
+			require.ErrorIs(t, err, ovm.ErrInvalid, "UnmarshalText(%q): got %v, want invalid", bad, err)
+		})
+	}
+}

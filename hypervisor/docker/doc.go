@@ -27,4 +27,24 @@
 // Engine errors keep the engine's text and get an ovm kind: no such image or
 // container is ovm.ErrNotFound, a name in use or a port already allocated is
 // ovm.ErrConflict, an invalid reference or name is ovm.ErrInvalid.
+//
+// Create does not pull: an image missing on the host is ovm.ErrNotFound,
+// and Images.Pull fetches it first with progress (a step of its own in a
+// task). Volumes attach at create time: a local pool's volume is mounted by
+// name, a shared pool's is a directory of the pool's path (which every host
+// sees, as an NFS mount) bound into the container, so that a container
+// recreated on another host finds its data. The engine gives no per-network
+// MAC before API 1.44: on older engines the first NIC's MAC is the
+// container's, and Networks.Attach with a MAC is ovm.ErrUnsupported.
+//
+// Tests: the unit tests need no engine (translation of specs, errors,
+// statistics and pull progress; hosts that stop answering, faked with
+// listeners). The integration tests (build tag integration) need the
+// engines `make testenv` starts: two dockerd (DOCKER_HOST,
+// OVM_TEST_DOCKER_HOST2), a registry (OVM_TEST_REGISTRY) and a busybox
+// image (OVM_TEST_DOCKER_IMAGE). They run the hypervisortest, storagetest
+// and networktest suites, start their own dockerd with --tlsverify on
+// 127.0.0.1 for tcp:// with client certificates and freeze it with SIGSTOP,
+// and drive ssh:// through a stand-in for ssh that runs
+// `docker system dial-stdio` locally (no sshd runs on the test machines).
 package docker

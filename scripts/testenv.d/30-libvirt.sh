@@ -1,0 +1,184 @@
+# shellcheck shell=bash
+# KVM through libvirt: two libvirtd hosts on this machine, a bootable test
+# guest (Debian cloud kernel + busybox initramfs) and a qcow2 template, all
+# built without internet. Sourced by scripts/testenv.sh (set -euo pipefail);
+# idempotent. Appends OVM_TEST_LIBVIRT_* export lines to "$tmp".
+#
+#   host 1: the system libvirtd, qemu:///system
+#   host 2: a second libvirtd in its own mount namespace (private
+#           /var/run/libvirt, /var/lib/libvirt, /etc/libvirt,
+#           /var/log/libvirt), qemu+tcp://127.0.0.2/system
+# Shared storage: $lv_cache/shared, which both daemons see (the second one's
+# namespace bind-mounts only its private libvirt directories).
+
+lv_cache=/var/tmp/ovm-testenv/libvirt
+lv_host2=$lv_cache/host2
+lv_uri2=qemu+tcp://127.0.0.2/system
+
+lv_pkgs="libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils dnsmasq-base busybox-static cpio"
+lv_missing=""
+for p in $lv_pkgs; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || lv_missing="$lv_missing $p"
+done
+if [ -n "$lv_missing" ]; then
+  # shellcheck disable=SC2086
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $lv_missing ||
+    { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $lv_missing; }
+fi
+
+mkdir -p "$lv_cache" "$lv_cache/shared" "$lv_cache/pools"
+chmod 755 /var/tmp/ovm-testenv "$lv_cache"
+chmod 777 "$lv_cache/shared" "$lv_cache/pools"
+
+# --- The test kernel: Debian's cloud kernel, taken from its package, and the
+# modules the guest loads from its initramfs, in dependency order.
+lv_modules="drivers/acpi/button.ko drivers/input/evdev.ko drivers/virtio/virtio_ring.ko
+  drivers/virtio/virtio.ko drivers/virtio/virtio_pci_legacy_dev.ko drivers/virtio/virtio_pci_modern_dev.ko
+  drivers/virtio/virtio_pci.ko drivers/block/virtio_blk.ko drivers/cdrom/cdrom.ko fs/isofs/isofs.ko"
+if [ ! -s "$lv_cache/vmlinuz" ] || ! grep -q evdev "$lv_cache/modules/order" 2>/dev/null; then
+  lv_kpkg=$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-/ { print $2; exit }')
+  lv_dl=$(mktemp -d)
+  chmod 755 "$lv_dl"
+  (cd "$lv_dl" && apt-get download "$lv_kpkg" >/dev/null 2>&1)
+  dpkg-deb -x "$lv_dl"/*.deb "$lv_dl/x"
+  cp "$lv_dl"/x/boot/vmlinuz-* "$lv_cache/vmlinuz"
+  rm -rf "$lv_cache/modules"
+  mkdir -p "$lv_cache/modules"
+  lv_kver=$(ls "$lv_dl/x/lib/modules")
+  : >"$lv_cache/modules/order.new"
+  for m in $lv_modules; do
+    f=$(find "$lv_dl/x/lib/modules/$lv_kver" -path "*/$m*" | head -n 1)
+    [ -n "$f" ] || continue # built into the kernel
+    case "$f" in
+      *.xz) xz -dc "$f" >"$lv_cache/modules/$(basename "$m")" ;;
+      *) cp "$f" "$lv_cache/modules/$(basename "$m")" ;;
+    esac
+    basename "$m" >>"$lv_cache/modules/order.new"
+  done
+  mv "$lv_cache/modules/order.new" "$lv_cache/modules/order"
+  rm -rf "$lv_dl" "$lv_cache/initrd.gz"
+  chmod 644 "$lv_cache/vmlinuz"
+fi
+
+# --- The initramfs: static busybox and an /init that prints a counter on the
+# serial console, powers off on the ACPI power button, and reports its disks
+# and the cloud-init NoCloud seed it finds on one of them.
+if [ ! -s "$lv_cache/initrd.gz" ]; then
+  lv_root=$(mktemp -d)
+  mkdir -p "$lv_root"/{bin,sbin,proc,sys,dev,etc,tmp,lib/modules,mnt}
+  cp /bin/busybox "$lv_root/bin/busybox"
+  cp "$lv_cache"/modules/* "$lv_root/lib/modules/"
+  cat >"$lv_root/init" <<'EOF'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+while read -r m; do insmod "/lib/modules/$m" 2>/dev/null; done </lib/modules/order
+echo "OVM-GUEST-BOOTED"
+for i in /sys/class/input/input*; do
+  [ "$(cat "$i/name" 2>/dev/null)" = "Power Button" ] || continue
+  for e in "$i"/event*; do
+    (head -c 1 "/dev/input/${e##*/}" >/dev/null && echo "OVM-POWER-BUTTON" && poweroff -f) &
+  done
+done
+sleep 1
+for d in /sys/block/vd*; do
+  [ -e "$d" ] || continue
+  n=${d##*/}
+  echo "OVM-DISK $n $(cat "$d/size")"
+  if mount -t iso9660 -o ro "/dev/$n" /mnt 2>/dev/null; then
+    if [ -e /mnt/meta-data ]; then
+      echo "OVM-SEED $n"
+      sed 's/^/OVM-SEED-META /' /mnt/meta-data
+      sed 's/^/OVM-SEED-USER /' /mnt/user-data
+    fi
+    umount /mnt
+  fi
+done
+i=0
+while true; do
+  echo "OVM-TICK $i"
+  i=$((i + 1))
+  sleep 1
+done
+EOF
+  chmod 755 "$lv_root/init"
+  (cd "$lv_root" && find . | cpio -o -H newc 2>/dev/null | gzip -9) >"$lv_cache/initrd.gz.new"
+  mv "$lv_cache/initrd.gz.new" "$lv_cache/initrd.gz"
+  chmod 644 "$lv_cache/initrd.gz"
+  rm -rf "$lv_root"
+fi
+
+# --- A small qcow2 template the instances' disks are copy-on-write clones of.
+if [ ! -s "$lv_cache/template.qcow2" ]; then
+  qemu-img create -q -f qcow2 "$lv_cache/template.qcow2.new" 64M
+  mv "$lv_cache/template.qcow2.new" "$lv_cache/template.qcow2"
+  chmod 644 "$lv_cache/template.qcow2"
+fi
+
+# --- A size-limited filesystem for "pool full" tests: a 64 MiB tmpfs.
+if ! mountpoint -q "$lv_cache/small"; then
+  mkdir -p "$lv_cache/small"
+  mount -t tmpfs -o size=64m,mode=0777 ovm-small "$lv_cache/small"
+fi
+
+# /dev/kvm as Debian's udev rule leaves it (root:kvm 0660; libvirt-qemu is in
+# group kvm). Left root-only, libvirtd's capability cache sees KVM when it
+# probes QEMU but not when it checks the cache, and probes QEMU again on every
+# domain define (~45 s each). KVM itself does not run guests on these
+# machines (they hang at the first instruction): the tests use type qemu.
+if [ -c /dev/kvm ] && [ "$(stat -c %G:%a /dev/kvm)" != kvm:660 ]; then
+  chgrp kvm /dev/kvm && chmod 660 /dev/kvm
+fi
+
+lv_answers() { timeout 10 virsh -q -c "$1" version >/dev/null 2>&1; }
+
+# --- Host 1: the system libvirtd.
+if ! lv_answers qemu:///system; then
+  mkdir -p /var/log/libvirt /var/run/libvirt
+  pgrep -x virtlogd >/dev/null || virtlogd -d
+  libvirtd -d
+  for _ in $(seq 1 30); do lv_answers qemu:///system && break; sleep 1; done
+  lv_answers qemu:///system || { echo "testenv: libvirtd (qemu:///system) does not answer" >&2; exit 1; }
+fi
+
+# --- Host 2: a second libvirtd in its own mount namespace, on 127.0.0.2.
+if ! lv_answers "$lv_uri2"; then
+  if [ ! -e "$lv_host2/etc/libvirtd.conf" ]; then
+    rm -rf "$lv_host2"
+    mkdir -p "$lv_host2"/{run,lib,etc,log}
+    cp -a /etc/libvirt/. "$lv_host2/etc/"
+    cp -a /var/lib/libvirt/. "$lv_host2/lib/" 2>/dev/null || true
+    rm -rf "$lv_host2/etc/qemu/networks/autostart" "$lv_host2/etc/storage"
+    cat >"$lv_host2/etc/libvirtd.conf" <<EOF
+listen_tls = 0
+listen_tcp = 1
+listen_addr = "127.0.0.2"
+auth_tcp = "none"
+unix_sock_group = "root"
+host_uuid = "$(cat /proc/sys/kernel/random/uuid)"
+EOF
+  fi
+  unshare -m --propagation private sh -c "
+    mount --bind '$lv_host2/run' /run/libvirt &&
+    mount --bind '$lv_host2/lib' /var/lib/libvirt &&
+    mount --bind '$lv_host2/etc' /etc/libvirt &&
+    mount --bind '$lv_host2/log' /var/log/libvirt &&
+    virtlogd -d -p /run/libvirt/virtlogd.pid &&
+    libvirtd --listen -d -p /run/libvirt/libvirtd.pid"
+  for _ in $(seq 1 30); do lv_answers "$lv_uri2" && break; sleep 1; done
+  lv_answers "$lv_uri2" || { echo "testenv: the second libvirtd ($lv_uri2) does not answer" >&2; exit 1; }
+fi
+
+{
+  echo "export OVM_TEST_LIBVIRT_URI='qemu:///system'"
+  echo "export OVM_TEST_LIBVIRT_URI2='$lv_uri2'"
+  echo "export OVM_TEST_LIBVIRT_KERNEL='$lv_cache/vmlinuz'"
+  echo "export OVM_TEST_LIBVIRT_INITRD='$lv_cache/initrd.gz'"
+  echo "export OVM_TEST_LIBVIRT_TEMPLATE='$lv_cache/template.qcow2'"
+  echo "export OVM_TEST_LIBVIRT_SHARED='$lv_cache/shared'"
+  echo "export OVM_TEST_LIBVIRT_POOLS='$lv_cache/pools'"
+  echo "export OVM_TEST_LIBVIRT_SMALL='$lv_cache/small'"
+} >>"$tmp"

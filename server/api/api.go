@@ -1,0 +1,272 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+
+	"github.com/openovm/ovm/server/auth"
+	"github.com/openovm/ovm/server/core"
+)
+
+// DefaultMaxBodyBytes bounds a request body (413 beyond).
+const DefaultMaxBodyBytes = 1 << 20
+
+// Options configure the API.
+type Options struct {
+	// Logger receives request failures and internal errors (default:
+	// discard).
+	Logger *slog.Logger
+	// Metrics are served at /metrics and fed by every request (default: a
+	// new set). Pass the same Metrics to the task engine (ObserveTask) and
+	// the service (ObserveDriverCall).
+	Metrics *Metrics
+	// MaxBodyBytes bounds request bodies (default DefaultMaxBodyBytes).
+	MaxBodyBytes int64
+	// Version is the API version in the OpenAPI document.
+	Version string
+}
+
+// server holds what the handlers need.
+type server struct {
+	svc *core.Service
+	log *slog.Logger
+	m   *Metrics
+	o   Options
+	api huma.API
+}
+
+type ctxKey int
+
+const (
+	principalKey ctxKey = iota
+	requestIDKey
+)
+
+// bearer is the security requirement of authenticated operations.
+var bearer = []map[string][]string{{"bearer": {}}}
+
+// Config returns the huma configuration of the API: OpenAPI 3.1 at
+// /openapi.json, docs at /docs, bearer authentication, unknown fields and
+// query parameters rejected.
+func Config(version string) huma.Config {
+	if version == "" {
+		version = "1.0.0"
+	}
+	cfg := huma.DefaultConfig("OVM", version)
+	cfg.Info.Description = "OVM: one control plane for KVM, standalone ESXi and Docker hosts. " +
+		"Errors are RFC 9457 problem details; changes on hypervisors answer 202 with a task."
+	cfg.CreateHooks = nil // no $schema links in bodies
+	cfg.SchemasPath = ""
+	cfg.FieldsOptionalByDefault = true
+	cfg.RejectUnknownQueryParameters = true
+	cfg.Transformers = append(cfg.Transformers, trimProblem)
+	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
+		"bearer": {Type: "http", Scheme: "bearer", Description: "A login session token or a personal API token."},
+	}
+	return cfg
+}
+
+// trimProblem keeps problems small: huma echoes a whole undecodable body
+// as the value of its error; values longer than maxEcho are dropped.
+func trimProblem(_ huma.Context, _ string, v any) (any, error) {
+	p, ok := v.(*huma.ErrorModel)
+	if !ok {
+		return v, nil
+	}
+	for _, d := range p.Errors {
+		if s, ok := d.Value.(string); ok && (len(s) > maxEcho || d.Location == "body") {
+			d.Value = nil
+		}
+	}
+	return p, nil
+}
+
+// maxEcho is the longest input value a problem repeats back.
+const maxEcho = 256
+
+// New returns the API's handler: the huma routes under /v1, the OpenAPI
+// document and docs, /healthz, /readyz and /metrics.
+func New(svc *core.Service, o Options) http.Handler {
+	h, _ := build(svc, o)
+	return h
+}
+
+// build returns the handler and the huma API (for tests that inspect the
+// operations).
+func build(svc *core.Service, o Options) (http.Handler, huma.API) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics()
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	mux := http.NewServeMux()
+	api := humago.New(mux, Config(o.Version))
+	s := &server{svc: svc, log: o.Logger, m: o.Metrics, o: o, api: api}
+	api.UseMiddleware(s.observe, s.authenticate)
+
+	s.authRoutes()
+	s.platformRoutes()
+	s.tenancyRoutes()
+	s.instanceRoutes()
+	s.resourceRoutes()
+	s.taskRoutes()
+
+	mux.Handle("GET /healthz", s.plain("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = w.Write([]byte("ok\n"))
+	}))
+	mux.Handle("GET /readyz", s.plain("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		w.Header().Set("Content-Type", "text/plain")
+		if err := svc.Store().Ping(ctx); err != nil {
+			s.log.WarnContext(ctx, "api: not ready", "err", err)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("store unavailable\n"))
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	}))
+	mux.Handle("GET /metrics", s.plain("/metrics", s.m.Handler().ServeHTTP))
+	return mux, api
+}
+
+// plain wraps a non-huma route with the request metrics.
+func (s *server) plain(route string, h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		h(sw, r)
+		s.m.observeHTTP(route, r.Method, sw.status, time.Since(start))
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+// WriteHeader records the status.
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// newRequestID returns a random request id.
+func newRequestID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// requestID returns the request id of ctx.
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+// principal returns the principal the request acts as.
+func principal(ctx context.Context) auth.Principal {
+	p, _ := ctx.Value(principalKey).(auth.Principal)
+	return p
+}
+
+// observe gives the request an id (X-Request-Id) and counts it by route
+// and status.
+func (s *server) observe(ctx huma.Context, next func(huma.Context)) {
+	start := time.Now()
+	id := newRequestID()
+	ctx.SetHeader("X-Request-Id", id)
+	next(huma.WithValue(ctx, requestIDKey, id))
+	route := "unknown"
+	if op := ctx.Operation(); op != nil {
+		route = op.Path
+	}
+	status := ctx.Status()
+	if status == 0 {
+		status = http.StatusOK
+	}
+	s.m.observeHTTP(route, ctx.Method(), status, time.Since(start))
+}
+
+// authenticate requires a bearer token on every operation with a security
+// requirement.
+func (s *server) authenticate(ctx huma.Context, next func(huma.Context)) {
+	op := ctx.Operation()
+	if op == nil || len(op.Security) == 0 {
+		next(ctx)
+		return
+	}
+	h := ctx.Header("Authorization")
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		ctx.SetHeader("WWW-Authenticate", `Bearer realm="ovm"`)
+		_ = huma.WriteErr(s.api, ctx, http.StatusUnauthorized, "a bearer token is required")
+		return
+	}
+	p, err := s.svc.Authenticate(ctx.Context(), strings.TrimSpace(token))
+	if err != nil {
+		se := s.problem(ctx.Context(), err)
+		if se.GetStatus() == http.StatusUnauthorized {
+			ctx.SetHeader("WWW-Authenticate", `Bearer realm="ovm", error="invalid_token"`)
+		}
+		writeProblem(s.api, ctx, se)
+		return
+	}
+	next(huma.WithValue(ctx, principalKey, p))
+}
+
+// writeProblem writes a problem as the response.
+func writeProblem(api huma.API, ctx huma.Context, se huma.StatusError) {
+	ct := "application/problem+json"
+	ctx.SetHeader("Content-Type", ct)
+	ctx.SetStatus(se.GetStatus())
+	_ = api.Marshal(ctx.BodyWriter(), "application/json", se)
+}
+
+// op describes an operation for register.
+type op struct {
+	id, method, path, summary string
+	tags                      []string
+	status                    int  // default status
+	public                    bool // no bearer token
+	errors                    []int
+}
+
+// register adds an operation whose handler gets the principal and whose
+// errors are mapped by statusTable.
+func register[I, O any](s *server, o op, h func(ctx context.Context, p auth.Principal, in *I) (*O, error)) {
+	hop := huma.Operation{
+		OperationID:   o.id,
+		Method:        o.method,
+		Path:          o.path,
+		Summary:       o.summary,
+		Tags:          o.tags,
+		DefaultStatus: o.status,
+		MaxBodyBytes:  s.o.MaxBodyBytes,
+		Errors:        append([]int{http.StatusBadRequest, http.StatusUnprocessableEntity}, o.errors...),
+	}
+	if !o.public {
+		hop.Security = bearer
+		hop.Errors = append(hop.Errors, http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound)
+	}
+	huma.Register(s.api, hop, func(ctx context.Context, in *I) (*O, error) {
+		out, err := h(ctx, principal(ctx), in)
+		if err != nil {
+			return nil, s.problem(ctx, err)
+		}
+		return out, nil
+	})
+}

@@ -1,0 +1,103 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/openovm/ovm/ovm"
+	"github.com/openovm/ovm/server/core"
+	"github.com/openovm/ovm/server/store"
+)
+
+// statusTable is the one place that maps error kinds to HTTP status. Rows
+// are tried in order; the first whose target is in the error's chain wins.
+// An error matching no row is a 500.
+var statusTable = []struct {
+	target error
+	status int
+}{
+	{core.ErrUnauthenticated, http.StatusUnauthorized},
+	{core.ErrForbidden, http.StatusForbidden},
+	{store.ErrVersionMismatch, http.StatusPreconditionFailed},
+	{ovm.ErrInvalid, http.StatusUnprocessableEntity},
+	{ovm.ErrNotFound, http.StatusNotFound},
+	{ovm.ErrConflict, http.StatusConflict},
+	{ovm.ErrQuotaExceeded, http.StatusForbidden},
+	{ovm.ErrUnsupported, http.StatusNotImplemented},
+	{ovm.ErrUnavailable, http.StatusServiceUnavailable},
+}
+
+// statusOf returns the HTTP status of err by statusTable.
+func statusOf(err error) int {
+	for _, row := range statusTable {
+		if errors.Is(err, row.target) {
+			return row.status
+		}
+	}
+	return http.StatusInternalServerError
+}
+
+// leaky reports text that must never reach a client.
+func leaky(s string) bool {
+	l := strings.ToLower(s)
+	return strings.Contains(s, "SQLSTATE") || strings.Contains(l, "sql:") || strings.Contains(l, "goroutine ") ||
+		strings.Contains(l, "pq:") || strings.Contains(l, "sqlite")
+}
+
+// problem turns an error into the RFC 9457 problem the client gets. Field
+// details become errors[] entries located in the body (or, for a quota, in
+// the quota). Internal errors are logged with the request id and answered
+// with "internal error" only.
+func (s *server) problem(ctx context.Context, err error) huma.StatusError {
+	var se huma.StatusError
+	if errors.As(err, &se) {
+		return se
+	}
+	status := statusOf(err)
+	detail := err.Error()
+	if status == http.StatusInternalServerError || leaky(detail) {
+		s.log.ErrorContext(ctx, "api: internal error", "request_id", requestID(ctx), "err", err)
+		status, detail = http.StatusInternalServerError, "internal error"
+		return &huma.ErrorModel{Status: status, Title: http.StatusText(status), Detail: detail}
+	}
+	p := &huma.ErrorModel{Status: status, Title: http.StatusText(status), Detail: detail}
+	where := "body."
+	if status == http.StatusForbidden && errors.Is(err, ovm.ErrQuotaExceeded) {
+		where = "quota."
+	}
+	for _, f := range ovm.FieldsOf(err) {
+		loc := f.Field
+		if !strings.HasPrefix(loc, "path.") && !strings.HasPrefix(loc, "query.") && !strings.HasPrefix(loc, "header.") {
+			loc = where + loc
+		}
+		p.Errors = append(p.Errors, &huma.ErrorDetail{Location: loc, Message: f.Reason, Value: f.Value})
+	}
+	if status >= 500 {
+		s.log.WarnContext(ctx, "api: request failed", "request_id", requestID(ctx), "status", status, "err", err)
+	}
+	return p
+}
+
+// parseIfMatch reads an If-Match header: "" and "*" are no condition (0),
+// otherwise the ETag of a version ("3", W/"3"). Anything else can match no
+// version: 412.
+func parseIfMatch(h string) (int64, error) {
+	h = strings.TrimSpace(h)
+	if h == "" || h == "*" {
+		return 0, nil
+	}
+	v := strings.Trim(strings.TrimPrefix(h, "W/"), `"`)
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, ovm.Wrap(ovm.KindConflict, store.ErrVersionMismatch, "If-Match %q names no version of this object", h)
+	}
+	return n, nil
+}
+
+// etag renders a record version as an ETag.
+func etag(v int64) string { return `"` + strconv.FormatInt(v, 10) + `"` }

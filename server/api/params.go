@@ -1,0 +1,92 @@
+package api
+
+import (
+	"net/url"
+	"reflect"
+	"strconv"
+
+	"github.com/openovm/ovm/ovm"
+	"github.com/openovm/ovm/server/core"
+)
+
+// IDPath is the id of the object a route acts on.
+type IDPath struct {
+	ID string `path:"id" doc:"The object's id (a lower-case UUID)." format:"uuid"`
+}
+
+// ListParams select a page of a list.
+type ListParams struct {
+	Cursor string `query:"cursor" doc:"The next cursor of the previous page; empty for the first page."`
+	Limit  int    `query:"limit" minimum:"0" maximum:"1000" doc:"Page size (default 100)."`
+	VDCID  string `query:"vdcId" doc:"List one VDC's objects (administrators; tenants may name only their own)."`
+}
+
+func (l ListParams) options() core.ListOptions {
+	return core.ListOptions{VDCID: ovm.ID(l.VDCID), Cursor: l.Cursor, Limit: l.Limit}
+}
+
+// IfMatch is the optimistic concurrency precondition of a change.
+type IfMatch struct {
+	IfMatch string `header:"If-Match" doc:"The ETag of the version the change applies to; 412 when the object changed since."`
+}
+
+// IdempotencyKey makes a create safe to retry.
+type IdempotencyKey struct {
+	Key string `header:"Idempotency-Key" maxLength:"255" doc:"A retry with the same key returns the first result and makes nothing twice."`
+}
+
+// Object is one object with its version as ETag.
+type Object[T any] struct {
+	ETag string `header:"ETag"`
+	Body T
+}
+
+// List is one page of a list, with a Link header to the next.
+type List[T any] struct {
+	Link string `header:"Link"`
+	Body core.Page[T]
+}
+
+// Out is a response with a body only.
+type Out[T any] struct {
+	Body T
+}
+
+// Accepted is a change handed to a task (202), or applied at once (200).
+type Accepted[T any] struct {
+	Status int
+	Body   T
+}
+
+// Empty is a response without a body.
+type Empty struct{}
+
+// list builds a List with the Link to the next page.
+func list[T any](path string, l ListParams, pg core.Page[T]) *List[T] {
+	out := &List[T]{Body: pg}
+	if out.Body.Items == nil {
+		out.Body.Items = []T{}
+	}
+	if pg.Next != "" {
+		q := url.Values{}
+		q.Set("cursor", pg.Next)
+		if l.Limit > 0 {
+			q.Set("limit", strconv.Itoa(l.Limit))
+		}
+		if l.VDCID != "" {
+			q.Set("vdcId", l.VDCID)
+		}
+		out.Link = "<" + path + "?" + q.Encode() + `>; rel="next"`
+	}
+	return out
+}
+
+// obj builds an Object.
+func obj[T any](v T, ver int64, err error) (*Object[T], error) {
+	if err != nil {
+		return nil, err
+	}
+	return &Object[T]{ETag: etag(ver), Body: v}, nil
+}
+
+var reflectTaskType = reflect.TypeFor[ovm.Task]()

@@ -1,0 +1,144 @@
+package api
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/openovm/ovm/ovm"
+	"github.com/openovm/ovm/server/auth"
+	"github.com/openovm/ovm/server/core"
+)
+
+// InstanceBody is a new instance.
+type InstanceBody struct {
+	VDCID ovm.ID           `json:"vdcId,omitempty" doc:"The VDC (administrators; tenants create in their own)."`
+	Name  string           `json:"name" required:"true"`
+	Spec  ovm.InstanceSpec `json:"spec" required:"true"`
+	Start bool             `json:"start,omitempty" doc:"Start the instance once it is created."`
+}
+
+// InstancePatch changes an instance: labels at once, the size through a task.
+type InstancePatch struct {
+	CPU    *ovm.MilliCPU      `json:"cpuMilli,omitempty"`
+	Memory *ovm.Bytes         `json:"memoryBytes,omitempty"`
+	Labels *map[string]string `json:"labels,omitempty"`
+}
+
+// VAppBody is a vApp to deploy.
+type VAppBody struct {
+	VDCID        ovm.ID           `json:"vdcId,omitempty"`
+	Name         string           `json:"name" required:"true"`
+	AntiAffinity bool             `json:"antiAffinity,omitempty" doc:"Place every member on a different host."`
+	Members      []ovm.VAppMember `json:"members" required:"true" maxItems:"100"`
+}
+
+// accepted answers 202 with what a task will change.
+func accepted[T any](v T, err error) (*Accepted[T], error) {
+	if err != nil {
+		return nil, err
+	}
+	return &Accepted[T]{Status: http.StatusAccepted, Body: v}, nil
+}
+
+func (s *server) instanceRoutes() {
+	tags := []string{"instances"}
+	register(s, op{id: "list-instances", method: http.MethodGet, path: "/v1/instances", summary: "List instances", tags: tags},
+		func(ctx context.Context, p auth.Principal, in *ListParams) (*List[ovm.Instance], error) {
+			pg, err := s.svc.ListInstances(ctx, p, in.options())
+			return list("/v1/instances", *in, pg), err
+		})
+	register(s, op{id: "create-instance", method: http.MethodPost, path: "/v1/instances",
+		summary: "Create an instance: quota, addresses and placement now, the hypervisor work in a task",
+		tags:    tags, status: http.StatusAccepted, errors: []int{403, 409, 503}},
+		func(ctx context.Context, p auth.Principal, in *struct {
+			IdempotencyKey
+			Body InstanceBody
+		}) (*Accepted[core.InstanceTask], error) {
+			b := in.Body
+			return accepted(s.svc.CreateInstance(ctx, p, core.CreateInstance{VDCID: b.VDCID, Name: b.Name, Spec: b.Spec, Start: b.Start, IdempotencyKey: in.Key}))
+		})
+	register(s, op{id: "get-instance", method: http.MethodGet, path: "/v1/instances/{id}", summary: "Get an instance", tags: tags},
+		func(ctx context.Context, p auth.Principal, in *IDPath) (*Object[ovm.Instance], error) {
+			return obj(s.svc.GetInstance(ctx, p, ovm.ID(in.ID)))
+		})
+	register(s, op{id: "update-instance", method: http.MethodPatch, path: "/v1/instances/{id}",
+		summary: "Change an instance's labels (200) or size (202 with a resize task)", tags: tags, errors: []int{403, 409, 412}},
+		func(ctx context.Context, p auth.Principal, in *struct {
+			IDPath
+			IfMatch
+			Body InstancePatch
+		}) (*Accepted[core.InstanceTask], error) {
+			v, err := parseIfMatch(in.IfMatch.IfMatch)
+			if err != nil {
+				return nil, err
+			}
+			b := in.Body
+			it, err := s.svc.UpdateInstance(ctx, p, ovm.ID(in.ID), core.UpdateInstance{CPU: b.CPU, Memory: b.Memory, Labels: b.Labels}, v)
+			if err != nil {
+				return nil, err
+			}
+			status := http.StatusOK
+			if it.Task != nil {
+				status = http.StatusAccepted
+			}
+			return &Accepted[core.InstanceTask]{Status: status, Body: it}, nil
+		})
+	register(s, op{id: "delete-instance", method: http.MethodDelete, path: "/v1/instances/{id}",
+		summary: "Delete an instance (stop, delete on its host, release quota and addresses)", tags: tags, status: http.StatusAccepted, errors: []int{409, 412}},
+		func(ctx context.Context, p auth.Principal, in *struct {
+			IDPath
+			IfMatch
+		}) (*Accepted[core.InstanceTask], error) {
+			v, err := parseIfMatch(in.IfMatch.IfMatch)
+			if err != nil {
+				return nil, err
+			}
+			return accepted(s.svc.DeleteInstance(ctx, p, ovm.ID(in.ID), v))
+		})
+	for _, action := range []string{core.OpStart, core.OpStop, core.OpReboot} {
+		register(s, op{id: action + "-instance", method: http.MethodPost, path: "/v1/instances/{id}/" + action,
+			summary: action + " an instance", tags: tags, status: http.StatusAccepted, errors: []int{409, 412}},
+			func(ctx context.Context, p auth.Principal, in *struct {
+				IDPath
+				IfMatch
+			}) (*Accepted[core.InstanceTask], error) {
+				v, err := parseIfMatch(in.IfMatch.IfMatch)
+				if err != nil {
+					return nil, err
+				}
+				return accepted(s.svc.InstanceAction(ctx, p, ovm.ID(in.ID), action, v))
+			})
+	}
+
+	vapps := []string{"vapps"}
+	register(s, op{id: "list-vapps", method: http.MethodGet, path: "/v1/vapps", summary: "List vApps with each member's outcome", tags: vapps},
+		func(ctx context.Context, p auth.Principal, in *ListParams) (*List[core.VAppInfo], error) {
+			pg, err := s.svc.ListVApps(ctx, p, in.options())
+			return list("/v1/vapps", *in, pg), err
+		})
+	register(s, op{id: "deploy-vapp", method: http.MethodPost, path: "/v1/vapps",
+		summary: "Deploy a vApp: batch placement, one create task per member", tags: vapps, status: http.StatusAccepted, errors: []int{403, 409, 503}},
+		func(ctx context.Context, p auth.Principal, in *struct {
+			IdempotencyKey
+			Body VAppBody
+		}) (*Accepted[core.VAppTasks], error) {
+			b := in.Body
+			return accepted(s.svc.DeployVApp(ctx, p, core.CreateVApp{VDCID: b.VDCID, Name: b.Name, AntiAffinity: b.AntiAffinity, Members: b.Members, IdempotencyKey: in.Key}))
+		})
+	register(s, op{id: "get-vapp", method: http.MethodGet, path: "/v1/vapps/{id}", summary: "Get a vApp with each member's outcome", tags: vapps},
+		func(ctx context.Context, p auth.Principal, in *IDPath) (*Object[core.VAppInfo], error) {
+			return obj(s.svc.GetVApp(ctx, p, ovm.ID(in.ID)))
+		})
+	register(s, op{id: "delete-vapp", method: http.MethodDelete, path: "/v1/vapps/{id}", summary: "Delete a vApp and its members",
+		tags: vapps, status: http.StatusAccepted, errors: []int{409, 412}},
+		func(ctx context.Context, p auth.Principal, in *struct {
+			IDPath
+			IfMatch
+		}) (*Accepted[core.VAppTasks], error) {
+			v, err := parseIfMatch(in.IfMatch.IfMatch)
+			if err != nil {
+				return nil, err
+			}
+			return accepted(s.svc.DeleteVApp(ctx, p, ovm.ID(in.ID), v))
+		})
+}

@@ -1,0 +1,245 @@
+package api
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/openovm/ovm/ovm"
+	"github.com/openovm/ovm/server/auth"
+	"github.com/openovm/ovm/server/core"
+	"github.com/openovm/ovm/server/drivers"
+)
+
+// DatacenterBody is a new datacenter.
+type DatacenterBody struct {
+	Name        string `json:"name" required:"true"`
+	Description string `json:"description,omitempty"`
+}
+
+// DatacenterPatch changes a datacenter.
+type DatacenterPatch struct {
+	Description *string `json:"description,omitempty"`
+}
+
+// PoolBody is a new resource pool.
+type PoolBody struct {
+	Name         string              `json:"name" required:"true"`
+	DatacenterID ovm.ID              `json:"datacenterId" required:"true"`
+	Policy       ovm.PlacementPolicy `json:"policy,omitempty" enum:"PERFORMANCE,PROGRESSIVE"`
+	Scope        ovm.Scope           `json:"scope,omitzero"`
+	HAEnabled    bool                `json:"haEnabled,omitempty"`
+	Overcommit   ovm.Overcommit      `json:"overcommit,omitzero"`
+}
+
+// PoolPatch changes a resource pool.
+type PoolPatch struct {
+	Policy     *ovm.PlacementPolicy `json:"policy,omitempty" enum:"PERFORMANCE,PROGRESSIVE"`
+	Scope      *ovm.Scope           `json:"scope,omitempty"`
+	HAEnabled  *bool                `json:"haEnabled,omitempty"`
+	Overcommit *ovm.Overcommit      `json:"overcommit,omitempty"`
+}
+
+// HostBody registers a host.
+type HostBody struct {
+	Name        string              `json:"name" required:"true"`
+	Kind        ovm.HostKind        `json:"kind" required:"true" enum:"kvm,esxi,docker,fake"`
+	Endpoint    string              `json:"endpoint" required:"true" doc:"qemu+tls://..., https://esxi/sdk, tcp://docker:2376, or fake://NAME"`
+	PoolID      ovm.ID              `json:"poolId" required:"true"`
+	Credentials drivers.Credentials `json:"credentials,omitzero" doc:"Encrypted at rest; never returned."`
+}
+
+// HostPatch changes a host.
+type HostPatch struct {
+	Credentials *drivers.Credentials `json:"credentials,omitempty"`
+}
+
+// MaintenanceBody turns maintenance on or off.
+type MaintenanceBody struct {
+	Enabled bool `json:"enabled" required:"true"`
+}
+
+// ImportBody imports a discovered object.
+type ImportBody struct {
+	VDCID ovm.ID `json:"vdcId" required:"true"`
+	Name  string `json:"name" required:"true"`
+}
+
+func (s *server) platformRoutes() {
+	dc := []string{"datacenters"}
+	register(s, op{id: "list-datacenters", method: http.MethodGet, path: "/v1/datacenters", summary: "List datacenters", tags: dc},
+		func(ctx context.Context, p auth.Principal, in *ListParams) (*List[ovm.Datacenter], error) {
+			pg, err := s.svc.ListDatacenters(ctx, p, in.options())
+			return list("/v1/datacenters", *in, pg), err
+		})
+	register(s, op{id: "create-datacenter", method: http.MethodPost, path: "/v1/datacenters", summary: "Create a datacenter", tags: dc, status: http.StatusCreated},
+		func(ctx context.Context, p auth.Principal, in *struct {
+			IdempotencyKey
+			Body DatacenterBody
+		}) (*Out[ovm.Datacenter], error) {
+			d, err := s.svc.CreateDatacenter(ctx, p, core.CreateDatacenter{Name: in.Body.Name, Description: in.Body.Description, IdempotencyKey: in.Key})
+			return &Out[ovm.Datacenter]{Body: d}, err
+		})
+	register(s, op{id: "get-datacenter", method: http.MethodGet, path: "/v1/datacenters/{id}", summary: "Get a datacenter", tags: dc},
+		func(ctx context.Context, p auth.Principal, in *IDPath) (*Object[ovm.Datacenter], error) {
+			return obj(s.svc.GetDatacenter(ctx, p, ovm.ID(in.ID)))
+		})
+	register(s, op{id: "update-datacenter", method: http.MethodPatch, path: "/v1/datacenters/{id}", summary: "Change a datacenter", tags: dc, errors: []int{412}},
+		func(ctx context.Context, p auth.Principal, in *struct {
+			IDPath
+			IfMatch
+			Body DatacenterPatch
+		}) (*Object[ovm.Datacenter], error) {
+			v, err := parseIfMatch(in.IfMatch.IfMatch)
+			if err != nil {
+				return nil, err
+			}
+			return obj(s.svc.UpdateDatacenter(ctx, p, ovm.ID(in.ID), core.UpdateDatacenter{Description: in.Body.Description}, v))
+		})
+	register(s, op{id: "delete-datacenter", method: http.MethodDelete, path: "/v1/datacenters/{id}", summary: "Delete a datacenter without pools",
+		tags: dc, status: http.StatusNoContent, errors: []int{409, 412}},
+		func(ctx context.Context, p auth.Principal, in *struct {
+			IDPath
+			IfMatch
+		}) (*Empty, error) {
+			v, err := parseIfMatch(in.IfMatch.IfMatch)
+			if err != nil {
+				return nil, err
+			}
+			return &Empty{}, s.svc.DeleteDatacenter(ctx, p, ovm.ID(in.ID), v)
+		})
+
+	pools := []string{"pools"}
+	register(s, op{id: "list-pools", method: http.MethodGet, path: "/v1/pools", summary: "List resource pools", tags: pools},
+		func(ctx context.Context, p auth.Principal, in *ListParams) (*List[ovm.ResourcePool], error) {
+			pg, err := s.svc.ListPools(ctx, p, in.options())
+			return list("/v1/pools", *in, pg), err
+		})
+	register(s, op{id: "create-pool", method: http.MethodPost, path: "/v1/pools", summary: "Create a resource pool", tags: pools, status: http.StatusCreated},
+		func(ctx context.Context, p auth.Principal, in *struct {
+			IdempotencyKey
+			Body PoolBody
+		}) (*Out[ovm.ResourcePool], error) {
+			b := in.Body
+			pool, err := s.svc.CreatePool(ctx, p, core.CreatePool{Name: b.Name, DatacenterID: b.DatacenterID, Policy: b.Policy,
+				Scope: b.Scope, HAEnabled: b.HAEnabled, Overcommit: b.Overcommit, IdempotencyKey: in.Key})
+			return &Out[ovm.ResourcePool]{Body: pool}, err
+		})
+	register(s, op{id: "get-pool", method: http.MethodGet, path: "/v1/pools/{id}", summary: "Get a resource pool", tags: pools},
+		func(ctx context.Context, p auth.Principal, in *IDPath) (*Object[ovm.ResourcePool], error) {
+			return obj(s.svc.GetPool(ctx, p, ovm.ID(in.ID)))
+		})
+	register(s, op{id: "update-pool", method: http.MethodPatch, path: "/v1/pools/{id}", summary: "Change a pool's policy, scope, HA or overcommit", tags: pools, errors: []int{412}},
+		func(ctx context.Context, p auth.Principal, in *struct {
+			IDPath
+			IfMatch
+			Body PoolPatch
+		}) (*Object[ovm.ResourcePool], error) {
+			v, err := parseIfMatch(in.IfMatch.IfMatch)
+			if err != nil {
+				return nil, err
+			}
+			b := in.Body
+			return obj(s.svc.UpdatePool(ctx, p, ovm.ID(in.ID), core.UpdatePool{Policy: b.Policy, Scope: b.Scope, HAEnabled: b.HAEnabled, Overcommit: b.Overcommit}, v))
+		})
+	register(s, op{id: "delete-pool", method: http.MethodDelete, path: "/v1/pools/{id}", summary: "Delete a pool without hosts or VDCs",
+		tags: pools, status: http.StatusNoContent, errors: []int{409, 412}},
+		func(ctx context.Context, p auth.Principal, in *struct {
+			IDPath
+			IfMatch
+		}) (*Empty, error) {
+			v, err := parseIfMatch(in.IfMatch.IfMatch)
+			if err != nil {
+				return nil, err
+			}
+			return &Empty{}, s.svc.DeletePool(ctx, p, ovm.ID(in.ID), v)
+		})
+
+	hosts := []string{"hosts"}
+	register(s, op{id: "list-hosts", method: http.MethodGet, path: "/v1/hosts", summary: "List hosts", tags: hosts},
+		func(ctx context.Context, p auth.Principal, in *ListParams) (*List[ovm.Host], error) {
+			pg, err := s.svc.ListHosts(ctx, p, in.options())
+			return list("/v1/hosts", *in, pg), err
+		})
+	register(s, op{id: "register-host", method: http.MethodPost, path: "/v1/hosts", summary: "Register a host (connects and reads its capacity)",
+		tags: hosts, status: http.StatusCreated, errors: []int{409, 501, 503}},
+		func(ctx context.Context, p auth.Principal, in *struct {
+			IdempotencyKey
+			Body HostBody
+		}) (*Out[ovm.Host], error) {
+			b := in.Body
+			h, err := s.svc.RegisterHost(ctx, p, core.RegisterHost{Name: b.Name, Kind: b.Kind, Endpoint: b.Endpoint, PoolID: b.PoolID,
+				Credentials: b.Credentials, IdempotencyKey: in.Key})
+			return &Out[ovm.Host]{Body: h}, err
+		})
+	register(s, op{id: "get-host", method: http.MethodGet, path: "/v1/hosts/{id}", summary: "Get a host", tags: hosts},
+		func(ctx context.Context, p auth.Principal, in *IDPath) (*Object[ovm.Host], error) {
+			return obj(s.svc.GetHost(ctx, p, ovm.ID(in.ID)))
+		})
+	register(s, op{id: "update-host", method: http.MethodPatch, path: "/v1/hosts/{id}", summary: "Replace a host's credentials", tags: hosts, errors: []int{412}},
+		func(ctx context.Context, p auth.Principal, in *struct {
+			IDPath
+			IfMatch
+			Body HostPatch
+		}) (*Object[ovm.Host], error) {
+			v, err := parseIfMatch(in.IfMatch.IfMatch)
+			if err != nil {
+				return nil, err
+			}
+			return obj(s.svc.UpdateHost(ctx, p, ovm.ID(in.ID), core.UpdateHost{Credentials: in.Body.Credentials}, v))
+		})
+	register(s, op{id: "set-host-maintenance", method: http.MethodPut, path: "/v1/hosts/{id}/maintenance", summary: "Turn a host's maintenance mode on or off",
+		tags: hosts, errors: []int{412}},
+		func(ctx context.Context, p auth.Principal, in *struct {
+			IDPath
+			IfMatch
+			Body MaintenanceBody
+		}) (*Object[ovm.Host], error) {
+			v, err := parseIfMatch(in.IfMatch.IfMatch)
+			if err != nil {
+				return nil, err
+			}
+			return obj(s.svc.SetMaintenance(ctx, p, ovm.ID(in.ID), in.Body.Enabled, v))
+		})
+	register(s, op{id: "delete-host", method: http.MethodDelete, path: "/v1/hosts/{id}", summary: "Remove a host without instances",
+		tags: hosts, status: http.StatusNoContent, errors: []int{409, 412}},
+		func(ctx context.Context, p auth.Principal, in *struct {
+			IDPath
+			IfMatch
+		}) (*Empty, error) {
+			v, err := parseIfMatch(in.IfMatch.IfMatch)
+			if err != nil {
+				return nil, err
+			}
+			return &Empty{}, s.svc.DeleteHost(ctx, p, ovm.ID(in.ID), v)
+		})
+	register(s, op{id: "sync-host", method: http.MethodPost, path: "/v1/hosts/{id}/sync", summary: "List a host's instances and record the unmanaged ones as discovered",
+		tags: hosts, errors: []int{503}},
+		func(ctx context.Context, p auth.Principal, in *IDPath) (*Out[[]core.Discovered], error) {
+			ds, err := s.svc.SyncHost(ctx, p, ovm.ID(in.ID))
+			if ds == nil {
+				ds = []core.Discovered{}
+			}
+			return &Out[[]core.Discovered]{Body: ds}, err
+		})
+
+	disc := []string{"discovered"}
+	register(s, op{id: "list-discovered", method: http.MethodGet, path: "/v1/discovered", summary: "List objects found on hosts without an OVM id", tags: disc},
+		func(ctx context.Context, p auth.Principal, in *ListParams) (*List[core.Discovered], error) {
+			pg, err := s.svc.ListDiscovered(ctx, p, in.options())
+			return list("/v1/discovered", *in, pg), err
+		})
+	register(s, op{id: "get-discovered", method: http.MethodGet, path: "/v1/discovered/{id}", summary: "Get a discovered object", tags: disc},
+		func(ctx context.Context, p auth.Principal, in *IDPath) (*Object[core.Discovered], error) {
+			return obj(s.svc.GetDiscovered(ctx, p, ovm.ID(in.ID)))
+		})
+	register(s, op{id: "import-discovered", method: http.MethodPost, path: "/v1/discovered/{id}/import", summary: "Import a discovered object into a VDC as a managed instance",
+		tags: disc, status: http.StatusCreated, errors: []int{403, 409}},
+		func(ctx context.Context, p auth.Principal, in *struct {
+			IDPath
+			IdempotencyKey
+			Body ImportBody
+		}) (*Out[ovm.Instance], error) {
+			inst, err := s.svc.Import(ctx, p, ovm.ID(in.ID), core.ImportDiscovered{VDCID: in.Body.VDCID, Name: in.Body.Name, IdempotencyKey: in.Key})
+			return &Out[ovm.Instance]{Body: inst}, err
+		})
+}

@@ -1,0 +1,156 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/netip"
+
+	"github.com/openovm/ovm/ovm"
+	"github.com/openovm/ovm/server/auth"
+	"github.com/openovm/ovm/server/core"
+)
+
+// RangeBody is an address range of a network.
+type RangeBody struct {
+	Start string `json:"start" required:"true" maxLength:"64"`
+	End   string `json:"end" required:"true" maxLength:"64"`
+}
+
+// NetworkBody is a new network. Addresses are strings parsed here, so that
+// a bad one is named by its field.
+type NetworkBody struct {
+	VDCID   ovm.ID      `json:"vdcId,omitempty"`
+	Name    string      `json:"name" required:"true"`
+	VLAN    int         `json:"vlan,omitempty" doc:"0 (untagged) to 4094."`
+	Subnet  string      `json:"subnet" required:"true" maxLength:"64" doc:"A CIDR such as 10.0.0.0/24 or fd00::/64."`
+	Gateway string      `json:"gateway,omitempty" maxLength:"64"`
+	Ranges  []RangeBody `json:"ranges,omitempty" maxItems:"64" doc:"The allocatable addresses; none: the whole subnet."`
+	DNS     []string    `json:"dns,omitempty" maxItems:"8"`
+}
+
+// network parses the body into an ovm.Network, naming every field that does
+// not parse, and validates it.
+func (b NetworkBody) network() (ovm.Network, error) {
+	var f ovm.Fields
+	n := ovm.Network{Name: b.Name, VLAN: b.VLAN}
+	if p, err := netip.ParsePrefix(b.Subnet); err != nil {
+		f.Add("subnet", "must be a CIDR such as 10.0.0.0/24 or fd00::/64")
+	} else {
+		n.Subnet = p
+	}
+	addr := func(field, s string) netip.Addr {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			f.Add(field, "must be an IP address")
+		}
+		return a
+	}
+	if b.Gateway != "" {
+		n.Gateway = addr("gateway", b.Gateway)
+	}
+	for i, r := range b.Ranges {
+		n.Ranges = append(n.Ranges, ovm.AddrRange{Start: addr(fmt.Sprintf("ranges[%d].start", i), r.Start), End: addr(fmt.Sprintf("ranges[%d].end", i), r.End)})
+	}
+	for i, d := range b.DNS {
+		n.DNS = append(n.DNS, addr(fmt.Sprintf("dns[%d]", i), d))
+	}
+	if err := f.Err("invalid network"); err != nil {
+		return n, err
+	}
+	return n, n.Validate()
+}
+
+// VolumeBody is a new volume.
+type VolumeBody struct {
+	VDCID ovm.ID    `json:"vdcId,omitempty"`
+	Name  string    `json:"name" required:"true"`
+	Size  ovm.Bytes `json:"sizeBytes" required:"true"`
+}
+
+// VolumePatch grows a volume.
+type VolumePatch struct {
+	Size ovm.Bytes `json:"sizeBytes" required:"true"`
+}
+
+func (s *server) resourceRoutes() {
+	nets := []string{"networks"}
+	register(s, op{id: "list-networks", method: http.MethodGet, path: "/v1/networks", summary: "List networks", tags: nets},
+		func(ctx context.Context, p auth.Principal, in *ListParams) (*List[ovm.Network], error) {
+			pg, err := s.svc.ListNetworks(ctx, p, in.options())
+			return list("/v1/networks", *in, pg), err
+		})
+	register(s, op{id: "create-network", method: http.MethodPost, path: "/v1/networks", summary: "Create a network (counted against the networks quota)",
+		tags: nets, status: http.StatusCreated, errors: []int{403, 409}},
+		func(ctx context.Context, p auth.Principal, in *struct {
+			IdempotencyKey
+			Body NetworkBody
+		}) (*Out[ovm.Network], error) {
+			n, err := in.Body.network()
+			if err != nil {
+				return nil, err
+			}
+			out, err := s.svc.CreateNetwork(ctx, p, core.CreateNetwork{VDCID: in.Body.VDCID, Network: n, IdempotencyKey: in.Key})
+			return &Out[ovm.Network]{Body: out}, err
+		})
+	register(s, op{id: "get-network", method: http.MethodGet, path: "/v1/networks/{id}", summary: "Get a network", tags: nets},
+		func(ctx context.Context, p auth.Principal, in *IDPath) (*Object[ovm.Network], error) {
+			return obj(s.svc.GetNetwork(ctx, p, ovm.ID(in.ID)))
+		})
+	register(s, op{id: "delete-network", method: http.MethodDelete, path: "/v1/networks/{id}", summary: "Delete a network no instance uses",
+		tags: nets, status: http.StatusNoContent, errors: []int{409, 412}},
+		func(ctx context.Context, p auth.Principal, in *struct {
+			IDPath
+			IfMatch
+		}) (*Empty, error) {
+			v, err := parseIfMatch(in.IfMatch.IfMatch)
+			if err != nil {
+				return nil, err
+			}
+			return &Empty{}, s.svc.DeleteNetwork(ctx, p, ovm.ID(in.ID), v)
+		})
+
+	vols := []string{"volumes"}
+	register(s, op{id: "list-volumes", method: http.MethodGet, path: "/v1/volumes", summary: "List volumes", tags: vols},
+		func(ctx context.Context, p auth.Principal, in *ListParams) (*List[core.VolumeInfo], error) {
+			pg, err := s.svc.ListVolumes(ctx, p, in.options())
+			return list("/v1/volumes", *in, pg), err
+		})
+	register(s, op{id: "create-volume", method: http.MethodPost, path: "/v1/volumes", summary: "Create a volume (disk quota now, the volume in a task)",
+		tags: vols, status: http.StatusAccepted, errors: []int{403, 409, 503}},
+		func(ctx context.Context, p auth.Principal, in *struct {
+			IdempotencyKey
+			Body VolumeBody
+		}) (*Accepted[core.VolumeTask], error) {
+			return accepted(s.svc.CreateVolume(ctx, p, core.CreateVolume{VDCID: in.Body.VDCID, Name: in.Body.Name, Size: in.Body.Size, IdempotencyKey: in.Key}))
+		})
+	register(s, op{id: "get-volume", method: http.MethodGet, path: "/v1/volumes/{id}", summary: "Get a volume", tags: vols},
+		func(ctx context.Context, p auth.Principal, in *IDPath) (*Object[core.VolumeInfo], error) {
+			return obj(s.svc.GetVolume(ctx, p, ovm.ID(in.ID)))
+		})
+	register(s, op{id: "resize-volume", method: http.MethodPatch, path: "/v1/volumes/{id}", summary: "Grow a volume",
+		tags: vols, status: http.StatusAccepted, errors: []int{403, 409, 412}},
+		func(ctx context.Context, p auth.Principal, in *struct {
+			IDPath
+			IfMatch
+			Body VolumePatch
+		}) (*Accepted[core.VolumeTask], error) {
+			v, err := parseIfMatch(in.IfMatch.IfMatch)
+			if err != nil {
+				return nil, err
+			}
+			return accepted(s.svc.ResizeVolume(ctx, p, ovm.ID(in.ID), in.Body.Size, v))
+		})
+	register(s, op{id: "delete-volume", method: http.MethodDelete, path: "/v1/volumes/{id}", summary: "Delete a detached volume",
+		tags: vols, status: http.StatusAccepted, errors: []int{409, 412}},
+		func(ctx context.Context, p auth.Principal, in *struct {
+			IDPath
+			IfMatch
+		}) (*Accepted[core.VolumeTask], error) {
+			v, err := parseIfMatch(in.IfMatch.IfMatch)
+			if err != nil {
+				return nil, err
+			}
+			return accepted(s.svc.DeleteVolume(ctx, p, ovm.ID(in.ID), v))
+		})
+}

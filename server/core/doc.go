@@ -1,0 +1,26 @@
+// Package core is the reference server's service layer: the platform's
+// operations (datacenters, pools, hosts, VDCs, users, tokens, networks,
+// volumes, instances, vApps, tasks and discovered objects) over the store,
+// with validation, tenancy, transactional quotas, IPAM and placement, and the
+// task kinds that carry every change to the hypervisors.
+//
+// # Tenancy
+//
+// Every method takes the auth.Principal the request acts as and enforces
+// tenancy itself: a tenant asking for another VDC's object, or for a host,
+// pool or datacenter, gets ovm.ErrNotFound (the same error as for an id that
+// does not exist, so ids never leak). Operations reserved to platform
+// administrators that name no object (listing hosts, creating a VDC) are
+// ErrForbidden. Tenants never see physical placement: Status.HostID and
+// Status.NativeID are cleared in everything they get.
+//
+// # Transactions and tasks
+//
+// A request runs in one serializable store transaction: it validates,
+// reserves quota (store.Tx.Reserve, DESIGN invariant 5), allocates addresses,
+// places, records the objects and enqueues the tasks that will act on the
+// hypervisors (invariant 4). Nothing is half made: the transaction is all or
+// nothing, and task compensations undo hypervisor work when a later step
+// fails. Creates carry an optional idempotency key: a retry with the same key
+// returns the first result and makes nothing twice.
+package core

@@ -1,0 +1,354 @@
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/openovm/ovm/ovm"
+	"github.com/openovm/ovm/server/auth"
+	"github.com/openovm/ovm/server/drivers"
+	"github.com/openovm/ovm/server/store"
+)
+
+// hostRecord is a stored host: the host and its credentials, sealed with
+// the secrets box and bound to the host id. The credentials never leave
+// the service.
+type hostRecord struct {
+	ovm.Host
+	Sealed []byte `json:"sealed,omitempty"`
+}
+
+// RegisterHost is the input of a new host.
+type RegisterHost struct {
+	Name           string
+	Kind           ovm.HostKind
+	Endpoint       string
+	PoolID         ovm.ID
+	Credentials    drivers.Credentials
+	IdempotencyKey string
+}
+
+// redacted is the request without its secrets, for the idempotency hash.
+func (in RegisterHost) redacted() RegisterHost {
+	b, _ := json.Marshal(in.Credentials)
+	in.Credentials = drivers.Credentials{Username: fmt.Sprintf("%x", b)}
+	return in
+}
+
+// RegisterHost connects to a host through its driver, reads its capacity,
+// and records it in a pool. A host that does not answer is
+// ovm.ErrUnavailable with the driver's own text.
+func (s *Service) RegisterHost(ctx context.Context, p auth.Principal, in RegisterHost) (ovm.Host, error) {
+	if err := requireAdmin(p, "registering hosts"); err != nil {
+		return ovm.Host{}, err
+	}
+	var f ovm.Fields
+	if r := ovm.ValidateName(in.Name); r != "" {
+		f.Add("name", r)
+	}
+	switch {
+	case !in.Kind.Valid():
+		f.Add("kind", "must be kvm, esxi, docker or fake")
+	case !s.reg.Supports(in.Kind):
+		f.Addf("kind", "this server has no driver for host kind %q", in.Kind)
+	}
+	switch {
+	case in.Endpoint == "":
+		f.Add("endpoint", "must not be empty")
+	case len(in.Endpoint) > 1024 || strings.ContainsAny(in.Endpoint, " \t\r\n\x00"):
+		f.Add("endpoint", "must be a URL of at most 1024 characters without whitespace")
+	}
+	if !in.PoolID.Valid() {
+		f.Add("poolId", "must be the id of a resource pool")
+	}
+	if err := f.Err("invalid host"); err != nil {
+		return ovm.Host{}, err
+	}
+	req := in.redacted()
+	var out ovm.Host
+	var pool ovm.ResourcePool
+	found := false
+	err := s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		if in.IdempotencyKey != "" {
+			if found, _, err = replay(ctx, tx, p, "host.register", in.IdempotencyKey, req, &out); err != nil || found {
+				return err
+			}
+		}
+		pool, _, err = getAs[ovm.ResourcePool](ctx, tx, store.KindPool, in.PoolID)
+		if err != nil {
+			return fieldNotFound(err, "poolId")
+		}
+		if _, err := tx.GetByName(ctx, store.KindHost, "", in.Name); err == nil {
+			return ovm.Errorf(ovm.KindConflict, "a host named %q exists", in.Name)
+		} else if ovm.KindOf(err) != ovm.KindNotFound {
+			return err
+		}
+		return nil
+	})
+	if err != nil || found {
+		return out, err
+	}
+
+	host := ovm.Host{ID: ovm.NewID(), Name: in.Name, Kind: in.Kind, Endpoint: in.Endpoint,
+		DatacenterID: pool.DatacenterID, PoolID: pool.ID, State: ovm.HostUp, CreatedAt: s.now()}
+	plain, err := json.Marshal(in.Credentials)
+	if err != nil {
+		return ovm.Host{}, err
+	}
+	sealed, err := s.box.Seal(plain, []byte(host.ID))
+	if err != nil {
+		return ovm.Host{}, err
+	}
+	rec := hostRecord{Host: host, Sealed: sealed}
+	cctx, cancel := context.WithTimeout(ctx, s.o.DriverTimeout)
+	defer cancel()
+	conn, err := s.connect(cctx, rec)
+	if err == nil {
+		start := time.Now()
+		info, ierr := conn.Hypervisor.Info(cctx)
+		s.observe(host.Kind, "Info", ierr, start)
+		if err = ierr; err == nil {
+			rec.Capacity, rec.ReadOnly = info.Capacity, info.ReadOnly
+			if info.ReadOnly {
+				rec.StateReason = info.ReadOnlyReason
+			}
+		}
+	}
+	if err != nil {
+		_ = s.reg.Forget(host.ID)
+		return ovm.Host{}, hostError(host, err)
+	}
+
+	err = s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
+		return idempotent(ctx, tx, p, "host.register", in.IdempotencyKey, req, &out, func() error {
+			if _, err := tx.Get(ctx, store.KindPool, in.PoolID); err != nil {
+				return fieldNotFound(err, "poolId")
+			}
+			r := store.Record{Kind: store.KindHost, ID: host.ID, ParentID: host.PoolID, Name: host.Name}
+			if err := setData(&r, rec); err != nil {
+				return err
+			}
+			out = rec.Host
+			return tx.Insert(ctx, &r)
+		})
+	})
+	if err != nil || out.ID != host.ID {
+		_ = s.reg.Forget(host.ID)
+	}
+	return out, err
+}
+
+// hostError explains a host that did not answer: its kind stays when the
+// driver gave one (an invalid endpoint stays invalid), otherwise it is
+// ovm.ErrUnavailable; the driver's text is kept.
+func hostError(h ovm.Host, err error) error {
+	kind := ovm.KindOf(err)
+	switch kind {
+	case ovm.KindInvalid:
+		return err // keeps its fields (the endpoint)
+	case ovm.KindInternal:
+		kind = ovm.KindUnavailable
+	}
+	return ovm.Wrap(kind, err, "host %s at %s did not answer", h.Name, h.Endpoint)
+}
+
+// connect returns the driver connection of a host, opening its sealed
+// credentials.
+func (s *Service) connect(ctx context.Context, h hostRecord) (drivers.Conn, error) {
+	var cred drivers.Credentials
+	if len(h.Sealed) > 0 {
+		plain, err := s.box.Open(h.Sealed, []byte(h.ID))
+		if err != nil {
+			return drivers.Conn{}, fmt.Errorf("core: credentials of host %s: %w", h.Name, err)
+		}
+		if err := json.Unmarshal(plain, &cred); err != nil {
+			return drivers.Conn{}, fmt.Errorf("core: credentials of host %s: %w", h.Name, err)
+		}
+	}
+	start := time.Now()
+	conn, err := s.reg.Connect(ctx, h.Host, cred)
+	s.observe(h.Kind, "Connect", err, start)
+	return conn, err
+}
+
+// observe reports a driver call to Options.ObserveDriverCall.
+func (s *Service) observe(kind ovm.HostKind, method string, err error, start time.Time) {
+	if s.o.ObserveDriverCall != nil {
+		s.o.ObserveDriverCall(kind, method, err, time.Since(start))
+	}
+}
+
+// demandView is the part of an instance record placement needs; decoding
+// only it keeps the snapshot cheap.
+type demandView struct {
+	VAppID ovm.ID `json:"vappId"`
+	Spec   struct {
+		CPU    ovm.MilliCPU `json:"cpuMilli"`
+		Memory ovm.Bytes    `json:"memoryBytes"`
+		Disks  []struct {
+			Size ovm.Bytes `json:"sizeBytes"`
+		} `json:"disks"`
+	} `json:"spec"`
+	Status struct {
+		Phase ovm.Phase `json:"phase"`
+	} `json:"status"`
+}
+
+// hostDemand sums the demands of the instances on each host that hold
+// resources (every instance that is not failed), and lists the vApps with
+// a member on each host.
+func hostDemand(ctx context.Context, tx store.Tx) (map[ovm.ID]ovm.Resources, map[ovm.ID][]ovm.ID, error) {
+	rs, err := listAll(ctx, tx, store.Filter{Kind: store.KindInstance, AllVDCs: true})
+	if err != nil {
+		return nil, nil, err
+	}
+	demand := map[ovm.ID]ovm.Resources{}
+	groups := map[ovm.ID][]ovm.ID{}
+	for _, r := range rs {
+		if r.HostID == "" {
+			continue
+		}
+		d, err := decode[demandView](r)
+		if err != nil {
+			return nil, nil, err
+		}
+		if d.Status.Phase == ovm.PhaseFailed {
+			continue
+		}
+		res := ovm.Resources{CPU: d.Spec.CPU, Memory: d.Spec.Memory}
+		for _, disk := range d.Spec.Disks {
+			res.Disk += disk.Size
+		}
+		demand[r.HostID] = demand[r.HostID].Add(res)
+		if d.VAppID != "" {
+			groups[r.HostID] = append(groups[r.HostID], d.VAppID)
+		}
+	}
+	return demand, groups, nil
+}
+
+// GetHost returns a host with its allocations, and its version.
+func (s *Service) GetHost(ctx context.Context, p auth.Principal, id ovm.ID) (ovm.Host, int64, error) {
+	var out ovm.Host
+	var ver int64
+	err := s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
+		r, err := getPlatform(ctx, tx, p, store.KindHost, id)
+		if err != nil {
+			return err
+		}
+		h, err := decode[hostRecord](r)
+		if err != nil {
+			return err
+		}
+		demand, _, err := hostDemand(ctx, tx)
+		out, ver = h.Host, r.Version
+		out.Allocated = demand[id]
+		return err
+	})
+	return out, ver, err
+}
+
+// ListHosts lists the hosts with their allocations.
+func (s *Service) ListHosts(ctx context.Context, p auth.Principal, o ListOptions) (Page[ovm.Host], error) {
+	if err := requireAdmin(p, "listing hosts"); err != nil {
+		return Page[ovm.Host]{}, err
+	}
+	var out Page[ovm.Host]
+	err := s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
+		demand, _, err := hostDemand(ctx, tx)
+		if err != nil {
+			return err
+		}
+		out, err = listPage(ctx, tx, store.Filter{Kind: store.KindHost}, o, func(r store.Record) (ovm.Host, error) {
+			h, err := decode[hostRecord](r)
+			h.Allocated = demand[r.ID]
+			return h.Host, err
+		})
+		return err
+	})
+	return out, err
+}
+
+// UpdateHost is a change of a host; nil fields are unchanged.
+type UpdateHost struct {
+	Credentials *drivers.Credentials
+}
+
+// UpdateHost replaces a host's credentials; the next call reconnects.
+func (s *Service) UpdateHost(ctx context.Context, p auth.Principal, id ovm.ID, in UpdateHost, ifVersion int64) (ovm.Host, int64, error) {
+	var sealed []byte
+	if in.Credentials != nil {
+		plain, err := json.Marshal(in.Credentials)
+		if err != nil {
+			return ovm.Host{}, 0, err
+		}
+		if sealed, err = s.box.Seal(plain, []byte(id)); err != nil {
+			return ovm.Host{}, 0, err
+		}
+	}
+	h, ver, err := updatePlatform(ctx, s, p, store.KindHost, id, ifVersion, func(h *hostRecord) error {
+		if sealed != nil {
+			h.Sealed = sealed
+		}
+		return nil
+	})
+	if err == nil && sealed != nil {
+		_ = s.reg.Forget(id)
+	}
+	return h.Host, ver, err
+}
+
+// SetMaintenance puts a host in maintenance (it takes no new instances) or
+// back up.
+func (s *Service) SetMaintenance(ctx context.Context, p auth.Principal, id ovm.ID, on bool, ifVersion int64) (ovm.Host, int64, error) {
+	h, ver, err := updatePlatform(ctx, s, p, store.KindHost, id, ifVersion, func(h *hostRecord) error {
+		switch {
+		case on:
+			h.State, h.StateReason = ovm.HostMaintenance, "set by an administrator"
+		case h.State == ovm.HostMaintenance:
+			h.State, h.StateReason = ovm.HostUp, ""
+		}
+		return nil
+	})
+	return h.Host, ver, err
+}
+
+// DeleteHost removes a host that has no instances or volumes on it.
+func (s *Service) DeleteHost(ctx context.Context, p auth.Principal, id ovm.ID, ifVersion int64) error {
+	err := s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
+		r, err := getPlatform(ctx, tx, p, store.KindHost, id)
+		if err != nil {
+			return err
+		}
+		if err := checkVersion(r, ifVersion); err != nil {
+			return err
+		}
+		for _, k := range []store.Kind{store.KindInstance, store.KindVolume} {
+			n, err := tx.Count(ctx, store.Filter{Kind: k, AllVDCs: true, HostID: id})
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				return conflictf("host %s still has %d %ss on it", r.Name, n, k)
+			}
+		}
+		ds, err := listAll(ctx, tx, store.Filter{Kind: store.KindDiscovered, HostID: id})
+		if err != nil {
+			return err
+		}
+		for _, d := range ds {
+			if err := tx.Delete(ctx, store.KindDiscovered, d.ID, 0); err != nil {
+				return err
+			}
+		}
+		return tx.Delete(ctx, store.KindHost, id, r.Version)
+	})
+	if err == nil {
+		_ = s.reg.Forget(id)
+	}
+	return err
+}

@@ -1,0 +1,548 @@
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/openovm/ovm/hypervisor"
+	"github.com/openovm/ovm/ovm"
+	"github.com/openovm/ovm/server/store"
+	"github.com/openovm/ovm/server/tasks"
+)
+
+// The inputs of the instance task kinds.
+type (
+	createInput struct {
+		InstanceID ovm.ID `json:"instanceId"`
+		HostID     ovm.ID `json:"hostId"`
+		Start      bool   `json:"start"`
+	}
+	powerInput struct {
+		InstanceID ovm.ID `json:"instanceId"`
+		HostID     ovm.ID `json:"hostId"`
+		Op         string `json:"op"`
+	}
+	deleteInput struct {
+		InstanceID ovm.ID `json:"instanceId"`
+		HostID     ovm.ID `json:"hostId"`
+	}
+	resizeInput struct {
+		InstanceID ovm.ID       `json:"instanceId"`
+		HostID     ovm.ID       `json:"hostId"`
+		OldCPU     ovm.MilliCPU `json:"oldCpuMilli"`
+		OldMemory  ovm.Bytes    `json:"oldMemoryBytes"`
+		CPU        ovm.MilliCPU `json:"cpuMilli"`
+		Memory     ovm.Bytes    `json:"memoryBytes"`
+	}
+)
+
+// createState is what the create step learns.
+type createState struct {
+	NativeID string `json:"nativeId,omitempty"`
+}
+
+// input decodes a task's input.
+func input[T any](t *store.TaskRecord) (T, error) {
+	var v T
+	if err := json.Unmarshal(t.Input, &v); err != nil {
+		return v, fmt.Errorf("core: decode the input of task %s: %w", t.Task.ID, err)
+	}
+	return v, nil
+}
+
+// target is what a step needs of an instance: its record, its host's
+// driver and the networks of its NICs.
+type target struct {
+	inst instanceRecord
+	host hostRecord
+	nets map[ovm.ID]ovm.Network
+	hv   hypervisor.Driver
+}
+
+// load reads an instance, its host and its networks, and connects to the
+// host. A missing instance is ovm.ErrNotFound.
+func (s *Service) load(ctx context.Context, instID, hostID ovm.ID) (target, error) {
+	var t target
+	err := s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		t = target{nets: map[ovm.ID]ovm.Network{}}
+		if t.inst, _, err = getAs[instanceRecord](ctx, tx, store.KindInstance, instID); err != nil {
+			return err
+		}
+		if hostID == "" {
+			hostID = t.inst.Status.HostID
+		}
+		if t.host, _, err = getAs[hostRecord](ctx, tx, store.KindHost, hostID); err != nil {
+			return err
+		}
+		for _, n := range t.inst.Spec.NICs {
+			net, _, err := getAs[ovm.Network](ctx, tx, store.KindNetwork, n.NetworkID)
+			if err != nil {
+				return err
+			}
+			t.nets[n.NetworkID] = net
+		}
+		return nil
+	})
+	if err != nil {
+		return t, err
+	}
+	conn, err := s.connect(ctx, t.host)
+	if err != nil {
+		return t, err
+	}
+	t.hv = observed{Driver: conn.Hypervisor, s: s}
+	return t, nil
+}
+
+// hvName is the instance's name on its host: its name and the start of its
+// id, so that two VDCs' instances of one name can share a host.
+func hvName(inst ovm.Instance) string {
+	name := inst.Name
+	if len(name) > 54 {
+		name = name[:54]
+	}
+	for len(name) > 0 && name[len(name)-1] == '-' {
+		name = name[:len(name)-1]
+	}
+	return name + "-" + inst.ID.Short()
+}
+
+// ref is how a step names the instance on its host.
+func ref(inst instanceRecord) hypervisor.Ref {
+	return hypervisor.Ref{ID: inst.ID, NativeID: inst.Status.NativeID}
+}
+
+// update changes an instance record in a transaction of its own; a missing
+// instance is left alone.
+func (s *Service) update(ctx context.Context, id ovm.ID, change func(ctx context.Context, tx store.Tx, inst *instanceRecord) error) error {
+	return s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
+		inst, r, err := getAs[instanceRecord](ctx, tx, store.KindInstance, id)
+		switch {
+		case ovm.KindOf(err) == ovm.KindNotFound:
+			return nil
+		case err != nil:
+			return err
+		}
+		if err := change(ctx, tx, &inst); err != nil {
+			return err
+		}
+		inst.Status.UpdatedAt = s.now()
+		return save(ctx, tx, &r, inst)
+	})
+}
+
+// ignore returns nil for errors of the given kinds.
+func ignore(err error, kinds ...ovm.Kind) error {
+	for _, k := range kinds {
+		if err != nil && ovm.KindOf(err) == k {
+			return nil
+		}
+	}
+	return err
+}
+
+// ensurePower brings an instance to a power state idempotently: a
+// transition refused because the instance is already there is success.
+func ensurePower(ctx context.Context, hv hypervisor.Driver, r hypervisor.Ref, op string) error {
+	var err error
+	want := ovm.PowerRunning
+	switch op {
+	case OpStart:
+		err = hv.Start(ctx, r)
+	case OpStop:
+		want = ovm.PowerStopped
+		err = hv.Stop(ctx, r, hypervisor.StopOptions{Timeout: 30 * time.Second})
+	case OpReboot:
+		return hv.Reboot(ctx, r)
+	default:
+		return fmt.Errorf("core: unknown power operation %q", op)
+	}
+	if err != nil && errors.Is(err, ovm.ErrConflict) {
+		if got, gerr := hv.Get(ctx, r); gerr == nil && got.Power == want {
+			return nil
+		}
+	}
+	return err
+}
+
+// forceOff stops an instance at once, if it exists and runs.
+func forceOff(ctx context.Context, hv hypervisor.Driver, r hypervisor.Ref) error {
+	got, err := hv.Get(ctx, r)
+	if err != nil {
+		return ignore(err, ovm.KindNotFound)
+	}
+	if got.Power != ovm.PowerRunning && got.Power != ovm.PowerPaused {
+		return nil
+	}
+	return ignore(hv.Stop(ctx, r, hypervisor.StopOptions{Force: true}), ovm.KindNotFound, ovm.KindConflict)
+}
+
+// createHandler is the instance.create task kind: create on the host (by
+// OVM id, idempotent), start when asked, record the instance ready.
+type createHandler struct{ s *Service }
+
+// Steps returns the steps of a create task (tasks.Handler).
+func (h createHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
+	in, err := input[createInput](t)
+	if err != nil {
+		return nil, err
+	}
+	s := h.s
+	steps := []tasks.Step{{
+		Name: "create",
+		Do: func(ctx context.Context, r *tasks.Run) error {
+			tg, err := s.load(ctx, in.InstanceID, in.HostID)
+			if err != nil {
+				return err
+			}
+			spec := hypervisor.CreateSpec{ID: tg.inst.ID, Name: hvName(tg.inst.Instance), VDCID: tg.inst.VDCID, Spec: tg.inst.Spec}
+			for _, n := range tg.inst.Spec.NICs {
+				spec.NICs = append(spec.NICs, hypervisor.NICAttachment{Network: tg.nets[n.NetworkID], MAC: n.MAC, IP: n.IP})
+			}
+			got, err := tg.hv.Create(ctx, spec)
+			if err != nil {
+				return err
+			}
+			r.Logf(slog.LevelInfo, "created %s", spec.Name)
+			return r.SetState(createState{NativeID: got.NativeID})
+		},
+		Undo: func(ctx context.Context, r *tasks.Run) error {
+			tg, err := s.load(ctx, in.InstanceID, in.HostID)
+			if err != nil {
+				return ignore(err, ovm.KindNotFound)
+			}
+			ref := hypervisor.ByID(in.InstanceID)
+			if err := forceOff(ctx, tg.hv, ref); err != nil {
+				return err
+			}
+			return ignore(tg.hv.Delete(ctx, ref), ovm.KindNotFound)
+		},
+	}}
+	if in.Start {
+		steps = append(steps, tasks.Step{
+			Name: "start",
+			Do: func(ctx context.Context, r *tasks.Run) error {
+				tg, err := s.load(ctx, in.InstanceID, in.HostID)
+				if err != nil {
+					return err
+				}
+				return ensurePower(ctx, tg.hv, hypervisor.ByID(in.InstanceID), OpStart)
+			},
+			Undo: func(ctx context.Context, r *tasks.Run) error {
+				tg, err := s.load(ctx, in.InstanceID, in.HostID)
+				if err != nil {
+					return ignore(err, ovm.KindNotFound)
+				}
+				return forceOff(ctx, tg.hv, hypervisor.ByID(in.InstanceID))
+			},
+		})
+	}
+	steps = append(steps, tasks.Step{
+		Name: "record",
+		Do: func(ctx context.Context, r *tasks.Run) error {
+			var st createState
+			if err := r.State(&st); err != nil {
+				return err
+			}
+			return s.update(ctx, in.InstanceID, func(_ context.Context, _ store.Tx, inst *instanceRecord) error {
+				inst.Status.Phase, inst.Status.NativeID, inst.Status.Message = ovm.PhaseReady, st.NativeID, ""
+				inst.Status.Power = ovm.PowerStopped
+				if in.Start {
+					inst.Status.Power = ovm.PowerRunning
+				}
+				inst.PendingTask = ""
+				return nil
+			})
+		},
+	})
+	return steps, nil
+}
+
+// Finish releases a failed create's quota and addresses and marks the
+// instance failed. The release happens once: Reserved is zeroed with it.
+func (h createHandler) Finish(ctx context.Context, r *tasks.Run, state ovm.TaskState, cause error) error {
+	if state == ovm.TaskSucceeded {
+		return nil
+	}
+	t := r.Task()
+	return h.s.update(ctx, t.TargetID, func(ctx context.Context, tx store.Tx, inst *instanceRecord) error {
+		if err := releaseInstance(ctx, tx, inst); err != nil {
+			return err
+		}
+		inst.Status.Phase, inst.Status.Power = ovm.PhaseFailed, ovm.PowerUnknown
+		inst.Status.Message = causeText(cause)
+		if inst.PendingTask == t.ID {
+			inst.PendingTask = ""
+		}
+		return nil
+	})
+}
+
+// releaseInstance gives back an instance's quota and addresses, once.
+func releaseInstance(ctx context.Context, tx store.Tx, inst *instanceRecord) error {
+	if inst.Reserved != (ovm.Usage{}) {
+		if err := tx.Reserve(ctx, inst.VDCID, ovm.Usage{}.Sub(inst.Reserved)); err != nil {
+			return err
+		}
+		inst.Reserved = ovm.Usage{}
+	}
+	return tx.ReleaseOwner(ctx, inst.ID)
+}
+
+func causeText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// powerHandler is the instance.power task kind: start, stop or reboot, then
+// record the power state.
+type powerHandler struct{ s *Service }
+
+// Steps returns the steps of a power task (tasks.Handler).
+func (h powerHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
+	in, err := input[powerInput](t)
+	if err != nil {
+		return nil, err
+	}
+	s := h.s
+	return []tasks.Step{{
+		Name: in.Op,
+		Do: func(ctx context.Context, r *tasks.Run) error {
+			tg, err := s.load(ctx, in.InstanceID, in.HostID)
+			if err != nil {
+				return err
+			}
+			return ensurePower(ctx, tg.hv, ref(tg.inst), in.Op)
+		},
+	}, {
+		Name: "record",
+		Do: func(ctx context.Context, r *tasks.Run) error {
+			return s.update(ctx, in.InstanceID, func(_ context.Context, _ store.Tx, inst *instanceRecord) error {
+				inst.Status.Power = ovm.PowerRunning
+				if in.Op == OpStop {
+					inst.Status.Power = ovm.PowerStopped
+				}
+				inst.Status.Message = ""
+				inst.PendingTask = ""
+				return nil
+			})
+		},
+	}}, nil
+}
+
+// Finish clears a failed power task from its instance with its error.
+func (h powerHandler) Finish(ctx context.Context, r *tasks.Run, state ovm.TaskState, cause error) error {
+	if state == ovm.TaskSucceeded {
+		return nil
+	}
+	t := r.Task()
+	return h.s.update(ctx, t.TargetID, func(_ context.Context, _ store.Tx, inst *instanceRecord) error {
+		if inst.PendingTask == t.ID {
+			inst.PendingTask = ""
+		}
+		inst.Status.Message = causeText(cause)
+		return nil
+	})
+}
+
+// deleteHandler is the instance.delete task kind: stop, delete on the host,
+// release the quota and addresses and remove the record.
+type deleteHandler struct{ s *Service }
+
+// Steps returns the steps of a delete task (tasks.Handler).
+func (h deleteHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
+	in, err := input[deleteInput](t)
+	if err != nil {
+		return nil, err
+	}
+	s := h.s
+	onHost := func(fn func(ctx context.Context, tg target) error) func(ctx context.Context, r *tasks.Run) error {
+		return func(ctx context.Context, r *tasks.Run) error {
+			if in.HostID == "" {
+				return nil
+			}
+			tg, err := s.load(ctx, in.InstanceID, in.HostID)
+			if err != nil {
+				return ignore(err, ovm.KindNotFound)
+			}
+			return fn(ctx, tg)
+		}
+	}
+	return []tasks.Step{{
+		Name: "stop",
+		Do:   onHost(func(ctx context.Context, tg target) error { return forceOff(ctx, tg.hv, ref(tg.inst)) }),
+	}, {
+		Name: "delete",
+		Do: onHost(func(ctx context.Context, tg target) error {
+			return ignore(tg.hv.Delete(ctx, ref(tg.inst)), ovm.KindNotFound)
+		}),
+	}, {
+		Name: "release",
+		Do: func(ctx context.Context, r *tasks.Run) error {
+			return s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
+				inst, rec, err := getAs[instanceRecord](ctx, tx, store.KindInstance, in.InstanceID)
+				switch {
+				case ovm.KindOf(err) == ovm.KindNotFound:
+					return nil
+				case err != nil:
+					return err
+				}
+				if err := releaseInstance(ctx, tx, &inst); err != nil {
+					return err
+				}
+				return tx.Delete(ctx, store.KindInstance, rec.ID, 0)
+			})
+		},
+	}}, nil
+}
+
+// Finish marks an instance whose delete failed as failed, with the error.
+func (h deleteHandler) Finish(ctx context.Context, r *tasks.Run, state ovm.TaskState, cause error) error {
+	if state == ovm.TaskSucceeded {
+		return nil
+	}
+	t := r.Task()
+	return h.s.update(ctx, t.TargetID, func(_ context.Context, _ store.Tx, inst *instanceRecord) error {
+		if inst.PendingTask == t.ID {
+			inst.PendingTask = ""
+		}
+		inst.Status.Phase, inst.Status.Message = ovm.PhaseFailed, "delete failed: "+causeText(cause)
+		return nil
+	})
+}
+
+// resizeHandler is the instance.resize task kind.
+type resizeHandler struct{ s *Service }
+
+// Steps returns the steps of a resize task (tasks.Handler).
+func (h resizeHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
+	in, err := input[resizeInput](t)
+	if err != nil {
+		return nil, err
+	}
+	s := h.s
+	reconf := func(cpu ovm.MilliCPU, mem ovm.Bytes) func(ctx context.Context, r *tasks.Run) error {
+		return func(ctx context.Context, r *tasks.Run) error {
+			tg, err := s.load(ctx, in.InstanceID, in.HostID)
+			if err != nil {
+				return err
+			}
+			res, err := tg.hv.Reconfigure(ctx, ref(tg.inst), hypervisor.Resize{CPU: cpu, Memory: mem})
+			if err == nil && !res.Live {
+				r.Logf(slog.LevelInfo, "the new size applies at the next boot")
+			}
+			return err
+		}
+	}
+	return []tasks.Step{
+		{Name: "reconfigure", Do: reconf(in.CPU, in.Memory), Undo: reconf(in.OldCPU, in.OldMemory)},
+		{Name: "record", Do: func(ctx context.Context, r *tasks.Run) error {
+			return s.update(ctx, in.InstanceID, func(_ context.Context, _ store.Tx, inst *instanceRecord) error {
+				inst.Resize, inst.PendingTask = nil, ""
+				return nil
+			})
+		}},
+	}, nil
+}
+
+// Finish puts back the old size and gives back the reserved delta of a
+// failed resize, once (the resize state is cleared with it).
+func (h resizeHandler) Finish(ctx context.Context, r *tasks.Run, state ovm.TaskState, cause error) error {
+	if state == ovm.TaskSucceeded {
+		return nil
+	}
+	t := r.Task()
+	return h.s.update(ctx, t.TargetID, func(ctx context.Context, tx store.Tx, inst *instanceRecord) error {
+		if inst.Resize != nil {
+			if err := tx.Reserve(ctx, inst.VDCID, ovm.Usage{}.Sub(inst.Resize.Delta)); err != nil {
+				return err
+			}
+			inst.Reserved = inst.Reserved.Sub(inst.Resize.Delta)
+			inst.Spec.CPU, inst.Spec.Memory = inst.Resize.OldCPU, inst.Resize.OldMemory
+			inst.Resize = nil
+		}
+		if inst.PendingTask == t.ID {
+			inst.PendingTask = ""
+		}
+		inst.Status.Message = "resize failed: " + causeText(cause)
+		return nil
+	})
+}
+
+// observed reports every call of a hypervisor driver to the service's
+// ObserveDriverCall.
+type observed struct {
+	hypervisor.Driver
+	s *Service
+}
+
+// Create calls the driver and reports the call.
+func (o observed) Create(ctx context.Context, spec hypervisor.CreateSpec) (hypervisor.Instance, error) {
+	start := time.Now()
+	i, err := o.Driver.Create(ctx, spec)
+	o.s.observe(o.Kind(), "Create", err, start)
+	return i, err
+}
+
+// Get calls the driver and reports the call.
+func (o observed) Get(ctx context.Context, r hypervisor.Ref) (hypervisor.Instance, error) {
+	start := time.Now()
+	i, err := o.Driver.Get(ctx, r)
+	o.s.observe(o.Kind(), "Get", err, start)
+	return i, err
+}
+
+// Start calls the driver and reports the call.
+func (o observed) Start(ctx context.Context, r hypervisor.Ref) error {
+	start := time.Now()
+	err := o.Driver.Start(ctx, r)
+	o.s.observe(o.Kind(), "Start", err, start)
+	return err
+}
+
+// Stop calls the driver and reports the call.
+func (o observed) Stop(ctx context.Context, r hypervisor.Ref, opts hypervisor.StopOptions) error {
+	start := time.Now()
+	err := o.Driver.Stop(ctx, r, opts)
+	o.s.observe(o.Kind(), "Stop", err, start)
+	return err
+}
+
+// Reboot calls the driver and reports the call.
+func (o observed) Reboot(ctx context.Context, r hypervisor.Ref) error {
+	start := time.Now()
+	err := o.Driver.Reboot(ctx, r)
+	o.s.observe(o.Kind(), "Reboot", err, start)
+	return err
+}
+
+// Delete calls the driver and reports the call.
+func (o observed) Delete(ctx context.Context, r hypervisor.Ref) error {
+	start := time.Now()
+	err := o.Driver.Delete(ctx, r)
+	o.s.observe(o.Kind(), "Delete", err, start)
+	return err
+}
+
+// Reconfigure calls the driver and reports the call.
+func (o observed) Reconfigure(ctx context.Context, r hypervisor.Ref, rs hypervisor.Resize) (hypervisor.ResizeResult, error) {
+	start := time.Now()
+	res, err := o.Driver.Reconfigure(ctx, r, rs)
+	o.s.observe(o.Kind(), "Reconfigure", err, start)
+	return res, err
+}
+
+// List calls the driver and reports the call.
+func (o observed) List(ctx context.Context) ([]hypervisor.Instance, error) {
+	start := time.Now()
+	l, err := o.Driver.List(ctx)
+	o.s.observe(o.Kind(), "List", err, start)
+	return l, err
+}

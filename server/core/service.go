@@ -1,0 +1,148 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/openovm/ovm/ovm"
+	"github.com/openovm/ovm/placement"
+	"github.com/openovm/ovm/server/auth"
+	"github.com/openovm/ovm/server/drivers"
+	"github.com/openovm/ovm/server/secrets"
+	"github.com/openovm/ovm/server/store"
+	"github.com/openovm/ovm/server/tasks"
+)
+
+// The task kinds the service registers on its engine.
+const (
+	TaskInstanceCreate = "instance.create"
+	TaskInstancePower  = "instance.power"
+	TaskInstanceDelete = "instance.delete"
+	TaskInstanceResize = "instance.resize"
+	TaskVolumeCreate   = "volume.create"
+	TaskVolumeResize   = "volume.resize"
+	TaskVolumeDelete   = "volume.delete"
+)
+
+// Options configure a Service. Store, Tasks, Drivers and Secrets are
+// required.
+type Options struct {
+	Store   store.Store
+	Tasks   *tasks.Engine
+	Drivers *drivers.Registry
+	Secrets *secrets.Box
+	// Logger receives the service's own events (default: discard).
+	Logger *slog.Logger
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Argon2 are the password hash parameters of new passwords (default
+	// auth.DefaultArgon2id); tests make them cheap.
+	Argon2 auth.Argon2idParams
+	// SessionTTL is how long a login token lasts (default 12h).
+	SessionTTL time.Duration
+	// AuthCacheTTL is how long an authenticated token is remembered
+	// without reading the store (default 5s; negative: never). A token
+	// revoked on another replica is refused after at most this long; one
+	// revoked through this Service at once.
+	AuthCacheTTL time.Duration
+	// DriverTimeout bounds the driver calls a request makes itself (host
+	// registration and sync), default 30s.
+	DriverTimeout time.Duration
+	// ObserveDriverCall, when set, is called after every driver call the
+	// service makes, for metrics.
+	ObserveDriverCall func(kind ovm.HostKind, method string, err error, d time.Duration)
+}
+
+// Service is the platform's operations. It is safe for concurrent use.
+type Service struct {
+	st    store.Store
+	tasks *tasks.Engine
+	reg   *drivers.Registry
+	box   *secrets.Box
+	log   *slog.Logger
+	now   func() time.Time
+	o     Options
+
+	authMu    sync.Mutex
+	authCache map[[32]byte]authEntry
+	dummy     string // a hash to check against for unknown users
+
+	curMu   sync.Mutex
+	cursors map[ovm.ID]placement.Cursor // round-robin position per pool
+}
+
+// New returns a Service and registers its task kinds on o.Tasks.
+func New(o Options) (*Service, error) {
+	var missing []string
+	if o.Store == nil {
+		missing = append(missing, "Store")
+	}
+	if o.Tasks == nil {
+		missing = append(missing, "Tasks")
+	}
+	if o.Drivers == nil {
+		missing = append(missing, "Drivers")
+	}
+	if o.Secrets == nil {
+		missing = append(missing, "Secrets")
+	}
+	if len(missing) > 0 {
+		return nil, errors.New("core: options need " + joinWords(missing))
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Argon2 == (auth.Argon2idParams{}) {
+		o.Argon2 = auth.DefaultArgon2id
+	}
+	if o.SessionTTL <= 0 {
+		o.SessionTTL = 12 * time.Hour
+	}
+	if o.AuthCacheTTL == 0 {
+		o.AuthCacheTTL = 5 * time.Second
+	}
+	if o.DriverTimeout <= 0 {
+		o.DriverTimeout = 30 * time.Second
+	}
+	s := &Service{
+		st: o.Store, tasks: o.Tasks, reg: o.Drivers, box: o.Secrets, log: o.Logger, now: o.Now, o: o,
+		authCache: map[[32]byte]authEntry{},
+		cursors:   map[ovm.ID]placement.Cursor{},
+	}
+	s.tasks.Register(TaskInstanceCreate, createHandler{s})
+	s.tasks.Register(TaskInstancePower, powerHandler{s})
+	s.tasks.Register(TaskInstanceDelete, deleteHandler{s})
+	s.tasks.Register(TaskInstanceResize, resizeHandler{s})
+	s.tasks.Register(TaskVolumeCreate, volumeCreateHandler{s})
+	s.tasks.Register(TaskVolumeResize, volumeResizeHandler{s})
+	s.tasks.Register(TaskVolumeDelete, volumeDeleteHandler{s})
+	return s, nil
+}
+
+// Store returns the service's store (for readiness checks).
+func (s *Service) Store() store.Store { return s.st }
+
+// Tasks returns the service's task engine.
+func (s *Service) Tasks() *tasks.Engine { return s.tasks }
+
+// tx runs fn in a store transaction.
+func (s *Service) tx(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
+	return s.st.Tx(ctx, fn)
+}
+
+func joinWords(ws []string) string {
+	out := ""
+	for i, w := range ws {
+		if i > 0 {
+			out += ", "
+		}
+		out += w
+	}
+	return out
+}

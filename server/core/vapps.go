@@ -1,0 +1,261 @@
+package core
+
+import (
+	"context"
+
+	"github.com/openovm/ovm/ovm"
+	"github.com/openovm/ovm/placement"
+	"github.com/openovm/ovm/server/auth"
+	"github.com/openovm/ovm/server/store"
+)
+
+// MemberStatus is the outcome of one member of a vApp.
+type MemberStatus struct {
+	Name       string         `json:"name"`
+	InstanceID ovm.ID         `json:"instanceId"`
+	Phase      ovm.Phase      `json:"phase"`
+	Power      ovm.PowerState `json:"power"`
+	TaskID     ovm.ID         `json:"taskId,omitempty"`
+	Message    string         `json:"message,omitempty"`
+}
+
+// VAppInfo is a vApp with the outcome of each member.
+type VAppInfo struct {
+	ovm.VApp
+	MemberStatus []MemberStatus `json:"memberStatus"`
+}
+
+// vappRecord is a stored vApp with the create task of each member.
+type vappRecord struct {
+	ovm.VApp
+	Tasks []ovm.ID `json:"tasks"`
+}
+
+// CreateVApp is the input of a vApp deployment.
+type CreateVApp struct {
+	VDCID          ovm.ID
+	Name           string
+	AntiAffinity   bool
+	Members        []ovm.VAppMember
+	IdempotencyKey string
+}
+
+// VAppTasks is a deployed or deleted vApp and the task of each member.
+type VAppTasks struct {
+	VApp  VAppInfo   `json:"vapp"`
+	Tasks []ovm.Task `json:"tasks"`
+}
+
+// DeployVApp validates every member, reserves the quota of all, places them
+// as one batch (on different hosts with anti-affinity) and records the vApp,
+// its instances and one independent instance.create task per member (each
+// starting its instance once its own create finished), in one transaction.
+func (s *Service) DeployVApp(ctx context.Context, p auth.Principal, in CreateVApp) (VAppTasks, error) {
+	app := ovm.VApp{Name: in.Name, AntiAffinity: in.AntiAffinity, Members: in.Members}
+	var f ovm.Fields
+	f.Merge("", app.Validate())
+	for i, m := range in.Members {
+		for j, d := range m.Spec.Disks {
+			if !d.VolumeID.IsZero() {
+				f.Add("members["+itoa(i)+"].spec.disks["+itoa(j)+"].volumeId", "attaching existing volumes at create is not supported yet")
+			}
+		}
+	}
+	if err := f.Err("invalid vapp"); err != nil {
+		return VAppTasks{}, err
+	}
+	vdc, err := resolveVDC(p, in.VDCID, true)
+	if err != nil {
+		return VAppTasks{}, err
+	}
+	var out VAppTasks
+	err = s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
+		return idempotent(ctx, tx, p, "vapp.create", in.IdempotencyKey, in, &out, func() error {
+			v, err := s.tenantVDC(ctx, tx, p, vdc)
+			if err != nil {
+				return err
+			}
+			if err := nameFree(ctx, tx, store.KindVApp, vdc, in.Name, "name"); err != nil {
+				return err
+			}
+			var total ovm.Usage
+			for i, m := range in.Members {
+				if err := nameFree(ctx, tx, store.KindInstance, vdc, m.Name, "members["+itoa(i)+"].name"); err != nil {
+					return err
+				}
+				total = total.Add(ovm.UsageOf(m.Spec))
+			}
+			// The whole vApp is admitted or none of it: one check of the
+			// sum, before the members reserve their own shares.
+			q, used, err := tx.Quota(ctx, vdc)
+			if err != nil {
+				return err
+			}
+			if err := q.Admit(used, total); err != nil {
+				return err
+			}
+			fl, err := snapshot(ctx, tx, v.PoolID)
+			if err != nil {
+				return err
+			}
+			rec := vappRecord{VApp: ovm.VApp{ID: ovm.NewID(), Name: in.Name, VDCID: vdc, AntiAffinity: in.AntiAffinity,
+				Members: in.Members, CreatedAt: s.now()}}
+			group := ovm.ID("")
+			if in.AntiAffinity {
+				group = rec.ID
+			}
+			reqs := make([]placement.Request, len(in.Members))
+			for i, m := range in.Members {
+				reqs[i] = request(m.Name, m.Spec, group)
+			}
+			res := s.place(fl, reqs)
+			var nofit ovm.Fields
+			for i, r := range res {
+				if r.Err != nil {
+					nofit.Add("members["+itoa(i)+"]", r.Err.Error())
+				}
+			}
+			if len(nofit) > 0 {
+				return &ovm.Error{Kind: ovm.KindUnavailable, Message: "no room for every member of the vapp", Fields: nofit}
+			}
+			out = VAppTasks{}
+			statuses := make([]MemberStatus, len(in.Members))
+			for i, m := range in.Members {
+				id := ovm.NewID()
+				inst, task, err := s.recordInstance(ctx, tx, v, id, m.Name, cloneSpec(m.Spec), rec.ID, res[i].HostID, true)
+				if err != nil {
+					return prefixFields(err, "members["+itoa(i)+"].")
+				}
+				rec.InstanceIDs = append(rec.InstanceIDs, id)
+				rec.Tasks = append(rec.Tasks, task.ID)
+				out.Tasks = append(out.Tasks, task)
+				statuses[i] = MemberStatus{Name: m.Name, InstanceID: id, Phase: inst.Status.Phase, Power: inst.Status.Power, TaskID: task.ID}
+			}
+			r := store.Record{Kind: store.KindVApp, ID: rec.ID, VDCID: vdc, Name: rec.Name}
+			if err := setData(&r, rec); err != nil {
+				return err
+			}
+			out.VApp = VAppInfo{VApp: rec.VApp, MemberStatus: statuses}
+			return tx.Insert(ctx, &r)
+		})
+	})
+	if err != nil {
+		return VAppTasks{}, err
+	}
+	s.tasks.Kick()
+	return out, nil
+}
+
+// prefixFields prefixes the field names of an error's field details.
+func prefixFields(err error, prefix string) error {
+	fs := ovm.FieldsOf(err)
+	if len(fs) == 0 {
+		return err
+	}
+	out := make([]ovm.FieldError, len(fs))
+	for i, f := range fs {
+		f.Field = prefix + f.Field
+		out[i] = f
+	}
+	return &ovm.Error{Kind: ovm.KindOf(err), Message: err.Error(), Fields: out, Err: err}
+}
+
+// vappView fills a vApp's member outcomes from its instances.
+func vappView(ctx context.Context, tx store.Tx, r store.Record) (VAppInfo, error) {
+	rec, err := decode[vappRecord](r)
+	if err != nil {
+		return VAppInfo{}, err
+	}
+	out := VAppInfo{VApp: rec.VApp, MemberStatus: make([]MemberStatus, 0, len(rec.InstanceIDs))}
+	for i, id := range rec.InstanceIDs {
+		ms := MemberStatus{InstanceID: id, Phase: ovm.PhaseDeleting}
+		if i < len(rec.Members) {
+			ms.Name = rec.Members[i].Name
+		}
+		if i < len(rec.Tasks) {
+			ms.TaskID = rec.Tasks[i]
+		}
+		inst, _, err := getAs[instanceRecord](ctx, tx, store.KindInstance, id)
+		switch {
+		case err == nil:
+			ms.Phase, ms.Power, ms.Message = inst.Status.Phase, inst.Status.Power, inst.Status.Message
+		case ovm.KindOf(err) != ovm.KindNotFound:
+			return VAppInfo{}, err
+		}
+		out.MemberStatus = append(out.MemberStatus, ms)
+	}
+	return out, nil
+}
+
+// GetVApp returns a vApp the principal may see, with each member's
+// outcome, and its version.
+func (s *Service) GetVApp(ctx context.Context, p auth.Principal, id ovm.ID) (VAppInfo, int64, error) {
+	var out VAppInfo
+	var ver int64
+	err := s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
+		r, err := getVisible(ctx, tx, p, store.KindVApp, id)
+		if err != nil {
+			return err
+		}
+		out, err = vappView(ctx, tx, r)
+		ver = r.Version
+		return err
+	})
+	return out, ver, err
+}
+
+// ListVApps lists the vApps of the principal's VDC (or any, for an
+// administrator).
+func (s *Service) ListVApps(ctx context.Context, p auth.Principal, o ListOptions) (Page[VAppInfo], error) {
+	vdc, err := resolveVDC(p, o.VDCID, false)
+	if err != nil {
+		return Page[VAppInfo]{}, err
+	}
+	var out Page[VAppInfo]
+	err = s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
+		out, err = listPage(ctx, tx, vdcFilter(store.KindVApp, vdc), o, func(r store.Record) (VAppInfo, error) {
+			return vappView(ctx, tx, r)
+		})
+		return err
+	})
+	return out, err
+}
+
+// DeleteVApp deletes a vApp's members (one instance.delete task each) and
+// the vApp. A member busy with another task makes it a conflict.
+func (s *Service) DeleteVApp(ctx context.Context, p auth.Principal, id ovm.ID, ifVersion int64) (VAppTasks, error) {
+	var out VAppTasks
+	err := s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
+		out = VAppTasks{}
+		r, err := getVisible(ctx, tx, p, store.KindVApp, id)
+		if err != nil {
+			return err
+		}
+		if err := checkVersion(r, ifVersion); err != nil {
+			return err
+		}
+		if out.VApp, err = vappView(ctx, tx, r); err != nil {
+			return err
+		}
+		for _, iid := range out.VApp.InstanceIDs {
+			ir, err := tx.Get(ctx, store.KindInstance, iid)
+			switch {
+			case ovm.KindOf(err) == ovm.KindNotFound:
+				continue
+			case err != nil:
+				return err
+			}
+			task, _, err := s.deleteInstance(ctx, tx, ir)
+			if err != nil {
+				return err
+			}
+			out.Tasks = append(out.Tasks, task)
+		}
+		return tx.Delete(ctx, store.KindVApp, id, r.Version)
+	})
+	if err != nil {
+		return VAppTasks{}, err
+	}
+	s.tasks.Kick()
+	return out, nil
+}
