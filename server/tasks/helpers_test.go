@@ -27,7 +27,7 @@ const (
 	// testTTL is the lease of engines that must not lose their tasks.
 	testTTL = 5 * time.Second
 	// shortTTL is the lease of engines whose tasks another engine resumes.
-	shortTTL = 200 * time.Millisecond
+	shortTTL = time.Second
 	// waitFor bounds every wait of a test.
 	waitFor = 30 * time.Second
 )

@@ -178,7 +178,17 @@ func TestResumeRollback(t *testing.T) {
 		start(t, b)
 		got := wait(t, b, task.ID)
 		assert.Equal(t, ovm.TaskRolledBack, got.State, "final state; log:\n%s", logText(got))
-		assert.Equal(t, []string{"do volume", "do instance", "undo volume", "undo volume"}, j.all(), "calls")
+		// A failed step is not recorded done, so an engine that lost its
+		// lease under load may run "instance" again before it rolls back;
+		// what matters is one volume, then the compensation run by A and
+		// run again by B.
+		calls := j.all()
+		require.GreaterOrEqual(t, len(calls), 4, "calls: %v", calls)
+		assert.Equal(t, "do volume", calls[0], "calls: %v", calls)
+		for _, c := range calls[1 : len(calls)-2] {
+			assert.Equal(t, "do instance", c, "calls: %v", calls)
+		}
+		assert.Equal(t, []string{"undo volume", "undo volume"}, calls[len(calls)-2:], "calls")
 		assert.Contains(t, got.Error, "Insufficient resources to satisfy configured failover level", "error")
 		assert.Contains(t, logText(got), "resumed on B, rolling back", "log")
 	})
