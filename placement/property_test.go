@@ -394,7 +394,7 @@ func run(t *rapid.T, hs []placement.Host, check func(*rapid.T, *placement.Fleet)
 	}
 	release := func(t *rapid.T) {
 		if len(o.assigned) == 0 {
-			t.Skip("nothing to release")
+			return
 		}
 		a := o.release(rapid.IntRange(0, len(o.assigned)-1).Draw(t, "which"))
 		require.NoError(t, f.Release(a.host, a.demand, a.group))

@@ -81,3 +81,22 @@ func RunChild(t *testing.T, pattern string, env ...string) (string, bool) {
 	}
 	return string(out), err == nil
 }
+
+// ExpectChild checks the outcome of a child run in mode: whether it passed,
+// and which strings its output must and must not contain.
+func ExpectChild(t *testing.T, mode, out string, passed, wantPass bool, want, wantNot []string) {
+	t.Helper()
+	if passed != wantPass {
+		t.Fatalf("child run %s: got passed=%v, want %v; output:\n%s", mode, passed, wantPass, out)
+	}
+	for _, s := range want {
+		if !strings.Contains(out, s) {
+			t.Errorf("child run %s: want %q in the output; got:\n%s", mode, s, out)
+		}
+	}
+	for _, s := range wantNot {
+		if strings.Contains(out, s) {
+			t.Errorf("child run %s: want no %q in the output; got:\n%s", mode, s, out)
+		}
+	}
+}

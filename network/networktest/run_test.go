@@ -176,13 +176,7 @@ func TestExceptions(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			out, passed := runChild(t, tt.mode)
-			require.Equal(t, tt.wantPass, passed, "child run %s: got passed=%v, want %v; output:\n%s", tt.mode, passed, tt.wantPass, out)
-			for _, s := range tt.want {
-				assert.Contains(t, out, s, "child run %s: want %q in the output", tt.mode, s)
-			}
-			for _, s := range tt.wantNot {
-				assert.NotContains(t, out, s, "child run %s: want no %q in the output", tt.mode, s)
-			}
+			conformance.ExpectChild(t, tt.mode, out, passed, tt.wantPass, tt.want, tt.wantNot)
 		})
 	}
 }

@@ -1,11 +1,13 @@
 package api
 
 import (
+	"context"
 	"net/url"
 	"reflect"
 	"strconv"
 
 	"github.com/openovm/ovm/ovm"
+	"github.com/openovm/ovm/server/auth"
 	"github.com/openovm/ovm/server/core"
 )
 
@@ -90,3 +92,26 @@ func obj[T any](v T, ver int64, err error) (*Object[T], error) {
 }
 
 var reflectTaskType = reflect.TypeFor[ovm.Task]()
+
+// deleteRoute registers a DELETE of one object by id, guarded by its
+// If-Match version, answering 204.
+func deleteRoute(s *server, o op, del func(ctx context.Context, p auth.Principal, id ovm.ID, ifVersion int64) error) {
+	register(s, o, func(ctx context.Context, p auth.Principal, in *struct {
+		IDPath
+		IfMatch
+	}) (*Empty, error) {
+		v, err := parseIfMatch(in.IfMatch.IfMatch)
+		if err != nil {
+			return nil, err
+		}
+		return &Empty{}, del(ctx, p, ovm.ID(in.ID), v)
+	})
+}
+
+// listRoute registers a GET of one page of a collection at o.path.
+func listRoute[T any](s *server, o op, ls func(ctx context.Context, p auth.Principal, opts core.ListOptions) (core.Page[T], error)) {
+	register(s, o, func(ctx context.Context, p auth.Principal, in *ListParams) (*List[T], error) {
+		pg, err := ls(ctx, p, in.options())
+		return list(o.path, *in, pg), err
+	})
+}

@@ -42,11 +42,7 @@ func accepted[T any](v T, err error) (*Accepted[T], error) {
 
 func (s *server) instanceRoutes() {
 	tags := []string{"instances"}
-	register(s, op{id: "list-instances", method: http.MethodGet, path: "/v1/instances", summary: "List instances", tags: tags},
-		func(ctx context.Context, p auth.Principal, in *ListParams) (*List[ovm.Instance], error) {
-			pg, err := s.svc.ListInstances(ctx, p, in.options())
-			return list("/v1/instances", *in, pg), err
-		})
+	listRoute(s, op{id: "list-instances", method: http.MethodGet, path: "/v1/instances", summary: "List instances", tags: tags}, s.svc.ListInstances)
 	register(s, op{id: "create-instance", method: http.MethodPost, path: "/v1/instances",
 		summary: "Create an instance: quota, addresses and placement now, the hypervisor work in a task",
 		tags:    tags, status: http.StatusAccepted, errors: []int{403, 409, 503}},
@@ -111,11 +107,7 @@ func (s *server) instanceRoutes() {
 	}
 
 	vapps := []string{"vapps"}
-	register(s, op{id: "list-vapps", method: http.MethodGet, path: "/v1/vapps", summary: "List vApps with each member's outcome", tags: vapps},
-		func(ctx context.Context, p auth.Principal, in *ListParams) (*List[core.VAppInfo], error) {
-			pg, err := s.svc.ListVApps(ctx, p, in.options())
-			return list("/v1/vapps", *in, pg), err
-		})
+	listRoute(s, op{id: "list-vapps", method: http.MethodGet, path: "/v1/vapps", summary: "List vApps with each member's outcome", tags: vapps}, s.svc.ListVApps)
 	register(s, op{id: "deploy-vapp", method: http.MethodPost, path: "/v1/vapps",
 		summary: "Deploy a vApp: batch placement, one create task per member", tags: vapps, status: http.StatusAccepted, errors: []int{403, 409, 503}},
 		func(ctx context.Context, p auth.Principal, in *struct {

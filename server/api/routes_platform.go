@@ -66,11 +66,7 @@ type ImportBody struct {
 
 func (s *server) platformRoutes() {
 	dc := []string{"datacenters"}
-	register(s, op{id: "list-datacenters", method: http.MethodGet, path: "/v1/datacenters", summary: "List datacenters", tags: dc},
-		func(ctx context.Context, p auth.Principal, in *ListParams) (*List[ovm.Datacenter], error) {
-			pg, err := s.svc.ListDatacenters(ctx, p, in.options())
-			return list("/v1/datacenters", *in, pg), err
-		})
+	listRoute(s, op{id: "list-datacenters", method: http.MethodGet, path: "/v1/datacenters", summary: "List datacenters", tags: dc}, s.svc.ListDatacenters)
 	register(s, op{id: "create-datacenter", method: http.MethodPost, path: "/v1/datacenters", summary: "Create a datacenter", tags: dc, status: http.StatusCreated},
 		func(ctx context.Context, p auth.Principal, in *struct {
 			IdempotencyKey
@@ -95,25 +91,11 @@ func (s *server) platformRoutes() {
 			}
 			return obj(s.svc.UpdateDatacenter(ctx, p, ovm.ID(in.ID), core.UpdateDatacenter{Description: in.Body.Description}, v))
 		})
-	register(s, op{id: "delete-datacenter", method: http.MethodDelete, path: "/v1/datacenters/{id}", summary: "Delete a datacenter without pools",
-		tags: dc, status: http.StatusNoContent, errors: []int{409, 412}},
-		func(ctx context.Context, p auth.Principal, in *struct {
-			IDPath
-			IfMatch
-		}) (*Empty, error) {
-			v, err := parseIfMatch(in.IfMatch.IfMatch)
-			if err != nil {
-				return nil, err
-			}
-			return &Empty{}, s.svc.DeleteDatacenter(ctx, p, ovm.ID(in.ID), v)
-		})
+	deleteRoute(s, op{id: "delete-datacenter", method: http.MethodDelete, path: "/v1/datacenters/{id}", summary: "Delete a datacenter without pools",
+		tags: dc, status: http.StatusNoContent, errors: []int{409, 412}}, s.svc.DeleteDatacenter)
 
 	pools := []string{"pools"}
-	register(s, op{id: "list-pools", method: http.MethodGet, path: "/v1/pools", summary: "List resource pools", tags: pools},
-		func(ctx context.Context, p auth.Principal, in *ListParams) (*List[ovm.ResourcePool], error) {
-			pg, err := s.svc.ListPools(ctx, p, in.options())
-			return list("/v1/pools", *in, pg), err
-		})
+	listRoute(s, op{id: "list-pools", method: http.MethodGet, path: "/v1/pools", summary: "List resource pools", tags: pools}, s.svc.ListPools)
 	register(s, op{id: "create-pool", method: http.MethodPost, path: "/v1/pools", summary: "Create a resource pool", tags: pools, status: http.StatusCreated},
 		func(ctx context.Context, p auth.Principal, in *struct {
 			IdempotencyKey
@@ -141,25 +123,11 @@ func (s *server) platformRoutes() {
 			b := in.Body
 			return obj(s.svc.UpdatePool(ctx, p, ovm.ID(in.ID), core.UpdatePool{Policy: b.Policy, Scope: b.Scope, HAEnabled: b.HAEnabled, Overcommit: b.Overcommit}, v))
 		})
-	register(s, op{id: "delete-pool", method: http.MethodDelete, path: "/v1/pools/{id}", summary: "Delete a pool without hosts or VDCs",
-		tags: pools, status: http.StatusNoContent, errors: []int{409, 412}},
-		func(ctx context.Context, p auth.Principal, in *struct {
-			IDPath
-			IfMatch
-		}) (*Empty, error) {
-			v, err := parseIfMatch(in.IfMatch.IfMatch)
-			if err != nil {
-				return nil, err
-			}
-			return &Empty{}, s.svc.DeletePool(ctx, p, ovm.ID(in.ID), v)
-		})
+	deleteRoute(s, op{id: "delete-pool", method: http.MethodDelete, path: "/v1/pools/{id}", summary: "Delete a pool without hosts or VDCs",
+		tags: pools, status: http.StatusNoContent, errors: []int{409, 412}}, s.svc.DeletePool)
 
 	hosts := []string{"hosts"}
-	register(s, op{id: "list-hosts", method: http.MethodGet, path: "/v1/hosts", summary: "List hosts", tags: hosts},
-		func(ctx context.Context, p auth.Principal, in *ListParams) (*List[ovm.Host], error) {
-			pg, err := s.svc.ListHosts(ctx, p, in.options())
-			return list("/v1/hosts", *in, pg), err
-		})
+	listRoute(s, op{id: "list-hosts", method: http.MethodGet, path: "/v1/hosts", summary: "List hosts", tags: hosts}, s.svc.ListHosts)
 	register(s, op{id: "register-host", method: http.MethodPost, path: "/v1/hosts", summary: "Register a host (connects and reads its capacity)",
 		tags: hosts, status: http.StatusCreated, errors: []int{409, 501, 503}},
 		func(ctx context.Context, p auth.Principal, in *struct {
@@ -200,18 +168,8 @@ func (s *server) platformRoutes() {
 			}
 			return obj(s.svc.SetMaintenance(ctx, p, ovm.ID(in.ID), in.Body.Enabled, v))
 		})
-	register(s, op{id: "delete-host", method: http.MethodDelete, path: "/v1/hosts/{id}", summary: "Remove a host without instances",
-		tags: hosts, status: http.StatusNoContent, errors: []int{409, 412}},
-		func(ctx context.Context, p auth.Principal, in *struct {
-			IDPath
-			IfMatch
-		}) (*Empty, error) {
-			v, err := parseIfMatch(in.IfMatch.IfMatch)
-			if err != nil {
-				return nil, err
-			}
-			return &Empty{}, s.svc.DeleteHost(ctx, p, ovm.ID(in.ID), v)
-		})
+	deleteRoute(s, op{id: "delete-host", method: http.MethodDelete, path: "/v1/hosts/{id}", summary: "Remove a host without instances",
+		tags: hosts, status: http.StatusNoContent, errors: []int{409, 412}}, s.svc.DeleteHost)
 	register(s, op{id: "sync-host", method: http.MethodPost, path: "/v1/hosts/{id}/sync", summary: "List a host's instances and record the unmanaged ones as discovered",
 		tags: hosts, errors: []int{503}},
 		func(ctx context.Context, p auth.Principal, in *IDPath) (*Out[[]core.Discovered], error) {
@@ -223,11 +181,7 @@ func (s *server) platformRoutes() {
 		})
 
 	disc := []string{"discovered"}
-	register(s, op{id: "list-discovered", method: http.MethodGet, path: "/v1/discovered", summary: "List objects found on hosts without an OVM id", tags: disc},
-		func(ctx context.Context, p auth.Principal, in *ListParams) (*List[core.Discovered], error) {
-			pg, err := s.svc.ListDiscovered(ctx, p, in.options())
-			return list("/v1/discovered", *in, pg), err
-		})
+	listRoute(s, op{id: "list-discovered", method: http.MethodGet, path: "/v1/discovered", summary: "List objects found on hosts without an OVM id", tags: disc}, s.svc.ListDiscovered)
 	register(s, op{id: "get-discovered", method: http.MethodGet, path: "/v1/discovered/{id}", summary: "Get a discovered object", tags: disc},
 		func(ctx context.Context, p auth.Principal, in *IDPath) (*Object[core.Discovered], error) {
 			return obj(s.svc.GetDiscovered(ctx, p, ovm.ID(in.ID)))

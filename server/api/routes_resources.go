@@ -75,11 +75,7 @@ type VolumePatch struct {
 
 func (s *server) resourceRoutes() {
 	nets := []string{"networks"}
-	register(s, op{id: "list-networks", method: http.MethodGet, path: "/v1/networks", summary: "List networks", tags: nets},
-		func(ctx context.Context, p auth.Principal, in *ListParams) (*List[ovm.Network], error) {
-			pg, err := s.svc.ListNetworks(ctx, p, in.options())
-			return list("/v1/networks", *in, pg), err
-		})
+	listRoute(s, op{id: "list-networks", method: http.MethodGet, path: "/v1/networks", summary: "List networks", tags: nets}, s.svc.ListNetworks)
 	register(s, op{id: "create-network", method: http.MethodPost, path: "/v1/networks", summary: "Create a network (counted against the networks quota)",
 		tags: nets, status: http.StatusCreated, errors: []int{403, 409}},
 		func(ctx context.Context, p auth.Principal, in *struct {
@@ -97,25 +93,11 @@ func (s *server) resourceRoutes() {
 		func(ctx context.Context, p auth.Principal, in *IDPath) (*Object[ovm.Network], error) {
 			return obj(s.svc.GetNetwork(ctx, p, ovm.ID(in.ID)))
 		})
-	register(s, op{id: "delete-network", method: http.MethodDelete, path: "/v1/networks/{id}", summary: "Delete a network no instance uses",
-		tags: nets, status: http.StatusNoContent, errors: []int{409, 412}},
-		func(ctx context.Context, p auth.Principal, in *struct {
-			IDPath
-			IfMatch
-		}) (*Empty, error) {
-			v, err := parseIfMatch(in.IfMatch.IfMatch)
-			if err != nil {
-				return nil, err
-			}
-			return &Empty{}, s.svc.DeleteNetwork(ctx, p, ovm.ID(in.ID), v)
-		})
+	deleteRoute(s, op{id: "delete-network", method: http.MethodDelete, path: "/v1/networks/{id}", summary: "Delete a network no instance uses",
+		tags: nets, status: http.StatusNoContent, errors: []int{409, 412}}, s.svc.DeleteNetwork)
 
 	vols := []string{"volumes"}
-	register(s, op{id: "list-volumes", method: http.MethodGet, path: "/v1/volumes", summary: "List volumes", tags: vols},
-		func(ctx context.Context, p auth.Principal, in *ListParams) (*List[core.VolumeInfo], error) {
-			pg, err := s.svc.ListVolumes(ctx, p, in.options())
-			return list("/v1/volumes", *in, pg), err
-		})
+	listRoute(s, op{id: "list-volumes", method: http.MethodGet, path: "/v1/volumes", summary: "List volumes", tags: vols}, s.svc.ListVolumes)
 	register(s, op{id: "create-volume", method: http.MethodPost, path: "/v1/volumes", summary: "Create a volume (disk quota now, the volume in a task)",
 		tags: vols, status: http.StatusAccepted, errors: []int{403, 409, 503}},
 		func(ctx context.Context, p auth.Principal, in *struct {

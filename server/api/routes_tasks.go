@@ -14,11 +14,7 @@ import (
 
 func (s *server) taskRoutes() {
 	tags := []string{"tasks"}
-	register(s, op{id: "list-tasks", method: http.MethodGet, path: "/v1/tasks", summary: "List tasks", tags: tags},
-		func(ctx context.Context, p auth.Principal, in *ListParams) (*List[ovm.Task], error) {
-			pg, err := s.svc.ListTasks(ctx, p, in.options())
-			return list("/v1/tasks", *in, pg), err
-		})
+	listRoute(s, op{id: "list-tasks", method: http.MethodGet, path: "/v1/tasks", summary: "List tasks", tags: tags}, s.svc.ListTasks)
 	register(s, op{id: "get-task", method: http.MethodGet, path: "/v1/tasks/{id}", summary: "Get a task: steps, progress, log", tags: tags},
 		func(ctx context.Context, p auth.Principal, in *IDPath) (*Out[ovm.Task], error) {
 			t, err := s.svc.GetTask(ctx, p, ovm.ID(in.ID))

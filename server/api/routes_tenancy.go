@@ -44,11 +44,7 @@ type UserPatch struct {
 
 func (s *server) tenancyRoutes() {
 	vdcs := []string{"vdcs"}
-	register(s, op{id: "list-vdcs", method: http.MethodGet, path: "/v1/vdcs", summary: "List VDCs (tenants: their own)", tags: vdcs},
-		func(ctx context.Context, p auth.Principal, in *ListParams) (*List[ovm.VDC], error) {
-			pg, err := s.svc.ListVDCs(ctx, p, in.options())
-			return list("/v1/vdcs", *in, pg), err
-		})
+	listRoute(s, op{id: "list-vdcs", method: http.MethodGet, path: "/v1/vdcs", summary: "List VDCs (tenants: their own)", tags: vdcs}, s.svc.ListVDCs)
 	register(s, op{id: "create-vdc", method: http.MethodPost, path: "/v1/vdcs", summary: "Create a VDC with its quota", tags: vdcs, status: http.StatusCreated},
 		func(ctx context.Context, p auth.Principal, in *struct {
 			IdempotencyKey
@@ -78,25 +74,11 @@ func (s *server) tenancyRoutes() {
 			}
 			return obj(s.svc.SetQuota(ctx, p, ovm.ID(in.ID), in.Body.Quota, v))
 		})
-	register(s, op{id: "delete-vdc", method: http.MethodDelete, path: "/v1/vdcs/{id}", summary: "Delete an empty VDC",
-		tags: vdcs, status: http.StatusNoContent, errors: []int{409, 412}},
-		func(ctx context.Context, p auth.Principal, in *struct {
-			IDPath
-			IfMatch
-		}) (*Empty, error) {
-			v, err := parseIfMatch(in.IfMatch.IfMatch)
-			if err != nil {
-				return nil, err
-			}
-			return &Empty{}, s.svc.DeleteVDC(ctx, p, ovm.ID(in.ID), v)
-		})
+	deleteRoute(s, op{id: "delete-vdc", method: http.MethodDelete, path: "/v1/vdcs/{id}", summary: "Delete an empty VDC",
+		tags: vdcs, status: http.StatusNoContent, errors: []int{409, 412}}, s.svc.DeleteVDC)
 
 	users := []string{"users"}
-	register(s, op{id: "list-users", method: http.MethodGet, path: "/v1/users", summary: "List users (tenants: their VDC's)", tags: users},
-		func(ctx context.Context, p auth.Principal, in *ListParams) (*List[core.User], error) {
-			pg, err := s.svc.ListUsers(ctx, p, in.options())
-			return list("/v1/users", *in, pg), err
-		})
+	listRoute(s, op{id: "list-users", method: http.MethodGet, path: "/v1/users", summary: "List users (tenants: their VDC's)", tags: users}, s.svc.ListUsers)
 	register(s, op{id: "create-user", method: http.MethodPost, path: "/v1/users", summary: "Create a user", tags: users, status: http.StatusCreated},
 		func(ctx context.Context, p auth.Principal, in *struct {
 			IdempotencyKey
@@ -124,16 +106,6 @@ func (s *server) tenancyRoutes() {
 			b := in.Body
 			return obj(s.svc.UpdateUser(ctx, p, ovm.ID(in.ID), core.UpdateUser{Role: b.Role, Password: b.Password, Disabled: b.Disabled}, v))
 		})
-	register(s, op{id: "delete-user", method: http.MethodDelete, path: "/v1/users/{id}", summary: "Delete a user and its tokens",
-		tags: users, status: http.StatusNoContent, errors: []int{409, 412}},
-		func(ctx context.Context, p auth.Principal, in *struct {
-			IDPath
-			IfMatch
-		}) (*Empty, error) {
-			v, err := parseIfMatch(in.IfMatch.IfMatch)
-			if err != nil {
-				return nil, err
-			}
-			return &Empty{}, s.svc.DeleteUser(ctx, p, ovm.ID(in.ID), v)
-		})
+	deleteRoute(s, op{id: "delete-user", method: http.MethodDelete, path: "/v1/users/{id}", summary: "Delete a user and its tokens",
+		tags: users, status: http.StatusNoContent, errors: []int{409, 412}}, s.svc.DeleteUser)
 }
