@@ -172,7 +172,9 @@ func (s *Store) createRacing(ctx context.Context, q string) error {
 		}
 		var pe *pgconn.PgError
 		raced := s.d.unique(err) || s.d.busy(err) || retryable(err) ||
-			(errors.As(err, &pe) && pe.Code == "42P07")
+			// duplicate_table, or duplicate_object for the table's row
+			// type when two CREATE TABLE IF NOT EXISTS race on PostgreSQL.
+			(errors.As(err, &pe) && (pe.Code == "42P07" || pe.Code == "42710"))
 		if !raced {
 			return err
 		}
