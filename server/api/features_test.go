@@ -205,7 +205,13 @@ func TestMetricsAndHealth(t *testing.T) {
 	e.must(http.StatusOK, "GET", "/healthz", "", nil)
 	e.must(http.StatusOK, "GET", "/readyz", "", nil)
 	e.must(http.StatusOK, "GET", "/docs", "", nil)
-	body := string(e.must(http.StatusOK, "GET", "/metrics", "", nil).body)
+	// The engine counts a task just after its final state is committed, so
+	// a watcher may see "succeeded" a moment before the counter moves.
+	var body string
+	require.Eventually(t, func() bool {
+		body = string(e.must(http.StatusOK, "GET", "/metrics", "", nil).body)
+		return strings.Contains(body, `ovm_tasks_total{kind="instance.create",state="succeeded"} 1`)
+	}, 10*time.Second, 20*time.Millisecond, "task counter")
 	for _, want := range []string{
 		`ovm_http_requests_total{method="POST",route="/v1/instances",status="202"} 1`,
 		`ovm_tasks_total{kind="instance.create",state="succeeded"} 1`,
