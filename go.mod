@@ -16,6 +16,7 @@ require (
 	github.com/vmware/govmomi v0.52.0
 	go.yaml.in/yaml/v3 v3.0.5
 	golang.org/x/crypto v0.59.0
+	golang.org/x/term v0.48.0
 	libvirt.org/go/libvirtxml v1.12008.0
 	modernc.org/sqlite v1.62.0
 	pgregory.net/rapid v1.3.0

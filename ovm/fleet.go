@@ -131,16 +131,20 @@ const (
 
 // Host is one hypervisor endpoint: a libvirtd, an ESXi host or a Docker engine.
 type Host struct {
-	ID           ID        `json:"id"`
-	Name         string    `json:"name"`
-	Kind         HostKind  `json:"kind"`
-	Endpoint     string    `json:"endpoint"`
-	DatacenterID ID        `json:"datacenterId"`
-	PoolID       ID        `json:"poolId"`
-	Capacity     Resources `json:"capacity"`
-	Allocated    Resources `json:"allocated"`
-	State        HostState `json:"state"`
-	StateReason  string    `json:"stateReason,omitempty"`
+	ID       ID       `json:"id"`
+	Name     string   `json:"name"`
+	Kind     HostKind `json:"kind"`
+	Endpoint string   `json:"endpoint"`
+	// Options are the driver's non-secret settings for this host (storage
+	// pools, boot kernel, uplink, datastore...); each kind documents its
+	// keys and refuses unknown ones.
+	Options      map[string]string `json:"options,omitempty"`
+	DatacenterID ID                `json:"datacenterId"`
+	PoolID       ID                `json:"poolId"`
+	Capacity     Resources         `json:"capacity"`
+	Allocated    Resources         `json:"allocated"`
+	State        HostState         `json:"state"`
+	StateReason  string            `json:"stateReason,omitempty"`
 	// ReadOnly is set when the host refuses changes (an ESXi free licence),
 	// with the reason in StateReason.
 	ReadOnly bool `json:"readOnly,omitempty"`

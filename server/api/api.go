@@ -120,6 +120,7 @@ func build(svc *core.Service, o Options) (http.Handler, huma.API) {
 	s.platformRoutes()
 	s.tenancyRoutes()
 	s.instanceRoutes()
+	s.consoleRoutes()
 	s.resourceRoutes()
 	s.taskRoutes()
 
@@ -239,6 +240,7 @@ func writeProblem(api huma.API, ctx huma.Context, se huma.StatusError) {
 // op describes an operation for register.
 type op struct {
 	id, method, path, summary string
+	desc                      string // the operation's description, when the summary is not enough
 	tags                      []string
 	status                    int  // default status
 	public                    bool // no bearer token
@@ -253,6 +255,7 @@ func register[I, O any](s *server, o op, h func(ctx context.Context, p auth.Prin
 		Method:        o.method,
 		Path:          o.path,
 		Summary:       o.summary,
+		Description:   o.desc,
 		Tags:          o.tags,
 		DefaultStatus: o.status,
 		MaxBodyBytes:  s.o.MaxBodyBytes,

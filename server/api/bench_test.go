@@ -174,3 +174,23 @@ func benchCreateInstance(b *testing.B, open func(testing.TB) store.Store) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/el.Seconds(), "instances/s")
 }
+
+// BenchmarkGetInstanceHandler serves GET /v1/instances/{id} in process,
+// without the network: the full stack's own cost per request.
+func BenchmarkGetInstanceHandler(b *testing.B) {
+	for _, be := range backends() {
+		b.Run(be.name, func(b *testing.B) {
+			e, inst, token := benchInstance(b, be.open)
+			b.ReportAllocs()
+			for b.Loop() {
+				req := httptest.NewRequest("GET", "/v1/instances/"+string(inst.ID), nil)
+				req.Header.Set("Authorization", "Bearer "+token)
+				w := httptest.NewRecorder()
+				e.h.ServeHTTP(w, req)
+				if w.Code != http.StatusOK {
+					b.Fatalf("status %d", w.Code)
+				}
+			}
+		})
+	}
+}

@@ -50,7 +50,7 @@ var crossTenantRules = map[string]rule{
 	"list-networks": listOwn, "create-network": inA, "get-network": byID, "delete-network": byID,
 	"list-volumes": listOwn, "create-volume": inA, "get-volume": byID, "resize-volume": byID, "delete-volume": byID,
 	"list-instances": listOwn, "create-instance": inA, "get-instance": byID, "update-instance": byID, "delete-instance": byID,
-	"start-instance": byID, "stop-instance": byID, "reboot-instance": byID,
+	"start-instance": byID, "stop-instance": byID, "reboot-instance": byID, "exec-instance": byID, "get-instance-console": byID,
 	"list-vapps": listOwn, "deploy-vapp": inA, "get-vapp": byID, "delete-vapp": byID,
 	"list-tasks": listOwn, "get-task": byID, "watch-task": byID,
 }
@@ -133,6 +133,7 @@ func bodies(w world) map[string]any {
 		"resize-volume":        map[string]any{"sizeBytes": 2 << 30},
 		"create-instance":      map[string]any{"vdcId": w.vdcA, "name": "inst-b", "spec": spec},
 		"update-instance":      map[string]any{"labels": map[string]string{"owner": "b"}},
+		"exec-instance":        map[string]any{"command": []string{"hostname"}},
 		"deploy-vapp":          map[string]any{"vdcId": w.vdcA, "name": "app-b", "members": []map[string]any{{"name": "m1", "spec": spec}}},
 	}
 }

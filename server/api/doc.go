@@ -11,7 +11,12 @@
 // paginated with ?cursor=&limit=, the next cursor in the body's "next" and a
 // Link header. Creates honour an Idempotency-Key header. Changes on
 // hypervisors answer 202 with the task, whose progress streams as
-// Server-Sent Events from /v1/tasks/{id}/events.
+// Server-Sent Events from /v1/tasks/{id}/events. The two interactive
+// routes are the exception: POST /v1/instances/{id}/exec runs a command in a
+// container and GET /v1/instances/{id}/console streams an instance's console
+// (text/plain, or Server-Sent Events with Accept: text/event-stream), both
+// direct, bounded calls to the host's driver, since they change nothing the
+// platform records.
 //
 // Every route needs "Authorization: Bearer <token>" except POST /v1/login,
 // /healthz, /readyz, /metrics, /openapi.json and /docs.

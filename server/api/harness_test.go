@@ -59,6 +59,7 @@ type env struct {
 	svc     *core.Service
 	st      store.Store
 	fakes   *drivers.FakeHosts
+	reg     *drivers.Registry // tests register more host kinds on it
 	metrics *Metrics
 	admin   string // the administrator's token
 }
@@ -82,7 +83,7 @@ func newEnv(t testing.TB, st store.Store) *env {
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = eng.Run(ctx) })
 	t.Cleanup(func() { cancel(); wg.Wait() })
-	e := &env{t: t, h: h, api: api, svc: svc, st: st, fakes: fakes, metrics: m}
+	e := &env{t: t, h: h, api: api, svc: svc, st: st, fakes: fakes, reg: reg, metrics: m}
 	pw, created, err := svc.EnsureAdmin(context.Background(), "admin")
 	require.NoError(t, err)
 	require.True(t, created, "EnsureAdmin on an empty store: created false, want true")

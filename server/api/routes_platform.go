@@ -43,9 +43,10 @@ type PoolPatch struct {
 type HostBody struct {
 	Name        string              `json:"name" required:"true"`
 	Kind        ovm.HostKind        `json:"kind" required:"true" enum:"kvm,esxi,docker,fake"`
-	Endpoint    string              `json:"endpoint" required:"true" doc:"qemu+tls://..., https://esxi/sdk, tcp://docker:2376, or fake://NAME"`
+	Endpoint    string              `json:"endpoint" required:"true" doc:"kvm: qemu:///system, qemu+tls://HOST/system, qemu+ssh://USER@HOST/system; esxi: https://HOST[:PORT]/sdk; docker: unix:///var/run/docker.sock, tcp://HOST:2376, ssh://USER@HOST; fake: fake://NAME"`
 	PoolID      ovm.ID              `json:"poolId" required:"true"`
 	Credentials drivers.Credentials `json:"credentials,omitzero" doc:"Encrypted at rest; never returned."`
+	Options     map[string]string   `json:"options,omitempty" doc:"The driver's non-secret settings of the host; unknown keys are refused. docker: uplink. kvm: templates and disks (required; /dir or NAME:/dir), kernel, initrd, cmdline (direct kernel boot), sharedStorage (comma-separated dirs), virtType (kvm or qemu), machine. esxi: datastore, vswitch, imageLibrary (such as \"[datastore1] templates\"). fake: none."`
 }
 
 // HostPatch changes a host.
@@ -136,7 +137,7 @@ func (s *server) platformRoutes() {
 		}) (*Out[ovm.Host], error) {
 			b := in.Body
 			h, err := s.svc.RegisterHost(ctx, p, core.RegisterHost{Name: b.Name, Kind: b.Kind, Endpoint: b.Endpoint, PoolID: b.PoolID,
-				Credentials: b.Credentials, IdempotencyKey: in.Key})
+				Credentials: b.Credentials, Options: b.Options, IdempotencyKey: in.Key})
 			return &Out[ovm.Host]{Body: h}, err
 		})
 	register(s, op{id: "get-host", method: http.MethodGet, path: "/v1/hosts/{id}", summary: "Get a host", tags: hosts},

@@ -41,10 +41,18 @@ type Config struct {
 	// MonitorInterval is how often the host monitor probes every host;
 	// SyncInterval how often inventory sync lists every host.
 	MonitorInterval time.Duration `yaml:"monitorInterval"`
+	// TaskLease is how long a task claimed by a replica that stopped
+	// answering waits before another replica (or this one, restarted)
+	// resumes it.
+	TaskLease time.Duration `yaml:"taskLease"`
 	SyncInterval    time.Duration `yaml:"syncInterval"`
 	// Replica names this server among several on one database; default the
 	// host name and process id.
 	Replica string `yaml:"replica"`
+	// FakeHosts lets administrators register in-memory hosts of kind
+	// "fake" (endpoint fake://NAME), for demonstrations and tests; they
+	// vanish when the server stops.
+	FakeHosts bool `yaml:"fakeHosts"`
 }
 
 // Defaults returns the built-in configuration.
@@ -59,6 +67,7 @@ func Defaults() Config {
 		PerHost:         4,
 		MonitorInterval: 10 * time.Second,
 		SyncInterval:    60 * time.Second,
+		TaskLease:       30 * time.Second,
 	}
 }
 
@@ -121,7 +130,9 @@ func bind(fs *flag.FlagSet, c *Config) {
 	fs.IntVar(&c.PerHost, "per-host", d.PerHost, "tasks run at once on one host (env OVM_PER_HOST)")
 	fs.DurationVar(&c.MonitorInterval, "monitor-interval", d.MonitorInterval, "host probe `interval` (env OVM_MONITOR_INTERVAL)")
 	fs.DurationVar(&c.SyncInterval, "sync-interval", d.SyncInterval, "inventory sync `interval` (env OVM_SYNC_INTERVAL)")
+	fs.DurationVar(&c.TaskLease, "task-lease", d.TaskLease, "how long a dead replica's task waits before it is resumed (env OVM_TASK_LEASE)")
 	fs.StringVar(&c.Replica, "replica", d.Replica, "this server's `name` among replicas (env OVM_REPLICA)")
+	fs.BoolVar(&c.FakeHosts, "fake-hosts", d.FakeHosts, "allow in-memory hosts of kind fake (fake://NAME) for demonstrations (env OVM_FAKE_HOSTS=true)")
 }
 
 func loadFile(path string, c *Config) error {
@@ -157,7 +168,14 @@ func loadEnv(getenv func(string) string, c *Config) error {
 			*p = n
 		}
 	}
-	for k, p := range map[string]*time.Duration{"OVM_MONITOR_INTERVAL": &c.MonitorInterval, "OVM_SYNC_INTERVAL": &c.SyncInterval} {
+	if v := getenv("OVM_FAKE_HOSTS"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("OVM_FAKE_HOSTS=%q: want true or false", v)
+		}
+		c.FakeHosts = b
+	}
+	for k, p := range map[string]*time.Duration{"OVM_MONITOR_INTERVAL": &c.MonitorInterval, "OVM_SYNC_INTERVAL": &c.SyncInterval, "OVM_TASK_LEASE": &c.TaskLease} {
 		if v := getenv(k); v != "" {
 			d, err := time.ParseDuration(v)
 			if err != nil {
@@ -192,6 +210,9 @@ func (c Config) Validate() error {
 	}
 	if c.SyncInterval < 100*time.Millisecond {
 		errs = append(errs, fmt.Errorf("sync-interval %s: want at least 100ms", c.SyncInterval))
+	}
+	if c.TaskLease < time.Second || c.TaskLease > time.Hour {
+		errs = append(errs, fmt.Errorf("task-lease %s: want 1s to 1h", c.TaskLease))
 	}
 	switch c.LogFormat {
 	case "auto", "text", "json":

@@ -28,6 +28,13 @@ func TestPrecedence(t *testing.T) {
 	assert.Equal(t, 30*time.Second, c.SyncInterval)
 	assert.Equal(t, filepath.Join("ovm-data", "secret.key"), c.SecretKeyFile)
 	assert.NotEmpty(t, c.Replica)
+	assert.False(t, c.FakeHosts, "no fake hosts unless asked")
+	c, err = config.Load([]string{"--fake-hosts"}, env(nil), io.Discard)
+	require.NoError(t, err)
+	assert.True(t, c.FakeHosts, "--fake-hosts")
+	c, err = config.Load(nil, env(map[string]string{"OVM_FAKE_HOSTS": "true"}), io.Discard)
+	require.NoError(t, err)
+	assert.True(t, c.FakeHosts, "OVM_FAKE_HOSTS=true")
 }
 
 func TestDefaultsAreValid(t *testing.T) {
@@ -51,6 +58,8 @@ func TestBadSettings(t *testing.T) {
 		{"per-host above workers", []string{"--workers", "2", "--per-host", "3"}, nil, "", "per-host"},
 		{"tiny interval", []string{"--monitor-interval", "1ms"}, nil, "", "monitor-interval"},
 		{"bad env number", nil, map[string]string{"OVM_WORKERS": "many"}, "", "OVM_WORKERS"},
+		{"bad env bool", nil, map[string]string{"OVM_FAKE_HOSTS": "maybe"}, "", "OVM_FAKE_HOSTS"},
+		{"short task lease", []string{"--task-lease", "10ms"}, nil, "", "task-lease"},
 		{"bad env duration", nil, map[string]string{"OVM_SYNC_INTERVAL": "soon"}, "", "OVM_SYNC_INTERVAL"},
 		{"unknown file key", nil, nil, "listn: x\n", "listn"},
 		{"bad log format", []string{"--log-format", "xml"}, nil, "", "log-format"},

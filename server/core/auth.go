@@ -23,7 +23,7 @@ func (s *Service) EnsureAdmin(ctx context.Context, name string) (password string
 		return "", false, invalid("invalid administrator", "name", r)
 	}
 	exists := false
-	if err := s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
+	if err := s.view(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
 		exists, err = anyAdmin(ctx, tx)
 		return err
@@ -90,7 +90,7 @@ type Session struct {
 // name or password is ErrUnauthenticated, without saying which.
 func (s *Service) Login(ctx context.Context, name, password string) (Session, error) {
 	var u userRecord
-	err := s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
+	err := s.view(ctx, func(ctx context.Context, tx store.Tx) error {
 		r, err := tx.GetByName(ctx, store.KindUser, "", name)
 		if err != nil {
 			return err
@@ -160,7 +160,7 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (auth.Princip
 	}
 	var p auth.Principal
 	var tok store.Token
-	err := s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
+	err := s.view(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
 		tok, err = tx.TokenByHash(ctx, key[:])
 		if err != nil {
@@ -177,9 +177,6 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (auth.Princip
 			return unauthenticated("the user is disabled")
 		}
 		p = auth.Principal{UserID: u.ID, Name: u.Name, Role: u.Role, VDCID: u.VDCID, TokenID: tok.ID}
-		if now.Sub(tok.LastUsed) > time.Minute {
-			return tx.TouchToken(ctx, tok.ID, now)
-		}
 		return nil
 	})
 	switch {
@@ -187,6 +184,18 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (auth.Princip
 		return auth.Principal{}, unauthenticated("unknown or revoked token")
 	case err != nil:
 		return auth.Principal{}, err
+	}
+	// The last use is recorded to the minute: a write at most once a
+	// minute per token, not one per request.
+	if now.Sub(tok.LastUsed) > time.Minute {
+		err := s.tx(ctx, func(ctx context.Context, tx store.Tx) error { return tx.TouchToken(ctx, tok.ID, now) })
+		switch {
+		case errors.Is(err, ovm.ErrNotFound):
+			return auth.Principal{}, unauthenticated("unknown or revoked token")
+		case err != nil:
+			// The token is valid; only its last use went unrecorded.
+			s.log.WarnContext(ctx, "core: record the last use of a token", "token", tok.ID, "err", err)
+		}
 	}
 	if s.o.AuthCacheTTL > 0 {
 		s.authMu.Lock()
@@ -275,7 +284,7 @@ func (s *Service) CreateToken(ctx context.Context, p auth.Principal, name string
 // ListTokens lists the principal's own tokens.
 func (s *Service) ListTokens(ctx context.Context, p auth.Principal) ([]TokenInfo, error) {
 	var out []TokenInfo
-	err := s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
+	err := s.view(ctx, func(ctx context.Context, tx store.Tx) error {
 		ts, err := tx.ListTokens(ctx, p.UserID)
 		out = make([]TokenInfo, 0, len(ts))
 		for _, t := range ts {

@@ -40,65 +40,15 @@ func (s *Service) SyncHost(ctx context.Context, p auth.Principal, hostID ovm.ID)
 	if err != nil {
 		return nil, err
 	}
-	cctx, cancel := context.WithTimeout(ctx, s.o.DriverTimeout)
-	defer cancel()
-	conn, err := s.connect(cctx, h)
+	found, err := s.listHost(ctx, h)
 	if err != nil {
-		return nil, hostError(h.Host, err)
-	}
-	found, err := observed{Driver: conn.Hypervisor, s: s}.List(cctx)
-	if err != nil {
-		return nil, hostError(h.Host, err)
+		return nil, err
 	}
 	var out []Discovered
 	err = s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
-		out = nil
-		rs, err := listAll(ctx, tx, store.Filter{Kind: store.KindDiscovered, HostID: hostID})
-		if err != nil {
-			return err
-		}
-		known := map[string]store.Record{}
-		for _, r := range rs {
-			d, err := decode[Discovered](r)
-			if err != nil {
-				return err
-			}
-			known[d.NativeID] = r
-		}
-		now := s.now()
-		seen := map[string]bool{}
-		for _, i := range found {
-			if i.Managed() {
-				continue
-			}
-			seen[i.NativeID] = true
-			if r, ok := known[i.NativeID]; ok {
-				d, err := decode[Discovered](r)
-				if err != nil {
-					return err
-				}
-				out = append(out, d)
-				continue
-			}
-			d := Discovered{ID: ovm.NewID(), HostID: hostID, NativeID: i.NativeID, Name: i.Name, Type: i.Type,
-				CPU: i.CPU, Memory: i.Memory, Image: i.Image, Power: i.Power, FoundAt: now}
-			r := store.Record{Kind: store.KindDiscovered, ID: d.ID, ParentID: hostID, HostID: hostID, Name: string(d.ID)}
-			if err := setData(&r, d); err != nil {
-				return err
-			}
-			if err := tx.Insert(ctx, &r); err != nil {
-				return err
-			}
-			out = append(out, d)
-		}
-		for native, r := range known {
-			if !seen[native] {
-				if err := tx.Delete(ctx, store.KindDiscovered, r.ID, 0); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
+		var err error
+		out, err = s.recordDiscovered(ctx, tx, hostID, found)
+		return err
 	})
 	return out, err
 }

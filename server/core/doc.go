@@ -23,4 +23,9 @@
 // nothing, and task compensations undo hypervisor work when a later step
 // fails. Creates carry an optional idempotency key: a retry with the same key
 // returns the first result and makes nothing twice.
+//
+// Exec and Console are not tasks: they read an instance's output or run a
+// command in it while the caller waits, change nothing the service records,
+// and are bounded in time and size; they call the driver's Executor and
+// Consoler facets directly (ovm.ErrUnsupported where a host kind has none).
 package core

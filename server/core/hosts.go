@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -23,11 +24,14 @@ type hostRecord struct {
 
 // RegisterHost is the input of a new host.
 type RegisterHost struct {
-	Name           string
-	Kind           ovm.HostKind
-	Endpoint       string
-	PoolID         ovm.ID
-	Credentials    drivers.Credentials
+	Name        string
+	Kind        ovm.HostKind
+	Endpoint    string
+	PoolID      ovm.ID
+	Credentials drivers.Credentials
+	// Options are the driver's non-secret settings of the host, checked by
+	// the kind's factory (unknown keys are refused).
+	Options        map[string]string
 	IdempotencyKey string
 }
 
@@ -93,7 +97,7 @@ func (s *Service) RegisterHost(ctx context.Context, p auth.Principal, in Registe
 		return out, err
 	}
 
-	host := ovm.Host{ID: ovm.NewID(), Name: in.Name, Kind: in.Kind, Endpoint: in.Endpoint,
+	host := ovm.Host{ID: ovm.NewID(), Name: in.Name, Kind: in.Kind, Endpoint: in.Endpoint, Options: maps.Clone(in.Options),
 		DatacenterID: pool.DatacenterID, PoolID: pool.ID, State: ovm.HostUp, CreatedAt: s.now()}
 	plain, err := json.Marshal(in.Credentials)
 	if err != nil {
@@ -235,7 +239,7 @@ func hostDemand(ctx context.Context, tx store.Tx) (map[ovm.ID]ovm.Resources, map
 func (s *Service) GetHost(ctx context.Context, p auth.Principal, id ovm.ID) (ovm.Host, int64, error) {
 	var out ovm.Host
 	var ver int64
-	err := s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
+	err := s.view(ctx, func(ctx context.Context, tx store.Tx) error {
 		r, err := getPlatform(ctx, tx, p, store.KindHost, id)
 		if err != nil {
 			return err
@@ -258,7 +262,7 @@ func (s *Service) ListHosts(ctx context.Context, p auth.Principal, o ListOptions
 		return Page[ovm.Host]{}, err
 	}
 	var out Page[ovm.Host]
-	err := s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
+	err := s.view(ctx, func(ctx context.Context, tx store.Tx) error {
 		demand, _, err := hostDemand(ctx, tx)
 		if err != nil {
 			return err

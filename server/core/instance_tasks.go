@@ -67,16 +67,17 @@ type target struct {
 // host. A missing instance is ovm.ErrNotFound.
 func (s *Service) load(ctx context.Context, instID, hostID ovm.ID) (target, error) {
 	var t target
-	err := s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
+	err := s.view(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
 		t = target{nets: map[ovm.ID]ovm.Network{}}
 		if t.inst, _, err = getAs[instanceRecord](ctx, tx, store.KindInstance, instID); err != nil {
 			return err
 		}
-		if hostID == "" {
-			hostID = t.inst.Status.HostID
+		host := hostID // per run: a run again reads the instance again
+		if host == "" {
+			host = t.inst.Status.HostID
 		}
-		if t.host, _, err = getAs[hostRecord](ctx, tx, store.KindHost, hostID); err != nil {
+		if t.host, _, err = getAs[hostRecord](ctx, tx, store.KindHost, host); err != nil {
 			return err
 		}
 		for _, n := range t.inst.Spec.NICs {

@@ -185,7 +185,7 @@ func itoa(i int) string {
 func getVisibleAs[T any](ctx context.Context, s *Service, p auth.Principal, kind store.Kind, id ovm.ID) (T, int64, error) {
 	var out T
 	var ver int64
-	err := s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
+	err := s.view(ctx, func(ctx context.Context, tx store.Tx) error {
 		r, err := getVisible(ctx, tx, p, kind, id)
 		if err != nil {
 			return err
@@ -208,7 +208,7 @@ func listVisible[T any](ctx context.Context, s *Service, p auth.Principal, kind 
 		conv = decode[T]
 	}
 	var out Page[T]
-	err = s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
+	err = s.view(ctx, func(ctx context.Context, tx store.Tx) error {
 		out, err = listPage(ctx, tx, vdcFilter(kind, vdc), o, conv)
 		return err
 	})

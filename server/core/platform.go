@@ -261,7 +261,7 @@ func (s *Service) DeletePool(ctx context.Context, p auth.Principal, id ovm.ID, i
 func getPlatformAs[T any](ctx context.Context, s *Service, p auth.Principal, kind store.Kind, id ovm.ID) (T, int64, error) {
 	var out T
 	var ver int64
-	err := s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
+	err := s.view(ctx, func(ctx context.Context, tx store.Tx) error {
 		r, err := getPlatform(ctx, tx, p, kind, id)
 		if err != nil {
 			return err
@@ -279,7 +279,7 @@ func listPlatform[T any](ctx context.Context, s *Service, p auth.Principal, f st
 		return Page[T]{}, err
 	}
 	var out Page[T]
-	err := s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
+	err := s.view(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
 		out, err = listPage(ctx, tx, f, o, decode[T])
 		return err

@@ -54,6 +54,13 @@ func decode[T any](r store.Record) (T, error) {
 	return v, nil
 }
 
+// view runs fn in a read-only store transaction (store.Store.View): the
+// read paths use it, so that they never wait for a writer. fn may run more
+// than once and must keep only its last run's results.
+func (s *Service) view(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
+	return s.st.View(ctx, fn)
+}
+
 // getAs reads a record and decodes it.
 func getAs[T any](ctx context.Context, tx store.Tx, kind store.Kind, id ovm.ID) (T, store.Record, error) {
 	var zero T

@@ -28,7 +28,7 @@ func visibleTask(ctx context.Context, tx store.Tx, p auth.Principal, id ovm.ID) 
 // GetTask returns a task the principal may see.
 func (s *Service) GetTask(ctx context.Context, p auth.Principal, id ovm.ID) (ovm.Task, error) {
 	var out ovm.Task
-	err := s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
+	err := s.view(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
 		out, err = visibleTask(ctx, tx, p, id)
 		return err
@@ -48,7 +48,7 @@ func (s *Service) ListTasks(ctx context.Context, p auth.Principal, o ListOptions
 		return Page[ovm.Task]{}, err
 	}
 	var out Page[ovm.Task]
-	err = s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
+	err = s.view(ctx, func(ctx context.Context, tx store.Tx) error {
 		ts, next, err := tx.ListTasks(ctx, vdc, vdc == "", pg)
 		if err != nil {
 			return err

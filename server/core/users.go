@@ -121,7 +121,7 @@ func (s *Service) CreateUser(ctx context.Context, p auth.Principal, in CreateUse
 func (s *Service) GetUser(ctx context.Context, p auth.Principal, id ovm.ID) (User, int64, error) {
 	var out User
 	var ver int64
-	err := s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
+	err := s.view(ctx, func(ctx context.Context, tx store.Tx) error {
 		r, u, err := s.visibleUser(ctx, tx, p, id)
 		out, ver = u.view(), r.Version
 		return err
@@ -149,7 +149,7 @@ func (s *Service) ListUsers(ctx context.Context, p auth.Principal, o ListOptions
 	}
 	f := store.Filter{Kind: store.KindUser, ParentID: vdc}
 	var out Page[User]
-	err = s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
+	err = s.view(ctx, func(ctx context.Context, tx store.Tx) error {
 		out, err = listPage(ctx, tx, f, o, func(r store.Record) (User, error) {
 			u, err := decode[userRecord](r)
 			return u.view(), err

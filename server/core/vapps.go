@@ -192,7 +192,7 @@ func vappView(ctx context.Context, tx store.Tx, r store.Record) (VAppInfo, error
 func (s *Service) GetVApp(ctx context.Context, p auth.Principal, id ovm.ID) (VAppInfo, int64, error) {
 	var out VAppInfo
 	var ver int64
-	err := s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
+	err := s.view(ctx, func(ctx context.Context, tx store.Tx) error {
 		r, err := getVisible(ctx, tx, p, store.KindVApp, id)
 		if err != nil {
 			return err
@@ -212,7 +212,7 @@ func (s *Service) ListVApps(ctx context.Context, p auth.Principal, o ListOptions
 		return Page[VAppInfo]{}, err
 	}
 	var out Page[VAppInfo]
-	err = s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
+	err = s.view(ctx, func(ctx context.Context, tx store.Tx) error {
 		out, err = listPage(ctx, tx, vdcFilter(store.KindVApp, vdc), o, func(r store.Record) (VAppInfo, error) {
 			return vappView(ctx, tx, r)
 		})

@@ -72,7 +72,7 @@ func withUsage(ctx context.Context, tx store.Tx, r store.Record) (ovm.VDC, error
 func (s *Service) GetVDC(ctx context.Context, p auth.Principal, id ovm.ID) (ovm.VDC, int64, error) {
 	var out ovm.VDC
 	var ver int64
-	err := s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
+	err := s.view(ctx, func(ctx context.Context, tx store.Tx) error {
 		r, err := getVisible(ctx, tx, p, store.KindVDC, id)
 		if err != nil {
 			return err
@@ -106,7 +106,7 @@ func (s *Service) ListVDCs(ctx context.Context, p auth.Principal, o ListOptions)
 		return Page[ovm.VDC]{Items: []ovm.VDC{v}}, nil
 	}
 	var out Page[ovm.VDC]
-	err := s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
+	err := s.view(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
 		out, err = listPage(ctx, tx, store.Filter{Kind: store.KindVDC}, o, func(r store.Record) (ovm.VDC, error) {
 			return withUsage(ctx, tx, r)

@@ -59,6 +59,11 @@ func (f *FakeHosts) Factory() Factory {
 		if err := ctx.Err(); err != nil {
 			return Conn{}, err
 		}
+		var fs ovm.Fields
+		checkOptions(host.Kind, host.Options, nil, &fs)
+		if err := fs.Err("invalid fake host"); err != nil {
+			return Conn{}, err
+		}
 		h, err := f.Host(host.Endpoint)
 		if err != nil {
 			return Conn{}, err

@@ -16,6 +16,10 @@ import (
 // If-Match). Its kind is ovm.ErrConflict; the API answers 412.
 var ErrVersionMismatch = errors.New("version mismatch")
 
+// ErrReadOnly is in the chain of the error every write returns inside
+// Store.View (kind internal: a write there is a bug of the caller).
+var ErrReadOnly = errors.New("write in a read-only transaction")
+
 // Kind is the kind of a stored record.
 type Kind string
 
@@ -144,6 +148,16 @@ type Store interface {
 	// backoff, until ctx ends. fn must be database work only and must not
 	// keep results from an attempt that did not commit.
 	Tx(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
+	// View runs fn in a read-only transaction: fn sees committed data as of
+	// one point in time, never waits for writers and makes readers never
+	// wait for it, and every write through tx fails with ErrReadOnly in its
+	// chain. Like Tx, View runs fn again on a serialization failure (with
+	// backoff, until ctx ends), and it may also run fn again to move it
+	// from a cheaper read path to a full read-only transaction (a function
+	// that reads more than once), so fn must keep only the results of its
+	// last run. View and Tx do not nest: calling either inside fn is an
+	// error.
+	View(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
 	// Engine names the engine: "sqlite" or "postgres".
 	Engine() string
 	// Ping checks the database answers.

@@ -30,8 +30,16 @@ type dialect struct {
 	// busy reports an engine failure that means "run the transaction
 	// again" beyond SQLSTATE 40001.
 	busy func(err error) bool
-	// txOptions begins every transaction.
-	txOptions *sql.TxOptions
+	// txOptions begins every transaction, viewOptions every read-only
+	// transaction of a view.
+	txOptions, viewOptions *sql.TxOptions
+	// detachViews runs a view's statements to their end once started,
+	// whatever their context: for an engine whose reads cannot wait on
+	// anything (SQLite in WAL mode: readers never wait for the writer),
+	// this spares the two watcher goroutines database/sql and the driver
+	// start for each statement whose context may end. The context is
+	// still checked before every statement.
+	detachViews bool
 }
 
 // postgres is CockroachDB's and PostgreSQL's dialect.
@@ -53,8 +61,9 @@ var postgresDialect = dialect{
 		var pe *pgconn.PgError
 		return errors.As(err, &pe) && pe.Code == "23505"
 	},
-	busy:      func(error) bool { return false },
-	txOptions: &sql.TxOptions{Isolation: sql.LevelSerializable},
+	busy:        func(error) bool { return false },
+	txOptions:   &sql.TxOptions{Isolation: sql.LevelSerializable},
+	viewOptions: &sql.TxOptions{Isolation: sql.LevelSerializable, ReadOnly: true},
 }
 
 // sqliteNow is SQLite's clock in microseconds since the epoch, to the
@@ -92,6 +101,10 @@ var sqliteDialect = dialect{
 		return c == sqlite3.SQLITE_BUSY || c == sqlite3.SQLITE_LOCKED
 	},
 	txOptions: &sql.TxOptions{Isolation: sql.LevelSerializable},
+	// A read-only transaction is SQLite's BEGIN DEFERRED: a snapshot from
+	// its first read, no lock against the writer in WAL mode.
+	viewOptions: &sql.TxOptions{Isolation: sql.LevelSerializable, ReadOnly: true},
+	detachViews: true,
 }
 
 // timeValue scans a {time} column of either dialect into a time.Time: a

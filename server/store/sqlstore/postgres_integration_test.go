@@ -95,6 +95,33 @@ func TestPostgresSerializable(t *testing.T) {
 	assert.Equal(t, "serializable", level)
 }
 
+// TestPostgresViewSerializable: a view's lone statement runs serializable
+// whatever the URL asks as the session default, and a view that reads more
+// than once runs in a SERIALIZABLE READ ONLY transaction.
+func TestPostgresViewSerializable(t *testing.T) {
+	u, err := url.Parse(freshSchema(t))
+	require.NoError(t, err)
+	q := u.Query()
+	q.Set("default_transaction_isolation", "read committed")
+	u.RawQuery = q.Encode()
+	s, err := OpenPostgres(t.Context(), u.String())
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, s.Close()) })
+	var single, iso, ro string
+	require.NoError(t, s.View(t.Context(), func(ctx context.Context, stx store.Tx) error {
+		return stx.(*tx).queryRow(ctx, "SELECT current_setting('transaction_isolation')").Scan(&single)
+	}))
+	assert.Equal(t, "serializable", single, "isolation of a view's lone statement")
+	require.NoError(t, s.View(t.Context(), func(ctx context.Context, stx store.Tx) error {
+		if err := stx.(*tx).queryRow(ctx, "SELECT current_setting('transaction_isolation')").Scan(&iso); err != nil {
+			return err
+		}
+		return stx.(*tx).queryRow(ctx, "SELECT current_setting('transaction_read_only')").Scan(&ro)
+	}))
+	assert.Equal(t, "serializable", iso, "isolation of a view's transaction")
+	assert.Equal(t, "on", ro, "a view's transaction is read-only")
+}
+
 func TestPostgresMigrations(t *testing.T) {
 	testMigrations(t, func(t *testing.T) string { return freshSchema(t) },
 		func(ctx context.Context, u string) (*Store, error) { return OpenPostgres(ctx, u) })

@@ -98,8 +98,8 @@ func (t *tx) recordErr(err error, op string, kind store.Kind, id ovm.ID) error {
 
 // Get returns the record of kind with id.
 func (t *tx) Get(ctx context.Context, kind store.Kind, id ovm.ID) (store.Record, error) {
-	r, err := scanRecord(t.tx.QueryRowContext(ctx, t.s.sql(`SELECT `+recordColumns+`
-		FROM records WHERE kind = $1 AND id = $2`), string(kind), string(id)))
+	r, err := scanRecord(t.queryRow(ctx, `SELECT `+recordColumns+`
+		FROM records WHERE kind = $1 AND id = $2`, string(kind), string(id)))
 	if err = t.note(err); err != nil {
 		if isNoRows(err) {
 			return store.Record{}, notFound(string(kind), id)
@@ -112,8 +112,8 @@ func (t *tx) Get(ctx context.Context, kind store.Kind, id ovm.ID) (store.Record,
 // GetByName returns the record of kind named name in the VDC (empty: the
 // platform scope).
 func (t *tx) GetByName(ctx context.Context, kind store.Kind, vdcID ovm.ID, name string) (store.Record, error) {
-	r, err := scanRecord(t.tx.QueryRowContext(ctx, t.s.sql(`SELECT `+recordColumns+`
-		FROM records WHERE kind = $1 AND vdc_id = $2 AND name = $3`), string(kind), string(vdcID), name))
+	r, err := scanRecord(t.queryRow(ctx, `SELECT `+recordColumns+`
+		FROM records WHERE kind = $1 AND vdc_id = $2 AND name = $3`, string(kind), string(vdcID), name))
 	if err = t.note(err); err != nil {
 		if isNoRows(err) {
 			return store.Record{}, withKind(ovm.KindNotFound, nil, "%s named %q not found in %s", kind, name, scopeOf(vdcID))

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/store"
 	"github.com/openovm/ovm/server/store/storetest"
 )
@@ -114,6 +117,87 @@ func TestSQLiteWaitsForOtherWriter(t *testing.T) {
 	})
 	<-released
 	require.NoError(t, err)
+}
+
+// TestSQLiteReadersCannotWrite: the connections views use refuse writes
+// themselves (query_only), beside the store's own check.
+func TestSQLiteReadersCannotWrite(t *testing.T) {
+	s := openSQLite(t, "")
+	_, err := s.rdb.ExecContext(t.Context(), `INSERT INTO leases (name, holder, epoch, expires_at) VALUES ('x', 'me', 1, 0)`)
+	var se *sqlite.Error
+	require.ErrorAs(t, err, &se, "a write on a reader connection")
+	assert.Equal(t, sqlite3.SQLITE_READONLY, se.Code()&0xff, "sqlite code: got %d, want SQLITE_READONLY", se.Code())
+	assert.NotSame(t, s.db, s.rdb, "views have a pool of their own")
+}
+
+// TestSQLiteStatementCache: a query run again while its first rows are
+// still open gets a statement of its own, and a statement that failed is
+// not reused; results stay right throughout.
+func TestSQLiteStatementCache(t *testing.T) {
+	s := openSQLite(t, "")
+	vdc := ovm.NewID()
+	require.NoError(t, s.Tx(t.Context(), func(ctx context.Context, stx store.Tx) error {
+		for i := range 3 {
+			r, err := store.NewRecord(store.KindNetwork, ovm.NewID(), vdc, "n"+strconv.Itoa(i), map[string]int{"n": i})
+			if err != nil {
+				return err
+			}
+			if err := stx.Insert(ctx, &r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	const q = `SELECT name FROM records WHERE vdc_id = $1 ORDER BY name`
+	for _, view := range []bool{false, true} {
+		run := s.Tx
+		if view {
+			run = s.View
+		}
+		var outer, inner []string
+		require.NoError(t, run(t.Context(), func(ctx context.Context, stx store.Tx) error {
+			outer, inner = nil, nil
+			t := stx.(*tx)
+			rows, err := t.query(ctx, q, string(vdc))
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var name string
+				if err := rows.Scan(&name); err != nil {
+					return err
+				}
+				outer = append(outer, name)
+				// The same text while the first rows are open.
+				names, err := collect(ctx, t, func(r rowScanner) (string, error) {
+					var n string
+					return n, r.Scan(&n)
+				}, q, string(vdc))
+				if err != nil {
+					return err
+				}
+				inner = append(inner, names...)
+			}
+			return rows.Err()
+		}), "view %v", view)
+		assert.Equal(t, []string{"n0", "n1", "n2"}, outer, "outer rows (view %v)", view)
+		assert.Equal(t, slices.Repeat([]string{"n0", "n1", "n2"}, 3), inner, "inner rows (view %v)", view)
+	}
+	// A failing statement, then the same text succeeding.
+	dup := func() error {
+		return s.Tx(t.Context(), func(ctx context.Context, stx store.Tx) error {
+			_, err := stx.(*tx).exec(ctx, `INSERT INTO leases (name, holder, epoch, expires_at) VALUES ($1, 'me', 1, 0)`, "l")
+			return err
+		})
+	}
+	require.NoError(t, dup())
+	require.Error(t, dup(), "a duplicate lease")
+	require.NoError(t, s.Tx(t.Context(), func(ctx context.Context, stx store.Tx) error {
+		_, err := stx.(*tx).exec(ctx, `DELETE FROM leases WHERE name = $1`, "l")
+		return err
+	}))
+	require.NoError(t, dup(), "the statement that failed runs again")
 }
 
 func TestSQLiteMigrations(t *testing.T) {

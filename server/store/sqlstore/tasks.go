@@ -97,7 +97,7 @@ func (t *tx) CreateTask(ctx context.Context, tr *store.TaskRecord) error {
 
 // GetTask returns a task.
 func (t *tx) GetTask(ctx context.Context, id ovm.ID) (store.TaskRecord, error) {
-	tr, err := scanTask(t.tx.QueryRowContext(ctx, t.s.sql(`SELECT `+taskColumns+` FROM tasks WHERE id = $1`), string(id)))
+	tr, err := scanTask(t.queryRow(ctx, `SELECT `+taskColumns+` FROM tasks WHERE id = $1`, string(id)))
 	if err = t.note(err); err != nil {
 		if isNoRows(err) {
 			return store.TaskRecord{}, notFound("task", id)

@@ -53,7 +53,7 @@ func (t *tx) CreateToken(ctx context.Context, tk store.Token) error {
 // TokenByHash returns the token whose secret hashes to hash, expired or
 // not: the caller compares ExpiresAt with Now.
 func (t *tx) TokenByHash(ctx context.Context, hash []byte) (store.Token, error) {
-	tk, err := scanToken(t.tx.QueryRowContext(ctx, t.s.sql(`SELECT `+tokenColumns+` FROM tokens WHERE hash = $1`), hash))
+	tk, err := scanToken(t.queryRow(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE hash = $1`, hash))
 	if err = t.note(err); err != nil {
 		if isNoRows(err) {
 			return store.Token{}, withKind(ovm.KindNotFound, nil, "token not found")

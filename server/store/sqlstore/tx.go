@@ -13,16 +13,58 @@ import (
 	"github.com/openovm/ovm/server/store"
 )
 
-// tx is one attempt of a transaction.
+// tx is one attempt of a transaction, or of a view (Store.View).
 type tx struct {
-	s  *Store
+	s *Store
+	// tx is the database transaction; nil in a view that runs its one
+	// statement on its own (single).
 	tx *sql.Tx
+	// view refuses every statement but a SELECT, with store.ErrReadOnly.
+	view bool
+	// single is a view without a transaction: its first statement runs on
+	// the readers' pool on its own; a second one sets again and fails, and
+	// the view runs again in a read-only transaction.
+	single, used, again bool
 	// retry is the first serialization failure a statement reported; the
 	// attempt is retried even if fn swallowed it.
 	retry error
 }
 
 var _ store.Tx = (*tx)(nil)
+
+// errAgain fails the second statement of a view that began without a
+// transaction; Store.View runs the function again in one.
+var errAgain = errors.New("store: a view read twice outside a transaction")
+
+// start admits the next statement, q as the dialect expanded it, and
+// returns the context it runs with.
+func (t *tx) start(ctx context.Context, q string) (context.Context, error) {
+	if t.view && !isSelect(q) {
+		return ctx, store.ErrReadOnly
+	}
+	if t.view && t.s.d.detachViews {
+		// A statement that cannot wait (see dialect.detachViews) runs to
+		// its end: no watcher goroutines for a context that may end.
+		if err := ctx.Err(); err != nil {
+			return ctx, err
+		}
+		ctx = context.WithoutCancel(ctx)
+	}
+	if t.single {
+		if t.used {
+			t.again = true
+			return ctx, errAgain
+		}
+		t.used = true
+	}
+	return ctx, nil
+}
+
+// isSelect reports whether a statement is a query that writes nothing.
+func isSelect(q string) bool {
+	q = strings.TrimLeft(q, " \t\r\n")
+	return len(q) >= 6 && strings.EqualFold(q[:6], "SELECT")
+}
 
 // note classifies a statement's error and remembers a serialization
 // failure.
@@ -39,7 +81,17 @@ func (t *tx) note(err error) error {
 
 // exec runs a statement and returns the number of rows it changed.
 func (t *tx) exec(ctx context.Context, q string, args ...any) (int64, error) {
-	res, err := t.tx.ExecContext(ctx, t.s.sql(q), args...)
+	x := t.s.sql(q)
+	ctx, err := t.start(ctx, x)
+	if err != nil {
+		return 0, err
+	}
+	var res sql.Result
+	if t.tx == nil {
+		res, err = t.s.rdb.ExecContext(ctx, x, args...)
+	} else {
+		res, err = t.tx.ExecContext(ctx, x, args...)
+	}
 	if err != nil {
 		return 0, t.note(err)
 	}
@@ -50,14 +102,43 @@ func (t *tx) exec(ctx context.Context, q string, args ...any) (int64, error) {
 // query runs a query; the caller closes the rows and checks rows.Err
 // through t.rowsErr.
 func (t *tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	rows, err := t.tx.QueryContext(ctx, t.s.sql(q), args...)
+	x := t.s.sql(q)
+	ctx, err := t.start(ctx, x)
+	if err != nil {
+		return nil, err
+	}
+	var rows *sql.Rows
+	if t.tx == nil {
+		rows, err = t.s.rdb.QueryContext(ctx, x, args...)
+	} else {
+		rows, err = t.tx.QueryContext(ctx, x, args...)
+	}
 	return rows, t.note(err)
+}
+
+// queryRow runs a query of one row; the caller scans it and passes the
+// error through t.note.
+func (t *tx) queryRow(ctx context.Context, q string, args ...any) rowScanner {
+	x := t.s.sql(q)
+	ctx, err := t.start(ctx, x)
+	if err != nil {
+		return errRow{err}
+	}
+	if t.tx == nil {
+		return t.s.rdb.QueryRowContext(ctx, x, args...)
+	}
+	return t.tx.QueryRowContext(ctx, x, args...)
 }
 
 // scan runs a query of one row into dest; no row is sql.ErrNoRows.
 func (t *tx) scan(ctx context.Context, q string, args []any, dest ...any) error {
-	return t.note(t.tx.QueryRowContext(ctx, t.s.sql(q), args...).Scan(dest...))
+	return t.note(t.queryRow(ctx, q, args...).Scan(dest...))
 }
+
+// errRow is a row whose query was refused.
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
 
 // rowScanner is a *sql.Row or *sql.Rows.
 type rowScanner interface{ Scan(dest ...any) error }

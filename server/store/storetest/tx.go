@@ -110,11 +110,12 @@ type Faults struct {
 // RunRetry proves the retry contract of Store.Tx: after a serialization
 // failure the whole function runs again from BEGIN, its earlier attempts
 // leave no trace, a failure that is not one is returned at once, and
-// retries end with the context.
+// retries end with the context; and that Store.View retries the same way.
 func RunRetry(t *testing.T, f Faults) {
 	t.Run("InjectedFailures", func(t *testing.T) { testInjectedFailures(t, f) })
 	t.Run("InjectedOtherFailure", func(t *testing.T) { testInjectedOtherFailure(t, f) })
 	t.Run("RetriesEndWithContext", func(t *testing.T) { testRetriesEndWithContext(t, f) })
+	t.Run("ViewRetries", func(t *testing.T) { testViewRetries(t, f) })
 	if f.Concurrent {
 		t.Run("WriteSkew", func(t *testing.T) { testWriteSkew(t, f) })
 		t.Run("CockroachWriteSkew", func(t *testing.T) { testCockroachWriteSkew(t, f) })

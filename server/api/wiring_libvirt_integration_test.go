@@ -1,0 +1,260 @@
+//go:build integration
+
+package api
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	golibvirt "github.com/digitalocean/go-libvirt"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"libvirt.org/go/libvirtxml"
+
+	"github.com/openovm/ovm/hypervisor/libvirt"
+	"github.com/openovm/ovm/ovm"
+	"github.com/openovm/ovm/server/core"
+	"github.com/openovm/ovm/server/drivers"
+)
+
+// libvirtConn is a go-libvirt connection of the test's own (through the
+// driver's dialer, which knows the URI forms), closed when t ends.
+func libvirtConn(t *testing.T, uri string, opts map[string]string) *golibvirt.Libvirt {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	d, err := libvirt.Dial(ctx, libvirt.Config{URI: uri, VirtType: "qemu",
+		Templates: libvirt.PoolRef{Name: "ovm-templates", Path: opts["templates"]},
+		Disks:     libvirt.PoolRef{Name: "ovm-disks", Path: opts["disks"]}})
+	require.NoError(t, err, "dial %s", uri)
+	t.Cleanup(func() { _ = d.Close() })
+	return d.Libvirt()
+}
+
+func uuidText(u golibvirt.UUID) string {
+	return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
+}
+
+// domainState is the state of a domain by the engine's own word.
+func domainState(t *testing.T, l *golibvirt.Libvirt, name string) golibvirt.DomainState {
+	t.Helper()
+	dom, err := l.DomainLookupByName(name)
+	require.NoError(t, err, "lookup domain %s", name)
+	st, _, err := l.DomainGetState(dom, 0)
+	require.NoError(t, err, "state of %s", name)
+	return golibvirt.DomainState(st)
+}
+
+// removeDomain destroys and undefines a domain by name, if it exists.
+func removeDomain(l *golibvirt.Libvirt, name string) {
+	dom, err := l.DomainLookupByName(name)
+	if err != nil {
+		return
+	}
+	_ = l.DomainDestroy(dom)
+	_ = l.DomainUndefineFlags(dom, golibvirt.DomainUndefineSnapshotsMetadata|golibvirt.DomainUndefineManagedSave)
+}
+
+// volumesOf lists the volumes of the disk pool whose name holds id.
+func volumesOf(t *testing.T, l *golibvirt.Libvirt, id ovm.ID) []string {
+	t.Helper()
+	pool, err := l.StoragePoolLookupByName("ovm-disks")
+	require.NoError(t, err, "the disk pool")
+	require.NoError(t, l.StoragePoolRefresh(pool, 0))
+	vols, _, err := l.StoragePoolListAllVolumes(pool, 1, 0)
+	require.NoError(t, err)
+	var out []string
+	for _, v := range vols {
+		if strings.Contains(v.Name, string(id)) {
+			out = append(out, v.Name)
+		}
+	}
+	return out
+}
+
+var tickLine = regexp.MustCompile(`OVM-TICK \d+`)
+
+// TestWiringLibvirt registers the test libvirtd through the API, imports
+// a domain defined beside OVM, and runs a tenant's VM from the test
+// template (direct kernel boot) through create, console, stop, start and
+// delete, checking the host with go-libvirt.
+func TestWiringLibvirt(t *testing.T) {
+	uri := testEnvVar(t, "OVM_TEST_LIBVIRT_URI")
+	kernel := testEnvVar(t, "OVM_TEST_LIBVIRT_KERNEL")
+	initrd := testEnvVar(t, "OVM_TEST_LIBVIRT_INITRD")
+	template := testEnvVar(t, "OVM_TEST_LIBVIRT_TEMPLATE")
+	shared := testEnvVar(t, "OVM_TEST_LIBVIRT_SHARED")
+	opts := map[string]string{
+		"templates": filepath.Dir(template), "disks": shared,
+		"kernel": kernel, "initrd": initrd, "cmdline": "console=ttyS0 quiet",
+		// KVM guests hang at their first instruction in the test environment (see the driver's tests): emulate.
+		"virtType": "qemu", "sharedStorage": shared,
+	}
+	l := libvirtConn(t, uri, opts)
+	e := newEnv(t, openSQLite(t))
+	drivers.RegisterEngines(e.reg, drivers.EngineOptions{TempDir: t.TempDir()})
+	pl := e.setupPlatform(0)
+	suffix := string(ovm.NewID().Short())
+
+	t.Run("bad registrations", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		_, port, _ := net.SplitHostPort(ln.Addr().String())
+		require.NoError(t, ln.Close())
+		without := func(k string) map[string]string {
+			m := map[string]string{}
+			for kk, v := range opts {
+				if kk != k {
+					m[kk] = v
+				}
+			}
+			return m
+		}
+		with := func(k, v string) map[string]string {
+			m := without("")
+			m[k] = v
+			return m
+		}
+		for _, tt := range []struct {
+			name, endpoint string
+			opts           map[string]string
+			status         int
+			field, text    string
+		}{
+			{"no templates", uri, without("templates"), http.StatusUnprocessableEntity, "body.options.templates", "required"},
+			{"relative disks", uri, with("disks", "disks"), http.StatusUnprocessableEntity, "body.options.disks", "absolute"},
+			{"virt type", uri, with("virtType", "xen"), http.StatusUnprocessableEntity, "body.options.virtType", "kvm"},
+			{"unknown option", uri, with("bridge", "br0"), http.StatusUnprocessableEntity, "body.options.bridge", "unknown option"},
+			{"bad uri", "xen:///system", opts, http.StatusUnprocessableEntity, "body.endpoint", "qemu"},
+			{"unreachable", "qemu+tcp://127.0.0.1:" + port + "/system", opts, http.StatusServiceUnavailable, "", "does not answer"},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				r := e.do("POST", "/v1/hosts", e.admin, map[string]any{"name": "kvm-bad", "kind": "kvm", "endpoint": tt.endpoint,
+					"poolId": pl.pool, "options": tt.opts})
+				require.Equal(t, tt.status, r.status, "got %s", r)
+				p := problemOf(t, r)
+				if tt.field != "" {
+					assert.Contains(t, fieldLocations(p), tt.field)
+				}
+				assert.Contains(t, p.Detail+fieldMessages(p), tt.text)
+			})
+		}
+	})
+
+	// A domain defined and started beside OVM.
+	legacyName := "ovm-wiring-legacy-" + suffix
+	def := libvirtxml.Domain{Type: "qemu", Name: legacyName,
+		Memory: &libvirtxml.DomainMemory{Value: 64, Unit: "MiB"},
+		VCPU:   &libvirtxml.DomainVCPU{Value: 1},
+		OS: &libvirtxml.DomainOS{Type: &libvirtxml.DomainOSType{Arch: "x86_64", Type: "hvm"},
+			Kernel: kernel, Initrd: initrd, Cmdline: "console=ttyS0 quiet"}}
+	x, err := def.Marshal()
+	require.NoError(t, err)
+	dom, err := l.DomainDefineXML(x)
+	require.NoError(t, err, "define the unmanaged domain")
+	t.Cleanup(func() { removeDomain(l, legacyName) })
+	require.NoError(t, l.DomainCreate(dom), "start the unmanaged domain")
+
+	var h ovm.Host
+	e.must(http.StatusCreated, "POST", "/v1/hosts", e.admin, map[string]any{"name": "kvm1", "kind": "kvm", "endpoint": uri,
+		"poolId": pl.pool, "options": opts}).decode(t, &h)
+	assert.Equal(t, ovm.HostKVM, h.Kind)
+	assert.Positive(t, h.Capacity.Memory)
+	tn := e.newTenant("acme", pl.pool, quota)
+
+	t.Run("import", func(t *testing.T) {
+		var ds []core.Discovered
+		e.must(http.StatusOK, "POST", "/v1/hosts/"+string(h.ID)+"/sync", e.admin, nil).decode(t, &ds)
+		var found *core.Discovered
+		for i := range ds {
+			if ds[i].NativeID == uuidText(dom.UUID) {
+				found = &ds[i]
+			}
+		}
+		require.NotNil(t, found, "%s among the discovered %+v", legacyName, ds)
+		assert.Equal(t, legacyName, found.Name)
+		assert.Equal(t, ovm.PowerRunning, found.Power)
+		var inst ovm.Instance
+		e.must(http.StatusCreated, "POST", "/v1/discovered/"+string(found.ID)+"/import", e.admin,
+			map[string]any{"vdcId": tn.vdc, "name": "legacy"}).decode(t, &inst)
+		assert.Equal(t, ovm.PowerRunning, inst.Status.Power)
+		assert.Equal(t, golibvirt.DomainRunning, domainState(t, l, legacyName), "the imported domain still runs")
+	})
+
+	t.Run("tenant vm", func(t *testing.T) {
+		var it core.InstanceTask
+		e.must(http.StatusAccepted, "POST", "/v1/instances", tn.token, map[string]any{"name": "vm1", "start": true,
+			"spec": map[string]any{"type": "vm", "cpuMilli": 1000, "memoryBytes": 128 << 20,
+				"image": map[string]string{"format": "qcow2", "name": filepath.Base(template)}}}).decode(t, &it)
+		id := it.Instance.ID
+		hvName := "vm1-" + string(id.Short())
+		t.Cleanup(func() {
+			removeDomain(l, hvName)
+			if pool, err := l.StoragePoolLookupByName("ovm-disks"); err == nil {
+				vols, _, _ := l.StoragePoolListAllVolumes(pool, 1, 0)
+				for _, v := range vols {
+					if strings.Contains(v.Name, string(id)) {
+						_ = l.StorageVolDelete(v, 0)
+					}
+				}
+			}
+		})
+		done := e.waitTask(tn.token, it.Task.ID)
+		require.Equal(t, ovm.TaskSucceeded, done.State, "create task: %+v", done)
+		assert.Equal(t, golibvirt.DomainRunning, domainState(t, l, hvName), "running after create")
+		assert.NotEmpty(t, volumesOf(t, l, id), "the instance's disk in the disk pool")
+		path := "/v1/instances/" + string(id)
+
+		// The serial console shows the guest's own output.
+		srv := httptest.NewServer(e.h)
+		t.Cleanup(srv.Close)
+		ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+		defer cancel()
+		req, err := http.NewRequestWithContext(ctx, "GET", srv.URL+path+"/console?follow=true&maxSeconds=170", nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+tn.token)
+		res, err := srv.Client().Do(req)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, res.StatusCode)
+		var seen []string
+		sc := bufio.NewScanner(res.Body)
+		matched := false
+		for sc.Scan() {
+			line := strings.TrimRight(sc.Text(), "\r")
+			seen = append(seen, line)
+			if tickLine.MatchString(line) {
+				matched = true
+				break
+			}
+		}
+		cancel()
+		_ = res.Body.Close()
+		require.True(t, matched, "a line of the guest's counter on the console; got %q", seen[max(0, len(seen)-10):])
+
+		p := problemOf(t, e.must(http.StatusNotImplemented, "POST", path+"/exec", tn.token, map[string]any{"command": []string{"true"}}))
+		assert.Contains(t, p.Detail, "the host kind cannot exec")
+
+		e.power(tn.token, id, "stop")
+		assert.Equal(t, golibvirt.DomainShutoff, domainState(t, l, hvName), "shut off after stop")
+		problemOf(t, e.must(http.StatusConflict, "GET", path+"/console", tn.token, nil))
+		e.power(tn.token, id, "start")
+		assert.Equal(t, golibvirt.DomainRunning, domainState(t, l, hvName), "running after start")
+
+		var del core.InstanceTask
+		e.must(http.StatusAccepted, "DELETE", path, tn.token, nil).decode(t, &del)
+		done = e.waitTask(tn.token, del.Task.ID)
+		require.Equal(t, ovm.TaskSucceeded, done.State, "delete task: %+v", done)
+		_, err = l.DomainLookupByName(hvName)
+		assert.Error(t, err, "domain %s left on the host", hvName)
+		assert.Empty(t, volumesOf(t, l, id), "disks left in the pool")
+	})
+}

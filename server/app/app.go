@@ -1,0 +1,274 @@
+// Package app assembles the reference server from its parts: the store
+// (embedded SQLite in the data directory, or CockroachDB/PostgreSQL), the
+// secrets box, the driver registry, the task engine, the service, the
+// controllers and the HTTP API. `ovm server` is Main; tests and embedders
+// call Start.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/openovm/ovm/hypervisor/fake"
+	"github.com/openovm/ovm/ovm"
+	"github.com/openovm/ovm/server/api"
+	"github.com/openovm/ovm/server/auth"
+	"github.com/openovm/ovm/server/config"
+	"github.com/openovm/ovm/server/core"
+	"github.com/openovm/ovm/server/drivers"
+	"github.com/openovm/ovm/server/logging"
+	"github.com/openovm/ovm/server/secrets"
+	"github.com/openovm/ovm/server/store"
+	"github.com/openovm/ovm/server/store/sqlstore"
+	"github.com/openovm/ovm/server/tasks"
+)
+
+// Version is the server's version, shown in the OpenAPI document.
+const Version = "0.1.0"
+
+// Options configure Start.
+type Options struct {
+	// Config is the server's configuration (config.Load).
+	Config config.Config
+	// Stdout receives the one-time notice with the administrator's
+	// generated password on the first start (default io.Discard).
+	Stdout io.Writer
+	// Logger receives the server's events; nil builds one from Config's
+	// log format and level, writing to LogOutput.
+	Logger *slog.Logger
+	// LogOutput is where the built logger writes (default io.Discard).
+	LogOutput io.Writer
+	// Argon2 are the password hash parameters (default auth.DefaultArgon2id).
+	Argon2 auth.Argon2idParams
+	// Listener, when set, is used instead of listening on Config.Listen.
+	Listener net.Listener
+}
+
+// Server is a running server.
+type Server struct {
+	cfg      config.Config
+	log      *slog.Logger
+	st       store.Store
+	svc      *core.Service
+	fakes    *drivers.FakeHosts
+	reg      *drivers.Registry
+	http     *http.Server
+	ln       net.Listener
+	password string
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	errMu  sync.Mutex
+	err    error
+	done   chan struct{}
+	once   sync.Once
+}
+
+// Start opens the store, creates the administrator on the first start,
+// starts the task engine and the controllers, and serves the API. It
+// returns once the server accepts connections. Stop it with Shutdown.
+func Start(ctx context.Context, o Options) (_ *Server, err error) {
+	cfg := o.Config
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	if o.Stdout == nil {
+		o.Stdout = io.Discard
+	}
+	log := o.Logger
+	if log == nil {
+		if log, err = newLogger(cfg, o.LogOutput); err != nil {
+			return nil, err
+		}
+	}
+	began := time.Now()
+
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	var cleanup []func()
+	defer func() {
+		if err != nil {
+			for i := len(cleanup) - 1; i >= 0; i-- {
+				cleanup[i]()
+			}
+		}
+	}()
+	cleanup = append(cleanup, func() { _ = st.Close() })
+
+	key, err := secrets.LoadOrCreateKey(cfg.SecretKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("the key that encrypts host credentials: %w", err)
+	}
+	box, err := secrets.New(key)
+	if err != nil {
+		return nil, err
+	}
+
+	metrics := api.NewMetrics()
+	eng := tasks.New(st, tasks.Options{
+		Owner: cfg.Replica + "-" + ovm.NewID().Short(), Workers: cfg.Workers, PerHost: cfg.PerHost, LeaseTTL: cfg.TaskLease,
+		Logger: log.With("component", "tasks"), Observe: metrics.ObserveTask,
+	})
+	reg := drivers.NewRegistry()
+	cleanup = append(cleanup, func() { _ = reg.Close() })
+	var fakes *drivers.FakeHosts
+	if cfg.FakeHosts {
+		fakes = drivers.NewFakeHosts(fake.Options{})
+		reg.Register(ovm.HostFake, fakes.Factory())
+	}
+	registerEngines(reg, log.With("component", "drivers"))
+
+	svc, err := core.New(core.Options{
+		Store: st, Tasks: eng, Drivers: reg, Secrets: box, Argon2: o.Argon2,
+		Logger: log.With("component", "core"), ObserveDriverCall: metrics.ObserveDriverCall,
+	})
+	if err != nil {
+		return nil, err
+	}
+	password, created, err := svc.EnsureAdmin(ctx, cfg.AdminName)
+	if err != nil {
+		return nil, fmt.Errorf("the platform administrator: %w", err)
+	}
+
+	ln := o.Listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+			return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+		}
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s := &Server{
+		cfg: cfg, log: log, st: st, svc: svc, fakes: fakes, reg: reg, ln: ln, cancel: cancel,
+		done: make(chan struct{}),
+	}
+	if created {
+		s.password = password
+	}
+	s.http = &http.Server{
+		Handler:           api.New(svc, api.Options{Logger: log.With("component", "api"), Metrics: metrics, Version: Version}),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+
+	s.wg.Go(func() { s.fail("task engine", eng.Run(runCtx)) })
+	if err := startControllers(runCtx, s); err != nil {
+		cancel()
+		s.wg.Wait()
+		return nil, err
+	}
+	s.wg.Go(func() {
+		if err := s.http.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			s.fail("http server", err)
+		}
+	})
+
+	log.Info("ovm server started", "url", s.URL(), "store", st.Engine(), "replica", cfg.Replica,
+		"startup", time.Since(began).Round(time.Millisecond).String(), "fakeHosts", cfg.FakeHosts)
+	if created {
+		fmt.Fprintf(o.Stdout, "\nOVM is running at %s (API docs at %s/docs).\n"+
+			"The platform administrator was created; this password is shown only once:\n\n"+
+			"    login:    %s\n    password: %s\n\n"+
+			"Log in with:  ovm login %s --user %s\n\n",
+			s.URL(), s.URL(), cfg.AdminName, password, s.URL(), cfg.AdminName)
+	}
+	return s, nil
+}
+
+// URL is the API's base URL.
+func (s *Server) URL() string {
+	addr := s.ln.Addr().String()
+	if host, port, err := net.SplitHostPort(addr); err == nil {
+		if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+			addr = net.JoinHostPort("127.0.0.1", port)
+		}
+	}
+	return "http://" + addr
+}
+
+// Service is the server's service layer.
+func (s *Server) Service() *core.Service { return s.svc }
+
+// Store is the server's store.
+func (s *Server) Store() store.Store { return s.st }
+
+// FakeHosts returns the in-memory hosts (nil unless Config.FakeHosts).
+func (s *Server) FakeHosts() *drivers.FakeHosts { return s.fakes }
+
+// AdminPassword is the administrator's generated password when this start
+// created it, else "".
+func (s *Server) AdminPassword() string { return s.password }
+
+// Done is closed when a part of the server failed; Err says why.
+func (s *Server) Done() <-chan struct{} { return s.done }
+
+// Err is the first failure of a part of the server, or nil.
+func (s *Server) Err() error {
+	s.errMu.Lock()
+	defer s.errMu.Unlock()
+	return s.err
+}
+
+func (s *Server) fail(what string, err error) {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return
+	}
+	s.errMu.Lock()
+	if s.err == nil {
+		s.err = fmt.Errorf("%s: %w", what, err)
+	}
+	s.errMu.Unlock()
+	s.once.Do(func() { close(s.done) })
+}
+
+// Shutdown stops accepting requests, lets the requests in flight finish
+// (until ctx ends), stops the task engine and the controllers (tasks in
+// flight keep their leases and resume on the next start or on another
+// replica), and closes the store.
+func (s *Server) Shutdown(ctx context.Context) error {
+	herr := s.http.Shutdown(ctx)
+	if herr != nil {
+		herr = errors.Join(herr, s.http.Close())
+	}
+	s.cancel()
+	s.wg.Wait()
+	rerr := s.reg.Close()
+	serr := s.st.Close()
+	s.log.Info("ovm server stopped")
+	return errors.Join(herr, rerr, serr)
+}
+
+func newLogger(cfg config.Config, w io.Writer) (*slog.Logger, error) {
+	if w == nil {
+		w = io.Discard
+	}
+	level, err := logging.ParseLevel(cfg.LogLevel)
+	if err != nil {
+		return nil, err
+	}
+	return logging.New(w, logging.Format(cfg.LogFormat), level)
+}
+
+func openStore(ctx context.Context, cfg config.Config) (store.Store, error) {
+	if cfg.Database != "" {
+		st, err := sqlstore.OpenPostgres(ctx, cfg.Database)
+		if err != nil {
+			return nil, fmt.Errorf("open the database: %w", err)
+		}
+		return st, nil
+	}
+	st, err := sqlstore.OpenSQLite(ctx, cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("open the embedded store in %s: %w", cfg.DataDir, err)
+	}
+	return st, nil
+}

@@ -1,0 +1,515 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/openovm/ovm/ovm"
+	"github.com/openovm/ovm/server/client"
+	"github.com/openovm/ovm/server/core"
+)
+
+func volumeCommands() *command {
+	return &command{name: "volume", aliases: []string{"volumes", "vol"}, summary: "Manage volumes (cloud disks)", sub: []*command{
+		{name: "list", aliases: []string{"ls"}, summary: "List volumes", run: (*app).volumeList},
+		{name: "show", aliases: []string{"get"}, summary: "Show a volume", run: (*app).volumeShow},
+		{name: "create", summary: "Create a volume", run: (*app).volumeCreate},
+		{name: "resize", summary: "Grow a volume", run: (*app).volumeResize},
+		{name: "delete", aliases: []string{"rm"}, summary: "Delete a detached volume", run: (*app).volumeDelete},
+	}}
+}
+
+func (a *app) volumeList(path string, args []string) error {
+	f := a.flags(path, "[--vdc VDC]", "List volumes.")
+	vdcRef := f.String("vdc", "", "list one VDC's volumes (administrators)")
+	if _, err := f.parseN(args); err != nil {
+		return err
+	}
+	cl, err := a.client()
+	if err != nil {
+		return err
+	}
+	vdc, err := a.resolveVDC(*vdcRef)
+	if err != nil {
+		return err
+	}
+	vs, err := cl.ListVolumes(a.ctx, client.ListOptions{VDCID: string(vdc)})
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	return a.show(page(vs), func(w io.Writer) {
+		row(w, "NAME", "ID", "SIZE", "PHASE", "ATTACHED TO", "AGE")
+		for _, v := range vs {
+			row(w, v.Name, v.ID, v.Size, v.Phase, v.AttachedTo, ago(v.CreatedAt, now))
+		}
+	})
+}
+
+func volumeDetail(w io.Writer, v core.VolumeInfo) {
+	field(w, "Name", v.Name)
+	field(w, "ID", v.ID)
+	field(w, "VDC", v.VDCID)
+	field(w, "Size", v.Size)
+	field(w, "Phase", v.Phase)
+	field(w, "Attached to", v.AttachedTo)
+	if v.StoragePoolID != "" {
+		field(w, "Storage pool", v.StoragePoolID)
+	}
+	if v.Message != "" {
+		field(w, "Message", v.Message)
+	}
+	field(w, "Created", v.CreatedAt.Format(time.RFC3339))
+}
+
+func (a *app) volumeShow(path string, args []string) error {
+	f := a.flags(path, "NAME|ID", "Show a volume.")
+	pos, err := f.parseN(args, "NAME|ID")
+	if err != nil {
+		return err
+	}
+	cl, err := a.client()
+	if err != nil {
+		return err
+	}
+	id, err := a.resolve("volume", pos[0], "")
+	if err != nil {
+		return err
+	}
+	v, err := cl.GetVolume(a.ctx, id)
+	if err != nil {
+		return err
+	}
+	return a.show(v, func(w io.Writer) { volumeDetail(w, v) })
+}
+
+// afterVolumeTask prints a volume change, after its task with wait.
+func (a *app) afterVolumeTask(vt core.VolumeTask, wait bool, verb string) error {
+	if wait && vt.Task != nil {
+		if err := a.waitAll(vt.Task); err != nil {
+			return err
+		}
+		if verb != "deleted" {
+			if v, err := a.mustClient().GetVolume(a.ctx, vt.Volume.ID); err == nil {
+				vt.Volume = v
+			}
+		}
+		if t, err := a.mustClient().GetTask(a.ctx, vt.Task.ID); err == nil {
+			vt.Task = &t
+		}
+	}
+	return a.show(vt, func(w io.Writer) {
+		fmt.Fprintf(w, "Volume %s (%s, %s) %s.\n", vt.Volume.Name, vt.Volume.ID, vt.Volume.Size, verb)
+		if vt.Task != nil && !wait {
+			fmt.Fprintf(w, "Task %s %s; follow it with 'ovm task watch %s'.\n", vt.Task.ID, vt.Task.State, vt.Task.ID)
+		}
+	})
+}
+
+func (a *app) volumeCreate(path string, args []string) error {
+	f := a.flags(path, "NAME --size SIZE [--vdc VDC] [--wait]", "Create a volume (the disk quota now, the volume in a task).")
+	size := f.String("size", "", "the volume's size such as 10Gi")
+	vdcRef := f.String("vdc", "", "the VDC to create in (administrators)")
+	wait := f.Bool("wait", false, "wait for the task and show its progress")
+	pos, err := f.parseN(args, "NAME")
+	if err != nil {
+		return err
+	}
+	if *size == "" {
+		return f.fail("--size is required")
+	}
+	b, err := parseSize(*size)
+	if err != nil {
+		return f.fail("--size: %v", err)
+	}
+	cl, err := a.client()
+	if err != nil {
+		return err
+	}
+	vdc, err := a.resolveVDC(*vdcRef)
+	if err != nil {
+		return err
+	}
+	vt, err := cl.CreateVolume(a.ctx, client.VolumeCreate{VDCID: vdc, Name: pos[0], Size: b, IdempotencyKey: newKey()})
+	if err != nil {
+		return err
+	}
+	return a.afterVolumeTask(vt, *wait, "created")
+}
+
+func (a *app) volumeResize(path string, args []string) error {
+	f := a.flags(path, "NAME|ID --size SIZE [--wait]", "Grow a volume to a new size.")
+	size := f.String("size", "", "the new size such as 20Gi")
+	wait := f.Bool("wait", false, "wait for the task and show its progress")
+	pos, err := f.parseN(args, "NAME|ID")
+	if err != nil {
+		return err
+	}
+	b, err := parseSize(*size)
+	if err != nil {
+		return f.fail("--size: %v", err)
+	}
+	cl, err := a.client()
+	if err != nil {
+		return err
+	}
+	id, err := a.resolve("volume", pos[0], "")
+	if err != nil {
+		return err
+	}
+	vt, err := cl.ResizeVolume(a.ctx, id, b)
+	if err != nil {
+		return err
+	}
+	return a.afterVolumeTask(vt, *wait, "resized")
+}
+
+func (a *app) volumeDelete(path string, args []string) error {
+	f := a.flags(path, "NAME|ID [--wait]", "Delete a detached volume.")
+	wait := f.Bool("wait", false, "wait for the task and show its progress")
+	pos, err := f.parseN(args, "NAME|ID")
+	if err != nil {
+		return err
+	}
+	cl, err := a.client()
+	if err != nil {
+		return err
+	}
+	id, err := a.resolve("volume", pos[0], "")
+	if err != nil {
+		return err
+	}
+	vt, err := cl.DeleteVolume(a.ctx, id)
+	if err != nil {
+		return err
+	}
+	return a.afterVolumeTask(vt, *wait, "deleted")
+}
+
+func networkCommands() *command {
+	return &command{name: "network", aliases: []string{"networks", "net"}, summary: "Manage networks", sub: []*command{
+		{name: "list", aliases: []string{"ls"}, summary: "List networks", run: (*app).networkList},
+		{name: "show", aliases: []string{"get"}, summary: "Show a network", run: (*app).networkShow},
+		{name: "create", summary: "Create a network", run: (*app).networkCreate},
+		{name: "delete", aliases: []string{"rm"}, summary: "Delete a network no instance uses", run: (*app).networkDelete},
+	}}
+}
+
+func (a *app) networkList(path string, args []string) error {
+	f := a.flags(path, "[--vdc VDC]", "List networks.")
+	vdcRef := f.String("vdc", "", "list one VDC's networks (administrators)")
+	if _, err := f.parseN(args); err != nil {
+		return err
+	}
+	cl, err := a.client()
+	if err != nil {
+		return err
+	}
+	vdc, err := a.resolveVDC(*vdcRef)
+	if err != nil {
+		return err
+	}
+	ns, err := cl.ListNetworks(a.ctx, client.ListOptions{VDCID: string(vdc)})
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	return a.show(page(ns), func(w io.Writer) {
+		row(w, "NAME", "ID", "VLAN", "SUBNET", "GATEWAY", "AGE")
+		for _, n := range ns {
+			gw := ""
+			if n.Gateway.IsValid() {
+				gw = n.Gateway.String()
+			}
+			row(w, n.Name, n.ID, n.VLAN, n.Subnet, gw, ago(n.CreatedAt, now))
+		}
+	})
+}
+
+func networkDetail(w io.Writer, n ovm.Network) {
+	field(w, "Name", n.Name)
+	field(w, "ID", n.ID)
+	field(w, "VDC", n.VDCID)
+	field(w, "VLAN", n.VLAN)
+	field(w, "Subnet", n.Subnet)
+	if n.Gateway.IsValid() {
+		field(w, "Gateway", n.Gateway)
+	}
+	var rs, dns []string
+	for _, r := range n.Ranges {
+		rs = append(rs, r.Start.String()+"-"+r.End.String())
+	}
+	for _, d := range n.DNS {
+		dns = append(dns, d.String())
+	}
+	field(w, "Ranges", strings.Join(rs, ", "))
+	field(w, "DNS", strings.Join(dns, ", "))
+	field(w, "Created", n.CreatedAt.Format(time.RFC3339))
+}
+
+func (a *app) networkShow(path string, args []string) error {
+	f := a.flags(path, "NAME|ID", "Show a network.")
+	pos, err := f.parseN(args, "NAME|ID")
+	if err != nil {
+		return err
+	}
+	cl, err := a.client()
+	if err != nil {
+		return err
+	}
+	id, err := a.resolve("network", pos[0], "")
+	if err != nil {
+		return err
+	}
+	n, err := cl.GetNetwork(a.ctx, id)
+	if err != nil {
+		return err
+	}
+	return a.show(n, func(w io.Writer) { networkDetail(w, n) })
+}
+
+func (a *app) networkCreate(path string, args []string) error {
+	f := a.flags(path, "NAME --subnet CIDR [--gateway IP] [--vlan N] [--range START-END]... [--dns IP]...",
+		"Create a network: an L2 segment with a VLAN id, a subnet, a gateway and the addresses OVM allocates.")
+	subnet := f.String("subnet", "", "the subnet such as 10.0.0.0/24 or fd00::/64")
+	gateway := f.String("gateway", "", "the gateway address")
+	vlan := f.Int("vlan", 0, "the VLAN id (0: untagged)")
+	vdcRef := f.String("vdc", "", "the VDC to create in (administrators)")
+	var ranges, dns multi
+	f.Var(&ranges, "range", "an allocatable range `START-END`; repeatable (default: the whole subnet)")
+	f.Var(&dns, "dns", "a DNS server `IP`; repeatable")
+	pos, err := f.parseN(args, "NAME")
+	if err != nil {
+		return err
+	}
+	if *subnet == "" {
+		return f.fail("--subnet is required")
+	}
+	in := client.NetworkCreate{Name: pos[0], VLAN: *vlan, Subnet: *subnet, Gateway: *gateway, DNS: dns, IdempotencyKey: newKey()}
+	for _, r := range ranges {
+		start, end, ok := strings.Cut(r, "-")
+		if !ok {
+			return f.fail("--range %q: want START-END", r)
+		}
+		in.Ranges = append(in.Ranges, client.AddrRange{Start: start, End: end})
+	}
+	cl, err := a.client()
+	if err != nil {
+		return err
+	}
+	if in.VDCID, err = a.resolveVDC(*vdcRef); err != nil {
+		return err
+	}
+	n, err := cl.CreateNetwork(a.ctx, in)
+	if err != nil {
+		return err
+	}
+	return a.show(n, func(w io.Writer) { networkDetail(w, n) })
+}
+
+func (a *app) networkDelete(path string, args []string) error {
+	f := a.flags(path, "NAME|ID", "Delete a network that no instance uses.")
+	pos, err := f.parseN(args, "NAME|ID")
+	if err != nil {
+		return err
+	}
+	cl, err := a.client()
+	if err != nil {
+		return err
+	}
+	id, err := a.resolve("network", pos[0], "")
+	if err != nil {
+		return err
+	}
+	if err := cl.DeleteNetwork(a.ctx, id); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.env.Stdout, "Network %s deleted.\n", id)
+	return nil
+}
+
+func taskCommands() *command {
+	return &command{name: "task", aliases: []string{"tasks"}, summary: "Follow tasks: changes on hypervisors", sub: []*command{
+		{name: "list", aliases: []string{"ls"}, summary: "List tasks", run: (*app).taskList},
+		{name: "show", aliases: []string{"get"}, summary: "Show a task's steps and log", run: (*app).taskShow},
+		{name: "watch", summary: "Follow a task to its end with a progress bar", run: (*app).taskWatch},
+	}}
+}
+
+func (a *app) taskList(path string, args []string) error {
+	f := a.flags(path, "[--vdc VDC] [--limit N]", "List tasks, newest first as the server orders them.")
+	vdcRef := f.String("vdc", "", "list one VDC's tasks (administrators)")
+	limit := f.Int("limit", 0, "show at most N tasks (0: all)")
+	if _, err := f.parseN(args); err != nil {
+		return err
+	}
+	cl, err := a.client()
+	if err != nil {
+		return err
+	}
+	vdc, err := a.resolveVDC(*vdcRef)
+	if err != nil {
+		return err
+	}
+	var ts []ovm.Task
+	if *limit > 0 {
+		pg, err := client.List[ovm.Task](a.ctx, cl, "/v1/tasks", client.ListOptions{VDCID: string(vdc), Limit: *limit})
+		if err != nil {
+			return err
+		}
+		ts = pg.Items
+	} else if ts, err = cl.ListTasks(a.ctx, client.ListOptions{VDCID: string(vdc)}); err != nil {
+		return err
+	}
+	now := time.Now()
+	return a.show(page(ts), func(w io.Writer) {
+		row(w, "ID", "KIND", "TARGET", "STATE", "PROGRESS", "STEP", "AGE")
+		for _, t := range ts {
+			row(w, t.ID, t.Kind, t.TargetID, t.State, fmt.Sprintf("%d%%", t.Progress), currentStep(t), ago(t.CreatedAt, now))
+		}
+	})
+}
+
+func taskDetail(w io.Writer, t ovm.Task) {
+	field(w, "ID", t.ID)
+	field(w, "Kind", t.Kind)
+	field(w, "Target", t.TargetID)
+	field(w, "VDC", t.VDCID)
+	field(w, "State", t.State)
+	field(w, "Progress", fmt.Sprintf("%d%%", t.Progress))
+	if t.Error != "" {
+		field(w, "Error", t.Error)
+	}
+	field(w, "Created", t.CreatedAt.Format(time.RFC3339))
+	if t.FinishedAt != nil {
+		field(w, "Finished", t.FinishedAt.Format(time.RFC3339))
+	}
+	fmt.Fprintln(w)
+	row(w, "STEP", "STATE", "ERROR")
+	for _, s := range t.Steps {
+		row(w, s.Name, s.State, s.Error)
+	}
+	if len(t.Log) > 0 {
+		fmt.Fprintln(w)
+		row(w, "TIME", "LEVEL", "MESSAGE")
+		for _, l := range t.Log {
+			row(w, l.Time.Format(time.RFC3339), l.Level, l.Message)
+		}
+	}
+}
+
+func (a *app) taskShow(path string, args []string) error {
+	f := a.flags(path, "ID", "Show a task: its steps, progress and log.")
+	pos, err := f.parseN(args, "ID")
+	if err != nil {
+		return err
+	}
+	cl, err := a.client()
+	if err != nil {
+		return err
+	}
+	id, err := a.resolve("task", pos[0], "")
+	if err != nil {
+		return err
+	}
+	t, err := cl.GetTask(a.ctx, id)
+	if err != nil {
+		return err
+	}
+	return a.show(t, func(w io.Writer) { taskDetail(w, t) })
+}
+
+func (a *app) taskWatch(path string, args []string) error {
+	f := a.flags(path, "ID", "Follow a task until it ends: a progress bar with the step on a terminal, a line per change\n"+
+		"otherwise. Exits 1 when the task does not succeed, after printing the end of its log.")
+	pos, err := f.parseN(args, "ID")
+	if err != nil {
+		return err
+	}
+	if _, err := a.client(); err != nil {
+		return err
+	}
+	id, err := a.resolve("task", pos[0], "")
+	if err != nil {
+		return err
+	}
+	w := a.env.Stdout
+	if a.structured() {
+		w = a.env.Stderr
+	}
+	t, err := a.watch(w, id)
+	if a.structured() && t.ID != "" {
+		if perr := a.show(t, nil); perr != nil {
+			return perr
+		}
+	}
+	return err
+}
+
+func discoveredCommands() *command {
+	return &command{name: "discovered", summary: "Objects found on hosts that OVM does not manage (administrators)", sub: []*command{
+		{name: "list", aliases: []string{"ls"}, summary: "List discovered objects", run: (*app).discoveredList},
+		{name: "import", summary: "Import a discovered object into a VDC", run: (*app).discoveredImport},
+	}}
+}
+
+func (a *app) discoveredList(path string, args []string) error {
+	f := a.flags(path, "", "List the instances found on hosts without an OVM id (run 'ovm host sync' to refresh).")
+	if _, err := f.parseN(args); err != nil {
+		return err
+	}
+	cl, err := a.client()
+	if err != nil {
+		return err
+	}
+	ds, err := cl.ListDiscovered(a.ctx, client.ListOptions{})
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	return a.show(page(ds), func(w io.Writer) {
+		row(w, "NAME", "ID", "HOST", "NATIVE ID", "TYPE", "CPU", "MEMORY", "POWER", "FOUND")
+		for _, d := range ds {
+			row(w, d.Name, d.ID, d.HostID.Short(), d.NativeID, d.Type, d.CPU, d.Memory, d.Power, ago(d.FoundAt, now))
+		}
+	})
+}
+
+func (a *app) discoveredImport(path string, args []string) error {
+	f := a.flags(path, "NAME|ID --vdc VDC [--name NAME]", "Import a discovered object into a VDC; it is then managed like any instance.")
+	vdcRef := f.String("vdc", "", "the VDC that gets the instance")
+	name := f.String("name", "", "the instance's name (default: the discovered name)")
+	pos, err := f.parseN(args, "NAME|ID")
+	if err != nil {
+		return err
+	}
+	if *vdcRef == "" {
+		return f.fail("--vdc is required")
+	}
+	cl, err := a.client()
+	if err != nil {
+		return err
+	}
+	id, err := a.resolve("discovered object", pos[0], "")
+	if err != nil {
+		return err
+	}
+	vdc, err := a.resolveVDC(*vdcRef)
+	if err != nil {
+		return err
+	}
+	n := *name
+	if n == "" {
+		n = pos[0]
+		if ovm.ID(n).Valid() {
+			return f.fail("--name is required when the object is named by id")
+		}
+	}
+	i, err := cl.ImportDiscovered(a.ctx, id, vdc, n)
+	if err != nil {
+		return err
+	}
+	return a.show(i, func(w io.Writer) { instanceDetail(w, i) })
+}

@@ -1,0 +1,83 @@
+// Package clienttest runs the real OVM API in process for tests of its
+// clients: a SQLite store in a temporary directory, the task engine, the
+// core service with fake hosts, and an httptest server, all removed when
+// the test ends.
+package clienttest
+
+import (
+	"context"
+	"crypto/rand"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/openovm/ovm/hypervisor/fake"
+	"github.com/openovm/ovm/ovm"
+	"github.com/openovm/ovm/server/api"
+	"github.com/openovm/ovm/server/auth"
+	"github.com/openovm/ovm/server/core"
+	"github.com/openovm/ovm/server/drivers"
+	"github.com/openovm/ovm/server/secrets"
+	"github.com/openovm/ovm/server/store/sqlstore"
+	"github.com/openovm/ovm/server/tasks"
+)
+
+// cheap keeps password hashing fast in tests.
+var cheap = auth.Argon2idParams{Memory: 1024, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16}
+
+// Server is a running API.
+type Server struct {
+	// URL is the server's base URL.
+	URL string
+	// AdminName and AdminPassword log in as the platform administrator.
+	AdminName, AdminPassword string
+	// Fakes are the fake hosts behind "fake://NAME" endpoints.
+	Fakes *drivers.FakeHosts
+	// Service is the core service behind the API.
+	Service *core.Service
+}
+
+// Start runs an API until t ends.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "db"))
+	require.NoError(t, err, "open sqlite")
+	t.Cleanup(func() { _ = st.Close() })
+	m := api.NewMetrics()
+	eng := tasks.New(st, tasks.Options{PollInterval: 20 * time.Millisecond, LeaseTTL: 10 * time.Second, Workers: 8, PerHost: 4, Observe: m.ObserveTask})
+	reg := drivers.NewRegistry()
+	fakes := drivers.NewFakeHosts(fake.Options{})
+	reg.Register(ovm.HostFake, fakes.Factory())
+	key := make([]byte, secrets.KeySize)
+	_, _ = rand.Read(key)
+	box, err := secrets.New(key)
+	require.NoError(t, err, "secrets")
+	svc, err := core.New(core.Options{Store: st, Tasks: eng, Drivers: reg, Secrets: box, Argon2: cheap, ObserveDriverCall: m.ObserveDriverCall})
+	require.NoError(t, err, "core service")
+	runCtx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = eng.Run(runCtx) })
+	srv := httptest.NewServer(api.New(svc, api.Options{Metrics: m}))
+	// Cleanups run last-in first-out: the HTTP server closes (ending open
+	// event streams) before the engine stops and the store closes.
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	t.Cleanup(srv.Close)
+	pw, created, err := svc.EnsureAdmin(ctx, "admin")
+	require.NoError(t, err, "ensure admin")
+	require.True(t, created, "EnsureAdmin on an empty store: created false, want true")
+	return &Server{URL: srv.URL, AdminName: "admin", AdminPassword: pw, Fakes: fakes, Service: svc}
+}
+
+// Host returns the fake host behind endpoint ("fake://h1"), to add latency
+// or faults.
+func (s *Server) Host(t testing.TB, endpoint string) *drivers.FakeHost {
+	t.Helper()
+	h, err := s.Fakes.Host(endpoint)
+	require.NoError(t, err, "fake host %s", endpoint)
+	return h
+}

@@ -1,0 +1,21 @@
+// Package client is a small Go client of the OVM REST API.
+//
+// A Client holds a base URL, a bearer token and an http.Client. Typed
+// methods cover the resources the ovm CLI works with and decode into the
+// server's own types (package ovm and server/core); Do and Call reach any
+// other route. Every failure the server answers is an RFC 9457 problem,
+// returned as a *Problem whose message names each invalid field:
+//
+//	c, err := client.New("https://ovm.example.com", token, nil)
+//	...
+//	it, err := c.CreateInstance(ctx, client.InstanceCreate{Name: "web", Spec: spec, Start: true}, "")
+//	var p *client.Problem
+//	if errors.As(err, &p) && p.Status == http.StatusUnprocessableEntity {
+//		fmt.Println(p) // invalid instance spec (422): spec.memoryBytes: must be at least 4MiB (got 1024)
+//	}
+//	task, err := c.WatchTask(ctx, it.Task.ID, func(t ovm.Task) { fmt.Println(t.Progress) })
+//
+// Lists are cursor-paginated: List returns one page, All follows each page's
+// next cursor to the end. WatchTask follows a task's Server-Sent Events and
+// falls back to polling when the stream is unavailable.
+package client

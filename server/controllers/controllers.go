@@ -1,0 +1,152 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/openovm/ovm/ovm"
+	"github.com/openovm/ovm/server/core"
+	"github.com/openovm/ovm/server/store"
+)
+
+// The lease names of the singleton loops.
+const (
+	LeaseSync    = "controllers.sync"
+	LeaseMonitor = "controllers.monitor"
+)
+
+// Options configure the controllers. Service and Replica are required;
+// zero durations take the defaults given.
+type Options struct {
+	// Service is the platform's operations the loops call.
+	Service *core.Service
+	// Store holds the loops' leases (default Service.Store()).
+	Store store.Store
+	// Replica names this server among the replicas on one database; it is
+	// the holder of the leases it takes.
+	Replica string
+	// SyncInterval is how often inventory sync lists every host
+	// (default 60s).
+	SyncInterval time.Duration
+	// MonitorInterval is how often the host monitor probes every host of
+	// the HA-enabled pools (default 10s). A host is suspect after one
+	// failed probe and failed after two in a row.
+	MonitorInterval time.Duration
+	// ProbeTimeout bounds each probe (default half the MonitorInterval).
+	ProbeTimeout time.Duration
+	// FenceTimeout bounds the fencing of one failed host (default 30s).
+	FenceTimeout time.Duration
+	// LeaseTTL is how long a loop's lease lasts without renewal; it is
+	// renewed every LeaseTTL/3, and another replica takes a loop over at
+	// most this long after its leader died (default 15s).
+	LeaseTTL time.Duration
+	// Fencer carries out the fencing methods of failed hosts. Nil: no host
+	// can be fenced, and the instances of a failed host become unknown
+	// (with an alert) instead of being restarted elsewhere.
+	Fencer Fencer
+	// Logger receives the loops' events and alerts (default: discard).
+	Logger *slog.Logger
+	// Now is the clock the failure detector reads (default time.Now).
+	Now func() time.Time
+}
+
+// Controllers runs the singleton loops of one replica.
+type Controllers struct {
+	o       Options
+	log     *slog.Logger
+	sync    *Leader
+	monitor *Leader
+}
+
+// New checks the options and returns the controllers; Run starts them.
+func New(o Options) (*Controllers, error) {
+	var f ovm.Fields
+	if o.Service == nil {
+		f.Add("service", "is required")
+	}
+	if o.Replica == "" {
+		f.Add("replica", "is required")
+	}
+	for _, d := range []struct {
+		field string
+		v     time.Duration
+	}{{"syncInterval", o.SyncInterval}, {"monitorInterval", o.MonitorInterval}, {"probeTimeout", o.ProbeTimeout},
+		{"fenceTimeout", o.FenceTimeout}, {"leaseTtl", o.LeaseTTL}} {
+		if d.v < 0 {
+			f.Add(d.field, "must not be negative")
+		}
+	}
+	if err := f.Err("invalid controllers options"); err != nil {
+		return nil, err
+	}
+	if o.Store == nil {
+		o.Store = o.Service.Store()
+	}
+	if o.SyncInterval == 0 {
+		o.SyncInterval = 60 * time.Second
+	}
+	if o.MonitorInterval == 0 {
+		o.MonitorInterval = 10 * time.Second
+	}
+	if o.ProbeTimeout == 0 {
+		o.ProbeTimeout = o.MonitorInterval / 2
+	}
+	if o.FenceTimeout == 0 {
+		o.FenceTimeout = 30 * time.Second
+	}
+	if o.LeaseTTL == 0 {
+		o.LeaseTTL = 15 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	log := o.Logger.With("replica", o.Replica)
+	return &Controllers{
+		o:       o,
+		log:     log,
+		sync:    &Leader{Store: o.Store, Name: LeaseSync, Holder: o.Replica, TTL: o.LeaseTTL, Logger: log},
+		monitor: &Leader{Store: o.Store, Name: LeaseMonitor, Holder: o.Replica, TTL: o.LeaseTTL, Logger: log},
+	}, nil
+}
+
+// Run runs the inventory sync and host monitor loops, each while this
+// replica holds its lease, until ctx ends; then it releases the leases and
+// returns nil.
+func (c *Controllers) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	wg.Go(func() { errs[0] = c.sync.Run(ctx, c.runSync) })
+	wg.Go(func() { errs[1] = c.monitor.Run(ctx, c.runMonitor) })
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// Leading reports which loops this replica runs now, by lease name.
+func (c *Controllers) Leading() map[string]bool {
+	_, s := c.sync.Held()
+	_, m := c.monitor.Held()
+	return map[string]bool{LeaseSync: s, LeaseMonitor: m}
+}
+
+// every runs fn at once and then every interval until ctx ends. An error
+// that says the lease was lost ends the loop with it.
+func every(ctx context.Context, interval time.Duration, fn func(ctx context.Context) error) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if err := fn(ctx); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,237 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/openovm/ovm/hypervisor"
+	"github.com/openovm/ovm/ovm"
+	"github.com/openovm/ovm/server/store"
+)
+
+// Guard re-checks, inside the transaction of a controller's write, that the
+// controller may still write: a leader-only loop passes a guard that checks
+// its lease epoch (store.Tx.CheckLease), so that a paused old leader writes
+// nothing once another replica took the lease over. A nil Guard checks
+// nothing.
+type Guard func(ctx context.Context, tx store.Tx) error
+
+// check runs the guard, if any.
+func (g Guard) check(ctx context.Context, tx store.Tx) error {
+	if g == nil {
+		return nil
+	}
+	return g(ctx, tx)
+}
+
+// SyncReport is what one inventory sync of a host found.
+type SyncReport struct {
+	HostID ovm.ID
+	// Discovered are the host's unmanaged objects, recorded as discovered
+	// (those found before are kept, those gone are dropped); Added counts
+	// the ones recorded by this sync.
+	Discovered []Discovered
+	Added      int
+	// Missing are managed instances recorded on the host whose object is
+	// gone from it (removed behind OVM's back): they are now phase lost.
+	Missing []MissingInstance
+	// Orphans are objects on the host that carry an OVM id the store has no
+	// instance for (deleted while the host was away, or a crash between a
+	// create on the host and its record). Nothing is changed on the host.
+	Orphans []Orphan
+}
+
+// MissingInstance is a managed instance whose object is gone from its host.
+type MissingInstance struct {
+	ID       ovm.ID `json:"id"`
+	Name     string `json:"name"`
+	VDCID    ovm.ID `json:"vdcId"`
+	NativeID string `json:"nativeId"`
+}
+
+// Orphan is an object on a host with an OVM id the store does not know.
+type Orphan struct {
+	HostID   ovm.ID         `json:"hostId"`
+	OVMID    ovm.ID         `json:"ovmId"`
+	NativeID string         `json:"nativeId"`
+	Name     string         `json:"name"`
+	Power    ovm.PowerState `json:"power"`
+}
+
+// SyncHostGuarded is inventory sync for the controllers: it lists a host's
+// objects and, in one transaction that first runs guard, records the
+// unmanaged ones as discovered (as SyncHost does), marks lost the managed
+// instances whose object is gone from the host, and reports the objects
+// with an OVM id the store does not know. A host that does not answer is
+// ovm.ErrUnavailable with the driver's text, and nothing is written.
+func (s *Service) SyncHostGuarded(ctx context.Context, hostID ovm.ID, guard Guard) (SyncReport, error) {
+	var h hostRecord
+	err := s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		h, _, err = getAs[hostRecord](ctx, tx, store.KindHost, hostID)
+		return err
+	})
+	if err != nil {
+		return SyncReport{}, err
+	}
+	listedAt := s.now()
+	found, err := s.listHost(ctx, h)
+	if err != nil {
+		return SyncReport{}, err
+	}
+	var rep SyncReport
+	err = s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
+		rep = SyncReport{HostID: hostID}
+		if err := guard.check(ctx, tx); err != nil {
+			return err
+		}
+		before, err := tx.Count(ctx, store.Filter{Kind: store.KindDiscovered, HostID: hostID})
+		if err != nil {
+			return err
+		}
+		if rep.Discovered, err = s.recordDiscovered(ctx, tx, hostID, found); err != nil {
+			return err
+		}
+		rep.Added = max(0, len(rep.Discovered)-int(before))
+		if rep.Missing, err = s.markMissing(ctx, tx, h.Host, found, listedAt); err != nil {
+			return err
+		}
+		rep.Orphans, err = orphans(ctx, tx, hostID, found)
+		return err
+	})
+	return rep, err
+}
+
+// listHost lists a host's objects through its driver, within the service's
+// driver timeout.
+func (s *Service) listHost(ctx context.Context, h hostRecord) ([]hypervisor.Instance, error) {
+	cctx, cancel := context.WithTimeout(ctx, s.o.DriverTimeout)
+	defer cancel()
+	conn, err := s.connect(cctx, h)
+	if err != nil {
+		return nil, hostError(h.Host, err)
+	}
+	found, err := observed{Driver: conn.Hypervisor, s: s}.List(cctx)
+	if err != nil {
+		return nil, hostError(h.Host, err)
+	}
+	return found, nil
+}
+
+// recordDiscovered records the unmanaged objects of found as the host's
+// discovered objects, in tx: those recorded before are kept, those gone are
+// dropped. It returns the host's discovered objects.
+func (s *Service) recordDiscovered(ctx context.Context, tx store.Tx, hostID ovm.ID, found []hypervisor.Instance) ([]Discovered, error) {
+	var out []Discovered
+	rs, err := listAll(ctx, tx, store.Filter{Kind: store.KindDiscovered, HostID: hostID})
+	if err != nil {
+		return nil, err
+	}
+	known := map[string]store.Record{}
+	for _, r := range rs {
+		d, err := decode[Discovered](r)
+		if err != nil {
+			return nil, err
+		}
+		known[d.NativeID] = r
+	}
+	now := s.now()
+	seen := map[string]bool{}
+	for _, i := range found {
+		if i.Managed() {
+			continue
+		}
+		seen[i.NativeID] = true
+		if r, ok := known[i.NativeID]; ok {
+			d, err := decode[Discovered](r)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, d)
+			continue
+		}
+		d := Discovered{ID: ovm.NewID(), HostID: hostID, NativeID: i.NativeID, Name: i.Name, Type: i.Type,
+			CPU: i.CPU, Memory: i.Memory, Image: i.Image, Power: i.Power, FoundAt: now}
+		r := store.Record{Kind: store.KindDiscovered, ID: d.ID, ParentID: hostID, HostID: hostID, Name: string(d.ID)}
+		if err := setData(&r, d); err != nil {
+			return nil, err
+		}
+		if err := tx.Insert(ctx, &r); err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	for native, r := range known {
+		if !seen[native] {
+			if err := tx.Delete(ctx, store.KindDiscovered, r.ID, 0); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+// settled reports whether an instance record says it exists on its host
+// and no task acts on it: only such an instance can be missing.
+func settled(inst instanceRecord) bool {
+	return inst.PendingTask == "" && inst.Status.NativeID != "" &&
+		(inst.Status.Phase == ovm.PhaseReady || inst.Status.Phase == ovm.PhaseUnknown)
+}
+
+// markMissing marks lost the settled instances recorded on host that are
+// not in found. An instance whose record changed since listedAt (a task
+// finished after the host was listed) is left for the next sync.
+func (s *Service) markMissing(ctx context.Context, tx store.Tx, host ovm.Host, found []hypervisor.Instance, listedAt time.Time) ([]MissingInstance, error) {
+	byID := map[ovm.ID]bool{}
+	byNative := map[string]bool{}
+	for _, i := range found {
+		byNative[i.NativeID] = true
+		if i.Managed() {
+			byID[i.OVMID] = true
+		}
+	}
+	rs, err := listAll(ctx, tx, store.Filter{Kind: store.KindInstance, AllVDCs: true, HostID: host.ID})
+	if err != nil {
+		return nil, err
+	}
+	var out []MissingInstance
+	for _, r := range rs {
+		inst, err := decode[instanceRecord](r)
+		if err != nil {
+			return nil, err
+		}
+		if !settled(inst) || !inst.Status.UpdatedAt.Before(listedAt) || byID[inst.ID] || byNative[inst.Status.NativeID] {
+			continue
+		}
+		out = append(out, MissingInstance{ID: inst.ID, Name: inst.Name, VDCID: inst.VDCID, NativeID: inst.Status.NativeID})
+		inst.Status.Phase, inst.Status.Power = ovm.PhaseLost, ovm.PowerUnknown
+		inst.Status.Message = fmt.Sprintf("its object %s is gone from host %s: it was removed outside OVM", inst.Status.NativeID, host.Name)
+		inst.Status.UpdatedAt = s.now()
+		if err := save(ctx, tx, &r, inst); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// orphans returns the objects of found whose OVM id has no instance record.
+func orphans(ctx context.Context, tx store.Tx, hostID ovm.ID, found []hypervisor.Instance) ([]Orphan, error) {
+	var out []Orphan
+	for _, i := range found {
+		if !i.Managed() {
+			continue
+		}
+		_, err := tx.Get(ctx, store.KindInstance, i.OVMID)
+		switch {
+		case ovm.KindOf(err) == ovm.KindNotFound:
+			out = append(out, Orphan{HostID: hostID, OVMID: i.OVMID, NativeID: i.NativeID, Name: i.Name, Power: i.Power})
+		case err != nil:
+			return nil, err
+		}
+	}
+	slices.SortFunc(out, func(a, b Orphan) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
