@@ -44,8 +44,8 @@ type Config struct {
 	// TaskLease is how long a task claimed by a replica that stopped
 	// answering waits before another replica (or this one, restarted)
 	// resumes it.
-	TaskLease time.Duration `yaml:"taskLease"`
-	SyncInterval    time.Duration `yaml:"syncInterval"`
+	TaskLease    time.Duration `yaml:"taskLease"`
+	SyncInterval time.Duration `yaml:"syncInterval"`
 	// Replica names this server among several on one database; default the
 	// host name and process id.
 	Replica string `yaml:"replica"`
