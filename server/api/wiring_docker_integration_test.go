@@ -23,7 +23,7 @@ import (
 )
 
 // testEnvVar reads a variable of .testenv; a missing one fails the test.
-func testEnvVar(t *testing.T, name string) string {
+func testEnvVar(t testing.TB, name string) string {
 	t.Helper()
 	v := os.Getenv(name)
 	if v == "" {
@@ -37,7 +37,7 @@ var bootCommand = []string{"/bin/sh", "-c", `echo booted; trap "exit 0" TERM; wh
 
 // dockerClient is a Docker client of the test's own, to make and check
 // things on the host independently of OVM.
-func dockerClient(t *testing.T, host string) *client.Client {
+func dockerClient(t testing.TB, host string) *client.Client {
 	t.Helper()
 	c, err := client.NewClientWithOpts(client.WithHost(host), client.WithAPIVersionNegotiation())
 	require.NoError(t, err, "docker client for %s", host)
@@ -62,7 +62,7 @@ func removeLabelled(t *testing.T, c *client.Client, id ovm.ID) {
 	}
 }
 
-func removeDockerContainer(t *testing.T, c *client.Client, id string) {
+func removeDockerContainer(t testing.TB, c *client.Client, id string) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := c.ContainerRemove(ctx, id, ctr.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !client.IsErrNotFound(err) {
