@@ -88,14 +88,10 @@ func (s *Service) SyncHostGuarded(ctx context.Context, hostID ovm.ID, guard Guar
 		if err := guard.check(ctx, tx); err != nil {
 			return err
 		}
-		before, err := tx.Count(ctx, store.Filter{Kind: store.KindDiscovered, HostID: hostID})
-		if err != nil {
+		var err error
+		if rep.Discovered, rep.Added, err = s.recordDiscovered(ctx, tx, hostID, found); err != nil {
 			return err
 		}
-		if rep.Discovered, err = s.recordDiscovered(ctx, tx, hostID, found); err != nil {
-			return err
-		}
-		rep.Added = max(0, len(rep.Discovered)-int(before))
 		if rep.Missing, err = s.markMissing(ctx, tx, h.Host, found, listedAt); err != nil {
 			return err
 		}
@@ -123,18 +119,20 @@ func (s *Service) listHost(ctx context.Context, h hostRecord) ([]hypervisor.Inst
 
 // recordDiscovered records the unmanaged objects of found as the host's
 // discovered objects, in tx: those recorded before are kept, those gone are
-// dropped. It returns the host's discovered objects.
-func (s *Service) recordDiscovered(ctx context.Context, tx store.Tx, hostID ovm.ID, found []hypervisor.Instance) ([]Discovered, error) {
+// dropped. It returns the host's discovered objects and how many of them
+// it recorded.
+func (s *Service) recordDiscovered(ctx context.Context, tx store.Tx, hostID ovm.ID, found []hypervisor.Instance) ([]Discovered, int, error) {
 	var out []Discovered
+	added := 0
 	rs, err := listAll(ctx, tx, store.Filter{Kind: store.KindDiscovered, HostID: hostID})
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	known := map[string]store.Record{}
 	for _, r := range rs {
 		d, err := decode[Discovered](r)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		known[d.NativeID] = r
 	}
@@ -148,7 +146,7 @@ func (s *Service) recordDiscovered(ctx context.Context, tx store.Tx, hostID ovm.
 		if r, ok := known[i.NativeID]; ok {
 			d, err := decode[Discovered](r)
 			if err != nil {
-				return nil, err
+				return nil, 0, err
 			}
 			out = append(out, d)
 			continue
@@ -157,21 +155,22 @@ func (s *Service) recordDiscovered(ctx context.Context, tx store.Tx, hostID ovm.
 			CPU: i.CPU, Memory: i.Memory, Image: i.Image, Power: i.Power, FoundAt: now}
 		r := store.Record{Kind: store.KindDiscovered, ID: d.ID, ParentID: hostID, HostID: hostID, Name: string(d.ID)}
 		if err := setData(&r, d); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		if err := tx.Insert(ctx, &r); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		out = append(out, d)
+		added++
 	}
 	for native, r := range known {
 		if !seen[native] {
 			if err := tx.Delete(ctx, store.KindDiscovered, r.ID, 0); err != nil {
-				return nil, err
+				return nil, 0, err
 			}
 		}
 	}
-	return out, nil
+	return out, added, nil
 }
 
 // settled reports whether an instance record says it exists on its host

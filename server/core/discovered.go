@@ -47,7 +47,7 @@ func (s *Service) SyncHost(ctx context.Context, p auth.Principal, hostID ovm.ID)
 	var out []Discovered
 	err = s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
-		out, err = s.recordDiscovered(ctx, tx, hostID, found)
+		out, _, err = s.recordDiscovered(ctx, tx, hostID, found)
 		return err
 	})
 	return out, err
