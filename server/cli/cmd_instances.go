@@ -124,7 +124,11 @@ func instanceDetail(w io.Writer, i ovm.Instance) {
 		field(w, "vApp", i.VAppID)
 	}
 	field(w, "Type", i.Spec.Type)
-	field(w, "Image", i.Spec.Image)
+	if i.Spec.Image.IsZero() {
+		field(w, "Image", "") // an imported instance: "-", not ":"
+	} else {
+		field(w, "Image", i.Spec.Image)
+	}
 	field(w, "CPU", i.Spec.CPU.String()+" vCPU")
 	field(w, "Memory", i.Spec.Memory)
 	for n, d := range i.Spec.Disks {
