@@ -22,7 +22,8 @@ import (
 )
 
 // Create makes a stopped container from spec: its image (which must be on
-// the host already: see Images.Pull), CPU and memory limits, command,
+// the host already: see EnsureImage; a missing one is ovm.ErrNotFound
+// naming it), CPU and memory limits, command,
 // environment, restart policy, published ports, volumes and NICs, with the
 // OVM id and VDC as labels. A second Create with the same id returns the
 // container the first made; with another name it is ovm.ErrConflict, as is
@@ -203,7 +204,11 @@ func (d *Driver) createError(ctx context.Context, err error, spec hypervisor.Cre
 	field := ""
 	switch classify(ctx, err) {
 	case ovm.KindNotFound:
-		return ovm.Wrap(ovm.KindNotFound, err, "docker host %s: create %s: image %q is not on the host (pull it first)", d.c.name, spec.Name, spec.Spec.Image.Name)
+		if d.imageMissing(ctx, err, spec.Spec.Image.Name) {
+			return ovm.Wrap(ovm.KindNotFound, err, "docker host %s: create %s: image %q is not on the host (pull it first)", d.c.name, spec.Name, spec.Spec.Image.Name)
+		}
+		// Something else is missing: a network of a NIC, say.
+		return d.c.engineError(ctx, err, "", "create %s", spec.Name)
 	case ovm.KindInvalid:
 		field = "spec"
 		if msg := err.Error(); containsAny(msg, "reference format", "repository name") {
@@ -215,6 +220,17 @@ func (d *Driver) createError(ctx context.Context, err error, spec hypervisor.Cre
 		}
 	}
 	return d.c.engineError(ctx, err, field, "create %s", spec.Name)
+}
+
+// imageMissing reports whether a create refused as not found was refused
+// for its image: the engine says so ("No such image"), or the image is not
+// on the host when asked.
+func (d *Driver) imageMissing(ctx context.Context, err error, image string) bool {
+	if containsAny(err.Error(), "no such image") {
+		return true
+	}
+	_, ierr := d.c.cli.ImageInspect(ctx, image)
+	return ierr != nil && classify(ctx, ierr) == ovm.KindNotFound
 }
 
 // removeQuietly removes a container made by a failed Create, on its own

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/openovm/ovm/hypervisor"
@@ -61,6 +62,8 @@ type target struct {
 	host hostRecord
 	nets map[ovm.ID]ovm.Network
 	hv   hypervisor.Driver
+	// puller is the driver's image facet; nil when it has none.
+	puller hypervisor.ImagePuller
 }
 
 // load reads an instance, its host and its networks, and connects to the
@@ -97,6 +100,9 @@ func (s *Service) load(ctx context.Context, instID, hostID ovm.ID) (target, erro
 		return t, err
 	}
 	t.hv = observed{Driver: conn.Hypervisor, s: s}
+	if p, ok := conn.Hypervisor.(hypervisor.ImagePuller); ok {
+		t.puller = p
+	}
 	return t, nil
 }
 
@@ -183,9 +189,13 @@ func forceOff(ctx context.Context, hv hypervisor.Driver, r hypervisor.Ref) error
 	return ignore(hv.Stop(ctx, r, hypervisor.StopOptions{Force: true}), ovm.KindNotFound, ovm.KindConflict)
 }
 
-// createHandler is the instance.create task kind: create on the host (by
-// OVM id, idempotent), start when asked, record the instance ready.
+// createHandler is the instance.create task kind: pull the image onto the
+// host when the host keeps images and lacks it, create on the host (by OVM
+// id, idempotent), start when asked, record the instance ready.
 type createHandler struct{ s *Service }
+
+// stepPullImage is the name of the create step that pulls the image.
+const stepPullImage = "pull image"
 
 // Steps returns the steps of a create task (tasks.Handler).
 func (h createHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
@@ -194,7 +204,16 @@ func (h createHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
 		return nil, err
 	}
 	s := h.s
-	steps := []tasks.Step{{
+	var steps []tasks.Step
+	if recordedWith(t, stepPullImage) {
+		steps = append(steps, tasks.Step{
+			Name: stepPullImage,
+			Do: func(ctx context.Context, r *tasks.Run) error {
+				return s.pullImage(ctx, r, in)
+			},
+		})
+	}
+	steps = append(steps, tasks.Step{
 		Name: "create",
 		Do: func(ctx context.Context, r *tasks.Run) error {
 			tg, err := s.load(ctx, in.InstanceID, in.HostID)
@@ -223,7 +242,7 @@ func (h createHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
 			}
 			return ignore(tg.hv.Delete(ctx, ref), ovm.KindNotFound)
 		},
-	}}
+	})
 	if in.Start {
 		steps = append(steps, tasks.Step{
 			Name: "start",
@@ -262,6 +281,93 @@ func (h createHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
 		},
 	})
 	return steps, nil
+}
+
+// recordedWith reports whether a task has the step name: true for a task
+// being enqueued (no steps recorded yet), and for one recorded with it; a
+// task recorded by an older server without the step keeps its steps.
+func recordedWith(t *store.TaskRecord, name string) bool {
+	if len(t.Task.Steps) == 0 {
+		return true
+	}
+	for _, st := range t.Task.Steps {
+		if st.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// pullImage is the "pull image" step of a create: on a host whose driver
+// keeps images (hypervisor.ImagePuller), it makes sure the instance's image
+// is there, pulling it when it is missing and reporting the pull's progress
+// in the task's progress and log. Other hosts, and images already there,
+// make it do nothing; it checks the host every time it runs, so a resumed
+// task checks again. A failed pull fails the step with the registry's text
+// and leaves no image; the step has no compensation (an image pulled for a
+// create that fails later stays on the host, where other instances may
+// already use it).
+func (s *Service) pullImage(ctx context.Context, r *tasks.Run, in createInput) error {
+	tg, err := s.load(ctx, in.InstanceID, in.HostID)
+	if err != nil {
+		return err
+	}
+	img := tg.inst.Spec.Image
+	if tg.puller == nil || img.Format != ovm.FormatOCI {
+		return nil
+	}
+	rep := &pullReport{r: r, image: img.Name, host: tg.host.Name, logged: -1}
+	start := time.Now()
+	pulled, err := tg.puller.EnsureImage(ctx, img, rep.report)
+	s.observe(tg.hv.Kind(), "EnsureImage", err, start)
+	if err != nil {
+		return err // the driver's error names the host and the image
+	}
+	if pulled {
+		rep.report(100, "")
+		r.Logf(slog.LevelInfo, "pulled image %s onto host %s", img.Name, tg.host.Name)
+	} else {
+		r.Logf(slog.LevelInfo, "image %s is already on host %s", img.Name, tg.host.Name)
+	}
+	r.Progress(100)
+	return nil
+}
+
+// pullLogEvery is the step, in percent, at which a pull's progress is
+// written to the task's log.
+const pullLogEvery = 25
+
+// pullReport turns a pull's progress into the task's progress and a few
+// lines of its log: the start, every pullLogEvery percent, the end.
+type pullReport struct {
+	r           *tasks.Run
+	image, host string
+	mu          sync.Mutex
+	last        int // the highest percent reported
+	logged      int // the highest percent logged; -1 before the start
+}
+
+func (p *pullReport) report(percent int, msg string) {
+	percent = min(max(percent, 0), 100)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.logged < 0 {
+		p.r.Logf(slog.LevelInfo, "pulling image %s onto host %s", p.image, p.host)
+		p.logged = 0
+	}
+	if percent < p.last {
+		return
+	}
+	p.last = percent
+	p.r.Progress(percent)
+	if percent/pullLogEvery > p.logged/pullLogEvery || (percent == 100 && p.logged < 100) {
+		p.logged = percent
+		if msg != "" && percent < 100 {
+			p.r.Logf(slog.LevelInfo, "pull of image %s: %d%% (%s)", p.image, percent, msg)
+		} else {
+			p.r.Logf(slog.LevelInfo, "pull of image %s: %d%%", p.image, percent)
+		}
+	}
 }
 
 // Finish releases a failed create's quota and addresses and marks the
