@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/openovm/ovm/hypervisor"
+	"github.com/openovm/ovm/network"
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/store"
 	"github.com/openovm/ovm/server/tasks"
@@ -64,6 +65,8 @@ type target struct {
 	hv   hypervisor.Driver
 	// puller is the driver's image facet; nil when it has none.
 	puller hypervisor.ImagePuller
+	// net is the host's network driver; nil when its kind has none.
+	net network.Driver
 }
 
 // load reads an instance, its host and its networks, and connects to the
@@ -100,6 +103,7 @@ func (s *Service) load(ctx context.Context, instID, hostID ovm.ID) (target, erro
 		return t, err
 	}
 	t.hv = observed{Driver: conn.Hypervisor, s: s}
+	t.net = conn.Network
 	if p, ok := conn.Hypervisor.(hypervisor.ImagePuller); ok {
 		t.puller = p
 	}
@@ -221,8 +225,8 @@ func (h createHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
 				return err
 			}
 			spec := hypervisor.CreateSpec{ID: tg.inst.ID, Name: hvName(tg.inst.Instance), VDCID: tg.inst.VDCID, Spec: tg.inst.Spec}
-			for _, n := range tg.inst.Spec.NICs {
-				spec.NICs = append(spec.NICs, hypervisor.NICAttachment{Network: tg.nets[n.NetworkID], MAC: n.MAC, IP: n.IP})
+			if spec.NICs, err = s.realiseNetworks(ctx, r, tg); err != nil {
+				return err
 			}
 			got, err := tg.hv.Create(ctx, spec)
 			if err != nil {

@@ -7,6 +7,7 @@ import (
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/auth"
 	"github.com/openovm/ovm/server/store"
+	"github.com/openovm/ovm/server/tasks"
 )
 
 // CreateNetwork is the input of a new network: the shape of ovm.Network.
@@ -28,6 +29,12 @@ func (s *Service) CreateNetwork(ctx context.Context, p auth.Principal, in Create
 	}
 	n := in.Network
 	n.ID, n.VDCID, n.CreatedAt = ovm.NewID(), vdc, s.now()
+	// Without a gateway, the subnet's first address is the gateway, as the
+	// hypervisors' own networks (a Docker bridge, a libvirt network) take
+	// it; IPAM then never hands it to an instance.
+	if !n.Gateway.IsValid() && n.Subnet.IsValid() && n.Subnet.Bits() < n.Subnet.Addr().BitLen()-1 {
+		n.Gateway = n.Subnet.Masked().Addr().Next()
+	}
 	if err := n.Validate(); err != nil {
 		return ovm.Network{}, err
 	}
@@ -85,7 +92,26 @@ func (s *Service) DeleteNetwork(ctx context.Context, p auth.Principal, id ovm.ID
 		if err := tx.Delete(ctx, store.KindNetwork, id, r.Version); err != nil {
 			return err
 		}
-		return tx.Reserve(ctx, r.VDCID, ovm.Usage{Networks: -1})
+		if err := tx.Reserve(ctx, r.VDCID, ovm.Usage{Networks: -1}); err != nil {
+			return err
+		}
+		// The segments the network became on hosts go in a task of their
+		// own; the network is gone for the tenant at once.
+		n, err := decode[ovm.Network](r)
+		if err != nil {
+			return err
+		}
+		vdc, _, err := getAs[ovm.VDC](ctx, tx, store.KindVDC, r.VDCID)
+		if err != nil {
+			return err
+		}
+		hosts, err := poolHosts(ctx, tx, vdc.PoolID)
+		if err != nil || len(hosts) == 0 {
+			return err
+		}
+		_, err = s.tasks.Enqueue(ctx, tx, tasks.Spec{Kind: TaskNetworkDelete, VDCID: r.VDCID, TargetID: id,
+			Input: networkDeleteInput{Network: n, Hosts: hosts}})
+		return err
 	})
 }
 
