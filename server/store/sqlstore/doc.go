@@ -33,6 +33,26 @@
 // reported as a serialization failure and the transaction is retried the
 // same way.
 //
+// # Views
+//
+// Store.View runs read-only work. A function that reads once runs its one
+// statement outside an explicit transaction (a transaction of its own: no
+// BEGIN and COMMIT, one round trip on PostgreSQL, where connections default
+// to SERIALIZABLE); one that reads again gets an error for that read and
+// runs again in a read-only transaction (SERIALIZABLE READ ONLY on
+// PostgreSQL, a deferred transaction on SQLite), and View remembers it, by
+// its code, to start it there next time. Every statement but a SELECT is
+// refused with store.ErrReadOnly. On SQLite views run on a pool of
+// query_only connections beside the writer: in WAL mode they neither wait
+// for the writer nor make it wait, and their statements, which cannot
+// wait, run to their end once started.
+//
+// # Prepared statements
+//
+// Every SQLite connection keeps its statements prepared by query text
+// (SQLite would otherwise parse and plan each one per run); pgx does the
+// same on PostgreSQL with its per-connection statement cache.
+//
 // # Migrations
 //
 // The schema is an ordered list of migrations, each one DDL statement
