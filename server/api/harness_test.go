@@ -45,7 +45,7 @@ func backends() []backend {
 
 func openSQLite(t testing.TB) store.Store {
 	t.Helper()
-	st, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "db"))
+	st, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "db"), sqlstore.WithExclusive())
 	require.NoError(t, err, "open sqlite: got an error, want none")
 	t.Cleanup(func() { _ = st.Close() })
 	return st

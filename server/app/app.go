@@ -266,7 +266,7 @@ func openStore(ctx context.Context, cfg config.Config) (store.Store, error) {
 		}
 		return st, nil
 	}
-	st, err := sqlstore.OpenSQLite(ctx, cfg.DataDir)
+	st, err := sqlstore.OpenSQLite(ctx, cfg.DataDir, sqlstore.WithExclusive())
 	if err != nil {
 		return nil, fmt.Errorf("open the embedded store in %s: %w", cfg.DataDir, err)
 	}

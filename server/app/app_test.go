@@ -174,3 +174,13 @@ func (l *lockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// TestDataDirInUse: a second server on a data directory in use is refused
+// with a clear error, before it listens.
+func TestDataDirInUse(t *testing.T) {
+	dir := t.TempDir()
+	start(t, testConfig(t, dir), io.Discard)
+	_, err := app.Start(context.Background(), app.Options{Config: testConfig(t, dir), Argon2: cheap})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "in use by another ovm server")
+}

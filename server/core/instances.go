@@ -188,8 +188,18 @@ func (s *Service) recordInstance(ctx context.Context, tx store.Tx, v ovm.VDC, id
 
 // GetInstance returns an instance the principal may see and its version.
 func (s *Service) GetInstance(ctx context.Context, p auth.Principal, id ovm.ID) (ovm.Instance, int64, error) {
-	r, ver, err := getVisibleAs[instanceRecord](ctx, s, p, store.KindInstance, id)
-	return view(p, r.Instance), ver, err
+	var inst ovm.Instance
+	var ver int64
+	err := s.view(ctx, func(ctx context.Context, tx store.Tx) error {
+		r, err := getVisible(ctx, tx, p, store.KindInstance, id)
+		if err != nil {
+			return err
+		}
+		inst, err = s.decoded.instance(r)
+		ver = r.Version
+		return err
+	})
+	return view(p, inst), ver, err
 }
 
 // ListInstances lists the instances of the principal's VDC (or any, for an

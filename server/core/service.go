@@ -72,6 +72,8 @@ type Service struct {
 
 	curMu   sync.Mutex
 	cursors map[ovm.ID]placement.Cursor // round-robin position per pool
+
+	decoded decodedInstances
 }
 
 // New returns a Service and registers its task kinds on o.Tasks.

@@ -63,6 +63,7 @@ func (t *tx) Insert(ctx context.Context, r *store.Record) error {
 	if err := checkRecord(r); err != nil {
 		return err
 	}
+	t.touch(r.Kind, r.ID)
 	rec := *r
 	err := t.scan(ctx, `INSERT INTO records (`+recordColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, 1, $7, {now}, {now})
@@ -98,6 +99,17 @@ func (t *tx) recordErr(err error, op string, kind store.Kind, id ovm.ID) error {
 
 // Get returns the record of kind with id.
 func (t *tx) Get(ctx context.Context, kind store.Kind, id ovm.ID) (store.Record, error) {
+	// A one-read view of an exclusive store reads the record cache.
+	cached := t.single && t.s.cache != nil && !t.used
+	var gen uint64
+	if cached {
+		r, g, ok := t.s.cache.get(recKey{kind, id})
+		if ok {
+			t.used = true
+			return r, nil
+		}
+		gen = g
+	}
 	r, err := scanRecord(t.queryRow(ctx, `SELECT `+recordColumns+`
 		FROM records WHERE kind = $1 AND id = $2`, string(kind), string(id)))
 	if err = t.note(err); err != nil {
@@ -106,7 +118,17 @@ func (t *tx) Get(ctx context.Context, kind store.Kind, id ovm.ID) (store.Record,
 		}
 		return store.Record{}, t.recordErr(err, "get", kind, id)
 	}
+	if cached {
+		t.s.cache.fill(gen, r)
+	}
 	return r, nil
+}
+
+// touch notes a record a write transaction changes, for the record cache.
+func (t *tx) touch(kind store.Kind, id ovm.ID) {
+	if t.s.cache != nil {
+		t.touched = append(t.touched, recKey{kind, id})
+	}
 }
 
 // GetByName returns the record of kind named name in the VDC (empty: the
@@ -132,6 +154,7 @@ func (t *tx) Update(ctx context.Context, r *store.Record, ifVersion int64) error
 	if ifVersion < 0 {
 		return ovm.Invalid("invalid update", ovm.FieldError{Field: "ifVersion", Reason: "must not be negative", Value: ifVersion})
 	}
+	t.touch(r.Kind, r.ID)
 	q := `UPDATE records SET vdc_id = $3, parent_id = $4, host_id = $5, name = $6, data = $7,
 		version = version + 1, updated_at = {now}
 		WHERE kind = $1 AND id = $2`
@@ -177,6 +200,7 @@ func (t *tx) Delete(ctx context.Context, kind store.Kind, id ovm.ID, ifVersion i
 	if ifVersion < 0 {
 		return ovm.Invalid("invalid delete", ovm.FieldError{Field: "ifVersion", Reason: "must not be negative", Value: ifVersion})
 	}
+	t.touch(kind, id)
 	q := `DELETE FROM records WHERE kind = $1 AND id = $2`
 	args := []any{string(kind), string(id)}
 	if ifVersion != 0 {

@@ -30,6 +30,14 @@ func OpenSQLite(ctx context.Context, dir string, opts ...Option) (*Store, error)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("store: create the data directory: %w", err)
 	}
+	o := newOptions(opts)
+	var lock *os.File
+	if o.exclusive {
+		var err error
+		if lock, err = lockDir(dir); err != nil {
+			return nil, err
+		}
+	}
 	path := filepath.Join(dir, SQLiteFile)
 	q := url.Values{}
 	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(5000)", "foreign_keys(1)", "synchronous(FULL)"} {
@@ -38,7 +46,7 @@ func OpenSQLite(ctx context.Context, dir string, opts ...Option) (*Store, error)
 	q.Set("_txlock", "immediate")
 	db, err := openSQLiteDB(path, q)
 	if err != nil {
-		return nil, fmt.Errorf("store: open sqlite in %s: %w", dir, err)
+		return nil, errors.Join(fmt.Errorf("store: open sqlite in %s: %w", dir, err), closeLock(lock))
 	}
 	// One writer connection: every transaction may write, and SQLite has
 	// one writer; the store's semaphore makes callers wait for it.
@@ -46,9 +54,12 @@ func OpenSQLite(ctx context.Context, dir string, opts ...Option) (*Store, error)
 	db.SetMaxIdleConns(1)
 	db.SetConnMaxLifetime(0)
 	d := sqliteDialect
-	s, err := open(ctx, db, &d, 1, newOptions(opts))
+	s, err := open(ctx, db, &d, 1, o)
 	if err != nil {
-		return nil, err
+		return nil, errors.Join(err, closeLock(lock))
+	}
+	if lock != nil {
+		s.lock, s.cache = lock, newRecordCache()
 	}
 	// The readers open once the writer made the database WAL and applied
 	// the migrations.
@@ -58,7 +69,7 @@ func OpenSQLite(ctx context.Context, dir string, opts ...Option) (*Store, error)
 	}
 	rdb, err := openSQLiteDB(path, q)
 	if err != nil {
-		return nil, errors.Join(fmt.Errorf("store: open sqlite readers in %s: %w", dir, err), db.Close())
+		return nil, errors.Join(fmt.Errorf("store: open sqlite readers in %s: %w", dir, err), db.Close(), closeLock(lock))
 	}
 	rdb.SetMaxOpenConns(sqliteReaders)
 	rdb.SetMaxIdleConns(sqliteReaders)
@@ -78,4 +89,12 @@ func openSQLiteDB(path string, q url.Values) (*sql.DB, error) {
 		return nil, err
 	}
 	return sql.OpenDB(cachingConnector{Connector: c}), nil
+}
+
+// closeLock releases a data directory's lock, if any.
+func closeLock(f *os.File) error {
+	if f == nil {
+		return nil
+	}
+	return f.Close()
 }

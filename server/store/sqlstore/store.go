@@ -33,6 +33,11 @@ type Store struct {
 	// multiRead holds the code pointers of view functions that read more
 	// than once, which View runs in a transaction from the start.
 	multiRead sync.Map
+	// cache holds records for one-read views of an exclusive embedded
+	// store (WithExclusive); nil otherwise. lock is the data directory's
+	// lock file.
+	cache *recordCache
+	lock  interface{ Close() error }
 }
 
 var _ store.Store = (*Store)(nil)
@@ -46,6 +51,7 @@ type options struct {
 	backoffMax  time.Duration
 	maxConns    int
 	leaseTTL    time.Duration
+	exclusive   bool
 }
 
 func defaultOptions() options {
@@ -160,10 +166,16 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes the database handles.
 func (s *Store) Close() error {
+	var err error
 	if s.rdb != s.db {
-		return errors.Join(s.rdb.Close(), s.db.Close())
+		err = errors.Join(s.rdb.Close(), s.db.Close())
+	} else {
+		err = s.db.Close()
 	}
-	return s.db.Close()
+	if s.lock != nil {
+		err = errors.Join(err, s.lock.Close())
+	}
+	return err
 }
 
 // sql expands the dialect's tokens in q, once per query text.
@@ -298,6 +310,13 @@ func (s *Store) inTx(ctx context.Context, n int, db *sql.DB, opts *sql.TxOptions
 		}
 	}()
 	t := &tx{s: s, tx: sqlTx, view: view}
+	defer func() {
+		// Whether it committed or not, the records a write touched leave
+		// the cache (a failed COMMIT may still have applied).
+		if len(t.touched) > 0 {
+			s.cache.drop(t.touched)
+		}
+	}()
 	if err := s.check(n, faults, t, fn(ctx, t)); err != nil {
 		return err
 	}

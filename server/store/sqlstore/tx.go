@@ -28,6 +28,9 @@ type tx struct {
 	// retry is the first serialization failure a statement reported; the
 	// attempt is retried even if fn swallowed it.
 	retry error
+	// touched lists the records a write transaction inserted, updated or
+	// deleted, for the record cache.
+	touched []recKey
 }
 
 var _ store.Tx = (*tx)(nil)
