@@ -66,14 +66,15 @@ func (c Config) Validate() error {
 	var f ovm.Fields
 	if c.Host == "" {
 		f.Add("host", "is required")
-	} else if _, err := url.Parse("https://" + c.Host); err != nil || strings.ContainsAny(c.Host, "/ ") {
+	} else if u, err := url.Parse("https://" + c.Host); err != nil || u.Host != c.Host || strings.ContainsAny(c.Host, "/ ") {
 		f.Add("host", "must be a host name or address with an optional port")
 	}
 	if c.User == "" {
 		f.Add("user", "is required")
 	}
 	if c.Thumbprint != "" {
-		if n := len(normThumbprint(c.Thumbprint)); n != sha1.Size*2 && n != sha256.Size*2 {
+		norm := normThumbprint(c.Thumbprint)
+		if _, err := hex.DecodeString(norm); err != nil || (len(norm) != sha1.Size*2 && len(norm) != sha256.Size*2) {
 			f.Add("thumbprint", "must be a SHA-1 or SHA-256 fingerprint in hex")
 		}
 	}

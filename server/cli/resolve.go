@@ -164,16 +164,21 @@ func parseCPU(s string) (ovm.MilliCPU, error) {
 	t := strings.TrimSpace(s)
 	if m, ok := strings.CutSuffix(t, "m"); ok {
 		n, err := strconv.ParseInt(m, 10, 64)
-		if err != nil || n <= 0 {
+		if err != nil || n <= 0 || n > 1e12 {
 			return 0, fmt.Errorf("%q is not a CPU amount such as 500m, 1 or 0.5", s)
 		}
 		return ovm.MilliCPU(n), nil
 	}
 	f, err := strconv.ParseFloat(t, 64)
-	if err != nil || f <= 0 || math.IsInf(f, 0) || f > 1e9 {
+	// !(f > 0) also refuses NaN, which no comparison holds for.
+	if err != nil || !(f > 0) || math.IsInf(f, 0) || f > 1e9 {
 		return 0, fmt.Errorf("%q is not a CPU amount such as 500m, 1 or 0.5", s)
 	}
-	return ovm.MilliCPU(math.Round(f * 1000)), nil
+	c := ovm.MilliCPU(math.Round(f * 1000))
+	if c <= 0 { // below half a millicpu
+		return 0, fmt.Errorf("%q is not a CPU amount such as 500m, 1 or 0.5", s)
+	}
+	return c, nil
 }
 
 // parseSize reads a size such as "256Mi", "1Gi" or "10G" (binary units).

@@ -34,10 +34,10 @@ const MaxLimit = 1000
 func (o ListOptions) page() (store.Page, error) {
 	var f ovm.Fields
 	if o.Cursor != "" && !ovm.ID(o.Cursor).Valid() {
-		f.Add("cursor", "is not a cursor this server returned")
+		f.Add("query.cursor", "is not a cursor this server returned")
 	}
 	if o.Limit < 0 || o.Limit > MaxLimit {
-		f.Addf("limit", "must be between 1 and %d", MaxLimit)
+		f.Addf("query.limit", "must be between 1 and %d", MaxLimit)
 	}
 	if err := f.Err("invalid page"); err != nil {
 		return store.Page{}, err
