@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
+	"time"
 
 	golibvirt "github.com/digitalocean/go-libvirt"
 	"libvirt.org/go/libvirtxml"
@@ -90,7 +92,7 @@ func (d *Driver) ensureDirPool(ctx context.Context, ref PoolRef) (golibvirt.Stor
 		if err := do(ctx, func() error { return d.l.StoragePoolCreate(pool, 0) }); err != nil {
 			return golibvirt.StoragePool{}, wrap(err, "libvirt: start pool %s", ref.Name)
 		}
-	} else if err := do(ctx, func() error { return d.l.StoragePoolRefresh(pool, 0) }); err != nil {
+	} else if err := RefreshPool(ctx, d.l, pool); err != nil {
 		return golibvirt.StoragePool{}, wrap(err, "libvirt: refresh pool %s", ref.Name)
 	}
 	d.pools[ref.Name] = true
@@ -102,7 +104,7 @@ func (d *Driver) ensureDirPool(ctx context.Context, ref PoolRef) (golibvirt.Stor
 func lookupVolume(ctx context.Context, l *golibvirt.Libvirt, pool golibvirt.StoragePool, name string) (golibvirt.StorageVol, error) {
 	vol, err := rpc(ctx, func() (golibvirt.StorageVol, error) { return l.StorageVolLookupByName(pool, name) })
 	if isCode(err, golibvirt.ErrNoStorageVol) {
-		if rerr := do(ctx, func() error { return l.StoragePoolRefresh(pool, 0) }); rerr == nil {
+		if rerr := RefreshPool(ctx, l, pool); rerr == nil {
 			vol, err = rpc(ctx, func() (golibvirt.StorageVol, error) { return l.StorageVolLookupByName(pool, name) })
 		}
 	}
@@ -148,7 +150,7 @@ func deleteVolumePath(ctx context.Context, l *golibvirt.Libvirt, path string) er
 	// Another host may have made the file in a shared directory: refresh
 	// the pool that holds it first, so that libvirt knows the volume.
 	if pool, err := rpc(ctx, func() (golibvirt.StoragePool, error) { return l.StoragePoolLookupByTargetPath(filepath.Dir(path)) }); err == nil {
-		_ = do(ctx, func() error { return l.StoragePoolRefresh(pool, 0) })
+		_ = RefreshPool(ctx, l, pool)
 	}
 	vol, err := rpc(ctx, func() (golibvirt.StorageVol, error) { return l.StorageVolLookupByPath(path) })
 	if isCode(err, golibvirt.ErrNoStorageVol) {
@@ -166,4 +168,43 @@ func deleteVolumePath(ctx context.Context, l *golibvirt.Libvirt, path string) er
 // notFoundTemplate is the error for a template missing from the pool.
 func notFoundTemplate(name, pool string, err error) error {
 	return ovm.Errorf(ovm.KindNotFound, "template %q not found in pool %s: %w", name, pool, err)
+}
+
+// poolBusyWait bounds how long RefreshPool waits for a pool's volume jobs.
+const poolBusyWait = 2 * time.Minute
+
+// RefreshPool refreshes a pool through any go-libvirt connection, waiting
+// (within ctx, at most poolBusyWait) while libvirt refuses because a
+// volume of the pool is being built by another client or task (a clone, a
+// qcow2 over a template): "pool '...' has asynchronous jobs running".
+func RefreshPool(ctx context.Context, l *golibvirt.Libvirt, pool golibvirt.StoragePool) error {
+	return whilePoolBusy(ctx, poolBusyWait, func() error {
+		return do(ctx, func() error { return l.StoragePoolRefresh(pool, 0) })
+	})
+}
+
+// whilePoolBusy runs fn again, with a growing pause, for as long as it
+// fails because the pool is busy, ctx lasts and wait allows.
+func whilePoolBusy(ctx context.Context, wait time.Duration, fn func() error) error {
+	delay, deadline := 10*time.Millisecond, time.Now().Add(wait)
+	for {
+		err := fn()
+		if !poolBusy(err) || time.Now().After(deadline) {
+			return err
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		delay = min(2*delay, time.Second)
+	}
+}
+
+// poolBusy reports libvirt's refusal to refresh a pool while one of its
+// volumes is being built.
+func poolBusy(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "asynchronous jobs running")
 }

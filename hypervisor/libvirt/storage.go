@@ -123,7 +123,7 @@ func (s *Storage) GetPool(ctx context.Context, id ovm.ID) (ovm.StoragePool, erro
 
 // describePool reads a pool's definition and size.
 func (s *Storage) describePool(ctx context.Context, pool golibvirt.StoragePool) (ovm.StoragePool, error) {
-	_ = do(ctx, func() error { return s.d.l.StoragePoolRefresh(pool, 0) })
+	_ = RefreshPool(ctx, s.d.l, pool)
 	x, err := rpc(ctx, func() (string, error) { return s.d.l.StoragePoolGetXMLDesc(pool, 0) })
 	if err != nil {
 		return ovm.StoragePool{}, wrap(err, "libvirt: read pool %s", pool.Name)
@@ -304,7 +304,7 @@ func (s *Storage) ListVolumes(ctx context.Context, poolID ovm.ID) ([]ovm.Volume,
 	if err != nil {
 		return nil, err
 	}
-	_ = do(ctx, func() error { return s.d.l.StoragePoolRefresh(pool, 0) })
+	_ = RefreshPool(ctx, s.d.l, pool)
 	vols, err := s.poolVolumes(ctx, pool, false)
 	if err != nil {
 		return nil, err
@@ -325,7 +325,7 @@ func (s *Storage) ListVolumes(ctx context.Context, poolID ovm.ID) ([]ovm.Volume,
 
 // free returns how many bytes pool has free, refreshed.
 func (s *Storage) free(ctx context.Context, pool golibvirt.StoragePool) (ovm.Bytes, error) {
-	if err := do(ctx, func() error { return s.d.l.StoragePoolRefresh(pool, 0) }); err != nil {
+	if err := RefreshPool(ctx, s.d.l, pool); err != nil {
 		return 0, wrap(err, "libvirt: refresh pool %s", pool.Name)
 	}
 	if err := ctx.Err(); err != nil {

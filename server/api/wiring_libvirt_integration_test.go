@@ -69,7 +69,7 @@ func volumesOf(t *testing.T, l *golibvirt.Libvirt, id ovm.ID) []string {
 	t.Helper()
 	pool, err := l.StoragePoolLookupByName("ovm-disks")
 	require.NoError(t, err, "the disk pool")
-	require.NoError(t, l.StoragePoolRefresh(pool, 0))
+	require.NoError(t, libvirt.RefreshPool(t.Context(), l, pool))
 	vols, _, err := l.StoragePoolListAllVolumes(pool, 1, 0)
 	require.NoError(t, err)
 	var out []string

@@ -14,89 +14,16 @@ import (
 	"github.com/openovm/ovm/server/core"
 )
 
-// deleteRun returns the leaf that deletes an object of kind from
-// collection (answering 204).
-func deleteRun(kind, collection string) func(a *app, path string, args []string) error {
-	return func(a *app, path string, args []string) error {
-		f := a.flags(path, "NAME|ID", "Delete a "+kind+".")
-		pos, err := f.parseN(args, "NAME|ID")
-		if err != nil {
-			return err
-		}
-		cl, err := a.client()
-		if err != nil {
-			return err
-		}
-		id, err := a.resolve(kind, pos[0], "")
-		if err != nil {
-			return err
-		}
-		if err := cl.Delete(a.ctx, collection, id); err != nil {
-			return err
-		}
-		fmt.Fprintf(a.env.Stdout, "%s %s deleted.\n", strings.ToUpper(kind[:1])+kind[1:], pos[0])
-		return nil
-	}
-}
-
-// showRun returns the leaf that shows one object found by name or id.
-func showRun[T any](kind string, get func(a *app, cl *client.Client, id ovm.ID) (T, error), detail func(io.Writer, T)) func(a *app, path string, args []string) error {
-	return func(a *app, path string, args []string) error {
-		f := a.flags(path, "NAME|ID", "Show a "+kind+".")
-		pos, err := f.parseN(args, "NAME|ID")
-		if err != nil {
-			return err
-		}
-		cl, err := a.client()
-		if err != nil {
-			return err
-		}
-		id, err := a.resolve(kind, pos[0], "")
-		if err != nil {
-			return err
-		}
-		v, err := get(a, cl, id)
-		if err != nil {
-			return err
-		}
-		return a.show(v, func(w io.Writer) { detail(w, v) })
-	}
-}
-
-// listRun returns the leaf that lists a collection as a table.
-func listRun[T any](kind string, list func(*app, *client.Client) ([]T, error), head []any, cells func(T) []any) func(a *app, path string, args []string) error {
-	return func(a *app, path string, args []string) error {
-		f := a.flags(path, "", "List "+kind+"s.")
-		if _, err := f.parseN(args); err != nil {
-			return err
-		}
-		cl, err := a.client()
-		if err != nil {
-			return err
-		}
-		items, err := list(a, cl)
-		if err != nil {
-			return err
-		}
-		return a.show(page(items), func(w io.Writer) {
-			row(w, head...)
-			for _, it := range items {
-				row(w, cells(it)...)
-			}
-		})
-	}
-}
-
 func datacenterCommands() *command {
 	return &command{name: "datacenter", aliases: []string{"datacenters", "dc"}, summary: "Manage datacenters (administrators)", sub: []*command{
-		{name: "list", aliases: []string{"ls"}, summary: "List datacenters", run: listRun("datacenter",
-			func(a *app, cl *client.Client) ([]ovm.Datacenter, error) { return cl.ListDatacenters(a.ctx) },
-			[]any{"NAME", "ID", "DESCRIPTION"},
-			func(d ovm.Datacenter) []any { return []any{d.Name, d.ID, d.Description} })},
-		{name: "show", aliases: []string{"get"}, summary: "Show a datacenter", run: showRun("datacenter",
-			func(a *app, cl *client.Client, id ovm.ID) (ovm.Datacenter, error) { return cl.GetDatacenter(a.ctx, id) }, datacenterDetail)},
+		{name: "list", aliases: []string{"ls"}, summary: "List datacenters", run: listCmd[ovm.Datacenter]{noun: "datacenters",
+			list:  all((*client.Client).ListDatacenters),
+			head:  []any{"NAME", "ID", "DESCRIPTION"},
+			cells: func(d ovm.Datacenter, _ time.Time) []any { return []any{d.Name, d.ID, d.Description} }}.run},
+		{name: "show", aliases: []string{"get"}, summary: "Show a datacenter", run: showCmd("datacenter", "NAME|ID", "Show a datacenter.",
+			(*client.Client).GetDatacenter, datacenterDetail)},
 		{name: "create", summary: "Create a datacenter", run: (*app).datacenterCreate},
-		{name: "delete", aliases: []string{"rm"}, summary: "Delete a datacenter without pools", run: deleteRun("datacenter", "datacenters")},
+		{name: "delete", aliases: []string{"rm"}, summary: "Delete a datacenter without pools", run: deleteFrom("datacenter", "datacenters")},
 	}}
 }
 
@@ -127,14 +54,16 @@ func (a *app) datacenterCreate(path string, args []string) error {
 
 func poolCommands() *command {
 	return &command{name: "pool", aliases: []string{"pools"}, summary: "Manage resource pools (administrators)", sub: []*command{
-		{name: "list", aliases: []string{"ls"}, summary: "List resource pools", run: listRun("pool",
-			func(a *app, cl *client.Client) ([]ovm.ResourcePool, error) { return cl.ListPools(a.ctx) },
-			[]any{"NAME", "ID", "DATACENTER", "POLICY", "HA"},
-			func(p ovm.ResourcePool) []any { return []any{p.Name, p.ID, p.DatacenterID, p.Policy, p.HAEnabled} })},
-		{name: "show", aliases: []string{"get"}, summary: "Show a resource pool", run: showRun("pool",
-			func(a *app, cl *client.Client, id ovm.ID) (ovm.ResourcePool, error) { return cl.GetPool(a.ctx, id) }, poolDetail)},
+		{name: "list", aliases: []string{"ls"}, summary: "List resource pools", run: listCmd[ovm.ResourcePool]{noun: "pools",
+			list: all((*client.Client).ListPools),
+			head: []any{"NAME", "ID", "DATACENTER", "POLICY", "HA"},
+			cells: func(p ovm.ResourcePool, _ time.Time) []any {
+				return []any{p.Name, p.ID, p.DatacenterID, p.Policy, p.HAEnabled}
+			}}.run},
+		{name: "show", aliases: []string{"get"}, summary: "Show a resource pool", run: showCmd("pool", "NAME|ID", "Show a pool.",
+			(*client.Client).GetPool, poolDetail)},
 		{name: "create", summary: "Create a resource pool", run: (*app).poolCreate},
-		{name: "delete", aliases: []string{"rm"}, summary: "Delete a pool without hosts or VDCs", run: deleteRun("pool", "pools")},
+		{name: "delete", aliases: []string{"rm"}, summary: "Delete a pool without hosts or VDCs", run: deleteFrom("pool", "pools")},
 	}}
 }
 
@@ -167,11 +96,7 @@ func (a *app) poolCreate(path string, args []string) error {
 	if *dc == "" {
 		return f.fail("--datacenter is required")
 	}
-	cl, err := a.client()
-	if err != nil {
-		return err
-	}
-	dcID, err := a.resolve("datacenter", *dc, "")
+	cl, dcID, err := a.lookup("datacenter", *dc)
 	if err != nil {
 		return err
 	}
@@ -185,19 +110,19 @@ func (a *app) poolCreate(path string, args []string) error {
 
 func hostCommands() *command {
 	return &command{name: "host", aliases: []string{"hosts"}, summary: "Manage hypervisor hosts (administrators)", sub: []*command{
-		{name: "list", aliases: []string{"ls"}, summary: "List hosts", run: listRun("host",
-			func(a *app, cl *client.Client) ([]ovm.Host, error) { return cl.ListHosts(a.ctx) },
-			[]any{"NAME", "ID", "KIND", "STATE", "ENDPOINT", "CPU", "MEMORY", "POOL"},
-			func(h ovm.Host) []any {
+		{name: "list", aliases: []string{"ls"}, summary: "List hosts", run: listCmd[ovm.Host]{noun: "hosts",
+			list: all((*client.Client).ListHosts),
+			head: []any{"NAME", "ID", "KIND", "STATE", "ENDPOINT", "CPU", "MEMORY", "POOL"},
+			cells: func(h ovm.Host, _ time.Time) []any {
 				return []any{h.Name, h.ID, h.Kind, h.State, h.Endpoint,
 					h.Allocated.CPU.String() + "/" + h.Capacity.CPU.String(), h.Allocated.Memory.String() + "/" + h.Capacity.Memory.String(), h.PoolID.Short()}
-			})},
-		{name: "show", aliases: []string{"get"}, summary: "Show a host", run: showRun("host",
-			func(a *app, cl *client.Client, id ovm.ID) (ovm.Host, error) { return cl.GetHost(a.ctx, id) }, hostDetail)},
+			}}.run},
+		{name: "show", aliases: []string{"get"}, summary: "Show a host", run: showCmd("host", "NAME|ID", "Show a host.",
+			(*client.Client).GetHost, hostDetail)},
 		{name: "register", aliases: []string{"create", "add"}, summary: "Register a host", run: (*app).hostRegister},
 		{name: "maintenance", summary: "Turn a host's maintenance mode on or off", run: (*app).hostMaintenance},
 		{name: "sync", summary: "List a host's instances and record unmanaged ones as discovered", run: (*app).hostSync},
-		{name: "delete", aliases: []string{"rm"}, summary: "Remove a host without instances", run: deleteRun("host", "hosts")},
+		{name: "delete", aliases: []string{"rm"}, summary: "Remove a host without instances", run: deleteFrom("host", "hosts")},
 	}}
 }
 
@@ -273,11 +198,7 @@ func (a *app) hostRegister(path string, args []string) error {
 			return err
 		}
 	}
-	cl, err := a.client()
-	if err != nil {
-		return err
-	}
-	poolID, err := a.resolve("pool", *pool, "")
+	cl, poolID, err := a.lookup("pool", *pool)
 	if err != nil {
 		return err
 	}
@@ -303,11 +224,7 @@ func (a *app) hostMaintenance(path string, args []string) error {
 	default:
 		return f.fail("%q: want on or off", pos[1])
 	}
-	cl, err := a.client()
-	if err != nil {
-		return err
-	}
-	id, err := a.resolve("host", pos[0], "")
+	cl, id, err := a.lookup("host", pos[0])
 	if err != nil {
 		return err
 	}
@@ -320,15 +237,7 @@ func (a *app) hostMaintenance(path string, args []string) error {
 
 func (a *app) hostSync(path string, args []string) error {
 	f := a.flags(path, "NAME|ID", "List a host's instances now and record those OVM does not manage as discovered.")
-	pos, err := f.parseN(args, "NAME|ID")
-	if err != nil {
-		return err
-	}
-	cl, err := a.client()
-	if err != nil {
-		return err
-	}
-	id, err := a.resolve("host", pos[0], "")
+	cl, id, err := f.object(args, "NAME|ID", "host")
 	if err != nil {
 		return err
 	}
@@ -346,19 +255,19 @@ func (a *app) hostSync(path string, args []string) error {
 
 func vdcCommands() *command {
 	return &command{name: "vdc", aliases: []string{"vdcs"}, summary: "Manage VDCs: tenants and their quotas", sub: []*command{
-		{name: "list", aliases: []string{"ls"}, summary: "List VDCs", run: listRun("vdc",
-			func(a *app, cl *client.Client) ([]ovm.VDC, error) { return cl.ListVDCs(a.ctx) },
-			[]any{"NAME", "ID", "POOL", "CPU", "MEMORY", "DISK", "INSTANCES", "NETWORKS"},
-			func(v ovm.VDC) []any {
+		{name: "list", aliases: []string{"ls"}, summary: "List VDCs", run: listCmd[ovm.VDC]{noun: "vdcs",
+			list: all((*client.Client).ListVDCs),
+			head: []any{"NAME", "ID", "POOL", "CPU", "MEMORY", "DISK", "INSTANCES", "NETWORKS"},
+			cells: func(v ovm.VDC, _ time.Time) []any {
 				u, q := v.Usage, v.Quota
 				return []any{v.Name, v.ID, v.PoolID.Short(), u.CPU.String() + "/" + q.CPU.String(), u.Memory.String() + "/" + q.Memory.String(),
 					u.Disk.String() + "/" + q.Disk.String(), fmt.Sprintf("%d/%d", u.Instances, q.Instances), fmt.Sprintf("%d/%d", u.Networks, q.Networks)}
-			})},
-		{name: "show", aliases: []string{"get", "usage"}, summary: "Show a VDC with its quota and usage", run: showRun("vdc",
-			func(a *app, cl *client.Client, id ovm.ID) (ovm.VDC, error) { return cl.GetVDC(a.ctx, id) }, vdcDetail)},
+			}}.run},
+		{name: "show", aliases: []string{"get", "usage"}, summary: "Show a VDC with its quota and usage", run: showCmd("vdc", "NAME|ID", "Show a vdc.",
+			(*client.Client).GetVDC, vdcDetail)},
 		{name: "create", summary: "Create a VDC with its quota", run: (*app).vdcCreate},
 		{name: "quota", summary: "Change a VDC's quota", run: (*app).vdcQuota},
-		{name: "delete", aliases: []string{"rm"}, summary: "Delete an empty VDC", run: deleteRun("vdc", "vdcs")},
+		{name: "delete", aliases: []string{"rm"}, summary: "Delete an empty VDC", run: deleteFrom("vdc", "vdcs")},
 	}}
 }
 
@@ -439,11 +348,7 @@ func (a *app) vdcCreate(path string, args []string) error {
 	if err := qf.apply(f, &q); err != nil {
 		return err
 	}
-	cl, err := a.client()
-	if err != nil {
-		return err
-	}
-	poolID, err := a.resolve("pool", *pool, "")
+	cl, poolID, err := a.lookup("pool", *pool)
 	if err != nil {
 		return err
 	}
@@ -458,15 +363,7 @@ func (a *app) vdcQuota(path string, args []string) error {
 	f := a.flags(path, "NAME|ID [--cpu N] [--memory SIZE] [--disk SIZE] [--instances N] [--networks N]",
 		"Change the limits given; the others stay.")
 	qf := addQuotaFlags(f)
-	pos, err := f.parseN(args, "NAME|ID")
-	if err != nil {
-		return err
-	}
-	cl, err := a.client()
-	if err != nil {
-		return err
-	}
-	id, err := a.resolve("vdc", pos[0], "")
+	cl, id, err := f.object(args, "NAME|ID", "vdc")
 	if err != nil {
 		return err
 	}
@@ -487,23 +384,23 @@ func (a *app) vdcQuota(path string, args []string) error {
 
 func userCommands() *command {
 	return &command{name: "user", aliases: []string{"users"}, summary: "Manage users", sub: []*command{
-		{name: "list", aliases: []string{"ls"}, summary: "List users", run: listRun("user",
-			func(a *app, cl *client.Client) ([]core.User, error) { return cl.ListUsers(a.ctx) },
-			[]any{"NAME", "ID", "ROLE", "VDC", "STATE"},
-			func(u core.User) []any {
+		{name: "list", aliases: []string{"ls"}, summary: "List users", run: listCmd[core.User]{noun: "users",
+			list: all((*client.Client).ListUsers),
+			head: []any{"NAME", "ID", "ROLE", "VDC", "STATE"},
+			cells: func(u core.User, _ time.Time) []any {
 				state := "enabled"
 				if u.Disabled {
 					state = "disabled"
 				}
 				return []any{u.Name, u.ID, u.Role, u.VDCID, state}
-			})},
-		{name: "show", aliases: []string{"get"}, summary: "Show a user", run: showRun("user",
-			func(a *app, cl *client.Client, id ovm.ID) (core.User, error) { return cl.GetUser(a.ctx, id) }, userDetail)},
+			}}.run},
+		{name: "show", aliases: []string{"get"}, summary: "Show a user", run: showCmd("user", "NAME|ID", "Show a user.",
+			(*client.Client).GetUser, userDetail)},
 		{name: "create", summary: "Create a user", run: (*app).userCreate},
 		{name: "disable", summary: "Disable a user (logs it out)", run: userUpdateRun("disable")},
 		{name: "enable", summary: "Enable a disabled user", run: userUpdateRun("enable")},
 		{name: "password", summary: "Set a user's password", run: userUpdateRun("password")},
-		{name: "delete", aliases: []string{"rm"}, summary: "Delete a user and its tokens", run: deleteRun("user", "users")},
+		{name: "delete", aliases: []string{"rm"}, summary: "Delete a user and its tokens", run: deleteFrom("user", "users")},
 	}}
 }
 
@@ -535,13 +432,11 @@ func (a *app) userCreate(path string, args []string) error {
 			return err
 		}
 	}
-	cl, err := a.client()
+	cl, vdc, err := a.clientIn(*vdcRef)
 	if err != nil {
 		return err
 	}
-	if in.VDCID, err = a.resolveVDC(*vdcRef); err != nil {
-		return err
-	}
+	in.VDCID = vdc
 	u, err := cl.CreateUser(a.ctx, in)
 	if err != nil {
 		return err
@@ -557,7 +452,7 @@ func (a *app) userCreate(path string, args []string) error {
 
 // userUpdateRun returns the leaf that disables, enables or sets the
 // password of a user.
-func userUpdateRun(what string) func(a *app, path string, args []string) error {
+func userUpdateRun(what string) leaf {
 	return func(a *app, path string, args []string) error {
 		synopsis, desc := "NAME|ID", strings.ToUpper(what[:1])+what[1:]+" a user."
 		if what == "password" {
@@ -580,11 +475,7 @@ func userUpdateRun(what string) func(a *app, path string, args []string) error {
 			}
 			patch.Password = &pw
 		}
-		cl, err := a.client()
-		if err != nil {
-			return err
-		}
-		id, err := a.resolve("user", pos[0], "")
+		cl, id, err := a.lookup("user", pos[0])
 		if err != nil {
 			return err
 		}

@@ -12,7 +12,9 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/client"
+	"github.com/openovm/ovm/server/core"
 )
 
 // readSecret reads a password: from a terminal without echo (after
@@ -202,8 +204,25 @@ func (a *app) contextShow(path string, args []string) error {
 func tokenCommands() *command {
 	return &command{name: "token", summary: "Manage your personal API tokens", sub: []*command{
 		{name: "create", summary: "Create a token (its secret is shown once)", run: (*app).tokenCreate},
-		{name: "list", aliases: []string{"ls"}, summary: "List your tokens and sessions", run: (*app).tokenList},
-		{name: "revoke", aliases: []string{"delete", "rm"}, summary: "Revoke a token", run: (*app).tokenRevoke},
+		{name: "list", aliases: []string{"ls"}, summary: "List your tokens and sessions", run: listCmd[core.TokenInfo]{noun: "tokens",
+			desc: "List your personal tokens and login sessions.", bare: true,
+			list: all((*client.Client).ListTokens),
+			head: []any{"ID", "NAME", "KIND", "EXPIRES", "LAST USED", "AGE"},
+			cells: func(t core.TokenInfo, now time.Time) []any {
+				kind, exp, used := "token", "never", ""
+				if t.Session {
+					kind = "session"
+				}
+				if t.ExpiresAt != nil {
+					exp = t.ExpiresAt.Format(time.RFC3339)
+				}
+				if t.LastUsed != nil {
+					used = ago(*t.LastUsed, now) + " ago"
+				}
+				return []any{t.ID, t.Name, kind, exp, used, ago(t.CreatedAt, now)}
+			}}.run},
+		{name: "revoke", aliases: []string{"delete", "rm"}, summary: "Revoke a token", run: deleteCmd("token", "Revoke one of your tokens.",
+			(*client.Client).RevokeToken, func(_ string, id ovm.ID) string { return "Token " + string(id) + " revoked." })},
 	}}
 }
 
@@ -231,57 +250,4 @@ func (a *app) tokenCreate(path string, args []string) error {
 		field(w, "Token", t.Token)
 		fmt.Fprintln(w, "\nThe token is shown only now; use it as OVM_TOKEN or with --token.")
 	})
-}
-
-func (a *app) tokenList(path string, args []string) error {
-	f := a.flags(path, "", "List your personal tokens and login sessions.")
-	if _, err := f.parseN(args); err != nil {
-		return err
-	}
-	cl, err := a.client()
-	if err != nil {
-		return err
-	}
-	ts, err := cl.ListTokens(a.ctx)
-	if err != nil {
-		return err
-	}
-	now := time.Now()
-	return a.show(ts, func(w io.Writer) {
-		row(w, "ID", "NAME", "KIND", "EXPIRES", "LAST USED", "AGE")
-		for _, t := range ts {
-			kind, exp, used := "token", "never", ""
-			if t.Session {
-				kind = "session"
-			}
-			if t.ExpiresAt != nil {
-				exp = t.ExpiresAt.Format(time.RFC3339)
-			}
-			if t.LastUsed != nil {
-				used = ago(*t.LastUsed, now) + " ago"
-			}
-			row(w, t.ID, t.Name, kind, exp, used, ago(t.CreatedAt, now))
-		}
-	})
-}
-
-func (a *app) tokenRevoke(path string, args []string) error {
-	f := a.flags(path, "NAME|ID", "Revoke one of your tokens.")
-	pos, err := f.parseN(args, "NAME|ID")
-	if err != nil {
-		return err
-	}
-	cl, err := a.client()
-	if err != nil {
-		return err
-	}
-	id, err := a.resolve("token", pos[0], "")
-	if err != nil {
-		return err
-	}
-	if err := cl.RevokeToken(a.ctx, id); err != nil {
-		return err
-	}
-	fmt.Fprintf(a.env.Stdout, "Token %s revoked.\n", id)
-	return nil
 }

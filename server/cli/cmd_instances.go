@@ -18,8 +18,10 @@ import (
 
 func instanceCommands() *command {
 	return &command{name: "instance", aliases: []string{"instances", "i"}, summary: "Manage instances (VMs and containers)", sub: []*command{
-		{name: "list", aliases: []string{"ls"}, summary: "List instances", run: (*app).instanceList},
-		{name: "show", aliases: []string{"get"}, summary: "Show an instance", run: (*app).instanceShow},
+		{name: "list", aliases: []string{"ls"}, summary: "List instances", run: listCmd[ovm.Instance]{noun: "instances", vdc: true,
+			list: (*client.Client).ListInstances, table: instanceTable}.run},
+		{name: "show", aliases: []string{"get"}, summary: "Show an instance", run: showCmd("instance", "NAME|ID",
+			"Show an instance: its spec, state and addresses.", (*client.Client).GetInstance, instanceDetail)},
 		{name: "create", summary: "Create an instance", run: (*app).instanceCreate},
 		{name: "delete", aliases: []string{"rm"}, summary: "Delete instances", run: actionRun("delete")},
 		{name: "start", summary: "Start instances", run: actionRun(core.OpStart)},
@@ -31,43 +33,25 @@ func instanceCommands() *command {
 	}}
 }
 
-func (a *app) instanceList(path string, args []string) error {
-	f := a.flags(path, "[--vdc VDC]", "List instances.")
-	vdcRef := f.String("vdc", "", "list one VDC's instances (administrators)")
-	if _, err := f.parseN(args); err != nil {
-		return err
-	}
-	cl, err := a.client()
-	if err != nil {
-		return err
-	}
-	vdc, err := a.resolveVDC(*vdcRef)
-	if err != nil {
-		return err
-	}
-	is, err := cl.ListInstances(a.ctx, client.ListOptions{VDCID: string(vdc)})
-	if err != nil {
-		return err
-	}
+// instanceTable lists instances, with a HOST column when any has a host
+// (administrators see it, tenants never).
+func instanceTable(w io.Writer, is []ovm.Instance, now time.Time) {
 	withHost := false
 	for _, i := range is {
 		withHost = withHost || i.Status.HostID != ""
 	}
-	now := time.Now()
-	return a.show(page(is), func(w io.Writer) {
-		head := []any{"NAME", "ID", "TYPE", "PHASE", "POWER", "CPU", "MEMORY", "ADDRESSES"}
+	head := []any{"NAME", "ID", "TYPE", "PHASE", "POWER", "CPU", "MEMORY", "ADDRESSES"}
+	if withHost {
+		head = append(head, "HOST")
+	}
+	row(w, append(head, "AGE")...)
+	for _, i := range is {
+		cells := []any{i.Name, i.ID, i.Spec.Type, i.Status.Phase, i.Status.Power, i.Spec.CPU, i.Spec.Memory, addrs(i.Status.Addresses, i.Spec.NICs)}
 		if withHost {
-			head = append(head, "HOST")
+			cells = append(cells, i.Status.HostID.Short())
 		}
-		row(w, append(head, "AGE")...)
-		for _, i := range is {
-			cells := []any{i.Name, i.ID, i.Spec.Type, i.Status.Phase, i.Status.Power, i.Spec.CPU, i.Spec.Memory, addrs(i.Status.Addresses, i.Spec.NICs)}
-			if withHost {
-				cells = append(cells, i.Status.HostID.Short())
-			}
-			row(w, append(cells, ago(i.CreatedAt, now))...)
-		}
-	})
+		row(w, append(cells, ago(i.CreatedAt, now))...)
+	}
 }
 
 // page wraps a whole list as the API's page, for JSON output.
@@ -93,27 +77,6 @@ func addrs(as []netip.Addr, nics []ovm.NICSpec) string {
 		}
 	}
 	return strings.Join(s, ",")
-}
-
-func (a *app) instanceShow(path string, args []string) error {
-	f := a.flags(path, "NAME|ID", "Show an instance: its spec, state and addresses.")
-	pos, err := f.parseN(args, "NAME|ID")
-	if err != nil {
-		return err
-	}
-	cl, err := a.client()
-	if err != nil {
-		return err
-	}
-	id, err := a.resolve("instance", pos[0], "")
-	if err != nil {
-		return err
-	}
-	i, err := cl.GetInstance(a.ctx, id)
-	if err != nil {
-		return err
-	}
-	return a.show(i, func(w io.Writer) { instanceDetail(w, i) })
 }
 
 func instanceDetail(w io.Writer, i ovm.Instance) {
@@ -275,11 +238,7 @@ func (a *app) instanceCreate(path string, args []string) error {
 	if len(pos) > 0 && !containsDashDash(args) {
 		return f.fail("unexpected argument %q (a command goes after --)", pos[0])
 	}
-	cl, err := a.client()
-	if err != nil {
-		return err
-	}
-	vdc, err := a.resolveVDC(*vdcRef)
+	cl, vdc, err := a.clientIn(*vdcRef)
 	if err != nil {
 		return err
 	}
@@ -346,7 +305,7 @@ func (a *app) mustClient() *client.Client { return a.cl }
 var actionVerbs = map[string]string{"delete": "deleted", core.OpStart: "started", core.OpStop: "stopped", core.OpReboot: "rebooted"}
 
 // actionRun returns the leaf of a power action or delete on instances.
-func actionRun(action string) func(a *app, path string, args []string) error {
+func actionRun(action string) leaf {
 	return func(a *app, path string, args []string) error {
 		f := a.flags(path, "NAME|ID... [--wait]", strings.ToUpper(action[:1])+action[1:]+" instances; each is a task.")
 		wait := f.Bool("wait", false, "wait for the tasks and show their progress")
@@ -358,11 +317,7 @@ func actionRun(action string) func(a *app, path string, args []string) error {
 		if len(pos) == 0 {
 			return f.fail("name at least one instance")
 		}
-		cl, err := a.client()
-		if err != nil {
-			return err
-		}
-		vdc, err := a.resolveVDC(*vdcRef)
+		cl, vdc, err := a.clientIn(*vdcRef)
 		if err != nil {
 			return err
 		}
@@ -416,11 +371,7 @@ func (a *app) instanceResize(path string, args []string) error {
 	if patch.CPU == nil && patch.Memory == nil {
 		return f.fail("give --cpu or --memory")
 	}
-	cl, err := a.client()
-	if err != nil {
-		return err
-	}
-	id, err := a.resolve("instance", pos[0], "")
+	cl, id, err := a.lookup("instance", pos[0])
 	if err != nil {
 		return err
 	}
@@ -458,11 +409,7 @@ func (a *app) instanceExec(path string, args []string) error {
 		}
 		req.Stdin = string(b)
 	}
-	cl, err := a.client()
-	if err != nil {
-		return err
-	}
-	id, err := a.resolve("instance", pos[0], "")
+	cl, id, err := a.lookup("instance", pos[0])
 	if err != nil {
 		return err
 	}
@@ -493,15 +440,7 @@ func (a *app) instanceConsole(path string, args []string) error {
 	follow := f.Bool("follow", false, "keep reading until --max-seconds or the console ends")
 	maxSeconds := f.Int("max-seconds", 0, "stop after this many seconds (server default 10, at most 600)")
 	maxBytes := f.Int64("max-bytes", 0, "stop after this many bytes")
-	pos, err := f.parseN(args, "NAME|ID")
-	if err != nil {
-		return err
-	}
-	cl, err := a.client()
-	if err != nil {
-		return err
-	}
-	id, err := a.resolve("instance", pos[0], "")
+	cl, id, err := f.object(args, "NAME|ID", "instance")
 	if err != nil {
 		return err
 	}
@@ -518,68 +457,28 @@ func (a *app) instanceConsole(path string, args []string) error {
 
 func vappCommands() *command {
 	return &command{name: "vapp", aliases: []string{"vapps"}, summary: "Manage vApps (instances deployed as one unit)", sub: []*command{
-		{name: "list", aliases: []string{"ls"}, summary: "List vApps", run: (*app).vappList},
-		{name: "show", aliases: []string{"get"}, summary: "Show a vApp and each member's outcome", run: (*app).vappShow},
-		{name: "create", aliases: []string{"deploy"}, summary: "Deploy a vApp from a JSON or YAML file", run: (*app).vappCreate},
-		{name: "delete", aliases: []string{"rm"}, summary: "Delete a vApp and its members", run: (*app).vappDelete},
-	}}
-}
-
-func (a *app) vappList(path string, args []string) error {
-	f := a.flags(path, "[--vdc VDC]", "List vApps.")
-	vdcRef := f.String("vdc", "", "list one VDC's vApps (administrators)")
-	if _, err := f.parseN(args); err != nil {
-		return err
-	}
-	cl, err := a.client()
-	if err != nil {
-		return err
-	}
-	vdc, err := a.resolveVDC(*vdcRef)
-	if err != nil {
-		return err
-	}
-	vs, err := cl.ListVApps(a.ctx, client.ListOptions{VDCID: string(vdc)})
-	if err != nil {
-		return err
-	}
-	now := time.Now()
-	return a.show(page(vs), func(w io.Writer) {
-		row(w, "NAME", "ID", "MEMBERS", "READY", "FAILED", "AGE")
-		for _, v := range vs {
-			ready, failed := 0, 0
-			for _, m := range v.MemberStatus {
-				switch m.Phase {
-				case ovm.PhaseReady:
-					ready++
-				case ovm.PhaseFailed, ovm.PhaseLost:
-					failed++
+		{name: "list", aliases: []string{"ls"}, summary: "List vApps", run: listCmd[core.VAppInfo]{noun: "vApps", vdc: true,
+			list: (*client.Client).ListVApps,
+			head: []any{"NAME", "ID", "MEMBERS", "READY", "FAILED", "AGE"},
+			cells: func(v core.VAppInfo, now time.Time) []any {
+				ready, failed := 0, 0
+				for _, m := range v.MemberStatus {
+					switch m.Phase {
+					case ovm.PhaseReady:
+						ready++
+					case ovm.PhaseFailed, ovm.PhaseLost:
+						failed++
+					}
 				}
-			}
-			row(w, v.Name, v.ID, len(v.Members), ready, failed, ago(v.CreatedAt, now))
-		}
-	})
-}
-
-func (a *app) vappShow(path string, args []string) error {
-	f := a.flags(path, "NAME|ID", "Show a vApp and the outcome of each member.")
-	pos, err := f.parseN(args, "NAME|ID")
-	if err != nil {
-		return err
-	}
-	cl, err := a.client()
-	if err != nil {
-		return err
-	}
-	id, err := a.resolve("vapp", pos[0], "")
-	if err != nil {
-		return err
-	}
-	v, err := cl.GetVApp(a.ctx, id)
-	if err != nil {
-		return err
-	}
-	return a.show(v, func(w io.Writer) { vappDetail(w, v) })
+				return []any{v.Name, v.ID, len(v.Members), ready, failed, ago(v.CreatedAt, now)}
+			}}.run},
+		{name: "show", aliases: []string{"get"}, summary: "Show a vApp and each member's outcome", run: showCmd("vapp", "NAME|ID",
+			"Show a vApp and the outcome of each member.", (*client.Client).GetVApp, vappDetail)},
+		{name: "create", aliases: []string{"deploy"}, summary: "Deploy a vApp from a JSON or YAML file", run: (*app).vappCreate},
+		{name: "delete", aliases: []string{"rm"}, summary: "Delete a vApp and its members", run: taskCmd("vapp",
+			"Delete a vApp and all its members (one task per member).", "wait for every member's task and show progress",
+			(*client.Client).DeleteVApp, func(a *app, vt core.VAppTasks, wait bool) error { return a.afterVAppTasks(vt, wait, "deleted") })},
+	}}
 }
 
 func vappDetail(w io.Writer, v core.VAppInfo) {
@@ -638,11 +537,7 @@ func (a *app) vappCreate(path string, args []string) error {
 	if *name != "" {
 		doc["name"] = *name
 	}
-	cl, err := a.client()
-	if err != nil {
-		return err
-	}
-	vdc, err := a.resolveVDC(*vdcRef)
+	cl, vdc, err := a.clientIn(*vdcRef)
 	if err != nil {
 		return err
 	}
@@ -693,26 +588,4 @@ func (a *app) afterVAppTasks(vt core.VAppTasks, wait bool, verb string) error {
 
 func vappDetailTo(a *app, v core.VAppInfo) {
 	_ = a.show(v, func(w io.Writer) { vappDetail(w, v) })
-}
-
-func (a *app) vappDelete(path string, args []string) error {
-	f := a.flags(path, "NAME|ID [--wait]", "Delete a vApp and all its members (one task per member).")
-	wait := f.Bool("wait", false, "wait for every member's task and show progress")
-	pos, err := f.parseN(args, "NAME|ID")
-	if err != nil {
-		return err
-	}
-	cl, err := a.client()
-	if err != nil {
-		return err
-	}
-	id, err := a.resolve("vapp", pos[0], "")
-	if err != nil {
-		return err
-	}
-	vt, err := cl.DeleteVApp(a.ctx, id)
-	if err != nil {
-		return err
-	}
-	return a.afterVAppTasks(vt, *wait, "deleted")
 }

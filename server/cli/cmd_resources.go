@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -13,39 +14,20 @@ import (
 
 func volumeCommands() *command {
 	return &command{name: "volume", aliases: []string{"volumes", "vol"}, summary: "Manage volumes (cloud disks)", sub: []*command{
-		{name: "list", aliases: []string{"ls"}, summary: "List volumes", run: (*app).volumeList},
-		{name: "show", aliases: []string{"get"}, summary: "Show a volume", run: (*app).volumeShow},
+		{name: "list", aliases: []string{"ls"}, summary: "List volumes", run: listCmd[core.VolumeInfo]{noun: "volumes", vdc: true,
+			list: (*client.Client).ListVolumes,
+			head: []any{"NAME", "ID", "SIZE", "PHASE", "ATTACHED TO", "AGE"},
+			cells: func(v core.VolumeInfo, now time.Time) []any {
+				return []any{v.Name, v.ID, v.Size, v.Phase, v.AttachedTo, ago(v.CreatedAt, now)}
+			}}.run},
+		{name: "show", aliases: []string{"get"}, summary: "Show a volume", run: showCmd("volume", "NAME|ID", "Show a volume.",
+			(*client.Client).GetVolume, volumeDetail)},
 		{name: "create", summary: "Create a volume", run: (*app).volumeCreate},
 		{name: "resize", summary: "Grow a volume", run: (*app).volumeResize},
-		{name: "delete", aliases: []string{"rm"}, summary: "Delete a detached volume", run: (*app).volumeDelete},
+		{name: "delete", aliases: []string{"rm"}, summary: "Delete a detached volume", run: taskCmd("volume", "Delete a detached volume.",
+			"wait for the task and show its progress", (*client.Client).DeleteVolume,
+			func(a *app, vt core.VolumeTask, wait bool) error { return a.afterVolumeTask(vt, wait, "deleted") })},
 	}}
-}
-
-func (a *app) volumeList(path string, args []string) error {
-	f := a.flags(path, "[--vdc VDC]", "List volumes.")
-	vdcRef := f.String("vdc", "", "list one VDC's volumes (administrators)")
-	if _, err := f.parseN(args); err != nil {
-		return err
-	}
-	cl, err := a.client()
-	if err != nil {
-		return err
-	}
-	vdc, err := a.resolveVDC(*vdcRef)
-	if err != nil {
-		return err
-	}
-	vs, err := cl.ListVolumes(a.ctx, client.ListOptions{VDCID: string(vdc)})
-	if err != nil {
-		return err
-	}
-	now := time.Now()
-	return a.show(page(vs), func(w io.Writer) {
-		row(w, "NAME", "ID", "SIZE", "PHASE", "ATTACHED TO", "AGE")
-		for _, v := range vs {
-			row(w, v.Name, v.ID, v.Size, v.Phase, v.AttachedTo, ago(v.CreatedAt, now))
-		}
-	})
 }
 
 func volumeDetail(w io.Writer, v core.VolumeInfo) {
@@ -62,27 +44,6 @@ func volumeDetail(w io.Writer, v core.VolumeInfo) {
 		field(w, "Message", v.Message)
 	}
 	field(w, "Created", v.CreatedAt.Format(time.RFC3339))
-}
-
-func (a *app) volumeShow(path string, args []string) error {
-	f := a.flags(path, "NAME|ID", "Show a volume.")
-	pos, err := f.parseN(args, "NAME|ID")
-	if err != nil {
-		return err
-	}
-	cl, err := a.client()
-	if err != nil {
-		return err
-	}
-	id, err := a.resolve("volume", pos[0], "")
-	if err != nil {
-		return err
-	}
-	v, err := cl.GetVolume(a.ctx, id)
-	if err != nil {
-		return err
-	}
-	return a.show(v, func(w io.Writer) { volumeDetail(w, v) })
 }
 
 // afterVolumeTask prints a volume change, after its task with wait.
@@ -124,11 +85,7 @@ func (a *app) volumeCreate(path string, args []string) error {
 	if err != nil {
 		return f.fail("--size: %v", err)
 	}
-	cl, err := a.client()
-	if err != nil {
-		return err
-	}
-	vdc, err := a.resolveVDC(*vdcRef)
+	cl, vdc, err := a.clientIn(*vdcRef)
 	if err != nil {
 		return err
 	}
@@ -151,11 +108,7 @@ func (a *app) volumeResize(path string, args []string) error {
 	if err != nil {
 		return f.fail("--size: %v", err)
 	}
-	cl, err := a.client()
-	if err != nil {
-		return err
-	}
-	id, err := a.resolve("volume", pos[0], "")
+	cl, id, err := a.lookup("volume", pos[0])
 	if err != nil {
 		return err
 	}
@@ -166,66 +119,25 @@ func (a *app) volumeResize(path string, args []string) error {
 	return a.afterVolumeTask(vt, *wait, "resized")
 }
 
-func (a *app) volumeDelete(path string, args []string) error {
-	f := a.flags(path, "NAME|ID [--wait]", "Delete a detached volume.")
-	wait := f.Bool("wait", false, "wait for the task and show its progress")
-	pos, err := f.parseN(args, "NAME|ID")
-	if err != nil {
-		return err
-	}
-	cl, err := a.client()
-	if err != nil {
-		return err
-	}
-	id, err := a.resolve("volume", pos[0], "")
-	if err != nil {
-		return err
-	}
-	vt, err := cl.DeleteVolume(a.ctx, id)
-	if err != nil {
-		return err
-	}
-	return a.afterVolumeTask(vt, *wait, "deleted")
-}
-
 func networkCommands() *command {
 	return &command{name: "network", aliases: []string{"networks", "net"}, summary: "Manage networks", sub: []*command{
-		{name: "list", aliases: []string{"ls"}, summary: "List networks", run: (*app).networkList},
-		{name: "show", aliases: []string{"get"}, summary: "Show a network", run: (*app).networkShow},
+		{name: "list", aliases: []string{"ls"}, summary: "List networks", run: listCmd[ovm.Network]{noun: "networks", vdc: true,
+			list: (*client.Client).ListNetworks,
+			head: []any{"NAME", "ID", "VLAN", "SUBNET", "GATEWAY", "AGE"},
+			cells: func(n ovm.Network, now time.Time) []any {
+				gw := ""
+				if n.Gateway.IsValid() {
+					gw = n.Gateway.String()
+				}
+				return []any{n.Name, n.ID, n.VLAN, n.Subnet, gw, ago(n.CreatedAt, now)}
+			}}.run},
+		{name: "show", aliases: []string{"get"}, summary: "Show a network", run: showCmd("network", "NAME|ID", "Show a network.",
+			(*client.Client).GetNetwork, networkDetail)},
 		{name: "create", summary: "Create a network", run: (*app).networkCreate},
-		{name: "delete", aliases: []string{"rm"}, summary: "Delete a network no instance uses", run: (*app).networkDelete},
+		{name: "delete", aliases: []string{"rm"}, summary: "Delete a network no instance uses", run: deleteCmd("network",
+			"Delete a network that no instance uses.", (*client.Client).DeleteNetwork,
+			func(_ string, id ovm.ID) string { return "Network " + string(id) + " deleted." })},
 	}}
-}
-
-func (a *app) networkList(path string, args []string) error {
-	f := a.flags(path, "[--vdc VDC]", "List networks.")
-	vdcRef := f.String("vdc", "", "list one VDC's networks (administrators)")
-	if _, err := f.parseN(args); err != nil {
-		return err
-	}
-	cl, err := a.client()
-	if err != nil {
-		return err
-	}
-	vdc, err := a.resolveVDC(*vdcRef)
-	if err != nil {
-		return err
-	}
-	ns, err := cl.ListNetworks(a.ctx, client.ListOptions{VDCID: string(vdc)})
-	if err != nil {
-		return err
-	}
-	now := time.Now()
-	return a.show(page(ns), func(w io.Writer) {
-		row(w, "NAME", "ID", "VLAN", "SUBNET", "GATEWAY", "AGE")
-		for _, n := range ns {
-			gw := ""
-			if n.Gateway.IsValid() {
-				gw = n.Gateway.String()
-			}
-			row(w, n.Name, n.ID, n.VLAN, n.Subnet, gw, ago(n.CreatedAt, now))
-		}
-	})
 }
 
 func networkDetail(w io.Writer, n ovm.Network) {
@@ -247,27 +159,6 @@ func networkDetail(w io.Writer, n ovm.Network) {
 	field(w, "Ranges", strings.Join(rs, ", "))
 	field(w, "DNS", strings.Join(dns, ", "))
 	field(w, "Created", n.CreatedAt.Format(time.RFC3339))
-}
-
-func (a *app) networkShow(path string, args []string) error {
-	f := a.flags(path, "NAME|ID", "Show a network.")
-	pos, err := f.parseN(args, "NAME|ID")
-	if err != nil {
-		return err
-	}
-	cl, err := a.client()
-	if err != nil {
-		return err
-	}
-	id, err := a.resolve("network", pos[0], "")
-	if err != nil {
-		return err
-	}
-	n, err := cl.GetNetwork(a.ctx, id)
-	if err != nil {
-		return err
-	}
-	return a.show(n, func(w io.Writer) { networkDetail(w, n) })
 }
 
 func (a *app) networkCreate(path string, args []string) error {
@@ -295,13 +186,11 @@ func (a *app) networkCreate(path string, args []string) error {
 		}
 		in.Ranges = append(in.Ranges, client.AddrRange{Start: start, End: end})
 	}
-	cl, err := a.client()
+	cl, vdc, err := a.clientIn(*vdcRef)
 	if err != nil {
 		return err
 	}
-	if in.VDCID, err = a.resolveVDC(*vdcRef); err != nil {
-		return err
-	}
+	in.VDCID = vdc
 	n, err := cl.CreateNetwork(a.ctx, in)
 	if err != nil {
 		return err
@@ -309,67 +198,25 @@ func (a *app) networkCreate(path string, args []string) error {
 	return a.show(n, func(w io.Writer) { networkDetail(w, n) })
 }
 
-func (a *app) networkDelete(path string, args []string) error {
-	f := a.flags(path, "NAME|ID", "Delete a network that no instance uses.")
-	pos, err := f.parseN(args, "NAME|ID")
-	if err != nil {
-		return err
-	}
-	cl, err := a.client()
-	if err != nil {
-		return err
-	}
-	id, err := a.resolve("network", pos[0], "")
-	if err != nil {
-		return err
-	}
-	if err := cl.DeleteNetwork(a.ctx, id); err != nil {
-		return err
-	}
-	fmt.Fprintf(a.env.Stdout, "Network %s deleted.\n", id)
-	return nil
-}
-
 func taskCommands() *command {
 	return &command{name: "task", aliases: []string{"tasks"}, summary: "Follow tasks: changes on hypervisors", sub: []*command{
-		{name: "list", aliases: []string{"ls"}, summary: "List tasks", run: (*app).taskList},
-		{name: "show", aliases: []string{"get"}, summary: "Show a task's steps and log", run: (*app).taskShow},
+		{name: "list", aliases: []string{"ls"}, summary: "List tasks", run: listCmd[ovm.Task]{noun: "tasks", vdc: true, limit: true,
+			desc: "List tasks, newest first as the server orders them.",
+			list: func(cl *client.Client, ctx context.Context, o client.ListOptions) ([]ovm.Task, error) {
+				if o.Limit > 0 {
+					pg, err := client.List[ovm.Task](ctx, cl, "/v1/tasks", o)
+					return pg.Items, err
+				}
+				return cl.ListTasks(ctx, o)
+			},
+			head: []any{"ID", "KIND", "TARGET", "STATE", "PROGRESS", "STEP", "AGE"},
+			cells: func(t ovm.Task, now time.Time) []any {
+				return []any{t.ID, t.Kind, t.TargetID, t.State, fmt.Sprintf("%d%%", t.Progress), currentStep(t), ago(t.CreatedAt, now)}
+			}}.run},
+		{name: "show", aliases: []string{"get"}, summary: "Show a task's steps and log", run: showCmd("task", "ID",
+			"Show a task: its steps, progress and log.", (*client.Client).GetTask, taskDetail)},
 		{name: "watch", summary: "Follow a task to its end with a progress bar", run: (*app).taskWatch},
 	}}
-}
-
-func (a *app) taskList(path string, args []string) error {
-	f := a.flags(path, "[--vdc VDC] [--limit N]", "List tasks, newest first as the server orders them.")
-	vdcRef := f.String("vdc", "", "list one VDC's tasks (administrators)")
-	limit := f.Int("limit", 0, "show at most N tasks (0: all)")
-	if _, err := f.parseN(args); err != nil {
-		return err
-	}
-	cl, err := a.client()
-	if err != nil {
-		return err
-	}
-	vdc, err := a.resolveVDC(*vdcRef)
-	if err != nil {
-		return err
-	}
-	var ts []ovm.Task
-	if *limit > 0 {
-		pg, err := client.List[ovm.Task](a.ctx, cl, "/v1/tasks", client.ListOptions{VDCID: string(vdc), Limit: *limit})
-		if err != nil {
-			return err
-		}
-		ts = pg.Items
-	} else if ts, err = cl.ListTasks(a.ctx, client.ListOptions{VDCID: string(vdc)}); err != nil {
-		return err
-	}
-	now := time.Now()
-	return a.show(page(ts), func(w io.Writer) {
-		row(w, "ID", "KIND", "TARGET", "STATE", "PROGRESS", "STEP", "AGE")
-		for _, t := range ts {
-			row(w, t.ID, t.Kind, t.TargetID, t.State, fmt.Sprintf("%d%%", t.Progress), currentStep(t), ago(t.CreatedAt, now))
-		}
-	})
 }
 
 func taskDetail(w io.Writer, t ovm.Task) {
@@ -400,27 +247,6 @@ func taskDetail(w io.Writer, t ovm.Task) {
 	}
 }
 
-func (a *app) taskShow(path string, args []string) error {
-	f := a.flags(path, "ID", "Show a task: its steps, progress and log.")
-	pos, err := f.parseN(args, "ID")
-	if err != nil {
-		return err
-	}
-	cl, err := a.client()
-	if err != nil {
-		return err
-	}
-	id, err := a.resolve("task", pos[0], "")
-	if err != nil {
-		return err
-	}
-	t, err := cl.GetTask(a.ctx, id)
-	if err != nil {
-		return err
-	}
-	return a.show(t, func(w io.Writer) { taskDetail(w, t) })
-}
-
 func (a *app) taskWatch(path string, args []string) error {
 	f := a.flags(path, "ID", "Follow a task until it ends: a progress bar with the step on a terminal, a line per change\n"+
 		"otherwise. Exits 1 when the task does not succeed, after printing the end of its log.")
@@ -428,10 +254,7 @@ func (a *app) taskWatch(path string, args []string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := a.client(); err != nil {
-		return err
-	}
-	id, err := a.resolve("task", pos[0], "")
+	_, id, err := a.lookup("task", pos[0])
 	if err != nil {
 		return err
 	}
@@ -450,31 +273,15 @@ func (a *app) taskWatch(path string, args []string) error {
 
 func discoveredCommands() *command {
 	return &command{name: "discovered", summary: "Objects found on hosts that OVM does not manage (administrators)", sub: []*command{
-		{name: "list", aliases: []string{"ls"}, summary: "List discovered objects", run: (*app).discoveredList},
+		{name: "list", aliases: []string{"ls"}, summary: "List discovered objects", run: listCmd[core.Discovered]{noun: "discovered objects",
+			desc: "List the instances found on hosts without an OVM id (run 'ovm host sync' to refresh).",
+			list: (*client.Client).ListDiscovered,
+			head: []any{"NAME", "ID", "HOST", "NATIVE ID", "TYPE", "CPU", "MEMORY", "POWER", "FOUND"},
+			cells: func(d core.Discovered, now time.Time) []any {
+				return []any{d.Name, d.ID, d.HostID.Short(), d.NativeID, d.Type, d.CPU, d.Memory, d.Power, ago(d.FoundAt, now)}
+			}}.run},
 		{name: "import", summary: "Import a discovered object into a VDC", run: (*app).discoveredImport},
 	}}
-}
-
-func (a *app) discoveredList(path string, args []string) error {
-	f := a.flags(path, "", "List the instances found on hosts without an OVM id (run 'ovm host sync' to refresh).")
-	if _, err := f.parseN(args); err != nil {
-		return err
-	}
-	cl, err := a.client()
-	if err != nil {
-		return err
-	}
-	ds, err := cl.ListDiscovered(a.ctx, client.ListOptions{})
-	if err != nil {
-		return err
-	}
-	now := time.Now()
-	return a.show(page(ds), func(w io.Writer) {
-		row(w, "NAME", "ID", "HOST", "NATIVE ID", "TYPE", "CPU", "MEMORY", "POWER", "FOUND")
-		for _, d := range ds {
-			row(w, d.Name, d.ID, d.HostID.Short(), d.NativeID, d.Type, d.CPU, d.Memory, d.Power, ago(d.FoundAt, now))
-		}
-	})
 }
 
 func (a *app) discoveredImport(path string, args []string) error {
@@ -488,11 +295,7 @@ func (a *app) discoveredImport(path string, args []string) error {
 	if *vdcRef == "" {
 		return f.fail("--vdc is required")
 	}
-	cl, err := a.client()
-	if err != nil {
-		return err
-	}
-	id, err := a.resolve("discovered object", pos[0], "")
+	cl, id, err := a.lookup("discovered object", pos[0])
 	if err != nil {
 		return err
 	}

@@ -72,7 +72,7 @@ func (h *engineLibvirt) volumes(t *testing.T, id ovm.ID) []string {
 	t.Helper()
 	pool, err := h.l.StoragePoolLookupByName("ovm-disks")
 	require.NoError(t, err, "the disk pool")
-	require.NoError(t, h.l.StoragePoolRefresh(pool, 0))
+	require.NoError(t, libvirt.RefreshPool(t.Context(), h.l, pool))
 	vols, _, err := h.l.StoragePoolListAllVolumes(pool, 1, 0)
 	require.NoError(t, err)
 	var out []string
