@@ -257,4 +257,24 @@ func TestWiringLibvirt(t *testing.T) {
 		assert.Error(t, err, "domain %s left on the host", hvName)
 		assert.Empty(t, volumesOf(t, l, id), "disks left in the pool")
 	})
+
+	t.Run("missing template", func(t *testing.T) {
+		var it core.InstanceTask
+		e.must(http.StatusAccepted, "POST", "/v1/instances", tn.token, map[string]any{"name": "vm-notpl", "start": true,
+			"spec": map[string]any{"type": "vm", "cpuMilli": 1000, "memoryBytes": 128 << 20,
+				"image": map[string]string{"format": "qcow2", "name": "no-such-template.qcow2"}}}).decode(t, &it)
+		id := it.Instance.ID
+		hvName := "vm-notpl-" + string(id.Short())
+		t.Cleanup(func() { removeDomain(l, hvName) })
+		done := e.waitTask(tn.token, it.Task.ID)
+		require.NotEqual(t, ovm.TaskSucceeded, done.State, "a create from a missing template")
+		assert.Contains(t, done.Error, "no-such-template.qcow2", "the task names the template")
+		assert.Contains(t, logText(done), "Storage volume not found", "libvirt's own text in the task log")
+		_, err := l.DomainLookupByName(hvName)
+		assert.Error(t, err, "no domain defined for the refused create")
+		assert.Empty(t, volumesOf(t, l, id), "no disk left in the pool")
+		var inst ovm.Instance
+		e.must(http.StatusOK, "GET", "/v1/instances/"+string(id), tn.token, nil).decode(t, &inst)
+		assert.Equal(t, ovm.PhaseFailed, inst.Status.Phase)
+	})
 }
