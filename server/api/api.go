@@ -123,6 +123,7 @@ func build(svc *core.Service, o Options) (http.Handler, huma.API) {
 	s.consoleRoutes()
 	s.resourceRoutes()
 	s.taskRoutes()
+	s.alertRoutes()
 
 	mux.Handle("GET /healthz", s.plain("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/openovm/ovm/ha"
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/core"
 )
@@ -24,6 +25,9 @@ import (
 //   - listOwn: a list or read of one's own things: 200, with none of A's
 //     ids in the body; with ?vdcId=A (when the route takes it): 404.
 //   - own: an operation on one's own user (create a token): 2xx.
+//   - presented: an operation on the token presented (log out), which
+//     names no id: with a token B makes for it, 2xx; that token is 401
+//     afterwards while B's own token and A's objects are untouched.
 //   - public: needs no token (login): not a tenancy question.
 type rule int
 
@@ -33,13 +37,14 @@ const (
 	inA
 	listOwn
 	own
+	presented
 	public
 )
 
 // crossTenantRules lists every operation of the API. An operation missing
 // here fails TestCrossTenant: a new route cannot slip through untested.
 var crossTenantRules = map[string]rule{
-	"login": public, "get-me": listOwn, "list-tokens": listOwn, "create-token": own, "delete-token": byID,
+	"login": public, "logout": presented, "get-me": listOwn, "list-tokens": listOwn, "create-token": own, "delete-token": byID,
 	"list-datacenters": adminOnly, "create-datacenter": adminOnly, "get-datacenter": byID, "update-datacenter": byID, "delete-datacenter": byID,
 	"list-pools": adminOnly, "create-pool": adminOnly, "get-pool": byID, "update-pool": byID, "delete-pool": byID,
 	"list-hosts": adminOnly, "register-host": adminOnly, "get-host": byID, "update-host": byID, "delete-host": byID,
@@ -53,6 +58,7 @@ var crossTenantRules = map[string]rule{
 	"start-instance": byID, "stop-instance": byID, "reboot-instance": byID, "exec-instance": byID, "get-instance-console": byID,
 	"list-vapps": listOwn, "deploy-vapp": inA, "get-vapp": byID, "delete-vapp": byID,
 	"list-tasks": listOwn, "get-task": byID, "watch-task": byID,
+	"list-alerts": adminOnly, "get-alert": byID, "ack-alert": byID,
 }
 
 // world is VDC A's objects and the platform's, by the collection a path
@@ -103,6 +109,10 @@ func buildWorld(t *testing.T, e *env) (world, tenant) {
 	e.must(http.StatusOK, "POST", "/v1/hosts/"+string(pl.hosts[0])+"/sync", e.admin, nil).decode(t, &ds)
 	require.Len(t, ds, 1, "discovered objects on the host")
 	w.ids["discovered"] = ds[0].ID
+	al, err := e.svc.RaiseAlert(t.Context(), ha.Alert{Kind: ha.AlertFenceUnconfirmed, Host: pl.hosts[0], Instances: []ovm.ID{it.Instance.ID},
+		Message: "no fence confirmed that host 1 is down"}, nil)
+	require.NoError(t, err)
+	w.ids["alerts"] = al.ID
 	for _, id := range w.ids {
 		w.all = append(w.all, id)
 	}
@@ -198,7 +208,14 @@ func TestCrossTenant(t *testing.T) {
 			// Without a token every secured operation is 401.
 			path := fill(t, o.path, w)
 			e.must(http.StatusUnauthorized, o.method, path, "", bs[o.id])
-			got := e.do(o.method, path, b.token, bs[o.id])
+			token := b.token
+			if r == presented {
+				// Not B's own token, which the later operations need.
+				var tok core.NewToken
+				e.must(http.StatusCreated, "POST", "/v1/tokens", b.token, map[string]any{"name": "b-" + o.id}).decode(t, &tok)
+				token = tok.Token
+			}
+			got := e.do(o.method, path, token, bs[o.id])
 			switch r {
 			case byID:
 				assert.Equal(t, http.StatusNotFound, got.status, "%s %s as tenant B: got %s, want 404", o.method, path, got)
@@ -217,10 +234,17 @@ func TestCrossTenant(t *testing.T) {
 				}
 			case own:
 				assert.Less(t, got.status, 300, "%s %s as tenant B on its own: got %s, want 2xx", o.method, path, got)
+			case presented:
+				assert.Less(t, got.status, 300, "%s %s as tenant B with its own token: got %s, want 2xx", o.method, path, got)
+				e.must(http.StatusUnauthorized, "GET", "/v1/me", token, nil)
+				e.must(http.StatusOK, "GET", "/v1/me", b.token, nil)
 			}
 		})
 	}
 
+	var al core.Alert
+	e.must(http.StatusOK, "GET", "/v1/alerts/"+string(w.ids["alerts"]), e.admin, nil).decode(t, &al)
+	assert.True(t, al.Open(), "the platform's alert was resolved by tenant B's calls: %+v", al)
 	var after ovm.Instance
 	e.must(http.StatusOK, "GET", "/v1/instances/"+string(w.ids["instances"]), e.admin, nil).decode(t, &after)
 	assert.Equal(t, before, after, "A's instance changed under tenant B's calls")

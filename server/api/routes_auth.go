@@ -33,6 +33,13 @@ func (s *server) authRoutes() {
 			}
 			return &Out[core.Session]{Body: sess}, nil
 		})
+	register(s, op{id: "logout", method: http.MethodPost, path: "/v1/logout", summary: "Log out: revoke the bearer token of this request",
+		desc: "Revokes exactly the token the request presents, a login session or a personal API token alike; the user's " +
+			"other sessions and tokens stay valid. The token is refused at once afterwards (401).",
+		tags: tags, status: http.StatusNoContent},
+		func(ctx context.Context, p auth.Principal, _ *struct{}) (*Empty, error) {
+			return &Empty{}, s.svc.Logout(ctx, p)
+		})
 	register(s, op{id: "get-me", method: http.MethodGet, path: "/v1/me", summary: "The user the token belongs to", tags: tags},
 		func(ctx context.Context, p auth.Principal, _ *struct{}) (*Out[core.User], error) {
 			u, err := s.svc.Me(ctx, p)

@@ -2,9 +2,11 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -94,8 +96,15 @@ func defaultContextName(user, server string) string {
 	return user + "@" + host
 }
 
+// logoutTimeout bounds the revocation of the token by ovm logout, which
+// forgets the context even when the server does not answer.
+const logoutTimeout = 10 * time.Second
+
 func (a *app) logout(path string, args []string) error {
-	f := a.flags(path, "[--context NAME]", "Forget the token of the current context (or of --context) and the context itself.")
+	f := a.flags(path, "[--context NAME]",
+		"Revoke the token of the current context (or of --context) on its server, then forget the token and the\n"+
+			"context. When the server cannot be reached the context is forgotten all the same, with a warning:\n"+
+			"the token then stays valid on the server until it expires (see 'ovm token list').")
 	if _, err := f.parseN(args); err != nil {
 		return err
 	}
@@ -104,14 +113,40 @@ func (a *app) logout(path string, args []string) error {
 		return err
 	}
 	name := a.contextName(cfg)
-	if name == "" || !cfg.Remove(name) {
+	c, ok := cfg.Find(name)
+	if name == "" || !ok {
 		return fmt.Errorf("no context %q to log out of", name)
 	}
+	a.revoke(c)
+	cfg.Remove(name)
 	if err := cfg.Save(file); err != nil {
 		return err
 	}
 	fmt.Fprintf(a.env.Stdout, "Logged out of context %q.\n", name)
 	return nil
+}
+
+// revoke asks the context's server to revoke its token, best effort: a
+// token the server already refuses (401) needs nothing more; any other
+// failure is a warning on stderr, as the token may still be valid.
+func (a *app) revoke(c Context) {
+	if c.Token == "" {
+		return
+	}
+	cl, err := client.New(c.Server, c.Token, nil)
+	if err != nil {
+		fmt.Fprintf(a.env.Stderr, "warning: the token of context %q was not revoked: %s\n", c.Name, err)
+		return
+	}
+	cl.UserAgent = "ovm-cli"
+	ctx, cancel := context.WithTimeout(a.ctx, logoutTimeout)
+	defer cancel()
+	err = cl.Logout(ctx)
+	if err == nil || client.StatusOf(err) == http.StatusUnauthorized {
+		return
+	}
+	fmt.Fprintf(a.env.Stderr, "warning: could not revoke the token on %s: %s\n"+
+		"warning: it stays valid until it expires: log in again to revoke it with 'ovm token list' and 'ovm token revoke ID'\n", cl.BaseURL(), err)
 }
 
 func contextCommands() *command {

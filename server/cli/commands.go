@@ -38,7 +38,7 @@ func (c *command) find(name string) *command {
 func tree() *command {
 	return &command{name: "ovm", sub: []*command{
 		{name: "login", summary: "Log in to a server and save the session as a context", run: (*app).login},
-		{name: "logout", summary: "Forget the token of the current (or --context) context", run: (*app).logout},
+		{name: "logout", summary: "Revoke the token of the current (or --context) context and forget it", run: (*app).logout},
 		contextCommands(),
 		tokenCommands(),
 		instanceCommands(),
@@ -50,6 +50,7 @@ func tree() *command {
 		datacenterCommands(),
 		poolCommands(),
 		hostCommands(),
+		alertCommands(),
 		vdcCommands(),
 		userCommands(),
 		{name: "help", summary: "Show help for a command", run: nil},

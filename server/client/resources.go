@@ -183,6 +183,14 @@ func (c *Client) Login(ctx context.Context, name, password string) (core.Session
 	return post[core.Session](ctx, c, "/v1/login", map[string]string{"name": name, "password": password}, "")
 }
 
+// Logout revokes the client's own token on the server (POST /v1/logout):
+// the server refuses it afterwards. A token already invalid is a 401
+// *Problem (see StatusOf).
+func (c *Client) Logout(ctx context.Context) error {
+	_, err := c.Do(ctx, Request{Method: http.MethodPost, Path: "/v1/logout"}, nil)
+	return err
+}
+
 // Me returns the user the token belongs to.
 func (c *Client) Me(ctx context.Context) (core.User, error) { return get[core.User](ctx, c, "/v1/me") }
 

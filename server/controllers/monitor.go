@@ -71,10 +71,18 @@ func (m *monitor) round(ctx context.Context) error {
 				return err
 			}
 			c.log.Error("host monitor: recording host state failed", "host", h.Name, "err", err)
+			continue
+		}
+		if e.To == ha.StateUp {
+			if err := m.resolve(ctx, e.Host); err != nil {
+				return err
+			}
 		}
 	}
 	for _, a := range r.Alerts {
-		alert(c.log, a)
+		if err := m.alert(ctx, a); err != nil {
+			return err
+		}
 	}
 	for _, req := range r.Fence {
 		m.evacuate[req.Host] = m.fence(ctx, req)
@@ -224,7 +232,9 @@ func (m *monitor) evacuateHost(ctx context.Context, id ovm.ID, fence ha.FenceRes
 			"from", h.Name, "to", to.Name, "priority", r.Priority)
 	}
 	for _, a := range plan.Alerts {
-		alert(c.log, a)
+		if err := m.alert(ctx, a); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -245,7 +255,9 @@ func (m *monitor) reconcile(ctx context.Context, id ovm.ID) error {
 		return nil
 	}
 	for _, a := range rec.Alerts {
-		alert(c.log, a)
+		if err := m.alert(ctx, a); err != nil {
+			return err
+		}
 	}
 	for _, o := range rec.Orphans {
 		c.log.Warn("host monitor: orphan on returned host: its OVM id is not in the store", "host", h.Name, "ovmId", o.ID, "name", o.Name)
@@ -265,6 +277,9 @@ func (m *monitor) reconcile(ctx context.Context, id ovm.ID) error {
 		}
 		for _, s := range rec.Stale {
 			delete(m.stopping, s.NativeID)
+		}
+		if err := m.resolve(ctx, id); err != nil {
+			return err
 		}
 		c.log.Info("host monitor: returned host reconciled; it takes work again", "host", h.Name)
 		return nil
@@ -295,8 +310,46 @@ func (m *monitor) reconcile(ctx context.Context, id ovm.ID) error {
 	return nil
 }
 
-// alert logs an alert for administrators.
-func alert(log *slog.Logger, a ha.Alert) {
+// alert logs an alert for administrators and records it (core.RaiseAlert,
+// under the monitor's lease), so that they see it through the API. It
+// returns only ErrLeaseLost: an alert that could not be recorded is still
+// logged.
+func (m *monitor) alert(ctx context.Context, a ha.Alert) error {
+	c := m.c
+	logAlert(c.log, a)
+	if _, err := c.o.Service.RaiseAlert(ctx, a, m.guard); err != nil {
+		if errors.Is(err, ErrLeaseLost) {
+			return err
+		}
+		if ctx.Err() == nil {
+			c.log.Error("host monitor: recording an alert failed", "alert", a.Kind, "host", a.Host, "err", err)
+		}
+	}
+	return nil
+}
+
+// resolve resolves the open alerts of a host that is up again. It returns
+// only ErrLeaseLost.
+func (m *monitor) resolve(ctx context.Context, id ovm.ID) error {
+	c := m.c
+	done, err := c.o.Service.ResolveAlerts(ctx, id, m.guard)
+	switch {
+	case errors.Is(err, ErrLeaseLost):
+		return err
+	case err != nil:
+		if ctx.Err() == nil {
+			c.log.Error("host monitor: resolving the alerts of a host that is up failed", "host", m.hosts[id].Name, "err", err)
+		}
+		return nil
+	}
+	for _, a := range done {
+		c.log.Info("host monitor: alert resolved: its host is up", "host", m.hosts[id].Name, "alert", a.Kind, "alertId", a.ID)
+	}
+	return nil
+}
+
+// logAlert logs an alert for administrators.
+func logAlert(log *slog.Logger, a ha.Alert) {
 	level := slog.LevelError
 	if a.Kind == ha.AlertPartitionCleared {
 		level = slog.LevelWarn

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/openovm/ovm/ha"
 	"github.com/openovm/ovm/hypervisor"
 	"github.com/openovm/ovm/hypervisor/fake"
 	"github.com/openovm/ovm/ovm"
@@ -121,6 +122,19 @@ func TestMonitorWithoutFenceMarksUnknown(t *testing.T) {
 	assert.Equal(t, h1.ID, got.Status.HostID, "web is not moved without a fence")
 	assert.Equal(t, ovm.PowerState(""), power(t, c.fake(h2), hypervisor.ByID(web.ID)), "web must not run on host2")
 	assert.NotEmpty(t, c.logs.find("ALERT", map[string]string{"alert": "fence-unconfirmed"}), "no fence-unconfirmed alert")
+	// The alert is stored, open, for administrators to see.
+	var stored core.Alert
+	require.Eventually(t, func() bool {
+		as := c.alerts(ha.AlertFenceUnconfirmed, h1.ID)
+		if len(as) == 1 {
+			stored = as[0]
+		}
+		return len(as) == 1
+	}, waitFor, tick, "no stored fence-unconfirmed alert for host1: %+v", c.alerts("", ""))
+	assert.True(t, stored.Open(), "the alert while host1 is down: %+v", stored)
+	assert.Equal(t, []ovm.ID{web.ID}, stored.InstanceIDs, "the alert's instances")
+	assert.Equal(t, 1, stored.Count, "the alert's count")
+	assert.NotEmpty(t, stored.Message, "the alert's message")
 
 	// The host comes back with web still on it: web is found again.
 	c.fake(h1).SetUnreachable(false)
@@ -128,6 +142,16 @@ func TestMonitorWithoutFenceMarksUnknown(t *testing.T) {
 	require.Eventually(t, func() bool { return c.instance(web.ID).Status.Phase == ovm.PhaseReady },
 		waitFor, tick, "web is never found again: %+v", c.instance(web.ID).Status)
 	assert.Equal(t, ovm.PowerRunning, c.instance(web.ID).Status.Power, "web's power once found again")
+	// Host1 is up: its alert is resolved by the monitor.
+	require.Eventually(t, func() bool {
+		a, _, err := c.svc.GetAlert(t.Context(), c.admin, stored.ID)
+		require.NoError(t, err)
+		return !a.Open()
+	}, waitFor, tick, "the fence-unconfirmed alert is never resolved once host1 is up")
+	resolved, _, err := c.svc.GetAlert(t.Context(), c.admin, stored.ID)
+	require.NoError(t, err)
+	assert.Equal(t, "host-monitor", resolved.ResolvedBy, "who resolved the alert")
+	assert.Len(t, c.alerts(ha.AlertFenceUnconfirmed, h1.ID), 1, "alerts of host1 after it came back")
 }
 
 func TestMonitorProbesOnlyHAPools(t *testing.T) {

@@ -315,3 +315,23 @@ func (s *Service) RevokeToken(ctx context.Context, p auth.Principal, id ovm.ID) 
 	}
 	return err
 }
+
+// Logout revokes the token the principal authenticated with (a login
+// session or a personal token alike: exactly the one presented), so that it
+// is refused at once on this replica; other replicas may still accept it
+// for up to Options.AuthCacheTTL, as after RevokeToken. A principal that
+// carries no token, or whose token is already gone (revoked meanwhile), is
+// ErrUnauthenticated.
+func (s *Service) Logout(ctx context.Context, p auth.Principal) error {
+	if p.TokenID == "" || p.UserID == "" {
+		return unauthenticated("no token to log out")
+	}
+	err := s.RevokeToken(ctx, p, p.TokenID)
+	// Drop what this replica remembers of the token even when it was gone
+	// already, so that the next request with it is refused.
+	s.forget(p.TokenID)
+	if errors.Is(err, ovm.ErrNotFound) {
+		return unauthenticated("unknown or revoked token")
+	}
+	return err
+}

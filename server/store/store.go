@@ -36,6 +36,7 @@ const (
 	KindVApp        Kind = "vapp"
 	KindStoragePool Kind = "storagepool"
 	KindDiscovered  Kind = "discovered"
+	KindAlert       Kind = "alert"
 )
 
 // Record is one stored object. Names are unique per (Kind, VDCID); an empty
