@@ -28,12 +28,24 @@ import (
 	"github.com/openovm/ovm/server/core"
 )
 
+// binDir holds the ovm command the tests build; TestMain removes it.
+var binDir string
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		_ = os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
 // binary builds the ovm command once per test binary.
 var binary = sync.OnceValues(func() (string, error) {
 	dir, err := os.MkdirTemp("", "ovm-bin-")
 	if err != nil {
 		return "", err
 	}
+	binDir = dir
 	bin := filepath.Join(dir, "ovm")
 	out, err := exec.Command("go", "build", "-o", bin, "github.com/openovm/ovm/server/cmd/ovm").CombinedOutput()
 	if err != nil {
