@@ -48,6 +48,9 @@ func (d *Driver) Create(ctx context.Context, spec hypervisor.CreateSpec) (hyperv
 	if err := d.checkPorts(ctx, spec); err != nil {
 		return hypervisor.Instance{}, err
 	}
+	if spec.NICs, err = d.networkNames(ctx, spec.NICs); err != nil {
+		return hypervisor.Instance{}, err
+	}
 	cfg, err := containerConfig(spec, d.c.api)
 	if err != nil {
 		return hypervisor.Instance{}, err
@@ -346,21 +349,42 @@ func endpoint(nic hypervisor.NICAttachment, api string) *network.EndpointSetting
 	return ep
 }
 
-// bridgeOf is the Docker network a NIC joins, by name: Bridge when it is a
-// name, else the network's name (a Docker network OVM made is named after
-// its network), else Bridge (an engine id).
-func bridgeOf(nic hypervisor.NICAttachment) string {
-	switch {
-	case nic.Bridge != "" && !engineID.MatchString(nic.Bridge):
-		return nic.Bridge
-	case nic.Network.Name != "":
-		return nic.Network.Name
+// networkNames names the Docker network of each NIC whose segment is
+// given by its engine id: the engine applies a container's MAC address
+// only on the network its network mode names by name.
+func (d *Driver) networkNames(ctx context.Context, nics []hypervisor.NICAttachment) ([]hypervisor.NICAttachment, error) {
+	var out []hypervisor.NICAttachment
+	for i, nic := range nics {
+		if engineID.MatchString(nic.Bridge) {
+			if out == nil {
+				out = slices.Clone(nics)
+			}
+			nw, err := d.c.cli.NetworkInspect(ctx, nic.Bridge, network.InspectOptions{})
+			if err != nil {
+				return nil, d.c.engineError(ctx, err, "", "network %s of nics[%d]", nic.Network.Name, i)
+			}
+			out[i].Bridge = nw.Name
+		}
 	}
-	return nic.Bridge
+	if out == nil {
+		return nics, nil
+	}
+	return out, nil
 }
 
 // engineID matches the engine's own ids (64 hex digits).
 var engineID = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// bridgeOf is the Docker network a NIC joins: the segment's engine id or
+// name (Bridge) when the network driver gave one, else the network's name
+// (a Docker network OVM made is named after its network, or after its
+// name and id when another network had the name).
+func bridgeOf(nic hypervisor.NICAttachment) string {
+	if nic.Bridge != "" {
+		return nic.Bridge
+	}
+	return nic.Network.Name
+}
 
 // protocol is a port mapping's protocol, tcp by default.
 func protocol(pm ovm.PortMapping) string {

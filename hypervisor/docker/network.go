@@ -84,6 +84,13 @@ func (n *Networks) CreateNetwork(ctx context.Context, net ovm.Network) (ovmnet.S
 		return ovmnet.Segment{}, err
 	}
 	_, err = n.c.cli.NetworkCreate(ctx, net.Name, networkCreate(net, n.opts.Uplink))
+	if err != nil && classify(ctx, err) == ovm.KindConflict {
+		// Another network has the name (another VDC's of the same name):
+		// this one is named after its id too; NICs join it by engine id.
+		if _, gerr := n.GetNetwork(ctx, net.ID); isKind(gerr, ovm.KindNotFound) {
+			_, err = n.c.cli.NetworkCreate(ctx, net.Name+"-"+net.ID.Short(), networkCreate(net, n.opts.Uplink))
+		}
+	}
 	if err != nil {
 		if classify(ctx, err) == ovm.KindConflict {
 			if s, gerr := n.GetNetwork(ctx, net.ID); gerr == nil {

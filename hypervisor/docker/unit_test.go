@@ -161,7 +161,7 @@ func TestBridgeOf(t *testing.T) {
 		want string
 	}{
 		{"bridge name", hypervisor.NICAttachment{Bridge: "ovm-front", Network: ovm.Network{Name: "front"}}, "ovm-front"},
-		{"engine id: the network's name", hypervisor.NICAttachment{Bridge: id, Network: ovm.Network{Name: "front"}}, "front"},
+		{"engine id: the segment itself (Create names it first)", hypervisor.NICAttachment{Bridge: id, Network: ovm.Network{Name: "front"}}, id},
 		{"engine id alone", hypervisor.NICAttachment{Bridge: id}, id},
 		{"no bridge", hypervisor.NICAttachment{Network: ovm.Network{Name: "front"}}, "front"},
 	} {

@@ -77,6 +77,38 @@ func TestNetworkDocker(t *testing.T) {
 		map[string]any{"command": []string{"ip", "-4", "addr"}}).decode(t, &res)
 	assert.Contains(t, res.Stdout, ip.String()+"/24", "the address inside the container")
 
+	// Another VDC's network of the same name on the same host is its own
+	// Docker network.
+	other := e.newTenant("globex", pl.pool, quota)
+	subnet2 := fmt.Sprintf("10.%d.%d.0/24", 100+rand.IntN(100), rand.IntN(250))
+	for subnet2 == subnet {
+		subnet2 = fmt.Sprintf("10.%d.%d.0/24", 100+rand.IntN(100), rand.IntN(250))
+	}
+	var n2 ovm.Network
+	e.must(http.StatusCreated, "POST", "/v1/networks", other.token, map[string]any{"name": name, "subnet": subnet2}).decode(t, &n2)
+	t.Cleanup(func() {
+		if err := dc.NetworkRemove(context.Background(), name+"-"+string(n2.ID.Short())); err != nil && !client.IsErrNotFound(err) {
+			t.Errorf("cleanup: remove network of %s: %v", n2.ID, err)
+		}
+	})
+	var it2 core.InstanceTask
+	e.must(http.StatusAccepted, "POST", "/v1/instances", other.token, map[string]any{"name": "web", "start": true,
+		"spec": map[string]any{"type": "container", "cpuMilli": 100, "memoryBytes": 32 << 20,
+			"image": map[string]string{"format": "oci", "name": image}, "command": bootCommand,
+			"nics": []map[string]any{{"networkId": n2.ID}}}}).decode(t, &it2)
+	t.Cleanup(func() { removeLabelled(t, dc, it2.Instance.ID) })
+	task2 := e.waitTask(other.token, it2.Task.ID)
+	require.Equal(t, ovm.TaskSucceeded, task2.State, "create on the same-named network of another VDC: %s", task2.Error)
+	var inst2 ovm.Instance
+	e.must(http.StatusOK, "GET", "/v1/instances/"+string(it2.Instance.ID), other.token, nil).decode(t, &inst2)
+	e.must(http.StatusOK, "POST", "/v1/instances/"+string(it2.Instance.ID)+"/exec", other.token,
+		map[string]any{"command": []string{"ip", "-4", "addr"}}).decode(t, &res)
+	assert.Contains(t, res.Stdout, inst2.Spec.NICs[0].IP.String()+"/24", "the other VDC's container has its own network's address")
+	assert.True(t, n2.Subnet.Contains(inst2.Spec.NICs[0].IP))
+	e.must(http.StatusAccepted, "DELETE", "/v1/instances/"+string(it2.Instance.ID), other.token, nil).decode(t, &it2)
+	require.Equal(t, ovm.TaskSucceeded, e.waitTask(other.token, it2.Task.ID).State)
+	e.must(http.StatusNoContent, "DELETE", "/v1/networks/"+string(n2.ID), other.token, nil)
+
 	e.must(http.StatusAccepted, "DELETE", "/v1/instances/"+string(it.Instance.ID), tn.token, nil).decode(t, &it)
 	require.Equal(t, ovm.TaskSucceeded, e.waitTask(tn.token, it.Task.ID).State)
 	e.must(http.StatusNoContent, "DELETE", "/v1/networks/"+string(n.ID), tn.token, nil)
