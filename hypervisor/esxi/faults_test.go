@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25/types"
 
@@ -99,12 +100,12 @@ func TestDuplicateNames(t *testing.T) {
 		assert.False(t, dsFileExists(t, admin, h.ds, "web_1"), "a second vm directory: got one, want none")
 	})
 	t.Run("network named like an existing port group", func(t *testing.T) {
-		n := ovm.Network{ID: ovm.NewID(), Name: "mgmt", Subnet: mustPrefix("10.9.0.0/24")}
-		_, err := d.Network().CreateNetwork(ctx, n)
-		require.NoError(t, err, "CreateNetwork mgmt")
-		t.Cleanup(func() { _ = d.Network().DeleteNetwork(context.Background(), n.ID) })
+		// The operator's port group: one of another OVM network of the name
+		// is not a conflict (see TestNetworkSameName).
+		require.NoError(t, object.NewHostNetworkSystem(d.c.client, d.c.netSystem).AddPortGroup(ctx,
+			types.HostPortGroupSpec{Name: "mgmt", VswitchName: d.c.vswitch(), Policy: types.HostNetworkPolicy{}}), "add port group mgmt")
 		other := ovm.Network{ID: ovm.NewID(), Name: "mgmt", Subnet: mustPrefix("10.9.1.0/24")}
-		_, err = d.Network().CreateNetwork(ctx, other)
+		_, err := d.Network().CreateNetwork(ctx, other)
 		require.ErrorIs(t, err, ovm.ErrConflict, "CreateNetwork with a taken port group name: got %v, want a conflict", err)
 		assert.Contains(t, err.Error(), `a port group named "mgmt" exists`, "CreateNetwork: got %q", err)
 		_, err = d.Network().GetNetwork(ctx, other.ID)

@@ -62,32 +62,85 @@ func (c *conn) portGroups(ctx context.Context) (map[string]types.HostPortGroupSp
 	return out, nil
 }
 
+// netDef is the recorded definition of a network: the network and the name
+// of its port group.
+type netDef struct {
+	ovm.Network
+	// PortGroup is the port group's name: the network's name, or NAME-<short
+	// id> when another OVM network (another VDC's) had the name. Empty in
+	// definitions written before it was recorded: the network's name.
+	PortGroup string `json:"portGroup,omitempty"`
+}
+
+// portGroup is the name of the network's port group.
+func (d netDef) portGroup() string { return cmp.Or(d.PortGroup, d.Name) }
+
 // readNet reads the definition of network id; ovm.ErrNotFound when there is none.
-func (c *conn) readNet(ctx context.Context, id ovm.ID) (ovm.Network, error) {
+func (c *conn) readNet(ctx context.Context, id ovm.ID) (netDef, error) {
 	b, err := c.download(ctx, c.defaultDS, fmt.Sprintf("%s/%s.json", netMetaDir, id))
 	if err != nil {
 		if strings.Contains(err.Error(), "404 Not Found") || kindOf(err) == ovm.KindNotFound {
-			return ovm.Network{}, ovm.Errorf(ovm.KindNotFound, "esxi %s: network %s not found", c.host, id)
+			return netDef{}, ovm.Errorf(ovm.KindNotFound, "esxi %s: network %s not found", c.host, id)
 		}
-		return ovm.Network{}, c.wrap(err, "read network %s", id)
+		return netDef{}, c.wrap(err, "read network %s", id)
 	}
-	var n ovm.Network
+	var n netDef
 	if err := json.Unmarshal(b, &n); err != nil {
-		return ovm.Network{}, ovm.Errorf(ovm.KindInternal, "esxi %s: network %s: bad definition: %w", c.host, id, err)
+		return netDef{}, ovm.Errorf(ovm.KindInternal, "esxi %s: network %s: bad definition: %w", c.host, id, err)
 	}
 	return n, nil
 }
 
+// netDefs reads the definitions of every OVM network of the host.
+func (c *conn) netDefs(ctx context.Context) ([]netDef, error) {
+	var dss []mo.Datastore
+	if err := c.collect(ctx, c.dsFolder, "Datastore", []string{"name", "browser"}, &dss); err != nil {
+		return nil, c.wrap(err, "list networks: read the datastores")
+	}
+	i := slices.IndexFunc(dss, func(ds mo.Datastore) bool { return ds.Name == c.defaultDS })
+	if i < 0 {
+		return nil, ovm.Errorf(ovm.KindUnavailable, "esxi %s: list networks: the datastore %s that holds their definitions is gone", c.host, c.defaultDS)
+	}
+	res, err := c.search(ctx, dss[i].Browser, dsPath(c.defaultDS, netMetaDir), false, nil, "*.json")
+	if err != nil {
+		if kindOf(err) == ovm.KindNotFound {
+			return nil, nil
+		}
+		return nil, c.wrap(err, "list networks")
+	}
+	var out []netDef
+	for _, r := range res {
+		for _, f := range r.File {
+			id := ovm.ID(strings.TrimSuffix(f.GetFileInfo().Path, ".json"))
+			if !id.Valid() {
+				continue
+			}
+			n, err := c.readNet(ctx, id)
+			if err != nil {
+				if kindOf(err) == ovm.KindNotFound {
+					continue
+				}
+				return nil, err
+			}
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
 // segment realises n with its port group; the port group's VLAN is the truth.
-func segment(n ovm.Network, pg types.HostPortGroupSpec) network.Segment {
+func segment(d netDef, pg types.HostPortGroupSpec) network.Segment {
+	n := d.Network
 	n.VLAN = int(pg.VlanId)
 	return network.Segment{Network: n, NativeID: pg.Name, Mode: "portgroup"}
 }
 
 // CreateNetwork adds a port group named after the network, with its VLAN id,
-// and records its definition; or returns the segment of the same id. A name
-// taken by another port group, or the same id with another shape, is
-// ovm.ErrConflict.
+// and records its definition; or returns the segment of the same id. When
+// another OVM network's port group has the name (another VDC's network of
+// the same name), the port group is named NAME-<short id>. A name taken by a
+// port group that is no OVM network's, or the same id with another shape,
+// is ovm.ErrConflict.
 func (nd *Network) CreateNetwork(ctx context.Context, n ovm.Network) (network.Segment, error) {
 	c := nd.c
 	if err := c.ready(ctx, "create network"); err != nil {
@@ -110,6 +163,7 @@ func (nd *Network) CreateNetwork(ctx context.Context, n ovm.Network) (network.Se
 	if err != nil {
 		return network.Segment{}, err
 	}
+	def := netDef{Network: n, PortGroup: n.Name}
 	old, err := c.readNet(ctx, n.ID)
 	switch {
 	case err == nil:
@@ -117,32 +171,57 @@ func (nd *Network) CreateNetwork(ctx context.Context, n ovm.Network) (network.Se
 			return network.Segment{}, ovm.Errorf(ovm.KindConflict, "esxi %s: network %s exists as %q %s gateway %s VLAN %d",
 				c.host, n.ID, old.Name, old.Subnet, old.Gateway, old.VLAN)
 		}
-		if pg, ok := pgs[old.Name]; ok {
+		if pg, ok := pgs[old.portGroup()]; ok {
 			return segment(old, pg), nil
 		}
+		def.PortGroup = old.portGroup()
 	case kindOf(err) != ovm.KindNotFound:
 		return network.Segment{}, err
 	default:
 		if _, ok := pgs[n.Name]; ok {
-			return network.Segment{}, &ovm.Error{Kind: ovm.KindConflict,
-				Message: fmt.Sprintf("esxi %s: a port group named %q exists", c.host, n.Name),
-				Fields:  []ovm.FieldError{{Field: "name", Reason: "is taken by a port group on the host", Value: n.Name}}}
+			if def.PortGroup, err = c.freePortGroup(ctx, n, pgs); err != nil {
+				return network.Segment{}, err
+			}
 		}
 	}
-	spec := types.HostPortGroupSpec{Name: n.Name, VlanId: int32(n.VLAN), VswitchName: c.vswitch(), Policy: types.HostNetworkPolicy{}}
+	spec := types.HostPortGroupSpec{Name: def.PortGroup, VlanId: int32(n.VLAN), VswitchName: c.vswitch(), Policy: types.HostNetworkPolicy{}}
 	if err := object.NewHostNetworkSystem(c.client, c.netSystem).AddPortGroup(ctx, spec); err != nil {
-		return network.Segment{}, c.wrap(err, "add port group %s to %s", n.Name, c.vswitch())
+		return network.Segment{}, c.wrap(err, "add port group %s to %s", def.PortGroup, c.vswitch())
 	}
-	b, _ := json.Marshal(n)
+	b, _ := json.Marshal(def)
 	err = c.mkdir(ctx, dsPath(c.defaultDS, netMetaDir))
 	if err == nil {
 		err = c.upload(ctx, c.defaultDS, fmt.Sprintf("%s/%s.json", netMetaDir, n.ID), b)
 	}
 	if err != nil {
-		_ = object.NewHostNetworkSystem(c.client, c.netSystem).RemovePortGroup(context.WithoutCancel(ctx), n.Name)
+		_ = object.NewHostNetworkSystem(c.client, c.netSystem).RemovePortGroup(context.WithoutCancel(ctx), def.PortGroup)
 		return network.Segment{}, c.wrap(err, "record network %s", n.Name)
 	}
-	return segment(n, spec), nil
+	return segment(def, spec), nil
+}
+
+// freePortGroup names the port group of n when a port group has n's name:
+// NAME-<short id> when that port group is another OVM network's; a port
+// group that is no OVM network's (the operator's) is not taken over, and
+// its name is ovm.ErrConflict.
+func (c *conn) freePortGroup(ctx context.Context, n ovm.Network, pgs map[string]types.HostPortGroupSpec) (string, error) {
+	taken := func(name, reason string) error {
+		return &ovm.Error{Kind: ovm.KindConflict,
+			Message: fmt.Sprintf("esxi %s: a port group named %q exists", c.host, name),
+			Fields:  []ovm.FieldError{{Field: "name", Reason: reason, Value: n.Name}}}
+	}
+	defs, err := c.netDefs(ctx)
+	if err != nil {
+		return "", err
+	}
+	if !slices.ContainsFunc(defs, func(d netDef) bool { return d.ID != n.ID && d.portGroup() == n.Name }) {
+		return "", taken(n.Name, "is taken by a port group on the host")
+	}
+	name := n.Name + "-" + n.ID.Short()
+	if _, ok := pgs[name]; ok {
+		return "", taken(name, "is taken by another network's port group, and "+name+" by a port group on the host")
+	}
+	return name, nil
 }
 
 // GetNetwork returns the segment of network id.
@@ -159,9 +238,9 @@ func (nd *Network) GetNetwork(ctx context.Context, id ovm.ID) (network.Segment, 
 	if err != nil {
 		return network.Segment{}, err
 	}
-	pg, ok := pgs[n.Name]
+	pg, ok := pgs[n.portGroup()]
 	if !ok {
-		return network.Segment{}, ovm.Errorf(ovm.KindNotFound, "esxi %s: network %s: its port group %q is gone", c.host, id, n.Name)
+		return network.Segment{}, ovm.Errorf(ovm.KindNotFound, "esxi %s: network %s: its port group %q is gone", c.host, id, n.portGroup())
 	}
 	return segment(n, pg), nil
 }
@@ -176,38 +255,14 @@ func (nd *Network) ListNetworks(ctx context.Context) ([]network.Segment, error) 
 	if err != nil {
 		return nil, err
 	}
-	out := []network.Segment{}
-	var dss []mo.Datastore
-	if err := c.collect(ctx, c.dsFolder, "Datastore", []string{"name", "browser"}, &dss); err != nil {
-		return nil, c.wrap(err, "list networks: read the datastores")
-	}
-	i := slices.IndexFunc(dss, func(ds mo.Datastore) bool { return ds.Name == c.defaultDS })
-	if i < 0 {
-		return nil, ovm.Errorf(ovm.KindUnavailable, "esxi %s: list networks: the datastore %s that holds their definitions is gone", c.host, c.defaultDS)
-	}
-	res, err := c.search(ctx, dss[i].Browser, dsPath(c.defaultDS, netMetaDir), false, nil, "*.json")
+	defs, err := c.netDefs(ctx)
 	if err != nil {
-		if kindOf(err) == ovm.KindNotFound {
-			return out, nil
-		}
-		return nil, c.wrap(err, "list networks")
+		return nil, err
 	}
-	for _, r := range res {
-		for _, f := range r.File {
-			id := ovm.ID(strings.TrimSuffix(f.GetFileInfo().Path, ".json"))
-			if !id.Valid() {
-				continue
-			}
-			n, err := c.readNet(ctx, id)
-			if err != nil {
-				if kindOf(err) == ovm.KindNotFound {
-					continue
-				}
-				return nil, err
-			}
-			if pg, ok := pgs[n.Name]; ok {
-				out = append(out, segment(n, pg))
-			}
+	out := []network.Segment{}
+	for _, n := range defs {
+		if pg, ok := pgs[n.portGroup()]; ok {
+			out = append(out, segment(n, pg))
 		}
 	}
 	slices.SortFunc(out, func(a, b network.Segment) int { return cmp.Compare(a.Network.Name, b.Network.Name) })
@@ -267,17 +322,17 @@ func (nd *Network) DeleteNetwork(ctx context.Context, id ovm.ID) error {
 	if err != nil {
 		return err
 	}
-	users, err := c.onPortGroup(ctx, n.Name)
+	users, err := c.onPortGroup(ctx, n.portGroup())
 	if err != nil {
 		return err
 	}
 	if len(users) > 0 {
 		return ovm.Errorf(ovm.KindConflict, "esxi %s: network %s (port group %q) is in use by %d vms, such as %q",
-			c.host, id, n.Name, len(users), users[0].vm.Name)
+			c.host, id, n.portGroup(), len(users), users[0].vm.Name)
 	}
-	err = object.NewHostNetworkSystem(c.client, c.netSystem).RemovePortGroup(ctx, n.Name)
+	err = object.NewHostNetworkSystem(c.client, c.netSystem).RemovePortGroup(ctx, n.portGroup())
 	if err != nil && kindOf(err) != ovm.KindNotFound {
-		return c.wrap(err, "remove port group %s", n.Name)
+		return c.wrap(err, "remove port group %s", n.portGroup())
 	}
 	return c.wrap(c.remove(ctx, dsPath(c.defaultDS, fmt.Sprintf("%s/%s.json", netMetaDir, id))), "delete the definition of network %s", id)
 }
@@ -310,7 +365,7 @@ func (nd *Network) Attach(ctx context.Context, networkID, instanceID ovm.ID, spe
 	if err := f.Err("invalid attachment"); err != nil {
 		return network.Attachment{}, err
 	}
-	users, err := c.onPortGroup(ctx, n.Name)
+	users, err := c.onPortGroup(ctx, n.portGroup())
 	if err != nil {
 		return network.Attachment{}, err
 	}
@@ -330,7 +385,7 @@ func (nd *Network) Attach(ctx context.Context, networkID, instanceID ovm.ID, spe
 		return network.Attachment{}, err
 	}
 	cs := types.VirtualMachineConfigSpec{DeviceChange: []types.BaseVirtualDeviceConfigSpec{&types.VirtualDeviceConfigSpec{
-		Operation: types.VirtualDeviceConfigSpecOperationAdd, Device: nic(-1, n.Name, mac)}}}
+		Operation: types.VirtualDeviceConfigSpecOperationAdd, Device: nic(-1, n.portGroup(), mac)}}}
 	if spec.IP.IsValid() {
 		cs.ExtraConfig = []types.BaseOptionValue{&types.OptionValue{Key: KeyNetPrefix + string(networkID), Value: spec.IP.String()}}
 	}
@@ -338,7 +393,7 @@ func (nd *Network) Attach(ctx context.Context, networkID, instanceID ovm.ID, spe
 	if err := c.runTask(ctx, func(ctx context.Context) (*object.Task, error) { return o.Reconfigure(ctx, cs) }); err != nil {
 		return network.Attachment{}, c.wrap(err, "attach instance %s to %s", instanceID, n.Name)
 	}
-	users, err = c.onPortGroup(ctx, n.Name)
+	users, err = c.onPortGroup(ctx, n.portGroup())
 	if err != nil {
 		return network.Attachment{}, err
 	}
@@ -362,7 +417,7 @@ func (nd *Network) Detach(ctx context.Context, networkID, instanceID ovm.ID) err
 	if err != nil {
 		return err
 	}
-	users, err := c.onPortGroup(ctx, n.Name)
+	users, err := c.onPortGroup(ctx, n.portGroup())
 	if err != nil {
 		return err
 	}
@@ -392,7 +447,7 @@ func (nd *Network) Attachments(ctx context.Context, networkID ovm.ID) ([]network
 	if err != nil {
 		return nil, err
 	}
-	users, err := c.onPortGroup(ctx, n.Name)
+	users, err := c.onPortGroup(ctx, n.portGroup())
 	if err != nil {
 		return nil, err
 	}

@@ -17,7 +17,9 @@ import (
 var _ network.Driver = (*Networks)(nil)
 
 // Networks is the network driver of a libvirt host: each OVM network is a
-// libvirt network (UUID = OVM id, name = the network's name) realised as a
+// libvirt network (UUID = OVM id, name = the network's name, or NAME-<short
+// id> when another network of the host has the name, as another VDC's
+// network of the same name; it is always looked up by UUID) realised as a
 // Linux bridge "ovm<short id>" holding the gateway address, with libvirt's
 // dnsmasq serving DHCP. An attachment is a DHCP host reservation (MAC,
 // instance id as name, IP) in the network's definition, so that the
@@ -55,7 +57,8 @@ func NetworkXML(nw ovm.Network, hosts []libvirtxml.NetworkDHCPHost) *libvirtxml.
 }
 
 // CreateNetwork defines and starts the network, or returns the one with
-// the same id.
+// the same id. When another libvirt network has the name, this one is
+// named NAME-<short id>.
 func (n *Networks) CreateNetwork(ctx context.Context, nw ovm.Network) (network.Segment, error) {
 	var f ovm.Fields
 	if !nw.ID.Valid() {
@@ -81,13 +84,14 @@ func (n *Networks) CreateNetwork(ctx context.Context, nw ovm.Network) (network.S
 	} else if ovm.KindOf(err) != ovm.KindNotFound {
 		return network.Segment{}, err
 	}
-	x, err := NetworkXML(nw, nil).Marshal()
-	if err != nil {
-		return network.Segment{}, err
+	def := NetworkXML(nw, nil)
+	net, err := n.define(ctx, def)
+	if err != nil && n.nameTaken(ctx, nw) {
+		def.Name = nativeName(nw.Name, nw.ID)
+		net, err = n.define(ctx, def)
 	}
-	net, err := rpc(ctx, func() (golibvirt.Network, error) { return n.d.l.NetworkDefineXML(x) })
 	if err != nil {
-		return network.Segment{}, wrap(err, "libvirt: define network %s", nw.Name)
+		return network.Segment{}, wrap(err, "libvirt: define network %s", def.Name)
 	}
 	// Another driver may have defined and started it meanwhile: already
 	// active is fine.
@@ -98,6 +102,25 @@ func (n *Networks) CreateNetwork(ctx context.Context, nw ovm.Network) (network.S
 	_ = do(ctx, func() error { return n.d.l.NetworkSetAutostart(net, 1) })
 	return n.GetNetwork(ctx, nw.ID)
 }
+
+// define defines a network.
+func (n *Networks) define(ctx context.Context, def *libvirtxml.Network) (golibvirt.Network, error) {
+	x, err := def.Marshal()
+	if err != nil {
+		return golibvirt.Network{}, err
+	}
+	return rpc(ctx, func() (golibvirt.Network, error) { return n.d.l.NetworkDefineXML(x) })
+}
+
+// nameTaken tells whether a network of another UUID has nw's name.
+func (n *Networks) nameTaken(ctx context.Context, nw ovm.Network) bool {
+	net, err := rpc(ctx, func() (golibvirt.Network, error) { return n.d.l.NetworkLookupByName(nw.Name) })
+	return err == nil && ovm.ID(uuidString(net.UUID)) != nw.ID
+}
+
+// nativeName is the libvirt name of network id named name when another
+// network has the name.
+func nativeName(name string, id ovm.ID) string { return name + "-" + id.Short() }
 
 // lookup finds a network and reads its definition.
 func (n *Networks) lookup(ctx context.Context, id ovm.ID) (golibvirt.Network, libvirtxml.Network, error) {
@@ -125,7 +148,9 @@ func (n *Networks) lookup(ctx context.Context, id ovm.ID) (golibvirt.Network, li
 
 // segment turns a libvirt network into a segment.
 func segment(net golibvirt.Network, def libvirtxml.Network) network.Segment {
-	nw := ovm.Network{ID: ovm.ID(uuidString(net.UUID)), Name: net.Name}
+	id := ovm.ID(uuidString(net.UUID))
+	// The network's name, less the id suffix of a name another network had.
+	nw := ovm.Network{ID: id, Name: strings.TrimSuffix(net.Name, "-"+id.Short())}
 	for _, ip := range def.IPs {
 		if a, err := netip.ParseAddr(ip.Address); err == nil && a.Is4() {
 			nw.Gateway = a
