@@ -108,6 +108,29 @@ func deleteRoute(s *server, o op, del func(ctx context.Context, p auth.Principal
 	})
 }
 
+// getRoute registers a GET of one object by id, answering it with its
+// ETag.
+func getRoute[T any](s *server, o op, get func(ctx context.Context, p auth.Principal, id ovm.ID) (T, int64, error)) {
+	register(s, o, func(ctx context.Context, p auth.Principal, in *IDPath) (*Object[T], error) {
+		return obj(get(ctx, p, ovm.ID(in.ID)))
+	})
+}
+
+// taskRoute registers a change of one object by id, guarded by its
+// If-Match version, answering 202 with what it started.
+func taskRoute[T any](s *server, o op, change func(ctx context.Context, p auth.Principal, id ovm.ID, ifVersion int64) (T, error)) {
+	register(s, o, func(ctx context.Context, p auth.Principal, in *struct {
+		IDPath
+		IfMatch
+	}) (*Accepted[T], error) {
+		v, err := parseIfMatch(in.IfMatch.IfMatch)
+		if err != nil {
+			return nil, err
+		}
+		return accepted(change(ctx, p, ovm.ID(in.ID), v))
+	})
+}
+
 // listRoute registers a GET of one page of a collection at o.path.
 func listRoute[T any](s *server, o op, ls func(ctx context.Context, p auth.Principal, opts core.ListOptions) (core.Page[T], error)) {
 	register(s, o, func(ctx context.Context, p auth.Principal, in *ListParams) (*List[T], error) {

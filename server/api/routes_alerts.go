@@ -16,10 +16,7 @@ func (s *server) alertRoutes() {
 		desc: "The alerts the host monitor raised: fence unconfirmed, partition, instances lost or not restarted, stale copies. " +
 			"An alert is open until its host is up again (a partition: until it clears) or an administrator acknowledges it.",
 		tags: tags}, s.svc.ListAlerts)
-	register(s, op{id: "get-alert", method: http.MethodGet, path: "/v1/alerts/{id}", summary: "Get an HA alert", tags: tags},
-		func(ctx context.Context, p auth.Principal, in *IDPath) (*Object[core.Alert], error) {
-			return obj(s.svc.GetAlert(ctx, p, ovm.ID(in.ID)))
-		})
+	getRoute(s, op{id: "get-alert", method: http.MethodGet, path: "/v1/alerts/{id}", summary: "Get an HA alert", tags: tags}, s.svc.GetAlert)
 	register(s, op{id: "ack-alert", method: http.MethodPost, path: "/v1/alerts/{id}/ack", summary: "Acknowledge an HA alert: mark it resolved",
 		tags: tags},
 		func(ctx context.Context, p auth.Principal, in *IDPath) (*Object[core.Alert], error) {

@@ -53,10 +53,7 @@ func (s *server) instanceRoutes() {
 			b := in.Body
 			return accepted(s.svc.CreateInstance(ctx, p, core.CreateInstance{VDCID: b.VDCID, Name: b.Name, Spec: b.Spec, Start: b.Start, IdempotencyKey: in.Key}))
 		})
-	register(s, op{id: "get-instance", method: http.MethodGet, path: "/v1/instances/{id}", summary: "Get an instance", tags: tags},
-		func(ctx context.Context, p auth.Principal, in *IDPath) (*Object[ovm.Instance], error) {
-			return obj(s.svc.GetInstance(ctx, p, ovm.ID(in.ID)))
-		})
+	getRoute(s, op{id: "get-instance", method: http.MethodGet, path: "/v1/instances/{id}", summary: "Get an instance", tags: tags}, s.svc.GetInstance)
 	register(s, op{id: "update-instance", method: http.MethodPatch, path: "/v1/instances/{id}",
 		summary: "Change an instance's labels (200) or size (202 with a resize task)", tags: tags, errors: []int{403, 409, 412}},
 		func(ctx context.Context, p auth.Principal, in *struct {
@@ -79,30 +76,13 @@ func (s *server) instanceRoutes() {
 			}
 			return &Accepted[core.InstanceTask]{Status: status, Body: it}, nil
 		})
-	register(s, op{id: "delete-instance", method: http.MethodDelete, path: "/v1/instances/{id}",
-		summary: "Delete an instance (stop, delete on its host, release quota and addresses)", tags: tags, status: http.StatusAccepted, errors: []int{409, 412}},
-		func(ctx context.Context, p auth.Principal, in *struct {
-			IDPath
-			IfMatch
-		}) (*Accepted[core.InstanceTask], error) {
-			v, err := parseIfMatch(in.IfMatch.IfMatch)
-			if err != nil {
-				return nil, err
-			}
-			return accepted(s.svc.DeleteInstance(ctx, p, ovm.ID(in.ID), v))
-		})
+	taskRoute(s, op{id: "delete-instance", method: http.MethodDelete, path: "/v1/instances/{id}",
+		summary: "Delete an instance (stop, delete on its host, release quota and addresses)", tags: tags, status: http.StatusAccepted, errors: []int{409, 412}}, s.svc.DeleteInstance)
 	for _, action := range []string{core.OpStart, core.OpStop, core.OpReboot} {
-		register(s, op{id: action + "-instance", method: http.MethodPost, path: "/v1/instances/{id}/" + action,
+		taskRoute(s, op{id: action + "-instance", method: http.MethodPost, path: "/v1/instances/{id}/" + action,
 			summary: action + " an instance", tags: tags, status: http.StatusAccepted, errors: []int{409, 412}},
-			func(ctx context.Context, p auth.Principal, in *struct {
-				IDPath
-				IfMatch
-			}) (*Accepted[core.InstanceTask], error) {
-				v, err := parseIfMatch(in.IfMatch.IfMatch)
-				if err != nil {
-					return nil, err
-				}
-				return accepted(s.svc.InstanceAction(ctx, p, ovm.ID(in.ID), action, v))
+			func(ctx context.Context, p auth.Principal, id ovm.ID, ifVersion int64) (core.InstanceTask, error) {
+				return s.svc.InstanceAction(ctx, p, id, action, ifVersion)
 			})
 	}
 
@@ -117,20 +97,7 @@ func (s *server) instanceRoutes() {
 			b := in.Body
 			return accepted(s.svc.DeployVApp(ctx, p, core.CreateVApp{VDCID: b.VDCID, Name: b.Name, AntiAffinity: b.AntiAffinity, Members: b.Members, IdempotencyKey: in.Key}))
 		})
-	register(s, op{id: "get-vapp", method: http.MethodGet, path: "/v1/vapps/{id}", summary: "Get a vApp with each member's outcome", tags: vapps},
-		func(ctx context.Context, p auth.Principal, in *IDPath) (*Object[core.VAppInfo], error) {
-			return obj(s.svc.GetVApp(ctx, p, ovm.ID(in.ID)))
-		})
-	register(s, op{id: "delete-vapp", method: http.MethodDelete, path: "/v1/vapps/{id}", summary: "Delete a vApp and its members",
-		tags: vapps, status: http.StatusAccepted, errors: []int{409, 412}},
-		func(ctx context.Context, p auth.Principal, in *struct {
-			IDPath
-			IfMatch
-		}) (*Accepted[core.VAppTasks], error) {
-			v, err := parseIfMatch(in.IfMatch.IfMatch)
-			if err != nil {
-				return nil, err
-			}
-			return accepted(s.svc.DeleteVApp(ctx, p, ovm.ID(in.ID), v))
-		})
+	getRoute(s, op{id: "get-vapp", method: http.MethodGet, path: "/v1/vapps/{id}", summary: "Get a vApp with each member's outcome", tags: vapps}, s.svc.GetVApp)
+	taskRoute(s, op{id: "delete-vapp", method: http.MethodDelete, path: "/v1/vapps/{id}", summary: "Delete a vApp and its members",
+		tags: vapps, status: http.StatusAccepted, errors: []int{409, 412}}, s.svc.DeleteVApp)
 }

@@ -76,10 +76,7 @@ func (s *server) platformRoutes() {
 			d, err := s.svc.CreateDatacenter(ctx, p, core.CreateDatacenter{Name: in.Body.Name, Description: in.Body.Description, IdempotencyKey: in.Key})
 			return &Out[ovm.Datacenter]{Body: d}, err
 		})
-	register(s, op{id: "get-datacenter", method: http.MethodGet, path: "/v1/datacenters/{id}", summary: "Get a datacenter", tags: dc},
-		func(ctx context.Context, p auth.Principal, in *IDPath) (*Object[ovm.Datacenter], error) {
-			return obj(s.svc.GetDatacenter(ctx, p, ovm.ID(in.ID)))
-		})
+	getRoute(s, op{id: "get-datacenter", method: http.MethodGet, path: "/v1/datacenters/{id}", summary: "Get a datacenter", tags: dc}, s.svc.GetDatacenter)
 	register(s, op{id: "update-datacenter", method: http.MethodPatch, path: "/v1/datacenters/{id}", summary: "Change a datacenter", tags: dc, errors: []int{412}},
 		func(ctx context.Context, p auth.Principal, in *struct {
 			IDPath
@@ -107,10 +104,7 @@ func (s *server) platformRoutes() {
 				Scope: b.Scope, HAEnabled: b.HAEnabled, Overcommit: b.Overcommit, IdempotencyKey: in.Key})
 			return &Out[ovm.ResourcePool]{Body: pool}, err
 		})
-	register(s, op{id: "get-pool", method: http.MethodGet, path: "/v1/pools/{id}", summary: "Get a resource pool", tags: pools},
-		func(ctx context.Context, p auth.Principal, in *IDPath) (*Object[ovm.ResourcePool], error) {
-			return obj(s.svc.GetPool(ctx, p, ovm.ID(in.ID)))
-		})
+	getRoute(s, op{id: "get-pool", method: http.MethodGet, path: "/v1/pools/{id}", summary: "Get a resource pool", tags: pools}, s.svc.GetPool)
 	register(s, op{id: "update-pool", method: http.MethodPatch, path: "/v1/pools/{id}", summary: "Change a pool's policy, scope, HA or overcommit", tags: pools, errors: []int{412}},
 		func(ctx context.Context, p auth.Principal, in *struct {
 			IDPath
@@ -140,10 +134,7 @@ func (s *server) platformRoutes() {
 				Credentials: b.Credentials, Options: b.Options, IdempotencyKey: in.Key})
 			return &Out[ovm.Host]{Body: h}, err
 		})
-	register(s, op{id: "get-host", method: http.MethodGet, path: "/v1/hosts/{id}", summary: "Get a host", tags: hosts},
-		func(ctx context.Context, p auth.Principal, in *IDPath) (*Object[ovm.Host], error) {
-			return obj(s.svc.GetHost(ctx, p, ovm.ID(in.ID)))
-		})
+	getRoute(s, op{id: "get-host", method: http.MethodGet, path: "/v1/hosts/{id}", summary: "Get a host", tags: hosts}, s.svc.GetHost)
 	register(s, op{id: "update-host", method: http.MethodPatch, path: "/v1/hosts/{id}", summary: "Replace a host's credentials", tags: hosts, errors: []int{412}},
 		func(ctx context.Context, p auth.Principal, in *struct {
 			IDPath
@@ -183,10 +174,7 @@ func (s *server) platformRoutes() {
 
 	disc := []string{"discovered"}
 	listRoute(s, op{id: "list-discovered", method: http.MethodGet, path: "/v1/discovered", summary: "List objects found on hosts without an OVM id", tags: disc}, s.svc.ListDiscovered)
-	register(s, op{id: "get-discovered", method: http.MethodGet, path: "/v1/discovered/{id}", summary: "Get a discovered object", tags: disc},
-		func(ctx context.Context, p auth.Principal, in *IDPath) (*Object[core.Discovered], error) {
-			return obj(s.svc.GetDiscovered(ctx, p, ovm.ID(in.ID)))
-		})
+	getRoute(s, op{id: "get-discovered", method: http.MethodGet, path: "/v1/discovered/{id}", summary: "Get a discovered object", tags: disc}, s.svc.GetDiscovered)
 	register(s, op{id: "import-discovered", method: http.MethodPost, path: "/v1/discovered/{id}/import", summary: "Import a discovered object into a VDC as a managed instance",
 		tags: disc, status: http.StatusCreated, errors: []int{403, 409}},
 		func(ctx context.Context, p auth.Principal, in *struct {

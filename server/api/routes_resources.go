@@ -89,10 +89,7 @@ func (s *server) resourceRoutes() {
 			out, err := s.svc.CreateNetwork(ctx, p, core.CreateNetwork{VDCID: in.Body.VDCID, Network: n, IdempotencyKey: in.Key})
 			return &Out[ovm.Network]{Body: out}, err
 		})
-	register(s, op{id: "get-network", method: http.MethodGet, path: "/v1/networks/{id}", summary: "Get a network", tags: nets},
-		func(ctx context.Context, p auth.Principal, in *IDPath) (*Object[ovm.Network], error) {
-			return obj(s.svc.GetNetwork(ctx, p, ovm.ID(in.ID)))
-		})
+	getRoute(s, op{id: "get-network", method: http.MethodGet, path: "/v1/networks/{id}", summary: "Get a network", tags: nets}, s.svc.GetNetwork)
 	deleteRoute(s, op{id: "delete-network", method: http.MethodDelete, path: "/v1/networks/{id}", summary: "Delete a network no instance uses",
 		tags: nets, status: http.StatusNoContent, errors: []int{409, 412}}, s.svc.DeleteNetwork)
 
@@ -106,10 +103,7 @@ func (s *server) resourceRoutes() {
 		}) (*Accepted[core.VolumeTask], error) {
 			return accepted(s.svc.CreateVolume(ctx, p, core.CreateVolume{VDCID: in.Body.VDCID, Name: in.Body.Name, Size: in.Body.Size, IdempotencyKey: in.Key}))
 		})
-	register(s, op{id: "get-volume", method: http.MethodGet, path: "/v1/volumes/{id}", summary: "Get a volume", tags: vols},
-		func(ctx context.Context, p auth.Principal, in *IDPath) (*Object[core.VolumeInfo], error) {
-			return obj(s.svc.GetVolume(ctx, p, ovm.ID(in.ID)))
-		})
+	getRoute(s, op{id: "get-volume", method: http.MethodGet, path: "/v1/volumes/{id}", summary: "Get a volume", tags: vols}, s.svc.GetVolume)
 	register(s, op{id: "resize-volume", method: http.MethodPatch, path: "/v1/volumes/{id}", summary: "Grow a volume",
 		tags: vols, status: http.StatusAccepted, errors: []int{403, 409, 412}},
 		func(ctx context.Context, p auth.Principal, in *struct {
@@ -123,16 +117,6 @@ func (s *server) resourceRoutes() {
 			}
 			return accepted(s.svc.ResizeVolume(ctx, p, ovm.ID(in.ID), in.Body.Size, v))
 		})
-	register(s, op{id: "delete-volume", method: http.MethodDelete, path: "/v1/volumes/{id}", summary: "Delete a detached volume",
-		tags: vols, status: http.StatusAccepted, errors: []int{409, 412}},
-		func(ctx context.Context, p auth.Principal, in *struct {
-			IDPath
-			IfMatch
-		}) (*Accepted[core.VolumeTask], error) {
-			v, err := parseIfMatch(in.IfMatch.IfMatch)
-			if err != nil {
-				return nil, err
-			}
-			return accepted(s.svc.DeleteVolume(ctx, p, ovm.ID(in.ID), v))
-		})
+	taskRoute(s, op{id: "delete-volume", method: http.MethodDelete, path: "/v1/volumes/{id}", summary: "Delete a detached volume",
+		tags: vols, status: http.StatusAccepted, errors: []int{409, 412}}, s.svc.DeleteVolume)
 }

@@ -53,10 +53,7 @@ func (s *server) tenancyRoutes() {
 			v, err := s.svc.CreateVDC(ctx, p, core.CreateVDC{Name: in.Body.Name, PoolID: in.Body.PoolID, Quota: in.Body.Quota, IdempotencyKey: in.Key})
 			return &Out[ovm.VDC]{Body: v}, err
 		})
-	register(s, op{id: "get-vdc", method: http.MethodGet, path: "/v1/vdcs/{id}", summary: "Get a VDC with its quota and usage", tags: vdcs},
-		func(ctx context.Context, p auth.Principal, in *IDPath) (*Object[ovm.VDC], error) {
-			return obj(s.svc.GetVDC(ctx, p, ovm.ID(in.ID)))
-		})
+	getRoute(s, op{id: "get-vdc", method: http.MethodGet, path: "/v1/vdcs/{id}", summary: "Get a VDC with its quota and usage", tags: vdcs}, s.svc.GetVDC)
 	register(s, op{id: "get-vdc-usage", method: http.MethodGet, path: "/v1/vdcs/{id}/usage", summary: "A VDC's quota and live usage", tags: vdcs},
 		func(ctx context.Context, p auth.Principal, in *IDPath) (*Object[Usage], error) {
 			v, ver, err := s.svc.GetVDC(ctx, p, ovm.ID(in.ID))
@@ -88,10 +85,7 @@ func (s *server) tenancyRoutes() {
 			u, err := s.svc.CreateUser(ctx, p, core.CreateUser{Name: b.Name, Role: b.Role, VDCID: b.VDCID, Password: b.Password, IdempotencyKey: in.Key})
 			return &Out[core.NewUser]{Body: u}, err
 		})
-	register(s, op{id: "get-user", method: http.MethodGet, path: "/v1/users/{id}", summary: "Get a user", tags: users},
-		func(ctx context.Context, p auth.Principal, in *IDPath) (*Object[core.User], error) {
-			return obj(s.svc.GetUser(ctx, p, ovm.ID(in.ID)))
-		})
+	getRoute(s, op{id: "get-user", method: http.MethodGet, path: "/v1/users/{id}", summary: "Get a user", tags: users}, s.svc.GetUser)
 	register(s, op{id: "update-user", method: http.MethodPatch, path: "/v1/users/{id}", summary: "Change a user's role, password or disabled flag",
 		tags: users, errors: []int{412}},
 		func(ctx context.Context, p auth.Principal, in *struct {
