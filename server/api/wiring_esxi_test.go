@@ -1,28 +1,18 @@
 package api
 
 import (
-	"context"
-	"crypto/tls"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/vmware/govmomi/object"
-	"github.com/vmware/govmomi/session"
-	"github.com/vmware/govmomi/simulator"
-	"github.com/vmware/govmomi/view"
-	"github.com/vmware/govmomi/vim25"
-	"github.com/vmware/govmomi/vim25/mo"
-	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
 
-	"github.com/openovm/ovm/hypervisor/esxi"
+	"github.com/openovm/ovm/internal/esxisim"
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/core"
 	"github.com/openovm/ovm/server/drivers"
@@ -33,63 +23,6 @@ const (
 	esxiUser     = "root"
 	esxiPassword = "ovm-wiring-pw"
 )
-
-// esxiSim is a simulated standalone ESXi host (govmomi's simulator in ESX
-// mode, in this process).
-type esxiSim struct {
-	server     *simulator.Server
-	thumbprint string // SHA-256 of its certificate
-}
-
-// newESXiSim starts a simulated ESXi host, stopped when t ends.
-func newESXiSim(t *testing.T) *esxiSim {
-	t.Helper()
-	m := simulator.ESX()
-	require.NoError(t, m.Create(), "simulator.ESX().Create")
-	m.Service.TLS = new(tls.Config)
-	m.Service.Listen = &url.URL{User: url.UserPassword(esxiUser, esxiPassword)}
-	s := m.Service.NewServer()
-	t.Cleanup(func() {
-		s.Close()
-		m.Remove()
-	})
-	s256, _ := esxi.Thumbprints(s.Certificate())
-	return &esxiSim{server: s, thumbprint: s256}
-}
-
-// endpoint is the host's SDK URL.
-func (h *esxiSim) endpoint() string { return "https://" + h.server.URL.Host + "/sdk" }
-
-// client is a govmomi client of the test's own, to check the host's
-// inventory independently of OVM.
-func (h *esxiSim) client(t *testing.T) *vim25.Client {
-	t.Helper()
-	ctx := context.Background()
-	u := &url.URL{Scheme: "https", Host: h.server.URL.Host, Path: "/sdk"}
-	sc := soap.NewClient(u, false)
-	sc.SetThumbprint(u.Host, soap.ThumbprintSHA1(h.server.Certificate()))
-	c, err := vim25.NewClient(ctx, sc)
-	require.NoError(t, err, "govmomi client")
-	require.NoError(t, session.NewManager(c).Login(ctx, url.UserPassword(esxiUser, esxiPassword)), "govmomi login")
-	t.Cleanup(func() { _ = session.NewManager(c).Logout(context.Background()) })
-	return c
-}
-
-// esxiVMs returns the host's VMs by name with their power state.
-func esxiVMs(t *testing.T, c *vim25.Client) map[string]mo.VirtualMachine {
-	t.Helper()
-	ctx := context.Background()
-	v, err := view.NewManager(c).CreateContainerView(ctx, c.ServiceContent.RootFolder, []string{"VirtualMachine"}, true)
-	require.NoError(t, err)
-	defer func() { _ = v.Destroy(ctx) }()
-	var vms []mo.VirtualMachine
-	require.NoError(t, v.Retrieve(ctx, []string{"VirtualMachine"}, []string{"name", "runtime.powerState"}, &vms))
-	out := map[string]mo.VirtualMachine{}
-	for _, vm := range vms {
-		out[vm.Name] = vm
-	}
-	return out
-}
 
 // esxiHostBody is the registration of the simulated host.
 func esxiHostBody(name, endpoint string, pool ovm.ID, cred map[string]string, opts map[string]string) map[string]any {
@@ -104,12 +37,12 @@ func esxiHostBody(name, endpoint string, pool ovm.ID, cred map[string]string, op
 // a VM it already had, and runs a tenant's VM through its life, checking
 // the host with govmomi's own client.
 func TestWiringESXi(t *testing.T) {
-	sim := newESXiSim(t)
+	sim := esxisim.Start(t, esxiUser, esxiPassword)
 	e := newEnv(t, openSQLite(t))
 	drivers.RegisterEngines(e.reg, drivers.EngineOptions{TempDir: t.TempDir()})
 	pl := e.setupPlatform(0)
-	gc := sim.client(t)
-	good := map[string]string{"username": esxiUser, "password": esxiPassword, "thumbprint": sim.thumbprint}
+	gc := sim.Client
+	good := map[string]string{"username": esxiUser, "password": esxiPassword, "thumbprint": sim.Thumbprint}
 
 	t.Run("bad registrations", func(t *testing.T) {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -117,7 +50,7 @@ func TestWiringESXi(t *testing.T) {
 		closed := l.Addr().String()
 		require.NoError(t, l.Close())
 		with := func(k, v string) map[string]string {
-			c := map[string]string{"username": esxiUser, "password": esxiPassword, "thumbprint": sim.thumbprint}
+			c := map[string]string{"username": esxiUser, "password": esxiPassword, "thumbprint": sim.Thumbprint}
 			if v == "" {
 				delete(c, k)
 			} else {
@@ -134,21 +67,21 @@ func TestWiringESXi(t *testing.T) {
 			text     []string
 			field    string
 		}{
-			{"wrong password", sim.endpoint(), with("password", "wrong"), nil, http.StatusUnprocessableEntity,
+			{"wrong password", sim.Endpoint(), with("password", "wrong"), nil, http.StatusUnprocessableEntity,
 				[]string{"wrong user name or password"}, ""},
-			{"certificate mismatch", sim.endpoint(), with("thumbprint", strings.Repeat("ab", 32)), nil, http.StatusUnprocessableEntity,
-				[]string{"does not match the pinned thumbprint", sim.thumbprint}, ""},
-			{"untrusted certificate", sim.endpoint(), with("thumbprint", ""), nil, http.StatusUnprocessableEntity,
+			{"certificate mismatch", sim.Endpoint(), with("thumbprint", strings.Repeat("ab", 32)), nil, http.StatusUnprocessableEntity,
+				[]string{"does not match the pinned thumbprint", sim.Thumbprint}, ""},
+			{"untrusted certificate", sim.Endpoint(), with("thumbprint", ""), nil, http.StatusUnprocessableEntity,
 				[]string{"cannot verify the host's certificate"}, ""},
 			{"unreachable", "https://" + closed + "/sdk", good, nil, http.StatusServiceUnavailable,
 				[]string{closed, "connection refused"}, ""},
-			{"unknown option", sim.endpoint(), good, map[string]string{"datacenter": "dc1"}, http.StatusUnprocessableEntity,
+			{"unknown option", sim.Endpoint(), good, map[string]string{"datacenter": "dc1"}, http.StatusUnprocessableEntity,
 				[]string{"unknown option"}, "body.options.datacenter"},
-			{"bad image library", sim.endpoint(), good, map[string]string{"imageLibrary": "templates"}, http.StatusUnprocessableEntity,
+			{"bad image library", sim.Endpoint(), good, map[string]string{"imageLibrary": "templates"}, http.StatusUnprocessableEntity,
 				[]string{"datastore path"}, "body.options.imageLibrary"},
-			{"bad endpoint", "https://" + sim.server.URL.Host + "/ui", good, nil, http.StatusUnprocessableEntity,
+			{"bad endpoint", "https://" + sim.Server.URL.Host + "/ui", good, nil, http.StatusUnprocessableEntity,
 				[]string{"endpoint"}, "body.endpoint"},
-			{"no username", sim.endpoint(), with("username", ""), nil, http.StatusUnprocessableEntity,
+			{"no username", sim.Endpoint(), with("username", ""), nil, http.StatusUnprocessableEntity,
 				[]string{"username"}, "body.credentials.username"},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
@@ -171,7 +104,7 @@ func TestWiringESXi(t *testing.T) {
 	// The administrator registers the host by its endpoint.
 	var host ovm.Host
 	e.must(http.StatusCreated, "POST", "/v1/hosts", e.admin,
-		esxiHostBody("esxi1", sim.endpoint(), pl.pool, good, map[string]string{"vswitch": "vSwitch0"})).decode(t, &host)
+		esxiHostBody("esxi1", sim.Endpoint(), pl.pool, good, map[string]string{"vswitch": "vSwitch0"})).decode(t, &host)
 	assert.Equal(t, ovm.HostESXi, host.Kind)
 	assert.False(t, host.ReadOnly, "the simulator's licence takes changes: %s", host.StateReason)
 	assert.Positive(t, host.Capacity.CPU, "capacity read from the host")
@@ -179,7 +112,7 @@ func TestWiringESXi(t *testing.T) {
 	tn := e.newTenant("acme", pl.pool, quota)
 
 	t.Run("import a VM the host had", func(t *testing.T) {
-		before := esxiVMs(t, gc)
+		before := sim.VMs(t)
 		require.NotEmpty(t, before, "the simulator has VMs of its own")
 		var name string
 		for n := range before {
@@ -216,7 +149,7 @@ func TestWiringESXi(t *testing.T) {
 		var seen ovm.Instance
 		e.must(http.StatusOK, "GET", "/v1/instances/"+string(inst.ID), tn.token, nil).decode(t, &seen)
 		assert.Equal(t, "legacy", seen.Name, "the tenant sees the imported VM")
-		assert.Equal(t, types.VirtualMachinePowerStatePoweredOn, esxiVMs(t, gc)[name].Runtime.PowerState, "still running on the host")
+		assert.Equal(t, types.VirtualMachinePowerStatePoweredOn, sim.VMs(t)[name].Runtime.PowerState, "still running on the host")
 		p := problemOf(t, e.must(http.StatusNotImplemented, "GET", "/v1/instances/"+string(inst.ID)+"/console", tn.token, nil))
 		assert.Contains(t, p.Detail, "has no console")
 	})
@@ -227,17 +160,17 @@ func TestWiringESXi(t *testing.T) {
 			"spec": map[string]any{"type": "vm", "cpuMilli": 1000, "memoryBytes": 64 << 20, "image": map[string]string{"format": "vmdk", "name": "tiny.vmdk"}},
 		}).decode(t, &it)
 		hvName := "vm1-" + string(it.Instance.ID.Short())
-		t.Cleanup(func() { removeESXiVM(t, gc, hvName) })
+		t.Cleanup(func() { sim.Remove(t, hvName) })
 		done := e.waitTask(tn.token, it.Task.ID)
 		require.Equal(t, ovm.TaskSucceeded, done.State, "create task: %+v", done)
-		vm, ok := esxiVMs(t, gc)[hvName]
+		vm, ok := sim.VMs(t)[hvName]
 		require.True(t, ok, "VM %s on the host", hvName)
 		assert.Equal(t, types.VirtualMachinePowerStatePoweredOn, vm.Runtime.PowerState)
 
 		e.power(tn.token, it.Instance.ID, "stop")
-		assert.Equal(t, types.VirtualMachinePowerStatePoweredOff, esxiVMs(t, gc)[hvName].Runtime.PowerState, "after stop")
+		assert.Equal(t, types.VirtualMachinePowerStatePoweredOff, sim.VMs(t)[hvName].Runtime.PowerState, "after stop")
 		e.power(tn.token, it.Instance.ID, "start")
-		assert.Equal(t, types.VirtualMachinePowerStatePoweredOn, esxiVMs(t, gc)[hvName].Runtime.PowerState, "after start")
+		assert.Equal(t, types.VirtualMachinePowerStatePoweredOn, sim.VMs(t)[hvName].Runtime.PowerState, "after start")
 
 		p := problemOf(t, e.must(http.StatusNotImplemented, "POST", "/v1/instances/"+string(it.Instance.ID)+"/exec", tn.token,
 			map[string]any{"command": []string{"hostname"}}))
@@ -247,30 +180,9 @@ func TestWiringESXi(t *testing.T) {
 		e.must(http.StatusAccepted, "DELETE", "/v1/instances/"+string(it.Instance.ID), tn.token, nil).decode(t, &del)
 		done = e.waitTask(tn.token, del.Task.ID)
 		require.Equal(t, ovm.TaskSucceeded, done.State, "delete task: %+v", done)
-		_, ok = esxiVMs(t, gc)[hvName]
+		_, ok = sim.VMs(t)[hvName]
 		assert.False(t, ok, "VM %s left on the host", hvName)
 	})
-}
-
-// removeESXiVM powers off and destroys a VM by name, if it is there.
-func removeESXiVM(t *testing.T, c *vim25.Client, name string) {
-	vm, ok := esxiVMs(t, c)[name]
-	if !ok {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	o := object.NewVirtualMachine(c, vm.Reference())
-	if task, err := o.PowerOff(ctx); err == nil {
-		_ = task.Wait(ctx)
-	}
-	task, err := o.Destroy(ctx)
-	if err == nil {
-		err = task.Wait(ctx)
-	}
-	if err != nil {
-		t.Errorf("cleanup: destroy %s: %v", name, err)
-	}
 }
 
 // fieldLocations lists the locations a problem names.

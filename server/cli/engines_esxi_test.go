@@ -1,25 +1,15 @@
 package cli_test
 
 import (
-	"context"
-	"crypto/tls"
-	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/vmware/govmomi/object"
-	"github.com/vmware/govmomi/session"
-	"github.com/vmware/govmomi/simulator"
-	"github.com/vmware/govmomi/view"
-	"github.com/vmware/govmomi/vim25"
-	"github.com/vmware/govmomi/vim25/mo"
-	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
 
-	"github.com/openovm/ovm/hypervisor/esxi"
+	"github.com/openovm/ovm/internal/esxisim"
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/core"
 )
@@ -30,77 +20,6 @@ const (
 	engineESXiPassword = "ovm-cli-esxi-pw"
 )
 
-// engineESXi is a simulated standalone ESXi host (govmomi's simulator in
-// ESX mode, in this process) and a govmomi client of the test's own.
-type engineESXi struct {
-	server     *simulator.Server
-	thumbprint string // SHA-256 of its certificate
-	c          *vim25.Client
-}
-
-func newEngineESXi(t *testing.T) *engineESXi {
-	t.Helper()
-	m := simulator.ESX()
-	require.NoError(t, m.Create(), "simulator.ESX().Create")
-	m.Service.TLS = new(tls.Config)
-	m.Service.Listen = &url.URL{User: url.UserPassword(engineESXiUser, engineESXiPassword)}
-	s := m.Service.NewServer()
-	t.Cleanup(func() {
-		s.Close()
-		m.Remove()
-	})
-	s256, _ := esxi.Thumbprints(s.Certificate())
-
-	ctx := t.Context()
-	u := &url.URL{Scheme: "https", Host: s.URL.Host, Path: "/sdk"}
-	sc := soap.NewClient(u, false)
-	sc.SetThumbprint(u.Host, soap.ThumbprintSHA1(s.Certificate()))
-	c, err := vim25.NewClient(ctx, sc)
-	require.NoError(t, err, "govmomi client")
-	require.NoError(t, session.NewManager(c).Login(ctx, url.UserPassword(engineESXiUser, engineESXiPassword)), "govmomi login")
-	t.Cleanup(func() { _ = session.NewManager(c).Logout(context.Background()) })
-	return &engineESXi{server: s, thumbprint: s256, c: c}
-}
-
-func (h *engineESXi) endpoint() string { return "https://" + h.server.URL.Host + "/sdk" }
-
-// vms returns the host's VMs by name, by the host's own word.
-func (h *engineESXi) vms(t *testing.T) map[string]mo.VirtualMachine {
-	t.Helper()
-	ctx := context.Background()
-	v, err := view.NewManager(h.c).CreateContainerView(ctx, h.c.ServiceContent.RootFolder, []string{"VirtualMachine"}, true)
-	require.NoError(t, err)
-	defer func() { _ = v.Destroy(ctx) }()
-	var vms []mo.VirtualMachine
-	require.NoError(t, v.Retrieve(ctx, []string{"VirtualMachine"}, []string{"name", "runtime.powerState"}, &vms))
-	out := map[string]mo.VirtualMachine{}
-	for _, vm := range vms {
-		out[vm.Name] = vm
-	}
-	return out
-}
-
-// remove powers off and destroys a VM by name, if it is there.
-func (h *engineESXi) remove(t *testing.T, name string) {
-	vm, ok := h.vms(t)[name]
-	if !ok {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	o := object.NewVirtualMachine(h.c, vm.Reference())
-	if task, err := o.PowerOff(ctx); err == nil {
-		_ = task.Wait(ctx)
-	}
-	task, err := o.Destroy(ctx)
-	if err == nil {
-		err = task.Wait(ctx)
-	}
-	if err != nil {
-		t.Errorf("cleanup: destroy %s: %v", name, err)
-	}
-}
-
 // TestEnginesESXiCLI: through the ovm CLI only, an administrator
 // registers a simulated standalone ESXi host by its endpoint (refused with
 // a wrong password or an unknown option), a VM the host already had shows
@@ -108,20 +27,20 @@ func (h *engineESXi) remove(t *testing.T, name string) {
 // starts and deletes a VM; govmomi's own client checks the host after
 // each step and that nothing OVM made is left.
 func TestEnginesESXiCLI(t *testing.T) {
-	sim := newEngineESXi(t)
+	sim := esxisim.Start(t, engineESXiUser, engineESXiPassword)
 	e := newEngineCLI(t)
 	e.setupAdmin()
 	reg := func(name string, extra ...string) []string {
-		return append([]string{"--context", "admin", "host", "register", name, "--kind", "esxi", "--endpoint", sim.endpoint(),
-			"--pool", "pool1", "--username", engineESXiUser, "--password-stdin", "--thumbprint", sim.thumbprint}, extra...)
+		return append([]string{"--context", "admin", "host", "register", name, "--kind", "esxi", "--endpoint", sim.Endpoint(),
+			"--pool", "pool1", "--username", engineESXiUser, "--password-stdin", "--thumbprint", sim.Thumbprint}, extra...)
 	}
 
 	t.Run("bad registrations", func(t *testing.T) {
-		r := e.failIn("wrong-password\n", 1, []string{"esxi-bad", sim.server.URL.Host, "wrong user name or password", "422"}, reg("esxi-bad")...)
+		r := e.failIn("wrong-password\n", 1, []string{"esxi-bad", sim.Server.URL.Host, "wrong user name or password", "422"}, reg("esxi-bad")...)
 		assert.NotContains(t, r.stderr, "wrong-password", "the password is not echoed")
 		e.failIn(engineESXiPassword+"\n", 1, []string{"options.datacenter", "unknown option"}, reg("esxi-bad", "--option", "datacenter=dc1")...)
 		e.failIn(engineESXiPassword+"\n", 1, []string{"does not match the pinned thumbprint"},
-			"--context", "admin", "host", "register", "esxi-bad", "--kind", "esxi", "--endpoint", sim.endpoint(), "--pool", "pool1",
+			"--context", "admin", "host", "register", "esxi-bad", "--kind", "esxi", "--endpoint", sim.Endpoint(), "--pool", "pool1",
 			"--username", engineESXiUser, "--password-stdin", "--thumbprint", strings.Repeat("ab", 32))
 		// A malformed --option is the command line's fault: exit 2.
 		e.failIn(engineESXiPassword+"\n", 2, []string{"KEY=VALUE"}, reg("esxi-bad", "--option", "vswitch")...)
@@ -142,7 +61,7 @@ func TestEnginesESXiCLI(t *testing.T) {
 
 	var legacyName string // the imported VM's name on the host
 	t.Run("import a VM the host had", func(t *testing.T) {
-		before := sim.vms(t)
+		before := sim.VMs(t)
 		require.NotEmpty(t, before, "the simulator has VMs of its own")
 		var name string
 		for n := range before {
@@ -151,7 +70,7 @@ func TestEnginesESXiCLI(t *testing.T) {
 		}
 		vm := before[name]
 		if vm.Runtime.PowerState != types.VirtualMachinePowerStatePoweredOn {
-			task, err := object.NewVirtualMachine(sim.c, vm.Reference()).PowerOn(t.Context())
+			task, err := object.NewVirtualMachine(sim.Client, vm.Reference()).PowerOn(t.Context())
 			require.NoError(t, err)
 			require.NoError(t, task.Wait(t.Context()), "power on %s", name)
 		}
@@ -168,14 +87,14 @@ func TestEnginesESXiCLI(t *testing.T) {
 		assert.Equal(t, ovm.PhaseReady, legacy.Status.Phase)
 		assert.Equal(t, ovm.PowerRunning, legacy.Status.Power)
 		assert.Empty(t, legacy.Status.HostID, "a tenant does not see the host")
-		assert.Equal(t, types.VirtualMachinePowerStatePoweredOn, sim.vms(t)[name].Runtime.PowerState, "still running on the host")
+		assert.Equal(t, types.VirtualMachinePowerStatePoweredOn, sim.VMs(t)[name].Runtime.PowerState, "still running on the host")
 		e.failIn("", 1, []string{"has no console"}, "--context", "acme", "instance", "console", "legacy")
 
 		// Managed now: the tenant powers it off and on through OVM.
 		e.ok("--context", "acme", "instance", "stop", "legacy", "--wait")
-		assert.Equal(t, types.VirtualMachinePowerStatePoweredOff, sim.vms(t)[name].Runtime.PowerState, "stopped on the host")
+		assert.Equal(t, types.VirtualMachinePowerStatePoweredOff, sim.VMs(t)[name].Runtime.PowerState, "stopped on the host")
 		e.ok("--context", "acme", "instance", "start", "legacy", "--wait")
-		assert.Equal(t, types.VirtualMachinePowerStatePoweredOn, sim.vms(t)[name].Runtime.PowerState, "running again on the host")
+		assert.Equal(t, types.VirtualMachinePowerStatePoweredOn, sim.VMs(t)[name].Runtime.PowerState, "running again on the host")
 	})
 
 	t.Run("tenant VM", func(t *testing.T) {
@@ -186,8 +105,8 @@ func TestEnginesESXiCLI(t *testing.T) {
 		vm1 := e.instance("acme", "vm1")
 		assert.Equal(t, ovm.TypeVM, vm1.Spec.Type, "a .vmdk image makes a VM")
 		hvName := "vm1-" + string(vm1.ID.Short())
-		t.Cleanup(func() { sim.remove(t, hvName) })
-		vm, ok := sim.vms(t)[hvName]
+		t.Cleanup(func() { sim.Remove(t, hvName) })
+		vm, ok := sim.VMs(t)[hvName]
 		require.True(t, ok, "VM %s on the host", hvName)
 		assert.Equal(t, types.VirtualMachinePowerStatePoweredOn, vm.Runtime.PowerState)
 		admin := e.instance("admin", string(vm1.ID))
@@ -196,18 +115,18 @@ func TestEnginesESXiCLI(t *testing.T) {
 
 		r = e.ok("--context", "acme", "instance", "stop", "vm1", "--wait")
 		assert.Contains(t, r.stdout, "stopped: ready, stopped")
-		assert.Equal(t, types.VirtualMachinePowerStatePoweredOff, sim.vms(t)[hvName].Runtime.PowerState, "after stop")
+		assert.Equal(t, types.VirtualMachinePowerStatePoweredOff, sim.VMs(t)[hvName].Runtime.PowerState, "after stop")
 		r = e.ok("--context", "acme", "instance", "start", "vm1", "--wait")
 		assert.Contains(t, r.stdout, "started: ready, running")
-		assert.Equal(t, types.VirtualMachinePowerStatePoweredOn, sim.vms(t)[hvName].Runtime.PowerState, "after start")
+		assert.Equal(t, types.VirtualMachinePowerStatePoweredOn, sim.VMs(t)[hvName].Runtime.PowerState, "after start")
 
 		e.failIn("", 1, []string{"the host kind cannot exec"}, "--context", "acme", "instance", "exec", "vm1", "--", "hostname")
 
 		e.ok("--context", "acme", "instance", "delete", "vm1", "legacy", "--wait")
-		_, ok = sim.vms(t)[hvName]
+		_, ok = sim.VMs(t)[hvName]
 		assert.False(t, ok, "VM %s left on the host", hvName)
 		require.NotEmpty(t, legacyName)
-		_, ok = sim.vms(t)[legacyName]
+		_, ok = sim.VMs(t)[legacyName]
 		assert.False(t, ok, "the imported VM %s, deleted through OVM, is gone from the host", legacyName)
 		assert.Empty(t, e.instances("acme"), "the tenant's instances after the deletes")
 		e.failIn("", 1, []string{"vm1"}, "--context", "acme", "instance", "show", "vm1")
