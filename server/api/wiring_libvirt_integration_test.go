@@ -5,7 +5,6 @@ package api
 import (
 	"bufio"
 	"context"
-	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -20,65 +19,18 @@ import (
 	"github.com/stretchr/testify/require"
 	"libvirt.org/go/libvirtxml"
 
-	"github.com/openovm/ovm/hypervisor/libvirt"
+	"github.com/openovm/ovm/internal/libvirthost"
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/core"
 	"github.com/openovm/ovm/server/drivers"
 )
 
-// libvirtConn is a go-libvirt connection of the test's own (through the
-// driver's dialer, which knows the URI forms), closed when t ends.
-func libvirtConn(t *testing.T, uri string, opts map[string]string) *golibvirt.Libvirt {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	d, err := libvirt.Dial(ctx, libvirt.Config{URI: uri, VirtType: "qemu",
-		Templates: libvirt.PoolRef{Name: "ovm-templates", Path: opts["templates"]},
-		Disks:     libvirt.PoolRef{Name: "ovm-disks", Path: opts["disks"]}})
-	require.NoError(t, err, "dial %s", uri)
-	t.Cleanup(func() { _ = d.Close() })
-	return d.Libvirt()
-}
-
-func uuidText(u golibvirt.UUID) string {
-	return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
-}
-
 // domainState is the state of a domain by the engine's own word.
-func domainState(t *testing.T, l *golibvirt.Libvirt, name string) golibvirt.DomainState {
+func domainState(t *testing.T, h *libvirthost.Host, name string) golibvirt.DomainState {
 	t.Helper()
-	dom, err := l.DomainLookupByName(name)
-	require.NoError(t, err, "lookup domain %s", name)
-	st, _, err := l.DomainGetState(dom, 0)
-	require.NoError(t, err, "state of %s", name)
-	return golibvirt.DomainState(st)
-}
-
-// removeDomain destroys and undefines a domain by name, if it exists.
-func removeDomain(l *golibvirt.Libvirt, name string) {
-	dom, err := l.DomainLookupByName(name)
-	if err != nil {
-		return
-	}
-	_ = l.DomainDestroy(dom)
-	_ = l.DomainUndefineFlags(dom, golibvirt.DomainUndefineSnapshotsMetadata|golibvirt.DomainUndefineManagedSave)
-}
-
-// volumesOf lists the volumes of the disk pool whose name holds id.
-func volumesOf(t *testing.T, l *golibvirt.Libvirt, id ovm.ID) []string {
-	t.Helper()
-	pool, err := l.StoragePoolLookupByName("ovm-disks")
-	require.NoError(t, err, "the disk pool")
-	require.NoError(t, libvirt.RefreshPool(t.Context(), l, pool))
-	vols, _, err := l.StoragePoolListAllVolumes(pool, 1, 0)
-	require.NoError(t, err)
-	var out []string
-	for _, v := range vols {
-		if strings.Contains(v.Name, string(id)) {
-			out = append(out, v.Name)
-		}
-	}
-	return out
+	st, ok := h.State(t, name)
+	require.True(t, ok, "lookup domain %s", name)
+	return st
 }
 
 var tickLine = regexp.MustCompile(`OVM-TICK \d+`)
@@ -99,7 +51,8 @@ func TestWiringLibvirt(t *testing.T) {
 		// KVM guests hang at their first instruction in the test environment (see the driver's tests): emulate.
 		"virtType": "qemu", "sharedStorage": shared,
 	}
-	l := libvirtConn(t, uri, opts)
+	lh := libvirthost.Dial(t, uri, opts)
+	l := lh.L
 	e := newEnv(t, openSQLite(t))
 	drivers.RegisterEngines(e.reg, drivers.EngineOptions{TempDir: t.TempDir()})
 	pl := e.setupPlatform(0)
@@ -161,7 +114,7 @@ func TestWiringLibvirt(t *testing.T) {
 	require.NoError(t, err)
 	dom, err := l.DomainDefineXML(x)
 	require.NoError(t, err, "define the unmanaged domain")
-	t.Cleanup(func() { removeDomain(l, legacyName) })
+	t.Cleanup(func() { lh.RemoveDomain(legacyName) })
 	require.NoError(t, l.DomainCreate(dom), "start the unmanaged domain")
 
 	var h ovm.Host
@@ -176,7 +129,7 @@ func TestWiringLibvirt(t *testing.T) {
 		e.must(http.StatusOK, "POST", "/v1/hosts/"+string(h.ID)+"/sync", e.admin, nil).decode(t, &ds)
 		var found *core.Discovered
 		for i := range ds {
-			if ds[i].NativeID == uuidText(dom.UUID) {
+			if ds[i].NativeID == libvirthost.UUIDText(dom.UUID) {
 				found = &ds[i]
 			}
 		}
@@ -187,7 +140,7 @@ func TestWiringLibvirt(t *testing.T) {
 		e.must(http.StatusCreated, "POST", "/v1/discovered/"+string(found.ID)+"/import", e.admin,
 			map[string]any{"vdcId": tn.vdc, "name": "legacy"}).decode(t, &inst)
 		assert.Equal(t, ovm.PowerRunning, inst.Status.Power)
-		assert.Equal(t, golibvirt.DomainRunning, domainState(t, l, legacyName), "the imported domain still runs")
+		assert.Equal(t, golibvirt.DomainRunning, domainState(t, lh, legacyName), "the imported domain still runs")
 	})
 
 	t.Run("tenant vm", func(t *testing.T) {
@@ -198,20 +151,13 @@ func TestWiringLibvirt(t *testing.T) {
 		id := it.Instance.ID
 		hvName := "vm1-" + string(id.Short())
 		t.Cleanup(func() {
-			removeDomain(l, hvName)
-			if pool, err := l.StoragePoolLookupByName("ovm-disks"); err == nil {
-				vols, _, _ := l.StoragePoolListAllVolumes(pool, 1, 0)
-				for _, v := range vols {
-					if strings.Contains(v.Name, string(id)) {
-						_ = l.StorageVolDelete(v, 0)
-					}
-				}
-			}
+			lh.RemoveDomain(hvName)
+			lh.RemoveVolumes(id)
 		})
 		done := e.waitTask(tn.token, it.Task.ID)
 		require.Equal(t, ovm.TaskSucceeded, done.State, "create task: %+v", done)
-		assert.Equal(t, golibvirt.DomainRunning, domainState(t, l, hvName), "running after create")
-		assert.NotEmpty(t, volumesOf(t, l, id), "the instance's disk in the disk pool")
+		assert.Equal(t, golibvirt.DomainRunning, domainState(t, lh, hvName), "running after create")
+		assert.NotEmpty(t, lh.Volumes(t, id), "the instance's disk in the disk pool")
 		path := "/v1/instances/" + string(id)
 
 		// The serial console shows the guest's own output.
@@ -244,10 +190,10 @@ func TestWiringLibvirt(t *testing.T) {
 		assert.Contains(t, p.Detail, "the host kind cannot exec")
 
 		e.power(tn.token, id, "stop")
-		assert.Equal(t, golibvirt.DomainShutoff, domainState(t, l, hvName), "shut off after stop")
+		assert.Equal(t, golibvirt.DomainShutoff, domainState(t, lh, hvName), "shut off after stop")
 		problemOf(t, e.must(http.StatusConflict, "GET", path+"/console", tn.token, nil))
 		e.power(tn.token, id, "start")
-		assert.Equal(t, golibvirt.DomainRunning, domainState(t, l, hvName), "running after start")
+		assert.Equal(t, golibvirt.DomainRunning, domainState(t, lh, hvName), "running after start")
 
 		var del core.InstanceTask
 		e.must(http.StatusAccepted, "DELETE", path, tn.token, nil).decode(t, &del)
@@ -255,7 +201,7 @@ func TestWiringLibvirt(t *testing.T) {
 		require.Equal(t, ovm.TaskSucceeded, done.State, "delete task: %+v", done)
 		_, err = l.DomainLookupByName(hvName)
 		assert.Error(t, err, "domain %s left on the host", hvName)
-		assert.Empty(t, volumesOf(t, l, id), "disks left in the pool")
+		assert.Empty(t, lh.Volumes(t, id), "disks left in the pool")
 	})
 
 	t.Run("missing template", func(t *testing.T) {
@@ -265,14 +211,14 @@ func TestWiringLibvirt(t *testing.T) {
 				"image": map[string]string{"format": "qcow2", "name": "no-such-template.qcow2"}}}).decode(t, &it)
 		id := it.Instance.ID
 		hvName := "vm-notpl-" + string(id.Short())
-		t.Cleanup(func() { removeDomain(l, hvName) })
+		t.Cleanup(func() { lh.RemoveDomain(hvName) })
 		done := e.waitTask(tn.token, it.Task.ID)
 		require.NotEqual(t, ovm.TaskSucceeded, done.State, "a create from a missing template")
 		assert.Contains(t, done.Error, "no-such-template.qcow2", "the task names the template")
 		assert.Contains(t, logText(done), "Storage volume not found", "libvirt's own text in the task log")
 		_, err := l.DomainLookupByName(hvName)
 		assert.Error(t, err, "no domain defined for the refused create")
-		assert.Empty(t, volumesOf(t, l, id), "no disk left in the pool")
+		assert.Empty(t, lh.Volumes(t, id), "no disk left in the pool")
 		var inst ovm.Instance
 		e.must(http.StatusOK, "GET", "/v1/instances/"+string(id), tn.token, nil).decode(t, &inst)
 		assert.Equal(t, ovm.PhaseFailed, inst.Status.Phase)

@@ -3,11 +3,8 @@
 package cli_test
 
 import (
-	"context"
-	"fmt"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,86 +14,10 @@ import (
 	"github.com/stretchr/testify/require"
 	"libvirt.org/go/libvirtxml"
 
-	"github.com/openovm/ovm/hypervisor/libvirt"
+	"github.com/openovm/ovm/internal/libvirthost"
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/core"
 )
-
-// engineLibvirt is a go-libvirt connection of the test's own (through the
-// driver's dialer, which knows the URI forms), to make and check things on
-// the host independently of OVM.
-type engineLibvirt struct{ l *golibvirt.Libvirt }
-
-func newEngineLibvirt(t *testing.T, uri string, opts map[string]string) *engineLibvirt {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	d, err := libvirt.Dial(ctx, libvirt.Config{URI: uri, VirtType: "qemu",
-		Templates: libvirt.PoolRef{Name: "ovm-templates", Path: opts["templates"]},
-		Disks:     libvirt.PoolRef{Name: "ovm-disks", Path: opts["disks"]}})
-	require.NoError(t, err, "dial %s", uri)
-	t.Cleanup(func() { _ = d.Close() })
-	return &engineLibvirt{l: d.Libvirt()}
-}
-
-func engineUUID(u golibvirt.UUID) string {
-	return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
-}
-
-// state is a domain's state by the engine's own word; exists is false
-// when libvirt does not know the domain.
-func (h *engineLibvirt) state(t *testing.T, name string) (st golibvirt.DomainState, exists bool) {
-	t.Helper()
-	dom, err := h.l.DomainLookupByName(name)
-	if err != nil {
-		require.True(t, golibvirt.IsNotFound(err), "lookup domain %s: %v", name, err)
-		return 0, false
-	}
-	s, _, err := h.l.DomainGetState(dom, 0)
-	require.NoError(t, err, "state of %s", name)
-	return golibvirt.DomainState(s), true
-}
-
-// removeDomain destroys and undefines a domain by name, if it exists.
-func (h *engineLibvirt) removeDomain(name string) {
-	dom, err := h.l.DomainLookupByName(name)
-	if err != nil {
-		return
-	}
-	_ = h.l.DomainDestroy(dom)
-	_ = h.l.DomainUndefineFlags(dom, golibvirt.DomainUndefineSnapshotsMetadata|golibvirt.DomainUndefineManagedSave)
-}
-
-// volumes lists the volumes of the disk pool whose name holds id.
-func (h *engineLibvirt) volumes(t *testing.T, id ovm.ID) []string {
-	t.Helper()
-	pool, err := h.l.StoragePoolLookupByName("ovm-disks")
-	require.NoError(t, err, "the disk pool")
-	require.NoError(t, libvirt.RefreshPool(t.Context(), h.l, pool))
-	vols, _, err := h.l.StoragePoolListAllVolumes(pool, 1, 0)
-	require.NoError(t, err)
-	var out []string
-	for _, v := range vols {
-		if strings.Contains(v.Name, string(id)) {
-			out = append(out, v.Name)
-		}
-	}
-	return out
-}
-
-// removeVolumes deletes the disk pool's volumes whose name holds id.
-func (h *engineLibvirt) removeVolumes(id ovm.ID) {
-	pool, err := h.l.StoragePoolLookupByName("ovm-disks")
-	if err != nil {
-		return
-	}
-	vols, _, _ := h.l.StoragePoolListAllVolumes(pool, 1, 0)
-	for _, v := range vols {
-		if strings.Contains(v.Name, string(id)) {
-			_ = h.l.StorageVolDelete(v, 0)
-		}
-	}
-}
 
 var engineTick = regexp.MustCompile(`OVM-TICK \d+`)
 
@@ -129,7 +50,7 @@ func TestEnginesLibvirtCLI(t *testing.T) {
 		}
 		return fl
 	}
-	lv := newEngineLibvirt(t, uri, opts)
+	lv := libvirthost.Dial(t, uri, opts)
 	e := newEngineCLI(t)
 	e.setupAdmin()
 	suffix := string(ovm.NewID().Short())
@@ -157,10 +78,10 @@ func TestEnginesLibvirtCLI(t *testing.T) {
 			Kernel: kernel, Initrd: initrd, Cmdline: "console=ttyS0 quiet"}}
 	x, err := def.Marshal()
 	require.NoError(t, err)
-	dom, err := lv.l.DomainDefineXML(x)
+	dom, err := lv.L.DomainDefineXML(x)
 	require.NoError(t, err, "define the unmanaged domain")
-	t.Cleanup(func() { lv.removeDomain(legacyName) })
-	require.NoError(t, lv.l.DomainCreate(dom), "start the unmanaged domain")
+	t.Cleanup(func() { lv.RemoveDomain(legacyName) })
+	require.NoError(t, lv.L.DomainCreate(dom), "start the unmanaged domain")
 
 	r := e.ok(register("kvm1")...)
 	assert.Regexp(t, `Option virtType:\s+qemu`, r.stdout, "host register shows the options")
@@ -173,7 +94,7 @@ func TestEnginesLibvirtCLI(t *testing.T) {
 	e.addTenant("acme")
 
 	t.Run("import", func(t *testing.T) {
-		d := e.sync("kvm1", func(d core.Discovered) bool { return d.NativeID == engineUUID(dom.UUID) })
+		d := e.sync("kvm1", func(d core.Discovered) bool { return d.NativeID == libvirthost.UUIDText(dom.UUID) })
 		assert.Equal(t, legacyName, d.Name)
 		assert.Equal(t, ovm.PowerRunning, d.Power)
 		assert.Equal(t, ovm.TypeVM, d.Type)
@@ -184,7 +105,7 @@ func TestEnginesLibvirtCLI(t *testing.T) {
 		legacy := e.instance("acme", "legacy")
 		assert.Equal(t, ovm.PhaseReady, legacy.Status.Phase)
 		assert.Equal(t, ovm.PowerRunning, legacy.Status.Power)
-		st, _ := lv.state(t, legacyName)
+		st, _ := lv.State(t, legacyName)
 		assert.Equal(t, golibvirt.DomainRunning, st, "the imported domain still runs")
 	})
 
@@ -197,13 +118,13 @@ func TestEnginesLibvirtCLI(t *testing.T) {
 		assert.Equal(t, ovm.TypeVM, vm1.Spec.Type, "a .qcow2 image makes a VM")
 		hvName := "vm1-" + string(vm1.ID.Short())
 		t.Cleanup(func() {
-			lv.removeDomain(hvName)
-			lv.removeVolumes(vm1.ID)
+			lv.RemoveDomain(hvName)
+			lv.RemoveVolumes(vm1.ID)
 		})
-		st, exists := lv.state(t, hvName)
+		st, exists := lv.State(t, hvName)
 		require.True(t, exists, "domain %s on the host", hvName)
 		assert.Equal(t, golibvirt.DomainRunning, st, "running after create")
-		assert.NotEmpty(t, lv.volumes(t, vm1.ID), "the instance's disk in the disk pool")
+		assert.NotEmpty(t, lv.Volumes(t, vm1.ID), "the instance's disk in the disk pool")
 
 		// The serial console shows the guest's own output: its /init
 		// prints a counter once a second after booting.
@@ -227,19 +148,19 @@ func TestEnginesLibvirtCLI(t *testing.T) {
 
 		r = e.ok("--context", "acme", "instance", "stop", "vm1", "--wait")
 		assert.Contains(t, r.stdout, "stopped: ready, stopped")
-		st, _ = lv.state(t, hvName)
+		st, _ = lv.State(t, hvName)
 		assert.Equal(t, golibvirt.DomainShutoff, st, "shut off after stop")
 		e.failIn("", 1, []string{"409"}, "--context", "acme", "instance", "console", "vm1")
 		r = e.ok("--context", "acme", "instance", "start", "vm1", "--wait")
 		assert.Contains(t, r.stdout, "started: ready, running")
-		st, _ = lv.state(t, hvName)
+		st, _ = lv.State(t, hvName)
 		assert.Equal(t, golibvirt.DomainRunning, st, "running after start")
 
 		e.ok("--context", "acme", "instance", "delete", "vm1", "legacy", "--wait")
-		_, exists = lv.state(t, hvName)
+		_, exists = lv.State(t, hvName)
 		assert.False(t, exists, "domain %s left on the host", hvName)
-		assert.Empty(t, lv.volumes(t, vm1.ID), "disks left in the pool")
-		_, exists = lv.state(t, legacyName)
+		assert.Empty(t, lv.Volumes(t, vm1.ID), "disks left in the pool")
+		_, exists = lv.State(t, legacyName)
 		assert.False(t, exists, "the imported domain, deleted through OVM, is gone from the host")
 		assert.Empty(t, e.instances("acme"), "the tenant's instances after the deletes")
 		e.failIn("", 1, []string{"vm1"}, "--context", "acme", "instance", "show", "vm1")
