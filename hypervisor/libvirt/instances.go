@@ -270,7 +270,9 @@ func (d *Driver) Stop(ctx context.Context, ref hypervisor.Ref, opts hypervisor.S
 		if err != nil {
 			return wrap(err, "libvirt: state of domain %s", f.dom.Name)
 		}
-		if domainState(st) == ovm.PowerStopped {
+		// Off, not merely shutting down (which domainState also calls
+		// stopped): a start right after would find it still running.
+		if s := golibvirt.DomainState(st); s == golibvirt.DomainShutoff || s == golibvirt.DomainCrashed {
 			return nil
 		}
 		if err := sleep(ctx, 200*time.Millisecond); err != nil {
