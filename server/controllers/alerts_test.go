@@ -3,7 +3,6 @@ package controllers_test
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -12,7 +11,6 @@ import (
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/controllers"
 	"github.com/openovm/ovm/server/core"
-	"github.com/openovm/ovm/server/store"
 )
 
 // alerts lists the stored alerts of a kind about a host ("" matches any).
@@ -36,25 +34,7 @@ func TestPausedLeaderCannotRaiseAlerts(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			c := newCluster(t, b.open(t), clusterOptions{hosts: 2, haEnabled: true})
 			h1, h2 := c.hosts[0], c.hosts[1]
-			acquire := func(holder string, ttl time.Duration) (int64, bool) {
-				var epoch int64
-				var held bool
-				require.NoError(t, c.st.Tx(t.Context(), func(ctx context.Context, tx store.Tx) error {
-					var err error
-					epoch, held, err = tx.AcquireLease(ctx, controllers.LeaseMonitor, holder, ttl)
-					return err
-				}))
-				return epoch, held
-			}
-			oldEpoch, held := acquire("old", 300*time.Millisecond)
-			require.True(t, held, "the first holder takes the lease")
-			old := controllers.Lease{Name: controllers.LeaseMonitor, Holder: "old", Epoch: oldEpoch}
-			var newEpoch int64
-			require.Eventually(t, func() bool {
-				newEpoch, held = acquire("new", time.Minute)
-				return held
-			}, waitFor, tick, "the lease never expires for another holder")
-			cur := controllers.Lease{Name: controllers.LeaseMonitor, Holder: "new", Epoch: newEpoch}
+			old, cur := c.takeOver(controllers.LeaseMonitor)
 
 			// An open alert of host2, raised by the current leader.
 			open, err := c.svc.RaiseAlert(t.Context(), ha.Alert{Kind: ha.AlertInstancesLost, Host: h2.ID, Message: "lost"}, cur.Guard())

@@ -366,3 +366,31 @@ func (f *diskLockFence) Fence(_ context.Context, _ ovm.Host, m ha.FenceMethod) e
 	f.n.Add(1)
 	return nil
 }
+
+// takeOver makes a paused leader: holder "old" takes the named lease
+// briefly, it expires, and holder "new" takes it at a higher epoch. It
+// returns both leases.
+func (c *cluster) takeOver(name string) (old, cur controllers.Lease) {
+	t := c.t
+	t.Helper()
+	acquire := func(holder string, ttl time.Duration) (int64, bool) {
+		var epoch int64
+		var held bool
+		require.NoError(t, c.st.Tx(t.Context(), func(ctx context.Context, tx store.Tx) error {
+			var err error
+			epoch, held, err = tx.AcquireLease(ctx, name, holder, ttl)
+			return err
+		}))
+		return epoch, held
+	}
+	oldEpoch, held := acquire("old", 300*time.Millisecond)
+	require.True(t, held, "the first holder takes the lease")
+	// "old" pauses; its lease expires and "new" takes it.
+	var newEpoch int64
+	require.Eventually(t, func() bool {
+		newEpoch, held = acquire("new", time.Minute)
+		return held
+	}, waitFor, tick, "the lease never expires for another holder")
+	require.Greater(t, newEpoch, oldEpoch, "the new holder's epoch")
+	return controllers.Lease{Name: name, Holder: "old", Epoch: oldEpoch}, controllers.Lease{Name: name, Holder: "new", Epoch: newEpoch}
+}

@@ -80,26 +80,7 @@ func TestPausedLeaderCannotWrite(t *testing.T) {
 			web := c.create("web", c.instanceSpec(true, true))
 			_, err := c.fake(h1).AddUnmanaged("legacy-db", ovm.InstanceSpec{}, true)
 			require.NoError(t, err)
-			acquire := func(holder string, ttl time.Duration) (int64, bool) {
-				var epoch int64
-				var held bool
-				require.NoError(t, c.st.Tx(t.Context(), func(ctx context.Context, tx store.Tx) error {
-					var err error
-					epoch, held, err = tx.AcquireLease(ctx, controllers.LeaseSync, holder, ttl)
-					return err
-				}))
-				return epoch, held
-			}
-			oldEpoch, held := acquire("old", 300*time.Millisecond)
-			require.True(t, held, "the first holder takes the lease")
-			old := controllers.Lease{Name: controllers.LeaseSync, Holder: "old", Epoch: oldEpoch}
-			// "old" pauses; its lease expires and "new" takes it.
-			var newEpoch int64
-			require.Eventually(t, func() bool {
-				newEpoch, held = acquire("new", time.Minute)
-				return held
-			}, waitFor, tick, "the lease never expires for another holder")
-			require.Greater(t, newEpoch, oldEpoch, "the new holder's epoch")
+			old, cur := c.takeOver(controllers.LeaseSync)
 
 			writes := []struct {
 				name  string
@@ -133,7 +114,6 @@ func TestPausedLeaderCannotWrite(t *testing.T) {
 			assert.Equal(t, ovm.PhaseReady, c.instance(web.ID).Status.Phase, "instance written by the old leader")
 
 			// The new leader's writes go through.
-			cur := controllers.Lease{Name: controllers.LeaseSync, Holder: "new", Epoch: newEpoch}
 			rep, err := c.svc.SyncHostGuarded(t.Context(), h1.ID, cur.Guard())
 			require.NoError(t, err)
 			assert.Equal(t, 1, rep.Added, "objects the new leader discovered")
