@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"sync"
+	"time"
 
 	golibvirt "github.com/digitalocean/go-libvirt"
 
@@ -55,12 +56,28 @@ func (c *console) Write([]byte) (int, error) {
 	return 0, ovm.Errorf(ovm.KindUnsupported, "libvirt: console input is not supported (go-libvirt streams the console one way)")
 }
 
-// Close ends the stream and its connection.
+// consoleCloseWait bounds how long Close waits for the console's
+// connection to end.
+const consoleCloseWait = 30 * time.Second
+
+// Close ends the stream and its connection. The stream is read to its end
+// meanwhile: go-libvirt's stream stops taking packets once its writer
+// fails, and its router then holds the connection's lock for good, so
+// Disconnect would never return.
 func (c *console) Close() error {
 	var err error
 	c.once.Do(func() {
+		go func() { _, _ = io.Copy(io.Discard, c.r) }()
+		done := make(chan error, 1)
+		go func() { done <- c.l.Disconnect() }()
+		t := time.NewTimer(consoleCloseWait)
+		defer t.Stop()
+		select {
+		case err = <-done:
+		case <-t.C:
+			err = ovm.Errorf(ovm.KindUnavailable, "libvirt: the console's connection did not close within %s", consoleCloseWait)
+		}
 		_ = c.r.Close()
-		err = c.l.Disconnect()
 	})
 	return err
 }
