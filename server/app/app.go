@@ -166,11 +166,6 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		s.wg.Wait()
 		return nil, err
 	}
-	s.wg.Go(func() {
-		if err := s.http.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			s.fail("http server", err)
-		}
-	})
 
 	log.Info("ovm server started", "url", s.URL(), "store", st.Engine(), "replica", cfg.Replica,
 		"startup", time.Since(began).Round(time.Millisecond).String(), "fakeHosts", cfg.FakeHosts)
@@ -181,6 +176,13 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 			"Log in with:  ovm login %s --user %s\n\n",
 			s.URL(), s.URL(), cfg.AdminName, password, s.URL(), cfg.AdminName)
 	}
+	// Serve once the notice is out: whoever finds the server answering can
+	// rely on it having been printed.
+	s.wg.Go(func() {
+		if err := s.http.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			s.fail("http server", err)
+		}
+	})
 	return s, nil
 }
 

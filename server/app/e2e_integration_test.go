@@ -58,7 +58,8 @@ var binary = sync.OnceValues(func() (string, error) {
 type proc struct {
 	cmd      *exec.Cmd
 	url      string
-	password string
+	mu       sync.Mutex
+	password string // guarded by mu
 	done     chan struct{}
 }
 
@@ -85,15 +86,14 @@ func startProc(t *testing.T, dir, addr string, extra ...string) *proc {
 	cmd.Stderr = logf
 	require.NoError(t, cmd.Start())
 	p := &proc{cmd: cmd, url: "http://" + addr, done: make(chan struct{})}
-	var mu sync.Mutex
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		re := regexp.MustCompile(`password: (\S+)`)
 		for sc.Scan() {
 			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				mu.Lock()
+				p.mu.Lock()
 				p.password = m[1]
-				mu.Unlock()
+				p.mu.Unlock()
 			}
 		}
 	}()
@@ -115,9 +115,14 @@ func startProc(t *testing.T, dir, addr string, extra ...string) *proc {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	}, 60*time.Second, 50*time.Millisecond, "the server answers /readyz")
-	mu.Lock()
-	defer mu.Unlock()
 	return p
+}
+
+// adminPassword is the password the server printed, once read.
+func (p *proc) adminPassword() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.password
 }
 
 func apiLogin(t *testing.T, base, name, password string) string {
@@ -144,8 +149,9 @@ func TestKill9ServerWithDockerHost(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	addr := freePort(t)
 	p := startProc(t, dir, addr)
-	require.NotEmpty(t, p.password, "the first start prints the administrator's password")
-	admin := apiLogin(t, p.url, "admin", p.password)
+	require.Eventually(t, func() bool { return p.adminPassword() != "" }, 30*time.Second, 10*time.Millisecond,
+		"the first start prints the administrator's password")
+	admin := apiLogin(t, p.url, "admin", p.adminPassword())
 
 	var dc ovm.Datacenter
 	require.Equal(t, http.StatusCreated, call(t, p.url, "POST", "/v1/datacenters", admin, map[string]any{"name": "dc1"}, &dc))
@@ -181,7 +187,7 @@ func TestKill9ServerWithDockerHost(t *testing.T) {
 	// Restart on the same data directory: the dead process's leases expire
 	// (2s) and the new one resumes or rolls back each task.
 	p2 := startProc(t, dir, addr)
-	assert.Empty(t, p2.password, "a restart creates no administrator")
+	assert.Empty(t, p2.adminPassword(), "a restart creates no administrator")
 	tenant = apiLogin(t, p2.url, "ann", "tenant-password-1")
 	for _, it := range its {
 		var task ovm.Task
