@@ -7,7 +7,7 @@ import (
 )
 
 // AlertKind says what an [Alert] is about.
-type AlertKind string
+type AlertKind = ovm.AlertKind
 
 // The alert kinds.
 const (

@@ -16,6 +16,7 @@ import (
 
 	"github.com/openovm/ovm/hypervisor/fake"
 	"github.com/openovm/ovm/ovm"
+	"github.com/openovm/ovm/server/apitypes"
 	"github.com/openovm/ovm/server/core"
 )
 
@@ -111,7 +112,7 @@ func TestVAppDeploy(t *testing.T) {
 		phases[m.Phase]++
 	}
 	assert.Equal(t, map[ovm.Phase]int{ovm.PhaseReady: 2, ovm.PhaseFailed: 1}, phases, "member outcomes")
-	var u Usage
+	var u apitypes.Usage
 	e.must(http.StatusOK, "GET", "/v1/vdcs/"+string(tn.vdc)+"/usage", tn.token, nil).decode(t, &u)
 	// The failed member gave its quota back: two containers of 100m/16MiB.
 	assert.Equal(t, ovm.Usage{Instances: 2, CPU: 200, Memory: 32 * ovm.MiB}, u.Usage, "usage")
@@ -140,7 +141,7 @@ func TestVolumesImportAndPages(t *testing.T) {
 	var grown core.VolumeTask
 	e.must(http.StatusAccepted, "PATCH", "/v1/volumes/"+string(vt.Volume.ID), tn.token, map[string]any{"sizeBytes": 2 * ovm.GiB}).decode(t, &grown)
 	require.Equal(t, ovm.TaskSucceeded, e.waitTask(tn.token, grown.Task.ID).State)
-	var u Usage
+	var u apitypes.Usage
 	e.must(http.StatusOK, "GET", "/v1/vdcs/"+string(tn.vdc)+"/usage", tn.token, nil).decode(t, &u)
 	assert.Equal(t, 2*ovm.GiB, u.Usage.Disk, "disk usage after growing")
 	var dv core.VolumeTask
@@ -237,7 +238,7 @@ func TestResizeAndRoles(t *testing.T) {
 	require.NotNil(t, rs.Task)
 	assert.Equal(t, core.TaskInstanceResize, rs.Task.Kind)
 	require.Equal(t, ovm.TaskSucceeded, e.waitTask(tn.token, rs.Task.ID).State)
-	var u Usage
+	var u apitypes.Usage
 	e.must(http.StatusOK, "GET", "/v1/vdcs/"+string(tn.vdc)+"/usage", tn.token, nil).decode(t, &u)
 	assert.Equal(t, ovm.MilliCPU(500), u.Usage.CPU, "cpu usage after the resize")
 	problemOf(t, e.must(http.StatusForbidden, "PATCH", "/v1/instances/"+string(it.Instance.ID), tn.token, map[string]any{"cpuMilli": 64000}))

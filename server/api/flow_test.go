@@ -11,6 +11,7 @@ import (
 
 	"github.com/openovm/ovm/hypervisor"
 	"github.com/openovm/ovm/ovm"
+	"github.com/openovm/ovm/server/apitypes"
 	"github.com/openovm/ovm/server/core"
 )
 
@@ -80,7 +81,7 @@ func testTenantFlow(t *testing.T, e *env) {
 	assert.Equal(t, inst.ID, onHost[0].OVMID, "the instance carries its OVM id")
 	assert.Equal(t, ovm.PowerRunning, onHost[0].Power)
 
-	var usage Usage
+	var usage apitypes.Usage
 	e.must(http.StatusOK, "GET", "/v1/vdcs/"+string(tn.vdc)+"/usage", tn.token, nil).decode(t, &usage)
 	assert.Equal(t, ovm.Usage{CPU: 100, Memory: 16 * ovm.MiB, Instances: 1, Networks: 1}, usage.Usage, "usage after create")
 

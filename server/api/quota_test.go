@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/openovm/ovm/ovm"
+	"github.com/openovm/ovm/server/apitypes"
 	"github.com/openovm/ovm/server/core"
 )
 
@@ -76,7 +77,7 @@ func TestQuotaRace(t *testing.T) {
 					require.Equal(t, ovm.TaskSucceeded, e.waitTask(tn.token, id).State, "task %s", id)
 				}
 			}
-			var u Usage
+			var u apitypes.Usage
 			e.must(http.StatusOK, "GET", "/v1/vdcs/"+string(tn.vdc)+"/usage", tn.token, nil).decode(t, &u)
 			// 50 instances of 100 milli-vCPU and 16MiB each.
 			assert.Equal(t, ovm.Usage{Instances: room, CPU: room * 100, Memory: room * 16 * ovm.MiB}, u.Usage, "final usage")

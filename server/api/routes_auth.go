@@ -6,27 +6,16 @@ import (
 	"time"
 
 	"github.com/openovm/ovm/ovm"
+	"github.com/openovm/ovm/server/apitypes"
 	"github.com/openovm/ovm/server/auth"
 	"github.com/openovm/ovm/server/core"
 )
-
-// LoginBody is a login.
-type LoginBody struct {
-	Name     string `json:"name" required:"true" maxLength:"63"`
-	Password string `json:"password" required:"true" maxLength:"1024"`
-}
-
-// TokenBody is a new personal token.
-type TokenBody struct {
-	Name             string `json:"name" required:"true" doc:"A name for the token, such as the machine that uses it."`
-	ExpiresInSeconds int64  `json:"expiresInSeconds,omitempty" minimum:"0" doc:"Lifetime; 0 never expires."`
-}
 
 func (s *server) authRoutes() {
 	tags := []string{"auth"}
 	register(s, op{id: "login", method: http.MethodPost, path: "/v1/login", summary: "Log in: trade a password for a bearer token",
 		tags: tags, public: true, errors: []int{http.StatusUnauthorized}},
-		func(ctx context.Context, _ auth.Principal, in *struct{ Body LoginBody }) (*Out[core.Session], error) {
+		func(ctx context.Context, _ auth.Principal, in *struct{ Body apitypes.Login }) (*Out[core.Session], error) {
 			sess, err := s.svc.Login(ctx, in.Body.Name, in.Body.Password)
 			if err != nil {
 				return nil, err
@@ -58,7 +47,7 @@ func (s *server) authRoutes() {
 		})
 	register(s, op{id: "create-token", method: http.MethodPost, path: "/v1/tokens", summary: "Create a personal API token (its secret is shown once)",
 		tags: tags, status: http.StatusCreated},
-		func(ctx context.Context, p auth.Principal, in *struct{ Body TokenBody }) (*Out[core.NewToken], error) {
+		func(ctx context.Context, p auth.Principal, in *struct{ Body apitypes.TokenCreate }) (*Out[core.NewToken], error) {
 			t, err := s.svc.CreateToken(ctx, p, in.Body.Name, time.Duration(in.Body.ExpiresInSeconds)*time.Second)
 			if err != nil {
 				return nil, err

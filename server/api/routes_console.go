@@ -13,17 +13,10 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/openovm/ovm/ovm"
+	"github.com/openovm/ovm/server/apitypes"
 	"github.com/openovm/ovm/server/auth"
 	"github.com/openovm/ovm/server/core"
 )
-
-// ExecBody is a command to run inside an instance.
-type ExecBody struct {
-	Command        []string          `json:"command" required:"true" minItems:"1" maxItems:"256" doc:"The program and its arguments, run without a shell, such as [\"cat\", \"/etc/hostname\"]."`
-	Env            map[string]string `json:"env,omitempty" doc:"Environment variables added for the command."`
-	Stdin          string            `json:"stdin,omitempty" doc:"Text given to the command on its standard input (at most 512 KiB)."`
-	TimeoutSeconds int               `json:"timeoutSeconds,omitempty" minimum:"0" maximum:"300" doc:"How long the command may run (default 30, at most 300); longer is 503."`
-}
 
 // ConsoleParams bound a console read.
 type ConsoleParams struct {
@@ -50,7 +43,7 @@ func (s *server) consoleRoutes() {
 		tags: tags, errors: []int{409, 501, 503}},
 		func(ctx context.Context, p auth.Principal, in *struct {
 			IDPath
-			Body ExecBody
+			Body apitypes.ExecRequest
 		}) (*Out[core.ExecResult], error) {
 			b := in.Body
 			ex := core.Exec{Command: b.Command, Env: b.Env, Timeout: time.Duration(b.TimeoutSeconds) * time.Second}

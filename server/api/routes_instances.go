@@ -5,32 +5,10 @@ import (
 	"net/http"
 
 	"github.com/openovm/ovm/ovm"
+	"github.com/openovm/ovm/server/apitypes"
 	"github.com/openovm/ovm/server/auth"
 	"github.com/openovm/ovm/server/core"
 )
-
-// InstanceBody is a new instance.
-type InstanceBody struct {
-	VDCID ovm.ID           `json:"vdcId,omitempty" doc:"The VDC (administrators; tenants create in their own)."`
-	Name  string           `json:"name" required:"true"`
-	Spec  ovm.InstanceSpec `json:"spec" required:"true"`
-	Start bool             `json:"start,omitempty" doc:"Start the instance once it is created."`
-}
-
-// InstancePatch changes an instance: labels at once, the size through a task.
-type InstancePatch struct {
-	CPU    *ovm.MilliCPU      `json:"cpuMilli,omitempty"`
-	Memory *ovm.Bytes         `json:"memoryBytes,omitempty"`
-	Labels *map[string]string `json:"labels,omitempty"`
-}
-
-// VAppBody is a vApp to deploy.
-type VAppBody struct {
-	VDCID        ovm.ID           `json:"vdcId,omitempty"`
-	Name         string           `json:"name" required:"true"`
-	AntiAffinity bool             `json:"antiAffinity,omitempty" doc:"Place every member on a different host."`
-	Members      []ovm.VAppMember `json:"members" required:"true" maxItems:"100"`
-}
 
 // accepted answers 202 with what a task will change.
 func accepted[T any](v T, err error) (*Accepted[T], error) {
@@ -48,10 +26,10 @@ func (s *server) instanceRoutes() {
 		tags:    tags, status: http.StatusAccepted, errors: []int{403, 409, 503}},
 		func(ctx context.Context, p auth.Principal, in *struct {
 			IdempotencyKey
-			Body InstanceBody
+			Body apitypes.InstanceCreate
 		}) (*Accepted[core.InstanceTask], error) {
-			b := in.Body
-			return accepted(s.svc.CreateInstance(ctx, p, core.CreateInstance{VDCID: b.VDCID, Name: b.Name, Spec: b.Spec, Start: b.Start, IdempotencyKey: in.Key}))
+			in.Body.IdempotencyKey = in.Key
+			return accepted(s.svc.CreateInstance(ctx, p, in.Body))
 		})
 	getRoute(s, op{id: "get-instance", method: http.MethodGet, path: "/v1/instances/{id}", summary: "Get an instance", tags: tags}, s.svc.GetInstance)
 	register(s, op{id: "update-instance", method: http.MethodPatch, path: "/v1/instances/{id}",
@@ -59,14 +37,13 @@ func (s *server) instanceRoutes() {
 		func(ctx context.Context, p auth.Principal, in *struct {
 			IDPath
 			IfMatch
-			Body InstancePatch
+			Body apitypes.InstancePatch
 		}) (*Accepted[core.InstanceTask], error) {
 			v, err := parseIfMatch(in.IfMatch.IfMatch)
 			if err != nil {
 				return nil, err
 			}
-			b := in.Body
-			it, err := s.svc.UpdateInstance(ctx, p, ovm.ID(in.ID), core.UpdateInstance{CPU: b.CPU, Memory: b.Memory, Labels: b.Labels}, v)
+			it, err := s.svc.UpdateInstance(ctx, p, ovm.ID(in.ID), in.Body, v)
 			if err != nil {
 				return nil, err
 			}
@@ -92,10 +69,10 @@ func (s *server) instanceRoutes() {
 		summary: "Deploy a vApp: batch placement, one create task per member", tags: vapps, status: http.StatusAccepted, errors: []int{403, 409, 503}},
 		func(ctx context.Context, p auth.Principal, in *struct {
 			IdempotencyKey
-			Body VAppBody
+			Body apitypes.VAppCreate
 		}) (*Accepted[core.VAppTasks], error) {
-			b := in.Body
-			return accepted(s.svc.DeployVApp(ctx, p, core.CreateVApp{VDCID: b.VDCID, Name: b.Name, AntiAffinity: b.AntiAffinity, Members: b.Members, IdempotencyKey: in.Key}))
+			in.Body.IdempotencyKey = in.Key
+			return accepted(s.svc.DeployVApp(ctx, p, in.Body))
 		})
 	getRoute(s, op{id: "get-vapp", method: http.MethodGet, path: "/v1/vapps/{id}", summary: "Get a vApp with each member's outcome", tags: vapps}, s.svc.GetVApp)
 	taskRoute(s, op{id: "delete-vapp", method: http.MethodDelete, path: "/v1/vapps/{id}", summary: "Delete a vApp and its members",

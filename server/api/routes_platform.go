@@ -5,65 +5,10 @@ import (
 	"net/http"
 
 	"github.com/openovm/ovm/ovm"
+	"github.com/openovm/ovm/server/apitypes"
 	"github.com/openovm/ovm/server/auth"
 	"github.com/openovm/ovm/server/core"
-	"github.com/openovm/ovm/server/drivers"
 )
-
-// DatacenterBody is a new datacenter.
-type DatacenterBody struct {
-	Name        string `json:"name" required:"true"`
-	Description string `json:"description,omitempty"`
-}
-
-// DatacenterPatch changes a datacenter.
-type DatacenterPatch struct {
-	Description *string `json:"description,omitempty"`
-}
-
-// PoolBody is a new resource pool.
-type PoolBody struct {
-	Name         string              `json:"name" required:"true"`
-	DatacenterID ovm.ID              `json:"datacenterId" required:"true"`
-	Policy       ovm.PlacementPolicy `json:"policy,omitempty" enum:"PERFORMANCE,PROGRESSIVE"`
-	Scope        ovm.Scope           `json:"scope,omitzero"`
-	HAEnabled    bool                `json:"haEnabled,omitempty"`
-	Overcommit   ovm.Overcommit      `json:"overcommit,omitzero"`
-}
-
-// PoolPatch changes a resource pool.
-type PoolPatch struct {
-	Policy     *ovm.PlacementPolicy `json:"policy,omitempty" enum:"PERFORMANCE,PROGRESSIVE"`
-	Scope      *ovm.Scope           `json:"scope,omitempty"`
-	HAEnabled  *bool                `json:"haEnabled,omitempty"`
-	Overcommit *ovm.Overcommit      `json:"overcommit,omitempty"`
-}
-
-// HostBody registers a host.
-type HostBody struct {
-	Name        string              `json:"name" required:"true"`
-	Kind        ovm.HostKind        `json:"kind" required:"true" enum:"kvm,esxi,docker,fake"`
-	Endpoint    string              `json:"endpoint" required:"true" doc:"kvm: qemu:///system, qemu+tls://HOST/system, qemu+ssh://USER@HOST/system; esxi: https://HOST[:PORT]/sdk; docker: unix:///var/run/docker.sock, tcp://HOST:2376, ssh://USER@HOST; fake: fake://NAME"`
-	PoolID      ovm.ID              `json:"poolId" required:"true"`
-	Credentials drivers.Credentials `json:"credentials,omitzero" doc:"Encrypted at rest; never returned."`
-	Options     map[string]string   `json:"options,omitempty" doc:"The driver's non-secret settings of the host; unknown keys are refused. docker: uplink. kvm: templates and disks (required; /dir or NAME:/dir), kernel, initrd, cmdline (direct kernel boot), sharedStorage (comma-separated dirs), virtType (kvm or qemu), machine. esxi: datastore, vswitch, imageLibrary (such as \"[datastore1] templates\"). fake: none."`
-}
-
-// HostPatch changes a host.
-type HostPatch struct {
-	Credentials *drivers.Credentials `json:"credentials,omitempty"`
-}
-
-// MaintenanceBody turns maintenance on or off.
-type MaintenanceBody struct {
-	Enabled bool `json:"enabled" required:"true"`
-}
-
-// ImportBody imports a discovered object.
-type ImportBody struct {
-	VDCID ovm.ID `json:"vdcId" required:"true"`
-	Name  string `json:"name" required:"true"`
-}
 
 func (s *server) platformRoutes() {
 	dc := []string{"datacenters"}
@@ -71,9 +16,10 @@ func (s *server) platformRoutes() {
 	register(s, op{id: "create-datacenter", method: http.MethodPost, path: "/v1/datacenters", summary: "Create a datacenter", tags: dc, status: http.StatusCreated},
 		func(ctx context.Context, p auth.Principal, in *struct {
 			IdempotencyKey
-			Body DatacenterBody
+			Body apitypes.DatacenterCreate
 		}) (*Out[ovm.Datacenter], error) {
-			d, err := s.svc.CreateDatacenter(ctx, p, core.CreateDatacenter{Name: in.Body.Name, Description: in.Body.Description, IdempotencyKey: in.Key})
+			in.Body.IdempotencyKey = in.Key
+			d, err := s.svc.CreateDatacenter(ctx, p, in.Body)
 			return &Out[ovm.Datacenter]{Body: d}, err
 		})
 	getRoute(s, op{id: "get-datacenter", method: http.MethodGet, path: "/v1/datacenters/{id}", summary: "Get a datacenter", tags: dc}, s.svc.GetDatacenter)
@@ -81,13 +27,13 @@ func (s *server) platformRoutes() {
 		func(ctx context.Context, p auth.Principal, in *struct {
 			IDPath
 			IfMatch
-			Body DatacenterPatch
+			Body apitypes.DatacenterPatch
 		}) (*Object[ovm.Datacenter], error) {
 			v, err := parseIfMatch(in.IfMatch.IfMatch)
 			if err != nil {
 				return nil, err
 			}
-			return obj(s.svc.UpdateDatacenter(ctx, p, ovm.ID(in.ID), core.UpdateDatacenter{Description: in.Body.Description}, v))
+			return obj(s.svc.UpdateDatacenter(ctx, p, ovm.ID(in.ID), in.Body, v))
 		})
 	deleteRoute(s, op{id: "delete-datacenter", method: http.MethodDelete, path: "/v1/datacenters/{id}", summary: "Delete a datacenter without pools",
 		tags: dc, status: http.StatusNoContent, errors: []int{409, 412}}, s.svc.DeleteDatacenter)
@@ -97,11 +43,10 @@ func (s *server) platformRoutes() {
 	register(s, op{id: "create-pool", method: http.MethodPost, path: "/v1/pools", summary: "Create a resource pool", tags: pools, status: http.StatusCreated},
 		func(ctx context.Context, p auth.Principal, in *struct {
 			IdempotencyKey
-			Body PoolBody
+			Body apitypes.PoolCreate
 		}) (*Out[ovm.ResourcePool], error) {
-			b := in.Body
-			pool, err := s.svc.CreatePool(ctx, p, core.CreatePool{Name: b.Name, DatacenterID: b.DatacenterID, Policy: b.Policy,
-				Scope: b.Scope, HAEnabled: b.HAEnabled, Overcommit: b.Overcommit, IdempotencyKey: in.Key})
+			in.Body.IdempotencyKey = in.Key
+			pool, err := s.svc.CreatePool(ctx, p, in.Body)
 			return &Out[ovm.ResourcePool]{Body: pool}, err
 		})
 	getRoute(s, op{id: "get-pool", method: http.MethodGet, path: "/v1/pools/{id}", summary: "Get a resource pool", tags: pools}, s.svc.GetPool)
@@ -109,14 +54,13 @@ func (s *server) platformRoutes() {
 		func(ctx context.Context, p auth.Principal, in *struct {
 			IDPath
 			IfMatch
-			Body PoolPatch
+			Body apitypes.PoolPatch
 		}) (*Object[ovm.ResourcePool], error) {
 			v, err := parseIfMatch(in.IfMatch.IfMatch)
 			if err != nil {
 				return nil, err
 			}
-			b := in.Body
-			return obj(s.svc.UpdatePool(ctx, p, ovm.ID(in.ID), core.UpdatePool{Policy: b.Policy, Scope: b.Scope, HAEnabled: b.HAEnabled, Overcommit: b.Overcommit}, v))
+			return obj(s.svc.UpdatePool(ctx, p, ovm.ID(in.ID), in.Body, v))
 		})
 	deleteRoute(s, op{id: "delete-pool", method: http.MethodDelete, path: "/v1/pools/{id}", summary: "Delete a pool without hosts or VDCs",
 		tags: pools, status: http.StatusNoContent, errors: []int{409, 412}}, s.svc.DeletePool)
@@ -127,11 +71,10 @@ func (s *server) platformRoutes() {
 		tags: hosts, status: http.StatusCreated, errors: []int{409, 501, 503}},
 		func(ctx context.Context, p auth.Principal, in *struct {
 			IdempotencyKey
-			Body HostBody
+			Body apitypes.HostRegister
 		}) (*Out[ovm.Host], error) {
-			b := in.Body
-			h, err := s.svc.RegisterHost(ctx, p, core.RegisterHost{Name: b.Name, Kind: b.Kind, Endpoint: b.Endpoint, PoolID: b.PoolID,
-				Credentials: b.Credentials, Options: b.Options, IdempotencyKey: in.Key})
+			in.Body.IdempotencyKey = in.Key
+			h, err := s.svc.RegisterHost(ctx, p, in.Body)
 			return &Out[ovm.Host]{Body: h}, err
 		})
 	getRoute(s, op{id: "get-host", method: http.MethodGet, path: "/v1/hosts/{id}", summary: "Get a host", tags: hosts}, s.svc.GetHost)
@@ -139,20 +82,20 @@ func (s *server) platformRoutes() {
 		func(ctx context.Context, p auth.Principal, in *struct {
 			IDPath
 			IfMatch
-			Body HostPatch
+			Body apitypes.HostPatch
 		}) (*Object[ovm.Host], error) {
 			v, err := parseIfMatch(in.IfMatch.IfMatch)
 			if err != nil {
 				return nil, err
 			}
-			return obj(s.svc.UpdateHost(ctx, p, ovm.ID(in.ID), core.UpdateHost{Credentials: in.Body.Credentials}, v))
+			return obj(s.svc.UpdateHost(ctx, p, ovm.ID(in.ID), in.Body, v))
 		})
 	register(s, op{id: "set-host-maintenance", method: http.MethodPut, path: "/v1/hosts/{id}/maintenance", summary: "Turn a host's maintenance mode on or off",
 		tags: hosts, errors: []int{412}},
 		func(ctx context.Context, p auth.Principal, in *struct {
 			IDPath
 			IfMatch
-			Body MaintenanceBody
+			Body apitypes.Maintenance
 		}) (*Object[ovm.Host], error) {
 			v, err := parseIfMatch(in.IfMatch.IfMatch)
 			if err != nil {
@@ -180,9 +123,10 @@ func (s *server) platformRoutes() {
 		func(ctx context.Context, p auth.Principal, in *struct {
 			IDPath
 			IdempotencyKey
-			Body ImportBody
+			Body apitypes.DiscoveredImport
 		}) (*Out[ovm.Instance], error) {
-			inst, err := s.svc.Import(ctx, p, ovm.ID(in.ID), core.ImportDiscovered{VDCID: in.Body.VDCID, Name: in.Body.Name, IdempotencyKey: in.Key})
+			in.Body.IdempotencyKey = in.Key
+			inst, err := s.svc.Import(ctx, p, ovm.ID(in.ID), in.Body)
 			return &Out[ovm.Instance]{Body: inst}, err
 		})
 }

@@ -7,31 +7,14 @@ import (
 	"net/netip"
 
 	"github.com/openovm/ovm/ovm"
+	"github.com/openovm/ovm/server/apitypes"
 	"github.com/openovm/ovm/server/auth"
 	"github.com/openovm/ovm/server/core"
 )
 
-// RangeBody is an address range of a network.
-type RangeBody struct {
-	Start string `json:"start" required:"true" maxLength:"64"`
-	End   string `json:"end" required:"true" maxLength:"64"`
-}
-
-// NetworkBody is a new network. Addresses are strings parsed here, so that
-// a bad one is named by its field.
-type NetworkBody struct {
-	VDCID   ovm.ID      `json:"vdcId,omitempty"`
-	Name    string      `json:"name" required:"true"`
-	VLAN    int         `json:"vlan,omitempty" doc:"0 (untagged) to 4094."`
-	Subnet  string      `json:"subnet" required:"true" maxLength:"64" doc:"A CIDR such as 10.0.0.0/24 or fd00::/64."`
-	Gateway string      `json:"gateway,omitempty" maxLength:"64"`
-	Ranges  []RangeBody `json:"ranges,omitempty" maxItems:"64" doc:"The allocatable addresses; none: the whole subnet."`
-	DNS     []string    `json:"dns,omitempty" maxItems:"8"`
-}
-
-// network parses the body into an ovm.Network, naming every field that does
-// not parse, and validates it.
-func (b NetworkBody) network() (ovm.Network, error) {
+// parseNetwork parses a network's body into an ovm.Network, naming every
+// field that does not parse, and validates it.
+func parseNetwork(b apitypes.NetworkCreate) (ovm.Network, error) {
 	var f ovm.Fields
 	n := ovm.Network{Name: b.Name, VLAN: b.VLAN}
 	if p, err := netip.ParsePrefix(b.Subnet); err != nil {
@@ -61,18 +44,6 @@ func (b NetworkBody) network() (ovm.Network, error) {
 	return n, n.Validate()
 }
 
-// VolumeBody is a new volume.
-type VolumeBody struct {
-	VDCID ovm.ID    `json:"vdcId,omitempty"`
-	Name  string    `json:"name" required:"true"`
-	Size  ovm.Bytes `json:"sizeBytes" required:"true"`
-}
-
-// VolumePatch grows a volume.
-type VolumePatch struct {
-	Size ovm.Bytes `json:"sizeBytes" required:"true"`
-}
-
 func (s *server) resourceRoutes() {
 	nets := []string{"networks"}
 	listRoute(s, op{id: "list-networks", method: http.MethodGet, path: "/v1/networks", summary: "List networks", tags: nets}, s.svc.ListNetworks)
@@ -80,9 +51,9 @@ func (s *server) resourceRoutes() {
 		tags: nets, status: http.StatusCreated, errors: []int{403, 409}},
 		func(ctx context.Context, p auth.Principal, in *struct {
 			IdempotencyKey
-			Body NetworkBody
+			Body apitypes.NetworkCreate
 		}) (*Out[ovm.Network], error) {
-			n, err := in.Body.network()
+			n, err := parseNetwork(in.Body)
 			if err != nil {
 				return nil, err
 			}
@@ -99,9 +70,10 @@ func (s *server) resourceRoutes() {
 		tags: vols, status: http.StatusAccepted, errors: []int{403, 409, 503}},
 		func(ctx context.Context, p auth.Principal, in *struct {
 			IdempotencyKey
-			Body VolumeBody
+			Body apitypes.VolumeCreate
 		}) (*Accepted[core.VolumeTask], error) {
-			return accepted(s.svc.CreateVolume(ctx, p, core.CreateVolume{VDCID: in.Body.VDCID, Name: in.Body.Name, Size: in.Body.Size, IdempotencyKey: in.Key}))
+			in.Body.IdempotencyKey = in.Key
+			return accepted(s.svc.CreateVolume(ctx, p, in.Body))
 		})
 	getRoute(s, op{id: "get-volume", method: http.MethodGet, path: "/v1/volumes/{id}", summary: "Get a volume", tags: vols}, s.svc.GetVolume)
 	register(s, op{id: "resize-volume", method: http.MethodPatch, path: "/v1/volumes/{id}", summary: "Grow a volume",
@@ -109,7 +81,7 @@ func (s *server) resourceRoutes() {
 		func(ctx context.Context, p auth.Principal, in *struct {
 			IDPath
 			IfMatch
-			Body VolumePatch
+			Body apitypes.VolumePatch
 		}) (*Accepted[core.VolumeTask], error) {
 			v, err := parseIfMatch(in.IfMatch.IfMatch)
 			if err != nil {

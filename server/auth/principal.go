@@ -1,24 +1,19 @@
 package auth
 
-import "github.com/openovm/ovm/ovm"
+import (
+	"github.com/openovm/ovm/ovm"
+	"github.com/openovm/ovm/server/apitypes"
+)
 
-// Role is what a user may do.
-type Role string
+// Role is what a user may do (the API's type).
+type Role = apitypes.Role
 
 // The roles.
 const (
-	// RoleAdmin is a platform administrator: every VDC, hosts, pools,
-	// datacenters and physical placement.
-	RoleAdmin Role = "admin"
-	// RoleVDCAdmin manages one VDC: its instances, networks, volumes,
-	// vApps and users.
-	RoleVDCAdmin Role = "vdc-admin"
-	// RoleVDCMember uses one VDC: its instances, volumes and vApps.
-	RoleVDCMember Role = "vdc-member"
+	RoleAdmin     = apitypes.RoleAdmin
+	RoleVDCAdmin  = apitypes.RoleVDCAdmin
+	RoleVDCMember = apitypes.RoleVDCMember
 )
-
-// Valid reports whether r is a known role.
-func (r Role) Valid() bool { return r == RoleAdmin || r == RoleVDCAdmin || r == RoleVDCMember }
 
 // User is a stored user. PasswordHash is an Argon2id PHC string and is never
 // sent to clients.

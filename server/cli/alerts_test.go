@@ -9,7 +9,7 @@ import (
 
 	"github.com/openovm/ovm/ha"
 	"github.com/openovm/ovm/ovm"
-	"github.com/openovm/ovm/server/core"
+	"github.com/openovm/ovm/server/apitypes"
 )
 
 // TestAlertCommands: an administrator lists, shows and acknowledges the
@@ -18,7 +18,7 @@ func TestAlertCommands(t *testing.T) {
 	h := newHarness(t)
 	h.setupPlatform("acme")
 	ctx := t.Context()
-	var hosts core.Page[ovm.Host]
+	var hosts apitypes.Page[ovm.Host]
 	require.NoError(t, json.Unmarshal([]byte(h.ok("--context", "admin", "host", "list", "-o", "json").stdout), &hosts))
 	require.Len(t, hosts.Items, 1)
 	host := hosts.Items[0].ID
@@ -34,7 +34,7 @@ func TestAlertCommands(t *testing.T) {
 	assert.Contains(t, r.stdout, "no fence confirmed that h1 is down")
 
 	// JSON: the API's page.
-	var page core.Page[core.Alert]
+	var page apitypes.Page[apitypes.Alert]
 	require.NoError(t, json.Unmarshal([]byte(h.ok("--context", "admin", "alert", "list", "-o", "json").stdout), &page))
 	require.Len(t, page.Items, 1)
 	assert.Equal(t, raised.ID, page.Items[0].ID)
@@ -47,7 +47,7 @@ func TestAlertCommands(t *testing.T) {
 	r = h.ok("--context", "admin", "alert", "ack", string(raised.ID))
 	assert.Regexp(t, `State:\s+resolved`, r.stdout)
 	assert.Regexp(t, `Resolved:\s+\S+ by admin`, r.stdout)
-	var acked core.Alert
+	var acked apitypes.Alert
 	require.NoError(t, json.Unmarshal([]byte(h.ok("--context", "admin", "alert", "show", string(raised.ID), "-o", "json").stdout), &acked))
 	assert.False(t, acked.Open(), "the alert after ack")
 	assert.Regexp(t, `fence-unconfirmed\s+resolved`, h.ok("--context", "admin", "alert", "list").stdout)

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/openovm/ovm/ovm"
+	"github.com/openovm/ovm/server/apitypes"
 	"github.com/openovm/ovm/server/client"
-	"github.com/openovm/ovm/server/core"
 )
 
 func datacenterCommands() *command {
@@ -45,7 +45,7 @@ func (a *app) datacenterCreate(path string, args []string) error {
 	if err != nil {
 		return err
 	}
-	d, err := cl.CreateDatacenter(a.ctx, client.DatacenterCreate{Name: pos[0], Description: *desc, IdempotencyKey: newKey()})
+	d, err := cl.CreateDatacenter(a.ctx, apitypes.DatacenterCreate{Name: pos[0], Description: *desc, IdempotencyKey: newKey()})
 	if err != nil {
 		return err
 	}
@@ -100,7 +100,7 @@ func (a *app) poolCreate(path string, args []string) error {
 	if err != nil {
 		return err
 	}
-	p, err := cl.CreatePool(a.ctx, client.PoolCreate{Name: pos[0], DatacenterID: dcID, Policy: ovm.PlacementPolicy(strings.ToUpper(*policy)),
+	p, err := cl.CreatePool(a.ctx, apitypes.PoolCreate{Name: pos[0], DatacenterID: dcID, Policy: ovm.PlacementPolicy(strings.ToUpper(*policy)),
 		HAEnabled: *ha, Overcommit: ovm.Overcommit{CPU: *cpuOC, Memory: *memOC, Disk: *diskOC}, IdempotencyKey: newKey()})
 	if err != nil {
 		return err
@@ -120,6 +120,7 @@ func hostCommands() *command {
 		{name: "show", aliases: []string{"get"}, summary: "Show a host", run: showCmd("host", "NAME|ID", "Show a host.",
 			(*client.Client).GetHost, hostDetail)},
 		{name: "register", aliases: []string{"create", "add"}, summary: "Register a host", run: (*app).hostRegister},
+		{name: "credentials", summary: "Replace a host's credentials", run: (*app).hostCredentials},
 		{name: "maintenance", summary: "Turn a host's maintenance mode on or off", run: (*app).hostMaintenance},
 		{name: "sync", summary: "List a host's instances and record unmanaged ones as discovered", run: (*app).hostSync},
 		{name: "delete", aliases: []string{"rm"}, summary: "Remove a host without instances", run: deleteFrom("host", "hosts")},
@@ -150,17 +151,12 @@ func hostDetail(w io.Writer, h ovm.Host) {
 }
 
 func (a *app) hostRegister(path string, args []string) error {
-	f := a.flags(path, "NAME --kind kvm|esxi|docker|fake --endpoint URL --pool POOL [--username U] [--password-stdin] [TLS flags]",
+	f := a.flags(path, "NAME --kind kvm|esxi|docker|fake --endpoint URL --pool POOL [--username U] [--password-stdin] [TLS and SSH flags]",
 		"Register a host: the server connects to it and reads its capacity. Credentials are encrypted at rest.")
 	kind := f.String("kind", "", "kvm, esxi, docker or fake")
 	endpoint := f.String("endpoint", "", "qemu+tls://HOST/system, https://ESXI/sdk, tcp://HOST:2376 or fake://NAME")
 	pool := f.String("pool", "", "the resource pool (name or id)")
-	user := f.String("username", "", "the user the server logs in as")
-	pwStdin := f.Bool("password-stdin", false, "read the host's password from the first line of stdin")
-	thumb := f.String("thumbprint", "", "the pinned certificate thumbprint (ESXi)")
-	caFile := f.String("ca-file", "", "a PEM `file` with the CA the host's certificate must chain to")
-	certFile := f.String("cert-file", "", "a PEM `file` with the client certificate")
-	keyFile := f.String("key-file", "", "a PEM `file` with the client key")
+	cf := credentialFlags(f)
 	var opts multi
 	f.Var(&opts, "option", "a driver setting `KEY=VALUE` (kvm: templates, disks; esxi: datastore; docker: uplink); repeatable")
 	pos, err := f.parseN(args, "NAME")
@@ -179,31 +175,85 @@ func (a *app) hostRegister(path string, args []string) error {
 	if err != nil {
 		return f.fail("%v", err)
 	}
-	creds := client.Credentials{Username: *user, Thumbprint: *thumb}
-	for _, pf := range []struct {
-		file string
-		dst  *string
-	}{{*caFile, &creds.CAPEM}, {*certFile, &creds.CertPEM}, {*keyFile, &creds.KeyPEM}} {
-		if pf.file == "" {
-			continue
-		}
-		b, err := os.ReadFile(pf.file)
-		if err != nil {
-			return fmt.Errorf("read %s: %w", pf.file, err)
-		}
-		*pf.dst = string(b)
-	}
-	if *pwStdin {
-		if creds.Password, err = a.readSecret("", true); err != nil {
-			return err
-		}
+	creds, err := cf.read(a)
+	if err != nil {
+		return err
 	}
 	cl, poolID, err := a.lookup("pool", *pool)
 	if err != nil {
 		return err
 	}
-	h, err := cl.RegisterHost(a.ctx, client.HostRegister{Name: pos[0], Kind: ovm.HostKind(*kind), Endpoint: *endpoint, PoolID: poolID,
+	h, err := cl.RegisterHost(a.ctx, apitypes.HostRegister{Name: pos[0], Kind: ovm.HostKind(*kind), Endpoint: *endpoint, PoolID: poolID,
 		Credentials: creds, Options: options, IdempotencyKey: newKey()})
+	if err != nil {
+		return err
+	}
+	return a.show(h, func(w io.Writer) { hostDetail(w, h) })
+}
+
+// hostCredentials are the flags that give a host's credentials.
+type hostCredentials struct {
+	user, thumb, caFile, certFile, keyFile, sshKeyFile *string
+	pwStdin                                            *bool
+}
+
+// credentialFlags defines the credential flags of host register and host
+// credentials.
+func credentialFlags(f *flags) hostCredentials {
+	return hostCredentials{
+		user:       f.String("username", "", "the user the server logs in as"),
+		pwStdin:    f.Bool("password-stdin", false, "read the host's password from the first line of stdin"),
+		thumb:      f.String("thumbprint", "", "the pinned certificate thumbprint (ESXi)"),
+		caFile:     f.String("ca-file", "", "a PEM `file` with the CA the host's certificate must chain to"),
+		certFile:   f.String("cert-file", "", "a PEM `file` with the client certificate"),
+		keyFile:    f.String("key-file", "", "a PEM `file` with the client key"),
+		sshKeyFile: f.String("ssh-key-file", "", "a PEM `file` with the private key for qemu+ssh:// and ssh:// endpoints"),
+	}
+}
+
+// read returns the credentials the flags give, reading the files they name
+// and the password from stdin.
+func (c hostCredentials) read(a *app) (apitypes.Credentials, error) {
+	creds := apitypes.Credentials{Username: *c.user, Thumbprint: *c.thumb}
+	for _, pf := range []struct {
+		file string
+		dst  *string
+	}{{*c.caFile, &creds.CAPEM}, {*c.certFile, &creds.CertPEM}, {*c.keyFile, &creds.KeyPEM}, {*c.sshKeyFile, &creds.SSHKey}} {
+		if pf.file == "" {
+			continue
+		}
+		b, err := os.ReadFile(pf.file)
+		if err != nil {
+			return creds, fmt.Errorf("read %s: %w", pf.file, err)
+		}
+		*pf.dst = string(b)
+	}
+	if *c.pwStdin {
+		var err error
+		if creds.Password, err = a.readSecret("", true); err != nil {
+			return creds, err
+		}
+	}
+	return creds, nil
+}
+
+func (a *app) hostCredentials(path string, args []string) error {
+	f := a.flags(path, "NAME|ID [--username U] [--password-stdin] [TLS and SSH flags]",
+		"Replace a host's credentials (encrypted at rest); the next call to the host uses them.")
+	cf := credentialFlags(f)
+	pos, err := f.parseN(args, "NAME|ID")
+	if err != nil {
+		return err
+	}
+	creds, err := cf.read(a)
+	if err != nil {
+		return err
+	}
+	cl, id, err := a.lookup("host", pos[0])
+	if err != nil {
+		return err
+	}
+	h, err := cl.UpdateHost(a.ctx, id, apitypes.HostPatch{Credentials: &creds})
 	if err != nil {
 		return err
 	}
@@ -352,7 +402,7 @@ func (a *app) vdcCreate(path string, args []string) error {
 	if err != nil {
 		return err
 	}
-	v, err := cl.CreateVDC(a.ctx, client.VDCCreate{Name: pos[0], PoolID: poolID, Quota: q, IdempotencyKey: newKey()})
+	v, err := cl.CreateVDC(a.ctx, apitypes.VDCCreate{Name: pos[0], PoolID: poolID, Quota: q, IdempotencyKey: newKey()})
 	if err != nil {
 		return err
 	}
@@ -384,10 +434,10 @@ func (a *app) vdcQuota(path string, args []string) error {
 
 func userCommands() *command {
 	return &command{name: "user", aliases: []string{"users"}, summary: "Manage users", sub: []*command{
-		{name: "list", aliases: []string{"ls"}, summary: "List users", run: listCmd[core.User]{noun: "users",
+		{name: "list", aliases: []string{"ls"}, summary: "List users", run: listCmd[apitypes.User]{noun: "users",
 			list: all((*client.Client).ListUsers),
 			head: []any{"NAME", "ID", "ROLE", "VDC", "STATE"},
-			cells: func(u core.User, _ time.Time) []any {
+			cells: func(u apitypes.User, _ time.Time) []any {
 				state := "enabled"
 				if u.Disabled {
 					state = "disabled"
@@ -404,7 +454,7 @@ func userCommands() *command {
 	}}
 }
 
-func userDetail(w io.Writer, u core.User) {
+func userDetail(w io.Writer, u apitypes.User) {
 	field(w, "Name", u.Name)
 	field(w, "ID", u.ID)
 	field(w, "Role", u.Role)
@@ -426,7 +476,7 @@ func (a *app) userCreate(path string, args []string) error {
 	if *role == "" {
 		return f.fail("--role is required")
 	}
-	in := client.UserCreate{Name: pos[0], Role: *role, IdempotencyKey: newKey()}
+	in := apitypes.UserCreate{Name: pos[0], Role: apitypes.Role(*role), IdempotencyKey: newKey()}
 	if *pwStdin {
 		if in.Password, err = a.readSecret("", true); err != nil {
 			return err
@@ -463,7 +513,7 @@ func userUpdateRun(what string) leaf {
 		if err != nil {
 			return err
 		}
-		var patch client.UserPatch
+		var patch apitypes.UserPatch
 		switch what {
 		case "disable", "enable":
 			d := what == "disable"

@@ -7,18 +7,18 @@ import (
 	"time"
 
 	"github.com/openovm/ovm/ovm"
+	"github.com/openovm/ovm/server/apitypes"
 	"github.com/openovm/ovm/server/client"
-	"github.com/openovm/ovm/server/core"
 )
 
 func alertCommands() *command {
 	return &command{name: "alert", aliases: []string{"alerts"}, summary: "HA alerts of the host monitor (administrators)", sub: []*command{
-		{name: "list", aliases: []string{"ls"}, summary: "List HA alerts, open and resolved", run: listCmd[core.Alert]{noun: "alerts", limit: true,
+		{name: "list", aliases: []string{"ls"}, summary: "List HA alerts, open and resolved", run: listCmd[apitypes.Alert]{noun: "alerts", limit: true,
 			desc: "List the HA alerts the host monitor raised (fence unconfirmed, partition, instances lost or not restarted,\n" +
 				"stale copies), newest first. An alert stays open until its host is up again or it is acknowledged.",
-			list: func(cl *client.Client, ctx context.Context, o client.ListOptions) ([]core.Alert, error) {
+			list: func(cl *client.Client, ctx context.Context, o client.ListOptions) ([]apitypes.Alert, error) {
 				if o.Limit > 0 {
-					pg, err := client.List[core.Alert](ctx, cl, "/v1/alerts", o)
+					pg, err := client.List[apitypes.Alert](ctx, cl, "/v1/alerts", o)
 					return pg.Items, err
 				}
 				return cl.ListAlerts(ctx, o)
@@ -31,9 +31,9 @@ func alertCommands() *command {
 }
 
 // alertTable prints alerts newest first.
-func alertTable(w io.Writer, items []core.Alert, now time.Time) {
+func alertTable(w io.Writer, items []apitypes.Alert, now time.Time) {
 	items = slices.Clone(items)
-	slices.SortStableFunc(items, func(a, b core.Alert) int { return b.LastRaisedAt.Compare(a.LastRaisedAt) })
+	slices.SortStableFunc(items, func(a, b apitypes.Alert) int { return b.LastRaisedAt.Compare(a.LastRaisedAt) })
 	row(w, "ID", "KIND", "STATE", "ON", "COUNT", "RAISED", "LAST", "MESSAGE")
 	for _, a := range items {
 		row(w, a.ID, a.Kind, alertState(a), alertOn(a, true), a.Count, ago(a.RaisedAt, now), ago(a.LastRaisedAt, now), a.Message)
@@ -41,7 +41,7 @@ func alertTable(w io.Writer, items []core.Alert, now time.Time) {
 }
 
 // alertState is "open" or "resolved".
-func alertState(a core.Alert) string {
+func alertState(a apitypes.Alert) string {
 	if a.Open() {
 		return "open"
 	}
@@ -50,7 +50,7 @@ func alertState(a core.Alert) string {
 
 // alertOn names what an alert is about: its host, or its partitioned
 // pool or datacenter.
-func alertOn(a core.Alert, short bool) string {
+func alertOn(a apitypes.Alert, short bool) string {
 	id := func(i ovm.ID) string {
 		if short {
 			return string(i.Short())
@@ -66,7 +66,7 @@ func alertOn(a core.Alert, short bool) string {
 	return ""
 }
 
-func alertDetail(w io.Writer, a core.Alert) {
+func alertDetail(w io.Writer, a apitypes.Alert) {
 	field(w, "ID", a.ID)
 	field(w, "Kind", a.Kind)
 	field(w, "State", alertState(a))
@@ -88,7 +88,7 @@ func alertDetail(w io.Writer, a core.Alert) {
 
 // alertCmd returns the leaf that calls do on the alert named by its one
 // argument (an id or a unique id prefix) and shows the alert do returns.
-func alertCmd(desc string, do func(*client.Client, context.Context, ovm.ID) (core.Alert, error)) leaf {
+func alertCmd(desc string, do func(*client.Client, context.Context, ovm.ID) (apitypes.Alert, error)) leaf {
 	return func(a *app, path string, args []string) error {
 		f := a.flags(path, "ID", desc+" The alert is named by its id or a unique prefix of it (four characters or more).")
 		pos, err := f.parseN(args, "ID")
@@ -101,7 +101,7 @@ func alertCmd(desc string, do func(*client.Client, context.Context, ovm.ID) (cor
 		}
 		id, err := resolveIn("alert", pos[0], func() ([]named, error) {
 			as, err := cl.ListAlerts(a.ctx, client.ListOptions{})
-			return namesOf(as, err, func(al core.Alert) named { return named{al.ID, ""} })
+			return namesOf(as, err, func(al apitypes.Alert) named { return named{al.ID, ""} })
 		})
 		if err != nil {
 			return err

@@ -15,8 +15,8 @@ import (
 	"golang.org/x/term"
 
 	"github.com/openovm/ovm/ovm"
+	"github.com/openovm/ovm/server/apitypes"
 	"github.com/openovm/ovm/server/client"
-	"github.com/openovm/ovm/server/core"
 )
 
 // readSecret reads a password: from a terminal without echo (after
@@ -239,11 +239,11 @@ func (a *app) contextShow(path string, args []string) error {
 func tokenCommands() *command {
 	return &command{name: "token", summary: "Manage your personal API tokens", sub: []*command{
 		{name: "create", summary: "Create a token (its secret is shown once)", run: (*app).tokenCreate},
-		{name: "list", aliases: []string{"ls"}, summary: "List your tokens and sessions", run: listCmd[core.TokenInfo]{noun: "tokens",
+		{name: "list", aliases: []string{"ls"}, summary: "List your tokens and sessions", run: listCmd[apitypes.TokenInfo]{noun: "tokens",
 			desc: "List your personal tokens and login sessions.", bare: true,
 			list: all((*client.Client).ListTokens),
 			head: []any{"ID", "NAME", "KIND", "EXPIRES", "LAST USED", "AGE"},
-			cells: func(t core.TokenInfo, now time.Time) []any {
+			cells: func(t apitypes.TokenInfo, now time.Time) []any {
 				kind, exp, used := "token", "never", ""
 				if t.Session {
 					kind = "session"

@@ -12,8 +12,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/openovm/ovm/ovm"
+	"github.com/openovm/ovm/server/apitypes"
 	"github.com/openovm/ovm/server/client"
-	"github.com/openovm/ovm/server/core"
 )
 
 func instanceCommands() *command {
@@ -24,9 +24,9 @@ func instanceCommands() *command {
 			"Show an instance: its spec, state and addresses.", (*client.Client).GetInstance, instanceDetail)},
 		{name: "create", summary: "Create an instance", run: (*app).instanceCreate},
 		{name: "delete", aliases: []string{"rm"}, summary: "Delete instances", run: actionRun("delete")},
-		{name: "start", summary: "Start instances", run: actionRun(core.OpStart)},
-		{name: "stop", summary: "Stop instances", run: actionRun(core.OpStop)},
-		{name: "reboot", summary: "Reboot instances", run: actionRun(core.OpReboot)},
+		{name: "start", summary: "Start instances", run: actionRun(apitypes.ActionStart)},
+		{name: "stop", summary: "Stop instances", run: actionRun(apitypes.ActionStop)},
+		{name: "reboot", summary: "Reboot instances", run: actionRun(apitypes.ActionReboot)},
 		{name: "resize", summary: "Change an instance's CPU or memory", run: (*app).instanceResize},
 		{name: "exec", summary: "Run a command inside a running instance", run: (*app).instanceExec},
 		{name: "console", summary: "Print an instance's console output", run: (*app).instanceConsole},
@@ -55,11 +55,11 @@ func instanceTable(w io.Writer, is []ovm.Instance, now time.Time) {
 }
 
 // page wraps a whole list as the API's page, for JSON output.
-func page[T any](items []T) core.Page[T] {
+func page[T any](items []T) apitypes.Page[T] {
 	if items == nil {
 		items = []T{}
 	}
-	return core.Page[T]{Items: items}
+	return apitypes.Page[T]{Items: items}
 }
 
 // addrs renders an instance's addresses: those its host reports, else
@@ -246,7 +246,7 @@ func (a *app) instanceCreate(path string, args []string) error {
 	if err != nil {
 		return err
 	}
-	it, err := cl.CreateInstance(a.ctx, client.InstanceCreate{VDCID: vdc, Name: *name, Spec: spec, Start: *start, IdempotencyKey: newKey()})
+	it, err := cl.CreateInstance(a.ctx, apitypes.InstanceCreate{VDCID: vdc, Name: *name, Spec: spec, Start: *start, IdempotencyKey: newKey()})
 	if err != nil {
 		return err
 	}
@@ -264,7 +264,7 @@ func containsDashDash(args []string) bool {
 
 // afterInstanceTask prints an instance change: with wait, after its task
 // ended, the instance as it is then.
-func (a *app) afterInstanceTask(it core.InstanceTask, wait bool, verb string) error {
+func (a *app) afterInstanceTask(it apitypes.InstanceTask, wait bool, verb string) error {
 	if wait && it.Task != nil {
 		werr := a.waitAll(it.Task)
 		if verb != "deleted" {
@@ -302,7 +302,7 @@ func (a *app) afterInstanceTask(it core.InstanceTask, wait bool, verb string) er
 // mustClient returns the client made earlier in the run.
 func (a *app) mustClient() *client.Client { return a.cl }
 
-var actionVerbs = map[string]string{"delete": "deleted", core.OpStart: "started", core.OpStop: "stopped", core.OpReboot: "rebooted"}
+var actionVerbs = map[string]string{"delete": "deleted", apitypes.ActionStart: "started", apitypes.ActionStop: "stopped", apitypes.ActionReboot: "rebooted"}
 
 // actionRun returns the leaf of a power action or delete on instances.
 func actionRun(action string) leaf {
@@ -327,7 +327,7 @@ func actionRun(action string) leaf {
 			if err != nil {
 				return err
 			}
-			var it core.InstanceTask
+			var it apitypes.InstanceTask
 			if action == "delete" {
 				it, err = cl.DeleteInstance(a.ctx, id)
 			} else {
@@ -353,7 +353,7 @@ func (a *app) instanceResize(path string, args []string) error {
 	if err != nil {
 		return err
 	}
-	var patch client.InstancePatch
+	var patch apitypes.InstancePatch
 	if *cpu != "" {
 		c, err := parseCPU(*cpu)
 		if err != nil {
@@ -401,7 +401,7 @@ func (a *app) instanceExec(path string, args []string) error {
 	if err != nil {
 		return f.fail("%v", err)
 	}
-	req := client.ExecRequest{Command: pos[1:], Env: vars, TimeoutSeconds: int(timeout.Seconds())}
+	req := apitypes.ExecRequest{Command: pos[1:], Env: vars, TimeoutSeconds: int(timeout.Seconds())}
 	if *stdin {
 		b, err := io.ReadAll(io.LimitReader(a.env.Stdin, 512<<10+1))
 		if err != nil {
@@ -457,10 +457,10 @@ func (a *app) instanceConsole(path string, args []string) error {
 
 func vappCommands() *command {
 	return &command{name: "vapp", aliases: []string{"vapps"}, summary: "Manage vApps (instances deployed as one unit)", sub: []*command{
-		{name: "list", aliases: []string{"ls"}, summary: "List vApps", run: listCmd[core.VAppInfo]{noun: "vApps", vdc: true,
+		{name: "list", aliases: []string{"ls"}, summary: "List vApps", run: listCmd[apitypes.VAppInfo]{noun: "vApps", vdc: true,
 			list: (*client.Client).ListVApps,
 			head: []any{"NAME", "ID", "MEMBERS", "READY", "FAILED", "AGE"},
-			cells: func(v core.VAppInfo, now time.Time) []any {
+			cells: func(v apitypes.VAppInfo, now time.Time) []any {
 				ready, failed := 0, 0
 				for _, m := range v.MemberStatus {
 					switch m.Phase {
@@ -477,11 +477,11 @@ func vappCommands() *command {
 		{name: "create", aliases: []string{"deploy"}, summary: "Deploy a vApp from a JSON or YAML file", run: (*app).vappCreate},
 		{name: "delete", aliases: []string{"rm"}, summary: "Delete a vApp and its members", run: taskCmd("vapp",
 			"Delete a vApp and all its members (one task per member).", "wait for every member's task and show progress",
-			(*client.Client).DeleteVApp, func(a *app, vt core.VAppTasks, wait bool) error { return a.afterVAppTasks(vt, wait, "deleted") })},
+			(*client.Client).DeleteVApp, func(a *app, vt apitypes.VAppTasks, wait bool) error { return a.afterVAppTasks(vt, wait, "deleted") })},
 	}}
 }
 
-func vappDetail(w io.Writer, v core.VAppInfo) {
+func vappDetail(w io.Writer, v apitypes.VAppInfo) {
 	field(w, "Name", v.Name)
 	field(w, "ID", v.ID)
 	field(w, "VDC", v.VDCID)
@@ -550,7 +550,7 @@ func (a *app) vappCreate(path string, args []string) error {
 	}
 	// The document goes as it is, so that the server names any field it
 	// does not know.
-	vt, err := client.Call[core.VAppTasks](a.ctx, cl, client.Request{Method: "POST", Path: "/v1/vapps", Body: body, IdempotencyKey: newKey()})
+	vt, err := client.Call[apitypes.VAppTasks](a.ctx, cl, client.Request{Method: "POST", Path: "/v1/vapps", Body: body, IdempotencyKey: newKey()})
 	if err != nil {
 		return err
 	}
@@ -558,7 +558,7 @@ func (a *app) vappCreate(path string, args []string) error {
 }
 
 // afterVAppTasks prints a vApp change, after its tasks with wait.
-func (a *app) afterVAppTasks(vt core.VAppTasks, wait bool, verb string) error {
+func (a *app) afterVAppTasks(vt apitypes.VAppTasks, wait bool, verb string) error {
 	if wait {
 		ts := make([]*ovm.Task, len(vt.Tasks))
 		for i := range vt.Tasks {
@@ -586,6 +586,6 @@ func (a *app) afterVAppTasks(vt core.VAppTasks, wait bool, verb string) error {
 	})
 }
 
-func vappDetailTo(a *app, v core.VAppInfo) {
+func vappDetailTo(a *app, v apitypes.VAppInfo) {
 	_ = a.show(v, func(w io.Writer) { vappDetail(w, v) })
 }

@@ -8,16 +8,16 @@ import (
 	"time"
 
 	"github.com/openovm/ovm/ovm"
+	"github.com/openovm/ovm/server/apitypes"
 	"github.com/openovm/ovm/server/client"
-	"github.com/openovm/ovm/server/core"
 )
 
 func volumeCommands() *command {
 	return &command{name: "volume", aliases: []string{"volumes", "vol"}, summary: "Manage volumes (cloud disks)", sub: []*command{
-		{name: "list", aliases: []string{"ls"}, summary: "List volumes", run: listCmd[core.VolumeInfo]{noun: "volumes", vdc: true,
+		{name: "list", aliases: []string{"ls"}, summary: "List volumes", run: listCmd[apitypes.VolumeInfo]{noun: "volumes", vdc: true,
 			list: (*client.Client).ListVolumes,
 			head: []any{"NAME", "ID", "SIZE", "PHASE", "ATTACHED TO", "AGE"},
-			cells: func(v core.VolumeInfo, now time.Time) []any {
+			cells: func(v apitypes.VolumeInfo, now time.Time) []any {
 				return []any{v.Name, v.ID, v.Size, v.Phase, v.AttachedTo, ago(v.CreatedAt, now)}
 			}}.run},
 		{name: "show", aliases: []string{"get"}, summary: "Show a volume", run: showCmd("volume", "NAME|ID", "Show a volume.",
@@ -26,11 +26,11 @@ func volumeCommands() *command {
 		{name: "resize", summary: "Grow a volume", run: (*app).volumeResize},
 		{name: "delete", aliases: []string{"rm"}, summary: "Delete a detached volume", run: taskCmd("volume", "Delete a detached volume.",
 			"wait for the task and show its progress", (*client.Client).DeleteVolume,
-			func(a *app, vt core.VolumeTask, wait bool) error { return a.afterVolumeTask(vt, wait, "deleted") })},
+			func(a *app, vt apitypes.VolumeTask, wait bool) error { return a.afterVolumeTask(vt, wait, "deleted") })},
 	}}
 }
 
-func volumeDetail(w io.Writer, v core.VolumeInfo) {
+func volumeDetail(w io.Writer, v apitypes.VolumeInfo) {
 	field(w, "Name", v.Name)
 	field(w, "ID", v.ID)
 	field(w, "VDC", v.VDCID)
@@ -47,7 +47,7 @@ func volumeDetail(w io.Writer, v core.VolumeInfo) {
 }
 
 // afterVolumeTask prints a volume change, after its task with wait.
-func (a *app) afterVolumeTask(vt core.VolumeTask, wait bool, verb string) error {
+func (a *app) afterVolumeTask(vt apitypes.VolumeTask, wait bool, verb string) error {
 	if wait && vt.Task != nil {
 		if err := a.waitAll(vt.Task); err != nil {
 			return err
@@ -89,7 +89,7 @@ func (a *app) volumeCreate(path string, args []string) error {
 	if err != nil {
 		return err
 	}
-	vt, err := cl.CreateVolume(a.ctx, client.VolumeCreate{VDCID: vdc, Name: pos[0], Size: b, IdempotencyKey: newKey()})
+	vt, err := cl.CreateVolume(a.ctx, apitypes.VolumeCreate{VDCID: vdc, Name: pos[0], Size: b, IdempotencyKey: newKey()})
 	if err != nil {
 		return err
 	}
@@ -178,13 +178,13 @@ func (a *app) networkCreate(path string, args []string) error {
 	if *subnet == "" {
 		return f.fail("--subnet is required")
 	}
-	in := client.NetworkCreate{Name: pos[0], VLAN: *vlan, Subnet: *subnet, Gateway: *gateway, DNS: dns, IdempotencyKey: newKey()}
+	in := apitypes.NetworkCreate{Name: pos[0], VLAN: *vlan, Subnet: *subnet, Gateway: *gateway, DNS: dns, IdempotencyKey: newKey()}
 	for _, r := range ranges {
 		start, end, ok := strings.Cut(r, "-")
 		if !ok {
 			return f.fail("--range %q: want START-END", r)
 		}
-		in.Ranges = append(in.Ranges, client.AddrRange{Start: start, End: end})
+		in.Ranges = append(in.Ranges, apitypes.NetworkRange{Start: start, End: end})
 	}
 	cl, vdc, err := a.clientIn(*vdcRef)
 	if err != nil {
@@ -273,11 +273,11 @@ func (a *app) taskWatch(path string, args []string) error {
 
 func discoveredCommands() *command {
 	return &command{name: "discovered", summary: "Objects found on hosts that OVM does not manage (administrators)", sub: []*command{
-		{name: "list", aliases: []string{"ls"}, summary: "List discovered objects", run: listCmd[core.Discovered]{noun: "discovered objects",
+		{name: "list", aliases: []string{"ls"}, summary: "List discovered objects", run: listCmd[apitypes.Discovered]{noun: "discovered objects",
 			desc: "List the instances found on hosts without an OVM id (run 'ovm host sync' to refresh).",
 			list: (*client.Client).ListDiscovered,
 			head: []any{"NAME", "ID", "HOST", "NATIVE ID", "TYPE", "CPU", "MEMORY", "POWER", "FOUND"},
-			cells: func(d core.Discovered, now time.Time) []any {
+			cells: func(d apitypes.Discovered, now time.Time) []any {
 				return []any{d.Name, d.ID, d.HostID.Short(), d.NativeID, d.Type, d.CPU, d.Memory, d.Power, ago(d.FoundAt, now)}
 			}}.run},
 		{name: "import", summary: "Import a discovered object into a VDC", run: (*app).discoveredImport},
@@ -310,7 +310,7 @@ func (a *app) discoveredImport(path string, args []string) error {
 			return f.fail("--name is required when the object is named by id")
 		}
 	}
-	i, err := cl.ImportDiscovered(a.ctx, id, vdc, n)
+	i, err := cl.ImportDiscovered(a.ctx, id, apitypes.DiscoveredImport{VDCID: vdc, Name: n, IdempotencyKey: newKey()})
 	if err != nil {
 		return err
 	}

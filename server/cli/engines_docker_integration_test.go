@@ -16,7 +16,7 @@ import (
 
 	"github.com/openovm/ovm/hypervisor/docker"
 	"github.com/openovm/ovm/ovm"
-	"github.com/openovm/ovm/server/core"
+	"github.com/openovm/ovm/server/apitypes"
 )
 
 // engineEnv reads a variable of .testenv; a missing one fails the test.
@@ -127,7 +127,7 @@ func TestEnginesDockerCLI(t *testing.T) {
 	t.Cleanup(func() { dc.removeLabelled(t, docker.LabelVDC, string(vdc)) })
 
 	t.Run("import", func(t *testing.T) {
-		d := e.sync("docker1", func(d core.Discovered) bool { return d.NativeID == created.ID })
+		d := e.sync("docker1", func(d apitypes.Discovered) bool { return d.NativeID == created.ID })
 		assert.Contains(t, d.Name, legacyName)
 		assert.Equal(t, ovm.PowerRunning, d.Power)
 		assert.Equal(t, ovm.TypeContainer, d.Type)
@@ -142,7 +142,7 @@ func TestEnginesDockerCLI(t *testing.T) {
 		// Managed now: the tenant execs into it.
 		r = e.ok("--context", "acme", "instance", "exec", "legacy", "--", "cat", "/proc/1/cmdline")
 		assert.Contains(t, r.stdout, "booted", "the imported container's command line")
-		var listed core.Page[core.Discovered]
+		var listed apitypes.Page[apitypes.Discovered]
 		e.json(&listed, "--context", "admin", "discovered", "list")
 		for _, o := range listed.Items {
 			assert.NotEqual(t, created.ID, o.NativeID, "an imported object is no longer discovered")

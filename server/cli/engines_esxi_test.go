@@ -11,7 +11,7 @@ import (
 
 	"github.com/openovm/ovm/internal/esxisim"
 	"github.com/openovm/ovm/ovm"
-	"github.com/openovm/ovm/server/core"
+	"github.com/openovm/ovm/server/apitypes"
 )
 
 // The simulated ESXi host's credentials.
@@ -76,7 +76,7 @@ func TestEnginesESXiCLI(t *testing.T) {
 		}
 
 		legacyName = name
-		d := e.sync("esxi1", func(d core.Discovered) bool { return d.Name == name })
+		d := e.sync("esxi1", func(d apitypes.Discovered) bool { return d.Name == name })
 		assert.Equal(t, vm.Reference().Value, d.NativeID, "native id is the VM's managed object id")
 		assert.Equal(t, ovm.PowerRunning, d.Power)
 

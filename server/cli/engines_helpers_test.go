@@ -14,11 +14,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/openovm/ovm/ovm"
+	"github.com/openovm/ovm/server/apitypes"
 	"github.com/openovm/ovm/server/app"
 	"github.com/openovm/ovm/server/auth"
 	"github.com/openovm/ovm/server/cli"
 	"github.com/openovm/ovm/server/config"
-	"github.com/openovm/ovm/server/core"
 )
 
 // The end-to-end tests of the CLI against the real engines (files
@@ -143,27 +143,27 @@ func (e *engineCLI) addTenant(name string) {
 // hosts lists the hosts as the administrator.
 func (e *engineCLI) hosts() []ovm.Host {
 	e.t.Helper()
-	var pg core.Page[ovm.Host]
+	var pg apitypes.Page[ovm.Host]
 	e.json(&pg, "--context", "admin", "host", "list")
 	return pg.Items
 }
 
 // sync runs `host sync NAME` and returns the discovered object whose
 // native id is native, after checking that `discovered list` shows it too.
-func (e *engineCLI) sync(host string, match func(core.Discovered) bool) core.Discovered {
+func (e *engineCLI) sync(host string, match func(apitypes.Discovered) bool) apitypes.Discovered {
 	e.t.Helper()
-	var synced []core.Discovered
+	var synced []apitypes.Discovered
 	e.json(&synced, "--context", "admin", "host", "sync", host)
-	var found *core.Discovered
+	var found *apitypes.Discovered
 	for i := range synced {
 		if match(synced[i]) {
 			found = &synced[i]
 		}
 	}
 	require.NotNil(e.t, found, "host sync %s shows the object among %+v", host, synced)
-	var listed core.Page[core.Discovered]
+	var listed apitypes.Page[apitypes.Discovered]
 	e.json(&listed, "--context", "admin", "discovered", "list")
-	var again *core.Discovered
+	var again *apitypes.Discovered
 	for i := range listed.Items {
 		if listed.Items[i].ID == found.ID {
 			again = &listed.Items[i]
@@ -187,7 +187,7 @@ func (e *engineCLI) instance(ctx, name string) ovm.Instance {
 // instances lists the instances of the context ctx.
 func (e *engineCLI) instances(ctx string) []ovm.Instance {
 	e.t.Helper()
-	var pg core.Page[ovm.Instance]
+	var pg apitypes.Page[ovm.Instance]
 	e.json(&pg, "--context", ctx, "instance", "list")
 	return pg.Items
 }

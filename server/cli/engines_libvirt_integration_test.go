@@ -16,7 +16,7 @@ import (
 
 	"github.com/openovm/ovm/internal/libvirthost"
 	"github.com/openovm/ovm/ovm"
-	"github.com/openovm/ovm/server/core"
+	"github.com/openovm/ovm/server/apitypes"
 )
 
 var engineTick = regexp.MustCompile(`OVM-TICK \d+`)
@@ -94,7 +94,7 @@ func TestEnginesLibvirtCLI(t *testing.T) {
 	e.addTenant("acme")
 
 	t.Run("import", func(t *testing.T) {
-		d := e.sync("kvm1", func(d core.Discovered) bool { return d.NativeID == libvirthost.UUIDText(dom.UUID) })
+		d := e.sync("kvm1", func(d apitypes.Discovered) bool { return d.NativeID == libvirthost.UUIDText(dom.UUID) })
 		assert.Equal(t, legacyName, d.Name)
 		assert.Equal(t, ovm.PowerRunning, d.Power)
 		assert.Equal(t, ovm.TypeVM, d.Type)

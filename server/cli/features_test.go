@@ -12,7 +12,7 @@ import (
 
 	"github.com/openovm/ovm/hypervisor/fake"
 	"github.com/openovm/ovm/ovm"
-	"github.com/openovm/ovm/server/core"
+	"github.com/openovm/ovm/server/apitypes"
 )
 
 // TestBadInput: what the server refuses names its field; what the CLI
@@ -73,7 +73,7 @@ func TestTaskWatch(t *testing.T) {
 	fh := h.srv.Host(t, "fake://h1")
 	fh.Hypervisor.SetLatency(100 * time.Millisecond) // so that the watch sees the task run
 
-	var it core.InstanceTask
+	var it apitypes.InstanceTask
 	r := h.ok("instance", "create", "--name", "web", "--image", "busybox:1", "--cpu", "100m", "--memory", "16Mi", "--start", "-o", "json")
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &it))
 	require.NotNil(t, it.Task, "create answers with its task: %s", r.stdout)
@@ -133,7 +133,7 @@ members:
 	h.ok("volume", "delete", "data", "--wait")
 
 	// A personal token works as --token and can be revoked.
-	var tok core.NewToken
+	var tok apitypes.NewToken
 	require.NoError(t, json.Unmarshal([]byte(h.ok("token", "create", "ci", "-o", "json").stdout), &tok))
 	require.NotEmpty(t, tok.Token)
 	r = h.ok("--server", h.srv.URL, "--token", tok.Token, "context", "show")

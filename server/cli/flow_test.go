@@ -11,8 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/openovm/ovm/ovm"
+	"github.com/openovm/ovm/server/apitypes"
 	"github.com/openovm/ovm/server/client"
-	"github.com/openovm/ovm/server/core"
 )
 
 // TestTenantFlow drives the CLI as an administrator and a tenant would:
@@ -50,7 +50,7 @@ func TestTenantFlow(t *testing.T) {
 	hosts := h.ok("--context", "admin", "host", "list").stdout
 	assert.Contains(t, hosts, "h1")
 	assert.Contains(t, hosts, "up")
-	var vdcs core.Page[ovm.VDC]
+	var vdcs apitypes.Page[ovm.VDC]
 	require.NoError(t, json.Unmarshal([]byte(h.ok("--context", "admin", "vdc", "list", "-o", "json").stdout), &vdcs))
 	assert.Len(t, vdcs.Items, 2, "vdcs")
 
@@ -68,7 +68,7 @@ func TestTenantFlow(t *testing.T) {
 	assert.Regexp(t, `^web\s+[0-9a-f-]{36}\s+container\s+ready\s+running\s+0.1\s+16MiB\s+10.1.0.2`, lines[1])
 	assert.NotContains(t, table, "HOST", "tenants see no host column")
 
-	var pg core.Page[ovm.Instance]
+	var pg apitypes.Page[ovm.Instance]
 	require.NoError(t, json.Unmarshal([]byte(h.ok("instance", "list", "-o", "json").stdout), &pg))
 	require.Len(t, pg.Items, 1)
 	web := pg.Items[0]

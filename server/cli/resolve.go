@@ -9,8 +9,8 @@ import (
 	"strings"
 
 	"github.com/openovm/ovm/ovm"
+	"github.com/openovm/ovm/server/apitypes"
 	"github.com/openovm/ovm/server/client"
-	"github.com/openovm/ovm/server/core"
 )
 
 // named is an object the CLI can find by name.
@@ -98,12 +98,12 @@ func (a *app) resolve(kind, ref string, vdc ovm.ID) (ovm.ID, error) {
 	case "volume":
 		list = func() ([]named, error) {
 			vs, err := cl.ListVolumes(ctx, o)
-			return namesOf(vs, err, func(v core.VolumeInfo) named { return named{v.ID, v.Name} })
+			return namesOf(vs, err, func(v apitypes.VolumeInfo) named { return named{v.ID, v.Name} })
 		}
 	case "vapp":
 		list = func() ([]named, error) {
 			vs, err := cl.ListVApps(ctx, o)
-			return namesOf(vs, err, func(v core.VAppInfo) named { return named{v.ID, v.Name} })
+			return namesOf(vs, err, func(v apitypes.VAppInfo) named { return named{v.ID, v.Name} })
 		}
 	case "task":
 		list = func() ([]named, error) {
@@ -113,7 +113,7 @@ func (a *app) resolve(kind, ref string, vdc ovm.ID) (ovm.ID, error) {
 	case "discovered object":
 		list = func() ([]named, error) {
 			ds, err := cl.ListDiscovered(ctx, o)
-			return namesOf(ds, err, func(d core.Discovered) named { return named{d.ID, d.Name} })
+			return namesOf(ds, err, func(d apitypes.Discovered) named { return named{d.ID, d.Name} })
 		}
 	case "datacenter":
 		list = func() ([]named, error) {
@@ -138,12 +138,12 @@ func (a *app) resolve(kind, ref string, vdc ovm.ID) (ovm.ID, error) {
 	case "user":
 		list = func() ([]named, error) {
 			us, err := cl.ListUsers(ctx)
-			return namesOf(us, err, func(u core.User) named { return named{u.ID, u.Name} })
+			return namesOf(us, err, func(u apitypes.User) named { return named{u.ID, u.Name} })
 		}
 	case "token":
 		list = func() ([]named, error) {
 			ts, err := cl.ListTokens(ctx)
-			return namesOf(ts, err, func(t core.TokenInfo) named { return named{t.ID, t.Name} })
+			return namesOf(ts, err, func(t apitypes.TokenInfo) named { return named{t.ID, t.Name} })
 		}
 	default:
 		return "", fmt.Errorf("cannot look up a %s by name", kind)

@@ -4,21 +4,21 @@ import (
 	"context"
 
 	"github.com/openovm/ovm/ovm"
-	"github.com/openovm/ovm/server/core"
+	"github.com/openovm/ovm/server/apitypes"
 )
 
 // ListAlerts returns the HA alerts the host monitor raised, open and
 // resolved (administrators).
-func (c *Client) ListAlerts(ctx context.Context, o ListOptions) ([]core.Alert, error) {
-	return All[core.Alert](ctx, c, "/v1/alerts", o)
+func (c *Client) ListAlerts(ctx context.Context, o ListOptions) ([]apitypes.Alert, error) {
+	return All[apitypes.Alert](ctx, c, "/v1/alerts", o)
 }
 
 // GetAlert returns an HA alert.
-func (c *Client) GetAlert(ctx context.Context, id ovm.ID) (core.Alert, error) {
-	return get[core.Alert](ctx, c, idPath("alerts", id))
+func (c *Client) GetAlert(ctx context.Context, id ovm.ID) (apitypes.Alert, error) {
+	return get[apitypes.Alert](ctx, c, idPath("alerts", id))
 }
 
 // AckAlert acknowledges an HA alert: it is marked resolved by the caller.
-func (c *Client) AckAlert(ctx context.Context, id ovm.ID) (core.Alert, error) {
-	return post[core.Alert](ctx, c, idPath("alerts", id)+"/ack", nil, "")
+func (c *Client) AckAlert(ctx context.Context, id ovm.ID) (apitypes.Alert, error) {
+	return post[apitypes.Alert](ctx, c, idPath("alerts", id)+"/ack", nil, "")
 }

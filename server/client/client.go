@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/openovm/ovm/server/core"
+	"github.com/openovm/ovm/server/apitypes"
 )
 
 // DefaultPollInterval is how often WatchTask polls a task when the event
@@ -212,8 +212,8 @@ func (o ListOptions) query() url.Values {
 }
 
 // List returns one page of the collection at path (such as "/v1/networks").
-func List[T any](ctx context.Context, c *Client, path string, o ListOptions) (core.Page[T], error) {
-	return Call[core.Page[T]](ctx, c, Request{Method: http.MethodGet, Path: path, Query: o.query()})
+func List[T any](ctx context.Context, c *Client, path string, o ListOptions) (apitypes.Page[T], error) {
+	return Call[apitypes.Page[T]](ctx, c, Request{Method: http.MethodGet, Path: path, Query: o.query()})
 }
 
 // maxPages stops All on a server that never ends a list.

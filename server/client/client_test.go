@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/openovm/ovm/ovm"
+	"github.com/openovm/ovm/server/apitypes"
 	"github.com/openovm/ovm/server/client"
 	"github.com/openovm/ovm/server/client/clienttest"
 )
@@ -33,23 +34,23 @@ func setup(t *testing.T, q ovm.Quota) (*clienttest.Server, *client.Client, *clie
 	sess, err := anon.Login(ctx, srv.AdminName, srv.AdminPassword)
 	require.NoError(t, err, "admin login")
 	admin := anon.WithToken(sess.Token)
-	dc, err := admin.CreateDatacenter(ctx, client.DatacenterCreate{Name: "dc1"})
+	dc, err := admin.CreateDatacenter(ctx, apitypes.DatacenterCreate{Name: "dc1"})
 	require.NoError(t, err)
-	pool, err := admin.CreatePool(ctx, client.PoolCreate{Name: "pool1", DatacenterID: dc.ID})
+	pool, err := admin.CreatePool(ctx, apitypes.PoolCreate{Name: "pool1", DatacenterID: dc.ID})
 	require.NoError(t, err)
-	_, err = admin.RegisterHost(ctx, client.HostRegister{Name: "h1", Kind: ovm.HostFake, Endpoint: "fake://h1", PoolID: pool.ID})
+	_, err = admin.RegisterHost(ctx, apitypes.HostRegister{Name: "h1", Kind: ovm.HostFake, Endpoint: "fake://h1", PoolID: pool.ID})
 	require.NoError(t, err)
-	vdc, err := admin.CreateVDC(ctx, client.VDCCreate{Name: "acme", PoolID: pool.ID, Quota: q})
+	vdc, err := admin.CreateVDC(ctx, apitypes.VDCCreate{Name: "acme", PoolID: pool.ID, Quota: q})
 	require.NoError(t, err)
-	_, err = admin.CreateUser(ctx, client.UserCreate{Name: "alice", Role: "vdc-admin", VDCID: vdc.ID, Password: "tenant-password-1"})
+	_, err = admin.CreateUser(ctx, apitypes.UserCreate{Name: "alice", Role: "vdc-admin", VDCID: vdc.ID, Password: "tenant-password-1"})
 	require.NoError(t, err)
 	ts, err := anon.Login(ctx, "alice", "tenant-password-1")
 	require.NoError(t, err)
 	return srv, admin, anon.WithToken(ts.Token)
 }
 
-func container(name string) client.InstanceCreate {
-	return client.InstanceCreate{Name: name, Spec: ovm.InstanceSpec{Type: ovm.TypeContainer, CPU: 100, Memory: 16 * ovm.MiB, Image: ovm.ContainerImage("busybox:1")}}
+func container(name string) apitypes.InstanceCreate {
+	return apitypes.InstanceCreate{Name: name, Spec: ovm.InstanceSpec{Type: ovm.TypeContainer, CPU: 100, Memory: 16 * ovm.MiB, Image: ovm.ContainerImage("busybox:1")}}
 }
 
 var quota = ovm.Quota{CPU: ovm.CPUs(4), Memory: 8 * ovm.GiB, Disk: ovm.TiB, Instances: 10, Networks: 5}
@@ -69,7 +70,7 @@ func TestProblems(t *testing.T) {
 		want   []string // in Error()
 	}{
 		{"invalid cidr", func() error {
-			_, err := tenant.CreateNetwork(ctx, client.NetworkCreate{Name: "n1", Subnet: "10.0.0.0/33"})
+			_, err := tenant.CreateNetwork(ctx, apitypes.NetworkCreate{Name: "n1", Subnet: "10.0.0.0/33"})
 			return err
 		}, 422, []string{"body.subnet"}, []string{"invalid network: subnet: must be a CIDR", "(422 Unprocessable Entity)"}},
 		{"huma validation", func() error {
@@ -160,7 +161,7 @@ func TestAllFollowsNext(t *testing.T) {
 	_, _, tenant := setup(t, quota)
 	ctx := t.Context()
 	for i := range 5 {
-		_, err := tenant.CreateNetwork(ctx, client.NetworkCreate{Name: fmt.Sprintf("n%d", i), Subnet: fmt.Sprintf("10.%d.0.0/24", i)})
+		_, err := tenant.CreateNetwork(ctx, apitypes.NetworkCreate{Name: fmt.Sprintf("n%d", i), Subnet: fmt.Sprintf("10.%d.0.0/24", i)})
 		require.NoError(t, err)
 	}
 	pg, err := client.List[ovm.Network](ctx, tenant, "/v1/networks", client.ListOptions{Limit: 2})

@@ -1,14 +1,15 @@
 // Package client is a small Go client of the OVM REST API.
 //
 // A Client holds a base URL, a bearer token and an http.Client. Typed
-// methods cover the resources the ovm CLI works with and decode into the
-// server's own types (package ovm and server/core); Do and Call reach any
-// other route. Every failure the server answers is an RFC 9457 problem,
+// methods cover the resources the ovm CLI works with; they send and decode
+// the API's own types (packages ovm and server/apitypes, which the server
+// serves), and the client imports nothing else of the server. Do and Call
+// reach any other route. Every failure the server answers is an RFC 9457 problem,
 // returned as a *Problem whose message names each invalid field:
 //
 //	c, err := client.New("https://ovm.example.com", token, nil)
 //	...
-//	it, err := c.CreateInstance(ctx, client.InstanceCreate{Name: "web", Spec: spec, Start: true}, "")
+//	it, err := c.CreateInstance(ctx, apitypes.InstanceCreate{Name: "web", Spec: spec, Start: true})
 //	var p *client.Problem
 //	if errors.As(err, &p) && p.Status == http.StatusUnprocessableEntity {
 //		fmt.Println(p) // invalid instance spec (422): spec.memoryBytes: must be at least 4MiB (got 1024)

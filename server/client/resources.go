@@ -10,36 +10,12 @@ import (
 	"time"
 
 	"github.com/openovm/ovm/ovm"
-	"github.com/openovm/ovm/server/core"
+	"github.com/openovm/ovm/server/apitypes"
 )
 
-// The request bodies below match the API's; the answers are the server's
-// own types. A create's IdempotencyKey is sent as the Idempotency-Key
-// header: a retry with the same key returns the first result.
-
-// InstanceCreate is a new instance.
-type InstanceCreate struct {
-	VDCID          ovm.ID           `json:"vdcId,omitempty"`
-	Name           string           `json:"name"`
-	Spec           ovm.InstanceSpec `json:"spec"`
-	Start          bool             `json:"start,omitempty"`
-	IdempotencyKey string           `json:"-"`
-}
-
-// InstancePatch changes an instance's size (a task) or labels (at once).
-type InstancePatch struct {
-	CPU    *ovm.MilliCPU      `json:"cpuMilli,omitempty"`
-	Memory *ovm.Bytes         `json:"memoryBytes,omitempty"`
-	Labels *map[string]string `json:"labels,omitempty"`
-}
-
-// ExecRequest is a command to run inside an instance, without a shell.
-type ExecRequest struct {
-	Command        []string          `json:"command"`
-	Env            map[string]string `json:"env,omitempty"`
-	Stdin          string            `json:"stdin,omitempty"`
-	TimeoutSeconds int               `json:"timeoutSeconds,omitempty"`
-}
+// The request and response bodies are package apitypes'. A create's
+// IdempotencyKey is sent as the Idempotency-Key header: a retry with the
+// same key returns the first result.
 
 // ConsoleOptions bound a console read.
 type ConsoleOptions struct {
@@ -48,115 +24,6 @@ type ConsoleOptions struct {
 	Follow     bool
 	MaxSeconds int
 	MaxBytes   int64
-}
-
-// VAppCreate is a vApp to deploy.
-type VAppCreate struct {
-	VDCID          ovm.ID           `json:"vdcId,omitempty"`
-	Name           string           `json:"name"`
-	AntiAffinity   bool             `json:"antiAffinity,omitempty"`
-	Members        []ovm.VAppMember `json:"members"`
-	IdempotencyKey string           `json:"-"`
-}
-
-// AddrRange is an address range of a new network, as text.
-type AddrRange struct {
-	Start string `json:"start"`
-	End   string `json:"end"`
-}
-
-// NetworkCreate is a new network; addresses are text, so that the server
-// names the one that does not parse.
-type NetworkCreate struct {
-	VDCID          ovm.ID      `json:"vdcId,omitempty"`
-	Name           string      `json:"name"`
-	VLAN           int         `json:"vlan,omitempty"`
-	Subnet         string      `json:"subnet"`
-	Gateway        string      `json:"gateway,omitempty"`
-	Ranges         []AddrRange `json:"ranges,omitempty"`
-	DNS            []string    `json:"dns,omitempty"`
-	IdempotencyKey string      `json:"-"`
-}
-
-// VolumeCreate is a new volume.
-type VolumeCreate struct {
-	VDCID          ovm.ID    `json:"vdcId,omitempty"`
-	Name           string    `json:"name"`
-	Size           ovm.Bytes `json:"sizeBytes"`
-	IdempotencyKey string    `json:"-"`
-}
-
-// DatacenterCreate is a new datacenter.
-type DatacenterCreate struct {
-	Name           string `json:"name"`
-	Description    string `json:"description,omitempty"`
-	IdempotencyKey string `json:"-"`
-}
-
-// PoolCreate is a new resource pool.
-type PoolCreate struct {
-	Name           string              `json:"name"`
-	DatacenterID   ovm.ID              `json:"datacenterId"`
-	Policy         ovm.PlacementPolicy `json:"policy,omitempty"`
-	Scope          ovm.Scope           `json:"scope,omitzero"`
-	HAEnabled      bool                `json:"haEnabled,omitempty"`
-	Overcommit     ovm.Overcommit      `json:"overcommit,omitzero"`
-	IdempotencyKey string              `json:"-"`
-}
-
-// Credentials are how the server logs in to a host; they are encrypted at
-// rest and never returned.
-type Credentials struct {
-	Username   string `json:"username,omitempty"`
-	Password   string `json:"password,omitempty"`
-	CertPEM    string `json:"certPem,omitempty"`
-	KeyPEM     string `json:"keyPem,omitempty"`
-	CAPEM      string `json:"caPem,omitempty"`
-	Thumbprint string `json:"thumbprint,omitempty"`
-}
-
-// HostRegister registers a host.
-type HostRegister struct {
-	Name        string       `json:"name"`
-	Kind        ovm.HostKind `json:"kind"`
-	Endpoint    string       `json:"endpoint"`
-	PoolID      ovm.ID       `json:"poolId"`
-	Credentials Credentials  `json:"credentials,omitzero"`
-	// Options are the driver's non-secret settings (kvm: templates, disks;
-	// esxi: datastore; docker: uplink...).
-	Options        map[string]string `json:"options,omitempty"`
-	IdempotencyKey string            `json:"-"`
-}
-
-// VDCCreate is a new VDC.
-type VDCCreate struct {
-	Name           string    `json:"name"`
-	PoolID         ovm.ID    `json:"poolId"`
-	Quota          ovm.Quota `json:"quota"`
-	IdempotencyKey string    `json:"-"`
-}
-
-// Usage is a VDC's quota and live usage.
-type Usage struct {
-	Quota ovm.Quota `json:"quota"`
-	Usage ovm.Usage `json:"usage"`
-}
-
-// UserCreate is a new user. An empty Password makes the server generate
-// one, returned once.
-type UserCreate struct {
-	Name           string `json:"name"`
-	Role           string `json:"role"`
-	VDCID          ovm.ID `json:"vdcId,omitempty"`
-	Password       string `json:"password,omitempty"`
-	IdempotencyKey string `json:"-"`
-}
-
-// UserPatch changes a user.
-type UserPatch struct {
-	Role     *string `json:"role,omitempty"`
-	Password *string `json:"password,omitempty"`
-	Disabled *bool   `json:"disabled,omitempty"`
 }
 
 // get reads one object.
@@ -179,8 +46,8 @@ func idPath(collection string, id ovm.ID) string {
 }
 
 // Login trades a user's password for a session token.
-func (c *Client) Login(ctx context.Context, name, password string) (core.Session, error) {
-	return post[core.Session](ctx, c, "/v1/login", map[string]string{"name": name, "password": password}, "")
+func (c *Client) Login(ctx context.Context, name, password string) (apitypes.Session, error) {
+	return post[apitypes.Session](ctx, c, "/v1/login", apitypes.Login{Name: name, Password: password}, "")
 }
 
 // Logout revokes the client's own token on the server (POST /v1/logout):
@@ -192,21 +59,20 @@ func (c *Client) Logout(ctx context.Context) error {
 }
 
 // Me returns the user the token belongs to.
-func (c *Client) Me(ctx context.Context) (core.User, error) { return get[core.User](ctx, c, "/v1/me") }
+func (c *Client) Me(ctx context.Context) (apitypes.User, error) {
+	return get[apitypes.User](ctx, c, "/v1/me")
+}
 
 // ListTokens lists the user's tokens and sessions.
-func (c *Client) ListTokens(ctx context.Context) ([]core.TokenInfo, error) {
-	return get[[]core.TokenInfo](ctx, c, "/v1/tokens")
+func (c *Client) ListTokens(ctx context.Context) ([]apitypes.TokenInfo, error) {
+	return get[[]apitypes.TokenInfo](ctx, c, "/v1/tokens")
 }
 
 // CreateToken makes a personal API token; its secret is in the answer
 // only. A zero ttl never expires.
-func (c *Client) CreateToken(ctx context.Context, name string, ttl time.Duration) (core.NewToken, error) {
-	body := map[string]any{"name": name}
-	if ttl > 0 {
-		body["expiresInSeconds"] = int64(ttl / time.Second)
-	}
-	return post[core.NewToken](ctx, c, "/v1/tokens", body, "")
+func (c *Client) CreateToken(ctx context.Context, name string, ttl time.Duration) (apitypes.NewToken, error) {
+	body := apitypes.TokenCreate{Name: name, ExpiresInSeconds: int64(ttl / time.Second)}
+	return post[apitypes.NewToken](ctx, c, "/v1/tokens", body, "")
 }
 
 // RevokeToken revokes one of the user's tokens.
@@ -226,29 +92,29 @@ func (c *Client) GetInstance(ctx context.Context, id ovm.ID) (ovm.Instance, erro
 }
 
 // CreateInstance records an instance and returns it with its create task.
-func (c *Client) CreateInstance(ctx context.Context, in InstanceCreate) (core.InstanceTask, error) {
-	return post[core.InstanceTask](ctx, c, "/v1/instances", in, in.IdempotencyKey)
+func (c *Client) CreateInstance(ctx context.Context, in apitypes.InstanceCreate) (apitypes.InstanceTask, error) {
+	return post[apitypes.InstanceTask](ctx, c, "/v1/instances", in, in.IdempotencyKey)
 }
 
 // UpdateInstance changes an instance; a size change comes with a task.
-func (c *Client) UpdateInstance(ctx context.Context, id ovm.ID, patch InstancePatch) (core.InstanceTask, error) {
-	return Call[core.InstanceTask](ctx, c, Request{Method: http.MethodPatch, Path: idPath("instances", id), Body: patch})
+func (c *Client) UpdateInstance(ctx context.Context, id ovm.ID, patch apitypes.InstancePatch) (apitypes.InstanceTask, error) {
+	return Call[apitypes.InstanceTask](ctx, c, Request{Method: http.MethodPatch, Path: idPath("instances", id), Body: patch})
 }
 
 // DeleteInstance deletes an instance and returns the delete task.
-func (c *Client) DeleteInstance(ctx context.Context, id ovm.ID) (core.InstanceTask, error) {
-	return del[core.InstanceTask](ctx, c, idPath("instances", id))
+func (c *Client) DeleteInstance(ctx context.Context, id ovm.ID) (apitypes.InstanceTask, error) {
+	return del[apitypes.InstanceTask](ctx, c, idPath("instances", id))
 }
 
 // InstanceAction runs "start", "stop" or "reboot" and returns its task.
-func (c *Client) InstanceAction(ctx context.Context, id ovm.ID, action string) (core.InstanceTask, error) {
-	return post[core.InstanceTask](ctx, c, idPath("instances", id)+"/"+action, nil, "")
+func (c *Client) InstanceAction(ctx context.Context, id ovm.ID, action string) (apitypes.InstanceTask, error) {
+	return post[apitypes.InstanceTask](ctx, c, idPath("instances", id)+"/"+action, nil, "")
 }
 
 // Exec runs a command in a running instance and returns its exit code and
 // output. A command that fails is not an error: look at ExitCode.
-func (c *Client) Exec(ctx context.Context, id ovm.ID, in ExecRequest) (core.ExecResult, error) {
-	return post[core.ExecResult](ctx, c, idPath("instances", id)+"/exec", in, "")
+func (c *Client) Exec(ctx context.Context, id ovm.ID, in apitypes.ExecRequest) (apitypes.ExecResult, error) {
+	return post[apitypes.ExecResult](ctx, c, idPath("instances", id)+"/exec", in, "")
 }
 
 // Console opens an instance's console output as a stream of bytes; the
@@ -281,23 +147,23 @@ func (c *Client) Console(ctx context.Context, id ovm.ID, o ConsoleOptions) (io.R
 }
 
 // ListVApps returns every vApp with each member's outcome.
-func (c *Client) ListVApps(ctx context.Context, o ListOptions) ([]core.VAppInfo, error) {
-	return All[core.VAppInfo](ctx, c, "/v1/vapps", o)
+func (c *Client) ListVApps(ctx context.Context, o ListOptions) ([]apitypes.VAppInfo, error) {
+	return All[apitypes.VAppInfo](ctx, c, "/v1/vapps", o)
 }
 
 // GetVApp returns a vApp with each member's outcome.
-func (c *Client) GetVApp(ctx context.Context, id ovm.ID) (core.VAppInfo, error) {
-	return get[core.VAppInfo](ctx, c, idPath("vapps", id))
+func (c *Client) GetVApp(ctx context.Context, id ovm.ID) (apitypes.VAppInfo, error) {
+	return get[apitypes.VAppInfo](ctx, c, idPath("vapps", id))
 }
 
 // DeployVApp deploys a vApp: one create task per member.
-func (c *Client) DeployVApp(ctx context.Context, in VAppCreate) (core.VAppTasks, error) {
-	return post[core.VAppTasks](ctx, c, "/v1/vapps", in, in.IdempotencyKey)
+func (c *Client) DeployVApp(ctx context.Context, in apitypes.VAppCreate) (apitypes.VAppTasks, error) {
+	return post[apitypes.VAppTasks](ctx, c, "/v1/vapps", in, in.IdempotencyKey)
 }
 
 // DeleteVApp deletes a vApp and its members: one delete task per member.
-func (c *Client) DeleteVApp(ctx context.Context, id ovm.ID) (core.VAppTasks, error) {
-	return del[core.VAppTasks](ctx, c, idPath("vapps", id))
+func (c *Client) DeleteVApp(ctx context.Context, id ovm.ID) (apitypes.VAppTasks, error) {
+	return del[apitypes.VAppTasks](ctx, c, idPath("vapps", id))
 }
 
 // ListNetworks returns every network.
@@ -311,7 +177,7 @@ func (c *Client) GetNetwork(ctx context.Context, id ovm.ID) (ovm.Network, error)
 }
 
 // CreateNetwork creates a network.
-func (c *Client) CreateNetwork(ctx context.Context, in NetworkCreate) (ovm.Network, error) {
+func (c *Client) CreateNetwork(ctx context.Context, in apitypes.NetworkCreate) (ovm.Network, error) {
 	return post[ovm.Network](ctx, c, "/v1/networks", in, in.IdempotencyKey)
 }
 
@@ -322,28 +188,28 @@ func (c *Client) DeleteNetwork(ctx context.Context, id ovm.ID) error {
 }
 
 // ListVolumes returns every volume.
-func (c *Client) ListVolumes(ctx context.Context, o ListOptions) ([]core.VolumeInfo, error) {
-	return All[core.VolumeInfo](ctx, c, "/v1/volumes", o)
+func (c *Client) ListVolumes(ctx context.Context, o ListOptions) ([]apitypes.VolumeInfo, error) {
+	return All[apitypes.VolumeInfo](ctx, c, "/v1/volumes", o)
 }
 
 // GetVolume returns a volume.
-func (c *Client) GetVolume(ctx context.Context, id ovm.ID) (core.VolumeInfo, error) {
-	return get[core.VolumeInfo](ctx, c, idPath("volumes", id))
+func (c *Client) GetVolume(ctx context.Context, id ovm.ID) (apitypes.VolumeInfo, error) {
+	return get[apitypes.VolumeInfo](ctx, c, idPath("volumes", id))
 }
 
 // CreateVolume records a volume and returns it with its create task.
-func (c *Client) CreateVolume(ctx context.Context, in VolumeCreate) (core.VolumeTask, error) {
-	return post[core.VolumeTask](ctx, c, "/v1/volumes", in, in.IdempotencyKey)
+func (c *Client) CreateVolume(ctx context.Context, in apitypes.VolumeCreate) (apitypes.VolumeTask, error) {
+	return post[apitypes.VolumeTask](ctx, c, "/v1/volumes", in, in.IdempotencyKey)
 }
 
 // ResizeVolume grows a volume to size.
-func (c *Client) ResizeVolume(ctx context.Context, id ovm.ID, size ovm.Bytes) (core.VolumeTask, error) {
-	return Call[core.VolumeTask](ctx, c, Request{Method: http.MethodPatch, Path: idPath("volumes", id), Body: map[string]any{"sizeBytes": size}})
+func (c *Client) ResizeVolume(ctx context.Context, id ovm.ID, size ovm.Bytes) (apitypes.VolumeTask, error) {
+	return Call[apitypes.VolumeTask](ctx, c, Request{Method: http.MethodPatch, Path: idPath("volumes", id), Body: apitypes.VolumePatch{Size: size}})
 }
 
 // DeleteVolume deletes a detached volume.
-func (c *Client) DeleteVolume(ctx context.Context, id ovm.ID) (core.VolumeTask, error) {
-	return del[core.VolumeTask](ctx, c, idPath("volumes", id))
+func (c *Client) DeleteVolume(ctx context.Context, id ovm.ID) (apitypes.VolumeTask, error) {
+	return del[apitypes.VolumeTask](ctx, c, idPath("volumes", id))
 }
 
 // ListTasks returns every task (of o.VDCID when set).
@@ -357,13 +223,13 @@ func (c *Client) GetTask(ctx context.Context, id ovm.ID) (ovm.Task, error) {
 }
 
 // ListDiscovered returns the objects found on hosts without an OVM id.
-func (c *Client) ListDiscovered(ctx context.Context, o ListOptions) ([]core.Discovered, error) {
-	return All[core.Discovered](ctx, c, "/v1/discovered", o)
+func (c *Client) ListDiscovered(ctx context.Context, o ListOptions) ([]apitypes.Discovered, error) {
+	return All[apitypes.Discovered](ctx, c, "/v1/discovered", o)
 }
 
 // ImportDiscovered imports a discovered object into a VDC as an instance.
-func (c *Client) ImportDiscovered(ctx context.Context, id, vdc ovm.ID, name string) (ovm.Instance, error) {
-	return post[ovm.Instance](ctx, c, idPath("discovered", id)+"/import", map[string]any{"vdcId": vdc, "name": name}, "")
+func (c *Client) ImportDiscovered(ctx context.Context, id ovm.ID, in apitypes.DiscoveredImport) (ovm.Instance, error) {
+	return post[ovm.Instance](ctx, c, idPath("discovered", id)+"/import", in, in.IdempotencyKey)
 }
 
 // ListDatacenters returns every datacenter.
@@ -377,8 +243,13 @@ func (c *Client) GetDatacenter(ctx context.Context, id ovm.ID) (ovm.Datacenter, 
 }
 
 // CreateDatacenter creates a datacenter.
-func (c *Client) CreateDatacenter(ctx context.Context, in DatacenterCreate) (ovm.Datacenter, error) {
+func (c *Client) CreateDatacenter(ctx context.Context, in apitypes.DatacenterCreate) (ovm.Datacenter, error) {
 	return post[ovm.Datacenter](ctx, c, "/v1/datacenters", in, in.IdempotencyKey)
+}
+
+// UpdateDatacenter changes a datacenter.
+func (c *Client) UpdateDatacenter(ctx context.Context, id ovm.ID, patch apitypes.DatacenterPatch) (ovm.Datacenter, error) {
+	return Call[ovm.Datacenter](ctx, c, Request{Method: http.MethodPatch, Path: idPath("datacenters", id), Body: patch})
 }
 
 // ListPools returns every resource pool.
@@ -392,8 +263,13 @@ func (c *Client) GetPool(ctx context.Context, id ovm.ID) (ovm.ResourcePool, erro
 }
 
 // CreatePool creates a resource pool.
-func (c *Client) CreatePool(ctx context.Context, in PoolCreate) (ovm.ResourcePool, error) {
+func (c *Client) CreatePool(ctx context.Context, in apitypes.PoolCreate) (ovm.ResourcePool, error) {
 	return post[ovm.ResourcePool](ctx, c, "/v1/pools", in, in.IdempotencyKey)
+}
+
+// UpdatePool changes a pool's policy, scope, HA flag or overcommit.
+func (c *Client) UpdatePool(ctx context.Context, id ovm.ID, patch apitypes.PoolPatch) (ovm.ResourcePool, error) {
+	return Call[ovm.ResourcePool](ctx, c, Request{Method: http.MethodPatch, Path: idPath("pools", id), Body: patch})
 }
 
 // ListHosts returns every host.
@@ -408,18 +284,23 @@ func (c *Client) GetHost(ctx context.Context, id ovm.ID) (ovm.Host, error) {
 
 // RegisterHost registers a host; the server connects and reads its
 // capacity.
-func (c *Client) RegisterHost(ctx context.Context, in HostRegister) (ovm.Host, error) {
+func (c *Client) RegisterHost(ctx context.Context, in apitypes.HostRegister) (ovm.Host, error) {
 	return post[ovm.Host](ctx, c, "/v1/hosts", in, in.IdempotencyKey)
+}
+
+// UpdateHost replaces a host's credentials.
+func (c *Client) UpdateHost(ctx context.Context, id ovm.ID, patch apitypes.HostPatch) (ovm.Host, error) {
+	return Call[ovm.Host](ctx, c, Request{Method: http.MethodPatch, Path: idPath("hosts", id), Body: patch})
 }
 
 // SetMaintenance turns a host's maintenance mode on or off.
 func (c *Client) SetMaintenance(ctx context.Context, id ovm.ID, on bool) (ovm.Host, error) {
-	return Call[ovm.Host](ctx, c, Request{Method: http.MethodPut, Path: idPath("hosts", id) + "/maintenance", Body: map[string]bool{"enabled": on}})
+	return Call[ovm.Host](ctx, c, Request{Method: http.MethodPut, Path: idPath("hosts", id) + "/maintenance", Body: apitypes.Maintenance{Enabled: on}})
 }
 
 // SyncHost lists a host's instances and returns the unmanaged ones.
-func (c *Client) SyncHost(ctx context.Context, id ovm.ID) ([]core.Discovered, error) {
-	return post[[]core.Discovered](ctx, c, idPath("hosts", id)+"/sync", nil, "")
+func (c *Client) SyncHost(ctx context.Context, id ovm.ID) ([]apitypes.Discovered, error) {
+	return post[[]apitypes.Discovered](ctx, c, idPath("hosts", id)+"/sync", nil, "")
 }
 
 // ListVDCs returns every VDC (a tenant: its own).
@@ -433,38 +314,38 @@ func (c *Client) GetVDC(ctx context.Context, id ovm.ID) (ovm.VDC, error) {
 }
 
 // CreateVDC creates a VDC with its quota.
-func (c *Client) CreateVDC(ctx context.Context, in VDCCreate) (ovm.VDC, error) {
+func (c *Client) CreateVDC(ctx context.Context, in apitypes.VDCCreate) (ovm.VDC, error) {
 	return post[ovm.VDC](ctx, c, "/v1/vdcs", in, in.IdempotencyKey)
 }
 
 // VDCUsage returns a VDC's quota and live usage.
-func (c *Client) VDCUsage(ctx context.Context, id ovm.ID) (Usage, error) {
-	return get[Usage](ctx, c, idPath("vdcs", id)+"/usage")
+func (c *Client) VDCUsage(ctx context.Context, id ovm.ID) (apitypes.Usage, error) {
+	return get[apitypes.Usage](ctx, c, idPath("vdcs", id)+"/usage")
 }
 
 // SetQuota replaces a VDC's quota.
 func (c *Client) SetQuota(ctx context.Context, id ovm.ID, q ovm.Quota) (ovm.VDC, error) {
-	return Call[ovm.VDC](ctx, c, Request{Method: http.MethodPut, Path: idPath("vdcs", id) + "/quota", Body: map[string]any{"quota": q}})
+	return Call[ovm.VDC](ctx, c, Request{Method: http.MethodPut, Path: idPath("vdcs", id) + "/quota", Body: apitypes.QuotaChange{Quota: q}})
 }
 
 // ListUsers returns every user (a VDC administrator: its VDC's).
-func (c *Client) ListUsers(ctx context.Context) ([]core.User, error) {
-	return All[core.User](ctx, c, "/v1/users", ListOptions{})
+func (c *Client) ListUsers(ctx context.Context) ([]apitypes.User, error) {
+	return All[apitypes.User](ctx, c, "/v1/users", ListOptions{})
 }
 
 // GetUser returns a user.
-func (c *Client) GetUser(ctx context.Context, id ovm.ID) (core.User, error) {
-	return get[core.User](ctx, c, idPath("users", id))
+func (c *Client) GetUser(ctx context.Context, id ovm.ID) (apitypes.User, error) {
+	return get[apitypes.User](ctx, c, idPath("users", id))
 }
 
 // CreateUser creates a user; a generated password is in the answer only.
-func (c *Client) CreateUser(ctx context.Context, in UserCreate) (core.NewUser, error) {
-	return post[core.NewUser](ctx, c, "/v1/users", in, in.IdempotencyKey)
+func (c *Client) CreateUser(ctx context.Context, in apitypes.UserCreate) (apitypes.NewUser, error) {
+	return post[apitypes.NewUser](ctx, c, "/v1/users", in, in.IdempotencyKey)
 }
 
 // UpdateUser changes a user's role, password or disabled flag.
-func (c *Client) UpdateUser(ctx context.Context, id ovm.ID, patch UserPatch) (core.User, error) {
-	return Call[core.User](ctx, c, Request{Method: http.MethodPatch, Path: idPath("users", id), Body: patch})
+func (c *Client) UpdateUser(ctx context.Context, id ovm.ID, patch apitypes.UserPatch) (apitypes.User, error) {
+	return Call[apitypes.User](ctx, c, Request{Method: http.MethodPatch, Path: idPath("users", id), Body: patch})
 }
 
 // Delete deletes the object of a collection ("datacenters", "pools",

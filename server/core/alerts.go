@@ -8,6 +8,7 @@ import (
 
 	"github.com/openovm/ovm/ha"
 	"github.com/openovm/ovm/ovm"
+	"github.com/openovm/ovm/server/apitypes"
 	"github.com/openovm/ovm/server/auth"
 	"github.com/openovm/ovm/server/store"
 )
@@ -18,33 +19,7 @@ import (
 // clears) or an administrator acknowledges it. The same open alert (same
 // kind and host, or kind and group for a partition) raised again counts
 // up instead of making a new one.
-type Alert struct {
-	ID   ovm.ID       `json:"id"`
-	Kind ha.AlertKind `json:"kind"`
-	// HostID is the host concerned, when there is one.
-	HostID ovm.ID `json:"hostId,omitempty"`
-	// Scope and GroupID name the pool or datacenter of a partition alert;
-	// HostIDs are the hosts lost in it.
-	Scope   ovm.ScopeKind `json:"scope,omitempty"`
-	GroupID ovm.ID        `json:"groupId,omitempty"`
-	HostIDs []ovm.ID      `json:"hostIds,omitempty"`
-	// InstanceIDs are the instances concerned, as the last raise had them.
-	InstanceIDs []ovm.ID `json:"instanceIds,omitempty"`
-	// Message is the last raise's sentence.
-	Message string `json:"message"`
-	// RaisedAt is the first raise, LastRaisedAt the latest; Count counts
-	// the raises.
-	RaisedAt     time.Time `json:"raisedAt"`
-	LastRaisedAt time.Time `json:"lastRaisedAt"`
-	Count        int       `json:"count"`
-	// ResolvedAt is set once the alert is resolved; ResolvedBy says by
-	// whom: the host monitor, or the administrator who acknowledged it.
-	ResolvedAt *time.Time `json:"resolvedAt,omitempty"`
-	ResolvedBy string     `json:"resolvedBy,omitempty"`
-}
-
-// Open reports whether the alert is not resolved.
-func (a Alert) Open() bool { return a.ResolvedAt == nil }
+type Alert = apitypes.Alert
 
 // resolvedByMonitor is the ResolvedBy of the alerts the monitor resolves.
 const resolvedByMonitor = "host-monitor"

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/openovm/ovm/ovm"
+	"github.com/openovm/ovm/server/apitypes"
 	"github.com/openovm/ovm/server/auth"
 	"github.com/openovm/ovm/server/store"
 )
@@ -80,11 +81,7 @@ func anyAdmin(ctx context.Context, tx store.Tx) (bool, error) {
 }
 
 // Session is the outcome of a login: a bearer token shown once.
-type Session struct {
-	Token     string    `json:"token" doc:"The bearer token, shown once."`
-	ExpiresAt time.Time `json:"expiresAt"`
-	User      User      `json:"user"`
-}
+type Session = apitypes.Session
 
 // Login checks a user's password and returns a new session token. A wrong
 // name or password is ErrUnauthenticated, without saying which.
@@ -225,20 +222,10 @@ func (s *Service) forget(tokenID ovm.ID) {
 }
 
 // TokenInfo describes an API token; the secret is never stored.
-type TokenInfo struct {
-	ID        ovm.ID     `json:"id"`
-	Name      string     `json:"name"`
-	Session   bool       `json:"session" doc:"A login session rather than a personal token."`
-	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
-	CreatedAt time.Time  `json:"createdAt"`
-	LastUsed  *time.Time `json:"lastUsed,omitempty"`
-}
+type TokenInfo = apitypes.TokenInfo
 
 // NewToken is a created personal token with its secret, shown once.
-type NewToken struct {
-	TokenInfo
-	Token string `json:"token" doc:"The secret, shown once."`
-}
+type NewToken = apitypes.NewToken
 
 func tokenInfo(t store.Token) TokenInfo {
 	out := TokenInfo{ID: t.ID, Name: t.Name, Session: t.Session, CreatedAt: t.CreatedAt}

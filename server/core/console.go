@@ -9,6 +9,7 @@ import (
 
 	"github.com/openovm/ovm/hypervisor"
 	"github.com/openovm/ovm/ovm"
+	"github.com/openovm/ovm/server/apitypes"
 	"github.com/openovm/ovm/server/auth"
 	"github.com/openovm/ovm/server/store"
 )
@@ -46,13 +47,7 @@ type Exec struct {
 }
 
 // ExecResult is what a command did inside an instance.
-type ExecResult struct {
-	ExitCode int    `json:"exitCode" doc:"The command's exit status."`
-	Stdout   string `json:"stdout" doc:"Its standard output (at most 1 MiB)."`
-	Stderr   string `json:"stderr" doc:"Its standard error (at most 1 MiB)."`
-	// Truncated is set when stdout or stderr was longer than MaxExecOutput.
-	Truncated bool `json:"truncated,omitempty" doc:"Set when stdout or stderr was cut at 1 MiB."`
-}
+type ExecResult = apitypes.ExecResult
 
 func (in Exec) validate() error {
 	var f ovm.Fields

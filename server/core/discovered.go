@@ -2,27 +2,16 @@ package core
 
 import (
 	"context"
-	"time"
 
 	"github.com/openovm/ovm/ovm"
+	"github.com/openovm/ovm/server/apitypes"
 	"github.com/openovm/ovm/server/auth"
 	"github.com/openovm/ovm/server/store"
 )
 
 // Discovered is an object found on a host without an OVM id: shown to
 // administrators, who can import it into a VDC.
-type Discovered struct {
-	ID       ovm.ID           `json:"id"`
-	HostID   ovm.ID           `json:"hostId"`
-	NativeID string           `json:"nativeId"`
-	Name     string           `json:"name"`
-	Type     ovm.InstanceType `json:"type,omitempty"`
-	CPU      ovm.MilliCPU     `json:"cpuMilli"`
-	Memory   ovm.Bytes        `json:"memoryBytes"`
-	Image    ovm.ImageRef     `json:"image,omitzero"`
-	Power    ovm.PowerState   `json:"power"`
-	FoundAt  time.Time        `json:"foundAt"`
-}
+type Discovered = apitypes.Discovered
 
 // SyncHost lists a host's instances and records the unmanaged ones as
 // discovered (those already recorded are kept, those gone are dropped).
@@ -64,11 +53,7 @@ func (s *Service) GetDiscovered(ctx context.Context, p auth.Principal, id ovm.ID
 }
 
 // ImportDiscovered is the input of an import.
-type ImportDiscovered struct {
-	VDCID          ovm.ID
-	Name           string
-	IdempotencyKey string
-}
+type ImportDiscovered = apitypes.DiscoveredImport
 
 // Import makes a discovered object a managed instance of a VDC: its quota
 // is reserved and the instance record points at its native id. Nothing

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/openovm/ovm/ovm"
+	"github.com/openovm/ovm/server/apitypes"
 	"github.com/openovm/ovm/server/auth"
 	"github.com/openovm/ovm/server/drivers"
 	"github.com/openovm/ovm/server/store"
@@ -23,20 +24,10 @@ type hostRecord struct {
 }
 
 // RegisterHost is the input of a new host.
-type RegisterHost struct {
-	Name        string
-	Kind        ovm.HostKind
-	Endpoint    string
-	PoolID      ovm.ID
-	Credentials drivers.Credentials
-	// Options are the driver's non-secret settings of the host, checked by
-	// the kind's factory (unknown keys are refused).
-	Options        map[string]string
-	IdempotencyKey string
-}
+type RegisterHost = apitypes.HostRegister
 
 // redacted is the request without its secrets, for the idempotency hash.
-func (in RegisterHost) redacted() RegisterHost {
+func redacted(in RegisterHost) RegisterHost {
 	b, _ := json.Marshal(in.Credentials)
 	in.Credentials = drivers.Credentials{Username: fmt.Sprintf("%x", b)}
 	return in
@@ -71,7 +62,7 @@ func (s *Service) RegisterHost(ctx context.Context, p auth.Principal, in Registe
 	if err := f.Err("invalid host"); err != nil {
 		return ovm.Host{}, err
 	}
-	req := in.redacted()
+	req := redacted(in)
 	var out ovm.Host
 	var pool ovm.ResourcePool
 	found := false
@@ -278,9 +269,7 @@ func (s *Service) ListHosts(ctx context.Context, p auth.Principal, o ListOptions
 }
 
 // UpdateHost is a change of a host; nil fields are unchanged.
-type UpdateHost struct {
-	Credentials *drivers.Credentials
-}
+type UpdateHost = apitypes.HostPatch
 
 // UpdateHost replaces a host's credentials; the next call reconnects.
 func (s *Service) UpdateHost(ctx context.Context, p auth.Principal, id ovm.ID, in UpdateHost, ifVersion int64) (ovm.Host, int64, error) {

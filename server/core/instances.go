@@ -8,6 +8,7 @@ import (
 
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/placement"
+	"github.com/openovm/ovm/server/apitypes"
 	"github.com/openovm/ovm/server/auth"
 	"github.com/openovm/ovm/server/store"
 	"github.com/openovm/ovm/server/tasks"
@@ -43,19 +44,10 @@ func view(p auth.Principal, inst ovm.Instance) ovm.Instance {
 
 // InstanceTask is an instance and the task that acts on it (zero when the
 // change needed none).
-type InstanceTask struct {
-	Instance ovm.Instance `json:"instance"`
-	Task     *ovm.Task    `json:"task,omitempty"`
-}
+type InstanceTask = apitypes.InstanceTask
 
 // CreateInstance is the input of a new instance.
-type CreateInstance struct {
-	VDCID          ovm.ID
-	Name           string
-	Spec           ovm.InstanceSpec
-	Start          bool
-	IdempotencyKey string
-}
+type CreateInstance = apitypes.InstanceCreate
 
 // cloneSpec copies the parts of a spec a transaction attempt changes.
 func cloneSpec(s ovm.InstanceSpec) ovm.InstanceSpec {
@@ -230,9 +222,9 @@ func busy(ctx context.Context, tx store.Tx, inst instanceRecord) error {
 
 // The power operations of InstanceAction.
 const (
-	OpStart  = "start"
-	OpStop   = "stop"
-	OpReboot = "reboot"
+	OpStart  = apitypes.ActionStart
+	OpStop   = apitypes.ActionStop
+	OpReboot = apitypes.ActionReboot
 )
 
 // InstanceAction starts, stops or reboots an instance through a task. A
@@ -333,11 +325,7 @@ func (s *Service) deleteInstance(ctx context.Context, tx store.Tx, r store.Recor
 }
 
 // UpdateInstance is a change of an instance; nil fields are unchanged.
-type UpdateInstance struct {
-	CPU    *ovm.MilliCPU
-	Memory *ovm.Bytes
-	Labels *map[string]string
-}
+type UpdateInstance = apitypes.InstancePatch
 
 // UpdateInstance changes an instance's labels (at once) and its size
 // (through an instance.resize task; the quota delta is reserved now and

@@ -5,16 +5,13 @@ import (
 	"fmt"
 
 	"github.com/openovm/ovm/ovm"
+	"github.com/openovm/ovm/server/apitypes"
 	"github.com/openovm/ovm/server/auth"
 	"github.com/openovm/ovm/server/store"
 )
 
 // CreateDatacenter is the input of a new datacenter.
-type CreateDatacenter struct {
-	Name           string
-	Description    string
-	IdempotencyKey string
-}
+type CreateDatacenter = apitypes.DatacenterCreate
 
 // CreateDatacenter records a datacenter (administrators only).
 func (s *Service) CreateDatacenter(ctx context.Context, p auth.Principal, in CreateDatacenter) (ovm.Datacenter, error) {
@@ -56,9 +53,7 @@ func (s *Service) ListDatacenters(ctx context.Context, p auth.Principal, o ListO
 }
 
 // UpdateDatacenter is a change of a datacenter; nil fields are unchanged.
-type UpdateDatacenter struct {
-	Description *string
-}
+type UpdateDatacenter = apitypes.DatacenterPatch
 
 // UpdateDatacenter changes a datacenter's description.
 func (s *Service) UpdateDatacenter(ctx context.Context, p auth.Principal, id ovm.ID, in UpdateDatacenter, ifVersion int64) (ovm.Datacenter, int64, error) {
@@ -95,15 +90,7 @@ func (s *Service) DeleteDatacenter(ctx context.Context, p auth.Principal, id ovm
 }
 
 // CreatePool is the input of a new resource pool.
-type CreatePool struct {
-	Name           string
-	DatacenterID   ovm.ID
-	Policy         ovm.PlacementPolicy
-	Scope          ovm.Scope
-	HAEnabled      bool
-	Overcommit     ovm.Overcommit
-	IdempotencyKey string
-}
+type CreatePool = apitypes.PoolCreate
 
 // CreatePool records a resource pool in a datacenter.
 func (s *Service) CreatePool(ctx context.Context, p auth.Principal, in CreatePool) (ovm.ResourcePool, error) {
@@ -194,12 +181,7 @@ func (s *Service) ListPools(ctx context.Context, p auth.Principal, o ListOptions
 }
 
 // UpdatePool is a change of a pool; nil fields are unchanged.
-type UpdatePool struct {
-	Policy     *ovm.PlacementPolicy
-	Scope      *ovm.Scope
-	HAEnabled  *bool
-	Overcommit *ovm.Overcommit
-}
+type UpdatePool = apitypes.PoolPatch
 
 // UpdatePool changes a pool's policy, scope, HA flag or overcommit ratios.
 func (s *Service) UpdatePool(ctx context.Context, p auth.Principal, id ovm.ID, in UpdatePool, ifVersion int64) (ovm.ResourcePool, int64, error) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/openovm/ovm/ovm"
+	"github.com/openovm/ovm/server/apitypes"
 	"github.com/openovm/ovm/server/store"
 )
 
@@ -22,10 +23,7 @@ type ListOptions struct {
 
 // Page is one page of a list. Next is the cursor of the following page,
 // "" after the last.
-type Page[T any] struct {
-	Items []T    `json:"items"`
-	Next  string `json:"next,omitempty"`
-}
+type Page[T any] = apitypes.Page[T]
 
 // MaxLimit is the largest page.
 const MaxLimit = 1000

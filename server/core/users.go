@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/openovm/ovm/ovm"
+	"github.com/openovm/ovm/server/apitypes"
 	"github.com/openovm/ovm/server/auth"
 	"github.com/openovm/ovm/server/store"
 )
@@ -17,34 +18,17 @@ type userRecord struct {
 }
 
 // User is a user as clients see it: never its password hash.
-type User struct {
-	ID        ovm.ID    `json:"id"`
-	Name      string    `json:"name"`
-	Role      auth.Role `json:"role" enum:"admin,vdc-admin,vdc-member"`
-	VDCID     ovm.ID    `json:"vdcId,omitempty"`
-	Disabled  bool      `json:"disabled"`
-	CreatedAt time.Time `json:"createdAt"`
-}
+type User = apitypes.User
 
 func (u userRecord) view() User {
 	return User{ID: u.ID, Name: u.Name, Role: u.Role, VDCID: u.VDCID, Disabled: u.Disabled, CreatedAt: u.CreatedAt}
 }
 
 // CreateUser is the input of a new user.
-type CreateUser struct {
-	Name  string
-	Role  auth.Role
-	VDCID ovm.ID
-	// Password is the user's password; empty generates one, returned once.
-	Password       string
-	IdempotencyKey string
-}
+type CreateUser = apitypes.UserCreate
 
 // NewUser is a created user, with its password when it was generated.
-type NewUser struct {
-	User
-	Password string `json:"password,omitempty" doc:"The generated password, shown once."`
-}
+type NewUser = apitypes.NewUser
 
 // CreateUser adds a user. Administrators create any user; a VDC
 // administrator creates VDC users of its own VDC.
@@ -160,11 +144,7 @@ func (s *Service) ListUsers(ctx context.Context, p auth.Principal, o ListOptions
 }
 
 // UpdateUser is a change of a user; nil fields are unchanged.
-type UpdateUser struct {
-	Role     *auth.Role
-	Password *string
-	Disabled *bool
-}
+type UpdateUser = apitypes.UserPatch
 
 // UpdateUser changes a user's role, password or disabled flag. Users change
 // their own password; roles and the flag are for administrators (any user)

@@ -5,25 +5,16 @@ import (
 
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/placement"
+	"github.com/openovm/ovm/server/apitypes"
 	"github.com/openovm/ovm/server/auth"
 	"github.com/openovm/ovm/server/store"
 )
 
 // MemberStatus is the outcome of one member of a vApp.
-type MemberStatus struct {
-	Name       string         `json:"name"`
-	InstanceID ovm.ID         `json:"instanceId"`
-	Phase      ovm.Phase      `json:"phase"`
-	Power      ovm.PowerState `json:"power"`
-	TaskID     ovm.ID         `json:"taskId,omitempty"`
-	Message    string         `json:"message,omitempty"`
-}
+type MemberStatus = apitypes.MemberStatus
 
 // VAppInfo is a vApp with the outcome of each member.
-type VAppInfo struct {
-	ovm.VApp
-	MemberStatus []MemberStatus `json:"memberStatus"`
-}
+type VAppInfo = apitypes.VAppInfo
 
 // vappRecord is a stored vApp with the create task of each member.
 type vappRecord struct {
@@ -32,19 +23,10 @@ type vappRecord struct {
 }
 
 // CreateVApp is the input of a vApp deployment.
-type CreateVApp struct {
-	VDCID          ovm.ID
-	Name           string
-	AntiAffinity   bool
-	Members        []ovm.VAppMember
-	IdempotencyKey string
-}
+type CreateVApp = apitypes.VAppCreate
 
 // VAppTasks is a deployed or deleted vApp and the task of each member.
-type VAppTasks struct {
-	VApp  VAppInfo   `json:"vapp"`
-	Tasks []ovm.Task `json:"tasks"`
-}
+type VAppTasks = apitypes.VAppTasks
 
 // DeployVApp validates every member, reserves the quota of all, places them
 // as one batch (on different hosts with anti-affinity) and records the vApp,

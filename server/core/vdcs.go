@@ -5,17 +5,13 @@ import (
 	"context"
 
 	"github.com/openovm/ovm/ovm"
+	"github.com/openovm/ovm/server/apitypes"
 	"github.com/openovm/ovm/server/auth"
 	"github.com/openovm/ovm/server/store"
 )
 
 // CreateVDC is the input of a new VDC.
-type CreateVDC struct {
-	Name           string
-	PoolID         ovm.ID
-	Quota          ovm.Quota
-	IdempotencyKey string
-}
+type CreateVDC = apitypes.VDCCreate
 
 // CreateVDC records a VDC placed in a resource pool, with its quota.
 func (s *Service) CreateVDC(ctx context.Context, p auth.Principal, in CreateVDC) (ovm.VDC, error) {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/placement"
+	"github.com/openovm/ovm/server/apitypes"
 	"github.com/openovm/ovm/server/auth"
 	"github.com/openovm/ovm/server/store"
 	"github.com/openovm/ovm/server/tasks"
@@ -26,11 +27,7 @@ type volumeRecord struct {
 }
 
 // VolumeInfo is a volume as clients see it.
-type VolumeInfo struct {
-	ovm.Volume
-	Phase   ovm.Phase `json:"phase"`
-	Message string    `json:"message,omitempty"`
-}
+type VolumeInfo = apitypes.VolumeInfo
 
 func (v volumeRecord) view(p auth.Principal) VolumeInfo {
 	out := VolumeInfo{Volume: v.Volume, Phase: v.Phase, Message: v.Message}
@@ -41,18 +38,10 @@ func (v volumeRecord) view(p auth.Principal) VolumeInfo {
 }
 
 // VolumeTask is a volume and the task that acts on it.
-type VolumeTask struct {
-	Volume VolumeInfo `json:"volume"`
-	Task   *ovm.Task  `json:"task,omitempty"`
-}
+type VolumeTask = apitypes.VolumeTask
 
 // CreateVolume is the input of a new volume.
-type CreateVolume struct {
-	VDCID          ovm.ID
-	Name           string
-	Size           ovm.Bytes
-	IdempotencyKey string
-}
+type CreateVolume = apitypes.VolumeCreate
 
 // volumeRoot is where a host's default storage pool keeps volumes.
 const volumeRoot = "/var/lib/ovm/volumes"

@@ -11,23 +11,14 @@ import (
 	"github.com/openovm/ovm/hypervisor"
 	"github.com/openovm/ovm/network"
 	"github.com/openovm/ovm/ovm"
+	"github.com/openovm/ovm/server/apitypes"
 	"github.com/openovm/ovm/storage"
 )
 
-// Credentials are what a driver needs to log in to a host. The server keeps
-// them encrypted at rest and never returns them through the API.
-type Credentials struct {
-	Username string `json:"username,omitempty"`
-	Password string `json:"password,omitempty"`
-	// TLS client certificate and key (PEM), and the CA or the pinned
-	// certificate thumbprint that the host's certificate must match.
-	CertPEM    string `json:"certPem,omitempty"`
-	KeyPEM     string `json:"keyPem,omitempty"`
-	CAPEM      string `json:"caPem,omitempty"`
-	Thumbprint string `json:"thumbprint,omitempty"`
-	// SSHKey is a private key (PEM) for ssh:// endpoints.
-	SSHKey string `json:"sshKey,omitempty"`
-}
+// Credentials are what a driver needs to log in to a host (the API's
+// type). The server keeps them encrypted at rest and never returns them
+// through the API.
+type Credentials = apitypes.Credentials
 
 // Conn is a connection to one host: its hypervisor driver and, where the
 // kind has them, its storage and network drivers.

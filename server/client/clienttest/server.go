@@ -39,6 +39,19 @@ type Server struct {
 	Fakes *drivers.FakeHosts
 	// Service is the core service behind the API.
 	Service *core.Service
+
+	mu    sync.Mutex
+	creds map[string]drivers.Credentials
+}
+
+// Credentials returns the credentials the server last handed the driver of
+// the fake host at endpoint (decrypted, as a driver gets them), and whether
+// it connected to that host at all.
+func (s *Server) Credentials(endpoint string) (drivers.Credentials, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.creds[endpoint]
+	return c, ok
 }
 
 // Start runs an API until t ends.
@@ -52,7 +65,14 @@ func Start(t testing.TB) *Server {
 	eng := tasks.New(st, tasks.Options{PollInterval: 20 * time.Millisecond, LeaseTTL: 10 * time.Second, Workers: 8, PerHost: 4, Observe: m.ObserveTask})
 	reg := drivers.NewRegistry()
 	fakes := drivers.NewFakeHosts(fake.Options{})
-	reg.Register(ovm.HostFake, fakes.Factory())
+	out := &Server{Fakes: fakes, creds: map[string]drivers.Credentials{}}
+	factory := fakes.Factory()
+	reg.Register(ovm.HostFake, func(ctx context.Context, h ovm.Host, c drivers.Credentials) (drivers.Conn, error) {
+		out.mu.Lock()
+		out.creds[h.Endpoint] = c
+		out.mu.Unlock()
+		return factory(ctx, h, c)
+	})
 	key := make([]byte, secrets.KeySize)
 	_, _ = rand.Read(key)
 	box, err := secrets.New(key)
@@ -70,7 +90,8 @@ func Start(t testing.TB) *Server {
 	pw, created, err := svc.EnsureAdmin(ctx, "admin")
 	require.NoError(t, err, "ensure admin")
 	require.True(t, created, "EnsureAdmin on an empty store: created false, want true")
-	return &Server{URL: srv.URL, AdminName: "admin", AdminPassword: pw, Fakes: fakes, Service: svc}
+	out.URL, out.AdminName, out.AdminPassword, out.Service = srv.URL, "admin", pw, svc
+	return out
 }
 
 // Host returns the fake host behind endpoint ("fake://h1"), to add latency
