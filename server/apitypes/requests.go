@@ -59,14 +59,14 @@ type NetworkRange struct {
 // NetworkCreate is a new network. Addresses are text parsed by the server,
 // so that a bad one is named by its field.
 type NetworkCreate struct {
-	VDCID          ovm.ID      `json:"vdcId,omitempty" doc:"The VDC (administrators; tenants create in their own)."`
-	Name           string      `json:"name" required:"true"`
-	VLAN           int         `json:"vlan,omitempty" doc:"0 (untagged) to 4094."`
-	Subnet         string      `json:"subnet" required:"true" maxLength:"64" doc:"A CIDR such as 10.0.0.0/24 or fd00::/64."`
-	Gateway        string      `json:"gateway,omitempty" maxLength:"64"`
+	VDCID          ovm.ID         `json:"vdcId,omitempty" doc:"The VDC (administrators; tenants create in their own)."`
+	Name           string         `json:"name" required:"true"`
+	VLAN           int            `json:"vlan,omitempty" doc:"0 (untagged) to 4094."`
+	Subnet         string         `json:"subnet" required:"true" maxLength:"64" doc:"A CIDR such as 10.0.0.0/24 or fd00::/64."`
+	Gateway        string         `json:"gateway,omitempty" maxLength:"64"`
 	Ranges         []NetworkRange `json:"ranges,omitempty" maxItems:"64" doc:"The allocatable addresses; none: the whole subnet."`
-	DNS            []string    `json:"dns,omitempty" maxItems:"8"`
-	IdempotencyKey string      `json:"-"`
+	DNS            []string       `json:"dns,omitempty" maxItems:"8"`
+	IdempotencyKey string         `json:"-"`
 }
 
 // VolumeCreate is a new volume.
