@@ -310,7 +310,7 @@ func FuzzInstanceSpecValidate(f *testing.F) {
 		}
 		for _, p := range s.Ports {
 			require.NotZero(t, p.ContainerPort)
-			require.Contains(t, []string{"", "tcp", "udp"}, p.Protocol)
+			require.Contains(t, []string{"", "tcp", "udp"}, string(p.Protocol))
 		}
 		require.True(t, s.HA.Priority >= 0 && s.HA.Priority <= 1000)
 		d := s.Demand()

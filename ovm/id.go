@@ -63,7 +63,11 @@ func (id ID) Short() string {
 	return string(id[:8])
 }
 
-var namePattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+// NamePattern is the regular expression of a valid object name (see
+// ValidateName).
+const NamePattern = `^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`
+
+var namePattern = regexp.MustCompile(NamePattern)
 
 // ValidateName checks an object name: 1 to 63 characters, lower-case letters,
 // digits and hyphens, starting and ending with a letter or digit (a DNS label,

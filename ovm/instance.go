@@ -60,12 +60,32 @@ type NICSpec struct {
 	IP        netip.Addr `json:"ip,omitzero"`
 }
 
+// Protocol is the transport protocol of a published port.
+type Protocol string
+
+// The protocols.
+const (
+	ProtocolTCP Protocol = "tcp"
+	ProtocolUDP Protocol = "udp"
+)
+
+// RestartPolicy says when a container's engine restarts it.
+type RestartPolicy string
+
+// The restart policies.
+const (
+	RestartNo            RestartPolicy = "no"
+	RestartAlways        RestartPolicy = "always"
+	RestartOnFailure     RestartPolicy = "on-failure"
+	RestartUnlessStopped RestartPolicy = "unless-stopped"
+)
+
 // PortMapping publishes a container port on the host.
 type PortMapping struct {
 	HostIP        netip.Addr `json:"hostIp,omitzero"`
 	HostPort      uint16     `json:"hostPort"`
 	ContainerPort uint16     `json:"containerPort"`
-	Protocol      string     `json:"protocol,omitempty"` // tcp (default) or udp
+	Protocol      Protocol   `json:"protocol,omitempty"` // tcp (default) or udp
 }
 
 // HAPolicy says whether and in which order the instance is restarted on
@@ -89,7 +109,7 @@ type InstanceSpec struct {
 	Command       []string          `json:"command,omitempty"`
 	Env           map[string]string `json:"env,omitempty"`
 	Ports         []PortMapping     `json:"ports,omitempty"`
-	RestartPolicy string            `json:"restartPolicy,omitempty"` // no, always, on-failure, unless-stopped
+	RestartPolicy RestartPolicy     `json:"restartPolicy,omitempty"` // no (default), always, on-failure, unless-stopped
 
 	// VM guest initialisation (cloud-init NoCloud on KVM).
 	Hostname string   `json:"hostname,omitempty"`

@@ -391,7 +391,7 @@ func protocol(pm ovm.PortMapping) string {
 	if pm.Protocol == "" {
 		return "tcp"
 	}
-	return pm.Protocol
+	return string(pm.Protocol)
 }
 
 // addrString renders an address, or "" for none.

@@ -68,6 +68,7 @@ func Config(version string) huma.Config {
 	cfg.FieldsOptionalByDefault = true
 	cfg.RejectUnknownQueryParameters = true
 	cfg.Transformers = append(cfg.Transformers, trimProblem)
+	registerTypes(cfg.Components.Schemas)
 	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		"bearer": {Type: "http", Scheme: "bearer", Description: "A login session token or a personal API token."},
 	}
@@ -124,6 +125,7 @@ func build(svc *core.Service, o Options) (http.Handler, huma.API) {
 	s.resourceRoutes()
 	s.taskRoutes()
 	s.alertRoutes()
+	finishDocument(api)
 
 	mux.Handle("GET /healthz", s.plain("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")

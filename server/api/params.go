@@ -16,11 +16,16 @@ type IDPath struct {
 	ID string `path:"id" doc:"The object's id (a lower-case UUID)." format:"uuid"`
 }
 
-// ListParams select a page of a list.
-type ListParams struct {
+// PageParams select a page of a list of platform objects.
+type PageParams struct {
 	Cursor string `query:"cursor" doc:"The next cursor of the previous page; empty for the first page."`
-	Limit  int    `query:"limit" minimum:"0" maximum:"1000" doc:"Page size (default 100)."`
-	VDCID  string `query:"vdcId" doc:"List one VDC's objects (administrators; tenants may name only their own)."`
+	Limit  int    `query:"limit" minimum:"0" maximum:"1000" default:"100" doc:"Page size (0: the default)."`
+}
+
+// ListParams select a page of a list of VDC objects.
+type ListParams struct {
+	PageParams
+	VDCID string `query:"vdcId" format:"uuid" doc:"List one VDC's objects (administrators; tenants may name only their own)."`
 }
 
 func (l ListParams) options() core.ListOptions {
@@ -131,10 +136,21 @@ func taskRoute[T any](s *server, o op, change func(ctx context.Context, p auth.P
 	})
 }
 
-// listRoute registers a GET of one page of a collection at o.path.
+// listRoute registers a GET of one page of a collection of VDC objects
+// at o.path.
 func listRoute[T any](s *server, o op, ls func(ctx context.Context, p auth.Principal, opts core.ListOptions) (core.Page[T], error)) {
 	register(s, o, func(ctx context.Context, p auth.Principal, in *ListParams) (*List[T], error) {
 		pg, err := ls(ctx, p, in.options())
 		return list(o.path, *in, pg), err
+	})
+}
+
+// platformListRoute registers a GET of one page of a collection of
+// platform objects (no vdcId) at o.path.
+func platformListRoute[T any](s *server, o op, ls func(ctx context.Context, p auth.Principal, opts core.ListOptions) (core.Page[T], error)) {
+	register(s, o, func(ctx context.Context, p auth.Principal, in *PageParams) (*List[T], error) {
+		l := ListParams{PageParams: *in}
+		pg, err := ls(ctx, p, l.options())
+		return list(o.path, l, pg), err
 	})
 }
