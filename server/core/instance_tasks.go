@@ -394,13 +394,17 @@ func (h createHandler) Finish(ctx context.Context, r *tasks.Run, state ovm.TaskS
 	})
 }
 
-// releaseInstance gives back an instance's quota and addresses, once.
+// releaseInstance gives back an instance's quota, host allocation and
+// addresses, once.
 func releaseInstance(ctx context.Context, tx store.Tx, inst *instanceRecord) error {
 	if inst.Reserved != (ovm.Usage{}) {
 		if err := tx.Reserve(ctx, inst.VDCID, ovm.Usage{}.Sub(inst.Reserved)); err != nil {
 			return err
 		}
 		inst.Reserved = ovm.Usage{}
+	}
+	if err := setHold(ctx, tx, &inst.Held, hostHold{}, ovm.Resources{}); err != nil {
+		return err
 	}
 	return tx.ReleaseOwner(ctx, inst.ID)
 }
@@ -576,6 +580,12 @@ func (h resizeHandler) Finish(ctx context.Context, r *tasks.Run, state ovm.TaskS
 				return err
 			}
 			inst.Reserved = inst.Reserved.Sub(inst.Resize.Delta)
+			if inst.Held.HostID != "" {
+				back := ovm.Resources{CPU: inst.Resize.Delta.CPU, Memory: inst.Resize.Delta.Memory}
+				if err := growHold(ctx, tx, &inst.Held, ovm.Resources{}.Sub(back), ovm.Resources{}); err != nil {
+					return err
+				}
+			}
 			inst.Spec.CPU, inst.Spec.Memory = inst.Resize.OldCPU, inst.Resize.OldMemory
 			inst.Resize = nil
 		}
