@@ -64,11 +64,15 @@ type Instance struct {
 	// OVMID is the OVM id written on the object; empty when unmanaged.
 	OVMID ovm.ID
 	// VDCID is the VDC recorded on the object, when there is one.
-	VDCID     ovm.ID
-	Name      string
-	Type      ovm.InstanceType
-	CPU       ovm.MilliCPU
-	Memory    ovm.Bytes
+	VDCID  ovm.ID
+	Name   string
+	Type   ovm.InstanceType
+	CPU    ovm.MilliCPU
+	Memory ovm.Bytes
+	// Disk is the size of the disks the driver made for the instance (a
+	// VM's boot disk, a copy of its template, included; volumes attached
+	// to it not): what it takes of its host's storage. 0 when unknown.
+	Disk      ovm.Bytes
 	Image     ovm.ImageRef
 	Power     ovm.PowerState
 	Addresses []netip.Addr

@@ -32,6 +32,9 @@ type Options struct {
 	// at its next boot (Capabilities.LiveResizeCPU and LiveResizeMemory are
 	// then false).
 	NoLiveResize bool
+	// TemplateDisk is the size of the boot disk the host copies from a
+	// VM's template when the spec declares no disk (0: no such disk).
+	TemplateDisk ovm.Bytes
 }
 
 // DefaultCapacity returns the capacity of a fake host whose Options leave it
@@ -90,6 +93,7 @@ type Driver struct {
 	overc    ovm.Overcommit
 	now      func() time.Time
 	liveSize bool
+	tdisk    ovm.Bytes // Options.TemplateDisk
 
 	mu       sync.Mutex
 	byNative map[string]*record
@@ -145,6 +149,7 @@ func New(opts Options) *Driver {
 		overc:    opts.Overcommit,
 		now:      opts.Now,
 		liveSize: !opts.NoLiveResize,
+		tdisk:    opts.TemplateDisk,
 		byNative: map[string]*record{},
 		byID:     map[ovm.ID]*record{},
 		byName:   map[string]*record{},
@@ -366,6 +371,10 @@ func (d *Driver) createLocked(spec hypervisor.CreateSpec) (hypervisor.Instance, 
 		return clone(r.inst), nil
 	}
 	r := newRecord(spec, d.now())
+	if spec.Spec.Type == ovm.TypeVM && len(spec.Spec.Disks) == 0 && d.tdisk > 0 {
+		r.disk = d.tdisk // the copy of the template
+	}
+	r.inst.Disk = r.disk
 	if err := d.addLocked(r); err != nil {
 		return hypervisor.Instance{}, err
 	}

@@ -30,6 +30,8 @@ type Metadata struct {
 	Labels    map[string]string
 	// Volumes are the paths of the volumes the instance owns.
 	Volumes []string
+	// Disk is the capacity of the boot disk made for the instance.
+	Disk ovm.Bytes
 }
 
 // metaLabel is one label in the metadata element.
@@ -51,6 +53,7 @@ type metaOut struct {
 	Created string      `xml:"ovm:created"`
 	Labels  []metaLabel `xml:"ovm:label"`
 	Volumes []string    `xml:"ovm:volume"`
+	Disk    int64       `xml:"ovm:diskBytes,omitempty"`
 }
 
 // metaIn is the metadata element as read (namespace-qualified names).
@@ -65,6 +68,7 @@ type metaIn struct {
 	Created string      `xml:"https://openovm.org/xmlns/libvirt/instance/1 created"`
 	Labels  []metaLabel `xml:"https://openovm.org/xmlns/libvirt/instance/1 label"`
 	Volumes []string    `xml:"https://openovm.org/xmlns/libvirt/instance/1 volume"`
+	Disk    int64       `xml:"https://openovm.org/xmlns/libvirt/instance/1 diskBytes"`
 }
 
 // MarshalMetadata renders m as the element OVM puts in <metadata>.
@@ -72,7 +76,7 @@ func MarshalMetadata(m Metadata) (string, error) {
 	out := metaOut{
 		NS: MetadataNS, ID: string(m.ID), VDC: string(m.VDCID), Name: m.Name, CPU: int64(m.CPU),
 		Format: string(m.Image.Format), Image: m.Image.Name, Created: m.CreatedAt.UTC().Format(time.RFC3339),
-		Volumes: m.Volumes,
+		Volumes: m.Volumes, Disk: int64(m.Disk),
 	}
 	for _, k := range sortedKeys(m.Labels) {
 		out.Labels = append(out.Labels, metaLabel{Key: k, Value: m.Labels[k]})
@@ -99,7 +103,7 @@ func ParseMetadata(inner string) (m Metadata, ok bool, err error) {
 	}
 	in := wrapper.Items[0]
 	m = Metadata{ID: ovm.ID(in.ID), VDCID: ovm.ID(in.VDC), Name: in.Name, CPU: ovm.MilliCPU(in.CPU),
-		Image: ovm.ImageRef{Format: ovm.ImageFormat(in.Format), Name: in.Image}, Volumes: in.Volumes}
+		Image: ovm.ImageRef{Format: ovm.ImageFormat(in.Format), Name: in.Image}, Volumes: in.Volumes, Disk: ovm.Bytes(in.Disk)}
 	if t, err := time.Parse(time.RFC3339, in.Created); err == nil {
 		m.CreatedAt = t
 	}

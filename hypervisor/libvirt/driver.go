@@ -369,7 +369,7 @@ func (f found) instance() hypervisor.Instance {
 	}
 	if f.managed {
 		inst.OVMID, inst.VDCID, inst.Image = f.meta.ID, f.meta.VDCID, f.meta.Image
-		inst.Labels, inst.CreatedAt = f.meta.Labels, f.meta.CreatedAt
+		inst.Labels, inst.CreatedAt, inst.Disk = f.meta.Labels, f.meta.CreatedAt, f.meta.Disk
 		if f.meta.CPU > 0 {
 			inst.CPU = f.meta.CPU
 		}

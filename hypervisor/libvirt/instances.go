@@ -171,6 +171,7 @@ func (d *Driver) prepare(ctx context.Context, spec hypervisor.CreateSpec, virt s
 		Metadata: Metadata{
 			ID: spec.ID, VDCID: spec.VDCID, Name: spec.Name, CPU: spec.Spec.CPU, Image: spec.Spec.Image,
 			CreatedAt: d.cfg.Now().UTC().Truncate(time.Second), Labels: spec.Spec.Labels, Volumes: owned,
+			Disk: ovm.Bytes(capacity),
 		},
 	}
 	for _, a := range spec.Disks {

@@ -10,7 +10,6 @@ import (
 	"github.com/openovm/ovm/ha"
 	"github.com/openovm/ovm/hypervisor"
 	"github.com/openovm/ovm/ovm"
-	"github.com/openovm/ovm/placement"
 	"github.com/openovm/ovm/server/store"
 	"github.com/openovm/ovm/server/tasks"
 )
@@ -127,7 +126,6 @@ func (s *Service) SetHostState(ctx context.Context, hostID ovm.ID, state ovm.Hos
 // The host must be recorded failed (ovm.ErrConflict otherwise).
 func (s *Service) EvacuateHost(ctx context.Context, hostID ovm.ID, fence ha.FenceResult, guard Guard) (ha.Plan, error) {
 	var plan ha.Plan
-	var poolID ovm.ID
 	err := s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
 		if err := guard.check(ctx, tx); err != nil {
 			return err
@@ -140,11 +138,15 @@ func (s *Service) EvacuateHost(ctx context.Context, hostID ovm.ID, fence ha.Fenc
 		if err != nil {
 			return err
 		}
-		poolID = pool.ID
-		hosts, err := evacuationHosts(ctx, tx, pool)
+		shared, err := sharedPools(ctx, tx)
 		if err != nil {
 			return err
 		}
+		fl, err := snapshot(ctx, tx, pool.ID, nil, snapshotOptions{PoolOnly: true, Groups: true, Sharing: shared})
+		if err != nil {
+			return err
+		}
+		hosts := fl.hosts
 		rs, err := listAll(ctx, tx, store.Filter{Kind: store.KindInstance, AllVDCs: true, HostID: hostID})
 		if err != nil {
 			return err
@@ -166,13 +168,15 @@ func (s *Service) EvacuateHost(ctx context.Context, hostID ovm.ID, fence ha.Fenc
 			recs[inst.ID] = r
 			insts = append(insts, hi)
 		}
-		s.curMu.Lock()
-		cur := s.cursors[pool.ID]
-		s.curMu.Unlock()
 		plan, err = ha.PlanEvacuation(ha.Evacuation{Host: hostID, Pool: pool.ID, Policy: pool.Policy, Hosts: hosts,
-			Instances: insts, Fence: fence, Cursor: cur, At: s.now()})
+			Instances: insts, Fence: fence, Cursor: fl.cursor, At: s.now()})
 		if err != nil {
 			return err
+		}
+		if plan.Cursor != fl.cursor {
+			if err := saveCursor(ctx, tx, pool.ID, plan.Cursor); err != nil {
+				return err
+			}
 		}
 		names := map[ovm.ID]string{}
 		for _, ph := range hosts {
@@ -183,9 +187,6 @@ func (s *Service) EvacuateHost(ctx context.Context, hostID ovm.ID, fence ha.Fenc
 	if err != nil {
 		return ha.Plan{}, err
 	}
-	s.curMu.Lock()
-	s.cursors[poolID] = plan.Cursor
-	s.curMu.Unlock()
 	if len(plan.Restarts) > 0 {
 		s.tasks.Kick()
 	}
@@ -227,6 +228,12 @@ func (s *Service) recordPlan(ctx context.Context, tx store.Tx, plan ha.Plan, rec
 			task, err := s.tasks.Enqueue(ctx, tx, tasks.Spec{Kind: TaskInstanceEvacuate, VDCID: inst.VDCID, TargetID: inst.ID, HostID: rs.To,
 				Input: evacuateInput{createInput: createInput{InstanceID: inst.ID, HostID: rs.To, Start: true}, From: rs.From}})
 			if err != nil {
+				return err
+			}
+			// The instance's share moves with it; the plan checked the room.
+			next := inst.Held
+			next.HostID = rs.To
+			if err := setHold(ctx, tx, &inst.Held, next, ovm.Resources{}); err != nil {
 				return err
 			}
 			r.HostID = rs.To
@@ -277,43 +284,6 @@ func (s *Service) recordPlan(ctx context.Context, tx store.Tx, plan ha.Plan, rec
 	return nil
 }
 
-// evacuationHosts returns the hosts of a pool as placement sees them, as
-// the snapshot instance create places on, plus the shared storage pools
-// each host reaches.
-func evacuationHosts(ctx context.Context, tx store.Tx, pool ovm.ResourcePool) ([]placement.Host, error) {
-	hrs, err := listAll(ctx, tx, store.Filter{Kind: store.KindHost, ParentID: pool.ID})
-	if err != nil {
-		return nil, err
-	}
-	demand, groups, err := hostDemand(ctx, tx)
-	if err != nil {
-		return nil, err
-	}
-	shared, err := sharedPools(ctx, tx)
-	if err != nil {
-		return nil, err
-	}
-	hosts := make([]placement.Host, 0, len(hrs))
-	for _, r := range hrs {
-		h, err := decode[hostRecord](r)
-		if err != nil {
-			return nil, err
-		}
-		var reach []ovm.ID
-		for _, sp := range shared {
-			if len(sp.HostIDs) == 0 || slices.Contains(sp.HostIDs, h.ID) || slices.Contains(h.StoragePools, sp.ID) {
-				reach = append(reach, sp.ID)
-			}
-		}
-		hosts = append(hosts, placement.Host{
-			ID: h.ID, DatacenterID: h.DatacenterID, PoolID: h.PoolID, Name: h.Name, Kind: h.Kind,
-			State: h.State, ReadOnly: h.ReadOnly, Capacity: h.Capacity, Allocated: demand[h.ID],
-			Overcommit: pool.Overcommit, Groups: groups[h.ID], SharedStorage: reach,
-		})
-	}
-	return hosts, nil
-}
-
 // sharedPools returns the recorded storage pools that are shared.
 func sharedPools(ctx context.Context, tx store.Tx) ([]ovm.StoragePool, error) {
 	rs, err := listAll(ctx, tx, store.Filter{Kind: store.KindStoragePool})
@@ -339,7 +309,11 @@ func sharedPools(ctx context.Context, tx store.Tx) ([]ovm.StoragePool, error) {
 // keeps the instance there. An instance without disks has nothing on its
 // host but what its image gives it, and can restart anywhere its image runs.
 func haInstance(ctx context.Context, tx store.Tx, inst instanceRecord) (ha.Instance, error) {
-	out := ha.Instance{ID: inst.ID, Name: inst.Name, HostID: inst.Status.HostID, Demand: inst.Spec.Demand(),
+	demand := inst.Spec.Demand()
+	if inst.Held.HostID != "" {
+		demand = inst.Held.Resources // with the disks learnt at create
+	}
+	out := ha.Instance{ID: inst.ID, Name: inst.Name, HostID: inst.Status.HostID, Demand: demand,
 		Kinds: inst.Spec.Image.HostKinds(), HA: inst.Spec.HA}
 	for _, d := range inst.Spec.Disks {
 		poolID := d.StoragePoolID
@@ -529,6 +503,13 @@ func (h evacuateHandler) Finish(ctx context.Context, r *tasks.Run, state ovm.Tas
 		}
 		if inst.PendingTask != t.ID {
 			return nil
+		}
+		if inst.Held.HostID != "" {
+			back := inst.Held
+			back.HostID = in.From
+			if err := setHold(ctx, tx, &inst.Held, back, ovm.Resources{}); err != nil {
+				return err
+			}
 		}
 		rec.HostID = in.From
 		inst.Status.HostID, inst.Status.NativeID = in.From, ""

@@ -31,12 +31,18 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
+	return newFixtureWith(t, fake.Options{})
+}
+
+// newFixtureWith is newFixture with fake hosts made with opts.
+func newFixtureWith(t *testing.T, opts fake.Options) *fixture {
+	t.Helper()
 	st, err := sqlstore.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = st.Close() })
 	eng := tasks.New(st, tasks.Options{PollInterval: 10 * time.Millisecond})
 	reg := drivers.NewRegistry()
-	fakes := drivers.NewFakeHosts(fake.Options{})
+	fakes := drivers.NewFakeHosts(opts)
 	reg.Register(ovm.HostFake, fakes.Factory())
 	key := make([]byte, secrets.KeySize)
 	_, _ = rand.Read(key)

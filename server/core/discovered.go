@@ -98,6 +98,11 @@ func (s *Service) Import(ctx context.Context, p auth.Principal, id ovm.ID, in Im
 			inst := instanceRecord{Instance: ovm.Instance{ID: ovm.NewID(), Name: in.Name, VDCID: in.VDCID, Spec: spec, CreatedAt: now,
 				Status: ovm.InstanceStatus{Phase: ovm.PhaseReady, Power: d.Power, HostID: d.HostID, NativeID: d.NativeID, UpdatedAt: now}},
 				Reserved: usage}
+			// An imported object is on its host already: its share is
+			// recorded as it is, whatever room the host has left.
+			if err := setHold(ctx, tx, &inst.Held, instanceHold(d.HostID, spec, ""), ovm.Resources{}); err != nil {
+				return err
+			}
 			ir := store.Record{Kind: store.KindInstance, ID: inst.ID, VDCID: in.VDCID, HostID: d.HostID, Name: in.Name}
 			if err := setData(&ir, inst); err != nil {
 				return err

@@ -177,55 +177,6 @@ func (s *Service) observe(kind ovm.HostKind, method string, err error, start tim
 	}
 }
 
-// demandView is the part of an instance record placement needs; decoding
-// only it keeps the snapshot cheap.
-type demandView struct {
-	VAppID ovm.ID `json:"vappId"`
-	Spec   struct {
-		CPU    ovm.MilliCPU `json:"cpuMilli"`
-		Memory ovm.Bytes    `json:"memoryBytes"`
-		Disks  []struct {
-			Size ovm.Bytes `json:"sizeBytes"`
-		} `json:"disks"`
-	} `json:"spec"`
-	Status struct {
-		Phase ovm.Phase `json:"phase"`
-	} `json:"status"`
-}
-
-// hostDemand sums the demands of the instances on each host that hold
-// resources (every instance that is not failed), and lists the vApps with
-// a member on each host.
-func hostDemand(ctx context.Context, tx store.Tx) (map[ovm.ID]ovm.Resources, map[ovm.ID][]ovm.ID, error) {
-	rs, err := listAll(ctx, tx, store.Filter{Kind: store.KindInstance, AllVDCs: true})
-	if err != nil {
-		return nil, nil, err
-	}
-	demand := map[ovm.ID]ovm.Resources{}
-	groups := map[ovm.ID][]ovm.ID{}
-	for _, r := range rs {
-		if r.HostID == "" {
-			continue
-		}
-		d, err := decode[demandView](r)
-		if err != nil {
-			return nil, nil, err
-		}
-		if d.Status.Phase == ovm.PhaseFailed {
-			continue
-		}
-		res := ovm.Resources{CPU: d.Spec.CPU, Memory: d.Spec.Memory}
-		for _, disk := range d.Spec.Disks {
-			res.Disk += disk.Size
-		}
-		demand[r.HostID] = demand[r.HostID].Add(res)
-		if d.VAppID != "" {
-			groups[r.HostID] = append(groups[r.HostID], d.VAppID)
-		}
-	}
-	return demand, groups, nil
-}
-
 // GetHost returns a host with its allocations, and its version.
 func (s *Service) GetHost(ctx context.Context, p auth.Principal, id ovm.ID) (ovm.Host, int64, error) {
 	var out ovm.Host
@@ -239,9 +190,9 @@ func (s *Service) GetHost(ctx context.Context, p auth.Principal, id ovm.ID) (ovm
 		if err != nil {
 			return err
 		}
-		demand, _, err := hostDemand(ctx, tx)
+		allocs, err := tx.HostAllocations(ctx, []ovm.ID{id}, false)
 		out, ver = h.Host, r.Version
-		out.Allocated = demand[id]
+		out.Allocated = allocs[id].Resources
 		return err
 	})
 	return out, ver, err
@@ -254,15 +205,22 @@ func (s *Service) ListHosts(ctx context.Context, p auth.Principal, o ListOptions
 	}
 	var out Page[ovm.Host]
 	err := s.view(ctx, func(ctx context.Context, tx store.Tx) error {
-		demand, _, err := hostDemand(ctx, tx)
-		if err != nil {
-			return err
-		}
+		var err error
 		out, err = listPage(ctx, tx, store.Filter{Kind: store.KindHost}, o, func(r store.Record) (ovm.Host, error) {
 			h, err := decode[hostRecord](r)
-			h.Allocated = demand[r.ID]
 			return h.Host, err
 		})
+		if err != nil || len(out.Items) == 0 {
+			return err
+		}
+		ids := make([]ovm.ID, len(out.Items))
+		for i, h := range out.Items {
+			ids[i] = h.ID
+		}
+		allocs, err := tx.HostAllocations(ctx, ids, false)
+		for i := range out.Items {
+			out.Items[i].Allocated = allocs[out.Items[i].ID].Resources
+		}
 		return err
 	})
 	return out, err
@@ -337,6 +295,9 @@ func (s *Service) DeleteHost(ctx context.Context, p auth.Principal, id ovm.ID, i
 			if err := tx.Delete(ctx, store.KindDiscovered, d.ID, 0); err != nil {
 				return err
 			}
+		}
+		if err := tx.DeleteHostAllocation(ctx, id); err != nil {
+			return err
 		}
 		return tx.Delete(ctx, store.KindHost, id, r.Version)
 	})

@@ -30,9 +30,11 @@ func TestCreateStepsKeepWhatTheTaskRecorded(t *testing.T) {
 		}
 		return out
 	}
+	all := []string{stepPullImage, "create", stepCountDisks, "start", "record"}
+	assert.Equal(t, all, names(), "a task being enqueued")
+	assert.Equal(t, all, names(all...), "a task recorded with every step")
 	withPull := []string{stepPullImage, "create", "start", "record"}
-	assert.Equal(t, withPull, names(), "a task being enqueued")
-	assert.Equal(t, withPull, names(withPull...), "a task recorded with the pull")
+	assert.Equal(t, withPull, names(withPull...), "a task recorded with the pull, before disks were counted")
 	assert.Equal(t, []string{"create", "start", "record"}, names("create", "start", "record"), "a task recorded without it")
 	evac, err := evacuateHandler{}.Steps(&store.TaskRecord{Input: in})
 	require.NoError(t, err)

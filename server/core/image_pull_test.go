@@ -175,7 +175,7 @@ func TestCreatePullsMissingImageFirst(t *testing.T) {
 
 	inst, done := pf.createAndWait(t, v.ID, "web", containerSpec(image))
 	require.Equal(t, ovm.TaskSucceeded, done.State, "task: %+v", done)
-	assert.Equal(t, []string{"pull image", "create", "start", "record"}, stepNames(done), "the pull comes before the create")
+	assert.Equal(t, []string{"pull image", "create", "count disks", "start", "record"}, stepNames(done), "the pull comes before the create")
 	h := pf.host(t, hosts[0].Endpoint)
 	assert.Equal(t, []string{image}, h.pulled(), "pulled once")
 	assert.Zero(t, h.createdBeforePull, "no create ran before the pull")
@@ -208,7 +208,7 @@ func TestCreateFailsWhenTheRegistryLacksTheImage(t *testing.T) {
 	assert.Contains(t, done.Error, "pull image")
 	assert.Contains(t, done.Error, "manifest unknown", "the registry's text")
 	assert.Contains(t, logText(done), "manifest unknown")
-	require.Len(t, done.Steps, 4)
+	require.Len(t, done.Steps, 5)
 	assert.Equal(t, ovm.StepFailed, done.Steps[0].State, "steps: %+v", done.Steps)
 	for _, s := range done.Steps[1:] {
 		assert.Equal(t, ovm.StepPending, s.State, "step %s never ran", s.Name)
@@ -232,7 +232,7 @@ func TestPullStepDoesNothingWithoutTheFacet(t *testing.T) {
 	for _, s := range []ovm.InstanceSpec{containerSpec("busybox:1"), spec()} {
 		inst, done := pf.createAndWait(t, v.ID, "i"+strings.ToLower(string(ovm.NewID().Short())), s)
 		require.Equal(t, ovm.TaskSucceeded, done.State, "task: %+v", done)
-		assert.Equal(t, []string{"pull image", "create", "start", "record"}, stepNames(done))
+		assert.Equal(t, []string{"pull image", "create", "count disks", "start", "record"}, stepNames(done))
 		assert.Equal(t, ovm.StepDone, done.Steps[0].State)
 		assert.NotContains(t, logText(done), "pull")
 		assert.Equal(t, ovm.PhaseReady, inst.Status.Phase)

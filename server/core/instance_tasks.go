@@ -45,6 +45,8 @@ type (
 // createState is what the create step learns.
 type createState struct {
 	NativeID string `json:"nativeId,omitempty"`
+	// Disk is the size of the disks the host made for the instance.
+	Disk ovm.Bytes `json:"diskBytes,omitempty"`
 }
 
 // input decodes a task's input.
@@ -233,7 +235,7 @@ func (h createHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
 				return err
 			}
 			r.Logf(slog.LevelInfo, "created %s", spec.Name)
-			return r.SetState(createState{NativeID: got.NativeID})
+			return r.SetState(createState{NativeID: got.NativeID, Disk: got.Disk})
 		},
 		Undo: func(ctx context.Context, r *tasks.Run) error {
 			tg, err := s.load(ctx, in.InstanceID, in.HostID)
@@ -247,6 +249,18 @@ func (h createHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
 			return ignore(tg.hv.Delete(ctx, ref), ovm.KindNotFound)
 		},
 	})
+	if recordedWith(t, stepCountDisks) {
+		steps = append(steps, tasks.Step{
+			Name: stepCountDisks,
+			Do: func(ctx context.Context, r *tasks.Run) error {
+				var st createState
+				if err := r.State(&st); err != nil {
+					return err
+				}
+				return s.countDisks(ctx, in.InstanceID, st.Disk)
+			},
+		})
+	}
 	if in.Start {
 		steps = append(steps, tasks.Step{
 			Name: "start",
@@ -285,6 +299,42 @@ func (h createHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
 		},
 	})
 	return steps, nil
+}
+
+// stepCountDisks is the name of the create step that counts the disks the
+// host made.
+const stepCountDisks = "count disks"
+
+// countDisks charges what the host made for an instance beyond what its
+// spec declared (a VM's boot disk, copied from its template, whose size
+// only the host knows) to the VDC's disk quota and the host's allocation,
+// with guarded updates in one transaction. Over quota, or no room left on
+// the host, fails the step: the create's compensation deletes the
+// instance on its host and Finish gives back what it holds. The charge is
+// kept in Reserved and Held, so running the step again charges nothing
+// more.
+func (s *Service) countDisks(ctx context.Context, id ovm.ID, made ovm.Bytes) error {
+	return s.update(ctx, id, func(ctx context.Context, tx store.Tx, inst *instanceRecord) error {
+		extra := made - inst.Reserved.Disk
+		if extra <= 0 {
+			return nil
+		}
+		if err := tx.Reserve(ctx, inst.VDCID, ovm.Usage{Disk: extra}); err != nil {
+			return fmt.Errorf("the disks made for instance %s take %s: %w", inst.Name, made, err)
+		}
+		inst.Reserved.Disk += extra
+		if inst.Held.HostID == "" {
+			return nil
+		}
+		limit, err := allocatable(ctx, tx, inst.Held.HostID)
+		if err != nil {
+			return err
+		}
+		if err := growHold(ctx, tx, &inst.Held, ovm.Resources{Disk: extra}, ovm.Resources{Disk: limit.Disk}); err != nil {
+			return hostFull(err, fmt.Sprintf("the %s of disks of instance %s", made, inst.Name))
+		}
+		return nil
+	})
 }
 
 // recordedWith reports whether a task has the step name: true for a task
@@ -394,13 +444,17 @@ func (h createHandler) Finish(ctx context.Context, r *tasks.Run, state ovm.TaskS
 	})
 }
 
-// releaseInstance gives back an instance's quota and addresses, once.
+// releaseInstance gives back an instance's quota, host allocation and
+// addresses, once.
 func releaseInstance(ctx context.Context, tx store.Tx, inst *instanceRecord) error {
 	if inst.Reserved != (ovm.Usage{}) {
 		if err := tx.Reserve(ctx, inst.VDCID, ovm.Usage{}.Sub(inst.Reserved)); err != nil {
 			return err
 		}
 		inst.Reserved = ovm.Usage{}
+	}
+	if err := setHold(ctx, tx, &inst.Held, hostHold{}, ovm.Resources{}); err != nil {
+		return err
 	}
 	return tx.ReleaseOwner(ctx, inst.ID)
 }
@@ -576,6 +630,12 @@ func (h resizeHandler) Finish(ctx context.Context, r *tasks.Run, state ovm.TaskS
 				return err
 			}
 			inst.Reserved = inst.Reserved.Sub(inst.Resize.Delta)
+			if inst.Held.HostID != "" {
+				back := ovm.Resources{CPU: inst.Resize.Delta.CPU, Memory: inst.Resize.Delta.Memory}
+				if err := growHold(ctx, tx, &inst.Held, ovm.Resources{}.Sub(back), ovm.Resources{}); err != nil {
+					return err
+				}
+			}
 			inst.Spec.CPU, inst.Spec.Memory = inst.Resize.OldCPU, inst.Resize.OldMemory
 			inst.Resize = nil
 		}

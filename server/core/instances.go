@@ -20,6 +20,8 @@ type instanceRecord struct {
 	// Reserved is what the instance holds of its VDC's quota; it is
 	// released exactly once, in the transaction that zeroes it.
 	Reserved ovm.Usage `json:"reserved"`
+	// Held is what the instance holds on its host (see hostHold).
+	Held hostHold `json:"held,omitzero"`
 	// PendingTask is the task acting on the instance, if any.
 	PendingTask ovm.ID `json:"pendingTask,omitempty"`
 	// Resize is the resize in flight, undone if its task fails.
@@ -93,17 +95,25 @@ func (s *Service) CreateInstance(ctx context.Context, p auth.Principal, in Creat
 			if err := nameFree(ctx, tx, store.KindInstance, vdc, in.Name, "name"); err != nil {
 				return err
 			}
-			fl, err := snapshot(ctx, tx, v.PoolID)
+			spec := cloneSpec(in.Spec)
+			req, err := request(ctx, tx, in.Name, spec, "")
 			if err != nil {
 				return err
 			}
-			spec := cloneSpec(in.Spec)
-			id := ovm.NewID()
-			res := s.place(fl, []placement.Request{request(in.Name, spec, "")})
+			reqs := []placement.Request{req}
+			fl, err := snapshot(ctx, tx, v.PoolID, reqs, snapshotOptions{})
+			if err != nil {
+				return err
+			}
+			res, err := place(ctx, tx, fl, reqs)
+			if err != nil {
+				return err
+			}
 			if res[0].Err != nil {
 				return res[0].Err
 			}
-			inst, task, err := s.recordInstance(ctx, tx, v, id, in.Name, spec, "", res[0].HostID, in.Start)
+			id := ovm.NewID()
+			inst, task, err := s.recordInstance(ctx, tx, v, id, in.Name, spec, "", res[0].HostID, fl.limit[res[0].HostID], in.Start)
 			out = InstanceTask{Instance: inst, Task: &task}
 			return err
 		})
@@ -141,13 +151,18 @@ func nameFree(ctx context.Context, tx store.Tx, kind store.Kind, vdc ovm.ID, nam
 	return err
 }
 
-// recordInstance reserves the quota and addresses of a placed instance,
+// recordInstance reserves the quota, the host allocation (within limit)
+// and the addresses of a placed instance,
 // enqueues its instance.create task and records it, in tx.
 func (s *Service) recordInstance(ctx context.Context, tx store.Tx, v ovm.VDC, id ovm.ID, name string, spec ovm.InstanceSpec,
-	vappID, hostID ovm.ID, start bool) (ovm.Instance, ovm.Task, error) {
+	vappID, hostID ovm.ID, limit ovm.Resources, start bool) (ovm.Instance, ovm.Task, error) {
 	usage := ovm.UsageOf(spec)
 	if err := tx.Reserve(ctx, v.ID, usage); err != nil {
 		return ovm.Instance{}, ovm.Task{}, err
+	}
+	var held hostHold
+	if err := setHold(ctx, tx, &held, instanceHold(hostID, spec, vappID), limit); err != nil {
+		return ovm.Instance{}, ovm.Task{}, hostFull(err, name)
 	}
 	if err := allocateNICs(ctx, newIPAMs(tx, v.ID), id, &spec, "spec."); err != nil {
 		return ovm.Instance{}, ovm.Task{}, err
@@ -166,6 +181,7 @@ func (s *Service) recordInstance(ctx context.Context, tx store.Tx, v ovm.VDC, id
 		Instance: ovm.Instance{ID: id, Name: name, VDCID: v.ID, VAppID: vappID, Spec: spec, CreatedAt: now,
 			Status: ovm.InstanceStatus{Phase: ovm.PhaseCreating, Power: ovm.PowerStopped, HostID: hostID, Addresses: addrs, UpdatedAt: now}},
 		Reserved:    usage,
+		Held:        held,
 		PendingTask: task.ID,
 	}
 	rec := store.Record{Kind: store.KindInstance, ID: id, VDCID: v.ID, ParentID: vappID, HostID: hostID, Name: name}
@@ -371,6 +387,16 @@ func (s *Service) UpdateInstance(ctx context.Context, p auth.Principal, id ovm.I
 			delta := ovm.UsageOf(next).Sub(ovm.UsageOf(inst.Spec))
 			if err := tx.Reserve(ctx, inst.VDCID, delta); err != nil {
 				return err
+			}
+			if inst.Held.HostID != "" {
+				limit, err := allocatable(ctx, tx, inst.Held.HostID)
+				if err != nil {
+					return err
+				}
+				grow := ovm.Resources{CPU: delta.CPU, Memory: delta.Memory}
+				if err := growHold(ctx, tx, &inst.Held, grow, limit); err != nil {
+					return hostFull(err, inst.Name)
+				}
 			}
 			task, err := s.tasks.Enqueue(ctx, tx, tasks.Spec{Kind: TaskInstanceResize, VDCID: inst.VDCID, TargetID: id,
 				HostID: inst.Status.HostID, Input: resizeInput{InstanceID: id, HostID: inst.Status.HostID,

@@ -2,89 +2,297 @@ package core
 
 import (
 	"context"
+	"slices"
 
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/placement"
 	"github.com/openovm/ovm/server/store"
 )
 
-// fleet is a placement snapshot of a VDC's pool, built from the store inside
-// the placing transaction.
+// fleet is a placement snapshot of the hosts a pool places on, built from
+// the store inside the placing transaction.
 type fleet struct {
 	f      *placement.Fleet
 	pool   ovm.ResourcePool
 	scope  ovm.Scope
 	policy ovm.PlacementPolicy
+	cursor placement.Cursor
+	// limit is each host's allocatable capacity (with its pool's
+	// overcommit): the guard of the allocation a placement makes.
+	limit map[ovm.ID]ovm.Resources
+	// names are the hosts' names, for messages to administrators.
+	names map[ovm.ID]string
+	// hosts are the hosts of the snapshot as placement sees them.
+	hosts []placement.Host
 }
 
-// snapshot builds the placement fleet of a pool: every host, with its
-// pool's overcommit, allocated = the demands of the instances on it.
-func snapshot(ctx context.Context, tx store.Tx, poolID ovm.ID) (*fleet, error) {
+// snapshotOptions say what a snapshot fills besides capacity and
+// allocation.
+type snapshotOptions struct {
+	// Sharing lists the storage pools whose reach each host gets (in
+	// placement.Host.SharedStorage); requests name theirs already.
+	Sharing []ovm.StoragePool
+	// PoolOnly reads the hosts of the pool itself rather than of its
+	// placement scope (evacuation stays in the pool).
+	PoolOnly bool
+	// Groups reads every host's anti-affinity groups even when no request
+	// has a group.
+	Groups bool
+}
+
+// snapshot builds the placement fleet of a pool's scope: the hosts of the
+// scope only, each with its pool's overcommit, its stored allocation (and
+// its anti-affinity groups when a request has a group), the networks and
+// the shared storage pools of reqs it reaches, and the pool's stored
+// round-robin cursor. Its cost grows with the hosts of the scope and what
+// the requests name, never with the instances of the platform.
+func snapshot(ctx context.Context, tx store.Tx, poolID ovm.ID, reqs []placement.Request, o snapshotOptions) (*fleet, error) {
 	pool, _, err := getAs[ovm.ResourcePool](ctx, tx, store.KindPool, poolID)
 	if err != nil {
 		return nil, err
 	}
-	pools := map[ovm.ID]ovm.ResourcePool{}
-	prs, err := listAll(ctx, tx, store.Filter{Kind: store.KindPool})
+	scope := pool.Scope
+	if scope.Kind == "" || o.PoolOnly {
+		scope = ovm.Scope{Kind: ovm.ScopePool, PoolID: pool.ID}
+	}
+	hrs, err := scopeHosts(ctx, tx, scope)
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range prs {
-		p, err := decode[ovm.ResourcePool](r)
-		if err != nil {
-			return nil, err
-		}
-		pools[p.ID] = p
-	}
-	hrs, err := listAll(ctx, tx, store.Filter{Kind: store.KindHost})
-	if err != nil {
-		return nil, err
-	}
-	demand, groups, err := hostDemand(ctx, tx)
-	if err != nil {
-		return nil, err
-	}
-	hosts := make([]placement.Host, 0, len(hrs))
+	pools := map[ovm.ID]ovm.ResourcePool{pool.ID: pool}
+	ids := make([]ovm.ID, 0, len(hrs))
+	hosts := make([]hostRecord, 0, len(hrs))
 	for _, r := range hrs {
 		h, err := decode[hostRecord](r)
 		if err != nil {
 			return nil, err
 		}
-		hosts = append(hosts, placement.Host{
-			ID: h.ID, DatacenterID: h.DatacenterID, PoolID: h.PoolID, Name: h.Name, Kind: h.Kind,
-			State: h.State, ReadOnly: h.ReadOnly, Capacity: h.Capacity, Allocated: demand[h.ID],
-			Overcommit: pools[h.PoolID].Overcommit, Groups: groups[h.ID],
-		})
+		if _, ok := pools[h.PoolID]; !ok {
+			p, _, err := getAs[ovm.ResourcePool](ctx, tx, store.KindPool, h.PoolID)
+			if err != nil {
+				return nil, err
+			}
+			pools[p.ID] = p
+		}
+		ids = append(ids, h.ID)
+		hosts = append(hosts, h)
 	}
-	f, err := placement.NewFleet(hosts)
+	groups := o.Groups || slices.ContainsFunc(reqs, func(r placement.Request) bool { return r.Group != "" })
+	allocs, err := tx.HostAllocations(ctx, ids, groups)
 	if err != nil {
 		return nil, err
 	}
-	scope := pool.Scope
-	if scope.Kind == "" {
-		scope = ovm.Scope{Kind: ovm.ScopePool, PoolID: pool.ID}
+	nets, err := requestNetworks(ctx, tx, reqs)
+	if err != nil {
+		return nil, err
 	}
-	policy := pool.Policy
-	if !policy.Valid() {
-		policy = ovm.PolicyPerformance
+	sharing, err := requestStorage(ctx, tx, reqs, o.Sharing)
+	if err != nil {
+		return nil, err
 	}
-	return &fleet{f: f, pool: pool, scope: scope, policy: policy}, nil
+	fl := &fleet{pool: pool, scope: scope, policy: pool.Policy,
+		limit: make(map[ovm.ID]ovm.Resources, len(hosts)), names: make(map[ovm.ID]string, len(hosts))}
+	if !fl.policy.Valid() {
+		fl.policy = ovm.PolicyPerformance
+	}
+	ph := make([]placement.Host, 0, len(hosts))
+	for _, h := range hosts {
+		a := allocs[h.ID]
+		over := pools[h.PoolID].Overcommit
+		fl.limit[h.ID] = over.Apply(h.Capacity)
+		fl.names[h.ID] = h.Name
+		p := placement.Host{
+			ID: h.ID, DatacenterID: h.DatacenterID, PoolID: h.PoolID, Name: h.Name, Kind: h.Kind,
+			State: h.State, ReadOnly: h.ReadOnly, Capacity: h.Capacity, Allocated: a.Resources, Overcommit: over,
+		}
+		for g, n := range a.Groups {
+			if n > 0 {
+				p.Groups = append(p.Groups, g)
+			}
+		}
+		for _, n := range nets {
+			if reachesNetwork(h.Host, n) {
+				p.Networks = append(p.Networks, n.ID)
+			}
+		}
+		for _, sp := range sharing {
+			if reachesStorage(h.Host, sp) {
+				p.SharedStorage = append(p.SharedStorage, sp.ID)
+			}
+		}
+		slices.Sort(p.Groups)
+		slices.Sort(p.Networks)
+		slices.Sort(p.SharedStorage)
+		ph = append(ph, p)
+	}
+	fl.hosts = ph
+	if fl.f, err = placement.NewFleet(ph); err != nil {
+		return nil, err
+	}
+	c, err := tx.PoolCursor(ctx, pool.ID)
+	if err != nil {
+		return nil, err
+	}
+	if err := fl.cursor.UnmarshalText([]byte(c)); err != nil {
+		fl.cursor = placement.Cursor{} // a cursor of another format starts over
+	}
+	return fl, nil
 }
 
-// request is the placement request of an instance.
-func request(name string, spec ovm.InstanceSpec, group ovm.ID) placement.Request {
-	return placement.Request{Name: name, Demand: spec.Demand(), Kinds: spec.Image.HostKinds(), Group: group}
+// scopeHosts reads the host records of a scope.
+func scopeHosts(ctx context.Context, tx store.Tx, scope ovm.Scope) ([]store.Record, error) {
+	switch scope.Kind {
+	case ovm.ScopeHosts:
+		out := make([]store.Record, 0, len(scope.HostIDs))
+		for _, id := range scope.HostIDs {
+			r, err := tx.Get(ctx, store.KindHost, id)
+			switch {
+			case ovm.KindOf(err) == ovm.KindNotFound:
+				continue // a host deleted since: not a candidate
+			case err != nil:
+				return nil, err
+			}
+			out = append(out, r)
+		}
+		return out, nil
+	case ovm.ScopeDatacenter:
+		prs, err := listAll(ctx, tx, store.Filter{Kind: store.KindPool, ParentID: scope.DatacenterID})
+		if err != nil {
+			return nil, err
+		}
+		var out []store.Record
+		for _, p := range prs {
+			hrs, err := listAll(ctx, tx, store.Filter{Kind: store.KindHost, ParentID: p.ID})
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, hrs...)
+		}
+		return out, nil
+	}
+	return listAll(ctx, tx, store.Filter{Kind: store.KindHost, ParentID: scope.PoolID})
 }
 
-// place places a batch on the pool's fleet, continuing the pool's
-// round-robin cursor.
-func (s *Service) place(fl *fleet, reqs []placement.Request) []placement.Result {
-	s.curMu.Lock()
-	cur := s.cursors[fl.pool.ID]
-	s.curMu.Unlock()
-	res, next := fl.f.PlaceBatch(reqs, fl.policy, fl.scope, cur)
-	s.curMu.Lock()
-	s.cursors[fl.pool.ID] = next
-	s.curMu.Unlock()
-	return res
+// requestNetworks reads the networks the requests need.
+func requestNetworks(ctx context.Context, tx store.Tx, reqs []placement.Request) ([]ovm.Network, error) {
+	var out []ovm.Network
+	seen := map[ovm.ID]bool{}
+	for _, r := range reqs {
+		for _, id := range r.Networks {
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			n, _, err := getAs[ovm.Network](ctx, tx, store.KindNetwork, id)
+			switch {
+			case ovm.KindOf(err) == ovm.KindNotFound:
+				continue // the address allocation names the field
+			case err != nil:
+				return nil, err
+			}
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+// requestStorage reads the shared storage pools the requests need, plus
+// extra.
+func requestStorage(ctx context.Context, tx store.Tx, reqs []placement.Request, extra []ovm.StoragePool) ([]ovm.StoragePool, error) {
+	out := slices.Clone(extra)
+	seen := map[ovm.ID]bool{}
+	for _, sp := range extra {
+		seen[sp.ID] = true
+	}
+	for _, r := range reqs {
+		for _, id := range r.SharedStorage {
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			sp, _, err := getAs[ovm.StoragePool](ctx, tx, store.KindStoragePool, id)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, sp)
+		}
+	}
+	return out, nil
+}
+
+// reachesNetwork reports whether a host can carry a network: listed in its
+// networks, or made there by its network driver at create (an untagged
+// segment anywhere; a VLAN where the kind's driver carries tags: ESXi port
+// groups, Docker with an uplink, the fake driver; not libvirt's bridges).
+func reachesNetwork(h ovm.Host, n ovm.Network) bool {
+	if slices.Contains(h.Networks, n.ID) || n.VLAN == 0 {
+		return true
+	}
+	switch h.Kind {
+	case ovm.HostESXi, ovm.HostFake:
+		return true
+	case ovm.HostDocker:
+		return h.Options["uplink"] != ""
+	}
+	return false
+}
+
+// reachesStorage reports whether a host sees a shared storage pool.
+func reachesStorage(h ovm.Host, sp ovm.StoragePool) bool {
+	return len(sp.HostIDs) == 0 || slices.Contains(sp.HostIDs, h.ID) || slices.Contains(h.StoragePools, sp.ID)
+}
+
+// request is the placement request of an instance: its demand, the host
+// kinds its image runs on, its networks, the shared storage pools its
+// disks name, and its anti-affinity group.
+func request(ctx context.Context, tx store.Tx, name string, spec ovm.InstanceSpec, group ovm.ID) (placement.Request, error) {
+	req := placement.Request{Name: name, Demand: spec.Demand(), Kinds: spec.Image.HostKinds(), Group: group}
+	for _, n := range spec.NICs {
+		if slices.Contains(req.Networks, n.NetworkID) {
+			continue
+		}
+		// A network that does not exist is left to the address
+		// allocation, which names the field.
+		switch _, err := tx.Get(ctx, store.KindNetwork, n.NetworkID); {
+		case err == nil:
+			req.Networks = append(req.Networks, n.NetworkID)
+		case ovm.KindOf(err) != ovm.KindNotFound:
+			return req, err
+		}
+	}
+	for _, d := range spec.Disks {
+		if d.StoragePoolID.IsZero() || slices.Contains(req.SharedStorage, d.StoragePoolID) {
+			continue
+		}
+		sp, _, err := getAs[ovm.StoragePool](ctx, tx, store.KindStoragePool, d.StoragePoolID)
+		if err != nil {
+			return req, fieldNotFound(err, "spec.disks.storagePoolId")
+		}
+		if sp.Kind.Shared() {
+			req.SharedStorage = append(req.SharedStorage, sp.ID)
+		}
+	}
+	return req, nil
+}
+
+// place places a batch on the fleet from the pool's stored cursor, and
+// stores the cursor it ends at.
+func place(ctx context.Context, tx store.Tx, fl *fleet, reqs []placement.Request) ([]placement.Result, error) {
+	res, next := fl.f.PlaceBatch(reqs, fl.policy, fl.scope, fl.cursor)
+	if next != fl.cursor {
+		if err := saveCursor(ctx, tx, fl.pool.ID, next); err != nil {
+			return nil, err
+		}
+		fl.cursor = next
+	}
+	return res, nil
+}
+
+// saveCursor stores a pool's round-robin cursor.
+func saveCursor(ctx context.Context, tx store.Tx, poolID ovm.ID, c placement.Cursor) error {
+	b, err := c.MarshalText()
+	if err != nil {
+		return err
+	}
+	return tx.SetPoolCursor(ctx, poolID, string(b))
 }

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/openovm/ovm/ovm"
-	"github.com/openovm/ovm/placement"
 	"github.com/openovm/ovm/server/auth"
 	"github.com/openovm/ovm/server/drivers"
 	"github.com/openovm/ovm/server/secrets"
@@ -70,9 +69,6 @@ type Service struct {
 	authCache map[[32]byte]authEntry
 	dummy     string // a hash to check against for unknown users
 
-	curMu   sync.Mutex
-	cursors map[ovm.ID]placement.Cursor // round-robin position per pool
-
 	decoded decodedInstances
 }
 
@@ -115,7 +111,6 @@ func New(o Options) (*Service, error) {
 	s := &Service{
 		st: o.Store, tasks: o.Tasks, reg: o.Drivers, box: o.Secrets, log: o.Logger, now: o.Now, o: o,
 		authCache: map[[32]byte]authEntry{},
-		cursors:   map[ovm.ID]placement.Cursor{},
 	}
 	s.tasks.Register(TaskInstanceCreate, createHandler{s})
 	s.tasks.Register(TaskInstancePower, powerHandler{s})

@@ -76,10 +76,6 @@ func (s *Service) DeployVApp(ctx context.Context, p auth.Principal, in CreateVAp
 			if err := q.Admit(used, total); err != nil {
 				return err
 			}
-			fl, err := snapshot(ctx, tx, v.PoolID)
-			if err != nil {
-				return err
-			}
 			rec := vappRecord{VApp: ovm.VApp{ID: ovm.NewID(), Name: in.Name, VDCID: vdc, AntiAffinity: in.AntiAffinity,
 				Members: in.Members, CreatedAt: s.now()}}
 			group := ovm.ID("")
@@ -88,9 +84,18 @@ func (s *Service) DeployVApp(ctx context.Context, p auth.Principal, in CreateVAp
 			}
 			reqs := make([]placement.Request, len(in.Members))
 			for i, m := range in.Members {
-				reqs[i] = request(m.Name, m.Spec, group)
+				if reqs[i], err = request(ctx, tx, m.Name, m.Spec, group); err != nil {
+					return prefixFields(err, "members["+itoa(i)+"].")
+				}
 			}
-			res := s.place(fl, reqs)
+			fl, err := snapshot(ctx, tx, v.PoolID, reqs, snapshotOptions{})
+			if err != nil {
+				return err
+			}
+			res, err := place(ctx, tx, fl, reqs)
+			if err != nil {
+				return err
+			}
 			var nofit ovm.Fields
 			for i, r := range res {
 				if r.Err != nil {
@@ -104,7 +109,7 @@ func (s *Service) DeployVApp(ctx context.Context, p auth.Principal, in CreateVAp
 			statuses := make([]MemberStatus, len(in.Members))
 			for i, m := range in.Members {
 				id := ovm.NewID()
-				inst, task, err := s.recordInstance(ctx, tx, v, id, m.Name, cloneSpec(m.Spec), rec.ID, res[i].HostID, true)
+				inst, task, err := s.recordInstance(ctx, tx, v, id, m.Name, cloneSpec(m.Spec), rec.ID, res[i].HostID, fl.limit[res[i].HostID], true)
 				if err != nil {
 					return prefixFields(err, "members["+itoa(i)+"].")
 				}

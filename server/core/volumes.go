@@ -17,11 +17,13 @@ import (
 // volumeRecord is a stored volume.
 type volumeRecord struct {
 	ovm.Volume
-	HostID      ovm.ID    `json:"hostId,omitempty"`
-	Phase       ovm.Phase `json:"phase"`
-	Message     string    `json:"message,omitempty"`
-	Reserved    ovm.Usage `json:"reserved"`
-	PendingTask ovm.ID    `json:"pendingTask,omitempty"`
+	HostID   ovm.ID    `json:"hostId,omitempty"`
+	Phase    ovm.Phase `json:"phase"`
+	Message  string    `json:"message,omitempty"`
+	Reserved ovm.Usage `json:"reserved"`
+	// Held is the volume's disk on its host (see hostHold).
+	Held        hostHold `json:"held,omitzero"`
+	PendingTask ovm.ID   `json:"pendingTask,omitempty"`
 	// OldSize is the size before a resize in flight (0: none).
 	OldSize ovm.Bytes `json:"oldSizeBytes,omitempty"`
 }
@@ -86,15 +88,23 @@ func (s *Service) CreateVolume(ctx context.Context, p auth.Principal, in CreateV
 			if err := tx.Reserve(ctx, vdc, usage); err != nil {
 				return err
 			}
-			fl, err := snapshot(ctx, tx, v.PoolID)
+			reqs := []placement.Request{{Name: in.Name, Demand: ovm.Resources{Disk: in.Size}}}
+			fl, err := snapshot(ctx, tx, v.PoolID, reqs, snapshotOptions{})
 			if err != nil {
 				return err
 			}
-			res := s.place(fl, []placement.Request{{Name: in.Name, Demand: ovm.Resources{Disk: in.Size}}})
+			res, err := place(ctx, tx, fl, reqs)
+			if err != nil {
+				return err
+			}
 			if res[0].Err != nil {
 				return res[0].Err
 			}
 			host := res[0].HostID
+			var held hostHold
+			if err := setHold(ctx, tx, &held, hostHold{HostID: host, Resources: ovm.Resources{Disk: in.Size}}, fl.limit[host]); err != nil {
+				return hostFull(err, in.Name)
+			}
 			id := ovm.NewID()
 			task, err := s.tasks.Enqueue(ctx, tx, tasks.Spec{Kind: TaskVolumeCreate, VDCID: vdc, TargetID: id, HostID: host,
 				Input: volumeInput{VolumeID: id, HostID: host}})
@@ -102,7 +112,7 @@ func (s *Service) CreateVolume(ctx context.Context, p auth.Principal, in CreateV
 				return err
 			}
 			vol := volumeRecord{Volume: ovm.Volume{ID: id, Name: in.Name, VDCID: vdc, StoragePoolID: defaultPoolID(host),
-				Size: in.Size, CreatedAt: s.now()}, HostID: host, Phase: ovm.PhaseCreating, Reserved: usage, PendingTask: task.ID}
+				Size: in.Size, CreatedAt: s.now()}, HostID: host, Phase: ovm.PhaseCreating, Reserved: usage, Held: held, PendingTask: task.ID}
 			rec := store.Record{Kind: store.KindVolume, ID: id, VDCID: vdc, HostID: host, Name: in.Name}
 			if err := setData(&rec, vol); err != nil {
 				return err
@@ -184,6 +194,15 @@ func (s *Service) ResizeVolume(ctx context.Context, p auth.Principal, id ovm.ID,
 		delta := ovm.Usage{Disk: size - v.Size}
 		if err := tx.Reserve(ctx, v.VDCID, delta); err != nil {
 			return nil, err
+		}
+		if v.Held.HostID != "" {
+			limit, err := allocatable(ctx, tx, v.Held.HostID)
+			if err != nil {
+				return nil, err
+			}
+			if err := growHold(ctx, tx, &v.Held, ovm.Resources{Disk: delta.Disk}, limit); err != nil {
+				return nil, hostFull(err, v.Name)
+			}
 		}
 		t, err := s.tasks.Enqueue(ctx, tx, tasks.Spec{Kind: TaskVolumeResize, VDCID: v.VDCID, TargetID: v.ID, HostID: v.HostID,
 			Input: volumeInput{VolumeID: v.ID, HostID: v.HostID, Size: size}})
@@ -310,11 +329,8 @@ func (h volumeCreateHandler) Finish(ctx context.Context, r *tasks.Run, state ovm
 		return nil
 	}
 	return h.s.updateVolume(ctx, r.Task().TargetID, func(ctx context.Context, tx store.Tx, v *volumeRecord) error {
-		if v.Reserved != (ovm.Usage{}) {
-			if err := tx.Reserve(ctx, v.VDCID, ovm.Usage{}.Sub(v.Reserved)); err != nil {
-				return err
-			}
-			v.Reserved = ovm.Usage{}
+		if err := releaseVolume(ctx, tx, v); err != nil {
+			return err
 		}
 		v.Phase, v.Message, v.PendingTask = ovm.PhaseFailed, causeText(cause), ""
 		return nil
@@ -364,6 +380,11 @@ func (h volumeResizeHandler) Finish(ctx context.Context, r *tasks.Run, state ovm
 				return err
 			}
 			v.Reserved, v.Size, v.OldSize = v.Reserved.Sub(delta), v.OldSize, 0
+			if v.Held.HostID != "" {
+				if err := growHold(ctx, tx, &v.Held, ovm.Resources{Disk: -delta.Disk}, ovm.Resources{}); err != nil {
+					return err
+				}
+			}
 		}
 		v.Phase, v.Message, v.PendingTask = ovm.PhaseReady, "resize failed: "+causeText(cause), ""
 		return nil
@@ -400,10 +421,8 @@ func (h volumeDeleteHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
 				case err != nil:
 					return err
 				}
-				if v.Reserved != (ovm.Usage{}) {
-					if err := tx.Reserve(ctx, v.VDCID, ovm.Usage{}.Sub(v.Reserved)); err != nil {
-						return err
-					}
+				if err := releaseVolume(ctx, tx, &v); err != nil {
+					return err
 				}
 				return tx.Delete(ctx, store.KindVolume, v.ID, 0)
 			})
@@ -420,4 +439,15 @@ func (h volumeDeleteHandler) Finish(ctx context.Context, r *tasks.Run, state ovm
 		v.Phase, v.Message, v.PendingTask = ovm.PhaseFailed, "delete failed: "+causeText(cause), ""
 		return nil
 	})
+}
+
+// releaseVolume gives back a volume's quota and its disk on its host, once.
+func releaseVolume(ctx context.Context, tx store.Tx, v *volumeRecord) error {
+	if v.Reserved != (ovm.Usage{}) {
+		if err := tx.Reserve(ctx, v.VDCID, ovm.Usage{}.Sub(v.Reserved)); err != nil {
+			return err
+		}
+		v.Reserved = ovm.Usage{}
+	}
+	return setHold(ctx, tx, &v.Held, hostHold{}, ovm.Resources{})
 }

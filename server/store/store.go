@@ -140,6 +140,42 @@ type Idempotency struct {
 	CreatedAt   time.Time
 }
 
+// HostAllocation is what a host holds: the resources of the instances and
+// disks placed on it, how many instances it runs, and how many members of
+// each anti-affinity group (a vApp id) are among them. Placement reads it
+// instead of summing the instances of the host.
+type HostAllocation struct {
+	Resources ovm.Resources
+	Instances int64
+	// Groups counts members per group; a group with none is absent.
+	Groups map[ovm.ID]int64
+}
+
+// IsZero reports whether the allocation holds nothing.
+func (a HostAllocation) IsZero() bool {
+	if a.Resources != (ovm.Resources{}) || a.Instances != 0 {
+		return false
+	}
+	for _, n := range a.Groups {
+		if n != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// Neg returns the allocation with every component negated: what releases a.
+func (a HostAllocation) Neg() HostAllocation {
+	out := HostAllocation{Resources: ovm.Resources{}.Sub(a.Resources), Instances: -a.Instances}
+	if len(a.Groups) > 0 {
+		out.Groups = make(map[ovm.ID]int64, len(a.Groups))
+		for g, n := range a.Groups {
+			out.Groups[g] = -n
+		}
+	}
+	return out
+}
+
 // Store is the server's persistence. Implementations are safe for
 // concurrent use.
 type Store interface {
@@ -192,6 +228,24 @@ type Tx interface {
 	// releases and always succeeds. Over quota is ovm.ErrQuotaExceeded
 	// naming each resource.
 	Reserve(ctx context.Context, vdcID ovm.ID, delta ovm.Usage) error
+
+	// Host allocations. AllocateHost adds delta to the host's allocation
+	// with guarded increments in one statement: each positive resource
+	// must stay within the same component of limit (a zero component does
+	// not limit), else ovm.ErrQuotaExceeded naming the host and the
+	// resource; a component that would fall below zero is ovm.ErrInternal
+	// (the caller released what the host did not hold) and changes
+	// nothing. HostAllocations returns the allocations of the hosts asked
+	// for, with their groups when groups is set; a host that holds nothing
+	// is absent. DeleteHostAllocation forgets a host's allocation.
+	AllocateHost(ctx context.Context, hostID ovm.ID, delta HostAllocation, limit ovm.Resources) error
+	HostAllocations(ctx context.Context, hostIDs []ovm.ID, groups bool) (map[ovm.ID]HostAllocation, error)
+	DeleteHostAllocation(ctx context.Context, hostID ovm.ID) error
+
+	// Placement cursors: the round-robin position of each resource pool,
+	// an opaque text ("" when the pool has none yet).
+	PoolCursor(ctx context.Context, poolID ovm.ID) (string, error)
+	SetPoolCursor(ctx context.Context, poolID ovm.ID, cursor string) error
 
 	// IP allocations: unique per (network, ip).
 	Allocations(ctx context.Context, networkID ovm.ID) ([]IPAllocation, error)

@@ -100,6 +100,20 @@ var migrations = []migration{
 		response {json},
 		created_at {time} NOT NULL,
 		PRIMARY KEY (scope, idem_key))`},
+	{17, "host_allocations", `CREATE TABLE IF NOT EXISTS host_allocations (
+		host_id TEXT NOT NULL PRIMARY KEY,
+		cpu INT8 NOT NULL,
+		memory INT8 NOT NULL,
+		disk INT8 NOT NULL,
+		instances INT8 NOT NULL)`},
+	{18, "host_groups", `CREATE TABLE IF NOT EXISTS host_groups (
+		host_id TEXT NOT NULL,
+		group_id TEXT NOT NULL,
+		members INT8 NOT NULL,
+		PRIMARY KEY (host_id, group_id))`},
+	{19, "pool_cursors", `CREATE TABLE IF NOT EXISTS pool_cursors (
+		pool_id TEXT NOT NULL PRIMARY KEY,
+		last_host TEXT NOT NULL)`},
 }
 
 // bootstrap creates the two tables the migrations themselves need.
