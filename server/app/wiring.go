@@ -23,7 +23,7 @@ func registerEngines(reg *drivers.Registry, log *slog.Logger) {
 // with an alert instead of being restarted elsewhere.
 func startControllers(ctx context.Context, s *Server) error {
 	o := controllers.Options{
-		Service: s.svc, Store: s.st, Replica: s.cfg.Replica + "-" + string(ovm.NewID().Short()),
+		Platform: s.svc.System(), Store: s.st, Replica: s.cfg.Replica + "-" + string(ovm.NewID().Short()),
 		SyncInterval: s.cfg.SyncInterval, MonitorInterval: s.cfg.MonitorInterval,
 		Logger: s.log.With("component", "controllers"),
 	}

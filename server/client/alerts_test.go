@@ -20,7 +20,7 @@ func TestAlerts(t *testing.T) {
 	hosts, err := admin.ListHosts(ctx)
 	require.NoError(t, err)
 	require.Len(t, hosts, 1)
-	raised, err := srv.Service.RaiseAlert(ctx, ha.Alert{Kind: ha.AlertStaleCopies, Host: hosts[0].ID, Message: "stale copies on h1"}, nil)
+	raised, err := srv.Service.System().RaiseAlert(ctx, ha.Alert{Kind: ha.AlertStaleCopies, Host: hosts[0].ID, Message: "stale copies on h1"}, nil)
 	require.NoError(t, err)
 
 	list, err := admin.ListAlerts(ctx, client.ListOptions{})

@@ -45,7 +45,7 @@ func (c *Controllers) runMonitor(ctx context.Context, lease Lease) error {
 // round probes every watched host once and acts on what the detector says.
 func (m *monitor) round(ctx context.Context) error {
 	c := m.c
-	all, err := c.o.Service.ListHostsForMonitor(ctx)
+	all, err := c.o.Platform.ListHosts(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
 			c.log.Warn("host monitor: listing hosts failed", "err", err)
@@ -66,7 +66,7 @@ func (m *monitor) round(ctx context.Context) error {
 	for _, e := range r.Events {
 		h := m.hosts[e.Host]
 		c.log.Info("host monitor: host state changed", "host", h.Name, "hostId", e.Host, "from", e.From, "to", e.To, "reason", e.Reason)
-		if err := c.o.Service.SetHostState(ctx, e.Host, e.To.HostState(), stateReason(e), m.guard); err != nil {
+		if err := c.o.Platform.SetHostState(ctx, e.Host, e.To.HostState(), stateReason(e), m.guard); err != nil {
 			if errors.Is(err, ErrLeaseLost) {
 				return err
 			}
@@ -170,7 +170,7 @@ func (m *monitor) probe(ctx context.Context) []ha.Probe {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			pctx, cancel := context.WithTimeout(ctx, m.c.o.ProbeTimeout)
-			err := m.c.o.Service.PingHost(pctx, h)
+			err := m.c.o.Platform.PingHost(pctx, h)
 			cancel()
 			if err != nil && ctx.Err() == nil {
 				m.c.log.Debug("host monitor: probe failed", "host", h.Name, "err", err)
@@ -211,7 +211,7 @@ func (m *monitor) fence(ctx context.Context, req ha.FenceRequest) ha.FenceResult
 func (m *monitor) evacuateHost(ctx context.Context, id ovm.ID, fence ha.FenceResult) error {
 	c := m.c
 	h := m.hosts[id]
-	plan, err := c.o.Service.EvacuateHost(ctx, id, fence, m.guard)
+	plan, err := c.o.Platform.EvacuateHost(ctx, id, fence, ha.PlanEvacuation, m.guard)
 	switch {
 	case errors.Is(err, ErrLeaseLost):
 		return err
@@ -244,7 +244,7 @@ func (m *monitor) evacuateHost(ctx context.Context, id ovm.ID, fence ha.FenceRes
 func (m *monitor) reconcile(ctx context.Context, id ovm.ID) error {
 	c := m.c
 	h := m.hosts[id]
-	rec, err := c.o.Service.ReconcileHost(ctx, h, m.guard)
+	rec, err := c.o.Platform.ReconcileHost(ctx, h, ha.Reconcile, m.guard)
 	switch {
 	case errors.Is(err, ErrLeaseLost):
 		return err
@@ -268,7 +268,7 @@ func (m *monitor) reconcile(ctx context.Context, id ovm.ID) error {
 			c.log.Error("host monitor: marking a host reconciled failed", "host", h.Name, "err", err)
 			return nil
 		}
-		if err := c.o.Service.SetHostState(ctx, id, e.To.HostState(), "", m.guard); err != nil {
+		if err := c.o.Platform.SetHostState(ctx, id, e.To.HostState(), "", m.guard); err != nil {
 			if errors.Is(err, ErrLeaseLost) {
 				return err
 			}
@@ -295,7 +295,7 @@ func (m *monitor) reconcile(ctx context.Context, id ovm.ID) error {
 	if len(todo) == 0 {
 		return nil
 	}
-	if _, err := c.o.Service.StopStaleCopies(ctx, id, todo, m.guard); err != nil {
+	if _, err := c.o.Platform.StopStaleCopies(ctx, id, todo, m.guard); err != nil {
 		if errors.Is(err, ErrLeaseLost) {
 			return err
 		}
@@ -317,7 +317,7 @@ func (m *monitor) reconcile(ctx context.Context, id ovm.ID) error {
 func (m *monitor) alert(ctx context.Context, a ha.Alert) error {
 	c := m.c
 	logAlert(c.log, a)
-	if _, err := c.o.Service.RaiseAlert(ctx, a, m.guard); err != nil {
+	if _, err := c.o.Platform.RaiseAlert(ctx, a, m.guard); err != nil {
 		if errors.Is(err, ErrLeaseLost) {
 			return err
 		}
@@ -332,7 +332,7 @@ func (m *monitor) alert(ctx context.Context, a ha.Alert) error {
 // only ErrLeaseLost.
 func (m *monitor) resolve(ctx context.Context, id ovm.ID) error {
 	c := m.c
-	done, err := c.o.Service.ResolveAlerts(ctx, id, m.guard)
+	done, err := c.o.Platform.ResolveAlerts(ctx, id, m.guard)
 	switch {
 	case errors.Is(err, ErrLeaseLost):
 		return err

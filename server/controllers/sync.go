@@ -13,7 +13,7 @@ import (
 func (c *Controllers) runSync(ctx context.Context, lease Lease) error {
 	guard := lease.Guard()
 	return every(ctx, c.o.SyncInterval, func(ctx context.Context) error {
-		hosts, err := c.o.Service.ListHostsForMonitor(ctx)
+		hosts, err := c.o.Platform.ListHosts(ctx)
 		if err != nil {
 			if ctx.Err() == nil {
 				c.log.Warn("inventory sync: listing hosts failed", "err", err)
@@ -24,7 +24,7 @@ func (c *Controllers) runSync(ctx context.Context, lease Lease) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			rep, err := c.o.Service.SyncHostGuarded(ctx, h.ID, guard)
+			rep, err := c.o.Platform.SyncHost(ctx, h.ID, guard)
 			switch {
 			case errors.Is(err, ErrLeaseLost):
 				return err

@@ -57,7 +57,7 @@ func TestSyncHostGuardedReports(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rep, err := c.svc.SyncHostGuarded(t.Context(), tt.host.ID, nil)
+			rep, err := c.svc.System().SyncHost(t.Context(), tt.host.ID, nil)
 			require.NoError(t, err)
 			assert.Equal(t, tt.wantAdded, rep.Added, "added: got %d, want %d", rep.Added, tt.wantAdded)
 			var disc []string

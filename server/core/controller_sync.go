@@ -61,13 +61,14 @@ type Orphan struct {
 	Power    ovm.PowerState `json:"power"`
 }
 
-// SyncHostGuarded is inventory sync for the controllers: it lists a host's
+// SyncHost is inventory sync for the controllers: it lists a host's
 // objects and, in one transaction that first runs guard, records the
-// unmanaged ones as discovered (as SyncHost does), marks lost the managed
+// unmanaged ones as discovered (as Service.SyncHost does), marks lost the managed
 // instances whose object is gone from the host, and reports the objects
 // with an OVM id the store does not know. A host that does not answer is
 // ovm.ErrUnavailable with the driver's text, and nothing is written.
-func (s *Service) SyncHostGuarded(ctx context.Context, hostID ovm.ID, guard Guard) (SyncReport, error) {
+func (y *System) SyncHost(ctx context.Context, hostID ovm.ID, guard Guard) (SyncReport, error) {
+	s := y.s
 	var h hostRecord
 	err := s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
