@@ -49,6 +49,10 @@ func (c *Controllers) report(name string, rep core.SyncReport) {
 		c.log.Warn("inventory sync: managed instance gone from its host, marked lost",
 			"host", name, "instance", m.ID, "name", m.Name, "nativeId", m.NativeID)
 	}
+	for _, p := range rep.Powered {
+		c.log.Info("inventory sync: power of a managed instance changed outside OVM, recorded",
+			"host", name, "instance", p.ID, "name", p.Name, "from", p.From, "to", p.To)
+	}
 	for _, o := range rep.Orphans {
 		c.log.Warn("inventory sync: orphan on host: its OVM id is not in the store",
 			"host", name, "ovmId", o.OVMID, "name", o.Name, "nativeId", o.NativeID, "power", o.Power)
