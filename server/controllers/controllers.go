@@ -67,8 +67,9 @@ type Options struct {
 	// SyncInterval is how often inventory sync lists every host
 	// (default 60s).
 	SyncInterval time.Duration
-	// MonitorInterval is how often the host monitor probes every host of
-	// the HA-enabled pools (default 10s). A host is suspect after one
+	// MonitorInterval is how often the host monitor probes every host
+	// (default 10s); the failed hosts of HA-enabled pools are fenced and
+	// evacuated, those of other pools only marked failed. A host is suspect after one
 	// failed probe and failed after two in a row.
 	MonitorInterval time.Duration
 	// ProbeTimeout bounds each probe (default half the MonitorInterval).

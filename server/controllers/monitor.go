@@ -85,6 +85,11 @@ func (m *monitor) round(ctx context.Context) error {
 		}
 	}
 	for _, req := range r.Fence {
+		if !m.hosts[req.Host].HAEnabled {
+			// Without HA a failed host is only marked: placement skips it,
+			// and its instances wait for it to come back.
+			continue
+		}
 		m.evacuate[req.Host] = m.fence(ctx, req)
 	}
 	for id, fence := range m.evacuate {
@@ -113,17 +118,15 @@ func stateReason(e ha.Event) string {
 	return e.Reason
 }
 
-// track watches the hosts of HA-enabled pools and forgets the others. A
-// host first seen starts in the state the store has for it, so that a new
+// track watches every host (those of HA-enabled pools are also fenced and
+// evacuated when they fail) and forgets the hosts that are gone. A host
+// first seen starts in the state the store has for it, so that a new
 // leader goes on where the previous one stopped.
 func (m *monitor) track(all []core.MonitorHost) {
 	c := m.c
 	now := c.o.Now()
 	seen := map[ovm.ID]bool{}
 	for _, h := range all {
-		if !h.HAEnabled {
-			continue
-		}
 		seen[h.ID] = true
 		m.hosts[h.ID] = h
 		spec := ha.HostSpec{ID: h.ID, PoolID: h.PoolID, DatacenterID: h.DatacenterID,
