@@ -29,7 +29,9 @@ type fixture struct {
 	admin auth.Principal
 }
 
-func newFixture(t *testing.T) *fixture {
+// newFixture returns a service over a new SQLite store with fake hosts;
+// each of with changes its options.
+func newFixture(t *testing.T, with ...func(*core.Options)) *fixture {
 	t.Helper()
 	st, err := sqlstore.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "db"))
 	require.NoError(t, err)
@@ -42,7 +44,11 @@ func newFixture(t *testing.T) *fixture {
 	_, _ = rand.Read(key)
 	box, err := secrets.New(key)
 	require.NoError(t, err)
-	svc, err := core.New(core.Options{Store: st, Tasks: eng, Drivers: reg, Secrets: box, Argon2: cheap, AuthCacheTTL: time.Minute})
+	o := core.Options{Store: st, Tasks: eng, Drivers: reg, Secrets: box, Argon2: cheap, AuthCacheTTL: time.Minute}
+	for _, w := range with {
+		w(&o)
+	}
+	svc, err := core.New(o)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup

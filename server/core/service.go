@@ -74,6 +74,7 @@ type Service struct {
 	cursors map[ovm.ID]placement.Cursor // round-robin position per pool
 
 	decoded decodedInstances
+	creds   credentialCache
 }
 
 // New returns a Service and registers its task kinds on o.Tasks.
