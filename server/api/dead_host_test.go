@@ -13,13 +13,14 @@ import (
 	"github.com/openovm/ovm/internal/esxisim"
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/controllers"
+	"github.com/openovm/ovm/server/core"
 	"github.com/openovm/ovm/server/drivers"
 )
 
 // runControllers runs the controllers over the env's service until t ends.
 func (e *env) runControllers(o controllers.Options) {
 	e.t.Helper()
-	o.Platform, o.Replica = e.svc.System(), "r1"
+	o.Platform, o.Replica = core.NewSystem(e.svc), "r1"
 	c, err := controllers.New(o)
 	require.NoError(e.t, err)
 	ctx, cancel := context.WithCancel(context.Background())

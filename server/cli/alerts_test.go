@@ -23,7 +23,7 @@ func TestAlertCommands(t *testing.T) {
 	require.Len(t, hosts.Items, 1)
 	host := hosts.Items[0].ID
 	inst := ovm.NewID()
-	raised, err := h.srv.Service.System().RaiseAlert(ctx, ha.Alert{Kind: ha.AlertFenceUnconfirmed, Host: host, Instances: []ovm.ID{inst},
+	raised, err := core.NewSystem(h.srv.Service).RaiseAlert(ctx, ha.Alert{Kind: ha.AlertFenceUnconfirmed, Host: host, Instances: []ovm.ID{inst},
 		Message: "no fence confirmed that h1 is down"}, nil)
 	require.NoError(t, err)
 

@@ -57,7 +57,7 @@ const (
 // zero durations take the defaults given.
 type Options struct {
 	// Platform is the platform's operations the loops call
-	// (core.Service.System()).
+	// (core.NewSystem).
 	Platform Platform
 	// Store holds the loops' leases (default Platform.Store()).
 	Store store.Store

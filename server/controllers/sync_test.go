@@ -10,6 +10,7 @@ import (
 	"github.com/openovm/ovm/hypervisor"
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/controllers"
+	"github.com/openovm/ovm/server/core"
 )
 
 // removeBehindOVM deletes an instance on its host without telling OVM.
@@ -57,7 +58,7 @@ func TestSyncHostGuardedReports(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rep, err := c.svc.System().SyncHost(t.Context(), tt.host.ID, nil)
+			rep, err := core.NewSystem(c.svc).SyncHost(t.Context(), tt.host.ID, nil)
 			require.NoError(t, err)
 			assert.Equal(t, tt.wantAdded, rep.Added, "added: got %d, want %d", rep.Added, tt.wantAdded)
 			var disc []string
@@ -146,7 +147,7 @@ func TestSyncRecordsPowerChangedOutsideOVM(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.outside(t)
-			rep, err := c.svc.System().SyncHost(t.Context(), h1.ID, nil)
+			rep, err := core.NewSystem(c.svc).SyncHost(t.Context(), h1.ID, nil)
 			require.NoError(t, err)
 			got := map[ovm.ID]ovm.PowerState{}
 			for _, p := range rep.Powered {

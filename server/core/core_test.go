@@ -83,11 +83,11 @@ func spec() ovm.InstanceSpec {
 
 func TestEnsureAdminOnce(t *testing.T) {
 	f := newFixture(t)
-	pw, created, err := f.svc.System().EnsureAdmin(t.Context(), "admin")
+	pw, created, err := core.NewSystem(f.svc).EnsureAdmin(t.Context(), "admin")
 	require.NoError(t, err)
 	require.True(t, created)
 	assert.Len(t, pw, core.AdminPasswordLength)
-	pw2, created, err := f.svc.System().EnsureAdmin(t.Context(), "admin")
+	pw2, created, err := core.NewSystem(f.svc).EnsureAdmin(t.Context(), "admin")
 	require.NoError(t, err)
 	assert.False(t, created, "second start creates nothing")
 	assert.Empty(t, pw2)
@@ -104,7 +104,7 @@ func TestEnsureAdminOnce(t *testing.T) {
 
 func TestTokenRevocationIsImmediate(t *testing.T) {
 	f := newFixture(t)
-	pw, _, err := f.svc.System().EnsureAdmin(t.Context(), "admin")
+	pw, _, err := core.NewSystem(f.svc).EnsureAdmin(t.Context(), "admin")
 	require.NoError(t, err)
 	s, err := f.svc.Login(t.Context(), "admin", pw)
 	require.NoError(t, err)

@@ -131,12 +131,6 @@ func New(o Options) (*Service, error) {
 	return s, nil
 }
 
-// Store returns the service's store (for readiness checks).
-func (s *Service) Store() store.Store { return s.st }
-
-// Tasks returns the service's task engine.
-func (s *Service) Tasks() *tasks.Engine { return s.tasks }
-
 // tx runs fn in a store transaction.
 func (s *Service) tx(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
 	return s.st.Tx(ctx, fn)

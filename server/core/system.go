@@ -3,6 +3,7 @@ package core
 import (
 	"github.com/openovm/ovm/ha"
 	"github.com/openovm/ovm/server/store"
+	"github.com/openovm/ovm/server/tasks"
 )
 
 // System is the platform's operations that the server runs on its own
@@ -14,12 +15,16 @@ import (
 // takes a principal.
 type System struct{ s *Service }
 
-// System returns the system operations over the service's store, tasks
-// and drivers.
-func (s *Service) System() *System { return &System{s: s} }
+// NewSystem returns the system operations over the store, tasks, drivers
+// and caches of s.
+func NewSystem(s *Service) *System { return &System{s: s} }
 
-// Store returns the store (the controllers' leases live there).
+// Store returns the store (the controllers' leases live there; readiness
+// checks ping it).
 func (y *System) Store() store.Store { return y.s.st }
+
+// Tasks returns the task engine.
+func (y *System) Tasks() *tasks.Engine { return y.s.tasks }
 
 // Planner plans the evacuation of a failed host; the controllers pass
 // ha.PlanEvacuation.

@@ -67,7 +67,7 @@ func Start(t testing.TB) *Server {
 	// event streams) before the engine stops and the store closes.
 	t.Cleanup(func() { cancel(); wg.Wait() })
 	t.Cleanup(srv.Close)
-	pw, created, err := svc.System().EnsureAdmin(ctx, "admin")
+	pw, created, err := core.NewSystem(svc).EnsureAdmin(ctx, "admin")
 	require.NoError(t, err, "ensure admin")
 	require.True(t, created, "EnsureAdmin on an empty store: created false, want true")
 	return &Server{URL: srv.URL, AdminName: "admin", AdminPassword: pw, Fakes: fakes, Service: svc}
