@@ -33,8 +33,7 @@ type MonitorHost struct {
 	rec       hostRecord
 }
 
-// ListHosts returns every host with its pool's HA setting, in id
-// order. It is for the controllers: it checks no principal.
+// ListHosts returns every host with its pool's HA setting, in id order.
 func (y *System) ListHosts(ctx context.Context) ([]MonitorHost, error) {
 	s := y.s
 	var out []MonitorHost
@@ -122,8 +121,7 @@ func (y *System) SetHostState(ctx context.Context, hostID ovm.ID, state ovm.Host
 // transaction that first runs guard: planner (the controllers pass
 // ha.PlanEvacuation) plans it from the pool's hosts as placement sees them,
 // the pool's policy and round-robin cursor (the placement instance create
-// uses), then it records
-// the plan. Each restart is an instance.evacuate task that recreates and
+// uses), then it records the plan. Each restart is an instance.evacuate task that recreates and
 // starts the instance on its new host, which the instance record names at
 // once; lost instances (local storage, no room) become phase lost, and
 // when the fence did not confirm every instance becomes phase unknown and
@@ -387,8 +385,8 @@ func haInstance(ctx context.Context, tx store.Tx, inst instanceRecord) (ha.Insta
 // ReconcileHost compares what a host that came back runs with where the
 // store has each instance, by reconcile (the controllers pass ha.Reconcile).
 // In a transaction that first runs guard it records the instances the
-// store still has on the host that were found there again (unknown or lost: ready again, with the power the
-// host reports). It returns the reconciliation: the caller stops its Stops
+// store still has on the host that were found there again (unknown or
+// lost: ready again, with the power the host reports). It returns the reconciliation: the caller stops its Stops
 // (StopStaleCopies) and lets the host take work once MayMarkUp is set.
 func (y *System) ReconcileHost(ctx context.Context, h MonitorHost, reconcile Reconciler, guard Guard) (ha.Reconciliation, error) {
 	s := y.s
