@@ -8,13 +8,15 @@
 // # The host-monitor loop
 //
 // The server's monitor (one replica at a time, under a lease) tracks every
-// host of the HA-enabled pools in a [Detector] and, every [Config.Interval]:
+// host in a [Detector] (so that a host that does not answer is failed for
+// placement in every pool) and, every [Config.Interval]:
 //
 //  1. probes the hosts through their drivers (hypervisor.Driver.Ping) and
 //     passes the results, with the time, to [Detector.Observe];
 //  2. records the [Event]s of the [Round] (host state changes) and raises
 //     its [Alert]s;
-//  3. for each [FenceRequest] of the round, tries the host's fencing methods
+//  3. for each [FenceRequest] of the round about a host of an HA-enabled
+//     pool (the others are only marked failed), tries the host's fencing methods
 //     in order and turns the outcome into a [FenceResult];
 //  4. calls [PlanEvacuation] with that result, the pool's hosts and the
 //     instances recorded on the failed host, and runs the [Plan]: restart

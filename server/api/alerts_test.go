@@ -21,13 +21,13 @@ func TestAlerts(t *testing.T) {
 	b := e.newTenant("vdc-b", pl.pool, quota)
 	var raised []core.Alert
 	for i, h := range pl.hosts {
-		a, err := e.svc.RaiseAlert(t.Context(), ha.Alert{Kind: ha.AlertFenceUnconfirmed, Host: h, Instances: []ovm.ID{ovm.NewID()},
+		a, err := core.NewSystem(e.svc).RaiseAlert(t.Context(), ha.Alert{Kind: ha.AlertFenceUnconfirmed, Host: h, Instances: []ovm.ID{ovm.NewID()},
 			Message: "no fence confirmed that the host is down"}, nil)
 		require.NoError(t, err, "raise alert %d", i)
 		raised = append(raised, a)
 	}
 	// Raised again while open: the same alert counts up.
-	again, err := e.svc.RaiseAlert(t.Context(), ha.Alert{Kind: ha.AlertFenceUnconfirmed, Host: pl.hosts[0], Message: "still no fence"}, nil)
+	again, err := core.NewSystem(e.svc).RaiseAlert(t.Context(), ha.Alert{Kind: ha.AlertFenceUnconfirmed, Host: pl.hosts[0], Message: "still no fence"}, nil)
 	require.NoError(t, err)
 	require.Equal(t, raised[0].ID, again.ID, "the same open alert raised again")
 
@@ -99,7 +99,7 @@ func TestAlerts(t *testing.T) {
 		assert.Equal(t, r2.header.Get("ETag"), r3.header.Get("ETag"), "version after a second ack")
 
 		// Raised again after the ack: a new alert.
-		fresh, err := e.svc.RaiseAlert(t.Context(), ha.Alert{Kind: ha.AlertFenceUnconfirmed, Host: raised[1].HostID, Message: "again"}, nil)
+		fresh, err := core.NewSystem(e.svc).RaiseAlert(t.Context(), ha.Alert{Kind: ha.AlertFenceUnconfirmed, Host: raised[1].HostID, Message: "again"}, nil)
 		require.NoError(t, err)
 		assert.NotEqual(t, raised[1].ID, fresh.ID, "an alert raised after its ack")
 		assert.Equal(t, 1, fresh.Count)

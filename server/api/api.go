@@ -135,7 +135,7 @@ func build(svc *core.Service, o Options) (http.Handler, huma.API) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		w.Header().Set("Content-Type", "text/plain")
-		if err := svc.Store().Ping(ctx); err != nil {
+		if err := core.NewSystem(svc).Store().Ping(ctx); err != nil {
 			s.log.WarnContext(ctx, "api: not ready", "err", err)
 			w.WriteHeader(http.StatusServiceUnavailable)
 			_, _ = w.Write([]byte("store unavailable\n"))

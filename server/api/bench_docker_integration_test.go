@@ -64,7 +64,7 @@ func BenchmarkDockerCreateStartServer(b *testing.B) {
 				return fmt.Errorf("create: %s", r)
 			}
 			r.decode(b, &it)
-			t, err := e.svc.Tasks().Wait(ctx, it.Task.ID)
+			t, err := core.NewSystem(e.svc).Tasks().Wait(ctx, it.Task.ID)
 			if err != nil {
 				return err
 			}

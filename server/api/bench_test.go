@@ -165,7 +165,7 @@ func benchCreateInstance(b *testing.B, open func(testing.TB) store.Store) {
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "accepted/s")
 	for _, id := range ids {
 		if id != "" {
-			t, err := e.svc.Tasks().Wait(b.Context(), id)
+			t, err := core.NewSystem(e.svc).Tasks().Wait(b.Context(), id)
 			require.NoError(b, err)
 			require.Equal(b, ovm.TaskSucceeded, t.State)
 		}

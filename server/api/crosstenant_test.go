@@ -109,7 +109,7 @@ func buildWorld(t *testing.T, e *env) (world, tenant) {
 	e.must(http.StatusOK, "POST", "/v1/hosts/"+string(pl.hosts[0])+"/sync", e.admin, nil).decode(t, &ds)
 	require.Len(t, ds, 1, "discovered objects on the host")
 	w.ids["discovered"] = ds[0].ID
-	al, err := e.svc.RaiseAlert(t.Context(), ha.Alert{Kind: ha.AlertFenceUnconfirmed, Host: pl.hosts[0], Instances: []ovm.ID{it.Instance.ID},
+	al, err := core.NewSystem(e.svc).RaiseAlert(t.Context(), ha.Alert{Kind: ha.AlertFenceUnconfirmed, Host: pl.hosts[0], Instances: []ovm.ID{it.Instance.ID},
 		Message: "no fence confirmed that host 1 is down"}, nil)
 	require.NoError(t, err)
 	w.ids["alerts"] = al.ID

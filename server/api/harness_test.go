@@ -84,7 +84,7 @@ func newEnv(t testing.TB, st store.Store) *env {
 	wg.Go(func() { _ = eng.Run(ctx) })
 	t.Cleanup(func() { cancel(); wg.Wait() })
 	e := &env{t: t, h: h, api: api, svc: svc, st: st, fakes: fakes, reg: reg, metrics: m}
-	pw, created, err := svc.EnsureAdmin(context.Background(), "admin")
+	pw, created, err := core.NewSystem(svc).EnsureAdmin(context.Background(), "admin")
 	require.NoError(t, err)
 	require.True(t, created, "EnsureAdmin on an empty store: created false, want true")
 	e.admin = e.login("admin", pw)

@@ -134,7 +134,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	password, created, err := svc.EnsureAdmin(ctx, cfg.AdminName)
+	password, created, err := core.NewSystem(svc).EnsureAdmin(ctx, cfg.AdminName)
 	if err != nil {
 		return nil, fmt.Errorf("the platform administrator: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/controllers"
+	"github.com/openovm/ovm/server/core"
 	"github.com/openovm/ovm/server/drivers"
 )
 
@@ -23,7 +24,7 @@ func registerEngines(reg *drivers.Registry, log *slog.Logger) {
 // with an alert instead of being restarted elsewhere.
 func startControllers(ctx context.Context, s *Server) error {
 	o := controllers.Options{
-		Service: s.svc, Store: s.st, Replica: s.cfg.Replica + "-" + string(ovm.NewID().Short()),
+		Platform: core.NewSystem(s.svc), Store: s.st, Replica: s.cfg.Replica + "-" + string(ovm.NewID().Short()),
 		SyncInterval: s.cfg.SyncInterval, MonitorInterval: s.cfg.MonitorInterval,
 		Logger: s.log.With("component", "controllers"),
 	}

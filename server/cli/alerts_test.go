@@ -10,6 +10,7 @@ import (
 	"github.com/openovm/ovm/ha"
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/apitypes"
+	"github.com/openovm/ovm/server/core"
 )
 
 // TestAlertCommands: an administrator lists, shows and acknowledges the
@@ -23,7 +24,7 @@ func TestAlertCommands(t *testing.T) {
 	require.Len(t, hosts.Items, 1)
 	host := hosts.Items[0].ID
 	inst := ovm.NewID()
-	raised, err := h.srv.Service.RaiseAlert(ctx, ha.Alert{Kind: ha.AlertFenceUnconfirmed, Host: host, Instances: []ovm.ID{inst},
+	raised, err := core.NewSystem(h.srv.Service).RaiseAlert(ctx, ha.Alert{Kind: ha.AlertFenceUnconfirmed, Host: host, Instances: []ovm.ID{inst},
 		Message: "no fence confirmed that h1 is down"}, nil)
 	require.NoError(t, err)
 

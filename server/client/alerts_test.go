@@ -10,6 +10,7 @@ import (
 	"github.com/openovm/ovm/ha"
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/client"
+	"github.com/openovm/ovm/server/core"
 )
 
 // TestAlerts: the typed alert calls list, get and acknowledge the alerts
@@ -20,7 +21,7 @@ func TestAlerts(t *testing.T) {
 	hosts, err := admin.ListHosts(ctx)
 	require.NoError(t, err)
 	require.Len(t, hosts, 1)
-	raised, err := srv.Service.RaiseAlert(ctx, ha.Alert{Kind: ha.AlertStaleCopies, Host: hosts[0].ID, Message: "stale copies on h1"}, nil)
+	raised, err := core.NewSystem(srv.Service).RaiseAlert(ctx, ha.Alert{Kind: ha.AlertStaleCopies, Host: hosts[0].ID, Message: "stale copies on h1"}, nil)
 	require.NoError(t, err)
 
 	list, err := admin.ListAlerts(ctx, client.ListOptions{})

@@ -37,7 +37,7 @@ func TestPausedLeaderCannotRaiseAlerts(t *testing.T) {
 			old, cur := c.takeOver(controllers.LeaseMonitor)
 
 			// An open alert of host2, raised by the current leader.
-			open, err := c.svc.RaiseAlert(t.Context(), ha.Alert{Kind: ha.AlertInstancesLost, Host: h2.ID, Message: "lost"}, cur.Guard())
+			open, err := core.NewSystem(c.svc).RaiseAlert(t.Context(), ha.Alert{Kind: ha.AlertInstancesLost, Host: h2.ID, Message: "lost"}, cur.Guard())
 			require.NoError(t, err)
 
 			writes := []struct {
@@ -45,15 +45,15 @@ func TestPausedLeaderCannotRaiseAlerts(t *testing.T) {
 				write func(ctx context.Context) error
 			}{
 				{"raise", func(ctx context.Context) error {
-					_, err := c.svc.RaiseAlert(ctx, ha.Alert{Kind: ha.AlertFenceUnconfirmed, Host: h1.ID, Message: "no fence"}, old.Guard())
+					_, err := core.NewSystem(c.svc).RaiseAlert(ctx, ha.Alert{Kind: ha.AlertFenceUnconfirmed, Host: h1.ID, Message: "no fence"}, old.Guard())
 					return err
 				}},
 				{"raise again", func(ctx context.Context) error {
-					_, err := c.svc.RaiseAlert(ctx, ha.Alert{Kind: ha.AlertInstancesLost, Host: h2.ID, Message: "lost"}, old.Guard())
+					_, err := core.NewSystem(c.svc).RaiseAlert(ctx, ha.Alert{Kind: ha.AlertInstancesLost, Host: h2.ID, Message: "lost"}, old.Guard())
 					return err
 				}},
 				{"resolve", func(ctx context.Context) error {
-					_, err := c.svc.ResolveAlerts(ctx, h2.ID, old.Guard())
+					_, err := core.NewSystem(c.svc).ResolveAlerts(ctx, h2.ID, old.Guard())
 					return err
 				}},
 			}
@@ -70,10 +70,10 @@ func TestPausedLeaderCannotRaiseAlerts(t *testing.T) {
 			assert.Equal(t, open, got[0], "host2's alert after the old leader's writes")
 
 			// The new leader's writes go through.
-			raised, err := c.svc.RaiseAlert(t.Context(), ha.Alert{Kind: ha.AlertFenceUnconfirmed, Host: h1.ID, Message: "no fence"}, cur.Guard())
+			raised, err := core.NewSystem(c.svc).RaiseAlert(t.Context(), ha.Alert{Kind: ha.AlertFenceUnconfirmed, Host: h1.ID, Message: "no fence"}, cur.Guard())
 			require.NoError(t, err)
 			assert.True(t, raised.Open(), "the new leader's alert")
-			done, err := c.svc.ResolveAlerts(t.Context(), h2.ID, cur.Guard())
+			done, err := core.NewSystem(c.svc).ResolveAlerts(t.Context(), h2.ID, cur.Guard())
 			require.NoError(t, err)
 			require.Len(t, done, 1, "alerts the new leader resolved")
 			assert.Equal(t, open.ID, done[0].ID)

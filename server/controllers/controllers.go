@@ -7,10 +7,45 @@ import (
 	"sync"
 	"time"
 
+	"github.com/openovm/ovm/ha"
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/core"
 	"github.com/openovm/ovm/server/store"
 )
+
+// Platform is what the loops need of the platform: its hosts and their
+// state, inventory sync, evacuation and reconciliation, and alerts.
+// core.System implements it. Every write takes the loop's guard, which
+// runs inside the write's transaction. The loops decide: the failure
+// detector, the evacuation planner and the reconciliation of a returned
+// host (package ha) all run here; the platform gathers their input and
+// records their output.
+type Platform interface {
+	// Store holds the loops' leases.
+	Store() store.Store
+	// ListHosts returns every host with its pool's HA setting.
+	ListHosts(ctx context.Context) ([]core.MonitorHost, error)
+	// PingHost probes a host.
+	PingHost(ctx context.Context, h core.MonitorHost) error
+	// SetHostState records a host's health.
+	SetHostState(ctx context.Context, hostID ovm.ID, state ovm.HostState, reason string, guard core.Guard) error
+	// SyncHost lists a host's objects and brings the records in line.
+	SyncHost(ctx context.Context, hostID ovm.ID, guard core.Guard) (core.SyncReport, error)
+	// EvacuateHost plans a failed host's evacuation with planner and
+	// records the plan.
+	EvacuateHost(ctx context.Context, hostID ovm.ID, fence ha.FenceResult, planner core.Planner, guard core.Guard) (ha.Plan, error)
+	// ReconcileHost compares a returned host with the records through
+	// reconcile and records the instances found again.
+	ReconcileHost(ctx context.Context, h core.MonitorHost, reconcile core.Reconciler, guard core.Guard) (ha.Reconciliation, error)
+	// StopStaleCopies enqueues the stops of a returned host's stale copies.
+	StopStaleCopies(ctx context.Context, hostID ovm.ID, stops []ha.Stop, guard core.Guard) ([]ovm.Task, error)
+	// RaiseAlert records an alert for administrators.
+	RaiseAlert(ctx context.Context, a ha.Alert, guard core.Guard) (core.Alert, error)
+	// ResolveAlerts resolves the open alerts of a host that is up again.
+	ResolveAlerts(ctx context.Context, hostID ovm.ID, guard core.Guard) ([]core.Alert, error)
+}
+
+var _ Platform = (*core.System)(nil)
 
 // The lease names of the singleton loops.
 const (
@@ -18,12 +53,13 @@ const (
 	LeaseMonitor = "controllers.monitor"
 )
 
-// Options configure the controllers. Service and Replica are required;
+// Options configure the controllers. Platform and Replica are required;
 // zero durations take the defaults given.
 type Options struct {
-	// Service is the platform's operations the loops call.
-	Service *core.Service
-	// Store holds the loops' leases (default Service.Store()).
+	// Platform is the platform's operations the loops call
+	// (core.NewSystem).
+	Platform Platform
+	// Store holds the loops' leases (default Platform.Store()).
 	Store store.Store
 	// Replica names this server among the replicas on one database; it is
 	// the holder of the leases it takes.
@@ -31,8 +67,9 @@ type Options struct {
 	// SyncInterval is how often inventory sync lists every host
 	// (default 60s).
 	SyncInterval time.Duration
-	// MonitorInterval is how often the host monitor probes every host of
-	// the HA-enabled pools (default 10s). A host is suspect after one
+	// MonitorInterval is how often the host monitor probes every host
+	// (default 10s); the failed hosts of HA-enabled pools are fenced and
+	// evacuated, those of other pools only marked failed. A host is suspect after one
 	// failed probe and failed after two in a row.
 	MonitorInterval time.Duration
 	// ProbeTimeout bounds each probe (default half the MonitorInterval).
@@ -64,8 +101,8 @@ type Controllers struct {
 // New checks the options and returns the controllers; Run starts them.
 func New(o Options) (*Controllers, error) {
 	var f ovm.Fields
-	if o.Service == nil {
-		f.Add("service", "is required")
+	if o.Platform == nil {
+		f.Add("platform", "is required")
 	}
 	if o.Replica == "" {
 		f.Add("replica", "is required")
@@ -83,7 +120,7 @@ func New(o Options) (*Controllers, error) {
 		return nil, err
 	}
 	if o.Store == nil {
-		o.Store = o.Service.Store()
+		o.Store = o.Platform.Store()
 	}
 	if o.SyncInterval == 0 {
 		o.SyncInterval = 60 * time.Second

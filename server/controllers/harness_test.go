@@ -170,7 +170,10 @@ func (c *cluster) start(name string, o controllers.Options) *replica {
 		v, _ := r.calls.LoadOrStore(method, new(atomic.Int64))
 		v.(*atomic.Int64).Add(1)
 	})
-	o.Service, o.Replica = r.svc, name
+	o.Replica = name
+	if o.Platform == nil {
+		o.Platform = core.NewSystem(r.svc)
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(c.logs)
 	}

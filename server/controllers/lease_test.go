@@ -11,6 +11,7 @@ import (
 	"github.com/openovm/ovm/ha"
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/controllers"
+	"github.com/openovm/ovm/server/core"
 	"github.com/openovm/ovm/server/store"
 )
 
@@ -87,18 +88,18 @@ func TestPausedLeaderCannotWrite(t *testing.T) {
 				write func(ctx context.Context, lease controllers.Lease) error
 			}{
 				{"sync", func(ctx context.Context, l controllers.Lease) error {
-					_, err := c.svc.SyncHostGuarded(ctx, h1.ID, l.Guard())
+					_, err := core.NewSystem(c.svc).SyncHost(ctx, h1.ID, l.Guard())
 					return err
 				}},
 				{"host state", func(ctx context.Context, l controllers.Lease) error {
-					return c.svc.SetHostState(ctx, h1.ID, ovm.HostSuspect, "probe failed", l.Guard())
+					return core.NewSystem(c.svc).SetHostState(ctx, h1.ID, ovm.HostSuspect, "probe failed", l.Guard())
 				}},
 				{"evacuation", func(ctx context.Context, l controllers.Lease) error {
-					_, err := c.svc.EvacuateHost(ctx, h1.ID, ha.FenceResult{Host: h1.ID, Outcome: ha.FenceNotConfigured}, l.Guard())
+					_, err := core.NewSystem(c.svc).EvacuateHost(ctx, h1.ID, ha.FenceResult{Host: h1.ID, Outcome: ha.FenceNotConfigured}, ha.PlanEvacuation, l.Guard())
 					return err
 				}},
 				{"stale copies", func(ctx context.Context, l controllers.Lease) error {
-					_, err := c.svc.StopStaleCopies(ctx, h1.ID, []ha.Stop{{Instance: web.ID, NativeID: web.Status.NativeID}}, l.Guard())
+					_, err := core.NewSystem(c.svc).StopStaleCopies(ctx, h1.ID, []ha.Stop{{Instance: web.ID, NativeID: web.Status.NativeID}}, l.Guard())
 					return err
 				}},
 			}
@@ -114,7 +115,7 @@ func TestPausedLeaderCannotWrite(t *testing.T) {
 			assert.Equal(t, ovm.PhaseReady, c.instance(web.ID).Status.Phase, "instance written by the old leader")
 
 			// The new leader's writes go through.
-			rep, err := c.svc.SyncHostGuarded(t.Context(), h1.ID, cur.Guard())
+			rep, err := core.NewSystem(c.svc).SyncHost(t.Context(), h1.ID, cur.Guard())
 			require.NoError(t, err)
 			assert.Equal(t, 1, rep.Added, "objects the new leader discovered")
 			assert.Len(t, c.discovered(), 1)

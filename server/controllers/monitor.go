@@ -45,7 +45,7 @@ func (c *Controllers) runMonitor(ctx context.Context, lease Lease) error {
 // round probes every watched host once and acts on what the detector says.
 func (m *monitor) round(ctx context.Context) error {
 	c := m.c
-	all, err := c.o.Service.ListHostsForMonitor(ctx)
+	all, err := c.o.Platform.ListHosts(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
 			c.log.Warn("host monitor: listing hosts failed", "err", err)
@@ -66,7 +66,7 @@ func (m *monitor) round(ctx context.Context) error {
 	for _, e := range r.Events {
 		h := m.hosts[e.Host]
 		c.log.Info("host monitor: host state changed", "host", h.Name, "hostId", e.Host, "from", e.From, "to", e.To, "reason", e.Reason)
-		if err := c.o.Service.SetHostState(ctx, e.Host, e.To.HostState(), stateReason(e), m.guard); err != nil {
+		if err := c.o.Platform.SetHostState(ctx, e.Host, e.To.HostState(), stateReason(e), m.guard); err != nil {
 			if errors.Is(err, ErrLeaseLost) {
 				return err
 			}
@@ -85,6 +85,11 @@ func (m *monitor) round(ctx context.Context) error {
 		}
 	}
 	for _, req := range r.Fence {
+		if !m.hosts[req.Host].HAEnabled {
+			// Without HA a failed host is only marked: placement skips it,
+			// and its instances wait for it to come back.
+			continue
+		}
 		m.evacuate[req.Host] = m.fence(ctx, req)
 	}
 	for id, fence := range m.evacuate {
@@ -113,17 +118,15 @@ func stateReason(e ha.Event) string {
 	return e.Reason
 }
 
-// track watches the hosts of HA-enabled pools and forgets the others. A
-// host first seen starts in the state the store has for it, so that a new
+// track watches every host (those of HA-enabled pools are also fenced and
+// evacuated when they fail) and forgets the hosts that are gone. A host
+// first seen starts in the state the store has for it, so that a new
 // leader goes on where the previous one stopped.
 func (m *monitor) track(all []core.MonitorHost) {
 	c := m.c
 	now := c.o.Now()
 	seen := map[ovm.ID]bool{}
 	for _, h := range all {
-		if !h.HAEnabled {
-			continue
-		}
 		seen[h.ID] = true
 		m.hosts[h.ID] = h
 		spec := ha.HostSpec{ID: h.ID, PoolID: h.PoolID, DatacenterID: h.DatacenterID,
@@ -170,7 +173,7 @@ func (m *monitor) probe(ctx context.Context) []ha.Probe {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			pctx, cancel := context.WithTimeout(ctx, m.c.o.ProbeTimeout)
-			err := m.c.o.Service.PingHost(pctx, h)
+			err := m.c.o.Platform.PingHost(pctx, h)
 			cancel()
 			if err != nil && ctx.Err() == nil {
 				m.c.log.Debug("host monitor: probe failed", "host", h.Name, "err", err)
@@ -211,7 +214,7 @@ func (m *monitor) fence(ctx context.Context, req ha.FenceRequest) ha.FenceResult
 func (m *monitor) evacuateHost(ctx context.Context, id ovm.ID, fence ha.FenceResult) error {
 	c := m.c
 	h := m.hosts[id]
-	plan, err := c.o.Service.EvacuateHost(ctx, id, fence, m.guard)
+	plan, err := c.o.Platform.EvacuateHost(ctx, id, fence, ha.PlanEvacuation, m.guard)
 	switch {
 	case errors.Is(err, ErrLeaseLost):
 		return err
@@ -244,7 +247,7 @@ func (m *monitor) evacuateHost(ctx context.Context, id ovm.ID, fence ha.FenceRes
 func (m *monitor) reconcile(ctx context.Context, id ovm.ID) error {
 	c := m.c
 	h := m.hosts[id]
-	rec, err := c.o.Service.ReconcileHost(ctx, h, m.guard)
+	rec, err := c.o.Platform.ReconcileHost(ctx, h, ha.Reconcile, m.guard)
 	switch {
 	case errors.Is(err, ErrLeaseLost):
 		return err
@@ -268,7 +271,7 @@ func (m *monitor) reconcile(ctx context.Context, id ovm.ID) error {
 			c.log.Error("host monitor: marking a host reconciled failed", "host", h.Name, "err", err)
 			return nil
 		}
-		if err := c.o.Service.SetHostState(ctx, id, e.To.HostState(), "", m.guard); err != nil {
+		if err := c.o.Platform.SetHostState(ctx, id, e.To.HostState(), "", m.guard); err != nil {
 			if errors.Is(err, ErrLeaseLost) {
 				return err
 			}
@@ -295,7 +298,7 @@ func (m *monitor) reconcile(ctx context.Context, id ovm.ID) error {
 	if len(todo) == 0 {
 		return nil
 	}
-	if _, err := c.o.Service.StopStaleCopies(ctx, id, todo, m.guard); err != nil {
+	if _, err := c.o.Platform.StopStaleCopies(ctx, id, todo, m.guard); err != nil {
 		if errors.Is(err, ErrLeaseLost) {
 			return err
 		}
@@ -317,7 +320,7 @@ func (m *monitor) reconcile(ctx context.Context, id ovm.ID) error {
 func (m *monitor) alert(ctx context.Context, a ha.Alert) error {
 	c := m.c
 	logAlert(c.log, a)
-	if _, err := c.o.Service.RaiseAlert(ctx, a, m.guard); err != nil {
+	if _, err := c.o.Platform.RaiseAlert(ctx, a, m.guard); err != nil {
 		if errors.Is(err, ErrLeaseLost) {
 			return err
 		}
@@ -332,7 +335,7 @@ func (m *monitor) alert(ctx context.Context, a ha.Alert) error {
 // only ErrLeaseLost.
 func (m *monitor) resolve(ctx context.Context, id ovm.ID) error {
 	c := m.c
-	done, err := c.o.Service.ResolveAlerts(ctx, id, m.guard)
+	done, err := c.o.Platform.ResolveAlerts(ctx, id, m.guard)
 	switch {
 	case errors.Is(err, ErrLeaseLost):
 		return err

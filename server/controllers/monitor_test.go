@@ -154,10 +154,15 @@ func TestMonitorWithoutFenceMarksUnknown(t *testing.T) {
 	assert.Len(t, c.alerts(ha.AlertFenceUnconfirmed, h1.ID), 1, "alerts of host1 after it came back")
 }
 
-func TestMonitorProbesOnlyHAPools(t *testing.T) {
+// TestMonitorProbesEveryHost: a host of a pool without HA that stops
+// answering is marked failed and placement skips it, without a fence or an
+// evacuation; it is up again once it answers. A host of an HA pool is
+// probed in the same rounds.
+func TestMonitorProbesEveryHost(t *testing.T) {
 	c := newCluster(t, openSQLite(t), clusterOptions{hosts: 2, haEnabled: false})
-	h1 := c.hosts[0]
+	h1, h2 := c.hosts[0], c.hosts[1]
 	web := c.create("web", c.instanceSpec(true, true))
+	require.Equal(t, h1.ID, web.Status.HostID, "PROGRESSIVE puts web on host1")
 	ctx := t.Context()
 	pool2, err := c.svc.CreatePool(ctx, c.admin, core.CreatePool{Name: "pool2", DatacenterID: c.dc, HAEnabled: true})
 	require.NoError(t, err)
@@ -167,12 +172,25 @@ func TestMonitorProbesOnlyHAPools(t *testing.T) {
 	c.start("r1", monitorOptions(controllers.FakePowerFence{Hosts: c.fakes}))
 	c.fake(h1).SetUnreachable(true)
 
-	// Rounds are counted by the probes of the host of the HA pool.
-	require.Eventually(t, func() bool { return c.fake(watched).Calls(fake.MethodPing) >= 5 }, waitFor, tick,
-		"the host of the HA pool is never probed five times")
-	assert.Zero(t, c.fake(h1).Calls(fake.MethodPing), "probes of a host in a pool without HA")
-	assert.Empty(t, stateChanges(c, h1), "state changes of a host in a pool without HA")
-	assert.Equal(t, ovm.HostUp, c.host(h1.ID).State)
-	assert.Equal(t, ovm.PhaseReady, c.instance(web.ID).Status.Phase)
+	require.Eventually(t, func() bool { return c.host(h1.ID).State == ovm.HostFailed }, waitFor, tick,
+		"host1 of a pool without HA is never marked failed: %+v", c.host(h1.ID))
+	assert.Equal(t, []string{"suspect", "failed"}, stateChanges(c, h1), "state changes of host1")
+	assert.Positive(t, c.fake(watched).Calls(fake.MethodPing), "probes of the host of the HA pool")
 	assert.Equal(t, ovm.HostUp, c.host(watched.ID).State, "the answering host of the HA pool")
+	assert.Equal(t, ovm.HostUp, c.host(h2.ID).State, "the answering host2")
+
+	// Placement skips the failed host: PROGRESSIVE would fill host1 first.
+	next := c.create("next", c.instanceSpec(true, false))
+	assert.Equal(t, h2.ID, next.Status.HostID, "an instance created while host1 is failed")
+	// No fence, no evacuation: web waits for its host.
+	got := c.instance(web.ID)
+	assert.Equal(t, h1.ID, got.Status.HostID, "web's host")
+	assert.Equal(t, ovm.PhaseReady, got.Status.Phase, "web's phase")
+	assert.Empty(t, c.logs.find("failed host fenced", nil), "fences of a host in a pool without HA")
+	assert.Empty(t, c.alerts("", h1.ID), "alerts of a host in a pool without HA")
+
+	c.fake(h1).SetUnreachable(false)
+	require.Eventually(t, func() bool { return c.host(h1.ID).State == ovm.HostUp }, waitFor, tick, "host1 never comes back up")
+	assert.Equal(t, ovm.PowerRunning, c.instance(web.ID).Status.Power, "web still runs on host1")
+	assert.Equal(t, h1.ID, c.instance(web.ID).Status.HostID)
 }

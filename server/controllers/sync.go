@@ -13,7 +13,7 @@ import (
 func (c *Controllers) runSync(ctx context.Context, lease Lease) error {
 	guard := lease.Guard()
 	return every(ctx, c.o.SyncInterval, func(ctx context.Context) error {
-		hosts, err := c.o.Service.ListHostsForMonitor(ctx)
+		hosts, err := c.o.Platform.ListHosts(ctx)
 		if err != nil {
 			if ctx.Err() == nil {
 				c.log.Warn("inventory sync: listing hosts failed", "err", err)
@@ -24,7 +24,7 @@ func (c *Controllers) runSync(ctx context.Context, lease Lease) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			rep, err := c.o.Service.SyncHostGuarded(ctx, h.ID, guard)
+			rep, err := c.o.Platform.SyncHost(ctx, h.ID, guard)
 			switch {
 			case errors.Is(err, ErrLeaseLost):
 				return err
@@ -48,6 +48,10 @@ func (c *Controllers) report(name string, rep core.SyncReport) {
 	for _, m := range rep.Missing {
 		c.log.Warn("inventory sync: managed instance gone from its host, marked lost",
 			"host", name, "instance", m.ID, "name", m.Name, "nativeId", m.NativeID)
+	}
+	for _, p := range rep.Powered {
+		c.log.Info("inventory sync: power of a managed instance changed outside OVM, recorded",
+			"host", name, "instance", p.ID, "name", p.Name, "from", p.From, "to", p.To)
 	}
 	for _, o := range rep.Orphans {
 		c.log.Warn("inventory sync: orphan on host: its OVM id is not in the store",

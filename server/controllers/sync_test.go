@@ -10,6 +10,7 @@ import (
 	"github.com/openovm/ovm/hypervisor"
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/controllers"
+	"github.com/openovm/ovm/server/core"
 )
 
 // removeBehindOVM deletes an instance on its host without telling OVM.
@@ -57,7 +58,7 @@ func TestSyncHostGuardedReports(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rep, err := c.svc.SyncHostGuarded(t.Context(), tt.host.ID, nil)
+			rep, err := core.NewSystem(c.svc).SyncHost(t.Context(), tt.host.ID, nil)
 			require.NoError(t, err)
 			assert.Equal(t, tt.wantAdded, rep.Added, "added: got %d, want %d", rep.Added, tt.wantAdded)
 			var disc []string
@@ -113,4 +114,59 @@ func TestSyncLoop(t *testing.T) {
 	n := len(c.logs.find("host skipped", nil))
 	require.Eventually(t, func() bool { return len(c.logs.find("host skipped", nil)) >= n+3 }, waitFor, tick)
 	assert.Len(t, c.discovered(), 1, "discovered objects after several rounds")
+}
+
+// TestSyncRecordsPowerChangedOutsideOVM: an instance stopped or started on
+// its host behind OVM's back gets the host's power at the next sync, and a
+// discovered object keeps the power it has now.
+func TestSyncRecordsPowerChangedOutsideOVM(t *testing.T) {
+	c := newCluster(t, openSQLite(t), clusterOptions{hosts: 1})
+	h1 := c.hosts[0]
+	d := c.fake(h1)
+	stopped := c.create("stopped", c.instanceSpec(false, false))
+	kept := c.create("kept", c.instanceSpec(false, false))
+	legacy, err := d.AddUnmanaged("legacy-db", ovm.InstanceSpec{}, true)
+	require.NoError(t, err)
+
+	tests := []struct {
+		name        string
+		outside     func(t *testing.T)
+		wantPowered map[ovm.ID]ovm.PowerState
+		wantLegacy  ovm.PowerState
+	}{
+		{name: "nothing changed", outside: func(*testing.T) {}, wantLegacy: ovm.PowerRunning},
+		{name: "stopped outside", outside: func(t *testing.T) {
+			require.NoError(t, d.Stop(t.Context(), hypervisor.ByNative(stopped.Status.NativeID), hypervisor.StopOptions{Force: true}))
+			require.NoError(t, d.Stop(t.Context(), hypervisor.ByNative(legacy.NativeID), hypervisor.StopOptions{Force: true}))
+		}, wantPowered: map[ovm.ID]ovm.PowerState{stopped.ID: ovm.PowerStopped}, wantLegacy: ovm.PowerStopped},
+		{name: "recorded already", outside: func(*testing.T) {}, wantLegacy: ovm.PowerStopped},
+		{name: "started outside", outside: func(t *testing.T) {
+			require.NoError(t, d.Start(t.Context(), hypervisor.ByNative(stopped.Status.NativeID)))
+		}, wantPowered: map[ovm.ID]ovm.PowerState{stopped.ID: ovm.PowerRunning}, wantLegacy: ovm.PowerStopped},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.outside(t)
+			rep, err := core.NewSystem(c.svc).SyncHost(t.Context(), h1.ID, nil)
+			require.NoError(t, err)
+			got := map[ovm.ID]ovm.PowerState{}
+			for _, p := range rep.Powered {
+				got[p.ID] = p.To
+			}
+			if tt.wantPowered == nil {
+				tt.wantPowered = map[ovm.ID]ovm.PowerState{}
+			}
+			assert.Equal(t, tt.wantPowered, got, "power changes the sync reports")
+			for id, p := range tt.wantPowered {
+				assert.Equal(t, p, c.instance(id).Status.Power, "recorded power of %s", id)
+			}
+			require.Len(t, rep.Discovered, 1)
+			assert.Equal(t, tt.wantLegacy, rep.Discovered[0].Power, "discovered object's power in the report")
+			ds := c.discovered()
+			require.Len(t, ds, 1)
+			assert.Equal(t, tt.wantLegacy, ds[0].Power, "discovered object's recorded power")
+		})
+	}
+	assert.Equal(t, ovm.PowerRunning, c.instance(kept.ID).Status.Power, "an instance nobody touched keeps its power")
+	assert.Equal(t, ovm.PhaseReady, c.instance(stopped.ID).Status.Phase)
 }

@@ -66,7 +66,8 @@ func checkRaised(a ha.Alert) error {
 // its count, message and instances updated instead of a new record. A
 // partition-cleared alert is not stored: it resolves the open partition
 // alert of its group (the zero Alert when there is none).
-func (s *Service) RaiseAlert(ctx context.Context, a ha.Alert, guard Guard) (Alert, error) {
+func (y *System) RaiseAlert(ctx context.Context, a ha.Alert, guard Guard) (Alert, error) {
+	s := y.s
 	if err := checkRaised(a); err != nil {
 		return Alert{}, err
 	}
@@ -122,7 +123,8 @@ func (s *Service) RaiseAlert(ctx context.Context, a ha.Alert, guard Guard) (Aler
 // ResolveAlerts resolves the open alerts about a host that is up again, in
 // a transaction that first runs guard (the monitor's lease), and returns
 // them.
-func (s *Service) ResolveAlerts(ctx context.Context, hostID ovm.ID, guard Guard) ([]Alert, error) {
+func (y *System) ResolveAlerts(ctx context.Context, hostID ovm.ID, guard Guard) ([]Alert, error) {
+	s := y.s
 	if !hostID.Valid() {
 		return nil, invalid("invalid host", "hostId", "must be a lower-case UUID")
 	}

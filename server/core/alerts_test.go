@@ -40,7 +40,7 @@ func TestRaiseAlertRefusesBadAlerts(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := f.svc.RaiseAlert(t.Context(), tc.alert, nil)
+			_, err := core.NewSystem(f.svc).RaiseAlert(t.Context(), tc.alert, nil)
 			require.Error(t, err)
 			assert.Equal(t, ovm.KindInvalid, ovm.KindOf(err), "kind of %v", err)
 			assert.Contains(t, err.Error(), tc.field)
@@ -71,7 +71,7 @@ func TestRaiseAlertCountsTheSameOpenAlert(t *testing.T) {
 	}
 	var ids []ovm.ID
 	for _, st := range steps {
-		got, err := f.svc.RaiseAlert(ctx, st.alert, nil)
+		got, err := core.NewSystem(f.svc).RaiseAlert(ctx, st.alert, nil)
 		require.NoError(t, err, st.name)
 		if st.same >= 0 {
 			assert.Equal(t, ids[st.same], got.ID, "%s: the same alert", st.name)
@@ -91,13 +91,13 @@ func TestRaiseAlertCountsTheSameOpenAlert(t *testing.T) {
 	assert.Empty(t, a.InstanceIDs, "instances of the last raise")
 
 	// The partition clears: its alert is resolved, nothing new is stored.
-	cleared, err := f.svc.RaiseAlert(ctx, ha.Alert{Kind: ha.AlertPartitionCleared, Scope: ovm.ScopePool, Group: pool, At: t0.Add(time.Hour)}, nil)
+	cleared, err := core.NewSystem(f.svc).RaiseAlert(ctx, ha.Alert{Kind: ha.AlertPartitionCleared, Scope: ovm.ScopePool, Group: pool, At: t0.Add(time.Hour)}, nil)
 	require.NoError(t, err)
 	assert.Equal(t, ids[4], cleared.ID, "the cleared partition alert")
 	assert.False(t, cleared.Open(), "the partition alert once cleared")
 	assert.Len(t, f.allAlerts(t), 4, "stored alerts after the partition cleared")
 	// Cleared again (no open partition alert): nothing.
-	none, err := f.svc.RaiseAlert(ctx, ha.Alert{Kind: ha.AlertPartitionCleared, Scope: ovm.ScopePool, Group: pool}, nil)
+	none, err := core.NewSystem(f.svc).RaiseAlert(ctx, ha.Alert{Kind: ha.AlertPartitionCleared, Scope: ovm.ScopePool, Group: pool}, nil)
 	require.NoError(t, err)
 	assert.Equal(t, core.Alert{}, none)
 }
@@ -108,14 +108,14 @@ func TestResolveAlertsOfAHostThatIsUp(t *testing.T) {
 	h1, h2 := ovm.NewID(), ovm.NewID()
 	var h1Alerts []ovm.ID
 	for _, k := range []ha.AlertKind{ha.AlertFenceUnconfirmed, ha.AlertInstancesLost, ha.AlertNotRestarted, ha.AlertStaleCopies} {
-		a, err := f.svc.RaiseAlert(ctx, ha.Alert{Kind: k, Host: h1, Message: string(k)}, nil)
+		a, err := core.NewSystem(f.svc).RaiseAlert(ctx, ha.Alert{Kind: k, Host: h1, Message: string(k)}, nil)
 		require.NoError(t, err)
 		h1Alerts = append(h1Alerts, a.ID)
 	}
-	other, err := f.svc.RaiseAlert(ctx, ha.Alert{Kind: ha.AlertFenceUnconfirmed, Host: h2, Message: "h2"}, nil)
+	other, err := core.NewSystem(f.svc).RaiseAlert(ctx, ha.Alert{Kind: ha.AlertFenceUnconfirmed, Host: h2, Message: "h2"}, nil)
 	require.NoError(t, err)
 
-	done, err := f.svc.ResolveAlerts(ctx, h1, nil)
+	done, err := core.NewSystem(f.svc).ResolveAlerts(ctx, h1, nil)
 	require.NoError(t, err)
 	var doneIDs []ovm.ID
 	for _, a := range done {
@@ -129,15 +129,15 @@ func TestResolveAlertsOfAHostThatIsUp(t *testing.T) {
 	assert.True(t, got.Open(), "host2's alert")
 
 	// Nothing left to resolve; raised again, the alert is a new one.
-	done, err = f.svc.ResolveAlerts(ctx, h1, nil)
+	done, err = core.NewSystem(f.svc).ResolveAlerts(ctx, h1, nil)
 	require.NoError(t, err)
 	assert.Empty(t, done, "alerts resolved twice")
-	again, err := f.svc.RaiseAlert(ctx, ha.Alert{Kind: ha.AlertFenceUnconfirmed, Host: h1, Message: "again"}, nil)
+	again, err := core.NewSystem(f.svc).RaiseAlert(ctx, ha.Alert{Kind: ha.AlertFenceUnconfirmed, Host: h1, Message: "again"}, nil)
 	require.NoError(t, err)
 	assert.NotEqual(t, h1Alerts[0], again.ID, "an alert raised after its host came back")
 	assert.Equal(t, 1, again.Count)
 
-	_, err = f.svc.ResolveAlerts(ctx, "not-a-host", nil)
+	_, err = core.NewSystem(f.svc).ResolveAlerts(ctx, "not-a-host", nil)
 	assert.Equal(t, ovm.KindInvalid, ovm.KindOf(err), "resolve with a bad host id: %v", err)
 }
 
@@ -145,7 +145,7 @@ func TestAlertWritesRunTheGuard(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()
 	h1 := ovm.NewID()
-	open, err := f.svc.RaiseAlert(ctx, ha.Alert{Kind: ha.AlertStaleCopies, Host: h1, Message: "stale"}, nil)
+	open, err := core.NewSystem(f.svc).RaiseAlert(ctx, ha.Alert{Kind: ha.AlertStaleCopies, Host: h1, Message: "stale"}, nil)
 	require.NoError(t, err)
 	lost := errors.New("lease lost")
 	refuse := core.Guard(func(context.Context, store.Tx) error { return ovm.Wrap(ovm.KindConflict, lost, "not the leader") })
@@ -154,14 +154,14 @@ func TestAlertWritesRunTheGuard(t *testing.T) {
 		write func() error
 	}{
 		{"raise new", func() error {
-			_, err := f.svc.RaiseAlert(ctx, ha.Alert{Kind: ha.AlertFenceUnconfirmed, Host: h1, Message: "x"}, refuse)
+			_, err := core.NewSystem(f.svc).RaiseAlert(ctx, ha.Alert{Kind: ha.AlertFenceUnconfirmed, Host: h1, Message: "x"}, refuse)
 			return err
 		}},
 		{"raise again", func() error {
-			_, err := f.svc.RaiseAlert(ctx, ha.Alert{Kind: ha.AlertStaleCopies, Host: h1, Message: "y"}, refuse)
+			_, err := core.NewSystem(f.svc).RaiseAlert(ctx, ha.Alert{Kind: ha.AlertStaleCopies, Host: h1, Message: "y"}, refuse)
 			return err
 		}},
-		{"resolve", func() error { _, err := f.svc.ResolveAlerts(ctx, h1, refuse); return err }},
+		{"resolve", func() error { _, err := core.NewSystem(f.svc).ResolveAlerts(ctx, h1, refuse); return err }},
 	}
 	for _, w := range writes {
 		t.Run(w.name, func(t *testing.T) {
@@ -177,7 +177,7 @@ func TestAlertsAreForAdministrators(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()
 	v, _ := f.platform(t, ovm.PolicyPerformance, 1)
-	a, err := f.svc.RaiseAlert(ctx, ha.Alert{Kind: ha.AlertFenceUnconfirmed, Host: ovm.NewID(), Message: "m"}, nil)
+	a, err := core.NewSystem(f.svc).RaiseAlert(ctx, ha.Alert{Kind: ha.AlertFenceUnconfirmed, Host: ovm.NewID(), Message: "m"}, nil)
 	require.NoError(t, err)
 	for _, role := range []auth.Role{auth.RoleVDCAdmin, auth.RoleVDCMember} {
 		p := auth.Principal{UserID: ovm.NewID(), Name: "tenant", Role: role, VDCID: v.ID}

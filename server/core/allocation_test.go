@@ -76,7 +76,7 @@ func (r *fleetRun) held(t require.TestingT, ctx context.Context) (map[ovm.ID]sto
 		}
 		want[h] = a
 	}
-	require.NoError(t, r.f.svc.Store().View(ctx, func(ctx context.Context, tx store.Tx) error {
+	require.NoError(t, core.NewSystem(r.f.svc).Store().View(ctx, func(ctx context.Context, tx store.Tx) error {
 		clear(want)
 		usage = ovm.Usage{}
 		for _, kind := range []store.Kind{store.KindInstance, store.KindVolume} {
@@ -125,7 +125,7 @@ func (r *fleetRun) check(t require.TestingT, ctx context.Context) {
 		ids[i] = h.ID
 	}
 	var got map[ovm.ID]store.HostAllocation
-	require.NoError(t, r.f.svc.Store().View(ctx, func(ctx context.Context, tx store.Tx) error {
+	require.NoError(t, core.NewSystem(r.f.svc).Store().View(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
 		got, err = tx.HostAllocations(ctx, ids, true)
 		return err
@@ -252,8 +252,8 @@ func TestHostAllocationProperty(t *testing.T) {
 			"evacuate": func(rt *rapid.T) {
 				i := rapid.IntRange(0, len(r.hosts)-1).Draw(rt, "host")
 				h := r.hosts[i].ID
-				require.NoError(rt, f.svc.SetHostState(ctx, h, ovm.HostFailed, "probe failed", nil))
-				plan, err := f.svc.EvacuateHost(ctx, h, ha.FenceResult{Host: h, Method: ha.FencePowerOff, Outcome: ha.FenceConfirmed}, nil)
+				require.NoError(rt, core.NewSystem(f.svc).SetHostState(ctx, h, ovm.HostFailed, "probe failed", nil))
+				plan, err := core.NewSystem(f.svc).EvacuateHost(ctx, h, ha.FenceResult{Host: h, Method: ha.FencePowerOff, Outcome: ha.FenceConfirmed}, ha.PlanEvacuation, nil)
 				require.NoError(rt, err)
 				for _, rs := range plan.Restarts {
 					inst, _, err := f.svc.GetInstance(ctx, f.admin, rs.Instance)
@@ -262,7 +262,7 @@ func TestHostAllocationProperty(t *testing.T) {
 						_ = waitInstance(ctx, f, rs.Instance)
 					}
 				}
-				require.NoError(rt, f.svc.SetHostState(ctx, h, ovm.HostUp, "", nil))
+				require.NoError(rt, core.NewSystem(f.svc).SetHostState(ctx, h, ovm.HostUp, "", nil))
 			},
 			"import": func(rt *rapid.T) {
 				i := rapid.IntRange(0, len(r.hosts)-1).Draw(rt, "host")

@@ -19,7 +19,8 @@ const AdminPasswordLength = 24
 // password when no administrator exists yet (the first start), and returns
 // the password, which is shown once: only its Argon2id hash is stored.
 // Later calls create nothing and return created false.
-func (s *Service) EnsureAdmin(ctx context.Context, name string) (password string, created bool, err error) {
+func (y *System) EnsureAdmin(ctx context.Context, name string) (password string, created bool, err error) {
+	s := y.s
 	if r := ovm.ValidateName(name); r != "" {
 		return "", false, invalid("invalid administrator", "name", r)
 	}

@@ -32,9 +32,9 @@ type MonitorHost struct {
 	rec       hostRecord
 }
 
-// ListHostsForMonitor returns every host with its pool's HA setting, in id
-// order. It is for the controllers: it checks no principal.
-func (s *Service) ListHostsForMonitor(ctx context.Context) ([]MonitorHost, error) {
+// ListHosts returns every host with its pool's HA setting, in id order.
+func (y *System) ListHosts(ctx context.Context) ([]MonitorHost, error) {
+	s := y.s
 	var out []MonitorHost
 	err := s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
 		out = nil
@@ -67,7 +67,8 @@ func (s *Service) ListHostsForMonitor(ctx context.Context) ([]MonitorHost, error
 }
 
 // PingHost probes a host through its driver's Ping, bounded by ctx.
-func (s *Service) PingHost(ctx context.Context, h MonitorHost) error {
+func (y *System) PingHost(ctx context.Context, h MonitorHost) error {
+	s := y.s
 	conn, err := s.connect(ctx, h.rec)
 	if err != nil {
 		return hostError(h.Host, err)
@@ -85,7 +86,8 @@ func (s *Service) PingHost(ctx context.Context, h MonitorHost) error {
 // transaction that first runs guard. A host in maintenance keeps that state
 // (an administrator set it) unless state is maintenance too. Setting the
 // state a host already has with the same reason writes nothing.
-func (s *Service) SetHostState(ctx context.Context, hostID ovm.ID, state ovm.HostState, reason string, guard Guard) error {
+func (y *System) SetHostState(ctx context.Context, hostID ovm.ID, state ovm.HostState, reason string, guard Guard) error {
+	s := y.s
 	switch state {
 	case ovm.HostUp, ovm.HostSuspect, ovm.HostFailed, ovm.HostMaintenance:
 	default:
@@ -115,16 +117,17 @@ func (s *Service) SetHostState(ctx context.Context, hostID ovm.ID, state ovm.Hos
 }
 
 // EvacuateHost carries out the evacuation of a failed host, in one
-// transaction that first runs guard: it plans it with ha.PlanEvacuation
-// (the pool's hosts as placement sees them, the pool's policy and
-// round-robin cursor: the placement instance create uses), then records
-// the plan. Each restart is an instance.evacuate task that recreates and
+// transaction that first runs guard: planner (the controllers pass
+// ha.PlanEvacuation) plans it from the pool's hosts as placement sees them,
+// the pool's policy and round-robin cursor (the placement instance create
+// uses), then it records the plan. Each restart is an instance.evacuate task that recreates and
 // starts the instance on its new host, which the instance record names at
 // once; lost instances (local storage, no room) become phase lost, and
 // when the fence did not confirm every instance becomes phase unknown and
 // nothing restarts. Instances a task acts on are left out of the plan.
 // The host must be recorded failed (ovm.ErrConflict otherwise).
-func (s *Service) EvacuateHost(ctx context.Context, hostID ovm.ID, fence ha.FenceResult, guard Guard) (ha.Plan, error) {
+func (y *System) EvacuateHost(ctx context.Context, hostID ovm.ID, fence ha.FenceResult, planner Planner, guard Guard) (ha.Plan, error) {
+	s := y.s
 	var plan ha.Plan
 	err := s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
 		if err := guard.check(ctx, tx); err != nil {
@@ -168,7 +171,7 @@ func (s *Service) EvacuateHost(ctx context.Context, hostID ovm.ID, fence ha.Fenc
 			recs[inst.ID] = r
 			insts = append(insts, hi)
 		}
-		plan, err = ha.PlanEvacuation(ha.Evacuation{Host: hostID, Pool: pool.ID, Policy: pool.Policy, Hosts: hosts,
+		plan, err = planner(ha.Evacuation{Host: hostID, Pool: pool.ID, Policy: pool.Policy, Hosts: hosts,
 			Instances: insts, Fence: fence, Cursor: fl.cursor, At: s.now()})
 		if err != nil {
 			return err
@@ -354,12 +357,13 @@ func haInstance(ctx context.Context, tx store.Tx, inst instanceRecord) (ha.Insta
 }
 
 // ReconcileHost compares what a host that came back runs with where the
-// store has each instance (ha.Reconcile). In a transaction that first runs
-// guard it records the instances the store still has on the host that
-// were found there again (unknown or lost: ready again, with the power the
-// host reports). It returns the reconciliation: the caller stops its Stops
+// store has each instance, by reconcile (the controllers pass ha.Reconcile).
+// In a transaction that first runs guard it records the instances the
+// store still has on the host that were found there again (unknown or
+// lost: ready again, with the power the host reports). It returns the reconciliation: the caller stops its Stops
 // (StopStaleCopies) and lets the host take work once MayMarkUp is set.
-func (s *Service) ReconcileHost(ctx context.Context, h MonitorHost, guard Guard) (ha.Reconciliation, error) {
+func (y *System) ReconcileHost(ctx context.Context, h MonitorHost, reconcile Reconciler, guard Guard) (ha.Reconciliation, error) {
+	s := y.s
 	found, err := s.listHost(ctx, h.rec)
 	if err != nil {
 		return ha.Reconciliation{}, err
@@ -396,7 +400,7 @@ func (s *Service) ReconcileHost(ctx context.Context, h MonitorHost, guard Guard)
 				in.Records = append(in.Records, ha.Record{Instance: r.ID, HostID: r.HostID})
 			}
 		}
-		if out, err = ha.Reconcile(in); err != nil {
+		if out, err = reconcile(in); err != nil {
 			return err
 		}
 		for _, f := range out.Recovered {
@@ -427,7 +431,8 @@ func (s *Service) ReconcileHost(ctx context.Context, h MonitorHost, guard Guard)
 // instance.stop-stale task per stale copy on a host that came back: each
 // forces its copy off (and never deletes it: on shared storage its disks
 // are the running copy's).
-func (s *Service) StopStaleCopies(ctx context.Context, hostID ovm.ID, stops []ha.Stop, guard Guard) ([]ovm.Task, error) {
+func (y *System) StopStaleCopies(ctx context.Context, hostID ovm.ID, stops []ha.Stop, guard Guard) ([]ovm.Task, error) {
+	s := y.s
 	var out []ovm.Task
 	err := s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
 		out = nil

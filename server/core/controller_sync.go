@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -38,6 +39,10 @@ type SyncReport struct {
 	// Missing are managed instances recorded on the host whose object is
 	// gone from it (removed behind OVM's back): they are now phase lost.
 	Missing []MissingInstance
+	// Powered are managed instances whose power on the host is not the
+	// recorded one (started, stopped or paused outside OVM): their records
+	// now have the host's.
+	Powered []PowerChange
 	// Orphans are objects on the host that carry an OVM id the store has no
 	// instance for (deleted while the host was away, or a crash between a
 	// create on the host and its record). Nothing is changed on the host.
@@ -52,6 +57,15 @@ type MissingInstance struct {
 	NativeID string `json:"nativeId"`
 }
 
+// PowerChange is a managed instance whose power changed outside OVM.
+type PowerChange struct {
+	ID    ovm.ID         `json:"id"`
+	Name  string         `json:"name"`
+	VDCID ovm.ID         `json:"vdcId"`
+	From  ovm.PowerState `json:"from"`
+	To    ovm.PowerState `json:"to"`
+}
+
 // Orphan is an object on a host with an OVM id the store does not know.
 type Orphan struct {
 	HostID   ovm.ID         `json:"hostId"`
@@ -61,13 +75,15 @@ type Orphan struct {
 	Power    ovm.PowerState `json:"power"`
 }
 
-// SyncHostGuarded is inventory sync for the controllers: it lists a host's
+// SyncHost is inventory sync for the controllers: it lists a host's
 // objects and, in one transaction that first runs guard, records the
-// unmanaged ones as discovered (as SyncHost does), marks lost the managed
-// instances whose object is gone from the host, and reports the objects
-// with an OVM id the store does not know. A host that does not answer is
+// unmanaged ones as discovered, marks lost the managed instances whose
+// object is gone from the host, records the power of those whose power
+// changed outside OVM, and reports the objects with an OVM id the store
+// does not know (syncRecords, as Service.SyncHost does). A host that does not answer is
 // ovm.ErrUnavailable with the driver's text, and nothing is written.
-func (s *Service) SyncHostGuarded(ctx context.Context, hostID ovm.ID, guard Guard) (SyncReport, error) {
+func (y *System) SyncHost(ctx context.Context, hostID ovm.ID, guard Guard) (SyncReport, error) {
+	s := y.s
 	var h hostRecord
 	err := s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
@@ -84,20 +100,32 @@ func (s *Service) SyncHostGuarded(ctx context.Context, hostID ovm.ID, guard Guar
 	}
 	var rep SyncReport
 	err = s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
-		rep = SyncReport{HostID: hostID}
 		if err := guard.check(ctx, tx); err != nil {
 			return err
 		}
 		var err error
-		if rep.Discovered, rep.Added, err = s.recordDiscovered(ctx, tx, hostID, found); err != nil {
-			return err
-		}
-		if rep.Missing, err = s.markMissing(ctx, tx, h.Host, found, listedAt); err != nil {
-			return err
-		}
-		rep.Orphans, err = orphans(ctx, tx, hostID, found)
+		rep, err = s.syncRecords(ctx, tx, h.Host, found, listedAt)
 		return err
 	})
+	return rep, err
+}
+
+// syncRecords brings the records of a host in line with found, what the
+// host listed at listedAt: its unmanaged objects are recorded as
+// discovered, the settled instances whose object is gone are marked lost,
+// and the settled instances whose power on the host is not the recorded
+// one get the host's; it reports the objects with an OVM id the store does
+// not know.
+func (s *Service) syncRecords(ctx context.Context, tx store.Tx, h ovm.Host, found []hypervisor.Instance, listedAt time.Time) (SyncReport, error) {
+	rep := SyncReport{HostID: h.ID}
+	var err error
+	if rep.Discovered, rep.Added, err = s.recordDiscovered(ctx, tx, h.ID, found); err != nil {
+		return rep, err
+	}
+	if rep.Missing, rep.Powered, err = s.markMissing(ctx, tx, h, found, listedAt); err != nil {
+		return rep, err
+	}
+	rep.Orphans, err = orphans(ctx, tx, h.ID, found)
 	return rep, err
 }
 
@@ -148,6 +176,14 @@ func (s *Service) recordDiscovered(ctx context.Context, tx store.Tx, hostID ovm.
 			if err != nil {
 				return nil, 0, err
 			}
+			if now := (Discovered{ID: d.ID, HostID: d.HostID, NativeID: d.NativeID, Name: i.Name, Type: i.Type,
+				CPU: i.CPU, Memory: i.Memory, Image: i.Image, Power: i.Power, FoundAt: d.FoundAt}); !reflect.DeepEqual(now, d) {
+				// Changed on the host since it was found (powered, renamed, resized).
+				d = now
+				if err := save(ctx, tx, &r, d); err != nil {
+					return nil, 0, err
+				}
+			}
 			out = append(out, d)
 			continue
 		}
@@ -181,39 +217,64 @@ func settled(inst instanceRecord) bool {
 }
 
 // markMissing marks lost the settled instances recorded on host that are
-// not in found. An instance whose record changed since listedAt (a task
-// finished after the host was listed) is left for the next sync.
-func (s *Service) markMissing(ctx context.Context, tx store.Tx, host ovm.Host, found []hypervisor.Instance, listedAt time.Time) ([]MissingInstance, error) {
-	byID := map[ovm.ID]bool{}
-	byNative := map[string]bool{}
+// not in found, and records the power found for the settled ready ones
+// whose record says another. An instance whose record changed since
+// listedAt (a task finished after the host was listed) is left for the
+// next sync.
+func (s *Service) markMissing(ctx context.Context, tx store.Tx, host ovm.Host, found []hypervisor.Instance, listedAt time.Time) ([]MissingInstance, []PowerChange, error) {
+	byID := map[ovm.ID]hypervisor.Instance{}
+	byNative := map[string]hypervisor.Instance{}
 	for _, i := range found {
-		byNative[i.NativeID] = true
+		byNative[i.NativeID] = i
 		if i.Managed() {
-			byID[i.OVMID] = true
+			byID[i.OVMID] = i
 		}
 	}
 	rs, err := listAll(ctx, tx, store.Filter{Kind: store.KindInstance, AllVDCs: true, HostID: host.ID})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var out []MissingInstance
+	var powered []PowerChange
 	for _, r := range rs {
 		inst, err := decode[instanceRecord](r)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		if !settled(inst) || !inst.Status.UpdatedAt.Before(listedAt) || byID[inst.ID] || byNative[inst.Status.NativeID] {
+		if !settled(inst) || !inst.Status.UpdatedAt.Before(listedAt) {
 			continue
 		}
-		out = append(out, MissingInstance{ID: inst.ID, Name: inst.Name, VDCID: inst.VDCID, NativeID: inst.Status.NativeID})
-		inst.Status.Phase, inst.Status.Power = ovm.PhaseLost, ovm.PowerUnknown
-		inst.Status.Message = fmt.Sprintf("its object %s is gone from host %s: it was removed outside OVM", inst.Status.NativeID, host.Name)
+		on, ok := byID[inst.ID]
+		if !ok {
+			on, ok = byNative[inst.Status.NativeID]
+		}
+		switch {
+		case !ok:
+			out = append(out, MissingInstance{ID: inst.ID, Name: inst.Name, VDCID: inst.VDCID, NativeID: inst.Status.NativeID})
+			inst.Status.Phase, inst.Status.Power = ovm.PhaseLost, ovm.PowerUnknown
+			inst.Status.Message = fmt.Sprintf("its object %s is gone from host %s: it was removed outside OVM", inst.Status.NativeID, host.Name)
+		case inst.Status.Phase == ovm.PhaseReady && known(on.Power) && on.Power != inst.Status.Power:
+			powered = append(powered, PowerChange{ID: inst.ID, Name: inst.Name, VDCID: inst.VDCID, From: inst.Status.Power, To: on.Power})
+			inst.Status.Power = on.Power
+			inst.Status.Message = fmt.Sprintf("found %s on its host: its power was changed outside OVM", on.Power)
+		default:
+			continue
+		}
 		inst.Status.UpdatedAt = s.now()
 		if err := save(ctx, tx, &r, inst); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return out, nil
+	return out, powered, nil
+}
+
+// known reports whether a power state a host reports is one to record.
+func known(p ovm.PowerState) bool {
+	switch p {
+	case ovm.PowerRunning, ovm.PowerStopped, ovm.PowerPaused:
+		return true
+	}
+	return false
 }
 
 // orphans returns the objects of found whose OVM id has no instance record.

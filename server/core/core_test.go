@@ -29,13 +29,15 @@ type fixture struct {
 	admin auth.Principal
 }
 
-func newFixture(t *testing.T) *fixture {
+// newFixture returns a service over a new SQLite store with fake hosts;
+// each of with changes its options.
+func newFixture(t *testing.T, with ...func(*core.Options)) *fixture {
 	t.Helper()
-	return newFixtureWith(t, fake.Options{})
+	return newFixtureWith(t, fake.Options{}, with...)
 }
 
 // newFixtureWith is newFixture with fake hosts made with opts.
-func newFixtureWith(t *testing.T, opts fake.Options) *fixture {
+func newFixtureWith(t *testing.T, opts fake.Options, with ...func(*core.Options)) *fixture {
 	t.Helper()
 	st, err := sqlstore.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "db"))
 	require.NoError(t, err)
@@ -48,7 +50,11 @@ func newFixtureWith(t *testing.T, opts fake.Options) *fixture {
 	_, _ = rand.Read(key)
 	box, err := secrets.New(key)
 	require.NoError(t, err)
-	svc, err := core.New(core.Options{Store: st, Tasks: eng, Drivers: reg, Secrets: box, Argon2: cheap, AuthCacheTTL: time.Minute})
+	o := core.Options{Store: st, Tasks: eng, Drivers: reg, Secrets: box, Argon2: cheap, AuthCacheTTL: time.Minute}
+	for _, w := range with {
+		w(&o)
+	}
+	svc, err := core.New(o)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -83,11 +89,11 @@ func spec() ovm.InstanceSpec {
 
 func TestEnsureAdminOnce(t *testing.T) {
 	f := newFixture(t)
-	pw, created, err := f.svc.EnsureAdmin(t.Context(), "admin")
+	pw, created, err := core.NewSystem(f.svc).EnsureAdmin(t.Context(), "admin")
 	require.NoError(t, err)
 	require.True(t, created)
 	assert.Len(t, pw, core.AdminPasswordLength)
-	pw2, created, err := f.svc.EnsureAdmin(t.Context(), "admin")
+	pw2, created, err := core.NewSystem(f.svc).EnsureAdmin(t.Context(), "admin")
 	require.NoError(t, err)
 	assert.False(t, created, "second start creates nothing")
 	assert.Empty(t, pw2)
@@ -104,7 +110,7 @@ func TestEnsureAdminOnce(t *testing.T) {
 
 func TestTokenRevocationIsImmediate(t *testing.T) {
 	f := newFixture(t)
-	pw, _, err := f.svc.EnsureAdmin(t.Context(), "admin")
+	pw, _, err := core.NewSystem(f.svc).EnsureAdmin(t.Context(), "admin")
 	require.NoError(t, err)
 	s, err := f.svc.Login(t.Context(), "admin", pw)
 	require.NoError(t, err)

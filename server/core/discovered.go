@@ -14,8 +14,10 @@ import (
 type Discovered = apitypes.Discovered
 
 // SyncHost lists a host's instances and records the unmanaged ones as
-// discovered (those already recorded are kept, those gone are dropped).
-// It returns the host's discovered objects.
+// discovered (those already recorded are kept, those gone are dropped),
+// and brings the records of its managed instances in line with the host
+// (gone: lost; power changed outside OVM: the host's). It returns the
+// host's discovered objects.
 func (s *Service) SyncHost(ctx context.Context, p auth.Principal, hostID ovm.ID) ([]Discovered, error) {
 	var h hostRecord
 	err := s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
@@ -29,14 +31,15 @@ func (s *Service) SyncHost(ctx context.Context, p auth.Principal, hostID ovm.ID)
 	if err != nil {
 		return nil, err
 	}
+	listedAt := s.now()
 	found, err := s.listHost(ctx, h)
 	if err != nil {
 		return nil, err
 	}
 	var out []Discovered
 	err = s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
-		var err error
-		out, _, err = s.recordDiscovered(ctx, tx, hostID, found)
+		rep, err := s.syncRecords(ctx, tx, h.Host, found, listedAt)
+		out = rep.Discovered
 		return err
 	})
 	return out, err

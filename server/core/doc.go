@@ -6,13 +6,17 @@
 //
 // # Tenancy
 //
-// Every method takes the auth.Principal the request acts as and enforces
+// Every method of Service takes the auth.Principal the request acts as (but
+// Login and Authenticate, which make one from a credential) and enforces
 // tenancy itself: a tenant asking for another VDC's object, or for a host,
 // pool or datacenter, gets ovm.ErrNotFound (the same error as for an id that
 // does not exist, so ids never leak). Operations reserved to platform
 // administrators that name no object (listing hosts, creating a VDC) are
 // ErrForbidden. Tenants never see physical placement: Status.HostID and
-// Status.NativeID are cleared in everything they get.
+// Status.NativeID are cleared in everything they get. What the server does
+// on its own behalf (the first administrator, and the controllers' host
+// state, sync, evacuation, reconciliation and alerts) is System's, a
+// separate type over the same store, tasks and drivers (NewSystem).
 //
 // # Transactions and tasks
 //

@@ -21,6 +21,8 @@ import (
 type hostRecord struct {
 	ovm.Host
 	Sealed []byte `json:"sealed,omitempty"`
+	// version is the record's version when it was read (0: not stored).
+	version int64
 }
 
 // RegisterHost is the input of a new host.
@@ -151,18 +153,12 @@ func hostError(h ovm.Host, err error) error {
 	return ovm.Wrap(kind, err, "host %s at %s did not answer", h.Name, h.Endpoint)
 }
 
-// connect returns the driver connection of a host, opening its sealed
-// credentials.
+// connect returns the driver connection of a host, with its credentials
+// (opened once per host record version).
 func (s *Service) connect(ctx context.Context, h hostRecord) (drivers.Conn, error) {
-	var cred drivers.Credentials
-	if len(h.Sealed) > 0 {
-		plain, err := s.box.Open(h.Sealed, []byte(h.ID))
-		if err != nil {
-			return drivers.Conn{}, fmt.Errorf("core: credentials of host %s: %w", h.Name, err)
-		}
-		if err := json.Unmarshal(plain, &cred); err != nil {
-			return drivers.Conn{}, fmt.Errorf("core: credentials of host %s: %w", h.Name, err)
-		}
+	cred, err := s.creds.open(s.box, h)
+	if err != nil {
+		return drivers.Conn{}, err
 	}
 	start := time.Now()
 	conn, err := s.reg.Connect(ctx, h.Host, cred)
@@ -303,6 +299,7 @@ func (s *Service) DeleteHost(ctx context.Context, p auth.Principal, id ovm.ID, i
 	})
 	if err == nil {
 		_ = s.reg.Forget(id)
+		s.creds.forget(id)
 	}
 	return err
 }

@@ -81,7 +81,7 @@ func (s *Service) load(ctx context.Context, instID, hostID ovm.ID) (target, erro
 		if t.inst, _, err = getAs[instanceRecord](ctx, tx, store.KindInstance, instID); err != nil {
 			return err
 		}
-		host := hostID // per run: a run again reads the instance again
+		host := hostID
 		if host == "" {
 			host = t.inst.Status.HostID
 		}
@@ -110,6 +110,31 @@ func (s *Service) load(ctx context.Context, instID, hostID ovm.ID) (target, erro
 		t.puller = p
 	}
 	return t, nil
+}
+
+// loadOnce returns a function that loads an instance's target (load) when
+// a step of a run first asks for it and hands the same target to the run's
+// later steps and compensations: a handler's Steps is called once per run,
+// so each run (a resumed task included) reads the instance and its host
+// once, and no more. A failed load is not kept: the next ask tries again.
+func (s *Service) loadOnce(instID, hostID ovm.ID) func(ctx context.Context) (target, error) {
+	var (
+		mu     sync.Mutex
+		loaded *target
+	)
+	return func(ctx context.Context) (target, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if loaded != nil {
+			return *loaded, nil
+		}
+		t, err := s.load(ctx, instID, hostID)
+		if err != nil {
+			return t, err
+		}
+		loaded = &t
+		return t, nil
+	}
 }
 
 // hvName is the instance's name on its host: its name and the start of its
@@ -210,19 +235,20 @@ func (h createHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
 		return nil, err
 	}
 	s := h.s
+	load := s.loadOnce(in.InstanceID, in.HostID)
 	var steps []tasks.Step
 	if recordedWith(t, stepPullImage) {
 		steps = append(steps, tasks.Step{
 			Name: stepPullImage,
 			Do: func(ctx context.Context, r *tasks.Run) error {
-				return s.pullImage(ctx, r, in)
+				return s.pullImage(ctx, r, load)
 			},
 		})
 	}
 	steps = append(steps, tasks.Step{
 		Name: "create",
 		Do: func(ctx context.Context, r *tasks.Run) error {
-			tg, err := s.load(ctx, in.InstanceID, in.HostID)
+			tg, err := load(ctx)
 			if err != nil {
 				return err
 			}
@@ -238,7 +264,7 @@ func (h createHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
 			return r.SetState(createState{NativeID: got.NativeID, Disk: got.Disk})
 		},
 		Undo: func(ctx context.Context, r *tasks.Run) error {
-			tg, err := s.load(ctx, in.InstanceID, in.HostID)
+			tg, err := load(ctx)
 			if err != nil {
 				return ignore(err, ovm.KindNotFound)
 			}
@@ -265,14 +291,14 @@ func (h createHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
 		steps = append(steps, tasks.Step{
 			Name: "start",
 			Do: func(ctx context.Context, r *tasks.Run) error {
-				tg, err := s.load(ctx, in.InstanceID, in.HostID)
+				tg, err := load(ctx)
 				if err != nil {
 					return err
 				}
 				return ensurePower(ctx, tg.hv, hypervisor.ByID(in.InstanceID), OpStart)
 			},
 			Undo: func(ctx context.Context, r *tasks.Run) error {
-				tg, err := s.load(ctx, in.InstanceID, in.HostID)
+				tg, err := load(ctx)
 				if err != nil {
 					return ignore(err, ovm.KindNotFound)
 				}
@@ -361,8 +387,8 @@ func recordedWith(t *store.TaskRecord, name string) bool {
 // and leaves no image; the step has no compensation (an image pulled for a
 // create that fails later stays on the host, where other instances may
 // already use it).
-func (s *Service) pullImage(ctx context.Context, r *tasks.Run, in createInput) error {
-	tg, err := s.load(ctx, in.InstanceID, in.HostID)
+func (s *Service) pullImage(ctx context.Context, r *tasks.Run, load func(ctx context.Context) (target, error)) error {
+	tg, err := load(ctx)
 	if err != nil {
 		return err
 	}
@@ -477,10 +503,11 @@ func (h powerHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
 		return nil, err
 	}
 	s := h.s
+	load := s.loadOnce(in.InstanceID, in.HostID)
 	return []tasks.Step{{
 		Name: in.Op,
 		Do: func(ctx context.Context, r *tasks.Run) error {
-			tg, err := s.load(ctx, in.InstanceID, in.HostID)
+			tg, err := load(ctx)
 			if err != nil {
 				return err
 			}
@@ -528,12 +555,13 @@ func (h deleteHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
 		return nil, err
 	}
 	s := h.s
+	load := s.loadOnce(in.InstanceID, in.HostID)
 	onHost := func(fn func(ctx context.Context, tg target) error) func(ctx context.Context, r *tasks.Run) error {
 		return func(ctx context.Context, r *tasks.Run) error {
 			if in.HostID == "" {
 				return nil
 			}
-			tg, err := s.load(ctx, in.InstanceID, in.HostID)
+			tg, err := load(ctx)
 			if err != nil {
 				return ignore(err, ovm.KindNotFound)
 			}
@@ -593,9 +621,10 @@ func (h resizeHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
 		return nil, err
 	}
 	s := h.s
+	load := s.loadOnce(in.InstanceID, in.HostID)
 	reconf := func(cpu ovm.MilliCPU, mem ovm.Bytes) func(ctx context.Context, r *tasks.Run) error {
 		return func(ctx context.Context, r *tasks.Run) error {
-			tg, err := s.load(ctx, in.InstanceID, in.HostID)
+			tg, err := load(ctx)
 			if err != nil {
 				return err
 			}

@@ -14,7 +14,7 @@ import (
 func TestLogoutRevokesOnlyThePresentedToken(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()
-	pw, _, err := f.svc.EnsureAdmin(ctx, "admin")
+	pw, _, err := core.NewSystem(f.svc).EnsureAdmin(ctx, "admin")
 	require.NoError(t, err)
 	s1, err := f.svc.Login(ctx, "admin", pw)
 	require.NoError(t, err)

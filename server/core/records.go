@@ -49,8 +49,14 @@ func decode[T any](r store.Record) (T, error) {
 	if err := json.Unmarshal(r.Data, &v); err != nil {
 		return v, fmt.Errorf("core: decode %s %s: %w", r.Kind, r.ID, err)
 	}
+	if vv, ok := any(&v).(versioned); ok {
+		vv.setVersion(r.Version)
+	}
 	return v, nil
 }
+
+// versioned is a decoded record that keeps the version it was read at.
+type versioned interface{ setVersion(v int64) }
 
 // view runs fn in a read-only store transaction (store.Store.View): the
 // read paths use it, so that they never wait for a writer. fn may run more

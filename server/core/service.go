@@ -70,6 +70,7 @@ type Service struct {
 	dummy     string // a hash to check against for unknown users
 
 	decoded decodedInstances
+	creds   credentialCache
 }
 
 // New returns a Service and registers its task kinds on o.Tasks.
@@ -124,12 +125,6 @@ func New(o Options) (*Service, error) {
 	s.tasks.Register(TaskInstanceStopStale, stopStaleHandler{s})
 	return s, nil
 }
-
-// Store returns the service's store (for readiness checks).
-func (s *Service) Store() store.Store { return s.st }
-
-// Tasks returns the service's task engine.
-func (s *Service) Tasks() *tasks.Engine { return s.tasks }
 
 // tx runs fn in a store transaction.
 func (s *Service) tx(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {

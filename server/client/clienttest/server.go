@@ -87,7 +87,7 @@ func Start(t testing.TB) *Server {
 	// event streams) before the engine stops and the store closes.
 	t.Cleanup(func() { cancel(); wg.Wait() })
 	t.Cleanup(srv.Close)
-	pw, created, err := svc.EnsureAdmin(ctx, "admin")
+	pw, created, err := core.NewSystem(svc).EnsureAdmin(ctx, "admin")
 	require.NoError(t, err, "ensure admin")
 	require.True(t, created, "EnsureAdmin on an empty store: created false, want true")
 	out.URL, out.AdminName, out.AdminPassword, out.Service = srv.URL, "admin", pw, svc
