@@ -71,6 +71,7 @@ func Config(version string) huma.Config {
 	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		"bearer": {Type: "http", Scheme: "bearer", Description: "A login session token or a personal API token."},
 	}
+	document(&cfg)
 	return cfg
 }
 
@@ -142,6 +143,7 @@ func build(svc *core.Service, o Options) (http.Handler, huma.API) {
 		_, _ = w.Write([]byte("ok\n"))
 	}))
 	mux.Handle("GET /metrics", s.plain("/metrics", s.m.Handler().ServeHTTP))
+	mux.Handle("/", s.plain("unknown", noRoute(mux)))
 	return mux, api
 }
 
@@ -241,11 +243,28 @@ func writeProblem(api huma.API, ctx huma.Context, se huma.StatusError) {
 // op describes an operation for register.
 type op struct {
 	id, method, path, summary string
-	desc                      string // the operation's description, when the summary is not enough
+	desc                      string // the operation's description (default: operationDocs[id])
+	more                      string // what the route helper adds to the description
 	tags                      []string
 	status                    int  // default status
 	public                    bool // no bearer token
 	errors                    []int
+}
+
+// description is the operation's description: its own text, then what its
+// route helper adds.
+func (o op) description() string {
+	d := o.desc
+	if d == "" {
+		d = operationDocs[o.id]
+	}
+	if d == "" {
+		return o.more
+	}
+	if o.more == "" {
+		return d
+	}
+	return d + " " + o.more
 }
 
 // register adds an operation whose handler gets the principal and whose
@@ -256,7 +275,7 @@ func register[I, O any](s *server, o op, h func(ctx context.Context, p auth.Prin
 		Method:        o.method,
 		Path:          o.path,
 		Summary:       o.summary,
-		Description:   o.desc,
+		Description:   o.description(),
 		Tags:          o.tags,
 		DefaultStatus: o.status,
 		MaxBodyBytes:  s.o.MaxBodyBytes,

@@ -196,7 +196,7 @@ func (c *Client) Me(ctx context.Context) (core.User, error) { return get[core.Us
 
 // ListTokens lists the user's tokens and sessions.
 func (c *Client) ListTokens(ctx context.Context) ([]core.TokenInfo, error) {
-	return get[[]core.TokenInfo](ctx, c, "/v1/tokens")
+	return All[core.TokenInfo](ctx, c, "/v1/tokens", ListOptions{})
 }
 
 // CreateToken makes a personal API token; its secret is in the answer
