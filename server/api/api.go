@@ -67,7 +67,7 @@ func Config(version string) huma.Config {
 	cfg.SchemasPath = ""
 	cfg.FieldsOptionalByDefault = true
 	cfg.RejectUnknownQueryParameters = true
-	cfg.Transformers = append(cfg.Transformers, trimProblem)
+	cfg.Transformers = append(cfg.Transformers, trimProblem, typedProblem)
 	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		"bearer": {Type: "http", Scheme: "bearer", Description: "A login session token or a personal API token."},
 	}
@@ -88,6 +88,19 @@ func trimProblem(_ huma.Context, _ string, v any) (any, error) {
 		}
 	}
 	return p, nil
+}
+
+// problemType is the type of every problem this API answers: RFC 9457's
+// default, written out because the schema of a problem gives it as the
+// default and generated clients take a default as always present.
+const problemType = "about:blank"
+
+// typedProblem gives a problem its type.
+func typedProblem(_ huma.Context, _ string, v any) (any, error) {
+	if p, ok := v.(*huma.ErrorModel); ok && p.Type == "" {
+		p.Type = problemType
+	}
+	return v, nil
 }
 
 // maxEcho is the longest input value a problem repeats back.
@@ -235,6 +248,9 @@ func (s *server) authenticate(ctx huma.Context, next func(huma.Context)) {
 // writeProblem writes a problem as the response.
 func writeProblem(api huma.API, ctx huma.Context, se huma.StatusError) {
 	ct := "application/problem+json"
+	if p, ok := se.(*huma.ErrorModel); ok && p.Type == "" {
+		p.Type = problemType
+	}
 	ctx.SetHeader("Content-Type", ct)
 	ctx.SetStatus(se.GetStatus())
 	_ = api.Marshal(ctx.BodyWriter(), "application/json", se)

@@ -74,11 +74,13 @@ func TestNoRouteProblem(t *testing.T) {
 			assert.Equal(t, "application/problem+json", r.header.Get("Content-Type"))
 			assert.Equal(t, tc.allow, r.header.Get("Allow"), "Allow")
 			var p struct {
+				Type   string `json:"type"`
 				Status int    `json:"status"`
 				Title  string `json:"title"`
 				Detail string `json:"detail"`
 			}
 			r.decode(t, &p)
+			assert.Equal(t, "about:blank", p.Type, "the problem's type")
 			assert.Equal(t, tc.status, p.Status, "the problem's status")
 			assert.Equal(t, http.StatusText(tc.status), p.Title, "the problem's title")
 			assert.NotEmpty(t, p.Detail, "the problem's detail")
@@ -254,4 +256,37 @@ func TestListTokensPaged(t *testing.T) {
 	assert.Equal(t, http.StatusUnprocessableEntity, r.status, "vdcId does not apply to tokens: got %s", r)
 	r = e.do("GET", "/v1/tokens?cursor=not-a-cursor", e.admin, nil)
 	assert.Equal(t, http.StatusUnprocessableEntity, r.status, "a cursor this server did not return: got %s", r)
+}
+
+// TestProblemsTyped: every problem carries its type, which the document
+// gives as a default (generated clients take it as always present).
+func TestProblemsTyped(t *testing.T) {
+	e := newEnv(t, openSQLite(t))
+	for _, tc := range []struct {
+		name, method, path, token string
+		body                      any
+		status                    int
+	}{
+		{"no token", "GET", "/v1/me", "", nil, http.StatusUnauthorized},
+		{"unknown token", "GET", "/v1/me", "ovm_not-a-token", nil, http.StatusUnauthorized},
+		{"bad body", "POST", "/v1/login", "", `{"name": 1}`, http.StatusUnprocessableEntity},
+		{"unknown field", "POST", "/v1/datacenters", e.admin, map[string]any{"name": "dc", "nope": 1}, http.StatusUnprocessableEntity},
+		{"not found", "GET", "/v1/instances/" + string(ovm.NewID()), e.admin, nil, http.StatusNotFound},
+		{"no such task to watch", "GET", "/v1/tasks/" + string(ovm.NewID()) + "/events", e.admin, nil, http.StatusNotFound},
+		{"delete of nothing", "DELETE", "/v1/datacenters/" + string(ovm.NewID()), e.admin, nil, http.StatusNotFound},
+		{"no route", "GET", "/v2/anything", "", nil, http.StatusNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.do(tc.method, tc.path, tc.token, tc.body)
+			require.Equal(t, tc.status, r.status, "got %s", r)
+			assert.Equal(t, "application/problem+json", r.header.Get("Content-Type"))
+			var p struct {
+				Type   string `json:"type"`
+				Status int    `json:"status"`
+			}
+			r.decode(t, &p)
+			assert.Equal(t, problemType, p.Type, "the problem's type")
+			assert.Equal(t, tc.status, p.Status, "the problem's status")
+		})
+	}
 }

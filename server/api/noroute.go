@@ -44,5 +44,5 @@ func writePlainProblem(w http.ResponseWriter, status int, detail string) {
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(&huma.ErrorModel{Status: status, Title: http.StatusText(status), Detail: detail})
+	_ = json.NewEncoder(w).Encode(&huma.ErrorModel{Type: problemType, Status: status, Title: http.StatusText(status), Detail: detail})
 }
