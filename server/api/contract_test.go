@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -45,8 +46,27 @@ func TestOpenAPIGolden(t *testing.T) {
 	}
 	want, err := os.ReadFile(goldenDocument)
 	require.NoError(t, err, "read the golden document (go test ./server/api -run TestOpenAPIGolden -update writes it)")
-	require.Equal(t, string(want), string(got),
-		"the served OpenAPI document differs from %s: review the change, then rerun with -update", goldenDocument)
+	if d := firstDifference(string(want), string(got)); d != "" {
+		t.Fatalf("the served OpenAPI document differs from %s: review the change, then rerun with -update\n%s", goldenDocument, d)
+	}
+}
+
+// firstDifference describes where got first differs from want, line by
+// line, with a few lines around it; "" when they are equal.
+func firstDifference(want, got string) string {
+	if want == got {
+		return ""
+	}
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	i := 0
+	for i < len(w) && i < len(g) && w[i] == g[i] {
+		i++
+	}
+	around := func(lines []string) string {
+		return strings.Join(lines[max(i-3, 0):min(i+4, len(lines))], "\n")
+	}
+	return fmt.Sprintf("first difference at line %d (%d lines golden, %d served)\n--- golden:\n%s\n+++ served:\n%s",
+		i+1, len(w), len(g), around(w), around(g))
 }
 
 // TestNoRouteProblem: unknown routes and wrong methods answer RFC 9457

@@ -6,7 +6,7 @@ const (
 	pageDoc = "Answers one page of at most `limit` items in id order. While more follow, `next` in the body is the " +
 		"cursor of the next page (pass it as `cursor`) and the Link header points at it with rel=\"next\"; " +
 		"the last page has no `next`."
-	etagDoc    = "The ETag header is the object's version: send it as If-Match to change or delete exactly that version."
+	etagDoc    = "The ETag header is the object's version, which the operations that change the object take as If-Match."
 	ifMatchDoc = "With If-Match, the change applies only to that version of the object (412 when it changed since)."
 	taskDoc    = "Answers 202 with the object and the task that does the work on its host; follow the task with " +
 		"get-task or watch-task."
@@ -79,9 +79,9 @@ var operationDocs = map[string]string{
 	"update-instance": "Labels change at once (200). A new cpuMilli or memoryBytes is charged to the quota now " +
 		"and applied by a resize task (202 with the task). " + ifMatchDoc,
 	"delete-instance": "Stops the instance, deletes it on its host, then releases its quota and addresses.",
-	"start-instance":  "Powers the instance on; 409 when it is not ready.",
-	"stop-instance":   "Powers the instance off; 409 when it is not ready.",
-	"reboot-instance": "Restarts the instance; 409 when it is not ready.",
+	"start-instance":  "Powers the instance on; 409 when it is not ready, is busy with another task or is not stopped.",
+	"stop-instance":   "Powers the instance off; 409 when it is not ready, is busy with another task or is not running.",
+	"reboot-instance": "Restarts the instance; 409 when it is not ready, is busy with another task or is not running.",
 	"list-vapps":      "The vApps of the caller's VDC with the outcome of each member.",
 	"deploy-vapp": "Places every member at once (on different hosts with antiAffinity; 503 when they do not all " +
 		"fit), charges the quota for all of them, then answers 202 with one create task per member. " + createDoc,
