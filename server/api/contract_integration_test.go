@@ -135,6 +135,7 @@ func TestContractGenerators(t *testing.T) {
 		require.Contains(t, string(gen), "oapi-codegen/v2 version v2.8.1", "the pinned oapi-codegen generated the client")
 		bin := filepath.Join(work, "scenario")
 		run(t, gc, goEnv, "go", "build", "-o", bin, ".")
+		run(t, gc, goEnv, "go", "vet", ".")
 		out := run(t, gc, nil, bin, "-server", srv.URL, "-user", "acme-admin", "-password", "tenant-password-1", "-timeout", "90s")
 		assert.Contains(t, string(out), "scenario: ok")
 
