@@ -67,11 +67,12 @@ func Config(version string) huma.Config {
 	cfg.SchemasPath = ""
 	cfg.FieldsOptionalByDefault = true
 	cfg.RejectUnknownQueryParameters = true
-	cfg.Transformers = append(cfg.Transformers, trimProblem)
+	cfg.Transformers = append(cfg.Transformers, trimProblem, typedProblem)
 	registerTypes(cfg.Components.Schemas)
 	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		"bearer": {Type: "http", Scheme: "bearer", Description: "A login session token or a personal API token."},
 	}
+	document(&cfg)
 	return cfg
 }
 
@@ -88,6 +89,19 @@ func trimProblem(_ huma.Context, _ string, v any) (any, error) {
 		}
 	}
 	return p, nil
+}
+
+// problemType is the type of every problem this API answers: RFC 9457's
+// default, written out because the schema of a problem gives it as the
+// default and generated clients take a default as always present.
+const problemType = "about:blank"
+
+// typedProblem gives a problem its type.
+func typedProblem(_ huma.Context, _ string, v any) (any, error) {
+	if p, ok := v.(*huma.ErrorModel); ok && p.Type == "" {
+		p.Type = problemType
+	}
+	return v, nil
 }
 
 // maxEcho is the longest input value a problem repeats back.
@@ -144,6 +158,7 @@ func build(svc *core.Service, o Options) (http.Handler, huma.API) {
 		_, _ = w.Write([]byte("ok\n"))
 	}))
 	mux.Handle("GET /metrics", s.plain("/metrics", s.m.Handler().ServeHTTP))
+	mux.Handle("/", s.plain("unknown", noRoute(mux)))
 	return mux, api
 }
 
@@ -235,6 +250,9 @@ func (s *server) authenticate(ctx huma.Context, next func(huma.Context)) {
 // writeProblem writes a problem as the response.
 func writeProblem(api huma.API, ctx huma.Context, se huma.StatusError) {
 	ct := "application/problem+json"
+	if p, ok := se.(*huma.ErrorModel); ok && p.Type == "" {
+		p.Type = problemType
+	}
 	ctx.SetHeader("Content-Type", ct)
 	ctx.SetStatus(se.GetStatus())
 	_ = api.Marshal(ctx.BodyWriter(), "application/json", se)
@@ -243,11 +261,28 @@ func writeProblem(api huma.API, ctx huma.Context, se huma.StatusError) {
 // op describes an operation for register.
 type op struct {
 	id, method, path, summary string
-	desc                      string // the operation's description, when the summary is not enough
+	desc                      string // the operation's description (default: operationDocs[id])
+	more                      string // what the route helper adds to the description
 	tags                      []string
 	status                    int  // default status
 	public                    bool // no bearer token
 	errors                    []int
+}
+
+// description is the operation's description: its own text, then what its
+// route helper adds.
+func (o op) description() string {
+	d := o.desc
+	if d == "" {
+		d = operationDocs[o.id]
+	}
+	if d == "" {
+		return o.more
+	}
+	if o.more == "" {
+		return d
+	}
+	return d + " " + o.more
 }
 
 // register adds an operation whose handler gets the principal and whose
@@ -258,7 +293,7 @@ func register[I, O any](s *server, o op, h func(ctx context.Context, p auth.Prin
 		Method:        o.method,
 		Path:          o.path,
 		Summary:       o.summary,
-		Description:   o.desc,
+		Description:   o.description(),
 		Tags:          o.tags,
 		DefaultStatus: o.status,
 		MaxBodyBytes:  s.o.MaxBodyBytes,

@@ -25,10 +25,10 @@ func TestLogoutRevokesThePresentedToken(t *testing.T) {
 	var me core.User
 	e.must(http.StatusOK, "GET", "/v1/me", other, nil).decode(t, &me)
 	assert.Equal(t, tn.user, me.ID, "the other session's user")
-	var ts []core.TokenInfo
+	var ts core.Page[core.TokenInfo]
 	e.must(http.StatusOK, "GET", "/v1/tokens", other, nil).decode(t, &ts)
-	require.Len(t, ts, 1, "the user's tokens after the logout: the other session")
-	assert.True(t, ts[0].Session)
+	require.Len(t, ts.Items, 1, "the user's tokens after the logout: the other session")
+	assert.True(t, ts.Items[0].Session)
 
 	// A personal token logs out itself only.
 	var pt core.NewToken

@@ -32,6 +32,23 @@ func (l ListParams) options() core.ListOptions {
 	return core.ListOptions{VDCID: ovm.ID(l.VDCID), Cursor: l.Cursor, Limit: l.Limit}
 }
 
+// query is what a next-page link repeats of the parameters.
+func (l PageParams) query() url.Values {
+	q := url.Values{}
+	if l.Limit > 0 {
+		q.Set("limit", strconv.Itoa(l.Limit))
+	}
+	return q
+}
+
+func (l ListParams) query() url.Values {
+	q := l.PageParams.query()
+	if l.VDCID != "" {
+		q.Set("vdcId", l.VDCID)
+	}
+	return q
+}
+
 // IfMatch is the optimistic concurrency precondition of a change.
 type IfMatch struct {
 	IfMatch string `header:"If-Match" doc:"The ETag of the version the change applies to; 412 when the object changed since."`
@@ -68,21 +85,15 @@ type Accepted[T any] struct {
 // Empty is a response without a body.
 type Empty struct{}
 
-// list builds a List with the Link to the next page.
-func list[T any](path string, l ListParams, pg core.Page[T]) *List[T] {
+// list builds a List with the Link to the next page, whose query is q and
+// the next cursor.
+func list[T any](path string, q url.Values, pg core.Page[T]) *List[T] {
 	out := &List[T]{Body: pg}
 	if out.Body.Items == nil {
 		out.Body.Items = []T{}
 	}
 	if pg.Next != "" {
-		q := url.Values{}
 		q.Set("cursor", pg.Next)
-		if l.Limit > 0 {
-			q.Set("limit", strconv.Itoa(l.Limit))
-		}
-		if l.VDCID != "" {
-			q.Set("vdcId", l.VDCID)
-		}
 		out.Link = "<" + path + "?" + q.Encode() + `>; rel="next"`
 	}
 	return out
@@ -101,6 +112,7 @@ var reflectTaskType = reflect.TypeFor[ovm.Task]()
 // deleteRoute registers a DELETE of one object by id, guarded by its
 // If-Match version, answering 204.
 func deleteRoute(s *server, o op, del func(ctx context.Context, p auth.Principal, id ovm.ID, ifVersion int64) error) {
+	o.more = ifMatchDoc
 	register(s, o, func(ctx context.Context, p auth.Principal, in *struct {
 		IDPath
 		IfMatch
@@ -116,6 +128,7 @@ func deleteRoute(s *server, o op, del func(ctx context.Context, p auth.Principal
 // getRoute registers a GET of one object by id, answering it with its
 // ETag.
 func getRoute[T any](s *server, o op, get func(ctx context.Context, p auth.Principal, id ovm.ID) (T, int64, error)) {
+	o.more = etagDoc
 	register(s, o, func(ctx context.Context, p auth.Principal, in *IDPath) (*Object[T], error) {
 		return obj(get(ctx, p, ovm.ID(in.ID)))
 	})
@@ -124,6 +137,7 @@ func getRoute[T any](s *server, o op, get func(ctx context.Context, p auth.Princ
 // taskRoute registers a change of one object by id, guarded by its
 // If-Match version, answering 202 with what it started.
 func taskRoute[T any](s *server, o op, change func(ctx context.Context, p auth.Principal, id ovm.ID, ifVersion int64) (T, error)) {
+	o.more = taskDoc + " " + ifMatchDoc
 	register(s, o, func(ctx context.Context, p auth.Principal, in *struct {
 		IDPath
 		IfMatch
@@ -139,18 +153,20 @@ func taskRoute[T any](s *server, o op, change func(ctx context.Context, p auth.P
 // listRoute registers a GET of one page of a collection of VDC objects
 // at o.path.
 func listRoute[T any](s *server, o op, ls func(ctx context.Context, p auth.Principal, opts core.ListOptions) (core.Page[T], error)) {
+	o.more = pageDoc
 	register(s, o, func(ctx context.Context, p auth.Principal, in *ListParams) (*List[T], error) {
 		pg, err := ls(ctx, p, in.options())
-		return list(o.path, *in, pg), err
+		return list(o.path, in.query(), pg), err
 	})
 }
 
-// platformListRoute registers a GET of one page of a collection of
-// platform objects (no vdcId) at o.path.
-func platformListRoute[T any](s *server, o op, ls func(ctx context.Context, p auth.Principal, opts core.ListOptions) (core.Page[T], error)) {
+// pageRoute registers a GET of one page of a list that belongs to no VDC
+// (no vdcId): platform objects, or the caller's own.
+func pageRoute[T any](s *server, o op, ls func(ctx context.Context, p auth.Principal, opts core.ListOptions) (core.Page[T], error)) {
+	o.more = pageDoc
 	register(s, o, func(ctx context.Context, p auth.Principal, in *PageParams) (*List[T], error) {
-		l := ListParams{PageParams: *in}
-		pg, err := ls(ctx, p, l.options())
-		return list(o.path, l, pg), err
+		pg, err := ls(ctx, p, core.ListOptions{Cursor: in.Cursor, Limit: in.Limit})
+		return list(o.path, in.query(), pg), err
 	})
 }
+

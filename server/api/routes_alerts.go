@@ -12,7 +12,7 @@ import (
 // alertRoutes are the HA alerts the host monitor raises (administrators).
 func (s *server) alertRoutes() {
 	tags := []string{"alerts"}
-	platformListRoute(s, op{id: "list-alerts", method: http.MethodGet, path: "/v1/alerts", summary: "List HA alerts, open and resolved",
+	pageRoute(s, op{id: "list-alerts", method: http.MethodGet, path: "/v1/alerts", summary: "List HA alerts, open and resolved",
 		desc: "The alerts the host monitor raised: fence unconfirmed, partition, instances lost or not restarted, stale copies. " +
 			"An alert is open until its host is up again (a partition: until it clears) or an administrator acknowledges it.",
 		tags: tags}, s.svc.ListAlerts)

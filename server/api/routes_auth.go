@@ -37,14 +37,7 @@ func (s *server) authRoutes() {
 			}
 			return &Out[core.User]{Body: u}, nil
 		})
-	register(s, op{id: "list-tokens", method: http.MethodGet, path: "/v1/tokens", summary: "List your tokens", tags: tags},
-		func(ctx context.Context, p auth.Principal, _ *struct{}) (*Out[[]core.TokenInfo], error) {
-			ts, err := s.svc.ListTokens(ctx, p)
-			if err != nil {
-				return nil, err
-			}
-			return &Out[[]core.TokenInfo]{Body: ts}, nil
-		})
+	pageRoute(s, op{id: "list-tokens", method: http.MethodGet, path: "/v1/tokens", summary: "List your tokens", tags: tags}, s.svc.ListTokens)
 	register(s, op{id: "create-token", method: http.MethodPost, path: "/v1/tokens", summary: "Create a personal API token (its secret is shown once)",
 		tags: tags, status: http.StatusCreated},
 		func(ctx context.Context, p auth.Principal, in *struct{ Body apitypes.TokenCreate }) (*Out[core.NewToken], error) {

@@ -21,10 +21,9 @@ import (
 // ConsoleParams bound a console read.
 type ConsoleParams struct {
 	IDPath
-	Follow     bool   `query:"follow" doc:"Keep reading until maxSeconds or maxBytes or the console ends; without it the read ends once the instance has printed nothing for one second."`
-	MaxSeconds int    `query:"maxSeconds" minimum:"0" maximum:"600" doc:"How long the read lasts at most (default 10)."`
-	MaxBytes   int64  `query:"maxBytes" minimum:"0" maximum:"16777216" doc:"How many bytes the read returns at most (default 262144)."`
-	Accept     string `header:"Accept" doc:"text/event-stream for Server-Sent Events; otherwise the output is streamed as text/plain."`
+	Follow     bool  `query:"follow" doc:"Keep reading until maxSeconds or maxBytes or the console ends; without it the read ends once the instance has printed nothing for one second."`
+	MaxSeconds int   `query:"maxSeconds" minimum:"0" maximum:"600" doc:"How long the read lasts at most (default 10)."`
+	MaxBytes   int64 `query:"maxBytes" minimum:"0" maximum:"16777216" doc:"How many bytes the read returns at most (default 262144)."`
 }
 
 // consoleRoutes registers exec and console. Both call the instance's
@@ -77,8 +76,13 @@ func (s *server) consoleStream(tags []string) {
 		Responses: map[string]*huma.Response{"200": {
 			Description: "The console output.",
 			Content: map[string]*huma.MediaType{
-				"text/plain":        {Schema: &huma.Schema{Type: huma.TypeString}},
-				"text/event-stream": {Schema: &huma.Schema{Type: huma.TypeString}},
+				"text/plain": {Schema: &huma.Schema{Type: huma.TypeString}},
+				"text/event-stream": {Schema: eventStream("The console output as Server-Sent Events.",
+					event{name: "output", description: "A chunk of output.",
+						data: &huma.Schema{Type: huma.TypeString, Description: "The chunk as a JSON string."}},
+					event{name: "end", description: "The last event: why the stream ended.",
+						data: &huma.Schema{Type: huma.TypeString, Enum: []any{"end", "error"},
+							Description: "end: the read ended normally (time, size, quiet or the console closed); error: reading failed."}})},
 			},
 		}},
 	}
@@ -91,9 +95,10 @@ func (s *server) consoleStream(tags []string) {
 		if err != nil {
 			return nil, s.problem(ctx, err)
 		}
-		sse := strings.Contains(in.Accept, "text/event-stream")
 		return &huma.StreamResponse{Body: func(hctx huma.Context) {
 			defer rc.Close()
+			// Content negotiation, as the media types of the 200 say.
+			sse := strings.Contains(hctx.Header("Accept"), "text/event-stream")
 			if sse {
 				hctx.SetHeader("Content-Type", "text/event-stream")
 			} else {

@@ -12,7 +12,7 @@ import (
 
 func (s *server) platformRoutes() {
 	dc := []string{"datacenters"}
-	platformListRoute(s, op{id: "list-datacenters", method: http.MethodGet, path: "/v1/datacenters", summary: "List datacenters", tags: dc}, s.svc.ListDatacenters)
+	pageRoute(s, op{id: "list-datacenters", method: http.MethodGet, path: "/v1/datacenters", summary: "List datacenters", tags: dc}, s.svc.ListDatacenters)
 	register(s, op{id: "create-datacenter", method: http.MethodPost, path: "/v1/datacenters", summary: "Create a datacenter", tags: dc, status: http.StatusCreated},
 		func(ctx context.Context, p auth.Principal, in *struct {
 			IdempotencyKey
@@ -39,7 +39,7 @@ func (s *server) platformRoutes() {
 		tags: dc, status: http.StatusNoContent, errors: []int{409, 412}}, s.svc.DeleteDatacenter)
 
 	pools := []string{"pools"}
-	platformListRoute(s, op{id: "list-pools", method: http.MethodGet, path: "/v1/pools", summary: "List resource pools", tags: pools}, s.svc.ListPools)
+	pageRoute(s, op{id: "list-pools", method: http.MethodGet, path: "/v1/pools", summary: "List resource pools", tags: pools}, s.svc.ListPools)
 	register(s, op{id: "create-pool", method: http.MethodPost, path: "/v1/pools", summary: "Create a resource pool", tags: pools, status: http.StatusCreated},
 		func(ctx context.Context, p auth.Principal, in *struct {
 			IdempotencyKey
@@ -66,7 +66,7 @@ func (s *server) platformRoutes() {
 		tags: pools, status: http.StatusNoContent, errors: []int{409, 412}}, s.svc.DeletePool)
 
 	hosts := []string{"hosts"}
-	platformListRoute(s, op{id: "list-hosts", method: http.MethodGet, path: "/v1/hosts", summary: "List hosts", tags: hosts}, s.svc.ListHosts)
+	pageRoute(s, op{id: "list-hosts", method: http.MethodGet, path: "/v1/hosts", summary: "List hosts", tags: hosts}, s.svc.ListHosts)
 	register(s, op{id: "register-host", method: http.MethodPost, path: "/v1/hosts", summary: "Register a host (connects and reads its capacity)",
 		tags: hosts, status: http.StatusCreated, errors: []int{409, 501, 503}},
 		func(ctx context.Context, p auth.Principal, in *struct {
@@ -116,7 +116,7 @@ func (s *server) platformRoutes() {
 		})
 
 	disc := []string{"discovered"}
-	platformListRoute(s, op{id: "list-discovered", method: http.MethodGet, path: "/v1/discovered", summary: "List objects found on hosts without an OVM id", tags: disc}, s.svc.ListDiscovered)
+	pageRoute(s, op{id: "list-discovered", method: http.MethodGet, path: "/v1/discovered", summary: "List objects found on hosts without an OVM id", tags: disc}, s.svc.ListDiscovered)
 	getRoute(s, op{id: "get-discovered", method: http.MethodGet, path: "/v1/discovered/{id}", summary: "Get a discovered object", tags: disc}, s.svc.GetDiscovered)
 	register(s, op{id: "import-discovered", method: http.MethodPost, path: "/v1/discovered/{id}/import", summary: "Import a discovered object into a VDC as a managed instance",
 		tags: disc, status: http.StatusCreated, errors: []int{403, 409}},

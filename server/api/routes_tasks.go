@@ -26,7 +26,9 @@ func (s *server) taskRoutes() {
 // taskEvents registers GET /v1/tasks/{id}/events: Server-Sent Events, one
 // "task" event with the whole task per change, until the task is final.
 func (s *server) taskEvents(tags []string) {
-	schema := s.api.OpenAPI().Components.Schemas.Schema(reflectTaskType, true, "Task")
+	schema := eventStream("The task after each change, until it is final.", event{name: "task",
+		description: "The whole task, with its state, progress, steps and log.",
+		data:        s.api.OpenAPI().Components.Schemas.Schema(reflectTaskType, true, "Task")})
 	hop := huma.Operation{
 		OperationID: "watch-task",
 		Method:      http.MethodGet,

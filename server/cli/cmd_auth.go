@@ -240,7 +240,7 @@ func tokenCommands() *command {
 	return &command{name: "token", summary: "Manage your personal API tokens", sub: []*command{
 		{name: "create", summary: "Create a token (its secret is shown once)", run: (*app).tokenCreate},
 		{name: "list", aliases: []string{"ls"}, summary: "List your tokens and sessions", run: listCmd[apitypes.TokenInfo]{noun: "tokens",
-			desc: "List your personal tokens and login sessions.", bare: true,
+			desc: "List your personal tokens and login sessions.",
 			list: all((*client.Client).ListTokens),
 			head: []any{"ID", "NAME", "KIND", "EXPIRES", "LAST USED", "AGE"},
 			cells: func(t apitypes.TokenInfo, now time.Time) []any {

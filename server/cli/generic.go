@@ -71,8 +71,6 @@ type listCmd[T any] struct {
 	head  []any
 	cells func(it T, now time.Time) []any
 	table func(w io.Writer, items []T, now time.Time)
-	// bare prints the items themselves with -o json or yaml, not a page.
-	bare bool
 }
 
 func (c listCmd[T]) run(a *app, path string, args []string) error {
@@ -111,11 +109,7 @@ func (c listCmd[T]) run(a *app, path string, args []string) error {
 		return err
 	}
 	now := time.Now()
-	var v any = page(items)
-	if c.bare {
-		v = items
-	}
-	return a.show(v, func(w io.Writer) {
+	return a.show(page(items), func(w io.Writer) {
 		if c.table != nil {
 			c.table(w, items, now)
 			return

@@ -65,7 +65,7 @@ func (c *Client) Me(ctx context.Context) (apitypes.User, error) {
 
 // ListTokens lists the user's tokens and sessions.
 func (c *Client) ListTokens(ctx context.Context) ([]apitypes.TokenInfo, error) {
-	return get[[]apitypes.TokenInfo](ctx, c, "/v1/tokens")
+	return All[apitypes.TokenInfo](ctx, c, "/v1/tokens", ListOptions{})
 }
 
 // CreateToken makes a personal API token; its secret is in the answer

@@ -269,14 +269,19 @@ func (s *Service) CreateToken(ctx context.Context, p auth.Principal, name string
 	return NewToken{TokenInfo: tokenInfo(tok), Token: secret}, nil
 }
 
-// ListTokens lists the principal's own tokens.
-func (s *Service) ListTokens(ctx context.Context, p auth.Principal) ([]TokenInfo, error) {
-	var out []TokenInfo
-	err := s.view(ctx, func(ctx context.Context, tx store.Tx) error {
-		ts, err := tx.ListTokens(ctx, p.UserID)
-		out = make([]TokenInfo, 0, len(ts))
+// ListTokens lists one page of the principal's own tokens; o.VDCID does
+// not apply.
+func (s *Service) ListTokens(ctx context.Context, p auth.Principal, o ListOptions) (Page[TokenInfo], error) {
+	pg, err := o.page()
+	if err != nil {
+		return Page[TokenInfo]{}, err
+	}
+	var out Page[TokenInfo]
+	err = s.view(ctx, func(ctx context.Context, tx store.Tx) error {
+		ts, next, err := tx.PageTokens(ctx, p.UserID, pg)
+		out = Page[TokenInfo]{Items: make([]TokenInfo, 0, len(ts)), Next: string(next)}
 		for _, t := range ts {
-			out = append(out, tokenInfo(t))
+			out.Items = append(out.Items, tokenInfo(t))
 		}
 		return err
 	})

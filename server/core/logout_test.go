@@ -41,10 +41,10 @@ func TestLogoutRevokesOnlyThePresentedToken(t *testing.T) {
 	require.NoError(t, f.svc.Logout(ctx, pt), "log out with the personal token")
 	_, err = f.svc.Authenticate(ctx, tok.Token)
 	assert.ErrorIs(t, err, core.ErrUnauthenticated, "the personal token after its logout")
-	ts, err := f.svc.ListTokens(ctx, p2)
+	ts, err := f.svc.ListTokens(ctx, p2, core.ListOptions{})
 	require.NoError(t, err)
-	require.Len(t, ts, 1, "tokens left: session 2 only")
-	assert.Equal(t, p2.TokenID, ts[0].ID)
+	require.Len(t, ts.Items, 1, "tokens left: session 2 only")
+	assert.Equal(t, p2.TokenID, ts.Items[0].ID)
 
 	// A token already gone, or no token at all, is unauthenticated.
 	assert.ErrorIs(t, f.svc.Logout(ctx, p1), core.ErrUnauthenticated, "a second logout of session 1")

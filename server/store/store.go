@@ -257,6 +257,9 @@ type Tx interface {
 	CreateToken(ctx context.Context, t Token) error
 	TokenByHash(ctx context.Context, hash []byte) (Token, error)
 	ListTokens(ctx context.Context, userID ovm.ID) ([]Token, error)
+	// PageTokens returns one page of the user's tokens in ID order and the
+	// cursor of the next page ("" after the last).
+	PageTokens(ctx context.Context, userID ovm.ID, p Page) ([]Token, ovm.ID, error)
 	DeleteToken(ctx context.Context, id ovm.ID) error
 	TouchToken(ctx context.Context, id ovm.ID, at time.Time) error
 

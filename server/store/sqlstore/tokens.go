@@ -73,6 +73,20 @@ func (t *tx) ListTokens(ctx context.Context, userID ovm.ID) ([]store.Token, erro
 	return out, nil
 }
 
+// PageTokens returns one page of the user's tokens in ID order.
+func (t *tx) PageTokens(ctx context.Context, userID ovm.ID, p store.Page) ([]store.Token, ovm.ID, error) {
+	limit, err := pageLimit(p)
+	if err != nil {
+		return nil, "", err
+	}
+	out, err := collect(ctx, t, scanToken, `SELECT `+tokenColumns+` FROM tokens
+		WHERE user_id = $1 AND id > $2 ORDER BY id LIMIT $3`, string(userID), string(p.After), limit+1)
+	if err != nil {
+		return nil, "", fmt.Errorf("store: list the tokens of user %s: %w", userID, err)
+	}
+	return page(out, limit, func(tk store.Token) ovm.ID { return tk.ID })
+}
+
 // DeleteToken removes a token; a missing one is ovm.ErrNotFound.
 func (t *tx) DeleteToken(ctx context.Context, id ovm.ID) error {
 	n, err := t.exec(ctx, `DELETE FROM tokens WHERE id = $1`, string(id))

@@ -149,6 +149,27 @@ func testTokens(t *testing.T, s store.Store) {
 		require.NoError(t, err)
 		assert.Equal(t, []store.Token{personal, session}, list, "the user's tokens, oldest first")
 
+		// Pages: in ID order, one token each, the cursor after the first
+		// and none after the last; another user's tokens never appear.
+		byID := []store.Token{personal, session}
+		if byID[1].ID < byID[0].ID {
+			byID[0], byID[1] = byID[1], byID[0]
+		}
+		first, next, err := tx.PageTokens(ctx, user, store.Page{Limit: 1})
+		require.NoError(t, err)
+		assert.Equal(t, byID[:1], first, "first page of one token")
+		assert.Equal(t, byID[0].ID, next, "cursor after the first page")
+		second, next, err := tx.PageTokens(ctx, user, store.Page{After: next, Limit: 1})
+		require.NoError(t, err)
+		assert.Equal(t, byID[1:], second, "second page of one token")
+		assert.Empty(t, next, "no cursor after the last page")
+		whole, next, err := tx.PageTokens(ctx, user, store.Page{})
+		require.NoError(t, err)
+		assert.Equal(t, byID, whole, "the default page holds both tokens, in ID order")
+		assert.Empty(t, next, "no cursor after the only page")
+		_, _, err = tx.PageTokens(ctx, user, store.Page{Limit: -1})
+		requireKind(t, err, ovm.KindInvalid)
+
 		f, err := tx.TokenByHash(ctx, hash("s3"))
 		require.NoError(t, err)
 		assert.False(t, f.CreatedAt.IsZero(), "a zero CreatedAt becomes the database's time")
