@@ -42,28 +42,25 @@ func statusOf(err error) int {
 	return http.StatusInternalServerError
 }
 
-// leaky reports text that must never reach a client.
-func leaky(s string) bool {
-	l := strings.ToLower(s)
-	return strings.Contains(s, "SQLSTATE") || strings.Contains(l, "sql:") || strings.Contains(l, "goroutine ") ||
-		strings.Contains(l, "pq:") || strings.Contains(l, "sqlite")
-}
-
 // problem turns an error into the RFC 9457 problem the client gets. Field
 // details become errors[] entries located in the body (or, for a quota, in
-// the quota). Internal errors are logged with the request id and answered
-// with "internal error" only.
+// the quota). Internal errors (no kind from the status table, or only
+// ovm.ErrInternal: a store's or a driver's own failure) are logged with the
+// request id and answered with "internal error" only; a client error that
+// wraps an internal one shows its own message, not the cause's text.
 func (s *server) problem(ctx context.Context, err error) huma.StatusError {
 	var se huma.StatusError
 	if errors.As(err, &se) {
 		return se
 	}
 	status := statusOf(err)
-	detail := err.Error()
-	if status == http.StatusInternalServerError || leaky(detail) {
+	if status == http.StatusInternalServerError {
 		s.log.ErrorContext(ctx, "api: internal error", "request_id", requestID(ctx), "err", err)
-		status, detail = http.StatusInternalServerError, "internal error"
-		return &huma.ErrorModel{Status: status, Title: http.StatusText(status), Detail: detail}
+		return &huma.ErrorModel{Status: status, Title: http.StatusText(status), Detail: "internal error"}
+	}
+	detail := err.Error()
+	if errors.Is(err, ovm.ErrInternal) {
+		detail = ovm.PublicMessage(err)
 	}
 	p := &huma.ErrorModel{Status: status, Title: http.StatusText(status), Detail: detail}
 	where := "body."
