@@ -23,6 +23,7 @@ var statusTable = []struct {
 }{
 	{core.ErrUnauthenticated, http.StatusUnauthorized},
 	{core.ErrForbidden, http.StatusForbidden},
+	{core.ErrThrottled, http.StatusTooManyRequests},
 	{store.ErrVersionMismatch, http.StatusPreconditionFailed},
 	{ovm.ErrInvalid, http.StatusUnprocessableEntity},
 	{ovm.ErrNotFound, http.StatusNotFound},
@@ -63,6 +64,9 @@ func (s *server) problem(ctx context.Context, err error) huma.StatusError {
 		detail = ovm.PublicMessage(err)
 	}
 	p := &huma.ErrorModel{Status: status, Title: http.StatusText(status), Detail: detail}
+	if te := (*core.ThrottledError)(nil); errors.As(err, &te) {
+		return &headedProblem{ErrorModel: p, headers: http.Header{"Retry-After": {strconv.FormatInt(te.RetrySeconds(), 10)}}}
+	}
 	where := "body."
 	if status == http.StatusForbidden && errors.Is(err, ovm.ErrQuotaExceeded) {
 		where = "quota."
@@ -79,6 +83,16 @@ func (s *server) problem(ctx context.Context, err error) huma.StatusError {
 	}
 	return p
 }
+
+// headedProblem is a problem with response headers (huma.HeadersError),
+// such as Retry-After.
+type headedProblem struct {
+	*huma.ErrorModel
+	headers http.Header
+}
+
+// GetHeaders returns the headers to send with the problem.
+func (p *headedProblem) GetHeaders() http.Header { return p.headers }
 
 // parseIfMatch reads an If-Match header: "" and "*" are no condition (0),
 // otherwise the ETag of a version ("3", W/"3"). Anything else can match no
