@@ -210,6 +210,8 @@ func (s InstanceSpec) Validate() error {
 			f.Add("hostname", r)
 		}
 	}
+	validateLabels(&f, "labels", s.Labels)
+	validateEnv(&f, "env", s.Env)
 	if len(s.UserData) > 64*1024 {
 		f.Add("userData", "must be at most 64KiB")
 	}

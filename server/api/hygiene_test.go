@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -144,4 +145,57 @@ func fillSchema(reg huma.Registry, s *huma.Schema, text string, depth int) any {
 		return out
 	}
 	return nil
+}
+
+// TestTenantStringsAreValidated: image names that are paths or carry
+// shell and terminal characters, and labels and environments that are
+// empty, hold NUL, are huge or too many, are refused with 422 naming the
+// field, on instance and vApp creates alike; nothing is made.
+func TestTenantStringsAreValidated(t *testing.T) {
+	e := newEnv(t, openSQLite(t))
+	pl := e.setupPlatform(1)
+	tn := e.newTenant("acme", pl.pool, quota)
+	many := map[string]string{}
+	for i := range 50000 {
+		many["k"+strconv.Itoa(i)] = "v"
+	}
+	with := func(change func(spec map[string]any)) map[string]any {
+		spec := container()
+		change(spec)
+		return spec
+	}
+	tests := []struct {
+		name  string
+		spec  map[string]any
+		field string
+	}{
+		{"container image path", with(func(s map[string]any) { s["image"] = map[string]string{"format": "oci", "name": "../../../../etc/passwd"} }), "spec.image.name"},
+		{"container image with shell characters", with(func(s map[string]any) { s["image"] = map[string]string{"format": "oci", "name": "busybox;reboot"} }), "spec.image.name"},
+		{"container image with a terminal escape", with(func(s map[string]any) { s["image"] = map[string]string{"format": "oci", "name": "busybox\x1b[2J"} }), "spec.image.name"},
+		{"template path", map[string]any{"type": "vm", "cpuMilli": 1000, "memoryBytes": 64 << 20,
+			"image": map[string]string{"format": "qcow2", "name": "../../../../etc/passwd"}}, "spec.image.name"},
+		{"template with a terminal escape", map[string]any{"type": "vm", "cpuMilli": 1000, "memoryBytes": 64 << 20,
+			"image": map[string]string{"format": "qcow2", "name": "x\x1b]0;t\x07.qcow2"}}, "spec.image.name"},
+		{"empty label key", with(func(s map[string]any) { s["labels"] = map[string]string{"": "x"} }), "spec.labels"},
+		{"NUL in a label key", with(func(s map[string]any) { s["labels"] = map[string]string{"a\x00b": "x"} }), "spec.labels"},
+		{"70,000 character label key", with(func(s map[string]any) { s["labels"] = map[string]string{strings.Repeat("k", 70000): "x"} }), "spec.labels"},
+		{"50,000 labels", with(func(s map[string]any) { s["labels"] = many }), "spec.labels"},
+		{"empty env key", with(func(s map[string]any) { s["env"] = map[string]string{"": "x"} }), "spec.env"},
+		{"NUL in an env key", with(func(s map[string]any) { s["env"] = map[string]string{"A\x00": "x"} }), "spec.env"},
+		{"70,000 character env key", with(func(s map[string]any) { s["env"] = map[string]string{strings.Repeat("K", 70000): "x"} }), "spec.env"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.do("POST", "/v1/instances", tn.token, map[string]any{"name": "i1", "spec": tc.spec})
+			require.Equal(t, http.StatusUnprocessableEntity, r.status, "create: got %s", r)
+			assert.Contains(t, locations(problemOf(t, r)), "body."+tc.field, "create: %s", r)
+			assert.Less(t, len(r.body), 4096, "the problem does not repeat the input")
+			r = e.do("POST", "/v1/vapps", tn.token, map[string]any{"name": "app1", "members": []map[string]any{{"name": "m1", "spec": tc.spec}}})
+			require.Equal(t, http.StatusUnprocessableEntity, r.status, "vapp: got %s", r)
+			assert.Contains(t, locations(problemOf(t, r)), "body.members[0]."+tc.field, "vapp: %s", r)
+		})
+	}
+	var pg struct{ Items []any }
+	e.must(http.StatusOK, "GET", "/v1/instances", tn.token, nil).decode(t, &pg)
+	assert.Empty(t, pg.Items, "nothing was made")
 }
