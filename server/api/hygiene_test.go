@@ -169,7 +169,9 @@ func TestTenantStringsAreValidated(t *testing.T) {
 		spec  map[string]any
 		field string
 	}{
-		{"container image path", with(func(s map[string]any) { s["image"] = map[string]string{"format": "oci", "name": "../../../../etc/passwd"} }), "spec.image.name"},
+		{"container image path", with(func(s map[string]any) {
+			s["image"] = map[string]string{"format": "oci", "name": "../../../../etc/passwd"}
+		}), "spec.image.name"},
 		{"container image with shell characters", with(func(s map[string]any) { s["image"] = map[string]string{"format": "oci", "name": "busybox;reboot"} }), "spec.image.name"},
 		{"container image with a terminal escape", with(func(s map[string]any) { s["image"] = map[string]string{"format": "oci", "name": "busybox\x1b[2J"} }), "spec.image.name"},
 		{"template path", map[string]any{"type": "vm", "cpuMilli": 1000, "memoryBytes": 64 << 20,
