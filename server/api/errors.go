@@ -78,6 +78,15 @@ func (s *server) problem(ctx context.Context, err error) huma.StatusError {
 		}
 		p.Errors = append(p.Errors, &huma.ErrorDetail{Location: loc, Message: f.Reason, Value: f.Value})
 	}
+	if who := principal(ctx); who.UserID != "" && !who.Admin() {
+		// Tenants never read a host's name, id or endpoint, not even in
+		// an engine's error.
+		texts := []*string{&p.Detail}
+		for _, d := range p.Errors {
+			texts = append(texts, &d.Message)
+		}
+		s.svc.RedactTexts(ctx, who, texts...)
+	}
 	if status >= 500 {
 		s.log.WarnContext(ctx, "api: request failed", "request_id", requestID(ctx), "status", status, "err", err)
 	}

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"slices"
 
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/auth"
@@ -33,7 +34,10 @@ func (s *Service) GetTask(ctx context.Context, p auth.Principal, id ovm.ID) (ovm
 		out, err = visibleTask(ctx, tx, p, id)
 		return err
 	})
-	return out, err
+	if err != nil {
+		return ovm.Task{}, err
+	}
+	return s.tenantTask(ctx, p, out), nil
 }
 
 // ListTasks lists the tasks of the principal's VDC (or every task, or one
@@ -59,7 +63,15 @@ func (s *Service) ListTasks(ctx context.Context, p auth.Principal, o ListOptions
 		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return Page[ovm.Task]{}, err
+	}
+	items := make([]*ovm.Task, len(out.Items))
+	for i := range out.Items {
+		items[i] = &out.Items[i]
+	}
+	s.redactFor(ctx, p, taskTexts(items...)...)
+	return out, nil
 }
 
 // WatchTask follows a task the principal may see: the task as it is now,
@@ -68,7 +80,34 @@ func (s *Service) WatchTask(ctx context.Context, p auth.Principal, id ovm.ID) (<
 	if _, err := s.GetTask(ctx, p, id); err != nil {
 		return nil, err
 	}
-	return s.tasks.Watch(ctx, id)
+	ch, err := s.tasks.Watch(ctx, id)
+	if err != nil || p.Admin() {
+		return ch, err
+	}
+	var h *hostText
+	err = s.view(ctx, func(ctx context.Context, tx store.Tx) error {
+		h, err = loadHostText(ctx, tx)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make(chan ovm.Task)
+	go func() {
+		defer close(out)
+		for t := range ch {
+			t.Steps, t.Log = slices.Clone(t.Steps), slices.Clone(t.Log)
+			for _, text := range taskTexts(&t) {
+				*text = h.redact(*text)
+			}
+			select {
+			case out <- t:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out, nil
 }
 
 // WaitTask returns a task the principal may see once it is final, or ctx's
@@ -77,5 +116,9 @@ func (s *Service) WaitTask(ctx context.Context, p auth.Principal, id ovm.ID) (ov
 	if _, err := s.GetTask(ctx, p, id); err != nil {
 		return ovm.Task{}, err
 	}
-	return s.tasks.Wait(ctx, id)
+	t, err := s.tasks.Wait(ctx, id)
+	if err != nil {
+		return t, err
+	}
+	return s.tenantTask(ctx, p, t), nil
 }
