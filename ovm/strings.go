@@ -94,57 +94,54 @@ func checkValue(v string, maxLen int) string {
 	return ""
 }
 
-// validateLabels adds the faults of an instance's labels to f under field.
-func validateLabels(f *Fields, field string, labels map[string]string) {
-	if len(labels) > MaxLabels {
-		f.Addf(field, "at most %d labels, not %d", MaxLabels, len(labels))
-		return
-	}
-	total := 0
-	for k, v := range labels {
-		total += len(k) + len(v)
-		if r := checkKey(k, MaxLabelKeyLen); r != "" {
-			f.Add(field, r)
-			return
-		}
-		if strings.HasPrefix(k, ReservedLabelPrefix) {
-			f.Addf(field, "keys starting with %q are OVM's own", ReservedLabelPrefix)
-			return
-		}
-		if r := checkValue(v, MaxLabelValueLen); r != "" {
-			f.Add(field, r)
-			return
-		}
-	}
-	if total > MaxLabelsBytes {
-		f.Addf(field, "must be at most %d bytes in all", MaxLabelsBytes)
-	}
+// mapLimits bound a map of strings (labels, an environment).
+type mapLimits struct {
+	what                 string // "labels", "variables"
+	count, keyLen, total int
+	valueLen             int
+	// key, when set, refuses more keys: it returns a reason or "".
+	key func(k string) string
 }
 
-// validateEnv adds the faults of a container's environment to f under
-// field.
-func validateEnv(f *Fields, field string, env map[string]string) {
-	if len(env) > MaxEnv {
-		f.Addf(field, "at most %d variables, not %d", MaxEnv, len(env))
+var (
+	labelLimits = mapLimits{what: "labels", count: MaxLabels, keyLen: MaxLabelKeyLen, valueLen: MaxLabelValueLen, total: MaxLabelsBytes,
+		key: func(k string) string {
+			if strings.HasPrefix(k, ReservedLabelPrefix) {
+				return fmt.Sprintf("keys starting with %q are OVM's own", ReservedLabelPrefix)
+			}
+			return ""
+		}}
+	envLimits = mapLimits{what: "variables", count: MaxEnv, keyLen: MaxEnvKeyLen, valueLen: MaxEnvValueLen, total: MaxEnvBytes,
+		key: func(k string) string {
+			if strings.ContainsRune(k, '=') {
+				return "keys must not contain '='"
+			}
+			return ""
+		}}
+)
+
+// validateMap adds the first fault of m under lim to f as field.
+func validateMap(f *Fields, field string, m map[string]string, lim mapLimits) {
+	if len(m) > lim.count {
+		f.Addf(field, "at most %d %s, not %d", lim.count, lim.what, len(m))
 		return
 	}
 	total := 0
-	for k, v := range env {
+	for k, v := range m {
 		total += len(k) + len(v)
-		if r := checkKey(k, MaxEnvKeyLen); r != "" {
-			f.Add(field, r)
-			return
+		r := checkKey(k, lim.keyLen)
+		if r == "" && lim.key != nil {
+			r = lim.key(k)
 		}
-		if strings.ContainsRune(k, '=') {
-			f.Add(field, "keys must not contain '='")
-			return
+		if r == "" {
+			r = checkValue(v, lim.valueLen)
 		}
-		if r := checkValue(v, MaxEnvValueLen); r != "" {
+		if r != "" {
 			f.Add(field, r)
 			return
 		}
 	}
-	if total > MaxEnvBytes {
-		f.Addf(field, "must be at most %d bytes in all", MaxEnvBytes)
+	if total > lim.total {
+		f.Addf(field, "must be at most %d bytes in all", lim.total)
 	}
 }

@@ -43,17 +43,9 @@ func TestImageNames(t *testing.T) {
 				return
 			}
 			assert.ErrorIs(t, err, ovm.ErrInvalid, "Validate(%q)", tc.ref.Name)
-			assert.Contains(t, fieldNames(err), "name", "Validate(%q): %v", tc.ref.Name, err)
+			assert.Contains(t, fields(err), "name", "Validate(%q): %v", tc.ref.Name, err)
 		})
 	}
-}
-
-func fieldNames(err error) []string {
-	var out []string
-	for _, f := range ovm.FieldsOf(err) {
-		out = append(out, f.Field)
-	}
-	return out
 }
 
 func TestLabelsAndEnv(t *testing.T) {
@@ -104,7 +96,7 @@ func TestLabelsAndEnv(t *testing.T) {
 				return
 			}
 			assert.ErrorIs(t, err, ovm.ErrInvalid)
-			assert.Equal(t, []string{tc.want}, fieldNames(err), "fields refused: %v", err)
+			assert.Equal(t, []string{tc.want}, fields(err), "fields refused: %v", err)
 			assert.Less(t, len(err.Error()), 400, "the error does not repeat the input")
 		})
 	}
