@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -144,13 +145,28 @@ func taskTexts(ts ...*ovm.Task) []*string {
 	return out
 }
 
-// tenantTask is t as p may read it.
+// replicaLine is a task engine's line naming the replica (server
+// machine and process) that runs the task: "started on OWNER", "resumed on
+// OWNER at step x".
+var replicaLine = regexp.MustCompile(`^(started|resumed) on [^ ,]+`)
+
+// tenantTask is t as p may read it: no host, and no server replica either.
 func (s *Service) tenantTask(ctx context.Context, p auth.Principal, t ovm.Task) ovm.Task {
 	if p.Admin() {
 		return t
 	}
-	t.Steps, t.Log = slices.Clone(t.Steps), slices.Clone(t.Log)
+	t = withoutReplicas(t)
 	s.redactFor(ctx, p, taskTexts(&t)...)
+	return t
+}
+
+// withoutReplicas is a copy of t whose log does not name the replicas
+// that ran it.
+func withoutReplicas(t ovm.Task) ovm.Task {
+	t.Steps, t.Log = slices.Clone(t.Steps), slices.Clone(t.Log)
+	for i := range t.Log {
+		t.Log[i].Message = replicaLine.ReplaceAllString(t.Log[i].Message, "$1")
+	}
 	return t
 }
 

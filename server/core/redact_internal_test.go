@@ -45,3 +45,15 @@ func TestNoRoom(t *testing.T) {
 	other := errors.New("boom")
 	assert.Same(t, other, noRoom(tenant, other, req), "other errors pass")
 }
+
+func TestWithoutReplicas(t *testing.T) {
+	task := ovm.Task{Log: []ovm.TaskLogEntry{{Message: "started on db-7.example-1234-ab12cd34"}, {Message: "resumed on web-2-99-ffee0011 at step create"},
+		{Message: "resumed on web-2-99-ffee0011, rolling back"}, {Message: "created web-1"}}}
+	got := withoutReplicas(task)
+	var msgs []string
+	for _, l := range got.Log {
+		msgs = append(msgs, l.Message)
+	}
+	assert.Equal(t, []string{"started", "resumed at step create", "resumed, rolling back", "created web-1"}, msgs)
+	assert.Equal(t, "started on db-7.example-1234-ab12cd34", task.Log[0].Message, "the task read is not changed")
+}

@@ -2,7 +2,6 @@ package core
 
 import (
 	"context"
-	"slices"
 
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/auth"
@@ -96,7 +95,7 @@ func (s *Service) WatchTask(ctx context.Context, p auth.Principal, id ovm.ID) (<
 	go func() {
 		defer close(out)
 		for t := range ch {
-			t.Steps, t.Log = slices.Clone(t.Steps), slices.Clone(t.Log)
+			t = withoutReplicas(t)
 			for _, text := range taskTexts(&t) {
 				*text = h.redact(*text)
 			}
