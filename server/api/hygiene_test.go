@@ -1,6 +1,9 @@
 package api
 
 import (
+	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -59,8 +62,8 @@ func TestClientTextIsNeverInternal(t *testing.T) {
 }
 
 // TestEveryRouteTakesClientText sends every operation of the document each
-// client text in every string path parameter, query parameter and body
-// field (other fields filled from the schema: enums with their first
+// client text in every string path parameter, query parameter, header and
+// body field (other fields filled from the schema: enums with their first
 // value, uuids with a fresh id), as a tenant and as an administrator: no
 // answer is a 500.
 func TestEveryRouteTakesClientText(t *testing.T) {
@@ -68,6 +71,7 @@ func TestEveryRouteTakesClientText(t *testing.T) {
 	pl := e.setupPlatform(1)
 	tn := e.newTenant("acme", pl.pool, quota)
 	doc := e.api.OpenAPI()
+	sent := 0
 	for path, item := range doc.Paths {
 		for method, op := range map[string]*huma.Operation{"GET": item.Get, "POST": item.Post, "PUT": item.Put, "PATCH": item.Patch, "DELETE": item.Delete} {
 			if op == nil || op.OperationID == "logout" || strings.Contains(path, "/console") {
@@ -80,8 +84,16 @@ func TestEveryRouteTakesClientText(t *testing.T) {
 					}
 					p := path
 					q := url.Values{}
+					var headers []string
 					for _, prm := range op.Parameters {
 						switch prm.In {
+						case "header":
+							headers = append(headers, prm.Name, strings.Map(func(r rune) rune {
+								if r < 0x20 || r == 0x7f {
+									return -1 // not sendable in a header
+								}
+								return r
+							}, text))
 						case "path":
 							p = strings.ReplaceAll(p, "{"+prm.Name+"}", url.PathEscape(text))
 						case "query":
@@ -99,7 +111,8 @@ func TestEveryRouteTakesClientText(t *testing.T) {
 							body = fillSchema(doc.Components.Schemas, mt.Schema, text, 0)
 						}
 					}
-					r := e.doWith(t, method, p, who.token, body)
+					r := e.doWith(t, method, p, who.token, body, headers...)
+					sent++
 					require.NotEqual(t, http.StatusInternalServerError, r.status, "%s %s as %s with %q: got %s", method, p, who.name, text, r)
 					if r.status >= 400 && !echoes([]byte(text)) {
 						noLeak(t, r)
@@ -108,6 +121,8 @@ func TestEveryRouteTakesClientText(t *testing.T) {
 			}
 		}
 	}
+	require.Greater(t, sent, 1000, "requests sent")
+	t.Logf("%d requests over %d paths", sent, len(doc.Paths))
 }
 
 // fillSchema makes a value of schema s: every string text, except enums (their
@@ -200,4 +215,35 @@ func TestTenantStringsAreValidated(t *testing.T) {
 	var pg struct{ Items []any }
 	e.must(http.StatusOK, "GET", "/v1/instances", tn.token, nil).decode(t, &pg)
 	assert.Empty(t, pg.Items, "nothing was made")
+}
+
+// TestProblemHidesInternalCauses: the status comes from the kinds in the
+// chain, never from the text; an internal error is "internal error"; a
+// client error wrapping an internal one shows its own message only.
+func TestProblemHidesInternalCauses(t *testing.T) {
+	s := &server{log: slog.New(slog.DiscardHandler)}
+	driver := errors.New("near \"SELEC\": syntax error (SQLSTATE 42601)")
+	internal := ovm.Internal(driver, "database")
+	tests := []struct {
+		name   string
+		err    error
+		status int
+		detail string
+	}{
+		{"client text that reads like sql", ovm.NotFound("vdc", "sqlite SQLSTATE goroutine"), http.StatusNotFound, "vdc sqlite SQLSTATE goroutine not found"},
+		{"internal", fmt.Errorf("store: get: %w", internal), http.StatusInternalServerError, "internal error"},
+		{"no kind", errors.New("boom"), http.StatusInternalServerError, "internal error"},
+		{"conflict over an internal cause", fmt.Errorf("core: %w", ovm.Wrap(ovm.KindConflict, internal, "name taken")), http.StatusConflict, "name taken"},
+		{"invalid with fields over an internal cause", &ovm.Error{Kind: ovm.KindInvalid, Message: "bad", Err: internal,
+			Fields: []ovm.FieldError{{Field: "name", Reason: "taken"}}}, http.StatusUnprocessableEntity, "bad: name: taken"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			se := s.problem(t.Context(), tc.err)
+			assert.Equal(t, tc.status, se.GetStatus())
+			p, ok := se.(*huma.ErrorModel)
+			require.True(t, ok, "a %T", se)
+			assert.Equal(t, tc.detail, p.Detail)
+		})
+	}
 }
