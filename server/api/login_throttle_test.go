@@ -111,5 +111,6 @@ func TestLoginDeclaresTooManyRequests(t *testing.T) {
 	e := newEnv(t, openSQLite(t))
 	op := e.api.OpenAPI().Paths["/v1/login"].Post
 	require.NotNil(t, op)
-	assert.Contains(t, op.Responses, "429", "responses of login")
+	require.Contains(t, op.Responses, "429", "responses of login")
+	assert.Contains(t, op.Responses["429"].Headers, "Retry-After", "headers of login's 429")
 }

@@ -54,6 +54,11 @@ func (s *server) authRoutes() {
 			}
 			return &Out[core.Session]{Body: sess}, nil
 		})
+	if r := s.api.OpenAPI().Paths["/v1/login"].Post.Responses["429"]; r != nil {
+		one := 1.0
+		r.Headers = map[string]*huma.Param{"Retry-After": {Description: "Seconds to wait before the next login.",
+			Required: true, Schema: &huma.Schema{Type: "integer", Minimum: &one}}}
+	}
 	register(s, op{id: "logout", method: http.MethodPost, path: "/v1/logout", summary: "Log out: revoke the bearer token of this request",
 		desc: "Revokes exactly the token the request presents, a login session or a personal API token alike; the user's " +
 			"other sessions and tokens stay valid. The token is refused at once afterwards (401).",
