@@ -4,6 +4,8 @@
 // invalid, quota exceeded, unsupported, unavailable) that drivers return and
 // the server maps to HTTP status in one place.
 //
-// The package has no I/O and no dependencies outside the standard library, so
-// every other package, and every program embedding OVM, can import it.
+// The package has no I/O and no dependencies outside the standard library
+// but github.com/distribution/reference (the Docker image reference grammar,
+// itself a leaf), so every other package, and every program embedding OVM,
+// can import it.
 package ovm

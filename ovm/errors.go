@@ -51,6 +51,12 @@ var (
 	ErrQuotaExceeded error = KindQuotaExceeded
 	ErrUnsupported   error = KindUnsupported
 	ErrUnavailable   error = KindUnavailable
+	// ErrInternal is in the chain of an error that a store or a driver
+	// classified as its own failure (a database or engine error that no
+	// client input explains): its text is for logs, never for clients.
+	// An error without any kind is internal too, but errors.Is does not
+	// find this sentinel in it.
+	ErrInternal error = KindInternal
 )
 
 // FieldError names one invalid field of a request and the reason it was
@@ -130,6 +136,44 @@ func NotFound(what string, id any) error {
 // Invalid returns an invalid-input error listing each refused field.
 func Invalid(message string, fields ...FieldError) error {
 	return &Error{Kind: KindInvalid, Message: message, Fields: fields}
+}
+
+// Internal marks err as a failure of the component that returns it (a
+// database or engine error): errors.Is(err, ErrInternal) holds and its text
+// stays in the chain for logs. Internal returns nil when err is nil.
+func Internal(err error, format string, args ...any) error {
+	return Wrap(KindInternal, err, format, args...)
+}
+
+// PublicMessage is the text of err that a client may read: the message
+// and field details of the outermost error with a kind other than
+// internal, without the causes it wraps when any of them is internal.
+// It returns "" when err has no such kind.
+func PublicMessage(err error) string {
+	k := KindOf(err)
+	if k == KindInternal {
+		return ""
+	}
+	if !errors.Is(err, ErrInternal) {
+		return err.Error()
+	}
+	for e := err; e != nil; {
+		var oe *Error
+		if !errors.As(e, &oe) {
+			break
+		}
+		if oe.Kind != KindInternal {
+			out := *oe
+			out.Err, out.causeInMessage = nil, false
+			if oe.causeInMessage {
+				// Errorf's message embeds its causes' text.
+				out.Message = oe.Kind.String()
+			}
+			return out.Error()
+		}
+		e = oe.Err
+	}
+	return k.String()
 }
 
 // KindOf returns the kind of the first error in err's chain that has one,

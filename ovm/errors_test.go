@@ -67,3 +67,30 @@ func TestKindString(t *testing.T) {
 	assert.Equal(t, "quota exceeded", ovm.KindQuotaExceeded.String())
 	assert.Equal(t, "kind(42)", ovm.Kind(42).String())
 }
+
+func TestPublicMessage(t *testing.T) {
+	driver := errors.New(`UNIQUE constraint failed: records.name (SQLSTATE 23505)`)
+	internal := ovm.Internal(driver, "database")
+	tests := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"no kind", errors.New("boom"), ""},
+		{"internal alone", fmt.Errorf("store: insert: %w", internal), ""},
+		{"client error without internal cause", ovm.NotFound("vdc", "sqlite"), "vdc sqlite not found"},
+		{"conflict wrapping an internal cause", ovm.Wrap(ovm.KindConflict, internal, "name taken"), "name taken"},
+		{"wrapped conflict wrapping an internal cause", fmt.Errorf("core: %w", ovm.Wrap(ovm.KindConflict, internal, "name taken")), "name taken"},
+		{"Errorf embedding an internal cause", ovm.Errorf(ovm.KindInvalid, "bad: %w", internal), "invalid"},
+		{"fields kept", &ovm.Error{Kind: ovm.KindInvalid, Message: "bad", Fields: []ovm.FieldError{{Field: "name", Reason: "empty"}}, Err: internal}, "bad: name: empty"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := ovm.PublicMessage(tc.err)
+			assert.Equal(t, tc.want, got, "PublicMessage(%q)", tc.err)
+			assert.NotContains(t, got, "SQLSTATE", "PublicMessage(%q)", tc.err)
+		})
+	}
+	assert.ErrorIs(t, internal, ovm.ErrInternal, "Internal: want ErrInternal in the chain")
+	assert.NoError(t, ovm.Internal(nil, "x"), "Internal(nil)")
+}

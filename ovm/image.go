@@ -65,7 +65,9 @@ func (r ImageRef) HostKinds() []HostKind {
 	return nil
 }
 
-// Validate checks the reference's shape.
+// Validate checks the reference: a container image name by the Docker
+// reference grammar, a VM template name as a name inside the image
+// library (never a path out of it, never control characters).
 func (r ImageRef) Validate() error {
 	var f Fields
 	switch r.Format {
@@ -73,15 +75,8 @@ func (r ImageRef) Validate() error {
 	default:
 		f.Addf("format", "must be one of %s, %s, %s, %s", FormatQCOW2, FormatRaw, FormatVMDK, FormatOCI)
 	}
-	switch {
-	case r.Name == "":
-		f.Add("name", "must not be empty")
-	case len(r.Name) > 255:
-		f.Add("name", "must be at most 255 characters")
-	case strings.ContainsAny(r.Name, " \t\n\r\x00"):
-		f.Add("name", "must not contain whitespace or NUL")
-	case r.Format != FormatOCI && (strings.Contains(r.Name, "..") || strings.HasPrefix(r.Name, "/")):
-		f.Add("name", "must be a name inside the image library, not a path")
+	if reason := validateImageName(r.Format, r.Name); reason != "" {
+		f.Add("name", reason)
 	}
 	return f.Err("invalid image reference")
 }

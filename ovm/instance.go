@@ -230,6 +230,8 @@ func (s InstanceSpec) Validate() error {
 			f.Add("hostname", r)
 		}
 	}
+	validateMap(&f, "labels", s.Labels, labelLimits)
+	validateMap(&f, "env", s.Env, envLimits)
 	if len(s.UserData) > 64*1024 {
 		f.Add("userData", "must be at most 64KiB")
 	}

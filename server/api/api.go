@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -108,7 +110,8 @@ func typedProblem(_ huma.Context, _ string, v any) (any, error) {
 const maxEcho = 256
 
 // New returns the API's handler: the huma routes under /v1, the OpenAPI
-// document and docs, /healthz, /readyz and /metrics.
+// document and docs, /healthz, /readyz and /metrics (administrators only;
+// Metrics.Handler serves them on an address of their own without a token).
 func New(svc *core.Service, o Options) http.Handler {
 	h, _ := build(svc, o)
 	return h
@@ -157,9 +160,57 @@ func build(svc *core.Service, o Options) (http.Handler, huma.API) {
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	}))
-	mux.Handle("GET /metrics", s.plain("/metrics", s.m.Handler().ServeHTTP))
+	mux.Handle("GET /metrics", s.plain("/metrics", s.adminOnly(s.m.Handler().ServeHTTP)))
 	mux.Handle("/", s.plain("unknown", noRoute(mux)))
-	return mux, api
+	return secureHeaders(mux), api
+}
+
+// noStore are the paths whose answers carry secrets or credentials (login
+// sessions, tokens, users' passwords): never cached.
+var noStore = []string{"/v1/login", "/v1/logout", "/v1/tokens", "/v1/users", "/v1/me"}
+
+// secureHeaders sets the security headers of every response:
+// X-Content-Type-Options: nosniff, and Cache-Control: no-store on the
+// authentication routes.
+func secureHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		for _, p := range noStore {
+			if r.URL.Path == p || strings.HasPrefix(r.URL.Path, p+"/") {
+				w.Header().Set("Cache-Control", "no-store")
+				break
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// adminOnly serves h to requests with an administrator's bearer token;
+// others get 401 (no or a bad token) or 403 problems. Serve the metrics
+// without a token on a separate address instead (Metrics.Handler).
+func (s *server) adminOnly(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+		var err error
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
+			err = fmt.Errorf("%w: a bearer token is required", core.ErrUnauthenticated)
+		} else if p, aerr := s.svc.Authenticate(r.Context(), strings.TrimSpace(token)); aerr != nil {
+			err = aerr
+		} else if !p.Admin() {
+			err = fmt.Errorf("%w: only administrators read the metrics", core.ErrForbidden)
+		}
+		if err == nil {
+			h(w, r)
+			return
+		}
+		se := s.problem(r.Context(), err)
+		if se.GetStatus() == http.StatusUnauthorized {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="ovm"`)
+		}
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(se.GetStatus())
+		_ = json.NewEncoder(w).Encode(se)
+	}
 }
 
 // plain wraps a non-huma route with the request metrics.

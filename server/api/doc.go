@@ -19,7 +19,12 @@
 // platform records.
 //
 // Every route needs "Authorization: Bearer <token>" except POST /v1/login,
-// /healthz, /readyz, /metrics, /openapi.json and /docs.
+// /healthz, /readyz, /openapi.json and /docs; /metrics needs an
+// administrator's (Metrics.Handler serves them without a token on an
+// address of their own). Failed logins are throttled per user name and per
+// client address (429 with Retry-After). Every answer says
+// X-Content-Type-Options: nosniff; those of the authentication routes
+// Cache-Control: no-store. A tenant's problems never name a host.
 //
 // # Tenancy in the API
 //

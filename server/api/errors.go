@@ -23,6 +23,7 @@ var statusTable = []struct {
 }{
 	{core.ErrUnauthenticated, http.StatusUnauthorized},
 	{core.ErrForbidden, http.StatusForbidden},
+	{core.ErrThrottled, http.StatusTooManyRequests},
 	{store.ErrVersionMismatch, http.StatusPreconditionFailed},
 	{ovm.ErrInvalid, http.StatusUnprocessableEntity},
 	{ovm.ErrNotFound, http.StatusNotFound},
@@ -42,30 +43,30 @@ func statusOf(err error) int {
 	return http.StatusInternalServerError
 }
 
-// leaky reports text that must never reach a client.
-func leaky(s string) bool {
-	l := strings.ToLower(s)
-	return strings.Contains(s, "SQLSTATE") || strings.Contains(l, "sql:") || strings.Contains(l, "goroutine ") ||
-		strings.Contains(l, "pq:") || strings.Contains(l, "sqlite")
-}
-
 // problem turns an error into the RFC 9457 problem the client gets. Field
 // details become errors[] entries located in the body (or, for a quota, in
-// the quota). Internal errors are logged with the request id and answered
-// with "internal error" only.
+// the quota). Internal errors (no kind from the status table, or only
+// ovm.ErrInternal: a store's or a driver's own failure) are logged with the
+// request id and answered with "internal error" only; a client error that
+// wraps an internal one shows its own message, not the cause's text.
 func (s *server) problem(ctx context.Context, err error) huma.StatusError {
 	var se huma.StatusError
 	if errors.As(err, &se) {
 		return se
 	}
 	status := statusOf(err)
-	detail := err.Error()
-	if status == http.StatusInternalServerError || leaky(detail) {
+	if status == http.StatusInternalServerError {
 		s.log.ErrorContext(ctx, "api: internal error", "request_id", requestID(ctx), "err", err)
-		status, detail = http.StatusInternalServerError, "internal error"
-		return &huma.ErrorModel{Status: status, Title: http.StatusText(status), Detail: detail}
+		return &huma.ErrorModel{Status: status, Title: http.StatusText(status), Detail: "internal error"}
+	}
+	detail := err.Error()
+	if errors.Is(err, ovm.ErrInternal) {
+		detail = ovm.PublicMessage(err)
 	}
 	p := &huma.ErrorModel{Status: status, Title: http.StatusText(status), Detail: detail}
+	if te := (*core.ThrottledError)(nil); errors.As(err, &te) {
+		return &headedProblem{ErrorModel: p, headers: http.Header{"Retry-After": {strconv.FormatInt(te.RetrySeconds(), 10)}}}
+	}
 	where := "body."
 	if status == http.StatusForbidden && errors.Is(err, ovm.ErrQuotaExceeded) {
 		where = "quota."
@@ -77,11 +78,30 @@ func (s *server) problem(ctx context.Context, err error) huma.StatusError {
 		}
 		p.Errors = append(p.Errors, &huma.ErrorDetail{Location: loc, Message: f.Reason, Value: f.Value})
 	}
+	if who := principal(ctx); who.UserID != "" && !who.Admin() {
+		// Tenants never read a host's name, id or endpoint, not even in
+		// an engine's error.
+		texts := []*string{&p.Detail}
+		for _, d := range p.Errors {
+			texts = append(texts, &d.Message)
+		}
+		s.svc.RedactTexts(ctx, who, texts...)
+	}
 	if status >= 500 {
 		s.log.WarnContext(ctx, "api: request failed", "request_id", requestID(ctx), "status", status, "err", err)
 	}
 	return p
 }
+
+// headedProblem is a problem with response headers (huma.HeadersError),
+// such as Retry-After.
+type headedProblem struct {
+	*huma.ErrorModel
+	headers http.Header
+}
+
+// GetHeaders returns the headers to send with the problem.
+func (p *headedProblem) GetHeaders() http.Header { return p.headers }
 
 // parseIfMatch reads an If-Match header: "" and "*" are no condition (0),
 // otherwise the ETag of a version ("3", W/"3"). Anything else can match no

@@ -210,7 +210,7 @@ func TestMetricsAndHealth(t *testing.T) {
 	// a watcher may see "succeeded" a moment before the counter moves.
 	var body string
 	require.Eventually(t, func() bool {
-		body = string(e.must(http.StatusOK, "GET", "/metrics", "", nil).body)
+		body = string(e.must(http.StatusOK, "GET", "/metrics", e.admin, nil).body)
 		return strings.Contains(body, `ovm_tasks_total{kind="instance.create",state="succeeded"} 1`)
 	}, 10*time.Second, 20*time.Millisecond, "task counter")
 	for _, want := range []string{

@@ -64,8 +64,9 @@ type env struct {
 	admin   string // the administrator's token
 }
 
-// newEnv starts an API on st with its task engine running until t ends.
-func newEnv(t testing.TB, st store.Store) *env {
+// newEnv starts an API on st with its task engine running until t ends;
+// opts change the service's options.
+func newEnv(t testing.TB, st store.Store, opts ...func(*core.Options)) *env {
 	t.Helper()
 	m := NewMetrics()
 	eng := tasks.New(st, tasks.Options{PollInterval: 20 * time.Millisecond, LeaseTTL: 10 * time.Second, Workers: 16, PerHost: 8, Observe: m.ObserveTask})
@@ -76,7 +77,11 @@ func newEnv(t testing.TB, st store.Store) *env {
 	_, _ = rand.Read(key)
 	box, err := secrets.New(key)
 	require.NoError(t, err)
-	svc, err := core.New(core.Options{Store: st, Tasks: eng, Drivers: reg, Secrets: box, Argon2: cheap, ObserveDriverCall: m.ObserveDriverCall})
+	o := core.Options{Store: st, Tasks: eng, Drivers: reg, Secrets: box, Argon2: cheap, ObserveDriverCall: m.ObserveDriverCall}
+	for _, f := range opts {
+		f(&o)
+	}
+	svc, err := core.New(o)
 	require.NoError(t, err)
 	h, api := build(svc, Options{Metrics: m})
 	ctx, cancel := context.WithCancel(context.Background())

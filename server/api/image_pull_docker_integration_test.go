@@ -117,10 +117,15 @@ func TestPullDockerImage(t *testing.T) {
 		assert.Equal(t, "pull image", done.Steps[0].Name)
 		assert.Equal(t, "create", done.Steps[1].Name)
 		assert.Equal(t, 100, done.Progress)
-		log := logOf(done)
+		// The administrator reads which host pulled; the tenant does not.
+		var asAdmin ovm.Task
+		e.must(http.StatusOK, "GET", "/v1/tasks/"+string(done.ID), e.admin, nil).decode(t, &asAdmin)
+		log := logOf(asAdmin)
 		assert.Contains(t, log, "pulling image "+image+" onto host docker2", "log:\n%s", log)
 		assert.Contains(t, log, "pull of image "+image+": 100%", "log:\n%s", log)
 		assert.Contains(t, log, "pulled image "+image+" onto host docker2", "log:\n%s", log)
+		assert.Contains(t, logOf(done), "pulled image "+image+" onto host (host)", "the tenant's log:\n%s", logOf(done))
+		assert.NotContains(t, logOf(done), "docker2", "the tenant's log")
 		assert.True(t, onEngine(t, dc, image), "the image is on the host")
 		onHost := labelled(t, dc, it.Instance.ID)
 		require.Len(t, onHost, 1, "containers carrying the instance's id")
@@ -129,7 +134,7 @@ func TestPullDockerImage(t *testing.T) {
 		// The image is there now: a second create does not pull it.
 		_, again := create(tn, "web2", image)
 		require.Equal(t, ovm.TaskSucceeded, again.State, "create task: %+v", again)
-		assert.Contains(t, logOf(again), "image "+image+" is already on host docker2")
+		assert.Contains(t, logOf(again), "image "+image+" is already on host (host)")
 		assert.NotContains(t, logOf(again), "pulling")
 	})
 

@@ -82,7 +82,10 @@ func (m *Metrics) observeHTTP(route, method string, status int, d time.Duration)
 	m.httpDuration.WithLabelValues(route, method).Observe(d.Seconds())
 }
 
-// Handler serves the metrics in the Prometheus text format.
+// Handler serves the metrics in the Prometheus text format, with the
+// security headers of every response, and without asking for a token: the
+// API serves it to administrators only; serve it alone only on an address
+// of its own.
 func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+	return secureHeaders(promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
 }

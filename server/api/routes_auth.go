@@ -2,8 +2,11 @@ package api
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"time"
+
+	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/apitypes"
@@ -11,17 +14,40 @@ import (
 	"github.com/openovm/ovm/server/core"
 )
 
+// loginInput is a login and the address it comes from.
+type loginInput struct {
+	Body apitypes.Login
+	addr string
+}
+
+// Resolve takes the client address of the request (huma.Resolver): the
+// host of the connection's remote address.
+func (in *loginInput) Resolve(ctx huma.Context) []error {
+	in.addr = ctx.RemoteAddr()
+	if h, _, err := net.SplitHostPort(in.addr); err == nil {
+		in.addr = h
+	}
+	return nil
+}
+
 func (s *server) authRoutes() {
 	tags := []string{"auth"}
 	register(s, op{id: "login", method: http.MethodPost, path: "/v1/login", summary: "Log in: trade a password for a bearer token",
-		tags: tags, public: true, errors: []int{http.StatusUnauthorized}},
-		func(ctx context.Context, _ auth.Principal, in *struct{ Body apitypes.Login }) (*Out[core.Session], error) {
-			sess, err := s.svc.Login(ctx, in.Body.Name, in.Body.Password)
+		desc: "Failed logins are throttled per user name and per client address: past a few, the answer is 429 with " +
+			"Retry-After (the same for unknown users as for existing ones) until the wait ends.",
+		tags: tags, public: true, errors: []int{http.StatusUnauthorized, http.StatusTooManyRequests}},
+		func(ctx context.Context, _ auth.Principal, in *loginInput) (*Out[core.Session], error) {
+			sess, err := s.svc.LoginFrom(ctx, in.Body.Name, in.Body.Password, in.addr)
 			if err != nil {
 				return nil, err
 			}
 			return &Out[core.Session]{Body: sess}, nil
 		})
+	if r := s.api.OpenAPI().Paths["/v1/login"].Post.Responses["429"]; r != nil {
+		one := 1.0
+		r.Headers = map[string]*huma.Param{"Retry-After": {Description: "Seconds to wait before the next login.",
+			Required: true, Schema: &huma.Schema{Type: "integer", Minimum: &one}}}
+	}
 	register(s, op{id: "logout", method: http.MethodPost, path: "/v1/logout", summary: "Log out: revoke the bearer token of this request",
 		desc: "Revokes exactly the token the request presents, a login session or a personal API token alike; the user's " +
 			"other sessions and tokens stay valid. The token is refused at once afterwards (401).",

@@ -61,6 +61,8 @@ type Server struct {
 	reg      *drivers.Registry
 	http     *http.Server
 	ln       net.Listener
+	metrics  *http.Server // on Config.MetricsListen, or nil
+	mln      net.Listener
 	password string
 
 	cancel context.CancelFunc
@@ -160,6 +162,18 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 
+	if cfg.MetricsListen != "" {
+		if s.mln, err = net.Listen("tcp", cfg.MetricsListen); err != nil {
+			cancel()
+			return nil, fmt.Errorf("listen on %s for the metrics: %w", cfg.MetricsListen, err)
+		}
+		cleanup = append(cleanup, func() { _ = s.mln.Close() })
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", metrics.Handler())
+		s.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	}
+
 	s.wg.Go(func() { s.fail("task engine", eng.Run(runCtx)) })
 	if err := startControllers(runCtx, s); err != nil {
 		cancel()
@@ -183,7 +197,23 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 			s.fail("http server", err)
 		}
 	})
+	if s.metrics != nil {
+		s.wg.Go(func() {
+			if err := s.metrics.Serve(s.mln); !errors.Is(err, http.ErrServerClosed) {
+				s.fail("metrics server", err)
+			}
+		})
+	}
 	return s, nil
+}
+
+// MetricsURL is the URL of /metrics on Config.MetricsListen, or "" when
+// the metrics are only on the API's address.
+func (s *Server) MetricsURL() string {
+	if s.mln == nil {
+		return ""
+	}
+	return "http://" + s.mln.Addr().String() + "/metrics"
 }
 
 // URL is the API's base URL.
@@ -240,6 +270,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	herr := s.http.Shutdown(ctx)
 	if herr != nil {
 		herr = errors.Join(herr, s.http.Close())
+	}
+	if s.metrics != nil {
+		herr = errors.Join(herr, s.metrics.Close())
 	}
 	s.cancel()
 	s.wg.Wait()

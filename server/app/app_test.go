@@ -79,7 +79,10 @@ func TestFirstStartAndRestart(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusCreated, resp.StatusCode)
 	for _, p := range []string{"/healthz", "/readyz", "/openapi.json", "/docs", "/metrics"} {
-		resp, err := http.Get(s.URL() + p)
+		req, err := http.NewRequest("GET", s.URL()+p, nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
 		require.NoError(t, err)
 		resp.Body.Close()
 		assert.Equal(t, http.StatusOK, resp.StatusCode, p)

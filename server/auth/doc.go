@@ -1,4 +1,5 @@
 // Package auth holds the reference server's authentication primitives:
 // Argon2id password hashes, API tokens (a random secret shown once; only its
-// SHA-256 is stored), and the principal a request acts as, with its role.
+// SHA-256 is stored), the principal a request acts as, with its role, and
+// the Throttle that slows down password guessing.
 package auth

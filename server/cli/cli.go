@@ -92,7 +92,7 @@ func Run(ctx context.Context, args []string, env Env) int {
 	case errors.As(err, &ee):
 		return ee.code
 	case errors.As(err, &ue):
-		fmt.Fprintf(env.Stderr, "error: %s\n", ue.msg)
+		fmt.Fprintf(env.Stderr, "error: %s\n", escapeLines(ue.msg))
 		hint := "ovm help"
 		if ue.cmd != "" {
 			hint = "ovm " + ue.cmd + " -h"
@@ -100,7 +100,7 @@ func Run(ctx context.Context, args []string, env Env) int {
 		fmt.Fprintf(env.Stderr, "Run '%s' for usage.\n", hint)
 		return exitUsage
 	default:
-		fmt.Fprintf(env.Stderr, "error: %s\n", err)
+		fmt.Fprintf(env.Stderr, "error: %s\n", escapeLines(err.Error()))
 		return exitError
 	}
 }

@@ -39,7 +39,7 @@ func TestBadInput(t *testing.T) {
 		{"unparsable cpu", []string{"instance", "create", "--name", "i1", "--image", "busybox", "--cpu", "lots"}, 2, []string{"--cpu:"}},
 		{"negative volume size", []string{"volume", "create", "v1", "--size", "-5"}, 2, []string{"--size:"}},
 		{"unknown network of a nic", []string{"instance", "create", "--name", "i1", "--image", "busybox", "--network", "nosuch"}, 1, []string{`no network named "nosuch"`}},
-		{"no host has room", []string{"instance", "create", "--name", "big", "--image", "busybox", "--cpu", "64"}, 1, []string{`no host can take "big"`, "h1: cpu: need 64 vCPU"}},
+		{"no host has room", []string{"instance", "create", "--name", "big", "--image", "busybox", "--cpu", "64"}, 1, []string{`the pool has no room for "big": 64 vCPU`}},
 		{"missing flag", []string{"network", "create", "n4"}, 2, []string{"--subnet is required"}},
 		{"unknown flag", []string{"network", "list", "--colour", "red"}, 2, []string{"flag provided but not defined: -colour"}},
 		{"extra argument", []string{"network", "show", "a", "b"}, 2, []string{"want NAME|ID, got 2"}},

@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 	"golang.org/x/term"
@@ -72,11 +75,12 @@ func styleBlock(n *yaml.Node) {
 	}
 }
 
-// row writes one tab-separated row.
+// row writes one tab-separated row, each cell's control characters
+// escaped.
 func row(w io.Writer, cells ...any) {
 	parts := make([]string, len(cells))
 	for i, c := range cells {
-		s := fmt.Sprint(c)
+		s := escape(fmt.Sprint(c))
 		if s == "" {
 			s = "-"
 		}
@@ -85,13 +89,57 @@ func row(w io.Writer, cells ...any) {
 	fmt.Fprintln(w, strings.Join(parts, "\t"))
 }
 
-// field writes "Label:\tvalue" for a detail view.
+// field writes "Label:\tvalue" for a detail view, the value's control
+// characters escaped.
 func field(w io.Writer, label string, v any) {
-	s := fmt.Sprint(v)
+	s := escape(fmt.Sprint(v))
 	if s == "" {
 		s = "-"
 	}
 	fmt.Fprintf(w, "%s:\t%s\n", label, s)
+}
+
+// escape makes text from the server safe to print on a terminal: control
+// characters (escape sequences, carriage returns, newlines and tabs that
+// would forge rows, C1 controls), bidirectional overrides and invalid
+// UTF-8 are shown as Go escapes (\x1b, \n, \u202e); everything else,
+// other scripts included, is printed as it is.
+func escape(s string) string {
+	i := strings.IndexFunc(s, unsafeRune)
+	if i < 0 && utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for len(s) > 0 {
+		r, n := utf8.DecodeRuneInString(s)
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[0])
+		case unsafeRune(r):
+			q := strconv.QuoteRune(r) // such as '\x1b' or '\u202e'
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteString(s[:n])
+		}
+		s = s[n:]
+	}
+	return b.String()
+}
+
+// escapeLines is escape keeping the line breaks of multi-line text (error
+// messages).
+func escapeLines(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = escape(l)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// unsafeRune reports a rune that changes what a terminal shows besides
+// itself: a control character or a bidirectional override.
+func unsafeRune(r rune) bool {
+	return unicode.IsControl(r) || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069)
 }
 
 // ago renders a time as an age such as "5m" or "3d".

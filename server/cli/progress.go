@@ -68,7 +68,7 @@ func (p *progress) update(t ovm.Task) {
 		const barWidth = 30
 		filled := max(0, min(barWidth, t.Progress*barWidth/100))
 		bar := strings.Repeat("█", filled) + strings.Repeat("░", barWidth-filled)
-		line := fmt.Sprintf("%s %s %3d%% %-12s %s %s", t.ID.Short(), bar, t.Progress, t.State, stepIndex(t), step)
+		line := fmt.Sprintf("%s %s %3d%% %-12s %s %s", t.ID.Short(), bar, t.Progress, escape(string(t.State)), stepIndex(t), escape(step))
 		if len([]rune(line)) > p.width-1 {
 			line = string([]rune(line)[:p.width-1])
 		}
@@ -78,9 +78,9 @@ func (p *progress) update(t ovm.Task) {
 		}
 		return
 	}
-	line := fmt.Sprintf("task %s %s: %s %d%%", t.ID.Short(), t.Kind, t.State, t.Progress)
+	line := fmt.Sprintf("task %s %s: %s %d%%", t.ID.Short(), escape(t.Kind), escape(string(t.State)), t.Progress)
 	if step != "" && !t.State.Final() {
-		line += fmt.Sprintf(" step %s %s", stepIndex(t), step)
+		line += fmt.Sprintf(" step %s %s", stepIndex(t), escape(step))
 	}
 	if line == p.last {
 		return
@@ -108,7 +108,7 @@ func printLogTail(w io.Writer, t ovm.Task) {
 	from := max(0, len(t.Log)-logTail)
 	fmt.Fprintf(w, "Last %d log lines of task %s:\n", len(t.Log)-from, t.ID)
 	for _, l := range t.Log[from:] {
-		fmt.Fprintf(w, "  %s %-5s %s\n", l.Time.Format("15:04:05"), l.Level, l.Message)
+		fmt.Fprintf(w, "  %s %-5s %s\n", l.Time.Format("15:04:05"), escape(l.Level), escape(l.Message))
 	}
 }
 

@@ -22,6 +22,10 @@ import (
 type Config struct {
 	// Listen is the API's address.
 	Listen string `yaml:"listen"`
+	// MetricsListen, when set, serves /metrics on an address of its own
+	// without a token (for a scraper on a private network); on the API's
+	// address /metrics always needs an administrator's token.
+	MetricsListen string `yaml:"metricsListen"`
 	// DataDir holds the embedded store and the secret key.
 	DataDir string `yaml:"dataDir"`
 	// Database is a postgres:// URL of CockroachDB or PostgreSQL; empty
@@ -120,6 +124,7 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 func bind(fs *flag.FlagSet, c *Config) {
 	d := *c
 	fs.StringVar(&c.Listen, "listen", d.Listen, "API `address` (env OVM_LISTEN)")
+	fs.StringVar(&c.MetricsListen, "metrics-listen", d.MetricsListen, "`address` serving /metrics without a token; empty: only on the API's address, for administrators (env OVM_METRICS_LISTEN)")
 	fs.StringVar(&c.DataDir, "data-dir", d.DataDir, "`directory` of the embedded store and the secret key (env OVM_DATA_DIR)")
 	fs.StringVar(&c.Database, "database", d.Database, "postgres:// `URL` of CockroachDB or PostgreSQL; empty: embedded store (env OVM_DATABASE)")
 	fs.StringVar(&c.SecretKeyFile, "secret-key-file", d.SecretKeyFile, "`file` of the key encrypting host credentials (default DATA-DIR/secret.key; env OVM_SECRET_KEY_FILE)")
@@ -150,7 +155,7 @@ func loadFile(path string, c *Config) error {
 
 func loadEnv(getenv func(string) string, c *Config) error {
 	str := map[string]*string{
-		"OVM_LISTEN": &c.Listen, "OVM_DATA_DIR": &c.DataDir, "OVM_DATABASE": &c.Database,
+		"OVM_LISTEN": &c.Listen, "OVM_METRICS_LISTEN": &c.MetricsListen, "OVM_DATA_DIR": &c.DataDir, "OVM_DATABASE": &c.Database,
 		"OVM_SECRET_KEY_FILE": &c.SecretKeyFile, "OVM_ADMIN_NAME": &c.AdminName,
 		"OVM_LOG_FORMAT": &c.LogFormat, "OVM_LOG_LEVEL": &c.LogLevel, "OVM_REPLICA": &c.Replica,
 	}
@@ -192,6 +197,13 @@ func (c Config) Validate() error {
 	var errs []error
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		errs = append(errs, fmt.Errorf("listen %q: want HOST:PORT", c.Listen))
+	}
+	if c.MetricsListen != "" {
+		if _, port, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			errs = append(errs, fmt.Errorf("metrics-listen %q: want HOST:PORT", c.MetricsListen))
+		} else if c.MetricsListen == c.Listen && port != "0" {
+			errs = append(errs, fmt.Errorf("metrics-listen %q: want an address other than listen", c.MetricsListen))
+		}
 	}
 	if c.Database == "" && c.DataDir == "" {
 		errs = append(errs, errors.New("data-dir: required for the embedded store"))

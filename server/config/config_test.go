@@ -35,6 +35,14 @@ func TestPrecedence(t *testing.T) {
 	c, err = config.Load(nil, env(map[string]string{"OVM_FAKE_HOSTS": "true"}), io.Discard)
 	require.NoError(t, err)
 	assert.True(t, c.FakeHosts, "OVM_FAKE_HOSTS=true")
+	assert.Empty(t, c.MetricsListen, "metrics only on the API's address unless asked")
+	c, err = config.Load([]string{"--metrics-listen", "127.0.0.1:9200"}, env(map[string]string{"OVM_METRICS_LISTEN": "127.0.0.1:9300"}), io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, "127.0.0.1:9200", c.MetricsListen, "--metrics-listen beats the env")
+	require.NoError(t, os.WriteFile(file, []byte("metricsListen: 127.0.0.1:9400\n"), 0o600))
+	c, err = config.Load([]string{"--config", file}, env(nil), io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, "127.0.0.1:9400", c.MetricsListen, "metricsListen in the file")
 }
 
 func TestDefaultsAreValid(t *testing.T) {
@@ -64,6 +72,8 @@ func TestBadSettings(t *testing.T) {
 		{"unknown file key", nil, nil, "listn: x\n", "listn"},
 		{"bad log format", []string{"--log-format", "xml"}, nil, "", "log-format"},
 		{"stray argument", []string{"extra"}, nil, "", "extra"},
+		{"bad metrics address", []string{"--metrics-listen", "9100"}, nil, "", "metrics-listen"},
+		{"metrics on the api address", []string{"--listen", "127.0.0.1:9100"}, map[string]string{"OVM_METRICS_LISTEN": "127.0.0.1:9100"}, "", "metrics-listen"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/openovm/ovm/ovm"
@@ -87,6 +88,43 @@ type Session = apitypes.Session
 // Login checks a user's password and returns a new session token. A wrong
 // name or password is ErrUnauthenticated, without saying which.
 func (s *Service) Login(ctx context.Context, name, password string) (Session, error) {
+	return s.LoginFrom(ctx, name, password, "")
+}
+
+// LoginFrom is Login from a client address (empty: unknown). Failed logins
+// are throttled per user name and per address: past Options.UserLimits or
+// Options.AddressLimits, a login is a *ThrottledError (ErrThrottled) until
+// the wait ends, without its password being checked, for unknown users
+// exactly as for existing ones.
+func (s *Service) LoginFrom(ctx context.Context, name, password, addr string) (Session, error) {
+	now := s.now()
+	user := strings.ToLower(name)
+	if wait := s.byUser.Try(now, user); wait > 0 {
+		return Session{}, &ThrottledError{RetryAfter: wait}
+	}
+	if addr != "" {
+		if wait := s.byAddress.Try(now, addr); wait > 0 {
+			s.byUser.Forgive(user) // not tried: this attempt does not count
+			return Session{}, &ThrottledError{RetryAfter: wait}
+		}
+	}
+	sess, err := s.login(ctx, name, password)
+	if err == nil || !errors.Is(err, ErrUnauthenticated) {
+		// A success, or a failure of the server's own: not a guess.
+		if err == nil {
+			s.byUser.Reset(user)
+		} else {
+			s.byUser.Forgive(user)
+		}
+		if addr != "" {
+			s.byAddress.Forgive(addr)
+		}
+	}
+	return sess, err
+}
+
+// login checks a password and makes a session.
+func (s *Service) login(ctx context.Context, name, password string) (Session, error) {
 	var u userRecord
 	err := s.view(ctx, func(ctx context.Context, tx store.Tx) error {
 		r, err := tx.GetByName(ctx, store.KindUser, "", name)

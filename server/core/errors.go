@@ -3,6 +3,7 @@ package core
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/store"
@@ -17,6 +18,31 @@ var ErrUnauthenticated = errors.New("unauthenticated")
 // a VDC member managing users). The API answers 403. Operations on objects
 // the principal may not see are ovm.ErrNotFound instead.
 var ErrForbidden = errors.New("forbidden")
+
+// ErrThrottled is in the chain of a login refused because too many failed
+// ones came before it, from the user name or the client address. The API
+// answers 429 with Retry-After.
+var ErrThrottled = errors.New("too many failed logins")
+
+// ThrottledError is a refused login and how long to wait before the next.
+type ThrottledError struct {
+	RetryAfter time.Duration
+}
+
+// Error says how long to wait, in whole seconds.
+func (e *ThrottledError) Error() string {
+	return fmt.Sprintf("too many failed logins: try again in %d seconds", retrySeconds(e.RetryAfter))
+}
+
+// Is makes errors.Is(err, ErrThrottled) hold.
+func (e *ThrottledError) Is(target error) bool { return target == ErrThrottled }
+
+// RetrySeconds is RetryAfter in whole seconds, rounded up (at least 1).
+func (e *ThrottledError) RetrySeconds() int64 { return retrySeconds(e.RetryAfter) }
+
+func retrySeconds(d time.Duration) int64 {
+	return max(int64((d+time.Second-1)/time.Second), 1)
+}
 
 // forbidden returns an ErrForbidden error with a message.
 func forbidden(format string, args ...any) error {

@@ -110,7 +110,7 @@ func (s *Service) CreateInstance(ctx context.Context, p auth.Principal, in Creat
 				return err
 			}
 			if res[0].Err != nil {
-				return res[0].Err
+				return noRoom(p, res[0].Err, req)
 			}
 			id := ovm.NewID()
 			inst, task, err := s.recordInstance(ctx, tx, v, id, in.Name, spec, "", res[0].HostID, fl.limit[res[0].HostID], in.Start)
@@ -123,6 +123,7 @@ func (s *Service) CreateInstance(ctx context.Context, p auth.Principal, in Creat
 	}
 	s.tasks.Kick()
 	out.Instance = view(p, out.Instance)
+	s.tenantInstances(ctx, p, &out.Instance)
 	return out, nil
 }
 
@@ -207,16 +208,30 @@ func (s *Service) GetInstance(ctx context.Context, p auth.Principal, id ovm.ID) 
 		ver = r.Version
 		return err
 	})
-	return view(p, inst), ver, err
+	if err != nil {
+		return ovm.Instance{}, 0, err
+	}
+	inst = view(p, inst)
+	s.tenantInstances(ctx, p, &inst)
+	return inst, ver, nil
 }
 
 // ListInstances lists the instances of the principal's VDC (or any, for an
 // administrator).
 func (s *Service) ListInstances(ctx context.Context, p auth.Principal, o ListOptions) (Page[ovm.Instance], error) {
-	return listVisible(ctx, s, p, store.KindInstance, o, func(r store.Record) (ovm.Instance, error) {
+	pg, err := listVisible(ctx, s, p, store.KindInstance, o, func(r store.Record) (ovm.Instance, error) {
 		inst, err := decode[instanceRecord](r)
 		return view(p, inst.Instance), err
 	})
+	if err != nil {
+		return pg, err
+	}
+	items := make([]*ovm.Instance, len(pg.Items))
+	for i := range pg.Items {
+		items[i] = &pg.Items[i]
+	}
+	s.tenantInstances(ctx, p, items...)
+	return pg, nil
 }
 
 // busy refuses a change while another task acts on the instance.
@@ -290,6 +305,7 @@ func (s *Service) InstanceAction(ctx context.Context, p auth.Principal, id ovm.I
 	}
 	s.tasks.Kick()
 	out.Instance = view(p, out.Instance)
+	s.tenantInstances(ctx, p, &out.Instance)
 	return out, nil
 }
 
@@ -314,6 +330,7 @@ func (s *Service) DeleteInstance(ctx context.Context, p auth.Principal, id ovm.I
 	}
 	s.tasks.Kick()
 	out.Instance = view(p, out.Instance)
+	s.tenantInstances(ctx, p, &out.Instance)
 	return out, nil
 }
 
@@ -423,5 +440,6 @@ func (s *Service) UpdateInstance(ctx context.Context, p auth.Principal, id ovm.I
 		s.tasks.Kick()
 	}
 	out.Instance = view(p, out.Instance)
+	s.tenantInstances(ctx, p, &out.Instance)
 	return out, nil
 }

@@ -47,6 +47,10 @@ type Options struct {
 	// revoked on another replica is refused after at most this long; one
 	// revoked through this Service at once.
 	AuthCacheTTL time.Duration
+	// UserLimits and AddressLimits throttle failed logins per user name
+	// and per client address (zero: auth.DefaultUserLimits and
+	// auth.DefaultAddressLimits). Each replica keeps its own counts.
+	UserLimits, AddressLimits auth.ThrottleLimits
 	// DriverTimeout bounds the driver calls a request makes itself (host
 	// registration and sync), default 30s.
 	DriverTimeout time.Duration
@@ -68,6 +72,8 @@ type Service struct {
 	authMu    sync.Mutex
 	authCache map[[32]byte]authEntry
 	dummy     string // a hash to check against for unknown users
+	byUser    *auth.Throttle
+	byAddress *auth.Throttle
 
 	decoded decodedInstances
 	creds   credentialCache
@@ -106,12 +112,20 @@ func New(o Options) (*Service, error) {
 	if o.AuthCacheTTL == 0 {
 		o.AuthCacheTTL = 5 * time.Second
 	}
+	if o.UserLimits == (auth.ThrottleLimits{}) {
+		o.UserLimits = auth.DefaultUserLimits
+	}
+	if o.AddressLimits == (auth.ThrottleLimits{}) {
+		o.AddressLimits = auth.DefaultAddressLimits
+	}
 	if o.DriverTimeout <= 0 {
 		o.DriverTimeout = 30 * time.Second
 	}
 	s := &Service{
 		st: o.Store, tasks: o.Tasks, reg: o.Drivers, box: o.Secrets, log: o.Logger, now: o.Now, o: o,
 		authCache: map[[32]byte]authEntry{},
+		byUser:    auth.NewThrottle(o.UserLimits),
+		byAddress: auth.NewThrottle(o.AddressLimits),
 	}
 	s.tasks.Register(TaskInstanceCreate, createHandler{s})
 	s.tasks.Register(TaskInstancePower, powerHandler{s})

@@ -33,7 +33,10 @@ func (s *Service) GetTask(ctx context.Context, p auth.Principal, id ovm.ID) (ovm
 		out, err = visibleTask(ctx, tx, p, id)
 		return err
 	})
-	return out, err
+	if err != nil {
+		return ovm.Task{}, err
+	}
+	return s.tenantTask(ctx, p, out), nil
 }
 
 // ListTasks lists the tasks of the principal's VDC (or every task, or one
@@ -59,7 +62,15 @@ func (s *Service) ListTasks(ctx context.Context, p auth.Principal, o ListOptions
 		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return Page[ovm.Task]{}, err
+	}
+	items := make([]*ovm.Task, len(out.Items))
+	for i := range out.Items {
+		items[i] = &out.Items[i]
+	}
+	s.redactFor(ctx, p, taskTexts(items...)...)
+	return out, nil
 }
 
 // WatchTask follows a task the principal may see: the task as it is now,
@@ -68,7 +79,34 @@ func (s *Service) WatchTask(ctx context.Context, p auth.Principal, id ovm.ID) (<
 	if _, err := s.GetTask(ctx, p, id); err != nil {
 		return nil, err
 	}
-	return s.tasks.Watch(ctx, id)
+	ch, err := s.tasks.Watch(ctx, id)
+	if err != nil || p.Admin() {
+		return ch, err
+	}
+	var h *hostText
+	err = s.view(ctx, func(ctx context.Context, tx store.Tx) error {
+		h, err = loadHostText(ctx, tx)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make(chan ovm.Task)
+	go func() {
+		defer close(out)
+		for t := range ch {
+			t = withoutReplicas(t)
+			for _, text := range taskTexts(&t) {
+				*text = h.redact(*text)
+			}
+			select {
+			case out <- t:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out, nil
 }
 
 // WaitTask returns a task the principal may see once it is final, or ctx's
@@ -77,5 +115,9 @@ func (s *Service) WaitTask(ctx context.Context, p auth.Principal, id ovm.ID) (ov
 	if _, err := s.GetTask(ctx, p, id); err != nil {
 		return ovm.Task{}, err
 	}
-	return s.tasks.Wait(ctx, id)
+	t, err := s.tasks.Wait(ctx, id)
+	if err != nil {
+		return t, err
+	}
+	return s.tenantTask(ctx, p, t), nil
 }

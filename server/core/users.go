@@ -148,7 +148,10 @@ type UpdateUser = apitypes.UserPatch
 
 // UpdateUser changes a user's role, password or disabled flag. Users change
 // their own password; roles and the flag are for administrators (any user)
-// and VDC administrators (their VDC's users, never to admin).
+// and VDC administrators (their VDC's users, never to admin). A new
+// password revokes the user's other sessions and tokens (all of them when
+// somebody else resets it); this replica refuses them at once, others
+// within Options.AuthCacheTTL.
 func (s *Service) UpdateUser(ctx context.Context, p auth.Principal, id ovm.ID, in UpdateUser, ifVersion int64) (User, int64, error) {
 	var f ovm.Fields
 	if in.Role != nil && !in.Role.Valid() {
@@ -200,6 +203,12 @@ func (s *Service) UpdateUser(ctx context.Context, p auth.Principal, id ovm.ID, i
 		}
 		if hash != "" {
 			u.PasswordHash = hash
+			// A new password ends every other session and token of the
+			// user: whoever knew the old one is out. A user changing its
+			// own password keeps the session it changes it with.
+			if err := revokeTokens(ctx, tx, id, p.TokenID); err != nil {
+				return err
+			}
 		}
 		if err := save(ctx, tx, &r, u); err != nil {
 			return err
@@ -231,14 +240,8 @@ func (s *Service) DeleteUser(ctx context.Context, p auth.Principal, id ovm.ID, i
 		if err := checkVersion(r, ifVersion); err != nil {
 			return err
 		}
-		ts, err := tx.ListTokens(ctx, id)
-		if err != nil {
+		if err := revokeTokens(ctx, tx, id, ""); err != nil {
 			return err
-		}
-		for _, t := range ts {
-			if err := tx.DeleteToken(ctx, t.ID); err != nil {
-				return err
-			}
 		}
 		return tx.Delete(ctx, store.KindUser, id, r.Version)
 	})
@@ -246,6 +249,24 @@ func (s *Service) DeleteUser(ctx context.Context, p auth.Principal, id ovm.ID, i
 		s.forget("")
 	}
 	return err
+}
+
+// revokeTokens deletes every token (sessions and personal tokens) of a
+// user but keep (which may be empty or another user's).
+func revokeTokens(ctx context.Context, tx store.Tx, userID, keep ovm.ID) error {
+	ts, err := tx.ListTokens(ctx, userID)
+	if err != nil {
+		return err
+	}
+	for _, t := range ts {
+		if t.ID == keep {
+			continue
+		}
+		if err := tx.DeleteToken(ctx, t.ID); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Me returns the principal's own user.

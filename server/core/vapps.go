@@ -99,7 +99,7 @@ func (s *Service) DeployVApp(ctx context.Context, p auth.Principal, in CreateVAp
 			var nofit ovm.Fields
 			for i, r := range res {
 				if r.Err != nil {
-					nofit.Add("members["+itoa(i)+"]", r.Err.Error())
+					nofit.Add("members["+itoa(i)+"]", noRoom(p, r.Err, reqs[i]).Error())
 				}
 			}
 			if len(nofit) > 0 {
@@ -188,7 +188,22 @@ func (s *Service) GetVApp(ctx context.Context, p auth.Principal, id ovm.ID) (VAp
 		ver = r.Version
 		return err
 	})
-	return out, ver, err
+	if err != nil {
+		return VAppInfo{}, 0, err
+	}
+	s.redactFor(ctx, p, memberTexts(&out)...)
+	return out, ver, nil
+}
+
+// memberTexts are the messages of vApps' members.
+func memberTexts(vs ...*VAppInfo) []*string {
+	var out []*string
+	for _, v := range vs {
+		for i := range v.MemberStatus {
+			out = append(out, &v.MemberStatus[i].Message)
+		}
+	}
+	return out
 }
 
 // ListVApps lists the vApps of the principal's VDC (or any, for an
@@ -205,7 +220,15 @@ func (s *Service) ListVApps(ctx context.Context, p auth.Principal, o ListOptions
 		})
 		return err
 	})
-	return out, err
+	if err != nil {
+		return Page[VAppInfo]{}, err
+	}
+	items := make([]*VAppInfo, len(out.Items))
+	for i := range out.Items {
+		items[i] = &out.Items[i]
+	}
+	s.redactFor(ctx, p, memberTexts(items...)...)
+	return out, nil
 }
 
 // DeleteVApp deletes a vApp's members (one instance.delete task each) and
@@ -244,5 +267,6 @@ func (s *Service) DeleteVApp(ctx context.Context, p auth.Principal, id ovm.ID, i
 		return VAppTasks{}, err
 	}
 	s.tasks.Kick()
+	s.redactFor(ctx, p, memberTexts(&out.VApp)...)
 	return out, nil
 }

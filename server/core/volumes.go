@@ -98,7 +98,7 @@ func (s *Service) CreateVolume(ctx context.Context, p auth.Principal, in CreateV
 				return err
 			}
 			if res[0].Err != nil {
-				return res[0].Err
+				return noRoom(p, res[0].Err, reqs[0])
 			}
 			host := res[0].HostID
 			var held hostHold
@@ -134,16 +134,24 @@ func (s *Service) CreateVolume(ctx context.Context, p auth.Principal, in CreateV
 // GetVolume returns a volume the principal may see and its version.
 func (s *Service) GetVolume(ctx context.Context, p auth.Principal, id ovm.ID) (VolumeInfo, int64, error) {
 	v, ver, err := getVisibleAs[volumeRecord](ctx, s, p, store.KindVolume, id)
-	return v.view(p), ver, err
+	out := v.view(p)
+	s.redactFor(ctx, p, &out.Message)
+	return out, ver, err
 }
 
 // ListVolumes lists the volumes of the principal's VDC (or any, for an
 // administrator).
 func (s *Service) ListVolumes(ctx context.Context, p auth.Principal, o ListOptions) (Page[VolumeInfo], error) {
-	return listVisible(ctx, s, p, store.KindVolume, o, func(r store.Record) (VolumeInfo, error) {
+	pg, err := listVisible(ctx, s, p, store.KindVolume, o, func(r store.Record) (VolumeInfo, error) {
 		v, err := decode[volumeRecord](r)
 		return v.view(p), err
 	})
+	texts := make([]*string, len(pg.Items))
+	for i := range pg.Items {
+		texts[i] = &pg.Items[i].Message
+	}
+	s.redactFor(ctx, p, texts...)
+	return pg, err
 }
 
 // volumeChange runs change on a visible, idle volume under If-Match.

@@ -139,6 +139,19 @@ func testDriverErrorKept(t *testing.T, s *Store, isUnique func(error) bool) {
 	require.ErrorIs(t, err, ovm.ErrConflict)
 	assert.True(t, isUnique(err), "the driver's unique violation is in the chain of %q", err)
 	assert.Equal(t, `network named "lan" already exists in vdc `+string(vdc), err.Error())
+	assert.ErrorIs(t, err, ovm.ErrInternal, "the driver's error is classified internal where it arises")
+	assert.Equal(t, err.Error(), ovm.PublicMessage(err), "a client reads the conflict, not the driver's text")
+
+	// A statement the database refuses is the store's own failure:
+	// internal, its text for logs only.
+	err = s.Tx(t.Context(), func(ctx context.Context, stx store.Tx) error {
+		_, err := stx.(*tx).exec(ctx, `UPDATE records SET no_such_column = 1 WHERE id = $1`, "x")
+		return err
+	})
+	require.Error(t, err)
+	assert.ErrorIs(t, err, ovm.ErrInternal, "a refused statement: %q", err)
+	assert.Equal(t, ovm.KindInternal, ovm.KindOf(err), "a refused statement: %q", err)
+	assert.Empty(t, ovm.PublicMessage(err), "a refused statement has no text for clients")
 }
 
 // benchmarkTx measures a small transaction: insert a record, update it.

@@ -31,6 +31,17 @@ func withKind(kind ovm.Kind, cause error, format string, args ...any) error {
 	return &kindError{err: e, cause: cause}
 }
 
+// internal marks a database driver's error as the store's own failure
+// (ovm.ErrInternal): no client input explains it, so its text (SQL,
+// SQLSTATE codes, file names) is only ever logged. The driver's error stays
+// in the chain for errors.As and the retry loop.
+func internal(err error) error {
+	if err == nil {
+		return nil
+	}
+	return ovm.Internal(err, "database")
+}
+
 // conflict names the object a unique violation (or a guarded insert that
 // inserted nothing) was about.
 func conflict(cause error, format string, args ...any) error {

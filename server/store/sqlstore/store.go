@@ -301,7 +301,7 @@ func (s *Store) view(ctx context.Context, n int, key uintptr, fn func(context.Co
 func (s *Store) inTx(ctx context.Context, n int, db *sql.DB, opts *sql.TxOptions, view, faults bool, fn func(context.Context, *tx) error) error {
 	sqlTx, err := db.BeginTx(ctx, opts)
 	if err != nil {
-		return fmt.Errorf("store: begin: %w", s.classify(err))
+		return fmt.Errorf("store: begin: %w", internal(s.classify(err)))
 	}
 	done := false
 	defer func() {
@@ -322,7 +322,7 @@ func (s *Store) inTx(ctx context.Context, n int, db *sql.DB, opts *sql.TxOptions
 	}
 	done = true
 	if err := sqlTx.Commit(); err != nil {
-		return fmt.Errorf("store: commit: %w", s.classify(err))
+		return fmt.Errorf("store: commit: %w", internal(s.classify(err)))
 	}
 	return nil
 }
@@ -341,7 +341,7 @@ func (s *Store) check(n int, faults bool, t *tx, err error) error {
 	}
 	if faults && s.o.inject != nil {
 		if err := s.o.inject(n); err != nil {
-			return fmt.Errorf("store: injected failure: %w", s.classify(err))
+			return fmt.Errorf("store: injected failure: %w", internal(s.classify(err)))
 		}
 	}
 	return nil

@@ -79,7 +79,7 @@ func (t *tx) note(err error) error {
 	if t.retry == nil && retryable(err) {
 		t.retry = err
 	}
-	return err
+	return internal(err)
 }
 
 // exec runs a statement and returns the number of rows it changed.
