@@ -272,7 +272,7 @@ func (d oaDoc) checkRequired(t *testing.T, at string, s map[string]any, v any) i
 
 // namedEnums are the closed sets of the API: each one named schema.
 var namedEnums = []string{"InstanceType", "ImageFormat", "TaskState", "StepState", "Phase", "PowerState", "HostKind",
-	"HostState", "PlacementPolicy", "ScopeKind", "RestartPolicy", "Protocol", "AlertKind", "Role"}
+	"HostState", "PlacementPolicy", "ScopeKind", "RestartPolicy", "TaskKind", "Protocol", "AlertKind", "Role"}
 
 // TestOpenAPIEnums: every closed set is a named string enum that fields
 // refer to; no field spells an enum out inline.
@@ -325,6 +325,8 @@ func TestOpenAPIEnums(t *testing.T) {
 	}
 	assert.ElementsMatch(t, []any{"admin", "vdc-admin", "vdc-member"}, d.Components.Schemas["Role"]["enum"])
 	assert.ElementsMatch(t, []any{"kvm", "esxi", "docker", "fake"}, d.Components.Schemas["HostKind"]["enum"])
+	assert.Contains(t, d.Components.Schemas["TaskKind"]["enum"], "instance.create")
+	assert.Equal(t, "#/components/schemas/TaskKind", d.Components.Schemas["Task"]["properties"].(map[string]any)["kind"].(map[string]any)["$ref"])
 }
 
 // TestOpenAPIIDs: every id (a field named id or *Id, a list named *Ids, a

@@ -120,14 +120,33 @@ func iptr(i int) *int        { return &i }
 // finishDocument completes the document once every operation is
 // registered: the statuses every operation can answer, and request and
 // response schemas apart (see splitSchemas).
-func finishDocument(api huma.API) {
+func finishDocument(api huma.API, taskKinds []string) {
 	oapi := api.OpenAPI()
+	nameTaskKinds(oapi, taskKinds)
 	for _, item := range oapi.Paths {
 		for _, o := range operationsOf(item) {
 			declareStatuses(o)
 		}
 	}
 	splitSchemas(oapi)
+}
+
+// nameTaskKinds makes a task's kind the named enum TaskKind of the kinds
+// the task engine runs. (ovm.Task.Kind is a plain string: the kinds are
+// the server's.)
+func nameTaskKinds(oapi *huma.OpenAPI, kinds []string) {
+	all := oapi.Components.Schemas.Map()
+	task := all["Task"]
+	if task == nil || task.Properties["kind"] == nil || len(kinds) == 0 {
+		return
+	}
+	e := &huma.Schema{Type: huma.TypeString, Enum: values(kinds...)}
+	e.PrecomputeMessages()
+	all["TaskKind"] = e
+	props := maps.Clone(task.Properties)
+	props["kind"] = &huma.Schema{Ref: schemaPrefix + "TaskKind", Description: task.Properties["kind"].Description}
+	task.Properties = props
+	task.PrecomputeMessages()
 }
 
 func operationsOf(item *huma.PathItem) []*huma.Operation {
