@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net/netip"
@@ -217,17 +218,35 @@ func (a *app) spec(f *flags, s *instanceSpecFlags, command []string, vdc ovm.ID)
 }
 
 func (a *app) instanceCreate(path string, args []string) error {
-	f := a.flags(path, "--name NAME --image IMAGE [flags] [-- COMMAND ARGS...]",
+	f := a.flags(path, "--name NAME --image IMAGE [flags] [-- COMMAND ARGS...] | -f FILE [--name NAME] [--vdc VDC] [--start] [--wait]",
 		"Create an instance. The quota, addresses and placement are settled at once; the hypervisor work is\n"+
-			"a task (follow it with --wait). A container's command may follow --.")
+			"a task (follow it with --wait). A container's command may follow --. With -f the instance is a JSON or\n"+
+			"YAML file (\"-\" reads stdin) in the API's shape, with every field the API takes:\n\n"+
+			"  name: web\n  spec: {type: container, cpuMilli: 500, memoryBytes: 268435456, image: {format: oci, name: nginx:1.27},\n"+
+			"         ports: [{containerPort: 80, hostPort: 8080}], restartPolicy: always}")
+	file := f.String("f", "", "the instance `file` (JSON or YAML); the spec flags do not apply")
 	name := f.String("name", "", "the instance's `name` (lower-case letters, digits and hyphens)")
 	vdcRef := f.String("vdc", "", "the VDC to create in (administrators)")
 	start := f.Bool("start", false, "start the instance once it is created")
 	wait := f.Bool("wait", false, "wait for the task and show its progress")
+	other := map[string]bool{}
+	f.VisitAll(func(fl *flag.Flag) { other[fl.Name] = true })
 	sf := addSpecFlags(f)
 	pos, err := f.parse(args)
 	if err != nil {
 		return err
+	}
+	if *file != "" {
+		var spec []string
+		f.Visit(func(fl *flag.Flag) {
+			if !other[fl.Name] {
+				spec = append(spec, "--"+fl.Name)
+			}
+		})
+		if len(spec) > 0 {
+			return f.fail("%s cannot be used with -f (the file has the spec)", strings.Join(spec, ", "))
+		}
+		return a.instanceCreateFile(f, *file, *name, *vdcRef, *start, *wait, pos)
 	}
 	if *name == "" && len(pos) > 0 && !strings.HasPrefix(pos[0], "-") && !containsDashDash(args) {
 		*name, pos = pos[0], pos[1:]
@@ -251,6 +270,42 @@ func (a *app) instanceCreate(path string, args []string) error {
 		return err
 	}
 	return a.afterInstanceTask(it, *wait, "created")
+}
+
+// instanceCreateFile creates the instance a file describes in the API's
+// shape; --name, --vdc and --start override the file.
+func (a *app) instanceCreateFile(f *flags, file, name, vdcRef string, start, wait bool, pos []string) error {
+	if len(pos) > 0 {
+		return f.fail("unexpected argument %q (the file has the command)", pos[0])
+	}
+	doc, err := a.readDocument(file)
+	if err != nil {
+		return err
+	}
+	if name != "" {
+		doc["name"] = name
+	}
+	if start {
+		doc["start"] = true
+	}
+	cl, vdc, err := a.clientIn(vdcRef)
+	if err != nil {
+		return err
+	}
+	if vdc != "" {
+		doc["vdcId"] = vdc
+	}
+	body, err := json.Marshal(doc)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", file, err)
+	}
+	// The document goes as it is, so that the server names any field it
+	// does not know.
+	it, err := client.Call[apitypes.InstanceTask](a.ctx, cl, client.Request{Method: "POST", Path: "/v1/instances", Body: body, IdempotencyKey: newKey()})
+	if err != nil {
+		return err
+	}
+	return a.afterInstanceTask(it, wait, "created")
 }
 
 func containsDashDash(args []string) bool {
