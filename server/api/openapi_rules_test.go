@@ -402,3 +402,30 @@ func TestOpenAPIBounds(t *testing.T) {
 		assert.Contains(t, string(r.body), w)
 	}
 }
+
+// TestDeclaredStatusesAnswered: the statuses declareStatuses adds are ones
+// the server answers: 415 for a body that is not JSON, 413 for one over
+// the limit, 409 for a duplicate name and for a reused idempotency key,
+// 412 for a stale If-Match, and 202 from update-instance with a resize.
+func TestDeclaredStatusesAnswered(t *testing.T) {
+	e := newEnv(t, openSQLite(t))
+	p := e.setupPlatform(1)
+	tn := e.newTenant("acme", p.pool, quota)
+	net := map[string]any{"name": "n1", "subnet": "10.9.0.0/24"}
+	e.must(http.StatusUnsupportedMediaType, "POST", "/v1/networks", tn.token, `name: n1`, "Content-Type", "application/yaml")
+	e.must(http.StatusRequestEntityTooLarge, "POST", "/v1/networks", tn.token, `{"name":"n1","subnet":"`+strings.Repeat("x", DefaultMaxBodyBytes)+`"}`)
+	e.must(http.StatusCreated, "POST", "/v1/networks", tn.token, net, "Idempotency-Key", "k1")
+	e.must(http.StatusConflict, "POST", "/v1/networks", tn.token, net)
+	e.must(http.StatusConflict, "POST", "/v1/networks", tn.token, map[string]any{"name": "n2", "subnet": "10.9.1.0/24"}, "Idempotency-Key", "k1")
+
+	var it struct {
+		Instance ovm.Instance `json:"instance"`
+		Task     ovm.Task     `json:"task"`
+	}
+	e.must(http.StatusAccepted, "POST", "/v1/instances", tn.token, map[string]any{"name": "web", "spec": container()}).decode(t, &it)
+	e.waitTask(tn.token, it.Task.ID)
+	r := e.must(http.StatusOK, "GET", "/v1/instances/"+string(it.Instance.ID), tn.token, nil)
+	tag := r.header.Get("ETag")
+	e.must(http.StatusAccepted, "PATCH", "/v1/instances/"+string(it.Instance.ID), tn.token, map[string]any{"cpuMilli": 200}, "If-Match", tag)
+	e.must(http.StatusPreconditionFailed, "PATCH", "/v1/instances/"+string(it.Instance.ID), tn.token, map[string]any{"labels": map[string]string{"a": "b"}}, "If-Match", tag)
+}
