@@ -102,12 +102,20 @@ func registerTypes(r huma.Registry) {
 // limits are the bounds package core enforces on fields of named request
 // schemas, shown in the document (see documented).
 var limits = map[string]map[string]func(s *huma.Schema){
-	"InstanceSpec": {
-		"cpuMilli":    func(s *huma.Schema) { s.ExclusiveMinimum, s.Maximum = ptr(0), ptr(float64(ovm.MaxCPU)) },
-		"memoryBytes": func(s *huma.Schema) { s.Minimum, s.Maximum = ptr(float64(ovm.MinMemory)), ptr(float64(ovm.MaxMemory)) },
-		"disks":       func(s *huma.Schema) { s.MaxItems = iptr(ovm.MaxDisks) },
-		"nics":        func(s *huma.Schema) { s.MaxItems = iptr(ovm.MaxNICs) },
-	},
+	"InstanceSpec":  {"cpuMilli": cpuBounds, "memoryBytes": memoryBounds, "disks": maxItems(ovm.MaxDisks), "nics": maxItems(ovm.MaxNICs)},
+	"InstancePatch": {"cpuMilli": cpuBounds, "memoryBytes": memoryBounds},
+	"VolumeCreate":  {"sizeBytes": volumeSize},
+	"VolumePatch":   {"sizeBytes": volumeSize},
+	"NetworkCreate": {"vlan": func(s *huma.Schema) { s.Minimum, s.Maximum = ptr(0), ptr(4094) }},
+}
+
+func cpuBounds(s *huma.Schema) { s.ExclusiveMinimum, s.Maximum = ptr(0), ptr(float64(ovm.MaxCPU)) }
+func memoryBounds(s *huma.Schema) {
+	s.Minimum, s.Maximum = ptr(float64(ovm.MinMemory)), ptr(float64(ovm.MaxMemory))
+}
+func volumeSize(s *huma.Schema) { s.Minimum, s.Maximum = ptr(1), ptr(float64(64*ovm.TiB)) }
+func maxItems(n int) func(*huma.Schema) {
+	return func(s *huma.Schema) { s.MaxItems = iptr(n) }
 }
 
 // named are the request schemas whose "name" is an object name.
