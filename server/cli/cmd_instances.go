@@ -29,6 +29,7 @@ func instanceCommands() *command {
 		{name: "stop", summary: "Stop instances", run: actionRun(apitypes.ActionStop)},
 		{name: "reboot", summary: "Reboot instances", run: actionRun(apitypes.ActionReboot)},
 		{name: "resize", summary: "Change an instance's CPU or memory", run: (*app).instanceResize},
+		{name: "label", summary: "Set or remove an instance's labels", run: (*app).instanceLabel},
 		{name: "exec", summary: "Run a command inside a running instance", run: (*app).instanceExec},
 		{name: "console", summary: "Print an instance's console output", run: (*app).instanceConsole},
 	}}

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"strings"
 
 	"github.com/openovm/ovm/ovm"
@@ -159,4 +160,43 @@ func (a *app) userRole(path string, args []string) error {
 		return err
 	}
 	return a.show(u, func(w io.Writer) { userDetail(w, u) })
+}
+
+func (a *app) instanceLabel(path string, args []string) error {
+	f := a.flags(path, "NAME|ID [KEY=VALUE...] [--remove KEY]...", "Set or remove an instance's labels (at once, no task); the other labels stay.")
+	var remove multi
+	f.Var(&remove, "remove", "a label `KEY` to remove; repeatable")
+	pos, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		return f.fail("NAME|ID is required")
+	}
+	set, err := parsePairs("label", pos[1:])
+	if err != nil {
+		return f.fail("%v", err)
+	}
+	if len(set) == 0 && len(remove) == 0 {
+		return f.fail("nothing to change: give KEY=VALUE or --remove KEY")
+	}
+	cl, id, err := a.lookup("instance", pos[0])
+	if err != nil {
+		return err
+	}
+	i, err := cl.GetInstance(a.ctx, id)
+	if err != nil {
+		return err
+	}
+	labels := map[string]string{}
+	maps.Copy(labels, i.Spec.Labels)
+	maps.Copy(labels, set)
+	for _, k := range remove {
+		delete(labels, k)
+	}
+	it, err := cl.UpdateInstance(a.ctx, id, apitypes.InstancePatch{Labels: &labels})
+	if err != nil {
+		return err
+	}
+	return a.afterInstanceTask(it, false, "labelled")
 }

@@ -51,3 +51,19 @@ func TestUpdateCommands(t *testing.T) {
 	assert.Equal(t, apitypes.RoleVDCAdmin, u.Role)
 	h.fail(1, []string{"role"}, "--context", "admin", "user", "role", "bob", "root")
 }
+
+// TestInstanceLabel: instance label sets and removes labels at once and
+// keeps the others.
+func TestInstanceLabel(t *testing.T) {
+	h := newHarness(t)
+	h.setupPlatform("acme")
+	h.ok("instance", "create", "--name", "web", "--image", "busybox:1", "--cpu", "100m", "--memory", "16Mi", "--label", "tier=web", "--label", "team=a", "--wait")
+	r := h.ok("instance", "label", "web", "env=prod", "team=b", "--remove", "tier")
+	assert.Contains(t, r.stdout, "labelled")
+	var i ovm.Instance
+	r = h.ok("instance", "show", "web", "-o", "json")
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &i), r.stdout)
+	assert.Equal(t, map[string]string{"env": "prod", "team": "b"}, i.Spec.Labels)
+	h.fail(2, []string{"nothing to change"}, "instance", "label", "web")
+	h.fail(2, []string{"KEY=VALUE"}, "instance", "label", "web", "novalue")
+}
