@@ -433,3 +433,36 @@ func TestDeclaredStatusesAnswered(t *testing.T) {
 	e.must(http.StatusAccepted, "PATCH", "/v1/instances/"+string(it.Instance.ID), tn.token, map[string]any{"cpuMilli": 200}, "If-Match", tag)
 	e.must(http.StatusPreconditionFailed, "PATCH", "/v1/instances/"+string(it.Instance.ID), tn.token, map[string]any{"labels": map[string]string{"a": "b"}}, "If-Match", tag)
 }
+
+// TestSchemaRefusesBadIDsAndEnums: an id that is not a UUID and a value
+// outside a closed set are refused by the schema as 422 naming the field,
+// in bodies and queries alike, whatever the text.
+func TestSchemaRefusesBadIDsAndEnums(t *testing.T) {
+	e := newEnv(t, openSQLite(t))
+	p := e.setupPlatform(1)
+	tn := e.newTenant("acme", p.pool, quota)
+	bad := func(name string, spec map[string]any) map[string]any {
+		return map[string]any{"name": name, "spec": spec}
+	}
+	typ := container()
+	typ["type"] = "sqlite"
+	restart := container()
+	restart["restartPolicy"] = "sometimes"
+	for _, c := range []struct {
+		name, method, path string
+		body               any
+		field              string
+	}{
+		{"vdcId in a body", "POST", "/v1/instances", map[string]any{"vdcId": "sqlite", "name": "a", "spec": container()}, "body.vdcId"},
+		{"instance type", "POST", "/v1/instances", bad("a", typ), "body.spec.type"},
+		{"restart policy", "POST", "/v1/instances", bad("a", restart), "body.spec.restartPolicy"},
+		{"vdcId in a query", "GET", "/v1/instances?vdcId=sqlite", nil, "query.vdcId"},
+		{"id in a path", "GET", "/v1/instances/sqlite", nil, "path.id"},
+		{"role", "POST", "/v1/users", map[string]any{"name": "x", "role": "root"}, "body.role"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := e.must(http.StatusUnprocessableEntity, c.method, c.path, tn.token, c.body)
+			assert.Contains(t, string(r.body), `"location":"`+c.field+`"`)
+		})
+	}
+}
