@@ -254,7 +254,11 @@ func splitSchemas(oapi *huma.OpenAPI) {
 		for _, o := range operationsOf(item) {
 			if o.RequestBody != nil {
 				for _, mt := range o.RequestBody.Content {
-					mt.Schema = rewriteRefs(mt.Schema, renamed)
+					// In place: the framework validates bodies against the
+					// schema it was given at registration.
+					if to, ok := renamed[mt.Schema.Ref]; ok {
+						mt.Schema.Ref = to
+					}
 				}
 			}
 		}
