@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/netip"
 	"os"
 	"strings"
@@ -279,30 +280,11 @@ func (a *app) instanceCreateFile(f *flags, file, name, vdcRef string, start, wai
 	if len(pos) > 0 {
 		return f.fail("unexpected argument %q (the file has the command)", pos[0])
 	}
-	doc, err := a.readDocument(file)
-	if err != nil {
-		return err
-	}
-	if name != "" {
-		doc["name"] = name
-	}
+	var extra map[string]any
 	if start {
-		doc["start"] = true
+		extra = map[string]any{"start": true}
 	}
-	cl, vdc, err := a.clientIn(vdcRef)
-	if err != nil {
-		return err
-	}
-	if vdc != "" {
-		doc["vdcId"] = vdc
-	}
-	body, err := json.Marshal(doc)
-	if err != nil {
-		return fmt.Errorf("read %s: %w", file, err)
-	}
-	// The document goes as it is, so that the server names any field it
-	// does not know.
-	it, err := client.Call[apitypes.InstanceTask](a.ctx, cl, client.Request{Method: "POST", Path: "/v1/instances", Body: body, IdempotencyKey: newKey()})
+	it, err := postDocument[apitypes.InstanceTask](a, "/v1/instances", file, name, vdcRef, extra)
 	if err != nil {
 		return err
 	}
@@ -571,6 +553,34 @@ func (a *app) readDocument(file string) (map[string]any, error) {
 	return doc, nil
 }
 
+// postDocument creates what a JSON or YAML file describes in the API's
+// shape at path; name, the VDC of vdcRef and extra override the file. The
+// document goes as it is, so that the server names any field it does not
+// know.
+func postDocument[T any](a *app, path, file, name, vdcRef string, extra map[string]any) (T, error) {
+	var zero T
+	doc, err := a.readDocument(file)
+	if err != nil {
+		return zero, err
+	}
+	if name != "" {
+		doc["name"] = name
+	}
+	maps.Copy(doc, extra)
+	cl, vdc, err := a.clientIn(vdcRef)
+	if err != nil {
+		return zero, err
+	}
+	if vdc != "" {
+		doc["vdcId"] = vdc
+	}
+	body, err := json.Marshal(doc)
+	if err != nil {
+		return zero, fmt.Errorf("read %s: %w", file, err)
+	}
+	return client.Call[T](a.ctx, cl, client.Request{Method: "POST", Path: path, Body: body, IdempotencyKey: newKey()})
+}
+
 func (a *app) vappCreate(path string, args []string) error {
 	f := a.flags(path, "-f FILE [--name NAME] [--vdc VDC] [--wait]",
 		"Deploy a vApp described by a JSON or YAML file (\"-\" reads stdin) in the API's shape:\n\n"+
@@ -586,27 +596,7 @@ func (a *app) vappCreate(path string, args []string) error {
 	if *file == "" {
 		return f.fail("-f FILE is required")
 	}
-	doc, err := a.readDocument(*file)
-	if err != nil {
-		return err
-	}
-	if *name != "" {
-		doc["name"] = *name
-	}
-	cl, vdc, err := a.clientIn(*vdcRef)
-	if err != nil {
-		return err
-	}
-	if vdc != "" {
-		doc["vdcId"] = vdc
-	}
-	body, err := json.Marshal(doc)
-	if err != nil {
-		return fmt.Errorf("read %s: %w", *file, err)
-	}
-	// The document goes as it is, so that the server names any field it
-	// does not know.
-	vt, err := client.Call[apitypes.VAppTasks](a.ctx, cl, client.Request{Method: "POST", Path: "/v1/vapps", Body: body, IdempotencyKey: newKey()})
+	vt, err := postDocument[apitypes.VAppTasks](a, "/v1/vapps", *file, *name, *vdcRef, nil)
 	if err != nil {
 		return err
 	}
