@@ -102,12 +102,20 @@ func registerTypes(r huma.Registry) {
 // limits are the bounds package core enforces on fields of named request
 // schemas, shown in the document (see documented).
 var limits = map[string]map[string]func(s *huma.Schema){
-	"InstanceSpec": {
-		"cpuMilli":    func(s *huma.Schema) { s.ExclusiveMinimum, s.Maximum = ptr(0), ptr(float64(ovm.MaxCPU)) },
-		"memoryBytes": func(s *huma.Schema) { s.Minimum, s.Maximum = ptr(float64(ovm.MinMemory)), ptr(float64(ovm.MaxMemory)) },
-		"disks":       func(s *huma.Schema) { s.MaxItems = iptr(ovm.MaxDisks) },
-		"nics":        func(s *huma.Schema) { s.MaxItems = iptr(ovm.MaxNICs) },
-	},
+	"InstanceSpec":  {"cpuMilli": cpuBounds, "memoryBytes": memoryBounds, "disks": maxItems(ovm.MaxDisks), "nics": maxItems(ovm.MaxNICs)},
+	"InstancePatch": {"cpuMilli": cpuBounds, "memoryBytes": memoryBounds},
+	"VolumeCreate":  {"sizeBytes": volumeSize},
+	"VolumePatch":   {"sizeBytes": volumeSize},
+	"NetworkCreate": {"vlan": func(s *huma.Schema) { s.Minimum, s.Maximum = ptr(0), ptr(4094) }},
+}
+
+func cpuBounds(s *huma.Schema) { s.ExclusiveMinimum, s.Maximum = ptr(0), ptr(float64(ovm.MaxCPU)) }
+func memoryBounds(s *huma.Schema) {
+	s.Minimum, s.Maximum = ptr(float64(ovm.MinMemory)), ptr(float64(ovm.MaxMemory))
+}
+func volumeSize(s *huma.Schema) { s.Minimum, s.Maximum = ptr(1), ptr(float64(64*ovm.TiB)) }
+func maxItems(n int) func(*huma.Schema) {
+	return func(s *huma.Schema) { s.MaxItems = iptr(n) }
 }
 
 // named are the request schemas whose "name" is an object name.
@@ -120,14 +128,33 @@ func iptr(i int) *int        { return &i }
 // finishDocument completes the document once every operation is
 // registered: the statuses every operation can answer, and request and
 // response schemas apart (see splitSchemas).
-func finishDocument(api huma.API) {
+func finishDocument(api huma.API, taskKinds []string) {
 	oapi := api.OpenAPI()
+	nameTaskKinds(oapi, taskKinds)
 	for _, item := range oapi.Paths {
 		for _, o := range operationsOf(item) {
 			declareStatuses(o)
 		}
 	}
 	splitSchemas(oapi)
+}
+
+// nameTaskKinds makes a task's kind the named enum TaskKind of the kinds
+// the task engine runs. (ovm.Task.Kind is a plain string: the kinds are
+// the server's.)
+func nameTaskKinds(oapi *huma.OpenAPI, kinds []string) {
+	all := oapi.Components.Schemas.Map()
+	task := all["Task"]
+	if task == nil || task.Properties["kind"] == nil || len(kinds) == 0 {
+		return
+	}
+	e := &huma.Schema{Type: huma.TypeString, Enum: values(kinds...)}
+	e.PrecomputeMessages()
+	all["TaskKind"] = e
+	props := maps.Clone(task.Properties)
+	props["kind"] = &huma.Schema{Ref: schemaPrefix + "TaskKind", Description: task.Properties["kind"].Description}
+	task.Properties = props
+	task.PrecomputeMessages()
 }
 
 func operationsOf(item *huma.PathItem) []*huma.Operation {
@@ -227,7 +254,11 @@ func splitSchemas(oapi *huma.OpenAPI) {
 		for _, o := range operationsOf(item) {
 			if o.RequestBody != nil {
 				for _, mt := range o.RequestBody.Content {
-					mt.Schema = rewriteRefs(mt.Schema, renamed)
+					// In place: the framework validates bodies against the
+					// schema it was given at registration.
+					if to, ok := renamed[mt.Schema.Ref]; ok {
+						mt.Schema.Ref = to
+					}
 				}
 			}
 		}

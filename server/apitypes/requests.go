@@ -38,7 +38,7 @@ type ExecRequest struct {
 	Command        []string          `json:"command" required:"true" minItems:"1" maxItems:"256" doc:"The program and its arguments, run without a shell, such as [\"cat\", \"/etc/hostname\"]."`
 	Env            map[string]string `json:"env,omitempty" doc:"Environment variables added for the command."`
 	Stdin          string            `json:"stdin,omitempty" doc:"Text given to the command on its standard input (at most 512 KiB)."`
-	TimeoutSeconds int               `json:"timeoutSeconds,omitempty" minimum:"0" maximum:"300" doc:"How long the command may run (default 30, at most 300); longer is 503."`
+	TimeoutSeconds int               `json:"timeoutSeconds,omitempty" minimum:"0" maximum:"300" default:"30" doc:"How long the command may run (at most 300 seconds); longer is 503."`
 }
 
 // VAppCreate is a vApp to deploy.

@@ -23,6 +23,7 @@ func datacenterCommands() *command {
 		{name: "show", aliases: []string{"get"}, summary: "Show a datacenter", run: showCmd("datacenter", "NAME|ID", "Show a datacenter.",
 			(*client.Client).GetDatacenter, datacenterDetail)},
 		{name: "create", summary: "Create a datacenter", run: (*app).datacenterCreate},
+		{name: "update", summary: "Change a datacenter's description", run: (*app).datacenterUpdate},
 		{name: "delete", aliases: []string{"rm"}, summary: "Delete a datacenter without pools", run: deleteFrom("datacenter", "datacenters")},
 	}}
 }
@@ -63,6 +64,7 @@ func poolCommands() *command {
 		{name: "show", aliases: []string{"get"}, summary: "Show a resource pool", run: showCmd("pool", "NAME|ID", "Show a pool.",
 			(*client.Client).GetPool, poolDetail)},
 		{name: "create", summary: "Create a resource pool", run: (*app).poolCreate},
+		{name: "update", summary: "Change a pool's policy, HA, scope or overcommit", run: (*app).poolUpdate},
 		{name: "delete", aliases: []string{"rm"}, summary: "Delete a pool without hosts or VDCs", run: deleteFrom("pool", "pools")},
 	}}
 }
@@ -82,13 +84,14 @@ func poolDetail(w io.Writer, p ovm.ResourcePool) {
 }
 
 func (a *app) poolCreate(path string, args []string) error {
-	f := a.flags(path, "NAME --datacenter DC [--policy PERFORMANCE|PROGRESSIVE] [--ha] [--cpu-overcommit R]...", "Create a resource pool in a datacenter.")
+	f := a.flags(path, "NAME --datacenter DC [--policy PERFORMANCE|PROGRESSIVE] [--ha] [--scope KIND:REF[,REF...]] [--cpu-overcommit R]...", "Create a resource pool in a datacenter.")
 	dc := f.String("datacenter", "", "the datacenter (name or id)")
 	policy := f.String("policy", "", "PERFORMANCE (most free host) or PROGRESSIVE (fill one host first)")
 	ha := f.Bool("ha", false, "restart the instances of a failed host elsewhere")
 	cpuOC := f.Float64("cpu-overcommit", 0, "CPU overcommit ratio, 1 to 64")
 	memOC := f.Float64("memory-overcommit", 0, "memory overcommit ratio, 1 to 64")
 	diskOC := f.Float64("disk-overcommit", 0, "disk overcommit ratio, 1 to 64")
+	scope := f.String("scope", "", "the hosts placement chooses from: datacenter:DC, pool:POOL or hosts:HOST[,HOST...] (default: the pool's own)")
 	pos, err := f.parseN(args, "NAME")
 	if err != nil {
 		return err
@@ -100,8 +103,14 @@ func (a *app) poolCreate(path string, args []string) error {
 	if err != nil {
 		return err
 	}
+	var sc ovm.Scope
+	if *scope != "" {
+		if sc, err = a.parseScope(*scope); err != nil {
+			return f.fail("%v", err)
+		}
+	}
 	p, err := cl.CreatePool(a.ctx, apitypes.PoolCreate{Name: pos[0], DatacenterID: dcID, Policy: ovm.PlacementPolicy(strings.ToUpper(*policy)),
-		HAEnabled: *ha, Overcommit: ovm.Overcommit{CPU: *cpuOC, Memory: *memOC, Disk: *diskOC}, IdempotencyKey: newKey()})
+		Scope: sc, HAEnabled: *ha, Overcommit: ovm.Overcommit{CPU: *cpuOC, Memory: *memOC, Disk: *diskOC}, IdempotencyKey: newKey()})
 	if err != nil {
 		return err
 	}
@@ -447,6 +456,7 @@ func userCommands() *command {
 		{name: "show", aliases: []string{"get"}, summary: "Show a user", run: showCmd("user", "NAME|ID", "Show a user.",
 			(*client.Client).GetUser, userDetail)},
 		{name: "create", summary: "Create a user", run: (*app).userCreate},
+		{name: "role", summary: "Change a user's role", run: (*app).userRole},
 		{name: "disable", summary: "Disable a user (logs it out)", run: userUpdateRun("disable")},
 		{name: "enable", summary: "Enable a disabled user", run: userUpdateRun("enable")},
 		{name: "password", summary: "Set a user's password", run: userUpdateRun("password")},

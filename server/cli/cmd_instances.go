@@ -2,8 +2,10 @@ package cli
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/netip"
 	"os"
 	"strings"
@@ -28,6 +30,7 @@ func instanceCommands() *command {
 		{name: "stop", summary: "Stop instances", run: actionRun(apitypes.ActionStop)},
 		{name: "reboot", summary: "Reboot instances", run: actionRun(apitypes.ActionReboot)},
 		{name: "resize", summary: "Change an instance's CPU or memory", run: (*app).instanceResize},
+		{name: "label", summary: "Set or remove an instance's labels", run: (*app).instanceLabel},
 		{name: "exec", summary: "Run a command inside a running instance", run: (*app).instanceExec},
 		{name: "console", summary: "Print an instance's console output", run: (*app).instanceConsole},
 	}}
@@ -217,17 +220,35 @@ func (a *app) spec(f *flags, s *instanceSpecFlags, command []string, vdc ovm.ID)
 }
 
 func (a *app) instanceCreate(path string, args []string) error {
-	f := a.flags(path, "--name NAME --image IMAGE [flags] [-- COMMAND ARGS...]",
+	f := a.flags(path, "--name NAME --image IMAGE [flags] [-- COMMAND ARGS...] | -f FILE [--name NAME] [--vdc VDC] [--start] [--wait]",
 		"Create an instance. The quota, addresses and placement are settled at once; the hypervisor work is\n"+
-			"a task (follow it with --wait). A container's command may follow --.")
+			"a task (follow it with --wait). A container's command may follow --. With -f the instance is a JSON or\n"+
+			"YAML file (\"-\" reads stdin) in the API's shape, with every field the API takes:\n\n"+
+			"  name: web\n  spec: {type: container, cpuMilli: 500, memoryBytes: 268435456, image: {format: oci, name: nginx:1.27},\n"+
+			"         ports: [{containerPort: 80, hostPort: 8080}], restartPolicy: always}")
+	file := f.String("f", "", "the instance `file` (JSON or YAML); the spec flags do not apply")
 	name := f.String("name", "", "the instance's `name` (lower-case letters, digits and hyphens)")
 	vdcRef := f.String("vdc", "", "the VDC to create in (administrators)")
 	start := f.Bool("start", false, "start the instance once it is created")
 	wait := f.Bool("wait", false, "wait for the task and show its progress")
+	other := map[string]bool{}
+	f.VisitAll(func(fl *flag.Flag) { other[fl.Name] = true })
 	sf := addSpecFlags(f)
 	pos, err := f.parse(args)
 	if err != nil {
 		return err
+	}
+	if *file != "" {
+		var spec []string
+		f.Visit(func(fl *flag.Flag) {
+			if !other[fl.Name] {
+				spec = append(spec, "--"+fl.Name)
+			}
+		})
+		if len(spec) > 0 {
+			return f.fail("%s cannot be used with -f (the file has the spec)", strings.Join(spec, ", "))
+		}
+		return a.instanceCreateFile(f, *file, *name, *vdcRef, *start, *wait, pos)
 	}
 	if *name == "" && len(pos) > 0 && !strings.HasPrefix(pos[0], "-") && !containsDashDash(args) {
 		*name, pos = pos[0], pos[1:]
@@ -251,6 +272,23 @@ func (a *app) instanceCreate(path string, args []string) error {
 		return err
 	}
 	return a.afterInstanceTask(it, *wait, "created")
+}
+
+// instanceCreateFile creates the instance a file describes in the API's
+// shape; --name, --vdc and --start override the file.
+func (a *app) instanceCreateFile(f *flags, file, name, vdcRef string, start, wait bool, pos []string) error {
+	if len(pos) > 0 {
+		return f.fail("unexpected argument %q (the file has the command)", pos[0])
+	}
+	var extra map[string]any
+	if start {
+		extra = map[string]any{"start": true}
+	}
+	it, err := postDocument[apitypes.InstanceTask](a, "/v1/instances", file, name, vdcRef, extra)
+	if err != nil {
+		return err
+	}
+	return a.afterInstanceTask(it, wait, "created")
 }
 
 func containsDashDash(args []string) bool {
@@ -515,6 +553,34 @@ func (a *app) readDocument(file string) (map[string]any, error) {
 	return doc, nil
 }
 
+// postDocument creates what a JSON or YAML file describes in the API's
+// shape at path; name, the VDC of vdcRef and extra override the file. The
+// document goes as it is, so that the server names any field it does not
+// know.
+func postDocument[T any](a *app, path, file, name, vdcRef string, extra map[string]any) (T, error) {
+	var zero T
+	doc, err := a.readDocument(file)
+	if err != nil {
+		return zero, err
+	}
+	if name != "" {
+		doc["name"] = name
+	}
+	maps.Copy(doc, extra)
+	cl, vdc, err := a.clientIn(vdcRef)
+	if err != nil {
+		return zero, err
+	}
+	if vdc != "" {
+		doc["vdcId"] = vdc
+	}
+	body, err := json.Marshal(doc)
+	if err != nil {
+		return zero, fmt.Errorf("read %s: %w", file, err)
+	}
+	return client.Call[T](a.ctx, cl, client.Request{Method: "POST", Path: path, Body: body, IdempotencyKey: newKey()})
+}
+
 func (a *app) vappCreate(path string, args []string) error {
 	f := a.flags(path, "-f FILE [--name NAME] [--vdc VDC] [--wait]",
 		"Deploy a vApp described by a JSON or YAML file (\"-\" reads stdin) in the API's shape:\n\n"+
@@ -530,27 +596,7 @@ func (a *app) vappCreate(path string, args []string) error {
 	if *file == "" {
 		return f.fail("-f FILE is required")
 	}
-	doc, err := a.readDocument(*file)
-	if err != nil {
-		return err
-	}
-	if *name != "" {
-		doc["name"] = *name
-	}
-	cl, vdc, err := a.clientIn(*vdcRef)
-	if err != nil {
-		return err
-	}
-	if vdc != "" {
-		doc["vdcId"] = vdc
-	}
-	body, err := json.Marshal(doc)
-	if err != nil {
-		return fmt.Errorf("read %s: %w", *file, err)
-	}
-	// The document goes as it is, so that the server names any field it
-	// does not know.
-	vt, err := client.Call[apitypes.VAppTasks](a.ctx, cl, client.Request{Method: "POST", Path: "/v1/vapps", Body: body, IdempotencyKey: newKey()})
+	vt, err := postDocument[apitypes.VAppTasks](a, "/v1/vapps", *file, *name, *vdcRef, nil)
 	if err != nil {
 		return err
 	}

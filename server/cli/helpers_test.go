@@ -68,12 +68,7 @@ func (h *harness) okIn(stdin string, args ...string) result {
 // of want.
 func (h *harness) fail(code int, want []string, args ...string) result {
 	h.t.Helper()
-	r := h.run(args...)
-	require.Equal(h.t, code, r.code, "ovm %s: got %s, want exit %d", strings.Join(args, " "), r, code)
-	for _, w := range want {
-		require.Contains(h.t, r.stderr, w, "ovm %s: stderr", strings.Join(args, " "))
-	}
-	return r
+	return h.failIn("", code, want, args...)
 }
 
 const tenantPassword = "tenant-password-1"
@@ -92,4 +87,16 @@ func (h *harness) setupPlatform(tenants ...string) {
 		h.okIn(tenantPassword+"\n", "--context", "admin", "user", "create", tn+"-admin", "--role", "vdc-admin", "--vdc", tn, "--password-stdin")
 		h.okIn(tenantPassword+"\n", "login", h.srv.URL, "--user", tn+"-admin", "--password-stdin", "--context", tn)
 	}
+}
+
+// failIn runs the CLI with stdin and requires the exit code and that
+// stderr says each of want.
+func (h *harness) failIn(stdin string, code int, want []string, args ...string) result {
+	h.t.Helper()
+	r := h.runIn(stdin, args...)
+	require.Equal(h.t, code, r.code, "ovm %s: got %s, want exit %d", strings.Join(args, " "), r, code)
+	for _, w := range want {
+		require.Contains(h.t, r.stderr, w, "ovm %s: stderr", strings.Join(args, " "))
+	}
+	return r
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"slices"
 	"sync"
@@ -177,6 +178,13 @@ func (e *Engine) Register(kind string, h Handler) {
 		panic(fmt.Sprintf("tasks: task kind %q registered twice", kind))
 	}
 	e.handlers[kind] = h
+}
+
+// Kinds returns the registered task kinds, sorted.
+func (e *Engine) Kinds() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Sorted(maps.Keys(e.handlers))
 }
 
 func (e *Engine) handler(kind string) (Handler, bool) {
