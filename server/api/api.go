@@ -142,7 +142,7 @@ func build(svc *core.Service, o Options) (http.Handler, huma.API) {
 	s.resourceRoutes()
 	s.taskRoutes()
 	s.alertRoutes()
-	finishDocument(api, svc.Tasks().Kinds())
+	finishDocument(api, core.NewSystem(svc).Tasks().Kinds())
 
 	mux.Handle("GET /healthz", s.plain("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")

@@ -110,7 +110,7 @@ func TestNoRouteProblem(t *testing.T) {
 	r := e.do("GET", long, "", nil)
 	require.Equal(t, http.StatusNotFound, r.status)
 	assert.Less(t, len(r.body), 1000, "a long unknown path is not echoed whole: %d bytes", len(r.body))
-	metrics := string(e.must(http.StatusOK, "GET", "/metrics", "", nil).body)
+	metrics := string(e.must(http.StatusOK, "GET", "/metrics", e.admin, nil).body)
 	assert.Contains(t, metrics, `ovm_http_requests_total{method="GET",route="unknown",status="404"}`, "unknown routes are counted")
 }
 

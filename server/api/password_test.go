@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/openovm/ovm/server/apitypes"
 	"github.com/openovm/ovm/server/core"
 )
 
@@ -31,9 +32,9 @@ func TestNewPasswordRevokesOtherSessions(t *testing.T) {
 	for name, token := range map[string]string{"the other session": other, "the personal token": tok.Token} {
 		assert.Equal(t, http.StatusUnauthorized, e.do("GET", "/v1/me", token, nil).status, "%s after a change of password", name)
 	}
-	var ts []core.TokenInfo
+	var ts apitypes.Page[apitypes.TokenInfo]
 	e.must(http.StatusOK, "GET", "/v1/tokens", tn.token, nil).decode(t, &ts)
-	require.Len(t, ts, 1, "tokens left after a change of password: %+v", ts)
+	require.Len(t, ts.Items, 1, "tokens left after a change of password: %+v", ts.Items)
 	assert.Equal(t, http.StatusUnauthorized, e.do("POST", "/v1/login", "", map[string]string{"name": "acme-admin", "password": "tenant-password-1"}).status,
 		"login with the old password")
 

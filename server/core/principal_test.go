@@ -16,7 +16,7 @@ import (
 // and token authentication, which make a principal from a credential, take
 // none. What the server does on its own behalf is System's.
 func TestServiceMethodsTakeAPrincipal(t *testing.T) {
-	makePrincipal := map[string]bool{"Login": true, "Authenticate": true}
+	makePrincipal := map[string]bool{"Login": true, "LoginFrom": true, "Authenticate": true}
 	ctxType := reflect.TypeFor[context.Context]()
 	principal := reflect.TypeFor[auth.Principal]()
 	svc := reflect.TypeFor[*core.Service]()
