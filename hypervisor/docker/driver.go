@@ -117,6 +117,7 @@ func (d *Driver) Info(ctx context.Context) (hypervisor.HostInfo, error) {
 	return hypervisor.HostInfo{
 		Kind:      ovm.HostDocker,
 		Hostname:  info.Name,
+		UUID:      info.ID,
 		Product:   "docker",
 		Version:   info.ServerVersion,
 		Capacity:  ovm.Resources{CPU: ovm.CPUs(int64(info.NCPU)), Memory: ovm.Bytes(info.MemTotal)},

@@ -63,6 +63,10 @@ type MaintenanceBody struct {
 type ImportBody struct {
 	VDCID ovm.ID `json:"vdcId" required:"true"`
 	Name  string `json:"name" required:"true"`
+	// CPU and memory are required for an object without limits of its own
+	// (a container run without limits); they are applied on the host.
+	CPU    ovm.MilliCPU `json:"cpuMilli,omitempty" required:"false" minimum:"0" doc:"The instance's CPU in milli-vCPU; required when the object has no CPU limit on its host, which is then set to it"`
+	Memory ovm.Bytes    `json:"memoryBytes,omitempty" required:"false" minimum:"0" doc:"The instance's memory in bytes; required when the object has no memory limit on its host, which is then set to it"`
 }
 
 func (s *server) platformRoutes() {
@@ -182,7 +186,8 @@ func (s *server) platformRoutes() {
 			IdempotencyKey
 			Body ImportBody
 		}) (*Out[ovm.Instance], error) {
-			inst, err := s.svc.Import(ctx, p, ovm.ID(in.ID), core.ImportDiscovered{VDCID: in.Body.VDCID, Name: in.Body.Name, IdempotencyKey: in.Key})
+			inst, err := s.svc.Import(ctx, p, ovm.ID(in.ID), core.ImportDiscovered{VDCID: in.Body.VDCID, Name: in.Body.Name,
+				CPU: in.Body.CPU, Memory: in.Body.Memory, IdempotencyKey: in.Key})
 			return &Out[ovm.Instance]{Body: inst}, err
 		})
 }

@@ -285,15 +285,31 @@ func discoveredCommands() *command {
 }
 
 func (a *app) discoveredImport(path string, args []string) error {
-	f := a.flags(path, "NAME|ID --vdc VDC [--name NAME]", "Import a discovered object into a VDC; it is then managed like any instance.")
+	f := a.flags(path, "NAME|ID --vdc VDC [--name NAME] [--cpu CPU] [--memory SIZE]",
+		"Import a discovered object into a VDC; it is then managed like any instance. An object without limits of its own "+
+			"(a container run without limits) needs --cpu and --memory: they are set on the host and counted against the VDC's quota.")
 	vdcRef := f.String("vdc", "", "the VDC that gets the instance")
 	name := f.String("name", "", "the instance's name (default: the discovered name)")
+	cpuFlag := f.String("cpu", "", "vCPUs such as 1 or 0.5, or millicpu such as 500m (required when the object has no CPU limit)")
+	memFlag := f.String("memory", "", "memory such as 512Mi (required when the object has no memory limit)")
 	pos, err := f.parseN(args, "NAME|ID")
 	if err != nil {
 		return err
 	}
 	if *vdcRef == "" {
 		return f.fail("--vdc is required")
+	}
+	var cpu ovm.MilliCPU
+	if *cpuFlag != "" {
+		if cpu, err = parseCPU(*cpuFlag); err != nil {
+			return f.fail("--cpu: %v", err)
+		}
+	}
+	var mem ovm.Bytes
+	if *memFlag != "" {
+		if mem, err = parseSize(*memFlag); err != nil {
+			return f.fail("--memory: %v", err)
+		}
 	}
 	cl, id, err := a.lookup("discovered object", pos[0])
 	if err != nil {
@@ -310,7 +326,7 @@ func (a *app) discoveredImport(path string, args []string) error {
 			return f.fail("--name is required when the object is named by id")
 		}
 	}
-	i, err := cl.ImportDiscovered(a.ctx, id, vdc, n)
+	i, err := cl.ImportDiscovered(a.ctx, id, vdc, n, cpu, mem)
 	if err != nil {
 		return err
 	}

@@ -362,8 +362,17 @@ func (c *Client) ListDiscovered(ctx context.Context, o ListOptions) ([]core.Disc
 }
 
 // ImportDiscovered imports a discovered object into a VDC as an instance.
-func (c *Client) ImportDiscovered(ctx context.Context, id, vdc ovm.ID, name string) (ovm.Instance, error) {
-	return post[ovm.Instance](ctx, c, idPath("discovered", id)+"/import", map[string]any{"vdcId": vdc, "name": name}, "")
+// cpu and memory are the instance's demand for an object without limits
+// of its own (zero: the object's own limits).
+func (c *Client) ImportDiscovered(ctx context.Context, id, vdc ovm.ID, name string, cpu ovm.MilliCPU, memory ovm.Bytes) (ovm.Instance, error) {
+	body := map[string]any{"vdcId": vdc, "name": name}
+	if cpu != 0 {
+		body["cpuMilli"] = cpu
+	}
+	if memory != 0 {
+		body["memoryBytes"] = memory
+	}
+	return post[ovm.Instance](ctx, c, idPath("discovered", id)+"/import", body, "")
 }
 
 // ListDatacenters returns every datacenter.

@@ -402,6 +402,10 @@ func releaseInstance(ctx context.Context, tx store.Tx, inst *instanceRecord) err
 		}
 		inst.Reserved = ovm.Usage{}
 	}
+	if err := dropClaim(ctx, tx, inst.Claim); err != nil {
+		return err
+	}
+	inst.Claim = ""
 	return tx.ReleaseOwner(ctx, inst.ID)
 }
 
