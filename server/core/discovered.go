@@ -160,7 +160,9 @@ func (s *Service) Import(ctx context.Context, p auth.Principal, id ovm.ID, in Im
 			if err != nil {
 				return err
 			}
-			task, err := s.tasks.Enqueue(ctx, tx, tasks.Spec{Kind: TaskInstanceImport, VDCID: in.VDCID, TargetID: instID, HostID: d.HostID,
+			// A platform task (administrators import): its log names the
+			// object on its host, which tenants do not see.
+			_, err = s.tasks.Enqueue(ctx, tx, tasks.Spec{Kind: TaskInstanceImport, TargetID: instID, HostID: d.HostID,
 				Input: importInput{InstanceID: instID, HostID: d.HostID, CPU: cpu - d.CPU, Memory: mem - d.Memory}})
 			if err != nil {
 				return err
@@ -168,7 +170,7 @@ func (s *Service) Import(ctx context.Context, p auth.Principal, id ovm.ID, in Im
 			now := s.now()
 			inst := instanceRecord{Instance: ovm.Instance{ID: instID, Name: in.Name, VDCID: in.VDCID, Spec: spec, CreatedAt: now,
 				Status: ovm.InstanceStatus{Phase: ovm.PhaseReady, Power: d.Power, HostID: d.HostID, NativeID: d.NativeID, UpdatedAt: now}},
-				Reserved: usage, PendingTask: task.ID, Claim: cid}
+				Reserved: usage, Claim: cid}
 			ir := store.Record{Kind: store.KindInstance, ID: inst.ID, VDCID: in.VDCID, HostID: d.HostID, Name: in.Name}
 			if err := setData(&ir, inst); err != nil {
 				return err

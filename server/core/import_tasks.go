@@ -14,7 +14,8 @@ import (
 const TaskInstanceImport = "instance.import"
 
 // importInput is the input of an instance.import task: CPU and Memory are
-// the limits the import gave an object that had none (zero: unchanged).
+// set when the import gave the object limits it had none of; the step
+// applies the instance's recorded size then (a resize meanwhile wins).
 type importInput struct {
 	InstanceID ovm.ID       `json:"instanceId"`
 	HostID     ovm.ID       `json:"hostId"`
@@ -24,10 +25,11 @@ type importInput struct {
 
 // importHandler is the instance.import task kind: write the instance's id
 // on the object where the engine can (the claim in the store holds the
-// object where it cannot), apply the limits the import gave, and record
-// the instance settled. Its steps are idempotent and undo nothing: the
-// import itself is committed, and a failed step leaves the instance
-// managed with the failure in its message.
+// object where it cannot) and apply the limits the import gave. The
+// instance is usable meanwhile (the task holds no lock on it): its steps
+// are idempotent and undo nothing, since the import itself is committed,
+// and a failed step leaves the instance managed with the failure in its
+// message.
 type importHandler struct{ s *Service }
 
 // Steps returns the steps of an import task (tasks.Handler).
@@ -69,34 +71,29 @@ func (h importHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
 			if err != nil {
 				return err
 			}
-			if _, err := tg.hv.Reconfigure(ctx, ref(tg.inst), hypervisor.Resize{CPU: in.CPU, Memory: in.Memory}); err != nil {
+			var size hypervisor.Resize
+			if in.CPU != 0 {
+				size.CPU = tg.inst.Spec.CPU
+			}
+			if in.Memory != 0 {
+				size.Memory = tg.inst.Spec.Memory
+			}
+			if _, err := tg.hv.Reconfigure(ctx, ref(tg.inst), size); err != nil {
 				return err
 			}
-			r.Logf(slog.LevelInfo, "applied the imported limits (%d milli-vCPU, %s)", tg.inst.Spec.CPU, tg.inst.Spec.Memory)
+			r.Logf(slog.LevelInfo, "applied the limits the import gave (%d milli-vCPU, %s)", tg.inst.Spec.CPU, tg.inst.Spec.Memory)
 			return nil
-		},
-	}, {
-		Name: "record",
-		Do: func(ctx context.Context, r *tasks.Run) error {
-			return s.update(ctx, in.InstanceID, func(_ context.Context, _ store.Tx, inst *instanceRecord) error {
-				inst.PendingTask, inst.Status.Message = "", ""
-				return nil
-			})
 		},
 	}}, nil
 }
 
-// Finish clears a failed import task from its instance with its error;
+// Finish writes a failed import task's error in its instance's message;
 // the instance stays imported (its claim holds the object).
 func (h importHandler) Finish(ctx context.Context, r *tasks.Run, state ovm.TaskState, cause error) error {
 	if state == ovm.TaskSucceeded {
 		return nil
 	}
-	t := r.Task()
-	return h.s.update(ctx, t.TargetID, func(_ context.Context, _ store.Tx, inst *instanceRecord) error {
-		if inst.PendingTask == t.ID {
-			inst.PendingTask = ""
-		}
+	return h.s.update(ctx, r.Task().TargetID, func(_ context.Context, _ store.Tx, inst *instanceRecord) error {
 		inst.Status.Message = "import: " + causeText(cause)
 		return nil
 	})
