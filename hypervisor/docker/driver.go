@@ -117,12 +117,22 @@ func (d *Driver) Info(ctx context.Context) (hypervisor.HostInfo, error) {
 	return hypervisor.HostInfo{
 		Kind:      ovm.HostDocker,
 		Hostname:  info.Name,
-		UUID:      info.ID,
+		UUID:      engineIdentity(info.ID, info.DockerRootDir),
 		Product:   "docker",
 		Version:   info.ServerVersion,
 		Capacity:  ovm.Resources{CPU: ovm.CPUs(int64(info.NCPU)), Memory: ovm.Bytes(info.MemTotal)},
 		Allocated: alloc,
 	}, nil
+}
+
+// engineIdentity is a Docker host's identity: the engine's ID and its data
+// root. Engines before 23.0 take the ID from key.json in the configuration
+// directory, which two daemons of one machine share (and cloned machines
+// copy), while each daemon keeps its containers in its own data root; so
+// the same engine reached by two URLs has one identity, and two daemons of
+// one machine two.
+func engineIdentity(id, root string) string {
+	return id + "@" + root
 }
 
 // List returns every container on the host, managed (LabelID set) or not.
