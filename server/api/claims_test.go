@@ -3,10 +3,13 @@ package api
 import (
 	"context"
 	"net/http"
+	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/openovm/ovm/hypervisor/fake"
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/core"
 	"github.com/openovm/ovm/server/store"
@@ -86,4 +89,48 @@ func (e *env) staleDiscovered(d core.Discovered) ovm.ID {
 	r.ParentID, r.HostID = d.HostID, d.HostID
 	require.NoError(e.t, e.st.Tx(context.Background(), func(ctx context.Context, tx store.Tx) error { return tx.Insert(ctx, &r) }))
 	return d.ID
+}
+
+// TestImportedBeforeClaims: an instance imported by a server of before
+// claims (its record points at the object, no claim holds it, and the fake
+// host's object was never marked) is not offered again by a sync; a fake
+// host registers once per endpoint.
+func TestImportedBeforeClaims(t *testing.T) {
+	e := newEnv(t, openSQLite(t))
+	pl := e.setupPlatform(1)
+	tn := e.newTenant("acme", pl.pool, quota)
+	var h ovm.Host
+	e.must(http.StatusOK, "GET", "/v1/hosts/"+string(pl.hosts[0]), e.admin, nil).decode(t, &h)
+	p := problemOf(t, e.must(http.StatusConflict, "POST", "/v1/hosts", e.admin, map[string]any{
+		"name": "again", "kind": "fake", "endpoint": h.Endpoint, "poolId": pl.pool}))
+	assert.Contains(t, p.Detail, "registered already, as host "+h.Name)
+
+	fh, err := e.fakes.Host(h.Endpoint)
+	require.NoError(t, err)
+	obj, err := fh.Hypervisor.AddUnmanaged("legacy", ovm.InstanceSpec{Type: ovm.TypeVM, CPU: 1000, Memory: ovm.GiB, Image: ovm.Template("old.qcow2")}, true)
+	require.NoError(t, err)
+	d := e.discoveredOf(h.ID, obj.NativeID)
+	// The engine refuses the mark: the import stands, its task says why.
+	fh.Hypervisor.FailNext(fake.MethodMark, ovm.Errorf(ovm.KindUnavailable, "the host refuses changes"))
+	var inst ovm.Instance
+	e.must(http.StatusCreated, "POST", "/v1/discovered/"+string(d.ID)+"/import", e.admin, map[string]any{"vdcId": tn.vdc, "name": "legacy"}).decode(t, &inst)
+	task := e.importTask(inst.ID)
+	require.NotEqual(t, ovm.TaskSucceeded, task.State, "import task with the mark refused: %+v", task)
+	e.must(http.StatusOK, "GET", "/v1/instances/"+string(inst.ID), e.admin, nil).decode(t, &inst)
+	assert.Contains(t, inst.Status.Message, "the host refuses changes", "the instance says why its object is not marked")
+	assert.Equal(t, ovm.PhaseReady, inst.Status.Phase, "the import stands")
+	// As a server of before claims left it: no claim, no mark.
+	require.NoError(t, e.st.Tx(context.Background(), func(ctx context.Context, tx store.Tx) error {
+		rs, _, err := tx.List(ctx, store.Filter{Kind: store.KindClaim, HostID: h.ID}, store.Page{})
+		if err != nil {
+			return err
+		}
+		require.Len(t, rs, 1, "the import's claim")
+		return tx.Delete(ctx, store.KindClaim, rs[0].ID, 0)
+	}))
+	fresh, err := fh.Hypervisor.AddUnmanaged("unmarked", ovm.InstanceSpec{Type: ovm.TypeVM, CPU: 1000, Memory: ovm.GiB, Image: ovm.Template("old.qcow2")}, false)
+	require.NoError(t, err)
+	synced, listed := e.syncNatives(h.ID)
+	assert.False(t, synced[obj.NativeID] || listed[obj.NativeID], "the imported object is offered again")
+	assert.True(t, synced[fresh.NativeID] && listed[fresh.NativeID], "another unmanaged object is discovered")
 }

@@ -93,8 +93,9 @@ func dropClaim(ctx context.Context, tx store.Tx, id ovm.ID) error {
 }
 
 // claimedObjects returns the native ids of the objects of a host that an
-// instance holds by a claim (the imported ones: an engine that cannot mark
-// an object, Docker, leaves them without an OVM id).
+// instance holds: by a claim (the imported ones: an engine that cannot mark
+// an object, Docker, leaves them without an OVM id), or by its record
+// (instances imported before claims existed).
 func claimedObjects(ctx context.Context, tx store.Tx, hostID ovm.ID) (map[string]bool, error) {
 	rs, err := listAll(ctx, tx, store.Filter{Kind: store.KindClaim, HostID: hostID})
 	if err != nil {
@@ -108,6 +109,23 @@ func claimedObjects(ctx context.Context, tx store.Tx, hostID ovm.ID) (map[string
 		}
 		if c.NativeID != "" {
 			out[c.NativeID] = true
+		}
+	}
+	insts, err := listAll(ctx, tx, store.Filter{Kind: store.KindInstance, AllVDCs: true, HostID: hostID})
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range insts {
+		v, err := decode[struct {
+			Status struct {
+				NativeID string `json:"nativeId"`
+			} `json:"status"`
+		}](r)
+		if err != nil {
+			return nil, err
+		}
+		if v.Status.NativeID != "" {
+			out[v.Status.NativeID] = true
 		}
 	}
 	return out, nil
