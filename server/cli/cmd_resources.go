@@ -62,7 +62,7 @@ func (a *app) afterVolumeTask(vt core.VolumeTask, wait bool, verb string) error 
 		}
 	}
 	return a.show(vt, func(w io.Writer) {
-		fmt.Fprintf(w, "Volume %s (%s, %s) %s.\n", vt.Volume.Name, vt.Volume.ID, vt.Volume.Size, verb)
+		fmt.Fprintf(w, "Volume %s (%s, %s) %s.\n", vt.Volume.Name, vt.Volume.ID, vt.Volume.Size, pending(verb, vt.Task != nil && !wait))
 		if vt.Task != nil && !wait {
 			fmt.Fprintf(w, "Task %s %s; follow it with 'ovm task watch %s'.\n", vt.Task.ID, vt.Task.State, vt.Task.ID)
 		}
@@ -100,6 +100,7 @@ func (a *app) volumeResize(path string, args []string) error {
 	f := a.flags(path, "NAME|ID --size SIZE [--wait]", "Grow a volume to a new size.")
 	size := f.String("size", "", "the new size such as 20Gi")
 	wait := f.Bool("wait", false, "wait for the task and show its progress")
+	f.inVDC("volume")
 	pos, err := f.parseN(args, "NAME|ID")
 	if err != nil {
 		return err
@@ -108,7 +109,7 @@ func (a *app) volumeResize(path string, args []string) error {
 	if err != nil {
 		return f.fail("--size: %v", err)
 	}
-	cl, id, err := a.lookup("volume", pos[0])
+	cl, id, err := f.lookup("volume", pos[0])
 	if err != nil {
 		return err
 	}
@@ -136,7 +137,7 @@ func networkCommands() *command {
 		{name: "create", summary: "Create a network", run: (*app).networkCreate},
 		{name: "delete", aliases: []string{"rm"}, summary: "Delete a network no instance uses", run: deleteCmd("network",
 			"Delete a network that no instance uses.", (*client.Client).DeleteNetwork,
-			func(_ string, id ovm.ID) string { return "Network " + string(id) + " deleted." })},
+			func(ref string, id ovm.ID) string { return deletedText("network", ref, id) })},
 	}}
 }
 
@@ -250,11 +251,12 @@ func taskDetail(w io.Writer, t ovm.Task) {
 func (a *app) taskWatch(path string, args []string) error {
 	f := a.flags(path, "ID", "Follow a task until it ends: a progress bar with the step on a terminal, a line per change\n"+
 		"otherwise. Exits 1 when the task does not succeed, after printing the end of its log.")
+	f.inVDC("task")
 	pos, err := f.parseN(args, "ID")
 	if err != nil {
 		return err
 	}
-	_, id, err := a.lookup("task", pos[0])
+	_, id, err := f.lookup("task", pos[0])
 	if err != nil {
 		return err
 	}
