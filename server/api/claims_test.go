@@ -2,7 +2,9 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -133,4 +135,53 @@ func TestImportedBeforeClaims(t *testing.T) {
 	synced, listed := e.syncNatives(h.ID)
 	assert.False(t, synced[obj.NativeID] || listed[obj.NativeID], "the imported object is offered again")
 	assert.True(t, synced[fresh.NativeID] && listed[fresh.NativeID], "another unmanaged object is discovered")
+}
+
+// TestConcurrentImportsOfOneObject: five discovered records of one object
+// imported at once into five VDCs make one instance; every other import
+// is refused and charges nothing (on every store engine, PostgreSQL under
+// serializable isolation too).
+func TestConcurrentImportsOfOneObject(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			e := newEnv(t, b.open(t))
+			pl := e.setupPlatform(1)
+			var h ovm.Host
+			e.must(http.StatusOK, "GET", "/v1/hosts/"+string(pl.hosts[0]), e.admin, nil).decode(t, &h)
+			fh, err := e.fakes.Host(h.Endpoint)
+			require.NoError(t, err)
+			obj, err := fh.Hypervisor.AddUnmanaged("legacy", ovm.InstanceSpec{Type: ovm.TypeVM, CPU: 1000, Memory: ovm.GiB, Image: ovm.Template("old.qcow2")}, true)
+			require.NoError(t, err)
+			d := e.discoveredOf(h.ID, obj.NativeID)
+			ids := []ovm.ID{d.ID}
+			var tenants []tenant
+			for i := range 5 {
+				if i > 0 {
+					ids = append(ids, e.staleDiscovered(d))
+				}
+				tenants = append(tenants, e.newTenant(fmt.Sprintf("t%d", i), pl.pool, quota))
+			}
+			statuses := make([]int, len(ids))
+			var wg sync.WaitGroup
+			for i := range ids {
+				wg.Go(func() {
+					statuses[i] = e.do("POST", "/v1/discovered/"+string(ids[i])+"/import", e.admin,
+						map[string]any{"vdcId": tenants[i].vdc, "name": "legacy"}).status
+				})
+			}
+			wg.Wait()
+			created, charged := 0, 0
+			for i, s := range statuses {
+				assert.Contains(t, []int{http.StatusCreated, http.StatusConflict}, s, "import %d", i)
+				if s == http.StatusCreated {
+					created++
+				}
+				if e.usage(tenants[i].vdc) != (ovm.Usage{}) {
+					charged++
+				}
+			}
+			assert.Equal(t, 1, created, "imports that made an instance: statuses %v", statuses)
+			assert.Equal(t, 1, charged, "VDCs charged")
+		})
+	}
 }
