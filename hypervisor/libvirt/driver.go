@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"crypto/sha256"
-	"encoding/xml"
 	"fmt"
 	"slices"
 	"strings"
@@ -274,13 +273,9 @@ func (d *Driver) virtualization(ctx context.Context) (string, error) {
 		d.virtType = v
 		return v, nil
 	}
-	caps, err := rpc(ctx, d.l.Capabilities)
+	c, err := d.capabilities(ctx)
 	if err != nil {
-		return "", wrap(err, "libvirt: capabilities")
-	}
-	var c libvirtxml.Caps
-	if err := xml.Unmarshal(caps, &c); err != nil {
-		return "", fmt.Errorf("libvirt: parse capabilities: %w", err)
+		return "", err
 	}
 	kvm := false
 	for _, g := range c.Guests {

@@ -62,18 +62,24 @@ func (d *Driver) Mark(ctx context.Context, ref hypervisor.Ref, id, vdcID ovm.ID)
 	return f.instance(), nil
 }
 
-// hostUUID reads the host's UUID from libvirt's capabilities (the
-// host_uuid of libvirtd.conf, else the machine's SMBIOS UUID).
-func (d *Driver) hostUUID(ctx context.Context) (string, error) {
+// capabilities reads and parses libvirt's capabilities of the host.
+func (d *Driver) capabilities(ctx context.Context) (libvirtxml.Caps, error) {
 	caps, err := rpc(ctx, d.l.Capabilities)
 	if err != nil {
-		return "", wrap(err, "libvirt: capabilities")
+		return libvirtxml.Caps{}, wrap(err, "libvirt: capabilities")
 	}
 	var c libvirtxml.Caps
 	if err := xml.Unmarshal(caps, &c); err != nil {
-		return "", fmt.Errorf("libvirt: parse capabilities: %w", err)
+		return libvirtxml.Caps{}, fmt.Errorf("libvirt: parse capabilities: %w", err)
 	}
-	return c.Host.UUID, nil
+	return c, nil
+}
+
+// hostUUID reads the host's UUID from libvirt's capabilities (the
+// host_uuid of libvirtd.conf, else the machine's SMBIOS UUID).
+func (d *Driver) hostUUID(ctx context.Context) (string, error) {
+	c, err := d.capabilities(ctx)
+	return c.Host.UUID, err
 }
 
 // checkPools refuses a configuration whose templates or disks pool exists

@@ -97,17 +97,7 @@ func TestDockerOneObjectOneRecord(t *testing.T) {
 	})
 
 	t.Run("imported once", func(t *testing.T) {
-		synced, listed := e.syncNatives(h.ID)
-		assert.False(t, synced[created.ID], "a sync after the import lists the container as discovered again")
-		assert.False(t, listed[created.ID], "GET /v1/discovered lists the imported container")
-		stale := e.staleDiscovered(d)
-		p := problemOf(t, e.must(http.StatusConflict, "POST", "/v1/discovered/"+string(stale)+"/import", e.admin,
-			map[string]any{"vdcId": b.vdc, "name": "again", "cpuMilli": 100, "memoryBytes": 64 << 20}))
-		assert.Contains(t, p.Detail, "imported already, as instance legacy ("+string(inst.ID)+")")
-		assert.Equal(t, ovm.Usage{}, e.usage(b.vdc), "tenant b is charged nothing")
-		var page core.Page[ovm.Instance]
-		e.must(http.StatusOK, "GET", "/v1/instances", b.token, nil).decode(t, &page)
-		assert.Empty(t, page.Items, "tenant b has no instance")
+		e.importedOnce(t, d, inst, a, b, map[string]any{"cpuMilli": 100, "memoryBytes": 64 << 20})
 	})
 
 	t.Run("delete releases the claim", func(t *testing.T) {

@@ -87,22 +87,6 @@ func TestESXiOneObjectOneRecord(t *testing.T) {
 		assert.Equal(t, string(inst.ID), x[esxi.KeyID], "extraConfig %s of %s", esxi.KeyID, name)
 		assert.Equal(t, string(a.vdc), x[esxi.KeyVDC], "extraConfig %s of %s", esxi.KeyVDC, name)
 
-		synced, listed := e.syncNatives(host.ID)
-		assert.False(t, synced[native], "a sync after the import lists %s as discovered again", name)
-		assert.False(t, listed[native], "GET /v1/discovered lists the imported %s", name)
-		// The old discovered id is gone.
-		e.must(http.StatusNotFound, "POST", "/v1/discovered/"+string(d.ID)+"/import", e.admin, map[string]any{"vdcId": b.vdc, "name": "again"})
-
-		// A discovered record of the same VM, however it came, does not
-		// make a second instance in another VDC.
-		stale := e.staleDiscovered(d)
-		p := problemOf(t, e.must(http.StatusConflict, "POST", "/v1/discovered/"+string(stale)+"/import", e.admin,
-			map[string]any{"vdcId": b.vdc, "name": "again"}))
-		assert.Contains(t, p.Detail, "imported already, as instance legacy ("+string(inst.ID)+")")
-		assert.Equal(t, ovm.Usage{}, e.usage(b.vdc), "tenant b is charged nothing")
-		assert.Equal(t, charged, e.usage(a.vdc), "tenant a is charged once")
-		var page core.Page[ovm.Instance]
-		e.must(http.StatusOK, "GET", "/v1/instances", b.token, nil).decode(t, &page)
-		assert.Empty(t, page.Items, "tenant b has no instance")
+		e.importedOnce(t, d, inst, a, b, nil)
 	})
 }

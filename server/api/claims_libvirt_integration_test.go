@@ -96,17 +96,7 @@ func TestLibvirtOneObjectOneRecord(t *testing.T) {
 		a := e.newTenant("tenant-a", pl.pool, quota)
 		b := e.newTenant("tenant-b", pl.pool, quota)
 		name := "ovm-claims-" + suffix
-		def := libvirtxml.Domain{Type: "qemu", Name: name,
-			Memory: &libvirtxml.DomainMemory{Value: 64, Unit: "MiB"},
-			VCPU:   &libvirtxml.DomainVCPU{Value: 1},
-			OS: &libvirtxml.DomainOS{Type: &libvirtxml.DomainOSType{Arch: "x86_64", Type: "hvm"},
-				Kernel: kernel, Initrd: initrd, Cmdline: "console=ttyS0 quiet"}}
-		x, err := def.Marshal()
-		require.NoError(t, err)
-		dom, err := l.DomainDefineXML(x)
-		require.NoError(t, err, "define the unmanaged domain")
-		t.Cleanup(func() { lh.RemoveDomain(name) })
-		require.NoError(t, l.DomainCreate(dom), "start the unmanaged domain")
+		dom := lh.StartUnmanaged(t, name, kernel, initrd)
 		native := libvirthost.UUIDText(dom.UUID)
 		d := e.discoveredOf(h.ID, native)
 
@@ -131,14 +121,6 @@ func TestLibvirtOneObjectOneRecord(t *testing.T) {
 		assert.Equal(t, a.vdc, meta.VDCID, "metadata vdc")
 		assert.Equal(t, golibvirt.DomainRunning, domainState(t, lh, name), "the imported domain still runs")
 
-		synced, listed := e.syncNatives(h.ID)
-		assert.False(t, synced[native], "a sync after the import lists %s as discovered again", name)
-		assert.False(t, listed[native], "GET /v1/discovered lists the imported %s", name)
-		stale := e.staleDiscovered(d)
-		p := problemOf(t, e.must(http.StatusConflict, "POST", "/v1/discovered/"+string(stale)+"/import", e.admin,
-			map[string]any{"vdcId": b.vdc, "name": "again"}))
-		assert.Contains(t, p.Detail, "imported already, as instance legacy ("+string(inst.ID)+")")
-		assert.Equal(t, ovm.Usage{}, e.usage(b.vdc), "tenant b is charged nothing")
-		assert.Equal(t, charged, e.usage(a.vdc), "tenant a is charged once")
+		e.importedOnce(t, d, inst, a, b, nil)
 	})
 }

@@ -185,3 +185,32 @@ func TestConcurrentImportsOfOneObject(t *testing.T) {
 		})
 	}
 }
+
+// importedOnce checks that the object d, imported as inst into VDC a, is
+// held by it alone: a sync lists it no more, and an import of a discovered
+// record of it into VDC b (with body's extra fields) is refused without
+// charging either VDC again.
+func (e *env) importedOnce(t *testing.T, d core.Discovered, inst ovm.Instance, a, b tenant, body map[string]any) {
+	t.Helper()
+	charged := e.usage(a.vdc)
+	synced, listed := e.syncNatives(d.HostID)
+	assert.False(t, synced[d.NativeID], "a sync after the import lists %s (%s) as discovered again", d.Name, d.NativeID)
+	assert.False(t, listed[d.NativeID], "GET /v1/discovered lists the imported %s (%s)", d.Name, d.NativeID)
+	// The import's discovered record is gone.
+	e.must(http.StatusNotFound, "GET", "/v1/discovered/"+string(d.ID), e.admin, nil)
+
+	// A discovered record of the same object, however it came, makes no
+	// second instance in another VDC.
+	stale := e.staleDiscovered(d)
+	if body == nil {
+		body = map[string]any{}
+	}
+	body["vdcId"], body["name"] = b.vdc, "again"
+	p := problemOf(t, e.must(http.StatusConflict, "POST", "/v1/discovered/"+string(stale)+"/import", e.admin, body))
+	assert.Contains(t, p.Detail, "imported already, as instance "+inst.Name+" ("+string(inst.ID)+")")
+	assert.Equal(t, ovm.Usage{}, e.usage(b.vdc), "the other VDC is charged nothing")
+	assert.Equal(t, charged, e.usage(a.vdc), "the importing VDC is charged once")
+	var page core.Page[ovm.Instance]
+	e.must(http.StatusOK, "GET", "/v1/instances", b.token, nil).decode(t, &page)
+	assert.Empty(t, page.Items, "the other VDC has no instance")
+}

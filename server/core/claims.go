@@ -2,8 +2,9 @@ package core
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
+	"strings"
+
+	"github.com/google/uuid"
 
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/store"
@@ -30,30 +31,13 @@ type claim struct {
 	UUID string `json:"uuid,omitempty"`
 }
 
+// claimSpace is the namespace of the claims' name-based UUIDs.
+var claimSpace = uuid.MustParse("3d1f6c2e-8b0a-4f53-9a57-2f0c9e4b7a10")
+
 // claimID derives a claim's id from the parts of an object's identity: a
-// name-based UUID (version 8, SHA-256), so the same object always gives the
-// same id.
+// name-based UUID (version 5), so the same object always gives the same id.
 func claimID(parts ...string) ovm.ID {
-	h := sha256.New()
-	for _, p := range parts {
-		h.Write([]byte(p))
-		h.Write([]byte{0})
-	}
-	var b [16]byte
-	copy(b[:], h.Sum(nil))
-	b[6] = b[6]&0x0f | 0x80 // version 8
-	b[8] = b[8]&0x3f | 0x80 // RFC 9562 variant
-	var s [36]byte
-	hex.Encode(s[0:8], b[0:4])
-	s[8] = '-'
-	hex.Encode(s[9:13], b[4:6])
-	s[13] = '-'
-	hex.Encode(s[14:18], b[6:8])
-	s[18] = '-'
-	hex.Encode(s[19:23], b[8:10])
-	s[23] = '-'
-	hex.Encode(s[24:], b[10:])
-	return ovm.ID(s[:])
+	return ovm.ID(uuid.NewSHA1(claimSpace, []byte(strings.Join(parts, "\x00"))).String())
 }
 
 // objectClaimID is the claim id of the object nativeID on host hostID.
