@@ -81,11 +81,7 @@ func TestDockerOneObjectOneRecord(t *testing.T) {
 		assert.Equal(t, ovm.Usage{}, e.usage(a.vdc), "a refused import charges nothing")
 	})
 
-	var inst ovm.Instance
-	e.must(http.StatusCreated, "POST", "/v1/discovered/"+string(d.ID)+"/import", e.admin,
-		map[string]any{"vdcId": a.vdc, "name": "legacy", "cpuMilli": 500, "memoryBytes": 64 << 20}).decode(t, &inst)
-	done := e.importTask(inst.ID)
-	require.Equal(t, ovm.TaskSucceeded, done.State, "import task: %+v", done)
+	inst := e.imported(d, a.vdc, "legacy", map[string]any{"cpuMilli": 500, "memoryBytes": 64 << 20})
 
 	t.Run("the demand is charged and applied", func(t *testing.T) {
 		assert.Equal(t, ovm.Usage{CPU: 500, Memory: 64 << 20, Instances: 1}, e.usage(a.vdc), "tenant a's usage")

@@ -67,11 +67,7 @@ func TestESXiOneObjectOneRecord(t *testing.T) {
 		native := vm.Reference().Value
 		d := e.discoveredOf(host.ID, native)
 
-		var inst ovm.Instance
-		e.must(http.StatusCreated, "POST", "/v1/discovered/"+string(d.ID)+"/import", e.admin,
-			map[string]any{"vdcId": a.vdc, "name": "legacy"}).decode(t, &inst)
-		done := e.importTask(inst.ID)
-		require.Equal(t, ovm.TaskSucceeded, done.State, "import task: %+v", done)
+		inst := e.imported(d, a.vdc, "legacy", nil)
 		charged := e.usage(a.vdc)
 		assert.Equal(t, d.CPU, charged.CPU, "tenant a is charged the VM's CPU")
 

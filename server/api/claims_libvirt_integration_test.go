@@ -100,11 +100,7 @@ func TestLibvirtOneObjectOneRecord(t *testing.T) {
 		native := libvirthost.UUIDText(dom.UUID)
 		d := e.discoveredOf(h.ID, native)
 
-		var inst ovm.Instance
-		e.must(http.StatusCreated, "POST", "/v1/discovered/"+string(d.ID)+"/import", e.admin,
-			map[string]any{"vdcId": a.vdc, "name": "legacy"}).decode(t, &inst)
-		done := e.importTask(inst.ID)
-		require.Equal(t, ovm.TaskSucceeded, done.State, "import task: %+v", done)
+		inst := e.imported(d, a.vdc, "legacy", nil)
 		charged := e.usage(a.vdc)
 		assert.Equal(t, ovm.Usage{CPU: 1000, Memory: 64 << 20, Instances: 1}, charged, "tenant a's usage")
 

@@ -35,6 +35,21 @@ func (e *env) importTask(inst ovm.ID) ovm.Task {
 	}
 }
 
+// imported imports the discovered object d into vdc as name (with body's
+// extra fields) and waits for its import task to succeed.
+func (e *env) imported(d core.Discovered, vdc ovm.ID, name string, body map[string]any) ovm.Instance {
+	e.t.Helper()
+	if body == nil {
+		body = map[string]any{}
+	}
+	body["vdcId"], body["name"] = vdc, name
+	var inst ovm.Instance
+	e.must(http.StatusCreated, "POST", "/v1/discovered/"+string(d.ID)+"/import", e.admin, body).decode(e.t, &inst)
+	done := e.importTask(inst.ID)
+	require.Equal(e.t, ovm.TaskSucceeded, done.State, "import task: %+v", done)
+	return inst
+}
+
 // usage is a VDC's live quota usage.
 func (e *env) usage(vdc ovm.ID) ovm.Usage {
 	e.t.Helper()
