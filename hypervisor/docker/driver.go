@@ -247,9 +247,12 @@ func instanceOf(c container.InspectResponse) hypervisor.Instance {
 		inst.OVMID = ovm.ID(c.Config.Labels[LabelID])
 		inst.VDCID = ovm.ID(c.Config.Labels[LabelVDC])
 	}
-	if c.HostConfig != nil {
-		inst.CPU = ovm.MilliCPU(c.HostConfig.NanoCPUs / 1e6)
-		inst.Memory = ovm.Bytes(c.HostConfig.Memory)
+	if hc := c.HostConfig; hc != nil {
+		inst.CPU = ovm.MilliCPU(hc.NanoCPUs / 1e6)
+		if hc.NanoCPUs == 0 && hc.CPUQuota > 0 && hc.CPUPeriod > 0 { // --cpu-quota/--cpu-period rather than --cpus
+			inst.CPU = ovm.MilliCPU(hc.CPUQuota * 1000 / hc.CPUPeriod)
+		}
+		inst.Memory = ovm.Bytes(hc.Memory)
 	}
 	if c.State != nil {
 		inst.Power = powerOf(c.State.Status)
