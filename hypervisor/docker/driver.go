@@ -127,10 +127,11 @@ func (d *Driver) Info(ctx context.Context) (hypervisor.HostInfo, error) {
 
 // engineIdentity is a Docker host's identity: the engine's ID and its data
 // root. Engines before 23.0 take the ID from key.json in the configuration
-// directory, which two daemons of one machine share (and cloned machines
-// copy), while each daemon keeps its containers in its own data root; so
-// the same engine reached by two URLs has one identity, and two daemons of
-// one machine two.
+// directory, which two daemons of one machine share, while each daemon
+// keeps its containers in its own data root; so the same engine reached by
+// two URLs has one identity, and two daemons of one machine two. Machines
+// cloned with their key.json share an identity until it is made anew
+// (remove /etc/docker/key.json and restart dockerd).
 func engineIdentity(id, root string) string {
 	return id + "@" + root
 }
