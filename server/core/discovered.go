@@ -142,14 +142,6 @@ func (s *Service) Import(ctx context.Context, p auth.Principal, id ovm.ID, in Im
 			if _, err := tx.Get(ctx, store.KindVDC, in.VDCID); err != nil {
 				return fieldNotFound(err, "vdcId")
 			}
-			if err := nameFree(ctx, tx, store.KindInstance, in.VDCID, in.Name, "name"); err != nil {
-				return err
-			}
-			spec := ovm.InstanceSpec{Type: d.Type, CPU: cpu, Memory: mem, Image: d.Image}
-			usage := ovm.UsageOf(spec)
-			if err := tx.Reserve(ctx, in.VDCID, usage); err != nil {
-				return err
-			}
 			instID := ovm.NewID()
 			cid := objectClaimID(d.HostID, d.NativeID)
 			err = takeClaim(ctx, tx, cid, claim{Holder: store.KindInstance, HolderID: instID, HolderName: in.Name, VDCID: in.VDCID,
@@ -160,11 +152,25 @@ func (s *Service) Import(ctx context.Context, p auth.Principal, id ovm.ID, in Im
 			if err != nil {
 				return err
 			}
+			if err := nameFree(ctx, tx, store.KindInstance, in.VDCID, in.Name, "name"); err != nil {
+				return err
+			}
+			spec := ovm.InstanceSpec{Type: d.Type, CPU: cpu, Memory: mem, Image: d.Image}
+			usage := ovm.UsageOf(spec)
+			if err := tx.Reserve(ctx, in.VDCID, usage); err != nil {
+				return err
+			}
 			// A platform task (administrators import): its log names the
-			// object on its host, which tenants do not see.
-			_, err = s.tasks.Enqueue(ctx, tx, tasks.Spec{Kind: TaskInstanceImport, TargetID: instID, HostID: d.HostID,
-				Input: importInput{InstanceID: instID, HostID: d.HostID, CPU: cpu - d.CPU, Memory: mem - d.Memory}})
-			if err != nil {
+			// object on its host, which tenants do not see. It applies the
+			// limits the import gave an object that had none.
+			ti := importInput{InstanceID: instID, HostID: d.HostID}
+			if d.CPU == 0 {
+				ti.CPU = cpu
+			}
+			if d.Memory == 0 {
+				ti.Memory = mem
+			}
+			if _, err := s.tasks.Enqueue(ctx, tx, tasks.Spec{Kind: TaskInstanceImport, TargetID: instID, HostID: d.HostID, Input: ti}); err != nil {
 				return err
 			}
 			now := s.now()
