@@ -229,3 +229,42 @@ func (e *env) importedOnce(t *testing.T, d core.Discovered, inst ovm.Instance, a
 	e.must(http.StatusOK, "GET", "/v1/instances", b.token, nil).decode(t, &page)
 	assert.Empty(t, page.Items, "the other VDC has no instance")
 }
+
+// TestImportDemandOfAnObjectWithLimits: an object with limits of its own is
+// charged those; an import that names other ones is refused, naming the
+// field, and charges nothing.
+func TestImportDemandOfAnObjectWithLimits(t *testing.T) {
+	e := newEnv(t, openSQLite(t))
+	pl := e.setupPlatform(1)
+	tn := e.newTenant("acme", pl.pool, quota)
+	var h ovm.Host
+	e.must(http.StatusOK, "GET", "/v1/hosts/"+string(pl.hosts[0]), e.admin, nil).decode(t, &h)
+	fh, err := e.fakes.Host(h.Endpoint)
+	require.NoError(t, err)
+	obj, err := fh.Hypervisor.AddUnmanaged("legacy", ovm.InstanceSpec{Type: ovm.TypeVM, CPU: 2000, Memory: ovm.GiB, Image: ovm.Template("old.qcow2")}, true)
+	require.NoError(t, err)
+	d := e.discoveredOf(h.ID, obj.NativeID)
+	for _, tt := range []struct {
+		name  string
+		body  map[string]any
+		field string
+		text  string
+	}{
+		{"other cpu", map[string]any{"cpuMilli": 4000}, "body.cpuMilli", "has 2000 milli-vCPU on its host"},
+		{"other memory", map[string]any{"memoryBytes": 2 << 30}, "body.memoryBytes", "has 1GiB of memory on its host"},
+		{"negative cpu", map[string]any{"cpuMilli": -1}, "body.cpuMilli", ""},
+		{"tiny memory", map[string]any{"memoryBytes": 1}, "body.memoryBytes", "at least"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.body["vdcId"], tt.body["name"] = tn.vdc, "legacy"
+			r := e.do("POST", "/v1/discovered/"+string(d.ID)+"/import", e.admin, tt.body)
+			require.Equal(t, http.StatusUnprocessableEntity, r.status, "got %s", r)
+			p := problemOf(t, r)
+			assert.Contains(t, fieldLocations(p), tt.field)
+			assert.Contains(t, fieldMessages(p), tt.text)
+		})
+	}
+	assert.Equal(t, ovm.Usage{}, e.usage(tn.vdc), "refused imports charge nothing")
+	e.imported(d, tn.vdc, "legacy", map[string]any{"cpuMilli": 2000, "memoryBytes": 1 << 30})
+	assert.Equal(t, ovm.Usage{CPU: 2000, Memory: ovm.GiB, Instances: 1}, e.usage(tn.vdc), "the object's own limits are charged")
+}
