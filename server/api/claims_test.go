@@ -14,6 +14,7 @@ import (
 	"github.com/openovm/ovm/hypervisor/fake"
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/core"
+	"github.com/openovm/ovm/server/drivers"
 	"github.com/openovm/ovm/server/store"
 )
 
@@ -48,6 +49,19 @@ func (e *env) imported(d core.Discovered, vdc ovm.ID, name string, body map[stri
 	done := e.importTask(inst.ID)
 	require.Equal(e.t, ovm.TaskSucceeded, done.State, "import task: %+v", done)
 	return inst
+}
+
+// unmanagedOnFake adds a running VM of cpu and 1GiB beside OVM on the fake
+// host hostID and returns the host, its fake and the VM as discovered.
+func (e *env) unmanagedOnFake(hostID ovm.ID, name string, cpu ovm.MilliCPU) (ovm.Host, *drivers.FakeHost, core.Discovered) {
+	e.t.Helper()
+	var h ovm.Host
+	e.must(http.StatusOK, "GET", "/v1/hosts/"+string(hostID), e.admin, nil).decode(e.t, &h)
+	fh, err := e.fakes.Host(h.Endpoint)
+	require.NoError(e.t, err)
+	obj, err := fh.Hypervisor.AddUnmanaged(name, ovm.InstanceSpec{Type: ovm.TypeVM, CPU: cpu, Memory: ovm.GiB, Image: ovm.Template("old.qcow2")}, true)
+	require.NoError(e.t, err)
+	return h, fh, e.discoveredOf(h.ID, obj.NativeID)
 }
 
 // usage is a VDC's live quota usage.
@@ -116,17 +130,11 @@ func TestImportedBeforeClaims(t *testing.T) {
 	e := newEnv(t, openSQLite(t))
 	pl := e.setupPlatform(1)
 	tn := e.newTenant("acme", pl.pool, quota)
-	var h ovm.Host
-	e.must(http.StatusOK, "GET", "/v1/hosts/"+string(pl.hosts[0]), e.admin, nil).decode(t, &h)
+	h, fh, d := e.unmanagedOnFake(pl.hosts[0], "legacy", 1000)
 	p := problemOf(t, e.must(http.StatusConflict, "POST", "/v1/hosts", e.admin, map[string]any{
 		"name": "again", "kind": "fake", "endpoint": h.Endpoint, "poolId": pl.pool}))
 	assert.Contains(t, p.Detail, "registered already, as host "+h.Name)
 
-	fh, err := e.fakes.Host(h.Endpoint)
-	require.NoError(t, err)
-	obj, err := fh.Hypervisor.AddUnmanaged("legacy", ovm.InstanceSpec{Type: ovm.TypeVM, CPU: 1000, Memory: ovm.GiB, Image: ovm.Template("old.qcow2")}, true)
-	require.NoError(t, err)
-	d := e.discoveredOf(h.ID, obj.NativeID)
 	// The engine refuses the mark: the import stands, its task says why.
 	fh.Hypervisor.FailNext(fake.MethodMark, ovm.Errorf(ovm.KindUnavailable, "the host refuses changes"))
 	var inst ovm.Instance
@@ -148,7 +156,7 @@ func TestImportedBeforeClaims(t *testing.T) {
 	fresh, err := fh.Hypervisor.AddUnmanaged("unmarked", ovm.InstanceSpec{Type: ovm.TypeVM, CPU: 1000, Memory: ovm.GiB, Image: ovm.Template("old.qcow2")}, false)
 	require.NoError(t, err)
 	synced, listed := e.syncNatives(h.ID)
-	assert.False(t, synced[obj.NativeID] || listed[obj.NativeID], "the imported object is offered again")
+	assert.False(t, synced[d.NativeID] || listed[d.NativeID], "the imported object is offered again")
 	assert.True(t, synced[fresh.NativeID] && listed[fresh.NativeID], "another unmanaged object is discovered")
 }
 
@@ -161,13 +169,7 @@ func TestConcurrentImportsOfOneObject(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			e := newEnv(t, b.open(t))
 			pl := e.setupPlatform(1)
-			var h ovm.Host
-			e.must(http.StatusOK, "GET", "/v1/hosts/"+string(pl.hosts[0]), e.admin, nil).decode(t, &h)
-			fh, err := e.fakes.Host(h.Endpoint)
-			require.NoError(t, err)
-			obj, err := fh.Hypervisor.AddUnmanaged("legacy", ovm.InstanceSpec{Type: ovm.TypeVM, CPU: 1000, Memory: ovm.GiB, Image: ovm.Template("old.qcow2")}, true)
-			require.NoError(t, err)
-			d := e.discoveredOf(h.ID, obj.NativeID)
+			_, _, d := e.unmanagedOnFake(pl.hosts[0], "legacy", 1000)
 			ids := []ovm.ID{d.ID}
 			var tenants []tenant
 			for i := range 5 {
@@ -237,13 +239,7 @@ func TestImportDemandOfAnObjectWithLimits(t *testing.T) {
 	e := newEnv(t, openSQLite(t))
 	pl := e.setupPlatform(1)
 	tn := e.newTenant("acme", pl.pool, quota)
-	var h ovm.Host
-	e.must(http.StatusOK, "GET", "/v1/hosts/"+string(pl.hosts[0]), e.admin, nil).decode(t, &h)
-	fh, err := e.fakes.Host(h.Endpoint)
-	require.NoError(t, err)
-	obj, err := fh.Hypervisor.AddUnmanaged("legacy", ovm.InstanceSpec{Type: ovm.TypeVM, CPU: 2000, Memory: ovm.GiB, Image: ovm.Template("old.qcow2")}, true)
-	require.NoError(t, err)
-	d := e.discoveredOf(h.ID, obj.NativeID)
+	_, _, d := e.unmanagedOnFake(pl.hosts[0], "legacy", 2000)
 	for _, tt := range []struct {
 		name  string
 		body  map[string]any
