@@ -13,7 +13,10 @@
 //
 // Every object a driver creates carries its OVM id on the hypervisor, so
 // Create is idempotent by that id, and List tells managed objects (OVMID set)
-// from unmanaged ones (OVMID empty), which can be imported in place.
+// from unmanaged ones (OVMID empty), which can be imported in place. A driver
+// that can write an OVM id on an object it did not make implements Marker, so
+// that an imported object carries its instance's id too. Info reports the
+// host's own UUID, which tells one host reached by two URLs from two hosts.
 //
 // The conformance suite every driver passes is in package hypervisortest.
 package hypervisor

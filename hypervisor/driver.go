@@ -41,6 +41,11 @@ func (r Ref) String() string {
 type HostInfo struct {
 	Kind     ovm.HostKind
 	Hostname string
+	// UUID is the host's own identity as its engine reports it: the
+	// hardware UUID of a KVM or ESXi host (libvirt capabilities, ESXi
+	// hardware.systemInfo.uuid), the engine ID of a Docker host. Two
+	// registrations of one host under two URLs report the same UUID.
+	UUID string
 	// Product and Version describe the engine, such as "libvirt" "9.0.0".
 	Product  string
 	Version  string
@@ -228,6 +233,9 @@ type Capabilities struct {
 	// RegisterExisting: the driver implements Registrar (HA restarts from
 	// a shared datastore).
 	RegisterExisting bool
+	// Mark: the driver implements Marker (an imported object can carry
+	// its instance's OVM id).
+	Mark bool
 }
 
 // Runs reports whether the driver can run instances of type t.
@@ -298,6 +306,18 @@ type ExecResult struct {
 // Executor is the exec-in-guest or exec-in-container facet.
 type Executor interface {
 	Exec(ctx context.Context, ref Ref, spec ExecSpec) (ExecResult, error)
+}
+
+// Marker is the facet of a driver that writes an OVM id onto an object it
+// did not create (libvirt domain metadata, ESXi extraConfig), so that an
+// imported object carries its instance's id like one OVM made. Docker
+// cannot relabel a container and has no Marker: the server's store maps
+// an imported container to its instance instead.
+type Marker interface {
+	// Mark writes id and vdcID on the object ref names and returns it as
+	// found afterwards. Marking an object that carries id already is
+	// success; one that carries another OVM id is ovm.ErrConflict.
+	Mark(ctx context.Context, ref Ref, id, vdcID ovm.ID) (Instance, error)
 }
 
 // Registrar registers an instance that already exists on shared storage

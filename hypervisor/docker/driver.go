@@ -117,11 +117,23 @@ func (d *Driver) Info(ctx context.Context) (hypervisor.HostInfo, error) {
 	return hypervisor.HostInfo{
 		Kind:      ovm.HostDocker,
 		Hostname:  info.Name,
+		UUID:      engineIdentity(info.ID, info.DockerRootDir),
 		Product:   "docker",
 		Version:   info.ServerVersion,
 		Capacity:  ovm.Resources{CPU: ovm.CPUs(int64(info.NCPU)), Memory: ovm.Bytes(info.MemTotal)},
 		Allocated: alloc,
 	}, nil
+}
+
+// engineIdentity is a Docker host's identity: the engine's ID and its data
+// root. Engines before 23.0 take the ID from key.json in the configuration
+// directory, which two daemons of one machine share, while each daemon
+// keeps its containers in its own data root; so the same engine reached by
+// two URLs has one identity, and two daemons of one machine two. Machines
+// cloned with their key.json share an identity until it is made anew
+// (remove /etc/docker/key.json and restart dockerd).
+func engineIdentity(id, root string) string {
+	return id + "@" + root
 }
 
 // List returns every container on the host, managed (LabelID set) or not.
@@ -236,9 +248,12 @@ func instanceOf(c container.InspectResponse) hypervisor.Instance {
 		inst.OVMID = ovm.ID(c.Config.Labels[LabelID])
 		inst.VDCID = ovm.ID(c.Config.Labels[LabelVDC])
 	}
-	if c.HostConfig != nil {
-		inst.CPU = ovm.MilliCPU(c.HostConfig.NanoCPUs / 1e6)
-		inst.Memory = ovm.Bytes(c.HostConfig.Memory)
+	if hc := c.HostConfig; hc != nil {
+		inst.CPU = ovm.MilliCPU(hc.NanoCPUs / 1e6)
+		if hc.NanoCPUs == 0 && hc.CPUQuota > 0 && hc.CPUPeriod > 0 { // --cpu-quota/--cpu-period rather than --cpus
+			inst.CPU = ovm.MilliCPU(hc.CPUQuota * 1000 / hc.CPUPeriod)
+		}
+		inst.Memory = ovm.Bytes(hc.Memory)
 	}
 	if c.State != nil {
 		inst.Power = powerOf(c.State.Status)

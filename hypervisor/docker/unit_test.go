@@ -284,3 +284,24 @@ func TestKeyedMutex(t *testing.T) {
 	again()
 	assert.Empty(t, k.m, "no lock kept once released")
 }
+
+func TestInstanceOfLimits(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		hc   container.HostConfig
+		cpu  ovm.MilliCPU
+		mem  ovm.Bytes
+	}{
+		{"no limits", container.HostConfig{}, 0, 0},
+		{"--cpus and --memory", container.HostConfig{Resources: container.Resources{NanoCPUs: 1.5e9, Memory: 64 << 20}}, 1500, 64 << 20},
+		{"--cpu-quota and --cpu-period", container.HostConfig{Resources: container.Resources{CPUQuota: 50000, CPUPeriod: 100000}}, 500, 0},
+		{"quota without period", container.HostConfig{Resources: container.Resources{CPUQuota: 50000}}, 0, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			hc := tt.hc
+			got := instanceOf(container.InspectResponse{ContainerJSONBase: &container.ContainerJSONBase{ID: "c1", Name: "/c1", HostConfig: &hc}})
+			assert.Equal(t, tt.cpu, got.CPU, "CPU")
+			assert.Equal(t, tt.mem, got.Memory, "Memory")
+		})
+	}
+}

@@ -51,7 +51,7 @@ func (d *Driver) Kind() ovm.HostKind { return ovm.HostESXi }
 const MigrationNote = "a standalone ESXi host cannot migrate VMs (vMotion and Storage vMotion need vCenter); " +
 	"OVM moves them by HA restart from a shared datastore (Register) or cold, through the image library"
 
-// Capabilities announces snapshots and Register. Live resize depends on
+// Capabilities announces snapshots, Register and Mark. Live resize depends on
 // each VM's hot-add flags (Reconfigure says per call whether the change is
 // live), so it is not announced for every VM.
 func (d *Driver) Capabilities() hypervisor.Capabilities {
@@ -60,6 +60,7 @@ func (d *Driver) Capabilities() hypervisor.Capabilities {
 		Snapshots:        true,
 		MigrationNote:    MigrationNote,
 		RegisterExisting: true,
+		Mark:             true,
 	}
 }
 
@@ -95,6 +96,9 @@ func (d *Driver) Info(ctx context.Context) (hypervisor.HostInfo, error) {
 		Version:  d.c.about.Version,
 	}
 	if hw := h.Summary.Hardware; hw != nil {
+		// The hardware UUID (hardware.systemInfo.uuid, which the summary
+		// repeats): the host's own identity, whatever URL reaches it.
+		info.UUID = hw.Uuid
 		threads := int64(hw.NumCpuThreads)
 		if threads == 0 {
 			threads = int64(hw.NumCpuCores)

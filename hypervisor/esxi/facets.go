@@ -215,6 +215,51 @@ func (d *Driver) Register(ctx context.Context, spec hypervisor.CreateSpec) (hype
 	return inst, nil
 }
 
+// Mark writes an OVM id and VDC in the extraConfig of a VM OVM did not make
+// (hypervisor.Marker), as Create writes them; nothing else of the VM
+// changes, and a running VM keeps running.
+func (d *Driver) Mark(ctx context.Context, ref hypervisor.Ref, id, vdcID ovm.ID) (hypervisor.Instance, error) {
+	if err := d.c.ready(ctx, "mark"); err != nil {
+		return hypervisor.Instance{}, err
+	}
+	if !id.Valid() {
+		return hypervisor.Instance{}, ovm.Invalid("invalid mark", ovm.FieldError{Field: "id", Reason: "must be an OVM id (a lower-case UUID)"})
+	}
+	if err := d.c.writable(ctx, "mark "+ref.String()); err != nil {
+		return hypervisor.Instance{}, err
+	}
+	defer d.c.lockID(id)()
+	vm, err := d.c.lookup(ctx, ref, vmProps)
+	if err != nil {
+		return hypervisor.Instance{}, err
+	}
+	switch have := ovm.ID(extra(vm)[KeyID]); {
+	case have == id:
+		d.c.remember(id, vm.Self)
+		return instanceOf(vm), nil
+	case have != "":
+		return hypervisor.Instance{}, ovm.Errorf(ovm.KindConflict, "esxi %s: vm %s (%s) carries OVM id %s already", d.c.host, vm.Name, vm.Self.Value, have)
+	}
+	if other, err := d.c.lookup(ctx, hypervisor.ByID(id), []string{"name"}); err == nil {
+		return hypervisor.Instance{}, ovm.Errorf(ovm.KindConflict, "esxi %s: OVM id %s is on vm %s (%s)", d.c.host, id, other.Name, other.Self.Value)
+	} else if kindOf(err) != ovm.KindNotFound {
+		return hypervisor.Instance{}, err
+	}
+	cs := types.VirtualMachineConfigSpec{ExtraConfig: []types.BaseOptionValue{
+		&types.OptionValue{Key: KeyID, Value: string(id)},
+		&types.OptionValue{Key: KeyVDC, Value: string(vdcID)},
+	}}
+	o := object.NewVirtualMachine(d.c.client, vm.Self)
+	if err := d.c.runTask(ctx, func(ctx context.Context) (*object.Task, error) { return o.Reconfigure(ctx, cs) }); err != nil {
+		return hypervisor.Instance{}, d.c.wrap(err, "mark %s with %s", ref, id)
+	}
+	if vm, err = d.c.lookup(ctx, hypervisor.ByNative(vm.Self.Value), vmProps); err != nil {
+		return hypervisor.Instance{}, err
+	}
+	d.c.remember(id, vm.Self)
+	return instanceOf(vm), nil
+}
+
 // vmFolderObj returns the host's vm folder.
 func (c *conn) vmFolderObj() *object.Folder {
 	return object.NewFolder(c.client, c.vmFolder.Reference())

@@ -1,7 +1,7 @@
 // Package fake is an in-memory hypervisor driver that keeps real state: the
 // instances of one simulated host, their power states, sizes, snapshots and
 // consoles. It implements hypervisor.Driver and every optional facet
-// (Snapshotter, Migrator between two fakes, Consoler, Executor, Registrar),
+// (Snapshotter, Migrator between two fakes, Consoler, Executor, Registrar, Marker),
 // passes the whole conformance suite of package hypervisortest with no
 // exception, and is safe for concurrent use.
 //

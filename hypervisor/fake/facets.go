@@ -307,6 +307,33 @@ func (d *Driver) Register(ctx context.Context, spec hypervisor.CreateSpec) (hype
 	return d.createLocked(spec)
 }
 
+// Mark writes an OVM id and VDC on an instance (hypervisor.Marker).
+func (d *Driver) Mark(ctx context.Context, ref hypervisor.Ref, id, vdcID ovm.ID) (hypervisor.Instance, error) {
+	if err := d.gate(ctx, MethodMark); err != nil {
+		return hypervisor.Instance{}, err
+	}
+	if !id.Valid() {
+		return hypervisor.Instance{}, ovm.Invalid("invalid mark", ovm.FieldError{Field: "id", Reason: "must be an OVM id (a lower-case UUID)"})
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	r, err := d.lookupLocked(ref)
+	if err != nil {
+		return hypervisor.Instance{}, err
+	}
+	switch {
+	case r.inst.OVMID == id:
+		return clone(r.inst), nil
+	case r.inst.OVMID != "":
+		return hypervisor.Instance{}, ovm.Errorf(ovm.KindConflict, "fake host %s: instance %s carries OVM id %s already", d.name, r.inst.NativeID, r.inst.OVMID)
+	case d.byID[id] != nil:
+		return hypervisor.Instance{}, ovm.Errorf(ovm.KindConflict, "fake host %s: OVM id %s is on instance %s", d.name, id, d.byID[id].inst.NativeID)
+	}
+	r.inst.OVMID, r.inst.VDCID = id, vdcID
+	d.byID[id] = r
+	return clone(r.inst), nil
+}
+
 // Console attaches to a running instance's serial console: it reads a
 // banner and a login prompt, and echoes what is written to it. The console
 // hangs up (reads end with io.EOF) when the instance stops, is deleted or

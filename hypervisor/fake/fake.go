@@ -20,6 +20,9 @@ type Options struct {
 	Name string
 	// Kind is the kind of host the fake poses as; ovm.HostFake when empty.
 	Kind ovm.HostKind
+	// UUID is the host's own identity (HostInfo.UUID); a new random one
+	// when empty.
+	UUID string
 	// Capacity is the host's physical capacity; DefaultCapacity when zero.
 	Capacity ovm.Resources
 	// Overcommit scales Capacity into what may be allocated; the zero value
@@ -72,6 +75,7 @@ const (
 	MethodConsole        = "Console"
 	MethodExec           = "Exec"
 	MethodRegister       = "Register"
+	MethodMark           = "Mark"
 )
 
 // Methods returns every method name FailNext and Calls accept.
@@ -80,7 +84,7 @@ func Methods() []string {
 		MethodPing, MethodInfo, MethodList, MethodGet, MethodCreate, MethodStart, MethodStop,
 		MethodReboot, MethodDelete, MethodReconfigure, MethodStats, MethodCreateSnapshot,
 		MethodListSnapshots, MethodRevertSnapshot, MethodDeleteSnapshot, MethodMigrate,
-		MethodReceive, MethodConsole, MethodExec, MethodRegister,
+		MethodReceive, MethodConsole, MethodExec, MethodRegister, MethodMark,
 	}
 }
 
@@ -89,6 +93,7 @@ func Methods() []string {
 type Driver struct {
 	name     string
 	kind     ovm.HostKind
+	uuid     string
 	capacity ovm.Resources
 	overc    ovm.Overcommit
 	now      func() time.Time
@@ -113,6 +118,7 @@ var (
 	_ hypervisor.Consoler    = (*Driver)(nil)
 	_ hypervisor.Executor    = (*Driver)(nil)
 	_ hypervisor.Registrar   = (*Driver)(nil)
+	_ hypervisor.Marker      = (*Driver)(nil)
 )
 
 // record is one instance and what the host keeps about it.
@@ -145,6 +151,7 @@ func New(opts Options) *Driver {
 	d := &Driver{
 		name:     opts.Name,
 		kind:     opts.Kind,
+		uuid:     opts.UUID,
 		capacity: opts.Capacity,
 		overc:    opts.Overcommit,
 		now:      opts.Now,
@@ -161,6 +168,9 @@ func New(opts Options) *Driver {
 	}
 	if d.kind == "" {
 		d.kind = ovm.HostFake
+	}
+	if d.uuid == "" {
+		d.uuid = string(ovm.NewID())
 	}
 	if d.capacity.IsZero() {
 		d.capacity = DefaultCapacity()
@@ -190,6 +200,7 @@ func (d *Driver) Capabilities() hypervisor.Capabilities {
 		LiveResizeCPU:          d.liveSize,
 		LiveResizeMemory:       d.liveSize,
 		RegisterExisting:       true,
+		Mark:                   true,
 	}
 }
 

@@ -133,6 +133,7 @@ func (f fixture) everyCall(peer *fake.Driver) map[string]func(context.Context) e
 			return err
 		},
 		fake.MethodRegister: func(ctx context.Context) error { _, err := d.Register(ctx, vmSpec("reg", 1, ovm.GiB)); return err },
+		fake.MethodMark:     func(ctx context.Context) error { _, err := d.Mark(ctx, ref, ovm.NewID(), ovm.NewID()); return err },
 	}
 }
 
@@ -145,7 +146,7 @@ func TestEveryMethodIsCovered(t *testing.T) {
 		}
 		assert.Contains(t, calls, m, "everyCall: got no call of %s, want one", m)
 	}
-	// Methods lists the 19 calls of everyCall and Receive.
+	// Methods lists the 20 calls of everyCall and Receive.
 	assert.Len(t, fake.Methods(), len(calls)+1, "Methods: got %d names, want %d", len(fake.Methods()), len(calls)+1)
 }
 

@@ -27,6 +27,7 @@ func (d *Driver) Info(ctx context.Context) (hypervisor.HostInfo, error) {
 	info := hypervisor.HostInfo{
 		Kind:      d.kind,
 		Hostname:  d.name,
+		UUID:      d.uuid,
 		Product:   Product,
 		Version:   Version,
 		Capacity:  d.capacity,

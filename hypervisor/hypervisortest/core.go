@@ -22,6 +22,7 @@ func (s *suite) testInfo(t *testing.T) {
 	assert.Equal(t, d.Kind(), info.Kind, "Info.Kind: got %q, want Kind() %q", info.Kind, d.Kind())
 	assert.True(t, info.Kind.Valid(), "Info.Kind: got %q, want a known host kind", info.Kind)
 	assert.NotEmpty(t, info.Hostname, "Info.Hostname: got empty, want the host's name")
+	assert.NotEmpty(t, info.UUID, "Info.UUID: got empty, want the host's own UUID")
 	assert.Positive(t, info.Capacity.CPU, "Info.Capacity.CPU: got %s, want > 0", info.Capacity.CPU)
 	assert.Positive(t, info.Capacity.Memory, "Info.Capacity.Memory: got %s, want > 0", info.Capacity.Memory)
 	assert.False(t, info.Allocated.Negative(), "Info.Allocated: got %s, want no negative part", info.Allocated)
@@ -30,6 +31,7 @@ func (s *suite) testInfo(t *testing.T) {
 	s.started(t, ctx, d, spec)
 	after, err := d.Info(ctx)
 	require.NoError(t, err, "Info after start: got an error, want none")
+	assert.Equal(t, info.UUID, after.UUID, "Info.UUID: got %q, then %q, want the same host identity", info.UUID, after.UUID)
 	// The running instance alone is given at least its spec's CPU and memory.
 	assert.GreaterOrEqual(t, after.Allocated.CPU, spec.Spec.CPU,
 		"Info.Allocated.CPU with %s running: got %s, want at least its %s", spec.Name, after.Allocated.CPU, spec.Spec.CPU)

@@ -26,6 +26,7 @@ func (s *suite) testCapabilities(t *testing.T) {
 	_, con := d.(hypervisor.Consoler)
 	_, exe := d.(hypervisor.Executor)
 	_, reg := d.(hypervisor.Registrar)
+	_, mark := d.(hypervisor.Marker)
 	for _, f := range []struct {
 		capability, facet string
 		announced, has    bool
@@ -37,6 +38,7 @@ func (s *suite) testCapabilities(t *testing.T) {
 		{"Console", "Consoler", caps.Console, con},
 		{"Exec", "Executor", caps.Exec, exe},
 		{"RegisterExisting", "Registrar", caps.RegisterExisting, reg},
+		{"Mark", "Marker", caps.Mark, mark},
 	} {
 		if f.announced {
 			assert.True(t, f.has, "Capabilities.%s is set: got %T without hypervisor.%s, want it implemented", f.capability, d, f.facet)
@@ -223,6 +225,40 @@ func (s *suite) testRegister(t *testing.T) {
 
 	require.NoError(t, d.Start(ctx, hypervisor.ByID(spec.ID)), "Start the registered instance: got an error, want none")
 	wantPower(t, ctx, d, hypervisor.ByID(spec.ID), ovm.PowerRunning, "Start of the registered instance")
+}
+
+func (s *suite) testMark(t *testing.T) {
+	d, ctx := s.setup(t)
+	m, ok := facet[hypervisor.Marker](t, d, d.Capabilities().Mark, "Marker")
+	if !ok {
+		return
+	}
+	require.NotNil(t, s.h.MakeUnmanaged, "Harness.MakeUnmanaged: got nil with a Marker, want a function (or list %q in Exceptions with a reason)", TestMark)
+	name := s.name("mark")
+	native := s.h.MakeUnmanaged(t, name)
+	ref := hypervisor.ByNative(native)
+	id, vdc := ovm.NewID(), ovm.NewID()
+	got, err := m.Mark(ctx, ref, id, vdc)
+	require.NoError(t, err, "Mark %s: got an error, want none", name)
+	assert.Equal(t, id, got.OVMID, "Mark: OVMID: got %q, want %q", got.OVMID, id)
+	assert.Equal(t, native, got.NativeID, "Mark: NativeID: got %q, want %q", got.NativeID, native)
+	assert.Equal(t, name, got.Name, "Mark: Name: got %q, want %q (marking renames nothing)", got.Name, name)
+
+	byID, err := d.Get(ctx, hypervisor.ByID(id))
+	require.NoError(t, err, "Get the marked %s by its OVM id: got an error, want none", name)
+	assert.Equal(t, native, byID.NativeID, "Get by OVM id: NativeID: got %q, want %q", byID.NativeID, native)
+	assert.Equal(t, vdc, byID.VDCID, "Get by OVM id: VDCID: got %q, want %q", byID.VDCID, vdc)
+	list, err := d.List(ctx)
+	require.NoError(t, err, "List: got an error, want none")
+	assert.Len(t, find(list, id), 1, "List: instances with id %s: got %d, want the marked one", id, len(find(list, id)))
+
+	again, err := m.Mark(ctx, ref, id, vdc)
+	require.NoError(t, err, "Mark again with the same id: got an error, want none")
+	assert.Equal(t, id, again.OVMID, "Mark again: OVMID: got %q, want %q", again.OVMID, id)
+	_, err = m.Mark(ctx, ref, ovm.NewID(), vdc)
+	assert.ErrorIs(t, err, ovm.ErrConflict, "Mark with another id: got %v, want ovm.ErrConflict", err)
+	_, err = m.Mark(ctx, hypervisor.ByNative("no-such-"+name), ovm.NewID(), vdc)
+	assert.ErrorIs(t, err, ovm.ErrNotFound, "Mark of an unknown object: got %v, want ovm.ErrNotFound", err)
 }
 
 func (s *suite) testMigrate(t *testing.T) {

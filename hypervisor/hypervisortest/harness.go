@@ -70,6 +70,10 @@ const (
 	// TestRegister: Register adopts an instance under its OVM id,
 	// idempotently.
 	TestRegister = "register"
+	// TestMark: Mark writes an OVM id on an unmanaged object, which Get and
+	// List then report; again with the same id is success, with another a
+	// conflict.
+	TestMark = "mark"
 	// TestConcurrent: instances created, started, stopped and deleted from
 	// several goroutines at once, with a consistent List.
 	TestConcurrent = "concurrent"
@@ -85,7 +89,7 @@ func Tests() []string {
 		TestCreateNameConflict, TestCreateInvalid, TestListManaged, TestPowerCycle,
 		TestDeleteRunning, TestDeleteStopped, TestUnknownRef, TestStats, TestReconfigure,
 		TestCapabilities, TestSnapshots, TestExec, TestConsole, TestMigrate, TestRegister,
-		TestConcurrent, TestCancelled,
+		TestMark, TestConcurrent, TestCancelled,
 	}
 }
 
@@ -160,6 +164,7 @@ func Run(t *testing.T, h Harness) {
 		TestUnknownRef: s.testUnknownRef, TestStats: s.testStats, TestReconfigure: s.testReconfigure,
 		TestCapabilities: s.testCapabilities, TestSnapshots: s.testSnapshots, TestExec: s.testExec,
 		TestConsole: s.testConsole, TestMigrate: s.testMigrate, TestRegister: s.testRegister,
+		TestMark:       s.testMark,
 		TestConcurrent: s.testConcurrent, TestCancelled: s.testCancelled,
 	}
 	suite := make([]conformance.Test, 0, len(tests))

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"crypto/sha256"
-	"encoding/xml"
 	"fmt"
 	"slices"
 	"strings"
@@ -136,6 +135,10 @@ func Dial(ctx context.Context, cfg Config) (*Driver, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkPools(ctx, l, cfg); err != nil {
+		_ = l.Disconnect()
+		return nil, err
+	}
 	return &Driver{cfg: cfg, ep: ep, l: l, virtType: cfg.VirtType, pools: map[string]bool{}, ids: map[ovm.ID]golibvirt.UUID{}}, nil
 }
 
@@ -162,6 +165,7 @@ func (d *Driver) Capabilities() hypervisor.Capabilities {
 		StorageMigration:       true,
 		Console:                true,
 		RegisterExisting:       true,
+		Mark:                   true,
 	}
 }
 
@@ -231,6 +235,10 @@ func (d *Driver) Info(ctx context.Context) (hypervisor.HostInfo, error) {
 	if err != nil {
 		return hypervisor.HostInfo{}, err
 	}
+	uuid, err := d.hostUUID(ctx)
+	if err != nil {
+		return hypervisor.HostInfo{}, err
+	}
 	list, err := d.List(ctx)
 	if err != nil {
 		return hypervisor.HostInfo{}, err
@@ -243,7 +251,7 @@ func (d *Driver) Info(ctx context.Context) (hypervisor.HostInfo, error) {
 		}
 	}
 	return hypervisor.HostInfo{
-		Kind: ovm.HostKVM, Hostname: host, Product: "libvirt",
+		Kind: ovm.HostKVM, Hostname: host, UUID: uuid, Product: "libvirt",
 		Version:        fmt.Sprintf("%d.%d.%d", ver/1000000, ver/1000%1000, ver%1000),
 		Capacity:       ovm.Resources{CPU: ovm.CPUs(int64(cpus)), Memory: ovm.Bytes(memKiB) * ovm.KiB},
 		Allocated:      alloc,
@@ -265,13 +273,9 @@ func (d *Driver) virtualization(ctx context.Context) (string, error) {
 		d.virtType = v
 		return v, nil
 	}
-	caps, err := rpc(ctx, d.l.Capabilities)
+	c, err := d.capabilities(ctx)
 	if err != nil {
-		return "", wrap(err, "libvirt: capabilities")
-	}
-	var c libvirtxml.Caps
-	if err := xml.Unmarshal(caps, &c); err != nil {
-		return "", fmt.Errorf("libvirt: parse capabilities: %w", err)
+		return "", err
 	}
 	kvm := false
 	for _, g := range c.Guests {

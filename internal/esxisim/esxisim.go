@@ -14,12 +14,14 @@ import (
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/session"
 	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/simulator/esx"
 	"github.com/vmware/govmomi/view"
 	"github.com/vmware/govmomi/vim25"
 	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/soap"
 
 	"github.com/openovm/ovm/hypervisor/esxi"
+	"github.com/openovm/ovm/ovm"
 )
 
 // Host is a simulated standalone ESXi host in this process.
@@ -38,6 +40,11 @@ func Start(t testing.TB, user, password string) *Host {
 	t.Helper()
 	m := simulator.ESX()
 	require.NoError(t, m.Create(), "simulator.ESX().Create")
+	// Every simulated ESX host starts with the same hardware UUID; a real
+	// host has its own, and OVM refuses a second registration of one UUID.
+	uuid := string(ovm.NewID())
+	hs := m.Map().Get(esx.HostSystem.Reference()).(*simulator.HostSystem)
+	hs.Summary.Hardware.Uuid, hs.Hardware.SystemInfo.Uuid = uuid, uuid
 	m.Service.TLS = new(tls.Config)
 	m.Service.Listen = &url.URL{User: url.UserPassword(user, password)}
 	s := m.Service.NewServer()

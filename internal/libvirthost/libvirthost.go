@@ -11,6 +11,7 @@ import (
 
 	golibvirt "github.com/digitalocean/go-libvirt"
 	"github.com/stretchr/testify/require"
+	"libvirt.org/go/libvirtxml"
 
 	"github.com/openovm/ovm/hypervisor/libvirt"
 	"github.com/openovm/ovm/ovm"
@@ -55,6 +56,24 @@ func (h *Host) State(t testing.TB, name string) (st golibvirt.DomainState, exist
 	s, _, err := h.L.DomainGetState(dom, 0)
 	require.NoError(t, err, "state of %s", name)
 	return golibvirt.DomainState(s), true
+}
+
+// StartUnmanaged defines and starts a small domain beside OVM (no OVM
+// metadata) that boots kernel and initrd, removed when t ends.
+func (h *Host) StartUnmanaged(t testing.TB, name, kernel, initrd string) golibvirt.Domain {
+	t.Helper()
+	def := libvirtxml.Domain{Type: "qemu", Name: name,
+		Memory: &libvirtxml.DomainMemory{Value: 64, Unit: "MiB"},
+		VCPU:   &libvirtxml.DomainVCPU{Value: 1},
+		OS: &libvirtxml.DomainOS{Type: &libvirtxml.DomainOSType{Arch: "x86_64", Type: "hvm"},
+			Kernel: kernel, Initrd: initrd, Cmdline: "console=ttyS0 quiet"}}
+	x, err := def.Marshal()
+	require.NoError(t, err)
+	dom, err := h.L.DomainDefineXML(x)
+	require.NoError(t, err, "define the unmanaged domain %s", name)
+	t.Cleanup(func() { h.RemoveDomain(name) })
+	require.NoError(t, h.L.DomainCreate(dom), "start the unmanaged domain %s", name)
+	return dom
 }
 
 // RemoveDomain destroys and undefines a domain by name, if it exists.

@@ -169,4 +169,3 @@ func pageRoute[T any](s *server, o op, ls func(ctx context.Context, p auth.Princ
 		return list(o.path, in.query(), pg), err
 	})
 }
-

@@ -150,8 +150,9 @@ func TestWiringDocker(t *testing.T) {
 		require.NotNil(t, found, "%s among the discovered %+v", legacyName, ds)
 		assert.Equal(t, ovm.PowerRunning, found.Power)
 		var inst ovm.Instance
+		// It runs without limits: the import gives it its demand.
 		e.must(http.StatusCreated, "POST", "/v1/discovered/"+string(found.ID)+"/import", e.admin,
-			map[string]any{"vdcId": tn.vdc, "name": "legacy"}).decode(t, &inst)
+			map[string]any{"vdcId": tn.vdc, "name": "legacy", "cpuMilli": 250, "memoryBytes": 64 << 20}).decode(t, &inst)
 		assert.Equal(t, ovm.PowerRunning, inst.Status.Power)
 		assert.True(t, running(t, dc, created.ID), "the imported container still runs")
 		// Managed now: the tenant execs into it.

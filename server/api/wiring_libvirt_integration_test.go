@@ -17,7 +17,6 @@ import (
 	golibvirt "github.com/digitalocean/go-libvirt"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"libvirt.org/go/libvirtxml"
 
 	"github.com/openovm/ovm/internal/libvirthost"
 	"github.com/openovm/ovm/ovm"
@@ -105,17 +104,7 @@ func TestWiringLibvirt(t *testing.T) {
 
 	// A domain defined and started beside OVM.
 	legacyName := "ovm-wiring-legacy-" + suffix
-	def := libvirtxml.Domain{Type: "qemu", Name: legacyName,
-		Memory: &libvirtxml.DomainMemory{Value: 64, Unit: "MiB"},
-		VCPU:   &libvirtxml.DomainVCPU{Value: 1},
-		OS: &libvirtxml.DomainOS{Type: &libvirtxml.DomainOSType{Arch: "x86_64", Type: "hvm"},
-			Kernel: kernel, Initrd: initrd, Cmdline: "console=ttyS0 quiet"}}
-	x, err := def.Marshal()
-	require.NoError(t, err)
-	dom, err := l.DomainDefineXML(x)
-	require.NoError(t, err, "define the unmanaged domain")
-	t.Cleanup(func() { lh.RemoveDomain(legacyName) })
-	require.NoError(t, l.DomainCreate(dom), "start the unmanaged domain")
+	dom := lh.StartUnmanaged(t, legacyName, kernel, initrd)
 
 	var h ovm.Host
 	e.must(http.StatusCreated, "POST", "/v1/hosts", e.admin, map[string]any{"name": "kvm1", "kind": "kvm", "endpoint": uri,

@@ -153,9 +153,17 @@ type Maintenance struct {
 
 // DiscoveredImport imports a discovered object into a VDC.
 type DiscoveredImport struct {
-	VDCID          ovm.ID `json:"vdcId" required:"true"`
-	Name           string `json:"name" required:"true"`
-	IdempotencyKey string `json:"-"`
+	VDCID ovm.ID `json:"vdcId" required:"true"`
+	Name  string `json:"name" required:"true"`
+	// CPU and Memory are the instance's demand where the object has no
+	// limit of its own on its host (a container run without limits): then
+	// they are required, charged to the VDC's quota, and applied on the
+	// host by the import task, so an import cannot bypass a quota. Where
+	// the object has a limit they may be left out (its limit is the
+	// demand) or must equal it.
+	CPU            ovm.MilliCPU `json:"cpuMilli,omitempty" minimum:"0" doc:"The instance's CPU in milli-vCPU; required when the object has no CPU limit on its host, which is then set to it"`
+	Memory         ovm.Bytes    `json:"memoryBytes,omitempty" minimum:"0" doc:"The instance's memory in bytes; required when the object has no memory limit on its host, which is then set to it"`
+	IdempotencyKey string       `json:"-"`
 }
 
 // VDCCreate is a new VDC.

@@ -7,11 +7,13 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/apitypes"
 	"github.com/openovm/ovm/server/client"
+	"github.com/openovm/ovm/server/drivers"
 )
 
 func datacenterCommands() *command {
@@ -159,15 +161,33 @@ func hostDetail(w io.Writer, h ovm.Host) {
 	field(w, "Created", h.CreatedAt.Format(time.RFC3339))
 }
 
+// kindOptionsHelp lists the options of every host kind, from the lists the
+// server's driver factories check them against.
+func kindOptionsHelp() string {
+	var b strings.Builder
+	b.WriteString("Options of each kind (--option KEY=VALUE):\n")
+	kinds := drivers.KindOptions()
+	for _, k := range slices.Sorted(maps.Keys(kinds)) {
+		fmt.Fprintf(&b, "  %s:\n", k)
+		tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+		for _, key := range slices.Sorted(maps.Keys(kinds[k])) {
+			fmt.Fprintf(tw, "    %s\t%s\n", key, kinds[k][key])
+		}
+		_ = tw.Flush()
+	}
+	fmt.Fprintf(&b, "  %s: none", ovm.HostFake)
+	return b.String()
+}
+
 func (a *app) hostRegister(path string, args []string) error {
-	f := a.flags(path, "NAME --kind kvm|esxi|docker|fake --endpoint URL --pool POOL [--username U] [--password-stdin] [TLS and SSH flags]",
-		"Register a host: the server connects to it and reads its capacity. Credentials are encrypted at rest.")
+	f := a.flags(path, "NAME --kind kvm|esxi|docker|fake --endpoint URL --pool POOL [--username U] [--password-stdin] [TLS and SSH flags] [--option KEY=VALUE]...",
+		"Register a host: the server connects to it and reads its capacity. Credentials are encrypted at rest.\n\n"+kindOptionsHelp())
 	kind := f.String("kind", "", "kvm, esxi, docker or fake")
 	endpoint := f.String("endpoint", "", "qemu+tls://HOST/system, https://ESXI/sdk, tcp://HOST:2376 or fake://NAME")
 	pool := f.String("pool", "", "the resource pool (name or id)")
 	cf := credentialFlags(f)
 	var opts multi
-	f.Var(&opts, "option", "a driver setting `KEY=VALUE` (kvm: templates, disks; esxi: datastore; docker: uplink); repeatable")
+	f.Var(&opts, "option", "a driver setting `KEY=VALUE` of the host's kind (listed above); repeatable")
 	pos, err := f.parseN(args, "NAME")
 	if err != nil {
 		return err

@@ -323,7 +323,7 @@ func (a *app) afterInstanceTask(it apitypes.InstanceTask, wait bool, verb string
 	}
 	return a.show(it, func(w io.Writer) {
 		i := it.Instance
-		msg := fmt.Sprintf("Instance %s (%s) %s", i.Name, i.ID, verb)
+		msg := fmt.Sprintf("Instance %s (%s) %s", i.Name, i.ID, pending(verb, it.Task != nil && !wait))
 		if wait {
 			msg += fmt.Sprintf(": %s, %s", i.Status.Phase, i.Status.Power)
 			if ad := addrs(i.Status.Addresses, i.Spec.NICs); ad != "" && verb != "deleted" {
@@ -342,12 +342,27 @@ func (a *app) mustClient() *client.Client { return a.cl }
 
 var actionVerbs = map[string]string{"delete": "deleted", apitypes.ActionStart: "started", apitypes.ActionStop: "stopped", apitypes.ActionReboot: "rebooted"}
 
+// pendingVerbs say what is under way while a task runs, for each verb
+// that says what it did.
+var pendingVerbs = map[string]string{"deleted": "is being deleted", "started": "is starting", "stopped": "is stopping",
+	"rebooted": "is rebooting", "resized": "is being resized", "created": "is being created"}
+
+// pending returns verb, or what is under way when the task has not ended
+// (running is true): an object whose delete task has started is not
+// deleted yet.
+func pending(verb string, running bool) string {
+	if p, ok := pendingVerbs[verb]; ok && running {
+		return p
+	}
+	return verb
+}
+
 // actionRun returns the leaf of a power action or delete on instances.
 func actionRun(action string) leaf {
 	return func(a *app, path string, args []string) error {
-		f := a.flags(path, "NAME|ID... [--wait]", strings.ToUpper(action[:1])+action[1:]+" instances; each is a task.")
+		f := a.flags(path, "NAME|ID... [--wait] [--vdc VDC]", strings.ToUpper(action[:1])+action[1:]+" instances; each is a task.")
 		wait := f.Bool("wait", false, "wait for the tasks and show their progress")
-		vdcRef := f.String("vdc", "", "look names up in this VDC (administrators)")
+		vdcRef := f.String("vdc", "", "look the names up in this `VDC` (administrators)")
 		pos, err := f.parse(args)
 		if err != nil {
 			return err
@@ -387,6 +402,7 @@ func (a *app) instanceResize(path string, args []string) error {
 	cpu := f.String("cpu", "", "vCPUs such as 2, or millicpu such as 1500m")
 	memory := f.String("memory", "", "memory such as 1Gi")
 	wait := f.Bool("wait", false, "wait for the task and show its progress")
+	f.inVDC("instance")
 	pos, err := f.parseN(args, "NAME|ID")
 	if err != nil {
 		return err
@@ -409,7 +425,7 @@ func (a *app) instanceResize(path string, args []string) error {
 	if patch.CPU == nil && patch.Memory == nil {
 		return f.fail("give --cpu or --memory")
 	}
-	cl, id, err := a.lookup("instance", pos[0])
+	cl, id, err := f.lookup("instance", pos[0])
 	if err != nil {
 		return err
 	}
@@ -428,6 +444,7 @@ func (a *app) instanceExec(path string, args []string) error {
 	f.Var(&env, "env", "an environment variable `KEY=VALUE`; repeatable")
 	stdin := f.Bool("stdin", false, "send ovm's standard input to the command")
 	timeout := f.Duration("timeout", 0, "how long the command may run (default 30s, at most 5m)")
+	f.inVDC("instance")
 	pos, err := f.parse(args)
 	if err != nil {
 		return err
@@ -447,7 +464,7 @@ func (a *app) instanceExec(path string, args []string) error {
 		}
 		req.Stdin = string(b)
 	}
-	cl, id, err := a.lookup("instance", pos[0])
+	cl, id, err := f.lookup("instance", pos[0])
 	if err != nil {
 		return err
 	}
@@ -624,7 +641,7 @@ func (a *app) afterVAppTasks(vt apitypes.VAppTasks, wait bool, verb string) erro
 		}
 	}
 	return a.show(vt, func(w io.Writer) {
-		fmt.Fprintf(w, "vApp %s (%s) %s with %d member task(s).\n", vt.VApp.Name, vt.VApp.ID, verb, len(vt.Tasks))
+		fmt.Fprintf(w, "vApp %s (%s) %s with %d member task(s).\n", vt.VApp.Name, vt.VApp.ID, pending(verb, !wait && len(vt.Tasks) > 0), len(vt.Tasks))
 		if verb != "deleted" {
 			fmt.Fprintln(w)
 			vappDetail(w, vt.VApp)

@@ -62,7 +62,7 @@ func (a *app) afterVolumeTask(vt apitypes.VolumeTask, wait bool, verb string) er
 		}
 	}
 	return a.show(vt, func(w io.Writer) {
-		fmt.Fprintf(w, "Volume %s (%s, %s) %s.\n", vt.Volume.Name, vt.Volume.ID, vt.Volume.Size, verb)
+		fmt.Fprintf(w, "Volume %s (%s, %s) %s.\n", vt.Volume.Name, vt.Volume.ID, vt.Volume.Size, pending(verb, vt.Task != nil && !wait))
 		if vt.Task != nil && !wait {
 			fmt.Fprintf(w, "Task %s %s; follow it with 'ovm task watch %s'.\n", vt.Task.ID, vt.Task.State, vt.Task.ID)
 		}
@@ -100,6 +100,7 @@ func (a *app) volumeResize(path string, args []string) error {
 	f := a.flags(path, "NAME|ID --size SIZE [--wait]", "Grow a volume to a new size.")
 	size := f.String("size", "", "the new size such as 20Gi")
 	wait := f.Bool("wait", false, "wait for the task and show its progress")
+	f.inVDC("volume")
 	pos, err := f.parseN(args, "NAME|ID")
 	if err != nil {
 		return err
@@ -108,7 +109,7 @@ func (a *app) volumeResize(path string, args []string) error {
 	if err != nil {
 		return f.fail("--size: %v", err)
 	}
-	cl, id, err := a.lookup("volume", pos[0])
+	cl, id, err := f.lookup("volume", pos[0])
 	if err != nil {
 		return err
 	}
@@ -136,7 +137,7 @@ func networkCommands() *command {
 		{name: "create", summary: "Create a network", run: (*app).networkCreate},
 		{name: "delete", aliases: []string{"rm"}, summary: "Delete a network no instance uses", run: deleteCmd("network",
 			"Delete a network that no instance uses.", (*client.Client).DeleteNetwork,
-			func(_ string, id ovm.ID) string { return "Network " + string(id) + " deleted." })},
+			func(ref string, id ovm.ID) string { return deletedText("network", ref, id) })},
 	}}
 }
 
@@ -250,11 +251,12 @@ func taskDetail(w io.Writer, t ovm.Task) {
 func (a *app) taskWatch(path string, args []string) error {
 	f := a.flags(path, "ID", "Follow a task until it ends: a progress bar with the step on a terminal, a line per change\n"+
 		"otherwise. Exits 1 when the task does not succeed, after printing the end of its log.")
+	f.inVDC("task")
 	pos, err := f.parseN(args, "ID")
 	if err != nil {
 		return err
 	}
-	_, id, err := a.lookup("task", pos[0])
+	_, id, err := f.lookup("task", pos[0])
 	if err != nil {
 		return err
 	}
@@ -285,15 +287,31 @@ func discoveredCommands() *command {
 }
 
 func (a *app) discoveredImport(path string, args []string) error {
-	f := a.flags(path, "NAME|ID --vdc VDC [--name NAME]", "Import a discovered object into a VDC; it is then managed like any instance.")
+	f := a.flags(path, "NAME|ID --vdc VDC [--name NAME] [--cpu CPU] [--memory SIZE]",
+		"Import a discovered object into a VDC; it is then managed like any instance. An object without limits of its own "+
+			"(a container run without limits) needs --cpu and --memory: they are set on the host and counted against the VDC's quota.")
 	vdcRef := f.String("vdc", "", "the VDC that gets the instance")
 	name := f.String("name", "", "the instance's name (default: the discovered name)")
+	cpuFlag := f.String("cpu", "", "vCPUs such as 1 or 0.5, or millicpu such as 500m (required when the object has no CPU limit)")
+	memFlag := f.String("memory", "", "memory such as 512Mi (required when the object has no memory limit)")
 	pos, err := f.parseN(args, "NAME|ID")
 	if err != nil {
 		return err
 	}
 	if *vdcRef == "" {
 		return f.fail("--vdc is required")
+	}
+	var cpu ovm.MilliCPU
+	if *cpuFlag != "" {
+		if cpu, err = parseCPU(*cpuFlag); err != nil {
+			return f.fail("--cpu: %v", err)
+		}
+	}
+	var mem ovm.Bytes
+	if *memFlag != "" {
+		if mem, err = parseSize(*memFlag); err != nil {
+			return f.fail("--memory: %v", err)
+		}
 	}
 	cl, id, err := a.lookup("discovered object", pos[0])
 	if err != nil {
@@ -310,7 +328,7 @@ func (a *app) discoveredImport(path string, args []string) error {
 			return f.fail("--name is required when the object is named by id")
 		}
 	}
-	i, err := cl.ImportDiscovered(a.ctx, id, apitypes.DiscoveredImport{VDCID: vdc, Name: n, IdempotencyKey: newKey()})
+	i, err := cl.ImportDiscovered(a.ctx, id, apitypes.DiscoveredImport{VDCID: vdc, Name: n, CPU: cpu, Memory: mem, IdempotencyKey: newKey()})
 	if err != nil {
 		return err
 	}

@@ -188,6 +188,8 @@ type flags struct {
 	path     string
 	synopsis string
 	desc     string
+	// vdc is the --vdc flag inVDC added, nil without one.
+	vdc *string
 }
 
 // flags returns the flag set of the leaf at path.

@@ -132,7 +132,8 @@ func TestEnginesDockerCLI(t *testing.T) {
 		assert.Equal(t, ovm.PowerRunning, d.Power)
 		assert.Equal(t, ovm.TypeContainer, d.Type)
 
-		r := e.ok("--context", "admin", "discovered", "import", string(d.ID), "--vdc", "acme", "--name", "legacy")
+		// It runs without limits: the import gives it its demand.
+		r := e.ok("--context", "admin", "discovered", "import", string(d.ID), "--vdc", "acme", "--name", "legacy", "--cpu", "250m", "--memory", "64Mi")
 		assert.Regexp(t, `Power:\s+running`, r.stdout, "import shows the instance")
 		legacy := e.instance("acme", "legacy")
 		assert.Equal(t, ovm.PhaseReady, legacy.Status.Phase)

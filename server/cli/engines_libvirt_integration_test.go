@@ -12,7 +12,6 @@ import (
 	golibvirt "github.com/digitalocean/go-libvirt"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"libvirt.org/go/libvirtxml"
 
 	"github.com/openovm/ovm/internal/libvirthost"
 	"github.com/openovm/ovm/ovm"
@@ -71,17 +70,7 @@ func TestEnginesLibvirtCLI(t *testing.T) {
 
 	// A domain defined and started beside OVM.
 	legacyName := "ovm-cli-legacy-" + suffix
-	def := libvirtxml.Domain{Type: "qemu", Name: legacyName,
-		Memory: &libvirtxml.DomainMemory{Value: 64, Unit: "MiB"},
-		VCPU:   &libvirtxml.DomainVCPU{Value: 1},
-		OS: &libvirtxml.DomainOS{Type: &libvirtxml.DomainOSType{Arch: "x86_64", Type: "hvm"},
-			Kernel: kernel, Initrd: initrd, Cmdline: "console=ttyS0 quiet"}}
-	x, err := def.Marshal()
-	require.NoError(t, err)
-	dom, err := lv.L.DomainDefineXML(x)
-	require.NoError(t, err, "define the unmanaged domain")
-	t.Cleanup(func() { lv.RemoveDomain(legacyName) })
-	require.NoError(t, lv.L.DomainCreate(dom), "start the unmanaged domain")
+	dom := lv.StartUnmanaged(t, legacyName, kernel, initrd)
 
 	r := e.ok(register("kvm1")...)
 	assert.Regexp(t, `Option virtType:\s+qemu`, r.stdout, "host register shows the options")

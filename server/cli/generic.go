@@ -47,15 +47,49 @@ func (a *app) clientIn(vdcRef string) (*client.Client, ovm.ID, error) {
 	return cl, vdc, nil
 }
 
+// vdcScoped are the kinds whose objects live in a VDC: a leaf on one of
+// them takes --vdc like their list does.
+var vdcScoped = map[string]bool{"instance": true, "network": true, "volume": true, "vapp": true, "task": true}
+
+// inVDC adds --vdc VDC to a leaf on one object of kind when objects of kind
+// live in a VDC: an administrator names the VDC the name is looked up in,
+// as with list. Platform kinds take no --vdc.
+func (f *flags) inVDC(kind string) {
+	if !vdcScoped[kind] || f.Lookup("vdc") != nil {
+		return
+	}
+	f.vdc = f.String("vdc", "", "look the "+kind+" up in this `VDC` (administrators)")
+	f.synopsis += " [--vdc VDC]"
+}
+
+// lookup returns the API client and the id of the object of kind that ref
+// names, in the VDC of the leaf's --vdc when inVDC added it.
+func (f *flags) lookup(kind, ref string) (*client.Client, ovm.ID, error) {
+	vdcRef := ""
+	if f.vdc != nil {
+		vdcRef = *f.vdc
+	}
+	cl, vdc, err := f.a.clientIn(vdcRef)
+	if err != nil {
+		return nil, "", err
+	}
+	id, err := f.a.resolve(kind, ref, vdc)
+	if err != nil {
+		return nil, "", err
+	}
+	return cl, id, nil
+}
+
 // object parses the arguments of a leaf on one object of kind, named by
-// its only positional argument arg ("NAME|ID" or "ID"), and looks the
-// object up.
+// its only positional argument arg ("NAME|ID" or "ID"), with --vdc for the
+// kinds of a VDC, and looks the object up.
 func (f *flags) object(args []string, arg, kind string) (*client.Client, ovm.ID, error) {
+	f.inVDC(kind)
 	pos, err := f.parseN(args, arg)
 	if err != nil {
 		return nil, "", err
 	}
-	return f.a.lookup(kind, pos[0])
+	return f.lookup(kind, pos[0])
 }
 
 // listCmd is a leaf that lists a collection: a table, or with -o json or
@@ -88,7 +122,7 @@ func (c listCmd[T]) run(a *app, path string, args []string) error {
 	f := a.flags(path, strings.Join(synopsis, " "), desc)
 	vdcRef, limit := new(string), new(int)
 	if c.vdc {
-		f.StringVar(vdcRef, "vdc", "", "list one VDC's "+c.noun+" (administrators)")
+		f.StringVar(vdcRef, "vdc", "", "list the "+c.noun+" of one `VDC` (administrators)")
 	}
 	if c.limit {
 		f.IntVar(limit, "limit", 0, "show at most N "+c.noun+" (0: all)")
@@ -150,11 +184,12 @@ func showCmd[T any](kind, arg, desc string, get func(*client.Client, context.Con
 func deleteCmd(kind, desc string, del func(*client.Client, context.Context, ovm.ID) error, done func(ref string, id ovm.ID) string) leaf {
 	return func(a *app, path string, args []string) error {
 		f := a.flags(path, "NAME|ID", desc)
+		f.inVDC(kind)
 		pos, err := f.parseN(args, "NAME|ID")
 		if err != nil {
 			return err
 		}
-		cl, id, err := a.lookup(kind, pos[0])
+		cl, id, err := f.lookup(kind, pos[0])
 		if err != nil {
 			return err
 		}
@@ -171,9 +206,17 @@ func deleteCmd(kind, desc string, del func(*client.Client, context.Context, ovm.
 func deleteFrom(kind, collection string) leaf {
 	return deleteCmd(kind, "Delete a "+kind+".",
 		func(cl *client.Client, ctx context.Context, id ovm.ID) error { return cl.Delete(ctx, collection, id) },
-		func(ref string, _ ovm.ID) string {
-			return strings.ToUpper(kind[:1]) + kind[1:] + " " + ref + " deleted."
-		})
+		func(ref string, id ovm.ID) string { return deletedText(kind, ref, id) })
+}
+
+// deletedText says that the object of kind named ref (as given) with id
+// was deleted.
+func deletedText(kind, ref string, id ovm.ID) string {
+	what := strings.ToUpper(kind[:1]) + kind[1:] + " " + ref
+	if ref != string(id) {
+		what += " (" + string(id) + ")"
+	}
+	return what + " deleted."
 }
 
 // taskCmd returns the leaf that starts a task (or tasks) on the object of

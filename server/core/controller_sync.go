@@ -146,8 +146,8 @@ func (s *Service) listHost(ctx context.Context, h hostRecord) ([]hypervisor.Inst
 }
 
 // recordDiscovered records the unmanaged objects of found as the host's
-// discovered objects, in tx: those recorded before are kept, those gone are
-// dropped. It returns the host's discovered objects and how many of them
+// discovered objects, in tx: those recorded before are kept, those gone or
+// imported (claimed by an instance) are dropped. It returns the host's discovered objects and how many of them
 // it recorded.
 func (s *Service) recordDiscovered(ctx context.Context, tx store.Tx, hostID ovm.ID, found []hypervisor.Instance) ([]Discovered, int, error) {
 	var out []Discovered
@@ -164,11 +164,15 @@ func (s *Service) recordDiscovered(ctx context.Context, tx store.Tx, hostID ovm.
 		}
 		known[d.NativeID] = r
 	}
+	claimed, err := claimedObjects(ctx, tx, hostID)
+	if err != nil {
+		return nil, 0, err
+	}
 	now := s.now()
 	seen := map[string]bool{}
 	for _, i := range found {
-		if i.Managed() {
-			continue
+		if i.Managed() || claimed[i.NativeID] {
+			continue // managed, or imported where the engine cannot mark it
 		}
 		seen[i.NativeID] = true
 		if r, ok := known[i.NativeID]; ok {

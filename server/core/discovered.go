@@ -7,6 +7,7 @@ import (
 	"github.com/openovm/ovm/server/apitypes"
 	"github.com/openovm/ovm/server/auth"
 	"github.com/openovm/ovm/server/store"
+	"github.com/openovm/ovm/server/tasks"
 )
 
 // Discovered is an object found on a host without an OVM id: shown to
@@ -58,9 +59,40 @@ func (s *Service) GetDiscovered(ctx context.Context, p auth.Principal, id ovm.ID
 // ImportDiscovered is the input of an import.
 type ImportDiscovered = apitypes.DiscoveredImport
 
+// importSize checks an import's demand against the object's own limits
+// and returns the spec's CPU and memory.
+func importSize(d Discovered, in ImportDiscovered, f *ovm.Fields) (ovm.MilliCPU, ovm.Bytes) {
+	cpu, mem := d.CPU, d.Memory
+	switch {
+	case in.CPU < 0:
+		f.Add("cpuMilli", "must not be negative")
+	case d.CPU == 0 && in.CPU == 0:
+		f.Add("cpuMilli", "the object has no CPU limit on its host: give the CPU it may use (in milli-vCPU); it is applied on the host and counted against the vdc's quota")
+	case d.CPU == 0:
+		cpu = in.CPU
+	case in.CPU != 0 && in.CPU != d.CPU:
+		f.Addf("cpuMilli", "the object has %d milli-vCPU on its host: leave cpuMilli out, and resize the instance after the import to change it", d.CPU)
+	}
+	switch {
+	case in.Memory < 0 || (in.Memory > 0 && in.Memory < ovm.MinMemory):
+		f.Addf("memoryBytes", "must be at least %s", ovm.MinMemory)
+	case d.Memory == 0 && in.Memory == 0:
+		f.Add("memoryBytes", "the object has no memory limit on its host: give the memory it may use (in bytes); it is applied on the host and counted against the vdc's quota")
+	case d.Memory == 0:
+		mem = in.Memory
+	case in.Memory != 0 && in.Memory != d.Memory:
+		f.Addf("memoryBytes", "the object has %s of memory on its host: leave memoryBytes out, and resize the instance after the import to change it", d.Memory)
+	}
+	return cpu, mem
+}
+
 // Import makes a discovered object a managed instance of a VDC: its quota
-// is reserved and the instance record points at its native id. Nothing
-// changes on the host, so no task is needed.
+// is reserved, the instance record points at its native id, and a claim
+// of the object (its host and native id) is recorded in the same
+// transaction, so a second import of the object, into any VDC, is a
+// conflict and sync no longer lists it. An instance.import task then marks
+// the object with the instance's id where the engine can (hypervisor.Marker)
+// and applies the limits the import gave.
 func (s *Service) Import(ctx context.Context, p auth.Principal, id ovm.ID, in ImportDiscovered) (ovm.Instance, error) {
 	var out ovm.Instance
 	err := s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
@@ -83,24 +115,48 @@ func (s *Service) Import(ctx context.Context, p auth.Principal, id ovm.ID, in Im
 			if !in.VDCID.Valid() {
 				f.Add("vdcId", "must be the id of a vdc")
 			}
+			cpu, mem := importSize(d, in, &f)
 			if err := f.Err("invalid import"); err != nil {
 				return err
 			}
 			if _, err := tx.Get(ctx, store.KindVDC, in.VDCID); err != nil {
 				return fieldNotFound(err, "vdcId")
 			}
+			instID := ovm.NewID()
+			cid := objectClaimID(d.HostID, d.NativeID)
+			err = takeClaim(ctx, tx, cid, claim{Holder: store.KindInstance, HolderID: instID, HolderName: in.Name, VDCID: in.VDCID,
+				HostID: d.HostID, NativeID: d.NativeID}, func(old claim) error {
+				return conflictf("object %s (%s) is imported already, as instance %s (%s) of vdc %s: one object is managed by one instance",
+					d.Name, d.NativeID, old.HolderName, old.HolderID, old.VDCID)
+			})
+			if err != nil {
+				return err
+			}
 			if err := nameFree(ctx, tx, store.KindInstance, in.VDCID, in.Name, "name"); err != nil {
 				return err
 			}
-			spec := ovm.InstanceSpec{Type: d.Type, CPU: d.CPU, Memory: d.Memory, Image: d.Image}
+			spec := ovm.InstanceSpec{Type: d.Type, CPU: cpu, Memory: mem, Image: d.Image}
 			usage := ovm.UsageOf(spec)
 			if err := tx.Reserve(ctx, in.VDCID, usage); err != nil {
 				return err
 			}
+			// A platform task (administrators import): its log names the
+			// object on its host, which tenants do not see. It applies the
+			// limits the import gave an object that had none.
+			ti := importInput{InstanceID: instID, HostID: d.HostID}
+			if d.CPU == 0 {
+				ti.CPU = cpu
+			}
+			if d.Memory == 0 {
+				ti.Memory = mem
+			}
+			if _, err := s.tasks.Enqueue(ctx, tx, tasks.Spec{Kind: TaskInstanceImport, TargetID: instID, HostID: d.HostID, Input: ti}); err != nil {
+				return err
+			}
 			now := s.now()
-			inst := instanceRecord{Instance: ovm.Instance{ID: ovm.NewID(), Name: in.Name, VDCID: in.VDCID, Spec: spec, CreatedAt: now,
+			inst := instanceRecord{Instance: ovm.Instance{ID: instID, Name: in.Name, VDCID: in.VDCID, Spec: spec, CreatedAt: now,
 				Status: ovm.InstanceStatus{Phase: ovm.PhaseReady, Power: d.Power, HostID: d.HostID, NativeID: d.NativeID, UpdatedAt: now}},
-				Reserved: usage}
+				Reserved: usage, Claim: cid}
 			// An imported object is on its host already: its share is
 			// recorded as it is, whatever room the host has left.
 			if err := setHold(ctx, tx, &inst.Held, instanceHold(d.HostID, spec, ""), ovm.Resources{}); err != nil {

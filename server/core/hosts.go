@@ -23,6 +23,10 @@ type hostRecord struct {
 	Sealed []byte `json:"sealed,omitempty"`
 	// version is the record's version when it was read (0: not stored).
 	version int64
+	// UUID is the host's own identity as its driver reported it at
+	// registration (hypervisor.HostInfo.UUID); the host's claim is derived
+	// from it, so the same host is not registered twice under two URLs.
+	UUID string `json:"uuid,omitempty"`
 }
 
 // RegisterHost is the input of a new host.
@@ -109,7 +113,7 @@ func (s *Service) RegisterHost(ctx context.Context, p auth.Principal, in Registe
 		info, ierr := conn.Hypervisor.Info(cctx)
 		s.observe(host.Kind, "Info", ierr, start)
 		if err = ierr; err == nil {
-			rec.Capacity, rec.ReadOnly = info.Capacity, info.ReadOnly
+			rec.Capacity, rec.ReadOnly, rec.UUID = info.Capacity, info.ReadOnly, info.UUID
 			if info.ReadOnly {
 				rec.StateReason = info.ReadOnlyReason
 			}
@@ -125,6 +129,9 @@ func (s *Service) RegisterHost(ctx context.Context, p auth.Principal, in Registe
 			if _, err := tx.Get(ctx, store.KindPool, in.PoolID); err != nil {
 				return fieldNotFound(err, "poolId")
 			}
+			if err := claimHost(ctx, tx, rec); err != nil {
+				return err
+			}
 			r := store.Record{Kind: store.KindHost, ID: host.ID, ParentID: host.PoolID, Name: host.Name}
 			if err := setData(&r, rec); err != nil {
 				return err
@@ -137,6 +144,21 @@ func (s *Service) RegisterHost(ctx context.Context, p auth.Principal, in Registe
 		_ = s.reg.Forget(host.ID)
 	}
 	return out, err
+}
+
+// claimHost records, in tx, that rec holds its host: a host registered
+// already (the same UUID under any endpoint and name) is a conflict naming
+// the host record that holds it. A driver that reports no UUID claims
+// nothing.
+func claimHost(ctx context.Context, tx store.Tx, rec hostRecord) error {
+	if rec.UUID == "" {
+		return nil
+	}
+	c := claim{Holder: store.KindHost, HolderID: rec.ID, HolderName: rec.Name, UUID: rec.UUID}
+	return takeClaim(ctx, tx, hostClaimID(rec.Kind, rec.UUID), c, func(old claim) error {
+		return conflictf("the %s host at %s (UUID %s) is registered already, as host %s (%s): a host is registered once",
+			rec.Kind, rec.Endpoint, rec.UUID, old.HolderName, old.HolderID)
+	})
 }
 
 // hostError explains a host that did not answer: its kind stays when the
@@ -283,12 +305,23 @@ func (s *Service) DeleteHost(ctx context.Context, p auth.Principal, id ovm.ID, i
 				return conflictf("host %s still has %d %ss on it", r.Name, n, k)
 			}
 		}
-		ds, err := listAll(ctx, tx, store.Filter{Kind: store.KindDiscovered, HostID: id})
+		for _, k := range []store.Kind{store.KindDiscovered, store.KindClaim} {
+			rs, err := listAll(ctx, tx, store.Filter{Kind: k, HostID: id})
+			if err != nil {
+				return err
+			}
+			for _, d := range rs {
+				if err := tx.Delete(ctx, k, d.ID, 0); err != nil {
+					return err
+				}
+			}
+		}
+		h, err := decode[hostRecord](r)
 		if err != nil {
 			return err
 		}
-		for _, d := range ds {
-			if err := tx.Delete(ctx, store.KindDiscovered, d.ID, 0); err != nil {
+		if h.UUID != "" {
+			if err := dropClaim(ctx, tx, hostClaimID(h.Kind, h.UUID)); err != nil {
 				return err
 			}
 		}

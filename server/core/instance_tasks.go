@@ -482,6 +482,10 @@ func releaseInstance(ctx context.Context, tx store.Tx, inst *instanceRecord) err
 	if err := setHold(ctx, tx, &inst.Held, hostHold{}, ovm.Resources{}); err != nil {
 		return err
 	}
+	if err := dropClaim(ctx, tx, inst.Claim); err != nil {
+		return err
+	}
+	inst.Claim = ""
 	return tx.ReleaseOwner(ctx, inst.ID)
 }
 

@@ -26,6 +26,9 @@ type instanceRecord struct {
 	PendingTask ovm.ID `json:"pendingTask,omitempty"`
 	// Resize is the resize in flight, undone if its task fails.
 	Resize *resizeState `json:"resize,omitempty"`
+	// Claim is the claim of the object an imported instance holds on its
+	// host, dropped with the instance.
+	Claim ovm.ID `json:"claim,omitempty"`
 }
 
 // resizeState is a resize in flight.

@@ -137,6 +137,7 @@ func New(o Options) (*Service, error) {
 	s.tasks.Register(TaskNetworkDelete, networkDeleteHandler{s})
 	s.tasks.Register(TaskInstanceEvacuate, evacuateHandler{s})
 	s.tasks.Register(TaskInstanceStopStale, stopStaleHandler{s})
+	s.tasks.Register(TaskInstanceImport, importHandler{s})
 	return s, nil
 }
 

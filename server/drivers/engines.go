@@ -92,6 +92,13 @@ var (
 	}
 )
 
+// KindOptions returns the option keys of each host kind the engines serve,
+// with what they mean: the lists the factories check host options
+// against.
+func KindOptions() map[ovm.HostKind]map[string]string {
+	return map[ovm.HostKind]map[string]string{ovm.HostDocker: DockerOptions, ovm.HostKVM: LibvirtOptions, ovm.HostESXi: ESXiOptions}
+}
+
 // checkOptions refuses keys that known does not list and values that are
 // too long or hold control characters, naming each as options.KEY.
 func checkOptions(kind ovm.HostKind, opts map[string]string, known map[string]string, f *ovm.Fields) {

@@ -37,6 +37,10 @@ const (
 	KindStoragePool Kind = "storagepool"
 	KindDiscovered  Kind = "discovered"
 	KindAlert       Kind = "alert"
+	// KindClaim records that one object of an engine (an object on a host,
+	// or a host itself) is held by one OVM record; its id is derived from
+	// the object's identity, so a second claim of one object is a conflict.
+	KindClaim Kind = "claim"
 )
 
 // Record is one stored object. Names are unique per (Kind, VDCID); an empty
