@@ -4,18 +4,28 @@
 // make a network, create and start an instance on it, wait for its task,
 // find it in the list, page the tokens, delete the instance and the network.
 // Every request and answer goes through the generated code; nothing here
-// writes or reads JSON. It exits 1 with the step that failed.
+// writes or reads JSON. Every answer is also checked against the document
+// the server serves (kin-openapi's openapi3filter): a status it does not
+// declare, a required field missing, a value outside an enum or a format
+// fails the step. It exits 1 with the step that failed.
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/legacy"
 	openapi_types "github.com/oapi-codegen/runtime/types"
 
 	"github.com/openovm/ovm/server/api/testdata/contract/goclient/ovmapi"
@@ -65,8 +75,73 @@ func id(step string, u openapi_types.UUID) (openapi_types.UUID, error) {
 
 func ptr[T any](v T) *T { return &v }
 
+// checked is a transport that fails every answer the served document does
+// not allow for its request.
+type checked struct {
+	next   http.RoundTripper
+	router routers.Router
+}
+
+// newChecked loads the document the server serves and routes on it.
+func newChecked(ctx context.Context, server string) (*http.Client, error) {
+	loc, err := url.Parse(server + "/openapi.json")
+	if err != nil {
+		return nil, fmt.Errorf("the document: %w", err)
+	}
+	loader := openapi3.NewLoader()
+	loader.Context = ctx
+	doc, err := loader.LoadFromURI(loc)
+	if err != nil {
+		return nil, fmt.Errorf("the document: %w", err)
+	}
+	// huma annotates patterns with patternDescription, a keyword JSON
+	// Schema 2020-12 lets through as an annotation.
+	extra := openapi3.AllowExtraSiblingFields("patternDescription")
+	if err := doc.Validate(ctx, extra); err != nil {
+		return nil, fmt.Errorf("the document is not valid OpenAPI: %w", err)
+	}
+	// The document's server is "/", relative to where it is served.
+	doc.Servers = openapi3.Servers{{URL: server}}
+	router, err := legacy.NewRouter(doc, extra)
+	if err != nil {
+		return nil, fmt.Errorf("routes of the document: %w", err)
+	}
+	return &http.Client{Transport: checked{next: http.DefaultTransport, router: router}}, nil
+}
+
+func (c checked) RoundTrip(r *http.Request) (*http.Response, error) {
+	route, params, err := c.router.FindRoute(r)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s is not in the document: %w", r.Method, r.URL.Path, err)
+	}
+	res, err := c.next.RoundTrip(r)
+	if err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(res.Body)
+	_ = res.Body.Close()
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: reading the answer: %w", r.Method, r.URL.Path, err)
+	}
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: r, PathParams: params, Route: route},
+		Status:                 res.StatusCode,
+		Header:                 res.Header,
+		Options:                &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+	}
+	if err := openapi3filter.ValidateResponse(r.Context(), in.SetBodyBytes(body)); err != nil {
+		return nil, fmt.Errorf("%s %s: the %d answer breaks the document: %w\n%s", r.Method, r.URL.Path, res.StatusCode, err, body)
+	}
+	res.Body = io.NopCloser(bytes.NewReader(body))
+	return res, nil
+}
+
 func run(ctx context.Context, server, user, password string) error {
-	anon, err := ovmapi.NewClientWithResponses(server)
+	hc, err := newChecked(ctx, server)
+	if err != nil {
+		return err
+	}
+	anon, err := ovmapi.NewClientWithResponses(server, ovmapi.WithHTTPClient(hc))
 	if err != nil {
 		return err
 	}
@@ -81,7 +156,7 @@ func run(ctx context.Context, server, user, password string) error {
 		return fmt.Errorf("login: the session is %q's, not %s's", login.JSON200.User.Name, user)
 	}
 	token := login.JSON200.Token
-	c, err := ovmapi.NewClientWithResponses(server, ovmapi.WithRequestEditorFn(func(_ context.Context, r *http.Request) error {
+	c, err := ovmapi.NewClientWithResponses(server, ovmapi.WithHTTPClient(hc), ovmapi.WithRequestEditorFn(func(_ context.Context, r *http.Request) error {
 		r.Header.Set("Authorization", "Bearer "+token)
 		return nil
 	}))
