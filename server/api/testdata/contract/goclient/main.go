@@ -2,7 +2,8 @@
 // the client that oapi-codegen generates from the server's OpenAPI document
 // (package ovmapi, written next to this file by the contract test): log in,
 // make a network, create and start an instance on it, wait for its task,
-// find it in the list, page the tokens, delete the instance and the network.
+// find it in the list, page the tokens, delete the instance and the network,
+// and find the tasks of those changes in the task list.
 // Every request and answer goes through the generated code; nothing here
 // writes or reads JSON. Every answer is also checked against the document
 // the server serves (kin-openapi's openapi3filter): a status it does not
@@ -244,7 +245,12 @@ func run(ctx context.Context, server, user, password string) error {
 		return fmt.Errorf("get-instance after delete: the 404 is not a problem: %s", gone.Body)
 	}
 	dn, err := c.DeleteNetworkWithResponse(ctx, netID, &ovmapi.DeleteNetworkParams{})
-	return expect("delete-network", dn, err, http.StatusNoContent)
+	if err := expect("delete-network", dn, err, http.StatusNoContent); err != nil {
+		return err
+	}
+	return tasksDone(ctx, c, map[ovmapi.TaskKind]openapi_types.UUID{
+		ovmapi.TaskKindInstanceCreate: instID, ovmapi.TaskKindInstanceDelete: instID, ovmapi.TaskKindNetworkDelete: netID,
+	})
 }
 
 // wait checks that task is the kind of change asked for on target, then
@@ -310,6 +316,42 @@ func listed(ctx context.Context, c *ovmapi.ClientWithResponses, inst openapi_typ
 		params.Cursor = pg.JSON200.Next
 	}
 	return fmt.Errorf("list-instances: instance %s is on no page", inst)
+}
+
+// tasksDone reads the tenant's tasks two a page, finds the task of each
+// kind of change the scenario made on its target and waits for it to
+// succeed (the network's segments leave the hosts after the 204).
+func tasksDone(ctx context.Context, c *ovmapi.ClientWithResponses, want map[ovmapi.TaskKind]openapi_types.UUID) error {
+	params := &ovmapi.ListTasksParams{Limit: ptr(int64(2))}
+	found := map[ovmapi.TaskKind]ovmapi.Task{}
+	for range 100 {
+		pg, err := c.ListTasksWithResponse(ctx, params)
+		if err := expect("list-tasks", pg, err, http.StatusOK); err != nil {
+			return err
+		}
+		if pg.JSON200.Items == nil || len(*pg.JSON200.Items) > 2 {
+			return fmt.Errorf("list-tasks: a page of limit 2 holds %v", pg.JSON200.Items)
+		}
+		for _, t := range *pg.JSON200.Items {
+			if target, ok := want[t.Kind]; ok && t.TargetId != nil && *t.TargetId == target {
+				found[t.Kind] = t
+			}
+		}
+		if pg.JSON200.Next == nil || *pg.JSON200.Next == "" {
+			break
+		}
+		params.Cursor = pg.JSON200.Next
+	}
+	for kind, target := range want {
+		t, ok := found[kind]
+		if !ok {
+			return fmt.Errorf("list-tasks: no %s task on %s", kind, target)
+		}
+		if err := wait(ctx, c, "list-tasks", t, kind, target); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // pageTokens reads the caller's tokens one a page: at least the session of
