@@ -30,12 +30,15 @@ type Created = operations["create-instance"]["responses"][202]["content"]["appli
 export function taskOf(c: Created): string | undefined {
   return c.task?.id;
 }
+export function instanceOf(c: Created): string {
+  return c.instance.id;
+}
 type Problem = components["schemas"]["ErrorModel"];
 export function detailOf(p: Problem): string | undefined {
   return p.detail;
 }
 export function statusOf(p: operations["get-instance"]["responses"][404]["content"]["application/problem+json"]): number {
-  return p.status ?? 404;
+  return p.status;
 }
 
 // list-tokens pages like every list: cursor and limit in, items and next out.
@@ -45,12 +48,22 @@ export function nextOf(p: TokenPage): string | undefined {
   return p.next ?? undefined;
 }
 export function tokenNames(p: TokenPage): string[] {
-  return (p.items ?? []).map((t) => t.name ?? "");
+  return (p.items ?? []).map((t) => t.name);
+}
+
+// Enums are named schemas: a state the document drops stops compiling here.
+type TaskState = components["schemas"]["TaskState"];
+export function final(s: TaskState): boolean {
+  return s === "succeeded" || s === "failed" || s === "rolled-back";
+}
+export function running(i: components["schemas"]["Instance"]): boolean {
+  const power: components["schemas"]["PowerState"] = i.status.power;
+  return power === "running" && i.status.phase === "ready";
 }
 
 // The task stream declares its events: a "task" event whose data is a Task.
 type TaskEvent = operations["watch-task"]["responses"][200]["content"]["text/event-stream"][number];
-export function stateOf(e: TaskEvent): string | undefined {
+export function stateOf(e: TaskEvent): TaskState | undefined {
   const name: "task" = e.event;
   return name === "task" ? e.data.state : undefined;
 }
