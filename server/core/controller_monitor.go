@@ -142,7 +142,7 @@ func (s *Service) EvacuateHost(ctx context.Context, hostID ovm.ID, fence ha.Fenc
 		if err != nil {
 			return err
 		}
-		fl, err := snapshot(ctx, tx, pool.ID, nil, snapshotOptions{PoolOnly: true, Groups: true, Sharing: shared})
+		fl, err := s.snapshot(ctx, tx, pool.ID, nil, snapshotOptions{PoolOnly: true, Groups: true, Sharing: shared})
 		if err != nil {
 			return err
 		}

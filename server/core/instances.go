@@ -109,7 +109,7 @@ func (s *Service) CreateInstance(ctx context.Context, p auth.Principal, in Creat
 				return err
 			}
 			reqs := []placement.Request{req}
-			fl, err := snapshot(ctx, tx, v.PoolID, reqs, snapshotOptions{})
+			fl, err := s.snapshot(ctx, tx, v.PoolID, reqs, snapshotOptions{})
 			if err != nil {
 				return err
 			}

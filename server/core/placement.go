@@ -46,7 +46,7 @@ type snapshotOptions struct {
 // the shared storage pools of reqs it reaches, and the pool's stored
 // round-robin cursor. Its cost grows with the hosts of the scope and what
 // the requests name, never with the instances of the platform.
-func snapshot(ctx context.Context, tx store.Tx, poolID ovm.ID, reqs []placement.Request, o snapshotOptions) (*fleet, error) {
+func (s *Service) snapshot(ctx context.Context, tx store.Tx, poolID ovm.ID, reqs []placement.Request, o snapshotOptions) (*fleet, error) {
 	pool, _, err := getAs[ovm.ResourcePool](ctx, tx, store.KindPool, poolID)
 	if err != nil {
 		return nil, err
@@ -61,9 +61,9 @@ func snapshot(ctx context.Context, tx store.Tx, poolID ovm.ID, reqs []placement.
 	}
 	pools := map[ovm.ID]ovm.ResourcePool{pool.ID: pool}
 	ids := make([]ovm.ID, 0, len(hrs))
-	hosts := make([]hostRecord, 0, len(hrs))
+	hosts := make([]ovm.Host, 0, len(hrs))
 	for _, r := range hrs {
-		h, err := decode[hostRecord](r)
+		h, err := s.hosts.host(r)
 		if err != nil {
 			return nil, err
 		}
@@ -111,12 +111,12 @@ func snapshot(ctx context.Context, tx store.Tx, poolID ovm.ID, reqs []placement.
 			}
 		}
 		for _, n := range nets {
-			if reachesNetwork(h.Host, n) {
+			if reachesNetwork(h, n) {
 				p.Networks = append(p.Networks, n.ID)
 			}
 		}
 		for _, sp := range sharing {
-			if reachesStorage(h.Host, sp) {
+			if reachesStorage(h, sp) {
 				p.SharedStorage = append(p.SharedStorage, sp.ID)
 			}
 		}

@@ -70,6 +70,7 @@ type Service struct {
 	dummy     string // a hash to check against for unknown users
 
 	decoded decodedInstances
+	hosts   decodedHosts
 }
 
 // New returns a Service and registers its task kinds on o.Tasks.

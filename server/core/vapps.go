@@ -106,7 +106,7 @@ func (s *Service) DeployVApp(ctx context.Context, p auth.Principal, in CreateVAp
 					return prefixFields(err, "members["+itoa(i)+"].")
 				}
 			}
-			fl, err := snapshot(ctx, tx, v.PoolID, reqs, snapshotOptions{})
+			fl, err := s.snapshot(ctx, tx, v.PoolID, reqs, snapshotOptions{})
 			if err != nil {
 				return err
 			}

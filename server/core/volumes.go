@@ -100,7 +100,7 @@ func (s *Service) CreateVolume(ctx context.Context, p auth.Principal, in CreateV
 				return err
 			}
 			reqs := []placement.Request{{Name: in.Name, Demand: ovm.Resources{Disk: in.Size}}}
-			fl, err := snapshot(ctx, tx, v.PoolID, reqs, snapshotOptions{})
+			fl, err := s.snapshot(ctx, tx, v.PoolID, reqs, snapshotOptions{})
 			if err != nil {
 				return err
 			}
