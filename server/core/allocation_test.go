@@ -315,3 +315,58 @@ func slicesIndex(hosts []ovm.Host, id ovm.ID) int {
 	}
 	return 0
 }
+
+// TestHoldExisting: records made before hosts' allocations were stored
+// (no hold, no allocation row) get their share at start, once.
+func TestHoldExisting(t *testing.T) {
+	f := newFixtureWith(t, fake.Options{TemplateDisk: templateDisk})
+	ctx := t.Context()
+	r := newFleetRun(t, ctx, f, 2)
+	for i, s := range []ovm.InstanceSpec{spec(), {Type: ovm.TypeVM, CPU: ovm.CPUs(2), Memory: ovm.GiB, Image: ovm.Template("debian.qcow2")}} {
+		it, err := f.svc.CreateInstance(ctx, f.admin, core.CreateInstance{VDCID: r.vdc.ID, Name: fmt.Sprintf("old%d", i), Spec: s})
+		require.NoError(t, err)
+		require.Equal(t, ovm.TaskSucceeded, r.wait(t, ctx, it.Task).State)
+	}
+	vt, err := f.svc.CreateVolume(ctx, f.admin, core.CreateVolume{VDCID: r.vdc.ID, Name: "data", Size: 3 * ovm.GiB})
+	require.NoError(t, err)
+	require.Equal(t, ovm.TaskSucceeded, r.wait(t, ctx, vt.Task).State)
+	r.check(t, ctx)
+
+	// As an older server left them: no hold in the records, no rows.
+	require.NoError(t, f.svc.Store().Tx(ctx, func(ctx context.Context, tx store.Tx) error {
+		for _, h := range r.hosts {
+			if err := tx.DeleteHostAllocation(ctx, h.ID); err != nil {
+				return err
+			}
+		}
+		for _, kind := range []store.Kind{store.KindInstance, store.KindVolume} {
+			rs, _, err := tx.List(ctx, store.Filter{Kind: kind, VDCID: r.vdc.ID}, store.Page{})
+			if err != nil {
+				return err
+			}
+			for _, rec := range rs {
+				var m map[string]json.RawMessage
+				if err := json.Unmarshal(rec.Data, &m); err != nil {
+					return err
+				}
+				require.Contains(t, m, "held")
+				delete(m, "held")
+				if rec.Data, err = json.Marshal(m); err != nil {
+					return err
+				}
+				if err := tx.Update(ctx, &rec, 0); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}))
+	n, err := f.svc.HoldExisting(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 3, n, "two instances and a volume")
+	r.check(t, ctx)
+	n, err = f.svc.HoldExisting(ctx)
+	require.NoError(t, err)
+	assert.Zero(t, n, "a second run changes nothing")
+	r.check(t, ctx)
+}
