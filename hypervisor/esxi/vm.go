@@ -265,11 +265,16 @@ func (c *conn) createVM(ctx context.Context, spec hypervisor.CreateSpec) (hyperv
 	}
 	ref, _ := info.Result.(types.ManagedObjectReference)
 	c.remember(spec.ID, ref)
-	return hypervisor.Instance{
+	inst := hypervisor.Instance{
 		NativeID: ref.Value, OVMID: spec.ID, VDCID: spec.VDCID, Name: spec.Name, Type: ovm.TypeVM,
 		CPU: spec.Spec.CPU, Memory: spec.Spec.Memory, Image: spec.Spec.Image, Power: ovm.PowerStopped,
 		Labels: spec.Spec.Labels, CreatedAt: now,
-	}, nil
+	}
+	// The disks as the host made them (the template's copy included).
+	if vm, err := c.lookup(ctx, hypervisor.ByNative(ref.Value), []string{"config.hardware.device"}); err == nil {
+		inst.Disk = diskBytes(vm)
+	}
+	return inst, nil
 }
 
 // diskPlan is one disk of a new VM.
