@@ -3,8 +3,6 @@ package core
 import (
 	"bytes"
 	"context"
-	"sync"
-	"time"
 
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/store"
@@ -98,43 +96,6 @@ func allocatable(ctx context.Context, tx store.Tx, hostID ovm.ID) (ovm.Resources
 		return ovm.Resources{}, err
 	}
 	return pool.Overcommit.Apply(h.Capacity), nil
-}
-
-// decodedHosts keeps the last decoded form of host records, keyed by id and
-// checked against the record's version and update time on every use, like
-// decodedInstances: placement reads every host of its scope on every
-// create, and decodes only those that changed.
-type decodedHosts struct {
-	mu sync.RWMutex
-	m  map[ovm.ID]decodedHost
-}
-
-type decodedHost struct {
-	version int64
-	updated time.Time
-	host    ovm.Host
-}
-
-// host returns the host of a host record (without its sealed credentials).
-// The value is shared: callers never write into its slices or maps.
-func (c *decodedHosts) host(r store.Record) (ovm.Host, error) {
-	c.mu.RLock()
-	d, ok := c.m[r.ID]
-	c.mu.RUnlock()
-	if ok && d.version == r.Version && d.updated.Equal(r.UpdatedAt) {
-		return d.host, nil
-	}
-	h, err := decode[hostRecord](r)
-	if err != nil {
-		return ovm.Host{}, err
-	}
-	c.mu.Lock()
-	if c.m == nil || len(c.m) >= maxDecoded {
-		c.m = map[ovm.ID]decodedHost{}
-	}
-	c.m[r.ID] = decodedHost{version: r.Version, updated: r.UpdatedAt, host: h.Host}
-	c.mu.Unlock()
-	return h.Host, nil
 }
 
 // holdBatch is how many records HoldExisting changes per transaction.
