@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -57,20 +56,5 @@ func BenchmarkGetInstancePostgres(b *testing.B) {
 	defer bare.Close()
 	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
 	fullURL, bareURL := full.URL+"/v1/instances/"+string(inst.ID), bare.URL+"/v1/instances/"+string(inst.ID)
-	for range 20 {
-		get(b, c, fullURL, token)
-		get(b, c, bareURL, "")
-	}
-	fulls := make([]time.Duration, 0, b.N)
-	bares := make([]time.Duration, 0, b.N)
-	b.ResetTimer()
-	for range b.N {
-		fulls = append(fulls, get(b, c, fullURL, token))
-		bares = append(bares, get(b, c, bareURL, ""))
-	}
-	b.StopTimer()
-	f, bb := p50(fulls), p50(bares)
-	b.ReportMetric(f, "p50-ns")
-	b.ReportMetric(bb, "bare-p50-ns")
-	b.ReportMetric(f/bb, "ratio-p50")
+	interleaved(b, c, fullURL, token, bareURL, 20)
 }

@@ -109,11 +109,7 @@ func (s *Service) CreateInstance(ctx context.Context, p auth.Principal, in Creat
 				return err
 			}
 			reqs := []placement.Request{req}
-			fl, err := s.snapshot(ctx, tx, v.PoolID, reqs, snapshotOptions{})
-			if err != nil {
-				return err
-			}
-			res, err := place(ctx, tx, fl, reqs)
+			res, fl, err := s.place(ctx, tx, v.PoolID, reqs)
 			if err != nil {
 				return err
 			}

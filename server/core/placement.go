@@ -275,17 +275,22 @@ func request(ctx context.Context, tx store.Tx, name string, spec ovm.InstanceSpe
 	return req, nil
 }
 
-// place places a batch on the fleet from the pool's stored cursor, and
-// stores the cursor it ends at.
-func place(ctx context.Context, tx store.Tx, fl *fleet, reqs []placement.Request) ([]placement.Result, error) {
+// place places a batch on a snapshot of the pool's scope from the pool's
+// stored cursor, and stores the cursor it ends at. It returns the snapshot
+// too: its limits guard the allocations the caller makes.
+func (s *Service) place(ctx context.Context, tx store.Tx, poolID ovm.ID, reqs []placement.Request) ([]placement.Result, *fleet, error) {
+	fl, err := s.snapshot(ctx, tx, poolID, reqs, snapshotOptions{})
+	if err != nil {
+		return nil, nil, err
+	}
 	res, next := fl.f.PlaceBatch(reqs, fl.policy, fl.scope, fl.cursor)
 	if next != fl.cursor {
 		if err := saveCursor(ctx, tx, fl.pool.ID, next); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		fl.cursor = next
 	}
-	return res, nil
+	return res, fl, nil
 }
 
 // saveCursor stores a pool's round-robin cursor.

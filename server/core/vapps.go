@@ -106,11 +106,7 @@ func (s *Service) DeployVApp(ctx context.Context, p auth.Principal, in CreateVAp
 					return prefixFields(err, "members["+itoa(i)+"].")
 				}
 			}
-			fl, err := s.snapshot(ctx, tx, v.PoolID, reqs, snapshotOptions{})
-			if err != nil {
-				return err
-			}
-			res, err := place(ctx, tx, fl, reqs)
+			res, fl, err := s.place(ctx, tx, v.PoolID, reqs)
 			if err != nil {
 				return err
 			}
