@@ -34,8 +34,9 @@ func newFixture(t *testing.T) *fixture {
 	return newFixtureWith(t, fake.Options{})
 }
 
-// newFixtureWith is newFixture with fake hosts made with opts.
-func newFixtureWith(t *testing.T, opts fake.Options) *fixture {
+// newFixtureWith is newFixture with fake hosts made with opts, which also
+// pose as hosts of the kinds given.
+func newFixtureWith(t *testing.T, opts fake.Options, kinds ...ovm.HostKind) *fixture {
 	t.Helper()
 	st, err := sqlstore.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "db"))
 	require.NoError(t, err)
@@ -44,6 +45,9 @@ func newFixtureWith(t *testing.T, opts fake.Options) *fixture {
 	reg := drivers.NewRegistry()
 	fakes := drivers.NewFakeHosts(opts)
 	reg.Register(ovm.HostFake, fakes.Factory())
+	for _, k := range kinds {
+		reg.Register(k, fakes.Factory())
+	}
 	key := make([]byte, secrets.KeySize)
 	_, _ = rand.Read(key)
 	box, err := secrets.New(key)
