@@ -314,26 +314,36 @@ const stepCountDisks = "count disks"
 // kept in Reserved and Held, so running the step again charges nothing
 // more.
 func (s *Service) countDisks(ctx context.Context, id ovm.ID, made ovm.Bytes) error {
-	return s.update(ctx, id, func(ctx context.Context, tx store.Tx, inst *instanceRecord) error {
+	if made <= 0 {
+		return nil // nothing made beyond volumes: nothing to write
+	}
+	return s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
+		inst, r, err := getAs[instanceRecord](ctx, tx, store.KindInstance, id)
+		switch {
+		case ovm.KindOf(err) == ovm.KindNotFound:
+			return nil
+		case err != nil:
+			return err
+		}
 		extra := made - inst.Reserved.Disk
 		if extra <= 0 {
-			return nil
+			return nil // counted already (a step run again, an evacuation)
 		}
 		if err := tx.Reserve(ctx, inst.VDCID, ovm.Usage{Disk: extra}); err != nil {
 			return fmt.Errorf("the disks made for instance %s take %s: %w", inst.Name, made, err)
 		}
 		inst.Reserved.Disk += extra
-		if inst.Held.HostID == "" {
-			return nil
+		if inst.Held.HostID != "" {
+			limit, err := allocatable(ctx, tx, inst.Held.HostID)
+			if err != nil {
+				return err
+			}
+			if err := growHold(ctx, tx, &inst.Held, ovm.Resources{Disk: extra}, ovm.Resources{Disk: limit.Disk}); err != nil {
+				return hostFull(err, fmt.Sprintf("the %s of disks of instance %s", made, inst.Name))
+			}
 		}
-		limit, err := allocatable(ctx, tx, inst.Held.HostID)
-		if err != nil {
-			return err
-		}
-		if err := growHold(ctx, tx, &inst.Held, ovm.Resources{Disk: extra}, ovm.Resources{Disk: limit.Disk}); err != nil {
-			return hostFull(err, fmt.Sprintf("the %s of disks of instance %s", made, inst.Name))
-		}
-		return nil
+		inst.Status.UpdatedAt = s.now()
+		return save(ctx, tx, &r, inst)
 	})
 }
 

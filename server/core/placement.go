@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"slices"
+	"sync"
 
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/placement"
@@ -275,11 +276,12 @@ func request(ctx context.Context, tx store.Tx, name string, spec ovm.InstanceSpe
 	return req, nil
 }
 
-// place places a batch on a snapshot of the pool's scope from the pool's
-// stored cursor, and stores the cursor it ends at. It returns the snapshot
-// too: its limits guard the allocations the caller makes.
-func (s *Service) place(ctx context.Context, tx store.Tx, poolID ovm.ID, reqs []placement.Request) ([]placement.Result, *fleet, error) {
-	fl, err := s.snapshot(ctx, tx, poolID, reqs, snapshotOptions{})
+// place places a batch of a VDC on a snapshot of its pool's scope from the
+// pool's stored cursor, and stores the cursor it ends at. It returns the
+// snapshot too: its limits guard the allocations the caller makes.
+func (s *Service) place(ctx context.Context, tx store.Tx, v ovm.VDC, reqs []placement.Request) ([]placement.Result, *fleet, error) {
+	s.placing.learn(v.ID, v.PoolID)
+	fl, err := s.snapshot(ctx, tx, v.PoolID, reqs, snapshotOptions{})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -300,4 +302,46 @@ func saveCursor(ctx context.Context, tx store.Tx, poolID ovm.ID, c placement.Cur
 		return err
 	}
 	return tx.SetPoolCursor(ctx, poolID, string(b))
+}
+
+// placeLocks serializes this replica's placing transactions per resource
+// pool. Two creates on one pool read the same hosts' allocations and the
+// pool's cursor and write them: run at once, one of them fails to
+// serialize and runs again after a backoff; waiting here instead keeps
+// the database's work for what other replicas do at the same time. It is
+// only a lock: correctness comes from the transaction's guarded updates,
+// and the pool of a VDC is a hint learnt from its last placement (a VDC
+// moved to another pool locks the old one once).
+type placeLocks struct {
+	mu    sync.Mutex
+	pools map[ovm.ID]*sync.Mutex
+	vdcs  sync.Map // vdc id → pool id
+}
+
+// lock takes the lock of the pool vdc placed on last (of the VDC itself
+// before its first placement) and returns its unlock.
+func (l *placeLocks) lock(vdc ovm.ID) func() {
+	key := vdc
+	if p, ok := l.vdcs.Load(vdc); ok {
+		key = p.(ovm.ID)
+	}
+	l.mu.Lock()
+	if l.pools == nil {
+		l.pools = map[ovm.ID]*sync.Mutex{}
+	}
+	m := l.pools[key]
+	if m == nil {
+		m = &sync.Mutex{}
+		l.pools[key] = m
+	}
+	l.mu.Unlock()
+	m.Lock()
+	return m.Unlock
+}
+
+// learn records the pool a VDC places on.
+func (l *placeLocks) learn(vdc, pool ovm.ID) {
+	if p, ok := l.vdcs.Load(vdc); !ok || p.(ovm.ID) != pool {
+		l.vdcs.Store(vdc, pool)
+	}
 }

@@ -71,6 +71,7 @@ type Service struct {
 
 	decoded decodedInstances
 	hosts   decodedHosts
+	placing placeLocks
 }
 
 // New returns a Service and registers its task kinds on o.Tasks.

@@ -69,6 +69,7 @@ func (s *Service) DeployVApp(ctx context.Context, p auth.Principal, in CreateVAp
 		return VAppTasks{}, err
 	}
 	var out VAppTasks
+	defer s.placing.lock(vdc)()
 	err = s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
 		return idempotent(ctx, tx, p, "vapp.create", in.IdempotencyKey, in, &out, func() error {
 			v, err := s.tenantVDC(ctx, tx, p, vdc)
@@ -106,7 +107,7 @@ func (s *Service) DeployVApp(ctx context.Context, p auth.Principal, in CreateVAp
 					return prefixFields(err, "members["+itoa(i)+"].")
 				}
 			}
-			res, fl, err := s.place(ctx, tx, v.PoolID, reqs)
+			res, fl, err := s.place(ctx, tx, v, reqs)
 			if err != nil {
 				return err
 			}
