@@ -235,6 +235,12 @@ func (c *conn) createVM(ctx context.Context, spec hypervisor.CreateSpec) (hyperv
 	if err != nil {
 		return fail(err)
 	}
+	var made ovm.Bytes // what the disks made for the VM take
+	for _, d := range disks {
+		if d.create {
+			made += d.size
+		}
+	}
 	if c.cfg.ImageLibrary != "" && spec.Spec.Image.Format == ovm.FormatVMDK {
 		boot := fmt.Sprintf("%s/%s.vmdk", dir, spec.Name)
 		u, err := c.copyTemplate(ctx, spec.Spec.Image, boot)
@@ -251,6 +257,8 @@ func (c *conn) createVM(ctx context.Context, spec hypervisor.CreateSpec) (hyperv
 			if err := c.extendDisk(ctx, boot, size); err != nil {
 				return fail(err)
 			}
+		} else if n, err := c.diskCapacity(ctx, boot); err == nil {
+			made += ovm.Bytes(n) // the copy, as large as the template
 		}
 		disks = append([]diskPlan{{path: boot}}, disks...)
 	}
@@ -270,10 +278,7 @@ func (c *conn) createVM(ctx context.Context, spec hypervisor.CreateSpec) (hyperv
 		CPU: spec.Spec.CPU, Memory: spec.Spec.Memory, Image: spec.Spec.Image, Power: ovm.PowerStopped,
 		Labels: spec.Spec.Labels, CreatedAt: now,
 	}
-	// The disks as the host made them (the template's copy included).
-	if vm, err := c.lookup(ctx, hypervisor.ByNative(ref.Value), []string{"config.hardware.device"}); err == nil {
-		inst.Disk = diskBytes(vm)
-	}
+	inst.Disk = made
 	return inst, nil
 }
 
