@@ -141,13 +141,20 @@ func (s *Service) update(ctx context.Context, id ovm.ID, change func(ctx context
 		case err != nil:
 			return err
 		}
-		if err := change(ctx, tx, &inst); err != nil {
+		switch err := change(ctx, tx, &inst); {
+		case errors.Is(err, errNoChange):
+			return nil
+		case err != nil:
 			return err
 		}
 		inst.Status.UpdatedAt = s.now()
 		return save(ctx, tx, &r, inst)
 	})
 }
+
+// errNoChange, returned by the change of update, leaves the instance as it
+// is: nothing is written.
+var errNoChange = errors.New("no change")
 
 // ignore returns nil for errors of the given kinds.
 func ignore(err error, kinds ...ovm.Kind) error {
@@ -317,33 +324,26 @@ func (s *Service) countDisks(ctx context.Context, id ovm.ID, made ovm.Bytes) err
 	if made <= 0 {
 		return nil // nothing made beyond volumes: nothing to write
 	}
-	return s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
-		inst, r, err := getAs[instanceRecord](ctx, tx, store.KindInstance, id)
-		switch {
-		case ovm.KindOf(err) == ovm.KindNotFound:
-			return nil
-		case err != nil:
-			return err
-		}
+	return s.update(ctx, id, func(ctx context.Context, tx store.Tx, inst *instanceRecord) error {
 		extra := made - inst.Reserved.Disk
 		if extra <= 0 {
-			return nil // counted already (a step run again, an evacuation)
+			return errNoChange // counted already (a step run again, an evacuation)
 		}
 		if err := tx.Reserve(ctx, inst.VDCID, ovm.Usage{Disk: extra}); err != nil {
 			return fmt.Errorf("the disks made for instance %s take %s: %w", inst.Name, made, err)
 		}
 		inst.Reserved.Disk += extra
-		if inst.Held.HostID != "" {
-			limit, err := allocatable(ctx, tx, inst.Held.HostID)
-			if err != nil {
-				return err
-			}
-			if err := growHold(ctx, tx, &inst.Held, ovm.Resources{Disk: extra}, ovm.Resources{Disk: limit.Disk}); err != nil {
-				return hostFull(err, fmt.Sprintf("the %s of disks of instance %s", made, inst.Name))
-			}
+		if inst.Held.HostID == "" {
+			return nil
 		}
-		inst.Status.UpdatedAt = s.now()
-		return save(ctx, tx, &r, inst)
+		limit, err := allocatable(ctx, tx, inst.Held.HostID)
+		if err != nil {
+			return err
+		}
+		if err := growHold(ctx, tx, &inst.Held, ovm.Resources{Disk: extra}, ovm.Resources{Disk: limit.Disk}); err != nil {
+			return hostFull(err, fmt.Sprintf("the %s of disks of instance %s", made, inst.Name))
+		}
+		return nil
 	})
 }
 

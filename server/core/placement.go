@@ -174,48 +174,46 @@ func scopeHosts(ctx context.Context, tx store.Tx, scope ovm.Scope) ([]store.Reco
 	return listAll(ctx, tx, store.Filter{Kind: store.KindHost, ParentID: scope.PoolID})
 }
 
-// requestNetworks reads the networks the requests need.
+// requestNetworks reads the networks the requests need (those that exist:
+// the address allocation names a missing one).
 func requestNetworks(ctx context.Context, tx store.Tx, reqs []placement.Request) ([]ovm.Network, error) {
-	var out []ovm.Network
+	return readEach[ovm.Network](ctx, tx, store.KindNetwork, reqs, func(r placement.Request) []ovm.ID { return r.Networks }, nil)
+}
+
+// requestStorage reads the shared storage pools the requests need (a
+// missing one is refused when the request is made), plus extra.
+func requestStorage(ctx context.Context, tx store.Tx, reqs []placement.Request, extra []ovm.StoragePool) ([]ovm.StoragePool, error) {
+	skip := make([]ovm.ID, len(extra))
+	for i, sp := range extra {
+		skip[i] = sp.ID
+	}
+	out, err := readEach[ovm.StoragePool](ctx, tx, store.KindStoragePool, reqs, func(r placement.Request) []ovm.ID { return r.SharedStorage }, skip)
+	return append(slices.Clone(extra), out...), err
+}
+
+// readEach reads, once each, the records of kind that ids names in the
+// requests, but those of skip; a record that does not exist is left out.
+func readEach[T any](ctx context.Context, tx store.Tx, kind store.Kind, reqs []placement.Request,
+	ids func(placement.Request) []ovm.ID, skip []ovm.ID) ([]T, error) {
+	var out []T
 	seen := map[ovm.ID]bool{}
+	for _, id := range skip {
+		seen[id] = true
+	}
 	for _, r := range reqs {
-		for _, id := range r.Networks {
+		for _, id := range ids(r) {
 			if seen[id] {
 				continue
 			}
 			seen[id] = true
-			n, _, err := getAs[ovm.Network](ctx, tx, store.KindNetwork, id)
+			v, _, err := getAs[T](ctx, tx, kind, id)
 			switch {
 			case ovm.KindOf(err) == ovm.KindNotFound:
-				continue // the address allocation names the field
+				continue
 			case err != nil:
 				return nil, err
 			}
-			out = append(out, n)
-		}
-	}
-	return out, nil
-}
-
-// requestStorage reads the shared storage pools the requests need, plus
-// extra.
-func requestStorage(ctx context.Context, tx store.Tx, reqs []placement.Request, extra []ovm.StoragePool) ([]ovm.StoragePool, error) {
-	out := slices.Clone(extra)
-	seen := map[ovm.ID]bool{}
-	for _, sp := range extra {
-		seen[sp.ID] = true
-	}
-	for _, r := range reqs {
-		for _, id := range r.SharedStorage {
-			if seen[id] {
-				continue
-			}
-			seen[id] = true
-			sp, _, err := getAs[ovm.StoragePool](ctx, tx, store.KindStoragePool, id)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, sp)
+			out = append(out, v)
 		}
 	}
 	return out, nil
