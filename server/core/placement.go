@@ -21,8 +21,6 @@ type fleet struct {
 	// limit is each host's allocatable capacity (with its pool's
 	// overcommit): the guard of the allocation a placement makes.
 	limit map[ovm.ID]ovm.Resources
-	// names are the hosts' names, for messages to administrators.
-	names map[ovm.ID]string
 	// hosts are the hosts of the snapshot as placement sees them.
 	hosts []placement.Host
 }
@@ -92,7 +90,7 @@ func (s *Service) snapshot(ctx context.Context, tx store.Tx, poolID ovm.ID, reqs
 		return nil, err
 	}
 	fl := &fleet{pool: pool, scope: scope, policy: pool.Policy,
-		limit: make(map[ovm.ID]ovm.Resources, len(hosts)), names: make(map[ovm.ID]string, len(hosts))}
+		limit: make(map[ovm.ID]ovm.Resources, len(hosts))}
 	if !fl.policy.Valid() {
 		fl.policy = ovm.PolicyPerformance
 	}
@@ -101,7 +99,6 @@ func (s *Service) snapshot(ctx context.Context, tx store.Tx, poolID ovm.ID, reqs
 		a := allocs[h.ID]
 		over := pools[h.PoolID].Overcommit
 		fl.limit[h.ID] = over.Apply(h.Capacity)
-		fl.names[h.ID] = h.Name
 		p := placement.Host{
 			ID: h.ID, DatacenterID: h.DatacenterID, PoolID: h.PoolID, Name: h.Name, Kind: h.Kind,
 			State: h.State, ReadOnly: h.ReadOnly, Capacity: h.Capacity, Allocated: a.Resources, Overcommit: over,
