@@ -2,7 +2,7 @@
 #   make test     install and start the engines the tests need, then run every test
 #   make testenv  only install and start the engines (idempotent); writes .testenv
 #   make check    gofmt + go vet
-#   make bench    the SDK's benchmarks
+#   make bench    the SDK's and the server's benchmarks (PostgreSQL too when .testenv exists)
 
 GO      ?= go
 GOFLAGS ?=
@@ -27,8 +27,16 @@ check:
 	$(GO) vet ./...
 	$(GO) vet -tags integration ./...
 
+# The server's benchmarks: creates, host and list pages at 1,000 and 20,000
+# instances (ratios measured in one run), GET of one instance against a bare
+# handler; make test runs their work once at a small size.
+SERVERBENCH ?= AtScale|GetInstance|CreateInstance
+
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./placement/ ./ha/ ./network/
+	$(GO) test -p 1 -run '^$$' -bench '$(SERVERBENCH)' -benchmem -benchtime 1000x -timeout 60m ./server/api/
+	@if [ -f .testenv ]; then . ./.testenv && $(GO) test -tags integration -p 1 -run '^$$' \
+		-bench 'Postgres|(AtScale|GetInstance|CreateInstance)/postgres' -benchmem -benchtime 1000x -timeout 60m ./server/api/; fi
 
 example:
 	$(GO) run ./examples/evacuation

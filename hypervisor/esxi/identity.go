@@ -29,7 +29,32 @@ const (
 // vmProps are the VM properties an Instance is made from.
 var vmProps = []string{
 	"name", "config.extraConfig", "config.hardware.numCPU", "config.hardware.memoryMB",
-	"config.createDate", "config.template", "runtime.powerState", "guest.net",
+	"config.createDate", "config.template", "runtime.powerState", "guest.net", "config.hardware.device",
+}
+
+// diskBytes sums the capacity of the VM's own disks: every virtual disk
+// but the OVM volumes attached to it (which are counted as volumes).
+func diskBytes(vm mo.VirtualMachine) ovm.Bytes {
+	if vm.Config == nil {
+		return 0
+	}
+	var n ovm.Bytes
+	for _, dev := range vm.Config.Hardware.Device {
+		disk, ok := dev.(*types.VirtualDisk)
+		if !ok {
+			continue
+		}
+		if b, ok := disk.Backing.(types.BaseVirtualDeviceFileBackingInfo); ok &&
+			strings.Contains(b.GetVirtualDeviceFileBackingInfo().FileName, "] "+volumesDir+"/") {
+			continue
+		}
+		size := ovm.Bytes(disk.CapacityInBytes)
+		if size == 0 {
+			size = ovm.Bytes(disk.CapacityInKB) * ovm.KiB
+		}
+		n += size
+	}
+	return n
 }
 
 // extra returns the VM's extraConfig as a map.
@@ -84,6 +109,7 @@ func instanceOf(vm mo.VirtualMachine) hypervisor.Instance {
 	if vm.Config != nil {
 		inst.CPU = ovm.CPUs(int64(vm.Config.Hardware.NumCPU))
 		inst.Memory = ovm.Bytes(vm.Config.Hardware.MemoryMB) * ovm.MiB
+		inst.Disk = diskBytes(vm)
 		if vm.Config.CreateDate != nil {
 			inst.CreatedAt = *vm.Config.CreateDate
 		}

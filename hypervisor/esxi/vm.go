@@ -235,6 +235,12 @@ func (c *conn) createVM(ctx context.Context, spec hypervisor.CreateSpec) (hyperv
 	if err != nil {
 		return fail(err)
 	}
+	var made ovm.Bytes // what the disks made for the VM take
+	for _, d := range disks {
+		if d.create {
+			made += d.size
+		}
+	}
 	if c.cfg.ImageLibrary != "" && spec.Spec.Image.Format == ovm.FormatVMDK {
 		boot := fmt.Sprintf("%s/%s.vmdk", dir, spec.Name)
 		u, err := c.copyTemplate(ctx, spec.Spec.Image, boot)
@@ -251,6 +257,8 @@ func (c *conn) createVM(ctx context.Context, spec hypervisor.CreateSpec) (hyperv
 			if err := c.extendDisk(ctx, boot, size); err != nil {
 				return fail(err)
 			}
+		} else if n, err := c.diskCapacity(ctx, boot); err == nil {
+			made += ovm.Bytes(n) // the copy, as large as the template
 		}
 		disks = append([]diskPlan{{path: boot}}, disks...)
 	}
@@ -265,11 +273,13 @@ func (c *conn) createVM(ctx context.Context, spec hypervisor.CreateSpec) (hyperv
 	}
 	ref, _ := info.Result.(types.ManagedObjectReference)
 	c.remember(spec.ID, ref)
-	return hypervisor.Instance{
+	inst := hypervisor.Instance{
 		NativeID: ref.Value, OVMID: spec.ID, VDCID: spec.VDCID, Name: spec.Name, Type: ovm.TypeVM,
 		CPU: spec.Spec.CPU, Memory: spec.Spec.Memory, Image: spec.Spec.Image, Power: ovm.PowerStopped,
 		Labels: spec.Spec.Labels, CreatedAt: now,
-	}, nil
+	}
+	inst.Disk = made
+	return inst, nil
 }
 
 // diskPlan is one disk of a new VM.

@@ -273,3 +273,29 @@ func TestCallsAndClose(t *testing.T) {
 	require.ErrorIs(t, err, ovm.ErrUnavailable, "Ping after Close: got %v, want unavailable", err)
 	assert.Contains(t, err.Error(), "closed", "Ping after Close: got %q, want it to say closed", err)
 }
+
+// TestTemplateDisk: a VM that declares no disk gets a copy of its template
+// of Options.TemplateDisk, and every instance reports the disks made for it.
+func TestTemplateDisk(t *testing.T) {
+	tests := []struct {
+		name string
+		spec ovm.InstanceSpec
+		want ovm.Bytes
+	}{
+		{"vm without disks: the template's copy", ovm.InstanceSpec{Type: ovm.TypeVM, CPU: 1000, Memory: 64 * ovm.MiB, Image: ovm.Template("t.qcow2")}, ovm.GiB},
+		{"vm with a disk: that disk", ovm.InstanceSpec{Type: ovm.TypeVM, CPU: 1000, Memory: 64 * ovm.MiB, Image: ovm.Template("t.qcow2"),
+			Disks: []ovm.DiskSpec{{Size: 5 * ovm.GiB}}}, 5 * ovm.GiB},
+		{"container: nothing", ovm.InstanceSpec{Type: ovm.TypeContainer, CPU: 100, Memory: 16 * ovm.MiB, Image: ovm.ContainerImage("busybox:1")}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := fake.New(fake.Options{TemplateDisk: ovm.GiB})
+			got, err := d.Create(t.Context(), hypervisor.CreateSpec{ID: ovm.NewID(), Name: "i1", Spec: tt.spec})
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got.Disk, "made by Create")
+			again, err := d.Get(t.Context(), hypervisor.ByNative(got.NativeID))
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, again.Disk, "read by Get")
+		})
+	}
+}

@@ -96,6 +96,7 @@ func TestMetadataRoundTripProperty(t *testing.T) {
 			Image:     ovm.Template(rapid.StringMatching(`[a-z0-9<>&"' ._-]{1,30}`).Draw(t, "image")),
 			CreatedAt: time.Unix(rapid.Int64Range(0, 4e9).Draw(t, "created"), 0).UTC(),
 			Labels:    rapid.MapOf(rapid.StringMatching(`[a-z]{1,8}`), rapid.StringMatching(`[ -~]{0,16}`)).Draw(t, "labels"),
+			Disk:      ovm.Bytes(rapid.Int64Range(0, 1<<50).Draw(t, "disk")),
 		}
 		if len(m.Labels) == 0 {
 			m.Labels = nil
@@ -109,7 +110,7 @@ func TestMetadataRoundTripProperty(t *testing.T) {
 		if err != nil || !ok {
 			t.Fatalf("ParseMetadata(%q): got ok=%v err=%v, want the element", x, ok, err)
 		}
-		if got.ID != m.ID || got.Name != m.Name || got.CPU != m.CPU || got.Image != m.Image || !got.CreatedAt.Equal(m.CreatedAt) || len(got.Labels) != len(m.Labels) {
+		if got.ID != m.ID || got.Name != m.Name || got.CPU != m.CPU || got.Image != m.Image || !got.CreatedAt.Equal(m.CreatedAt) || len(got.Labels) != len(m.Labels) || got.Disk != m.Disk {
 			t.Fatalf("round trip: got %+v, want %+v", got, m)
 		}
 		for k, v := range m.Labels {

@@ -88,8 +88,17 @@ func benchGetInstance(b *testing.B, open func(testing.TB) store.Store) {
 	defer bare.Close()
 	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
 	fullURL, bareURL := full.URL+"/v1/instances/"+string(inst.ID), bare.URL+"/v1/instances/"+string(inst.ID)
-	get(b, c, fullURL, token)
-	get(b, c, bareURL, "")
+	interleaved(b, c, fullURL, token, bareURL, 1)
+}
+
+// interleaved GETs fullURL (with token) and bareURL in turns, warm times
+// each first, then b.N times each, and reports both medians and their
+// ratio (full/bare at p50).
+func interleaved(b *testing.B, c *http.Client, fullURL, token, bareURL string, warm int) {
+	for range warm {
+		get(b, c, fullURL, token)
+		get(b, c, bareURL, "")
+	}
 	fulls := make([]time.Duration, 0, b.N)
 	bares := make([]time.Duration, 0, b.N)
 	b.ResetTimer()

@@ -136,6 +136,11 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if n, err := core.NewSystem(svc).HoldExisting(ctx); err != nil {
+		return nil, fmt.Errorf("record the hosts' allocations: %w", err)
+	} else if n > 0 {
+		log.Info("recorded the hosts' allocations of existing instances and volumes", "records", n)
+	}
 	password, created, err := core.NewSystem(svc).EnsureAdmin(ctx, cfg.AdminName)
 	if err != nil {
 		return nil, fmt.Errorf("the platform administrator: %w", err)

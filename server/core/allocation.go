@@ -1,6 +1,7 @@
 package core
 
 import (
+	"bytes"
 	"context"
 
 	"github.com/openovm/ovm/ovm"
@@ -95,4 +96,92 @@ func allocatable(ctx context.Context, tx store.Tx, hostID ovm.ID) (ovm.Resources
 		return ovm.Resources{}, err
 	}
 	return pool.Overcommit.Apply(h.Capacity), nil
+}
+
+// holdBatch is how many records HoldExisting changes per transaction.
+const holdBatch = 200
+
+// HoldExisting gives every instance and volume recorded before hosts'
+// allocations were stored (a record on a host without a hold) its share of
+// its host: what hostHold would hold for it had it been made now (a failed
+// instance or volume holds nothing). A record that holds already is left
+// alone, so running it again, or on two replicas at once, changes nothing
+// more. The server calls it at start; it returns how many records it
+// changed.
+func (y *System) HoldExisting(ctx context.Context) (int, error) {
+	s := y.s
+	var todo []store.Record
+	err := s.view(ctx, func(ctx context.Context, tx store.Tx) error {
+		todo = todo[:0]
+		for _, kind := range []store.Kind{store.KindInstance, store.KindVolume} {
+			rs, err := listAll(ctx, tx, store.Filter{Kind: kind, AllVDCs: true})
+			if err != nil {
+				return err
+			}
+			for _, r := range rs {
+				if r.HostID != "" && !bytes.Contains(r.Data, []byte(`"held":`)) {
+					todo = append(todo, store.Record{Kind: r.Kind, ID: r.ID})
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for len(todo) > 0 {
+		batch := todo[:min(holdBatch, len(todo))]
+		todo = todo[len(batch):]
+		changed := 0
+		err := s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
+			changed = 0
+			for _, k := range batch {
+				ok, err := holdExisting(ctx, tx, k.Kind, k.ID)
+				if err != nil {
+					return err
+				}
+				if ok {
+					changed++
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return n, err
+		}
+		n += changed
+	}
+	return n, nil
+}
+
+// holdExisting gives one record without a hold its share of its host.
+func holdExisting(ctx context.Context, tx store.Tx, kind store.Kind, id ovm.ID) (bool, error) {
+	r, err := tx.Get(ctx, kind, id)
+	switch {
+	case ovm.KindOf(err) == ovm.KindNotFound:
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	if kind == store.KindVolume {
+		v, err := decode[volumeRecord](r)
+		if err != nil || v.Held.HostID != "" || v.HostID == "" || v.Phase == ovm.PhaseFailed {
+			return false, err
+		}
+		if err := setHold(ctx, tx, &v.Held, hostHold{HostID: v.HostID, Resources: ovm.Resources{Disk: v.Size}}, ovm.Resources{}); err != nil {
+			return false, err
+		}
+		return true, save(ctx, tx, &r, v)
+	}
+	inst, err := decode[instanceRecord](r)
+	if err != nil || inst.Held.HostID != "" || inst.Status.HostID == "" || inst.Status.Phase == ovm.PhaseFailed {
+		return false, err
+	}
+	hold := instanceHold(inst.Status.HostID, inst.Spec, inst.VAppID)
+	hold.Resources.Disk = max(hold.Resources.Disk, inst.Reserved.Disk) // with the disks counted at create
+	if err := setHold(ctx, tx, &inst.Held, hold, ovm.Resources{}); err != nil {
+		return false, err
+	}
+	return true, save(ctx, tx, &r, inst)
 }

@@ -161,7 +161,7 @@ func (r *fleetRun) fakeHost(t require.TestingT, i int) *fake.Driver {
 // what its records hold, and the VDC's usage the sum of all of them.
 func TestHostAllocationProperty(t *testing.T) {
 	f := newFixtureWith(t, fake.Options{TemplateDisk: templateDisk,
-		Capacity: ovm.Resources{CPU: ovm.CPUs(64), Memory: 256 * ovm.GiB, Disk: 4 * ovm.TiB}})
+		Capacity: ovm.Resources{CPU: ovm.CPUs(64), Memory: 256 * ovm.GiB, Disk: 4 * ovm.TiB}}, nil)
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
 	fewerChecks(t, 25)
@@ -314,4 +314,130 @@ func slicesIndex(hosts []ovm.Host, id ovm.ID) int {
 		}
 	}
 	return 0
+}
+
+// TestHoldExisting: records made before hosts' allocations were stored
+// (no hold, no allocation row) get their share at start, once.
+func TestHoldExisting(t *testing.T) {
+	f := newFixtureWith(t, fake.Options{TemplateDisk: templateDisk}, nil)
+	ctx := t.Context()
+	r := newFleetRun(t, ctx, f, 2)
+	for i, s := range []ovm.InstanceSpec{spec(), {Type: ovm.TypeVM, CPU: ovm.CPUs(2), Memory: ovm.GiB, Image: ovm.Template("debian.qcow2")}} {
+		it, err := f.svc.CreateInstance(ctx, f.admin, core.CreateInstance{VDCID: r.vdc.ID, Name: fmt.Sprintf("old%d", i), Spec: s})
+		require.NoError(t, err)
+		require.Equal(t, ovm.TaskSucceeded, r.wait(t, ctx, it.Task).State)
+	}
+	vt, err := f.svc.CreateVolume(ctx, f.admin, core.CreateVolume{VDCID: r.vdc.ID, Name: "data", Size: 3 * ovm.GiB})
+	require.NoError(t, err)
+	require.Equal(t, ovm.TaskSucceeded, r.wait(t, ctx, vt.Task).State)
+	r.check(t, ctx)
+
+	// As an older server left them: no hold in the records, no rows.
+	require.NoError(t, core.NewSystem(f.svc).Store().Tx(ctx, func(ctx context.Context, tx store.Tx) error {
+		for _, h := range r.hosts {
+			if err := tx.DeleteHostAllocation(ctx, h.ID); err != nil {
+				return err
+			}
+		}
+		for _, kind := range []store.Kind{store.KindInstance, store.KindVolume} {
+			rs, _, err := tx.List(ctx, store.Filter{Kind: kind, VDCID: r.vdc.ID}, store.Page{})
+			if err != nil {
+				return err
+			}
+			for _, rec := range rs {
+				var m map[string]json.RawMessage
+				if err := json.Unmarshal(rec.Data, &m); err != nil {
+					return err
+				}
+				require.Contains(t, m, "held")
+				delete(m, "held")
+				if rec.Data, err = json.Marshal(m); err != nil {
+					return err
+				}
+				if err := tx.Update(ctx, &rec, 0); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}))
+	n, err := core.NewSystem(f.svc).HoldExisting(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 3, n, "two instances and a volume")
+	r.check(t, ctx)
+	n, err = core.NewSystem(f.svc).HoldExisting(ctx)
+	require.NoError(t, err)
+	assert.Zero(t, n, "a second run changes nothing")
+	r.check(t, ctx)
+}
+
+// TestCreatePlacesByNetworkAndStorage: every create fills the networks and
+// shared storage of the hosts, so placement sends an instance only where
+// its networks and disks are reachable.
+func TestCreatePlacesByNetworkAndStorage(t *testing.T) {
+	f := newFixtureWith(t, fake.Options{}, []ovm.HostKind{ovm.HostDocker})
+	ctx := t.Context()
+	dc, err := f.svc.CreateDatacenter(ctx, f.admin, core.CreateDatacenter{Name: "dc"})
+	require.NoError(t, err)
+	pool, err := f.svc.CreatePool(ctx, f.admin, core.CreatePool{Name: "pool", DatacenterID: dc.ID, Policy: ovm.PolicyPerformance})
+	require.NoError(t, err)
+	register := func(name string, kind ovm.HostKind) ovm.Host {
+		h, err := f.svc.RegisterHost(ctx, f.admin, core.RegisterHost{Name: name, Kind: kind, Endpoint: "fake://" + name + "-" + string(ovm.NewID().Short()), PoolID: pool.ID})
+		require.NoError(t, err)
+		return h
+	}
+	// A Docker host without an uplink carries no VLAN; the fake host does.
+	docker, fk := register("docker1", ovm.HostDocker), register("fake1", ovm.HostFake)
+	v, err := f.svc.CreateVDC(ctx, f.admin, core.CreateVDC{Name: "vdc", PoolID: pool.ID, Quota: ovm.Unlimited})
+	require.NoError(t, err)
+	vlan, err := f.svc.CreateNetwork(ctx, f.admin, core.CreateNetwork{VDCID: v.ID, Network: ovm.Network{Name: "tagged", VLAN: 42, Subnet: mustPrefix("10.1.0.0/24")}})
+	require.NoError(t, err)
+	flat, err := f.svc.CreateNetwork(ctx, f.admin, core.CreateNetwork{VDCID: v.ID, Network: ovm.Network{Name: "flat", Subnet: mustPrefix("10.2.0.0/24")}})
+	require.NoError(t, err)
+	// A shared storage pool only the Docker host sees.
+	sp := ovm.StoragePool{ID: ovm.NewID(), Name: "nfs1", Kind: ovm.StorageNFS, Path: "/mnt/nfs1", HostIDs: []ovm.ID{docker.ID}}
+	rec, err := store.NewRecord(store.KindStoragePool, sp.ID, "", sp.Name, sp)
+	require.NoError(t, err)
+	require.NoError(t, core.NewSystem(f.svc).Store().Tx(ctx, func(ctx context.Context, tx store.Tx) error { return tx.Insert(ctx, &rec) }))
+
+	ctr := func(nets []ovm.ID, disks []ovm.DiskSpec) ovm.InstanceSpec {
+		s := ovm.InstanceSpec{Type: ovm.TypeContainer, CPU: 100, Memory: 16 * ovm.MiB, Image: ovm.ContainerImage("busybox:1"), Disks: disks}
+		for _, n := range nets {
+			s.NICs = append(s.NICs, ovm.NICSpec{NetworkID: n})
+		}
+		return s
+	}
+	onShared := []ovm.DiskSpec{{Size: ovm.GiB, StoragePoolID: sp.ID, MountPath: "/data"}}
+	tests := []struct {
+		name string
+		spec ovm.InstanceSpec
+		want []ovm.ID // hosts it may land on, over four creates
+		fits bool
+	}{
+		{"untagged network: either host", ctr([]ovm.ID{flat.ID}, nil), []ovm.ID{docker.ID, fk.ID}, true},
+		{"vlan network: the host that carries it", ctr([]ovm.ID{vlan.ID}, nil), []ovm.ID{fk.ID}, true},
+		{"shared storage: the host that sees it", ctr(nil, onShared), []ovm.ID{docker.ID}, true},
+		{"vlan and that storage: no host", ctr([]ovm.ID{vlan.ID}, onShared), nil, false},
+	}
+	n := 0
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			used := map[ovm.ID]bool{}
+			for range 4 {
+				n++
+				it, err := f.svc.CreateInstance(ctx, f.admin, core.CreateInstance{VDCID: v.ID, Name: fmt.Sprintf("c%d", n), Spec: tc.spec})
+				if !tc.fits {
+					require.Error(t, err)
+					assert.Equal(t, ovm.KindUnavailable, ovm.KindOf(err), "error %v", err)
+					return
+				}
+				require.NoError(t, err)
+				used[it.Instance.Status.HostID] = true
+			}
+			for h := range used {
+				assert.Contains(t, tc.want, h, "a host the instance cannot reach")
+			}
+			assert.Len(t, used, len(tc.want), "round-robin over the hosts that fit")
+		})
+	}
 }

@@ -145,7 +145,7 @@ func (y *System) EvacuateHost(ctx context.Context, hostID ovm.ID, fence ha.Fence
 		if err != nil {
 			return err
 		}
-		fl, err := snapshot(ctx, tx, pool.ID, nil, snapshotOptions{PoolOnly: true, Groups: true, Sharing: shared})
+		fl, err := s.snapshot(ctx, tx, pool.ID, nil, snapshotOptions{PoolOnly: true, Groups: true, Sharing: shared})
 		if err != nil {
 			return err
 		}

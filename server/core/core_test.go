@@ -33,11 +33,12 @@ type fixture struct {
 // each of with changes its options.
 func newFixture(t *testing.T, with ...func(*core.Options)) *fixture {
 	t.Helper()
-	return newFixtureWith(t, fake.Options{}, with...)
+	return newFixtureWith(t, fake.Options{}, nil, with...)
 }
 
-// newFixtureWith is newFixture with fake hosts made with opts.
-func newFixtureWith(t *testing.T, opts fake.Options, with ...func(*core.Options)) *fixture {
+// newFixtureWith is newFixture with fake hosts made with opts, which also
+// pose as hosts of the kinds given; each of with changes the options.
+func newFixtureWith(t *testing.T, opts fake.Options, kinds []ovm.HostKind, with ...func(*core.Options)) *fixture {
 	t.Helper()
 	st, err := sqlstore.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "db"))
 	require.NoError(t, err)
@@ -46,6 +47,9 @@ func newFixtureWith(t *testing.T, opts fake.Options, with ...func(*core.Options)
 	reg := drivers.NewRegistry()
 	fakes := drivers.NewFakeHosts(opts)
 	reg.Register(ovm.HostFake, fakes.Factory())
+	for _, k := range kinds {
+		reg.Register(k, fakes.Factory())
+	}
 	key := make([]byte, secrets.KeySize)
 	_, _ = rand.Read(key)
 	box, err := secrets.New(key)

@@ -166,13 +166,20 @@ func (s *Service) update(ctx context.Context, id ovm.ID, change func(ctx context
 		case err != nil:
 			return err
 		}
-		if err := change(ctx, tx, &inst); err != nil {
+		switch err := change(ctx, tx, &inst); {
+		case errors.Is(err, errNoChange):
+			return nil
+		case err != nil:
 			return err
 		}
 		inst.Status.UpdatedAt = s.now()
 		return save(ctx, tx, &r, inst)
 	})
 }
+
+// errNoChange, returned by the change of update, leaves the instance as it
+// is: nothing is written.
+var errNoChange = errors.New("no change")
 
 // ignore returns nil for errors of the given kinds.
 func ignore(err error, kinds ...ovm.Kind) error {
@@ -340,10 +347,13 @@ const stepCountDisks = "count disks"
 // kept in Reserved and Held, so running the step again charges nothing
 // more.
 func (s *Service) countDisks(ctx context.Context, id ovm.ID, made ovm.Bytes) error {
+	if made <= 0 {
+		return nil // nothing made beyond volumes: nothing to write
+	}
 	return s.update(ctx, id, func(ctx context.Context, tx store.Tx, inst *instanceRecord) error {
 		extra := made - inst.Reserved.Disk
 		if extra <= 0 {
-			return nil
+			return errNoChange // counted already (a step run again, an evacuation)
 		}
 		if err := tx.Reserve(ctx, inst.VDCID, ovm.Usage{Disk: extra}); err != nil {
 			return fmt.Errorf("the disks made for instance %s take %s: %w", inst.Name, made, err)

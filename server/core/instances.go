@@ -89,6 +89,7 @@ func (s *Service) CreateInstance(ctx context.Context, p auth.Principal, in Creat
 		return InstanceTask{}, err
 	}
 	var out InstanceTask
+	defer s.placing.lock(vdc)()
 	err = s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
 		return idempotent(ctx, tx, p, "instance.create", in.IdempotencyKey, in, &out, func() error {
 			v, err := s.tenantVDC(ctx, tx, p, vdc)
@@ -104,11 +105,7 @@ func (s *Service) CreateInstance(ctx context.Context, p auth.Principal, in Creat
 				return err
 			}
 			reqs := []placement.Request{req}
-			fl, err := snapshot(ctx, tx, v.PoolID, reqs, snapshotOptions{})
-			if err != nil {
-				return err
-			}
-			res, err := place(ctx, tx, fl, reqs)
+			res, fl, err := s.place(ctx, tx, v, reqs)
 			if err != nil {
 				return err
 			}

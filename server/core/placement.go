@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"slices"
+	"sync"
 
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/placement"
@@ -20,8 +21,6 @@ type fleet struct {
 	// limit is each host's allocatable capacity (with its pool's
 	// overcommit): the guard of the allocation a placement makes.
 	limit map[ovm.ID]ovm.Resources
-	// names are the hosts' names, for messages to administrators.
-	names map[ovm.ID]string
 	// hosts are the hosts of the snapshot as placement sees them.
 	hosts []placement.Host
 }
@@ -46,7 +45,7 @@ type snapshotOptions struct {
 // the shared storage pools of reqs it reaches, and the pool's stored
 // round-robin cursor. Its cost grows with the hosts of the scope and what
 // the requests name, never with the instances of the platform.
-func snapshot(ctx context.Context, tx store.Tx, poolID ovm.ID, reqs []placement.Request, o snapshotOptions) (*fleet, error) {
+func (s *Service) snapshot(ctx context.Context, tx store.Tx, poolID ovm.ID, reqs []placement.Request, o snapshotOptions) (*fleet, error) {
 	pool, _, err := getAs[ovm.ResourcePool](ctx, tx, store.KindPool, poolID)
 	if err != nil {
 		return nil, err
@@ -61,9 +60,9 @@ func snapshot(ctx context.Context, tx store.Tx, poolID ovm.ID, reqs []placement.
 	}
 	pools := map[ovm.ID]ovm.ResourcePool{pool.ID: pool}
 	ids := make([]ovm.ID, 0, len(hrs))
-	hosts := make([]hostRecord, 0, len(hrs))
+	hosts := make([]ovm.Host, 0, len(hrs))
 	for _, r := range hrs {
-		h, err := decode[hostRecord](r)
+		h, err := s.hosts.host(r)
 		if err != nil {
 			return nil, err
 		}
@@ -91,7 +90,7 @@ func snapshot(ctx context.Context, tx store.Tx, poolID ovm.ID, reqs []placement.
 		return nil, err
 	}
 	fl := &fleet{pool: pool, scope: scope, policy: pool.Policy,
-		limit: make(map[ovm.ID]ovm.Resources, len(hosts)), names: make(map[ovm.ID]string, len(hosts))}
+		limit: make(map[ovm.ID]ovm.Resources, len(hosts))}
 	if !fl.policy.Valid() {
 		fl.policy = ovm.PolicyPerformance
 	}
@@ -100,7 +99,6 @@ func snapshot(ctx context.Context, tx store.Tx, poolID ovm.ID, reqs []placement.
 		a := allocs[h.ID]
 		over := pools[h.PoolID].Overcommit
 		fl.limit[h.ID] = over.Apply(h.Capacity)
-		fl.names[h.ID] = h.Name
 		p := placement.Host{
 			ID: h.ID, DatacenterID: h.DatacenterID, PoolID: h.PoolID, Name: h.Name, Kind: h.Kind,
 			State: h.State, ReadOnly: h.ReadOnly, Capacity: h.Capacity, Allocated: a.Resources, Overcommit: over,
@@ -111,12 +109,12 @@ func snapshot(ctx context.Context, tx store.Tx, poolID ovm.ID, reqs []placement.
 			}
 		}
 		for _, n := range nets {
-			if reachesNetwork(h.Host, n) {
+			if reachesNetwork(h, n) {
 				p.Networks = append(p.Networks, n.ID)
 			}
 		}
 		for _, sp := range sharing {
-			if reachesStorage(h.Host, sp) {
+			if reachesStorage(h, sp) {
 				p.SharedStorage = append(p.SharedStorage, sp.ID)
 			}
 		}
@@ -173,48 +171,46 @@ func scopeHosts(ctx context.Context, tx store.Tx, scope ovm.Scope) ([]store.Reco
 	return listAll(ctx, tx, store.Filter{Kind: store.KindHost, ParentID: scope.PoolID})
 }
 
-// requestNetworks reads the networks the requests need.
+// requestNetworks reads the networks the requests need (those that exist:
+// the address allocation names a missing one).
 func requestNetworks(ctx context.Context, tx store.Tx, reqs []placement.Request) ([]ovm.Network, error) {
-	var out []ovm.Network
+	return readEach[ovm.Network](ctx, tx, store.KindNetwork, reqs, func(r placement.Request) []ovm.ID { return r.Networks }, nil)
+}
+
+// requestStorage reads the shared storage pools the requests need (a
+// missing one is refused when the request is made), plus extra.
+func requestStorage(ctx context.Context, tx store.Tx, reqs []placement.Request, extra []ovm.StoragePool) ([]ovm.StoragePool, error) {
+	skip := make([]ovm.ID, len(extra))
+	for i, sp := range extra {
+		skip[i] = sp.ID
+	}
+	out, err := readEach[ovm.StoragePool](ctx, tx, store.KindStoragePool, reqs, func(r placement.Request) []ovm.ID { return r.SharedStorage }, skip)
+	return append(slices.Clone(extra), out...), err
+}
+
+// readEach reads, once each, the records of kind that ids names in the
+// requests, but those of skip; a record that does not exist is left out.
+func readEach[T any](ctx context.Context, tx store.Tx, kind store.Kind, reqs []placement.Request,
+	ids func(placement.Request) []ovm.ID, skip []ovm.ID) ([]T, error) {
+	var out []T
 	seen := map[ovm.ID]bool{}
+	for _, id := range skip {
+		seen[id] = true
+	}
 	for _, r := range reqs {
-		for _, id := range r.Networks {
+		for _, id := range ids(r) {
 			if seen[id] {
 				continue
 			}
 			seen[id] = true
-			n, _, err := getAs[ovm.Network](ctx, tx, store.KindNetwork, id)
+			v, _, err := getAs[T](ctx, tx, kind, id)
 			switch {
 			case ovm.KindOf(err) == ovm.KindNotFound:
-				continue // the address allocation names the field
+				continue
 			case err != nil:
 				return nil, err
 			}
-			out = append(out, n)
-		}
-	}
-	return out, nil
-}
-
-// requestStorage reads the shared storage pools the requests need, plus
-// extra.
-func requestStorage(ctx context.Context, tx store.Tx, reqs []placement.Request, extra []ovm.StoragePool) ([]ovm.StoragePool, error) {
-	out := slices.Clone(extra)
-	seen := map[ovm.ID]bool{}
-	for _, sp := range extra {
-		seen[sp.ID] = true
-	}
-	for _, r := range reqs {
-		for _, id := range r.SharedStorage {
-			if seen[id] {
-				continue
-			}
-			seen[id] = true
-			sp, _, err := getAs[ovm.StoragePool](ctx, tx, store.KindStoragePool, id)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, sp)
+			out = append(out, v)
 		}
 	}
 	return out, nil
@@ -275,17 +271,23 @@ func request(ctx context.Context, tx store.Tx, name string, spec ovm.InstanceSpe
 	return req, nil
 }
 
-// place places a batch on the fleet from the pool's stored cursor, and
-// stores the cursor it ends at.
-func place(ctx context.Context, tx store.Tx, fl *fleet, reqs []placement.Request) ([]placement.Result, error) {
+// place places a batch of a VDC on a snapshot of its pool's scope from the
+// pool's stored cursor, and stores the cursor it ends at. It returns the
+// snapshot too: its limits guard the allocations the caller makes.
+func (s *Service) place(ctx context.Context, tx store.Tx, v ovm.VDC, reqs []placement.Request) ([]placement.Result, *fleet, error) {
+	s.placing.learn(v.ID, v.PoolID)
+	fl, err := s.snapshot(ctx, tx, v.PoolID, reqs, snapshotOptions{})
+	if err != nil {
+		return nil, nil, err
+	}
 	res, next := fl.f.PlaceBatch(reqs, fl.policy, fl.scope, fl.cursor)
 	if next != fl.cursor {
 		if err := saveCursor(ctx, tx, fl.pool.ID, next); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		fl.cursor = next
 	}
-	return res, nil
+	return res, fl, nil
 }
 
 // saveCursor stores a pool's round-robin cursor.
@@ -295,4 +297,46 @@ func saveCursor(ctx context.Context, tx store.Tx, poolID ovm.ID, c placement.Cur
 		return err
 	}
 	return tx.SetPoolCursor(ctx, poolID, string(b))
+}
+
+// placeLocks serializes this replica's placing transactions per resource
+// pool. Two creates on one pool read the same hosts' allocations and the
+// pool's cursor and write them: run at once, one of them fails to
+// serialize and runs again after a backoff; waiting here instead keeps
+// the database's work for what other replicas do at the same time. It is
+// only a lock: correctness comes from the transaction's guarded updates,
+// and the pool of a VDC is a hint learnt from its last placement (a VDC
+// moved to another pool locks the old one once).
+type placeLocks struct {
+	mu    sync.Mutex
+	pools map[ovm.ID]*sync.Mutex
+	vdcs  sync.Map // vdc id → pool id
+}
+
+// lock takes the lock of the pool vdc placed on last (of the VDC itself
+// before its first placement) and returns its unlock.
+func (l *placeLocks) lock(vdc ovm.ID) func() {
+	key := vdc
+	if p, ok := l.vdcs.Load(vdc); ok {
+		key = p.(ovm.ID)
+	}
+	l.mu.Lock()
+	if l.pools == nil {
+		l.pools = map[ovm.ID]*sync.Mutex{}
+	}
+	m := l.pools[key]
+	if m == nil {
+		m = &sync.Mutex{}
+		l.pools[key] = m
+	}
+	l.mu.Unlock()
+	m.Lock()
+	return m.Unlock
+}
+
+// learn records the pool a VDC places on.
+func (l *placeLocks) learn(vdc, pool ovm.ID) {
+	if p, ok := l.vdcs.Load(vdc); !ok || p.(ovm.ID) != pool {
+		l.vdcs.Store(vdc, pool)
+	}
 }

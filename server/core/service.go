@@ -77,6 +77,8 @@ type Service struct {
 
 	decoded decodedInstances
 	creds   credentialCache
+	hosts   decodedHosts
+	placing placeLocks
 }
 
 // New returns a Service and registers its task kinds on o.Tasks.

@@ -51,6 +51,7 @@ func (s *Service) DeployVApp(ctx context.Context, p auth.Principal, in CreateVAp
 		return VAppTasks{}, err
 	}
 	var out VAppTasks
+	defer s.placing.lock(vdc)()
 	err = s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
 		return idempotent(ctx, tx, p, "vapp.create", in.IdempotencyKey, in, &out, func() error {
 			v, err := s.tenantVDC(ctx, tx, p, vdc)
@@ -88,11 +89,7 @@ func (s *Service) DeployVApp(ctx context.Context, p auth.Principal, in CreateVAp
 					return prefixFields(err, "members["+itoa(i)+"].")
 				}
 			}
-			fl, err := snapshot(ctx, tx, v.PoolID, reqs, snapshotOptions{})
-			if err != nil {
-				return err
-			}
-			res, err := place(ctx, tx, fl, reqs)
+			res, fl, err := s.place(ctx, tx, v, reqs)
 			if err != nil {
 				return err
 			}

@@ -75,6 +75,7 @@ func (s *Service) CreateVolume(ctx context.Context, p auth.Principal, in CreateV
 		return VolumeTask{}, err
 	}
 	var out VolumeTask
+	defer s.placing.lock(vdc)()
 	err = s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
 		return idempotent(ctx, tx, p, "volume.create", in.IdempotencyKey, in, &out, func() error {
 			v, err := s.tenantVDC(ctx, tx, p, vdc)
@@ -89,11 +90,7 @@ func (s *Service) CreateVolume(ctx context.Context, p auth.Principal, in CreateV
 				return err
 			}
 			reqs := []placement.Request{{Name: in.Name, Demand: ovm.Resources{Disk: in.Size}}}
-			fl, err := snapshot(ctx, tx, v.PoolID, reqs, snapshotOptions{})
-			if err != nil {
-				return err
-			}
-			res, err := place(ctx, tx, fl, reqs)
+			res, fl, err := s.place(ctx, tx, v, reqs)
 			if err != nil {
 				return err
 			}

@@ -120,6 +120,8 @@ type Engine struct {
 	inflight int
 	perHost  map[ovm.ID]int
 	claims   uint64
+	// saves is the committer's queue while Run runs (see saveTask).
+	saves chan *saveReq
 
 	wmu      sync.Mutex
 	watchers map[ovm.ID]map[*watcher]struct{}
@@ -304,18 +306,36 @@ func (e *Engine) Run(ctx context.Context) error {
 
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	saves := make(chan *saveReq, maxGroup)
+	e.mu.Lock()
+	e.saves = saves
+	e.mu.Unlock()
+	// The committer stops after the runs: they save until they return.
+	cctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	var cwg sync.WaitGroup
+	cwg.Go(func() { e.commitLoop(cctx, saves) })
+	defer func() {
+		wg.Wait()
+		e.mu.Lock()
+		e.saves = nil
+		e.mu.Unlock()
+		stop()
+		cwg.Wait()
+	}()
 	tick := time.NewTicker(e.o.PollInterval)
 	defer tick.Stop()
 	for {
 		for ctx.Err() == nil {
-			c, ok := e.claim(ctx)
-			if !ok {
+			cs := e.claim(ctx)
+			if len(cs) == 0 {
 				break
 			}
-			wg.Go(func() {
-				defer e.release(c.rec.HostID)
-				e.execute(ctx, c)
-			})
+			for _, c := range cs {
+				wg.Go(func() {
+					defer e.release(c.rec.HostID)
+					e.execute(ctx, c)
+				})
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -337,57 +357,81 @@ type claimed struct {
 	steps []Step
 }
 
-// claim takes one task when a worker slot is free, counting it against
-// the bounds. In the same transaction it starts the task when it can.
-func (e *Engine) claim(ctx context.Context) (claimed, bool) {
+// claim takes as many tasks as there are free worker slots, within the
+// bounds per host, in one transaction (one commit for many claims), and
+// starts each when it can in the same transaction. It counts them against
+// the bounds.
+func (e *Engine) claim(ctx context.Context) []claimed {
 	e.mu.Lock()
-	if e.inflight >= e.o.Workers {
+	free := e.o.Workers - e.inflight
+	if free <= 0 {
 		e.mu.Unlock()
-		return claimed{}, false
+		return nil
 	}
-	var busy []ovm.ID
+	perHost := make(map[ovm.ID]int, len(e.perHost))
 	for h, n := range e.perHost {
-		if n >= e.o.PerHost {
-			busy = append(busy, h)
-		}
+		perHost[h] = n
 	}
-	e.claims++
-	// A token per claim: should this engine claim again a task it still
-	// runs (its lease expired unrenewed), the stale run's renewals fail.
-	token := fmt.Sprintf("%s/%d", e.o.Owner, e.claims)
 	e.mu.Unlock()
 
-	var c claimed
-	at := time.Now()
+	var cs []claimed
 	err := e.st.Tx(ctx, func(ctx context.Context, tx store.Tx) error {
-		c = claimed{token: token, at: at}
-		rec, ok, err := tx.ClaimTask(ctx, token, e.o.LeaseTTL, busy)
-		if err != nil || !ok {
-			return err
+		cs = cs[:0]
+		load := make(map[ovm.ID]int, len(perHost))
+		for h, n := range perHost {
+			load[h] = n
 		}
-		c.rec = rec
-		return e.startClaimed(ctx, tx, &c)
+		for len(cs) < free {
+			var busy []ovm.ID
+			for h, n := range load {
+				if n >= e.o.PerHost {
+					busy = append(busy, h)
+				}
+			}
+			e.mu.Lock()
+			e.claims++
+			// A token per claim: should this engine claim again a task it
+			// still runs (its lease expired unrenewed), the stale run's
+			// renewals fail.
+			token := fmt.Sprintf("%s/%d", e.o.Owner, e.claims)
+			e.mu.Unlock()
+			c := claimed{token: token, at: time.Now()}
+			rec, ok, err := tx.ClaimTask(ctx, token, e.o.LeaseTTL, busy)
+			if err != nil || !ok {
+				return err
+			}
+			c.rec = rec
+			if err := e.startClaimed(ctx, tx, &c); err != nil {
+				return err
+			}
+			if rec.HostID != "" {
+				load[rec.HostID]++
+			}
+			cs = append(cs, c)
+		}
+		return nil
 	})
 	if err != nil {
 		if ctx.Err() == nil {
 			e.log.WarnContext(ctx, "tasks: claim a task", "err", err)
 		}
-		return claimed{}, false
-	}
-	if c.rec.Task.ID == "" {
-		return claimed{}, false
+		return nil
 	}
 	e.mu.Lock()
-	e.inflight++
-	if c.rec.HostID != "" {
-		e.perHost[c.rec.HostID]++
+	for _, c := range cs {
+		e.inflight++
+		if c.rec.HostID != "" {
+			e.perHost[c.rec.HostID]++
+		}
 	}
 	e.mu.Unlock()
-	e.log.DebugContext(ctx, "tasks: claimed", "task", c.rec.Task.ID, "kind", c.rec.Task.Kind, "state", c.rec.Task.State)
-	if c.h != nil {
-		e.publish(c.rec)
+	for _, c := range cs {
+		e.log.DebugContext(ctx, "tasks: claimed", "task", c.rec.Task.ID, "kind", c.rec.Task.Kind, "state", c.rec.Task.State)
+		if c.h != nil {
+			e.publish(c.rec)
+		}
 	}
-	return c, true
+	return cs
 }
 
 // startClaimed saves a claimed task running, in the claim's transaction,

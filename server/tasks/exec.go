@@ -305,15 +305,7 @@ func (r *Run) save(ctx context.Context) error {
 	snap.Task.UpdatedAt = r.e.o.Now()
 	gen := r.gen
 	r.mu.Unlock()
-	var saved store.TaskRecord
-	err := r.e.st.Tx(ctx, func(ctx context.Context, tx store.Tx) error {
-		s := snap
-		if err := tx.UpdateTask(ctx, &s); err != nil {
-			return err
-		}
-		saved = s
-		return nil
-	})
+	saved, err := r.e.saveTask(ctx, snap)
 	switch {
 	case err == nil:
 	case errors.Is(err, store.ErrVersionMismatch), errors.Is(err, ovm.ErrNotFound):

@@ -183,7 +183,7 @@ func (t *tx) ClaimTask(ctx context.Context, owner string, ttl time.Duration, bus
 	if err := checkLease(owner, ttl); err != nil {
 		return store.TaskRecord{}, false, err
 	}
-	q := `SELECT id FROM tasks WHERE NOT final AND ` + leaseFree
+	q := `SELECT id FROM tasks WHERE final = FALSE AND ` + leaseFree // the claim index (final, created_at, id) in order
 	var args []any
 	if len(busyHosts) > 0 {
 		for _, h := range busyHosts {
