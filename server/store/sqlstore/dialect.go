@@ -16,6 +16,9 @@ import (
 // given once per query text.
 type dialect struct {
 	name string
+	// fixedNow: {now} is the same value all through a transaction, so a
+	// transaction reads it once.
+	fixedNow bool
 	// replacer expands {json}, {bytes}, {time}, {bool} (column types) and
 	// {now} (the database's clock as a value of the {time} type).
 	replacer *strings.Replacer
@@ -45,6 +48,8 @@ type dialect struct {
 // postgres is CockroachDB's and PostgreSQL's dialect.
 var postgresDialect = dialect{
 	name: "postgres",
+	// now() is the transaction's start: the same all through it.
+	fixedNow: true,
 	replacer: strings.NewReplacer(
 		"{json}", "JSONB", "{bytes}", "BYTEA", "{time}", "TIMESTAMPTZ", "{bool}", "BOOL",
 		"{now}", "now()"),

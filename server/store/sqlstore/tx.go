@@ -31,6 +31,9 @@ type tx struct {
 	// touched lists the records a write transaction inserted, updated or
 	// deleted, for the record cache.
 	touched []recKey
+	// now is the transaction's timestamp once read, on an engine whose
+	// clock stands still within a transaction (PostgreSQL's now()).
+	now time.Time
 }
 
 var _ store.Tx = (*tx)(nil)
@@ -173,9 +176,15 @@ func (t *tx) ts(tm time.Time) any { return t.s.d.timeArg(tm) }
 // Now returns the database's clock (on PostgreSQL and CockroachDB, the
 // transaction's timestamp).
 func (t *tx) Now(ctx context.Context) (time.Time, error) {
+	if !t.now.IsZero() {
+		return t.now, nil
+	}
 	var now time.Time
 	if err := t.scan(ctx, "SELECT {now}", nil, timeValue{&now}); err != nil {
 		return time.Time{}, fmt.Errorf("store: read the database clock: %w", err)
+	}
+	if t.tx != nil && t.s.d.fixedNow {
+		t.now = now // the same value every later read would return
 	}
 	return now, nil
 }
