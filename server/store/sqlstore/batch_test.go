@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,16 +30,7 @@ func (p panicked) Error() string { return fmt.Sprint("panic: ", p.v) }
 // transaction.
 func inOneBatch(t *testing.T, s *Store, fns ...func(ctx context.Context, tx store.Tx) error) []error {
 	t.Helper()
-	hold, holding := make(chan struct{}), make(chan struct{})
-	held := make(chan error, 1)
-	go func() {
-		held <- s.Tx(t.Context(), func(context.Context, store.Tx) error {
-			close(holding)
-			<-hold
-			return nil
-		})
-	}()
-	<-holding
+	release := holdWriter(t, s)
 	outs := make([]error, len(fns))
 	used := make([]*sql.Tx, len(fns))
 	var wg sync.WaitGroup
@@ -55,19 +47,44 @@ func inOneBatch(t *testing.T, s *Store, fns ...func(ctx context.Context, tx stor
 			})
 		})
 	}
-	require.Eventually(t, func() bool {
-		s.batch.mu.Lock()
-		defer s.batch.mu.Unlock()
-		return len(s.batch.queue) == len(fns)
-	}, 10*time.Second, time.Millisecond, "transactions queued")
-	close(hold)
+	waitQueued(t, s, len(fns))
+	release()
 	wg.Wait()
-	<-held
 	for i := range used {
 		require.NotNil(t, used[i], "transaction %d ran", i)
 		require.Same(t, used[0], used[i], "transaction %d ran in the batch's database transaction", i)
 	}
 	return outs
+}
+
+// holdWriter starts a transaction that holds the writer of s until the
+// returned function is called; that function waits for it to commit.
+func holdWriter(t *testing.T, s *Store) (release func()) {
+	t.Helper()
+	hold, holding := make(chan struct{}), make(chan struct{})
+	held := make(chan error, 1)
+	go func() {
+		held <- s.Tx(t.Context(), func(context.Context, store.Tx) error {
+			close(holding)
+			<-hold
+			return nil
+		})
+	}()
+	<-holding
+	return func() {
+		close(hold)
+		require.NoError(t, <-held)
+	}
+}
+
+// waitQueued waits until n transactions queue for the writer of s.
+func waitQueued(t *testing.T, s *Store, n int) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		s.batch.mu.Lock()
+		defer s.batch.mu.Unlock()
+		return len(s.batch.queue) == n
+	}, 10*time.Second, time.Millisecond, "transactions queued")
 }
 
 // network returns a new network record of vdc.
@@ -160,7 +177,13 @@ func TestBatchFailuresStayTheirs(t *testing.T) {
 func TestBatchCommitFailureReachesAll(t *testing.T) {
 	s := openSQLite(t, "", WithExclusive())
 	failed := errors.New("disk on fire")
-	s.commit = func(tx *sql.Tx) error { return errors.Join(failed, tx.Rollback()) }
+	var commits atomic.Int32
+	s.commit = func(tx *sql.Tx) error {
+		if commits.Add(1) == 1 {
+			return tx.Commit() // the transaction that holds the writer
+		}
+		return errors.Join(failed, tx.Rollback())
+	}
 	vdc := ovm.NewID()
 	recs := make([]store.Record, 4)
 	fns := make([]func(ctx context.Context, tx store.Tx) error, len(recs))
@@ -178,6 +201,7 @@ func TestBatchCommitFailureReachesAll(t *testing.T) {
 		}
 	}
 	outs := inOneBatch(t, s, fns...)
+	assert.Equal(t, int32(2), commits.Load(), "COMMITs: the holder's and the batch's")
 	for i, err := range outs {
 		if i == 2 {
 			assert.ErrorIs(t, err, mine)
@@ -294,34 +318,20 @@ func TestBatchGuardedUpdates(t *testing.T) {
 // waits for the writer leaves the queue without running; the others run.
 func TestBatchCanceledWhileQueued(t *testing.T) {
 	s := openSQLite(t, "")
-	hold, holding := make(chan struct{}), make(chan struct{})
-	held := make(chan error, 1)
-	go func() {
-		held <- s.Tx(t.Context(), func(context.Context, store.Tx) error {
-			close(holding)
-			<-hold
-			return nil
-		})
-	}()
-	<-holding
+	release := holdWriter(t, s)
 	ctx, cancel := context.WithCancel(t.Context())
 	ran := make(chan struct{}, 2)
 	canceled := make(chan error, 1)
 	go func() {
 		canceled <- s.Tx(ctx, func(context.Context, store.Tx) error { ran <- struct{}{}; return nil })
 	}()
-	require.Eventually(t, func() bool {
-		s.batch.mu.Lock()
-		defer s.batch.mu.Unlock()
-		return len(s.batch.queue) == 1
-	}, 10*time.Second, time.Millisecond)
+	waitQueued(t, s, 1)
 	cancel()
 	require.ErrorIs(t, <-canceled, context.Canceled)
 	s.batch.mu.Lock()
 	assert.Empty(t, s.batch.queue, "the canceled transaction left the queue")
 	s.batch.mu.Unlock()
-	close(hold)
-	require.NoError(t, <-held)
+	release()
 	require.NoError(t, s.Tx(t.Context(), func(context.Context, store.Tx) error { return nil }))
 	assert.Empty(t, ran, "the canceled function never ran")
 }
