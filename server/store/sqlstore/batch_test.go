@@ -30,6 +30,18 @@ func (p panicked) Error() string { return fmt.Sprint("panic: ", p.v) }
 // transaction.
 func inOneBatch(t *testing.T, s *Store, fns ...func(ctx context.Context, tx store.Tx) error) []error {
 	t.Helper()
+	outs, used := runQueued(t, s, fns...)
+	for i := range used {
+		require.Same(t, used[0], used[i], "transaction %d ran in the batch's database transaction", i)
+	}
+	return outs
+}
+
+// runQueued runs fns as transactions of s that queue behind one holding
+// the writer and returns each one's outcome (a panic as panicked) and the
+// database transaction its first attempt ran in.
+func runQueued(t *testing.T, s *Store, fns ...func(ctx context.Context, tx store.Tx) error) ([]error, []*sql.Tx) {
+	t.Helper()
 	release := holdWriter(t, s)
 	outs := make([]error, len(fns))
 	used := make([]*sql.Tx, len(fns))
@@ -42,7 +54,9 @@ func inOneBatch(t *testing.T, s *Store, fns ...func(ctx context.Context, tx stor
 				}
 			}()
 			outs[i] = s.Tx(t.Context(), func(ctx context.Context, stx store.Tx) error {
-				used[i] = stx.(*tx).tx
+				if used[i] == nil {
+					used[i] = stx.(*tx).tx
+				}
 				return fn(ctx, stx)
 			})
 		})
@@ -52,9 +66,8 @@ func inOneBatch(t *testing.T, s *Store, fns ...func(ctx context.Context, tx stor
 	wg.Wait()
 	for i := range used {
 		require.NotNil(t, used[i], "transaction %d ran", i)
-		require.Same(t, used[0], used[i], "transaction %d ran in the batch's database transaction", i)
 	}
-	return outs
+	return outs, used
 }
 
 // holdWriter starts a transaction that holds the writer of s until the
@@ -357,4 +370,42 @@ func BenchmarkTxParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestBatchLostTransactionRunsAgain: when the batch's database
+// transaction is lost before COMMIT (here the batch's last function ends
+// it itself, as SQLite does on some failures), the functions that had
+// succeeded get a serialization failure, so Tx runs them again, and their
+// writes are stored once.
+func TestBatchLostTransactionRunsAgain(t *testing.T) {
+	s := openSQLite(t, "", WithExclusive(), WithRetryBackoff(time.Millisecond, time.Millisecond))
+	vdc := ovm.NewID()
+	recs := make([]store.Record, 4)
+	runs := make([]atomic.Int32, len(recs))
+	var calls atomic.Int32
+	fns := make([]func(ctx context.Context, tx store.Tx) error, len(recs))
+	for i := range recs {
+		recs[i] = network(t, vdc, "n"+strconv.Itoa(i))
+		fns[i] = func(ctx context.Context, stx store.Tx) error {
+			runs[i].Add(1)
+			r := recs[i]
+			if err := stx.Insert(ctx, &r); err != nil {
+				return err
+			}
+			if calls.Add(1) == int32(len(recs)) { // the batch's last
+				_, err := stx.(*tx).exec(ctx, "ROLLBACK")
+				return err
+			}
+			return nil
+		}
+	}
+	outs := inOneBatch(t, s, fns...)
+	for i, err := range outs {
+		assert.NoError(t, err, "transaction %d", i)
+		assert.True(t, exists(t, s, recs[i].ID), "record %d stored", i)
+		assert.Equal(t, int32(2), runs[i].Load(), "transaction %d ran in the lost batch and again", i)
+	}
+	var n int
+	require.NoError(t, s.db.QueryRowContext(t.Context(), `SELECT count(*) FROM records WHERE vdc_id = ?`, string(vdc)).Scan(&n))
+	assert.Equal(t, len(recs), n, "records stored")
 }
