@@ -21,7 +21,11 @@ const maxBatch = 64
 // caller with the outcome. A failed COMMIT reaches every caller whose
 // function had succeeded. One fsync then carries the whole batch, and no
 // transaction waits for a batch to fill: a batch holds only what queued
-// while the one before it ran.
+// while the one before it ran. The leader runs the batch's functions on
+// its own goroutine (handing each turn to its caller's goroutine instead
+// costs a scheduling delay per function while the writer waits, which
+// measured slower than no batching on two busy cores); a function's panic
+// is raised again, with its value, in its caller.
 type batcher struct {
 	mu sync.Mutex
 	// busy is set while a leader runs a batch (or is about to).

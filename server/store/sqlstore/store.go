@@ -203,7 +203,9 @@ type inTxKey struct{}
 // Tx runs fn in a serializable transaction and commits it, running fn
 // again from BEGIN after a serialization failure, with backoff, until ctx
 // ends. Calling Tx or View from inside fn is an error: on SQLite a Tx
-// would wait for itself.
+// would wait for itself. On SQLite, fn may run on the goroutine of
+// another Tx that commits with it (see batcher); a panic in fn is raised
+// again in the caller.
 func (s *Store) Tx(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
 	if ctx.Value(inTxKey{}) != nil {
 		return errors.New("store: Tx called inside a transaction")
