@@ -27,11 +27,15 @@
 // serialization failure is retried even when the function swallowed the
 // error.
 //
-// SQLite runs one transaction at a time (BEGIN IMMEDIATE behind an
-// in-process semaphore, WAL, a busy timeout, foreign keys on); when another
+// SQLite runs one database transaction at a time (BEGIN IMMEDIATE on one
+// writer connection, WAL, a busy timeout, foreign keys on); when another
 // process holds the database longer than the busy timeout, SQLITE_BUSY is
 // reported as a serialization failure and the transaction is retried the
-// same way.
+// same way. Write transactions that queue while the writer is busy commit
+// together (a group commit, one fsync for the batch): each function runs
+// in a SAVEPOINT of its own, and one that fails or panics is rolled back
+// to it without touching the others; a lone transaction never waits for
+// company.
 //
 // # Views
 //

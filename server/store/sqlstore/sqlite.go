@@ -21,9 +21,10 @@ const sqliteReaders = 4
 // OpenSQLite opens (creating it when needed) the embedded store in dir and
 // applies the migrations. The database runs in WAL mode with a busy timeout
 // of five seconds, foreign keys on and full synchronous commits; the store
-// runs one transaction at a time (BEGIN IMMEDIATE) on its one writer
-// connection, so SQLite never reports SQLITE_BUSY to a caller from inside
-// this process. Views (Store.View) run on a few more connections that
+// runs one database transaction at a time (BEGIN IMMEDIATE) on its one
+// writer connection, so SQLite never reports SQLITE_BUSY to a caller from
+// inside this process, and commits the write transactions that queued
+// meanwhile together, each in a savepoint (see batcher). Views (Store.View) run on a few more connections that
 // cannot write (query_only): in WAL mode they read beside the writer
 // without waiting for it. Every connection keeps its statements prepared.
 func OpenSQLite(ctx context.Context, dir string, opts ...Option) (*Store, error) {
@@ -49,7 +50,7 @@ func OpenSQLite(ctx context.Context, dir string, opts ...Option) (*Store, error)
 		return nil, errors.Join(fmt.Errorf("store: open sqlite in %s: %w", dir, err), closeLock(lock))
 	}
 	// One writer connection: every transaction may write, and SQLite has
-	// one writer; the store's semaphore makes callers wait for it.
+	// one writer; the store's batcher makes callers wait for it.
 	db.SetMaxOpenConns(1)
 	db.SetMaxIdleConns(1)
 	db.SetConnMaxLifetime(0)

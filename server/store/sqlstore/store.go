@@ -25,9 +25,14 @@ type Store struct {
 	rdb *sql.DB
 	d   *dialect
 	o   options
-	// writer holds one token per transaction that may run at once: one on
-	// SQLite (a single writer), nil (no limit) on PostgreSQL.
+	// writer holds one token per transaction that may run at once when
+	// there is a limit above one; nil on PostgreSQL (no limit).
 	writer chan struct{}
+	// batch runs the write transactions of a store with one writer
+	// (SQLite) in group commits; nil otherwise.
+	batch *batcher
+	// commit, when set, commits a write transaction in tests.
+	commit func(*sql.Tx) error
 	// queries caches the expansion of each query text by the dialect.
 	queries sync.Map
 	// multiRead holds the code pointers of view functions that read more
@@ -138,7 +143,10 @@ func open(ctx context.Context, db *sql.DB, d *dialect, writers int, o options) (
 			return nil, err
 		}
 	}
-	if writers > 0 {
+	switch {
+	case writers == 1:
+		s.batch = &batcher{}
+	case writers > 1:
 		s.writer = make(chan struct{}, writers)
 	}
 	if err := s.migrate(ctx); err != nil {
@@ -195,7 +203,9 @@ type inTxKey struct{}
 // Tx runs fn in a serializable transaction and commits it, running fn
 // again from BEGIN after a serialization failure, with backoff, until ctx
 // ends. Calling Tx or View from inside fn is an error: on SQLite a Tx
-// would wait for itself.
+// would wait for itself. On SQLite, fn may run on the goroutine of
+// another Tx that commits with it (see batcher); a panic in fn is raised
+// again in the caller.
 func (s *Store) Tx(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
 	if ctx.Value(inTxKey{}) != nil {
 		return errors.New("store: Tx called inside a transaction")
@@ -270,8 +280,12 @@ func (s *Store) sleep(ctx context.Context, retry int) error {
 	return pause(ctx, time.Duration(rand.Int64N(int64(ceiling)+1)))
 }
 
-// attempt runs fn once in a transaction of its own.
+// attempt runs fn once in a transaction of its own, or on a store with
+// one writer in a batch of transactions that commit together.
 func (s *Store) attempt(ctx context.Context, n int, faults bool, fn func(context.Context, *tx) error) error {
+	if s.batch != nil {
+		return s.batched(ctx, n, faults, fn)
+	}
 	if s.writer != nil {
 		select {
 		case s.writer <- struct{}{}:
@@ -321,7 +335,7 @@ func (s *Store) inTx(ctx context.Context, n int, db *sql.DB, opts *sql.TxOptions
 		return err
 	}
 	done = true
-	if err := sqlTx.Commit(); err != nil {
+	if err := s.commitTx(sqlTx); err != nil {
 		return fmt.Errorf("store: commit: %w", internal(s.classify(err)))
 	}
 	return nil
