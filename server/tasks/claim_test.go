@@ -11,6 +11,7 @@ import (
 
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/store"
+	"github.com/openovm/ovm/server/store/sqlstore"
 )
 
 // claimCounter is a store that counts the claims its transactions make,
@@ -99,4 +100,26 @@ func TestIdleEngineClaimsOnce(t *testing.T) {
 		assert.Equal(t, int64(2), st.claims.Load()-before, "claims of task %d", i)
 		assert.Equal(t, int64(1), st.none.Load()-beforeNone, "claims of task %d that found none", i)
 	}
+}
+
+// TestWaitReadsWithoutTransaction: waiting for a task that ended reads it
+// in one statement, without a transaction of its own.
+func TestWaitReadsWithoutTransaction(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, dsn string) {
+		st := openStore(t, dsn)
+		counted, ok := st.(interface{ Stats() sqlstore.Stats })
+		require.True(t, ok, "the store counts its work")
+		opts := testOptions("engine")
+		opts.PollInterval = time.Hour // no claims while it counts
+		e := New(st, opts)
+		e.Register("quick", quickHandler)
+		start(t, e)
+		id := enqueue(t, st, e, Spec{Kind: "quick"}).ID
+		require.Equal(t, ovm.TaskSucceeded, wait(t, e, id).State)
+		before := counted.Stats()
+		assert.Equal(t, ovm.TaskSucceeded, wait(t, e, id).State)
+		after := counted.Stats()
+		assert.Equal(t, before.Transactions, after.Transactions, "transactions of a Wait for an ended task")
+		assert.Equal(t, before.Statements+1, after.Statements, "statements of a Wait for an ended task")
+	})
 }

@@ -502,7 +502,7 @@ func (e *Engine) release(host ovm.ID) {
 // get reads a task from the store.
 func (e *Engine) get(ctx context.Context, id ovm.ID) (store.TaskRecord, error) {
 	var rec store.TaskRecord
-	err := e.st.Tx(ctx, func(ctx context.Context, tx store.Tx) error {
+	err := e.st.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
 		rec, err = tx.GetTask(ctx, id)
 		return err
