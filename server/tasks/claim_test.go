@@ -22,9 +22,7 @@ type claimCounter struct {
 }
 
 func (s *claimCounter) Tx(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
-	return s.Store.Tx(ctx, func(ctx context.Context, tx store.Tx) error {
-		return fn(ctx, &claimCounterTx{Tx: tx, s: s})
-	})
+	return wrapTx(ctx, s.Store, fn, func(tx store.Tx) store.Tx { return &claimCounterTx{Tx: tx, s: s} })
 }
 
 type claimCounterTx struct {
