@@ -189,3 +189,25 @@ func TestInternalErrorsLeakNothing(t *testing.T) {
 	var raw map[string]any
 	_ = json.Unmarshal(r.body, &raw)
 }
+
+// TestDuplicateNameFirst: a create whose name is taken is told so (409
+// naming the name) also when it would be refused for another reason too
+// (a full quota, a pool with no room), on every store.
+func TestDuplicateNameFirst(t *testing.T) {
+	for _, be := range backends() {
+		t.Run(be.name, func(t *testing.T) {
+			e := newEnv(t, be.open(t))
+			pl := e.setupPlatform(1)
+			q := quota
+			q.Instances = 1
+			tn := e.newTenant("acme", pl.pool, q)
+			body := map[string]any{"name": "web", "spec": container()}
+			e.must(http.StatusAccepted, "POST", "/v1/instances", tn.token, body)
+			p := problemOf(t, e.must(http.StatusConflict, "POST", "/v1/instances", tn.token, body))
+			assert.Contains(t, locations(p), "body.name", "a taken name with a full quota")
+			// Another name is refused for the quota.
+			other := map[string]any{"name": "db", "spec": container()}
+			assert.NotEqual(t, http.StatusAccepted, e.do("POST", "/v1/instances", tn.token, other).status, "a second instance past the quota")
+		})
+	}
+}

@@ -74,31 +74,28 @@ type target struct {
 // load reads an instance, its host and its networks, and connects to the
 // host. A missing instance is ovm.ErrNotFound.
 func (s *Service) load(ctx context.Context, instID, hostID ovm.ID) (target, error) {
-	var t target
-	err := s.view(ctx, func(ctx context.Context, tx store.Tx) error {
-		var err error
-		t = target{nets: map[ovm.ID]ovm.Network{}}
-		if t.inst, _, err = getAs[instanceRecord](ctx, tx, store.KindInstance, instID); err != nil {
-			return err
-		}
-		host := hostID
-		if host == "" {
-			host = t.inst.Status.HostID
-		}
-		if t.host, _, err = getAs[hostRecord](ctx, tx, store.KindHost, host); err != nil {
-			return err
-		}
-		for _, n := range t.inst.Spec.NICs {
-			net, _, err := getAs[ovm.Network](ctx, tx, store.KindNetwork, n.NetworkID)
-			if err != nil {
-				return err
-			}
-			t.nets[n.NetworkID] = net
-		}
-		return nil
-	})
-	if err != nil {
+	// Each record is a view of its own: one statement, one round trip, no
+	// transaction around them. They need no common snapshot: the task
+	// names the host, and an instance with a task pending keeps its spec.
+	t := target{nets: map[ovm.ID]ovm.Network{}}
+	var err error
+	if t.inst, err = viewAs[instanceRecord](ctx, s, store.KindInstance, instID); err != nil {
 		return t, err
+	}
+	host := hostID
+	if host == "" {
+		host = t.inst.Status.HostID
+	}
+	if t.host, err = viewAs[hostRecord](ctx, s, store.KindHost, host); err != nil {
+		return t, err
+	}
+	for _, n := range t.inst.Spec.NICs {
+		if _, ok := t.nets[n.NetworkID]; ok {
+			continue
+		}
+		if t.nets[n.NetworkID], err = viewAs[ovm.Network](ctx, s, store.KindNetwork, n.NetworkID); err != nil {
+			return t, err
+		}
 	}
 	conn, err := s.connect(ctx, t.host)
 	if err != nil {

@@ -96,25 +96,17 @@ func (s *Service) CreateInstance(ctx context.Context, p auth.Principal, in Creat
 			if err != nil {
 				return err
 			}
-			if err := nameFree(ctx, tx, store.KindInstance, vdc, in.Name, "name"); err != nil {
-				return err
+			// The name is checked by the record's insert (a unique
+			// index): reading it first would make every create conflict
+			// with the updates of the instances named next to it. A
+			// create refused earlier reads it, so that a taken name is
+			// still what it is told first.
+			err = s.createInstance(ctx, tx, p, v, in, &out)
+			if err != nil && ovm.KindOf(err) != ovm.KindConflict {
+				if taken := nameFree(ctx, tx, store.KindInstance, vdc, in.Name, "name"); ovm.KindOf(taken) == ovm.KindConflict {
+					return taken
+				}
 			}
-			spec := cloneSpec(in.Spec)
-			req, err := request(ctx, tx, in.Name, spec, "")
-			if err != nil {
-				return err
-			}
-			reqs := []placement.Request{req}
-			res, fl, err := s.place(ctx, tx, v, reqs)
-			if err != nil {
-				return err
-			}
-			if res[0].Err != nil {
-				return noRoom(p, res[0].Err, req)
-			}
-			id := ovm.NewID()
-			inst, task, err := s.recordInstance(ctx, tx, v, id, in.Name, spec, "", res[0].HostID, fl.limit[res[0].HostID], in.Start)
-			out = InstanceTask{Instance: inst, Task: &task}
 			return err
 		})
 	})
@@ -125,6 +117,27 @@ func (s *Service) CreateInstance(ctx context.Context, p auth.Principal, in Creat
 	out.Instance = view(p, out.Instance)
 	s.tenantInstances(ctx, p, &out.Instance)
 	return out, nil
+}
+
+// createInstance places and records a new instance of in in v, in tx.
+func (s *Service) createInstance(ctx context.Context, tx store.Tx, p auth.Principal, v ovm.VDC, in CreateInstance, out *InstanceTask) error {
+	spec := cloneSpec(in.Spec)
+	req, err := request(ctx, tx, in.Name, spec, "")
+	if err != nil {
+		return err
+	}
+	reqs := []placement.Request{req}
+	res, fl, err := s.place(ctx, tx, v, reqs)
+	if err != nil {
+		return err
+	}
+	if res[0].Err != nil {
+		return noRoom(p, res[0].Err, req)
+	}
+	id := ovm.NewID()
+	inst, task, err := s.recordInstance(ctx, tx, v, id, in.Name, spec, "", res[0].HostID, fl.limit[res[0].HostID], in.Start)
+	*out = InstanceTask{Instance: inst, Task: &task}
+	return err
 }
 
 // tenantVDC reads the VDC an object is created in.
@@ -144,12 +157,17 @@ func nameFree(ctx context.Context, tx store.Tx, kind store.Kind, vdc ovm.ID, nam
 	_, err := tx.GetByName(ctx, kind, vdc, name)
 	switch {
 	case err == nil:
-		return &ovm.Error{Kind: ovm.KindConflict, Message: "name taken",
-			Fields: []ovm.FieldError{{Field: field, Reason: "a " + string(kind) + " named " + name + " exists in the vdc"}}}
+		return nameTaken(kind, name, field)
 	case ovm.KindOf(err) == ovm.KindNotFound:
 		return nil
 	}
 	return err
+}
+
+// nameTaken is the conflict of a name an object of kind has in the VDC.
+func nameTaken(kind store.Kind, name, field string) error {
+	return &ovm.Error{Kind: ovm.KindConflict, Message: "name taken",
+		Fields: []ovm.FieldError{{Field: field, Reason: "a " + string(kind) + " named " + name + " exists in the vdc"}}}
 }
 
 // recordInstance reserves the quota, the host allocation (within limit)
@@ -190,6 +208,10 @@ func (s *Service) recordInstance(ctx context.Context, tx store.Tx, v ovm.VDC, id
 		return ovm.Instance{}, ovm.Task{}, err
 	}
 	if err := tx.Insert(ctx, &rec); err != nil {
+		if ovm.KindOf(err) == ovm.KindConflict {
+			// A new id: the name is taken.
+			return ovm.Instance{}, ovm.Task{}, nameTaken(store.KindInstance, name, "name")
+		}
 		return ovm.Instance{}, ovm.Task{}, err
 	}
 	return inst.Instance, task, nil

@@ -76,6 +76,18 @@ func getAs[T any](ctx context.Context, tx store.Tx, kind store.Kind, id ovm.ID) 
 	return v, r, err
 }
 
+// viewAs reads and decodes one record in a view of its own (one statement
+// without a transaction).
+func viewAs[T any](ctx context.Context, s *Service, kind store.Kind, id ovm.ID) (T, error) {
+	var v T
+	err := s.view(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		v, _, err = getAs[T](ctx, tx, kind, id)
+		return err
+	})
+	return v, err
+}
+
 // setData encodes v into r.
 func setData(r *store.Record, v any) error {
 	b, err := json.Marshal(v)

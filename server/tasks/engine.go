@@ -326,15 +326,15 @@ func (e *Engine) Run(ctx context.Context) error {
 	defer tick.Stop()
 	for {
 		for ctx.Err() == nil {
-			cs := e.claim(ctx)
-			if len(cs) == 0 {
-				break
-			}
+			cs, more := e.claim(ctx)
 			for _, c := range cs {
 				wg.Go(func() {
 					defer e.release(c.rec.HostID)
 					e.execute(ctx, c)
 				})
+			}
+			if !more {
+				break
 			}
 		}
 		select {
@@ -360,13 +360,15 @@ type claimed struct {
 // claim takes as many tasks as there are free worker slots, within the
 // bounds per host, in one transaction (one commit for many claims), and
 // starts each when it can in the same transaction. It counts them against
-// the bounds.
-func (e *Engine) claim(ctx context.Context) []claimed {
+// the bounds. more reports that it filled every free slot: there may be
+// more tasks to claim. When it found fewer, the store had no other task
+// to give, and claiming again at once would only find none.
+func (e *Engine) claim(ctx context.Context) (cs []claimed, more bool) {
 	e.mu.Lock()
 	free := e.o.Workers - e.inflight
 	if free <= 0 {
 		e.mu.Unlock()
-		return nil
+		return nil, false
 	}
 	perHost := make(map[ovm.ID]int, len(e.perHost))
 	for h, n := range e.perHost {
@@ -374,7 +376,6 @@ func (e *Engine) claim(ctx context.Context) []claimed {
 	}
 	e.mu.Unlock()
 
-	var cs []claimed
 	err := e.st.Tx(ctx, func(ctx context.Context, tx store.Tx) error {
 		cs = cs[:0]
 		load := make(map[ovm.ID]int, len(perHost))
@@ -415,7 +416,7 @@ func (e *Engine) claim(ctx context.Context) []claimed {
 		if ctx.Err() == nil {
 			e.log.WarnContext(ctx, "tasks: claim a task", "err", err)
 		}
-		return nil
+		return nil, false
 	}
 	e.mu.Lock()
 	for _, c := range cs {
@@ -431,7 +432,7 @@ func (e *Engine) claim(ctx context.Context) []claimed {
 			e.publish(c.rec)
 		}
 	}
-	return cs
+	return cs, len(cs) == free
 }
 
 // startClaimed saves a claimed task running, in the claim's transaction,
@@ -477,23 +478,31 @@ func sameSteps(steps []Step, t ovm.Task) (recorded, names []string, same bool) {
 	return recorded, names, slices.Equal(names, recorded)
 }
 
-// release frees the slot of a task that returned and looks for more work.
+// release frees the slot of a task that returned and, when that slot was a
+// bound, looks for more work.
 func (e *Engine) release(host ovm.ID) {
 	e.mu.Lock()
+	// Only a slot that was a bound frees a task to claim: with room to
+	// spare, the last claim took every task there was, and claiming again
+	// would only find none.
+	bound := e.inflight >= e.o.Workers
 	e.inflight--
 	if host != "" {
+		bound = bound || e.perHost[host] >= e.o.PerHost
 		if e.perHost[host]--; e.perHost[host] <= 0 {
 			delete(e.perHost, host)
 		}
 	}
 	e.mu.Unlock()
-	e.Kick()
+	if bound {
+		e.Kick()
+	}
 }
 
 // get reads a task from the store.
 func (e *Engine) get(ctx context.Context, id ovm.ID) (store.TaskRecord, error) {
 	var rec store.TaskRecord
-	err := e.st.Tx(ctx, func(ctx context.Context, tx store.Tx) error {
+	err := e.st.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
 		rec, err = tx.GetTask(ctx, id)
 		return err

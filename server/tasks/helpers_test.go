@@ -255,9 +255,12 @@ func (s *renewFaults) set(failing bool) {
 }
 
 func (s *renewFaults) Tx(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
-	return s.Store.Tx(ctx, func(ctx context.Context, tx store.Tx) error {
-		return fn(ctx, &renewFaultsTx{Tx: tx, s: s})
-	})
+	return wrapTx(ctx, s.Store, fn, func(tx store.Tx) store.Tx { return &renewFaultsTx{Tx: tx, s: s} })
+}
+
+// wrapTx runs fn in a transaction of st that fn sees through wrap.
+func wrapTx(ctx context.Context, st store.Store, fn func(ctx context.Context, tx store.Tx) error, wrap func(store.Tx) store.Tx) error {
+	return st.Tx(ctx, func(ctx context.Context, tx store.Tx) error { return fn(ctx, wrap(tx)) })
 }
 
 type renewFaultsTx struct {

@@ -2,9 +2,11 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/store"
@@ -211,15 +213,17 @@ func (t *tx) DeleteHostAllocation(ctx context.Context, hostID ovm.ID) error {
 }
 
 // PoolCursor returns the pool's round-robin cursor, "" when it has none.
+// It reads the database's clock in the same statement: the placing
+// transaction that reads a cursor records a task next, which needs it.
 func (t *tx) PoolCursor(ctx context.Context, poolID ovm.ID) (string, error) {
-	var c string
-	switch err := t.scan(ctx, `SELECT last_host FROM pool_cursors WHERE pool_id = $1`, []any{string(poolID)}, &c); {
-	case isNoRows(err):
-		return "", nil
-	case err != nil:
+	var c sql.NullString
+	var now time.Time
+	if err := t.scan(ctx, `SELECT (SELECT last_host FROM pool_cursors WHERE pool_id = $1), {now}`,
+		[]any{string(poolID)}, &c, timeValue{&now}); err != nil {
 		return "", fmt.Errorf("store: read the cursor of pool %s: %w", poolID, err)
 	}
-	return c, nil
+	t.sawNow(now)
+	return c.String, nil
 }
 
 // SetPoolCursor stores the pool's round-robin cursor.

@@ -11,12 +11,14 @@ import (
 	"net/url"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/store"
 	"github.com/openovm/ovm/server/store/storetest"
 )
@@ -144,4 +146,53 @@ func TestPostgresMissingDatabase(t *testing.T) {
 
 func BenchmarkTxPostgres(b *testing.B) {
 	benchmarkTx(b, openPostgres(b))
+}
+
+// TestPostgresClockRidesAlong: the statements of a placing transaction
+// and of a claim that read the database's clock beside their result (the
+// pool cursor, the claim) leave Now and the task saves that follow
+// without a round trip of their own, with the transaction's clock; the
+// counters see the statements the store ran.
+func TestPostgresClockRidesAlong(t *testing.T) {
+	s := openPostgres(t)
+	ctx := t.Context()
+	pool := ovm.NewID()
+	task := store.TaskRecord{Task: ovm.Task{ID: ovm.NewID(), Kind: "k"}}
+	for _, tc := range []struct {
+		name string
+		read func(ctx context.Context, tx store.Tx) error
+	}{
+		{"pool cursor", func(ctx context.Context, tx store.Tx) error {
+			c, err := tx.PoolCursor(ctx, pool)
+			assert.Empty(t, c, "a pool without a cursor")
+			return err
+		}},
+		{"claim", func(ctx context.Context, tx store.Tx) error {
+			_, ok, err := tx.ClaimTask(ctx, "me", time.Minute, nil)
+			assert.True(t, ok, "the task is claimed")
+			return err
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.name == "claim" {
+				require.NoError(t, s.Tx(ctx, func(ctx context.Context, stx store.Tx) error { return stx.CreateTask(ctx, &task) }))
+			}
+			require.NoError(t, s.Tx(ctx, func(ctx context.Context, stx store.Tx) error {
+				if err := tc.read(ctx, stx); err != nil {
+					return err
+				}
+				before := s.Stats().Statements
+				got, err := stx.Now(ctx)
+				require.NoError(t, err)
+				assert.Equal(t, before, s.Stats().Statements, "Now ran no statement")
+				var want time.Time
+				require.NoError(t, stx.(*tx).tx.QueryRowContext(ctx, "SELECT now()").Scan(&want))
+				assert.True(t, want.Equal(got), "Now %s, the transaction's clock %s", got, want)
+				return nil
+			}))
+		})
+	}
+	st := s.Stats()
+	assert.Positive(t, st.Transactions)
+	assert.Positive(t, st.Statements)
 }

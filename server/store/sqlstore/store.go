@@ -43,6 +43,8 @@ type Store struct {
 	// lock file.
 	cache *recordCache
 	lock  interface{ Close() error }
+	// n counts the store's work (Stats).
+	n counters
 }
 
 var _ store.Store = (*Store)(nil)
@@ -251,6 +253,7 @@ func (s *Store) retry(ctx context.Context, attemptFn func(ctx context.Context, n
 	err := crdb.ExecuteCtx(crdb.WithMaxRetries(ctx, math.MaxInt), func(ctx context.Context, _ ...any) error {
 		attempt++
 		if attempt > 1 {
+			s.n.retries.Add(1)
 			if err := s.sleep(ctx, attempt-1); err != nil {
 				return err
 			}
@@ -313,6 +316,7 @@ func (s *Store) view(ctx context.Context, n int, key uintptr, fn func(context.Co
 
 // inTx runs fn once in a transaction of its own on db.
 func (s *Store) inTx(ctx context.Context, n int, db *sql.DB, opts *sql.TxOptions, view, faults bool, fn func(context.Context, *tx) error) error {
+	s.n.transactions.Add(1)
 	sqlTx, err := db.BeginTx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", internal(s.classify(err)))

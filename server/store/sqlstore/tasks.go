@@ -178,38 +178,36 @@ const leaseFree = `(lease_expires IS NULL OR lease_expires <= {now})`
 
 // ClaimTask leases the oldest unfinished task with a free or expired lease
 // and no host in busyHosts to owner for ttl, bumping its version so that a
-// previous owner's UpdateTask fails.
+// previous owner's UpdateTask fails. It finds, leases and returns the task
+// in one statement: one round trip, and the shortest window for another
+// claim of the same task.
 func (t *tx) ClaimTask(ctx context.Context, owner string, ttl time.Duration, busyHosts []ovm.ID) (store.TaskRecord, bool, error) {
 	if err := checkLease(owner, ttl); err != nil {
 		return store.TaskRecord{}, false, err
 	}
-	q := `SELECT id FROM tasks WHERE final = FALSE AND ` + leaseFree // the claim index (final, created_at, id) in order
-	var args []any
+	// The claim index (final, created_at, id) in order.
+	find := `SELECT id FROM tasks WHERE final = FALSE AND ` + leaseFree
+	args := []any{owner, micros(ttl)}
 	if len(busyHosts) > 0 {
 		for _, h := range busyHosts {
 			args = append(args, string(h))
 		}
-		q += ` AND host_id NOT IN (` + params(1, len(busyHosts)) + `)`
+		find += ` AND host_id NOT IN (` + params(3, len(busyHosts)) + `)`
 	}
-	var id string
-	switch err := t.scan(ctx, q+` ORDER BY created_at, id LIMIT 1`, args, &id); {
+	find += ` ORDER BY created_at, id LIMIT 1`
+	// The clock comes back too: the start that follows a claim saves the
+	// task with it.
+	var now time.Time
+	tr, err := scanTask(withNow{t.queryRow(ctx, `UPDATE tasks SET lease_owner = $1, lease_expires = `+t.s.d.nowPlus("$2")+`,
+			version = version + 1
+		WHERE id = (`+find+`) AND NOT final AND `+leaseFree+` RETURNING `+taskColumns+`, {now}`, args...), &now})
+	switch err = t.note(err); {
 	case isNoRows(err):
 		return store.TaskRecord{}, false, nil
 	case err != nil:
-		return store.TaskRecord{}, false, fmt.Errorf("store: find a task to claim: %w", err)
+		return store.TaskRecord{}, false, fmt.Errorf("store: claim a task: %w", err)
 	}
-	n, err := t.exec(ctx, `UPDATE tasks SET lease_owner = $2, lease_expires = `+t.s.d.nowPlus("$3")+`, version = version + 1
-		WHERE id = $1 AND NOT final AND `+leaseFree, id, owner, micros(ttl))
-	if err != nil {
-		return store.TaskRecord{}, false, fmt.Errorf("store: claim task %s: %w", id, err)
-	}
-	if n == 0 {
-		return store.TaskRecord{}, false, nil
-	}
-	tr, err := t.GetTask(ctx, ovm.ID(id))
-	if err != nil {
-		return store.TaskRecord{}, false, err
-	}
+	t.sawNow(now)
 	return tr, true, nil
 }
 

@@ -63,6 +63,7 @@ func (t *tx) start(ctx context.Context, q string) (context.Context, error) {
 		}
 		t.used = true
 	}
+	t.s.n.statements.Add(1)
 	return ctx, nil
 }
 
@@ -183,11 +184,28 @@ func (t *tx) Now(ctx context.Context) (time.Time, error) {
 	if err := t.scan(ctx, "SELECT {now}", nil, timeValue{&now}); err != nil {
 		return time.Time{}, fmt.Errorf("store: read the database clock: %w", err)
 	}
-	if t.tx != nil && t.s.d.fixedNow {
-		t.now = now // the same value every later read would return
-	}
+	t.sawNow(now)
 	return now, nil
 }
+
+// sawNow keeps the database's clock that a statement read (alone or
+// beside its result) on an engine whose clock stands still within a
+// transaction: the same value every later read would return, so a later
+// Now costs no round trip.
+func (t *tx) sawNow(now time.Time) {
+	if t.tx != nil && t.s.d.fixedNow && !now.IsZero() {
+		t.now = now
+	}
+}
+
+// withNow is a row with one more column, the database's clock, scanned
+// into now after the columns its caller scans.
+type withNow struct {
+	row rowScanner
+	now *time.Time
+}
+
+func (r withNow) Scan(dest ...any) error { return r.row.Scan(append(dest, timeValue{r.now})...) }
 
 // params returns "$from, $from+1, ..." for n parameters.
 func params(from, n int) string {
