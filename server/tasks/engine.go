@@ -45,7 +45,9 @@ type Handler interface {
 // Finisher may be implemented by a Handler to update domain records when a
 // task ends (mark an instance failed, say). Finish is called once the final
 // state is known and before it is saved, so a crash in between calls it
-// again on the replica that resumes the task: it must be idempotent. err is
+// again on the replica that resumes the task: it must be idempotent. The
+// last step of a task that succeeded is saved done with the final state,
+// so such a resume runs that step again before Finish. err is
 // nil for a task that succeeded; otherwise its text is the task's Error.
 // An error Finish returns is written to the task's log and the engine's
 // logger; the task ends in state all the same.

@@ -461,6 +461,29 @@ func TestFinisher(t *testing.T) {
 	}
 }
 
+// TestFinisherSavesLikeAnyTask checks that a task whose handler is a
+// Finisher and that succeeds is saved as often as one whose handler is
+// not: its last step is saved done with the final state.
+func TestFinisherSavesLikeAnyTask(t *testing.T) {
+	st := newStore(t)
+	e := New(st, testOptions("engine"))
+	e.Register("finisher", finishing{finish: &journal{}})
+	e.Register("plain", handlerFunc(func(*store.TaskRecord) ([]Step, error) {
+		return []Step{{Name: "only", Do: func(context.Context, *Run) error { return nil }}}, nil
+	}))
+	start(t, e)
+	versions := map[string]int64{}
+	for _, kind := range []string{"finisher", "plain"} {
+		task := enqueue(t, st, e, Spec{Kind: kind})
+		done := wait(t, e, task.ID)
+		require.Equal(t, ovm.TaskSucceeded, done.State, kind)
+		rec := getTask(t, st, task.ID)
+		assert.Equal(t, []ovm.StepState{ovm.StepDone}, stepStates(rec.Task), kind)
+		versions[kind] = rec.Version
+	}
+	assert.Equal(t, versions["plain"], versions["finisher"], "versions of the tasks saved")
+}
+
 // TestRunTwice checks that an engine runs one Run at a time.
 func TestRunTwice(t *testing.T) {
 	e := New(newStore(t), testOptions("engine"))

@@ -109,7 +109,6 @@ func startTask(t *ovm.Task, steps []Step, owner string, now time.Time) int {
 // saved the task running.
 func (e *Engine) forward(ctx context.Context, r *Run, h Handler, steps []Step, started bool) {
 	n := len(steps)
-	_, finisher := h.(Finisher)
 	r.mu.Lock()
 	t := &r.rec.Task
 	first := 0
@@ -158,7 +157,7 @@ func (e *Engine) forward(ctx context.Context, r *Run, h Handler, steps []Step, s
 			t.Steps[i+1].State = ovm.StepRunning
 		}
 		r.mu.Unlock()
-		if last && !finisher {
+		if last {
 			break // saved together with the final state
 		}
 		if r.save(ctx) != nil {
