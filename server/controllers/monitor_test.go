@@ -68,7 +68,8 @@ func TestMonitorEvacuatesFencedHost(t *testing.T) {
 	gotDB := c.instance(db.ID)
 	assert.Equal(t, ovm.PhaseLost, gotDB.Status.Phase, "db (local storage): phase")
 	assert.Equal(t, h1.ID, gotDB.Status.HostID, "db stays recorded on the failed host")
-	assert.NotEmpty(t, c.logs.find("ALERT", map[string]string{"alert": "instances-lost"}), "no alert for the lost instance")
+	assert.Eventually(t, func() bool { return len(c.logs.find("ALERT", map[string]string{"alert": "instances-lost"})) > 0 },
+		waitFor, tick, "no alert for the lost instance")
 	gotBatch := c.instance(batch.ID)
 	assert.Equal(t, h1.ID, gotBatch.Status.HostID, "batch (ha disabled) is not moved")
 	assert.Equal(t, ovm.PowerUnknown, gotBatch.Status.Power, "batch's power")
@@ -105,7 +106,8 @@ func TestMonitorStopsStaleCopiesOfReturningHost(t *testing.T) {
 		waitFor, tick, "host1 never takes work again: %+v", c.host(h1.ID))
 	assert.Equal(t, ovm.PowerStopped, power(t, c.fake(h1), hypervisor.ByNative(oldNative)), "stale copy on host1 after reconciliation")
 	assert.Equal(t, ovm.PowerRunning, power(t, c.fake(to), hypervisor.ByID(web.ID)), "web on %s", to.Name)
-	assert.NotEmpty(t, c.logs.find("ALERT", map[string]string{"alert": "stale-copies"}), "no stale-copies alert")
+	assert.Eventually(t, func() bool { return len(c.logs.find("ALERT", map[string]string{"alert": "stale-copies"})) > 0 },
+		waitFor, tick, "no stale-copies alert")
 	assert.Equal(t, []string{"suspect", "failed", "returned"}, stateChanges(c, h1), "host1's state changes")
 }
 
@@ -121,7 +123,10 @@ func TestMonitorWithoutFenceMarksUnknown(t *testing.T) {
 	got := c.instance(web.ID)
 	assert.Equal(t, h1.ID, got.Status.HostID, "web is not moved without a fence")
 	assert.Equal(t, ovm.PowerState(""), power(t, c.fake(h2), hypervisor.ByID(web.ID)), "web must not run on host2")
-	assert.NotEmpty(t, c.logs.find("ALERT", map[string]string{"alert": "fence-unconfirmed"}), "no fence-unconfirmed alert")
+	// The monitor logs the alert once the evacuation's transaction, which
+	// made web unknown, has committed: it may come a moment after.
+	assert.Eventually(t, func() bool { return len(c.logs.find("ALERT", map[string]string{"alert": "fence-unconfirmed"})) > 0 },
+		waitFor, tick, "no fence-unconfirmed alert")
 	// The alert is stored, open, for administrators to see.
 	var stored core.Alert
 	require.Eventually(t, func() bool {
