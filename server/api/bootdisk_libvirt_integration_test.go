@@ -39,14 +39,7 @@ func qcow2Size(t *testing.T, path string) ovm.Bytes {
 // task that rolls back and leaves nothing on the host or in the quota;
 // deleting the VM gives everything back.
 func TestBootDiskCountsOnLibvirt(t *testing.T) {
-	uri := testEnvVar(t, "OVM_TEST_LIBVIRT_URI")
-	template := testEnvVar(t, "OVM_TEST_LIBVIRT_TEMPLATE")
-	shared := testEnvVar(t, "OVM_TEST_LIBVIRT_SHARED")
-	opts := map[string]string{
-		"templates": filepath.Dir(template), "disks": shared,
-		"kernel": testEnvVar(t, "OVM_TEST_LIBVIRT_KERNEL"), "initrd": testEnvVar(t, "OVM_TEST_LIBVIRT_INITRD"),
-		"cmdline": "console=ttyS0 quiet", "virtType": "qemu",
-	}
+	uri, template, opts := libvirtTestHost(t)
 	lh := libvirthost.Dial(t, uri, opts)
 	size := qcow2Size(t, template)
 	e := newEnv(t, openSQLite(t))

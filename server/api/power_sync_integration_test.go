@@ -47,16 +47,7 @@ func TestSyncPowerDocker(t *testing.T) {
 // destroy` does) is recorded stopped by the next sync, and starts again
 // through the API.
 func TestSyncPowerLibvirt(t *testing.T) {
-	uri := testEnvVar(t, "OVM_TEST_LIBVIRT_URI")
-	kernel := testEnvVar(t, "OVM_TEST_LIBVIRT_KERNEL")
-	initrd := testEnvVar(t, "OVM_TEST_LIBVIRT_INITRD")
-	template := testEnvVar(t, "OVM_TEST_LIBVIRT_TEMPLATE")
-	shared := testEnvVar(t, "OVM_TEST_LIBVIRT_SHARED")
-	opts := map[string]string{
-		"templates": filepath.Dir(template), "disks": shared,
-		"kernel": kernel, "initrd": initrd, "cmdline": "console=ttyS0 quiet",
-		"virtType": "qemu", "sharedStorage": shared,
-	}
+	uri, template, opts := libvirtTestHost(t)
 	lh := libvirthost.Dial(t, uri, opts)
 	e := newEnv(t, openSQLite(t))
 	drivers.RegisterEngines(e.reg, drivers.EngineOptions{TempDir: t.TempDir()})

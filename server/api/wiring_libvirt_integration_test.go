@@ -34,22 +34,29 @@ func domainState(t *testing.T, h *libvirthost.Host, name string) golibvirt.Domai
 
 var tickLine = regexp.MustCompile(`OVM-TICK \d+`)
 
+// libvirtTestHost returns the test libvirtd's URI, its template image and
+// the options the API tests register it with: the template's directory as
+// the templates pool, the shared directory for disks, direct kernel boot
+// of the test kernel, and emulation (KVM guests hang at their first
+// instruction in the test environment; see the driver's tests).
+func libvirtTestHost(t *testing.T) (uri, template string, opts map[string]string) {
+	t.Helper()
+	uri = testEnvVar(t, "OVM_TEST_LIBVIRT_URI")
+	template = testEnvVar(t, "OVM_TEST_LIBVIRT_TEMPLATE")
+	shared := testEnvVar(t, "OVM_TEST_LIBVIRT_SHARED")
+	return uri, template, map[string]string{
+		"templates": filepath.Dir(template), "disks": shared,
+		"kernel": testEnvVar(t, "OVM_TEST_LIBVIRT_KERNEL"), "initrd": testEnvVar(t, "OVM_TEST_LIBVIRT_INITRD"),
+		"cmdline": "console=ttyS0 quiet", "virtType": "qemu", "sharedStorage": shared,
+	}
+}
+
 // TestWiringLibvirt registers the test libvirtd through the API, imports
 // a domain defined beside OVM, and runs a tenant's VM from the test
 // template (direct kernel boot) through create, console, stop, start and
 // delete, checking the host with go-libvirt.
 func TestWiringLibvirt(t *testing.T) {
-	uri := testEnvVar(t, "OVM_TEST_LIBVIRT_URI")
-	kernel := testEnvVar(t, "OVM_TEST_LIBVIRT_KERNEL")
-	initrd := testEnvVar(t, "OVM_TEST_LIBVIRT_INITRD")
-	template := testEnvVar(t, "OVM_TEST_LIBVIRT_TEMPLATE")
-	shared := testEnvVar(t, "OVM_TEST_LIBVIRT_SHARED")
-	opts := map[string]string{
-		"templates": filepath.Dir(template), "disks": shared,
-		"kernel": kernel, "initrd": initrd, "cmdline": "console=ttyS0 quiet",
-		// KVM guests hang at their first instruction in the test environment (see the driver's tests): emulate.
-		"virtType": "qemu", "sharedStorage": shared,
-	}
+	uri, template, opts := libvirtTestHost(t)
 	lh := libvirthost.Dial(t, uri, opts)
 	l := lh.L
 	e := newEnv(t, openSQLite(t))
@@ -104,7 +111,7 @@ func TestWiringLibvirt(t *testing.T) {
 
 	// A domain defined and started beside OVM.
 	legacyName := "ovm-wiring-legacy-" + suffix
-	dom := lh.StartUnmanaged(t, legacyName, kernel, initrd)
+	dom := lh.StartUnmanaged(t, legacyName, opts["kernel"], opts["initrd"])
 
 	var h ovm.Host
 	e.must(http.StatusCreated, "POST", "/v1/hosts", e.admin, map[string]any{"name": "kvm1", "kind": "kvm", "endpoint": uri,
