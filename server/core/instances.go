@@ -113,7 +113,7 @@ func (s *Service) CreateInstance(ctx context.Context, p auth.Principal, in Creat
 	if err != nil {
 		return InstanceTask{}, err
 	}
-	s.tasks.Kick()
+	s.tasks.Kick(out.Task.ID)
 	out.Instance = view(p, out.Instance)
 	s.tenantInstances(ctx, p, &out.Instance)
 	return out, nil
@@ -325,7 +325,7 @@ func (s *Service) InstanceAction(ctx context.Context, p auth.Principal, id ovm.I
 	if err != nil {
 		return InstanceTask{}, err
 	}
-	s.tasks.Kick()
+	s.tasks.Kick(out.Task.ID)
 	out.Instance = view(p, out.Instance)
 	s.tenantInstances(ctx, p, &out.Instance)
 	return out, nil
@@ -350,7 +350,7 @@ func (s *Service) DeleteInstance(ctx context.Context, p auth.Principal, id ovm.I
 	if err != nil {
 		return InstanceTask{}, err
 	}
-	s.tasks.Kick()
+	s.tasks.Kick(out.Task.ID)
 	out.Instance = view(p, out.Instance)
 	s.tenantInstances(ctx, p, &out.Instance)
 	return out, nil
@@ -459,7 +459,7 @@ func (s *Service) UpdateInstance(ctx context.Context, p auth.Principal, id ovm.I
 		return InstanceTask{}, err
 	}
 	if out.Task != nil {
-		s.tasks.Kick()
+		s.tasks.Kick(out.Task.ID)
 	}
 	out.Instance = view(p, out.Instance)
 	s.tenantInstances(ctx, p, &out.Instance)

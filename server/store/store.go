@@ -279,6 +279,12 @@ type Tx interface {
 	// free or expired (by the database's clock), for owner, for ttl; it
 	// skips tasks on the hosts in busyHosts. ok is false when there is none.
 	ClaimTask(ctx context.Context, owner string, ttl time.Duration, busyHosts []ovm.ID) (t TaskRecord, ok bool, err error)
+	// ClaimTaskByID takes the task id like ClaimTask when it is not final,
+	// its lease is free or expired and its host is not in busyHosts; ok is
+	// false otherwise (a missing task too). It reads that one row, so on a
+	// serializable database it does not conflict with the tasks being
+	// created or saved around it.
+	ClaimTaskByID(ctx context.Context, id ovm.ID, owner string, ttl time.Duration, busyHosts []ovm.ID) (t TaskRecord, ok bool, err error)
 	// RenewTask extends the lease of a task owner still holds.
 	RenewTask(ctx context.Context, id ovm.ID, owner string, ttl time.Duration) error
 

@@ -15,10 +15,10 @@ import (
 )
 
 // claimCounter is a store that counts the claims its transactions make,
-// and those that found no task.
+// and those that found no task, and the claims by id.
 type claimCounter struct {
 	store.Store
-	claims, none atomic.Int64
+	claims, none, byID atomic.Int64
 }
 
 func (s *claimCounter) Tx(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
@@ -37,6 +37,14 @@ func (t *claimCounterTx) ClaimTask(ctx context.Context, owner string, ttl time.D
 		if !ok {
 			t.s.none.Add(1)
 		}
+	}
+	return rec, ok, err
+}
+
+func (t *claimCounterTx) ClaimTaskByID(ctx context.Context, id ovm.ID, owner string, ttl time.Duration, busy []ovm.ID) (store.TaskRecord, bool, error) {
+	rec, ok, err := t.Tx.ClaimTaskByID(ctx, id, owner, ttl, busy)
+	if err == nil {
+		t.s.byID.Add(1)
 	}
 	return rec, ok, err
 }
@@ -120,4 +128,54 @@ func TestWaitReadsWithoutTransaction(t *testing.T) {
 		assert.Equal(t, before.Transactions, after.Transactions, "transactions of a Wait for an ended task")
 		assert.Equal(t, before.Statements+1, after.Statements, "statements of a Wait for an ended task")
 	})
+}
+
+// TestKickWithIDsClaimsByID: tasks whose ids Kick is given are claimed by
+// id, without looking for the oldest task in the store (which, on a
+// serializable database, conflicts with the tasks created and saved
+// meanwhile); an offered task its host's bound holds back runs once a slot
+// frees.
+func TestKickWithIDsClaimsByID(t *testing.T) {
+	host := ovm.NewID()
+	for _, tc := range []struct {
+		name        string
+		perHost     int
+		tasks       int
+		scansAtMost int64
+	}{
+		{"room for all", 4, 3, 0},
+		// The two held back are found by the scans that follow releases.
+		{"one per host", 1, 3, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := &claimCounter{Store: newStore(t)}
+			opts := testOptions("engine")
+			opts.PollInterval = time.Hour // only kicks wake the engine
+			opts.PerHost = tc.perHost
+			e := New(st, opts)
+			e.Register("quick", quickHandler)
+			start(t, e)
+			time.Sleep(50 * time.Millisecond) // the engine's first look, which finds none
+			before := st.claims.Load()
+			var ids []ovm.ID
+			err := st.Tx(t.Context(), func(ctx context.Context, tx store.Tx) error {
+				ids = ids[:0]
+				for range tc.tasks {
+					task, err := e.Enqueue(ctx, tx, Spec{Kind: "quick", HostID: host})
+					if err != nil {
+						return err
+					}
+					ids = append(ids, task.ID)
+				}
+				return nil
+			})
+			require.NoError(t, err)
+			e.Kick(ids...)
+			for _, id := range ids {
+				assert.Equal(t, ovm.TaskSucceeded, wait(t, e, id).State, "task %s", id)
+			}
+			assert.Equal(t, int64(tc.tasks), st.byID.Load(), "claims by id")
+			assert.LessOrEqual(t, st.claims.Load()-before, tc.scansAtMost, "claims of the oldest task")
+		})
+	}
 }

@@ -122,6 +122,13 @@ type Engine struct {
 	inflight int
 	perHost  map[ovm.ID]int
 	claims   uint64
+	// offered are tasks Kick was told of, claimed by id before any scan;
+	// scan asks the next claim to look for tasks in the store too, and
+	// heldBack the claim after the next release at a bound (a task a bound
+	// kept back waits in the store).
+	offered  []ovm.ID
+	scan     bool
+	heldBack bool
 	// saves is the committer's queue while Run runs (see saveTask).
 	saves chan *saveReq
 
@@ -163,6 +170,7 @@ func New(st store.Store, opts Options) *Engine {
 		kick:     make(chan struct{}, 1),
 		handlers: make(map[string]Handler),
 		perHost:  make(map[ovm.ID]int),
+		scan:     true,
 		watchers: make(map[ovm.ID]map[*watcher]struct{}),
 	}
 }
@@ -279,9 +287,27 @@ func buildSteps(h Handler, rec *store.TaskRecord) (steps []Step, err error) {
 	return steps, nil
 }
 
+// maxOffered bounds the tasks Kick keeps to claim by id; past it, a kick
+// makes the next claim look in the store instead.
+const maxOffered = 1024
+
 // Kick wakes the engine's workers to look for tasks now. Call it after the
-// transaction that enqueued tasks committed.
-func (e *Engine) Kick() {
+// transaction that enqueued tasks committed, with their ids: the engine
+// claims those by id, which reads only their rows; without ids it looks
+// for the oldest tasks in the store.
+func (e *Engine) Kick(ids ...ovm.ID) {
+	e.mu.Lock()
+	if len(ids) == 0 || len(e.offered)+len(ids) > maxOffered {
+		e.scan = true
+	} else {
+		e.offered = append(e.offered, ids...)
+	}
+	e.mu.Unlock()
+	e.wake()
+}
+
+// wake makes Run claim again.
+func (e *Engine) wake() {
 	select {
 	case e.kick <- struct{}{}:
 	default:
@@ -344,6 +370,9 @@ func (e *Engine) Run(ctx context.Context) error {
 			return nil
 		case <-e.kick:
 		case <-tick.C:
+			e.mu.Lock()
+			e.scan = true
+			e.mu.Unlock()
 		}
 	}
 }
@@ -361,10 +390,11 @@ type claimed struct {
 
 // claim takes as many tasks as there are free worker slots, within the
 // bounds per host, in one transaction (one commit for many claims), and
-// starts each when it can in the same transaction. It counts them against
-// the bounds. more reports that it filled every free slot: there may be
-// more tasks to claim. When it found fewer, the store had no other task
-// to give, and claiming again at once would only find none.
+// starts each when it can in the same transaction. It claims the offered
+// tasks first, by id, then, when a scan is due, the oldest tasks free in
+// the store. It counts them against the bounds. more reports that there
+// may be more tasks to claim at once: it filled every free slot, or offers
+// are left.
 func (e *Engine) claim(ctx context.Context) (cs []claimed, more bool) {
 	e.mu.Lock()
 	free := e.o.Workers - e.inflight
@@ -376,51 +406,87 @@ func (e *Engine) claim(ctx context.Context) (cs []claimed, more bool) {
 	for h, n := range e.perHost {
 		perHost[h] = n
 	}
+	offered := slices.Clone(e.offered[:min(free, len(e.offered))])
+	scan := e.scan
+	e.scan = false
 	e.mu.Unlock()
 
+	// missed: an offered task this claim did not get; drained: the scan
+	// found no task to take; bounded: some host was at its bound.
+	var missed, drained, bounded bool
 	err := e.st.Tx(ctx, func(ctx context.Context, tx store.Tx) error {
-		cs = cs[:0]
+		cs, missed, drained, bounded = cs[:0], false, false, false
 		load := make(map[ovm.ID]int, len(perHost))
 		for h, n := range perHost {
 			load[h] = n
 		}
-		for len(cs) < free {
+		take := func(byID ovm.ID) (bool, error) {
 			var busy []ovm.ID
 			for h, n := range load {
 				if n >= e.o.PerHost {
 					busy = append(busy, h)
 				}
 			}
-			e.mu.Lock()
-			e.claims++
-			// A token per claim: should this engine claim again a task it
-			// still runs (its lease expired unrenewed), the stale run's
-			// renewals fail.
-			token := fmt.Sprintf("%s/%d", e.o.Owner, e.claims)
-			e.mu.Unlock()
-			c := claimed{token: token, at: time.Now()}
-			rec, ok, err := tx.ClaimTask(ctx, token, e.o.LeaseTTL, busy)
+			bounded = bounded || len(busy) > 0
+			c := claimed{token: e.token(), at: time.Now()}
+			var rec store.TaskRecord
+			var ok bool
+			var err error
+			if byID != "" {
+				rec, ok, err = tx.ClaimTaskByID(ctx, byID, c.token, e.o.LeaseTTL, busy)
+			} else {
+				rec, ok, err = tx.ClaimTask(ctx, c.token, e.o.LeaseTTL, busy)
+			}
 			if err != nil || !ok {
-				return err
+				return false, err
 			}
 			c.rec = rec
 			if err := e.startClaimed(ctx, tx, &c); err != nil {
-				return err
+				return false, err
 			}
 			if rec.HostID != "" {
 				load[rec.HostID]++
 			}
 			cs = append(cs, c)
+			return true, nil
+		}
+		for _, id := range offered {
+			ok, err := take(id)
+			if err != nil {
+				return err
+			}
+			missed = missed || !ok
+		}
+		for scan && len(cs) < free {
+			ok, err := take("")
+			if err != nil {
+				return err
+			}
+			if !ok {
+				drained = true
+				break
+			}
 		}
 		return nil
 	})
+	e.mu.Lock()
 	if err != nil {
+		// The offers stay; the scan is due again.
+		e.scan = e.scan || scan
+		e.mu.Unlock()
 		if ctx.Err() == nil {
 			e.log.WarnContext(ctx, "tasks: claim a task", "err", err)
 		}
 		return nil, false
 	}
-	e.mu.Lock()
+	// Only claim takes offers, from the front: Kick appends.
+	e.offered = e.offered[len(offered):]
+	// A scan that filled every free slot may have left tasks: the next
+	// claim looks again. An offered task on a busy host, or one a scan
+	// could not take for a host's bound, waits for a release at that bound.
+	e.scan = e.scan || (scan && !drained)
+	e.heldBack = e.heldBack || missed || (drained && bounded)
+	left := len(e.offered) > 0
 	for _, c := range cs {
 		e.inflight++
 		if c.rec.HostID != "" {
@@ -434,7 +500,17 @@ func (e *Engine) claim(ctx context.Context) (cs []claimed, more bool) {
 			e.publish(c.rec)
 		}
 	}
-	return cs, len(cs) == free
+	return cs, len(cs) == free || left
+}
+
+// token returns a new lease owner for one claim. A token per claim: should
+// this engine claim again a task it still runs (its lease expired
+// unrenewed), the stale run's renewals fail.
+func (e *Engine) token() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.claims++
+	return fmt.Sprintf("%s/%d", e.o.Owner, e.claims)
 }
 
 // startClaimed saves a claimed task running, in the claim's transaction,
@@ -495,9 +571,12 @@ func (e *Engine) release(host ovm.ID) {
 			delete(e.perHost, host)
 		}
 	}
+	if bound && e.heldBack {
+		e.scan, e.heldBack = true, false
+	}
 	e.mu.Unlock()
 	if bound {
-		e.Kick()
+		e.wake()
 	}
 }
 

@@ -186,21 +186,43 @@ func (t *tx) ClaimTask(ctx context.Context, owner string, ttl time.Duration, bus
 		return store.TaskRecord{}, false, err
 	}
 	// The claim index (final, created_at, id) in order.
-	find := `SELECT id FROM tasks WHERE final = FALSE AND ` + leaseFree
-	args := []any{owner, micros(ttl)}
-	if len(busyHosts) > 0 {
-		for _, h := range busyHosts {
-			args = append(args, string(h))
-		}
-		find += ` AND host_id NOT IN (` + params(3, len(busyHosts)) + `)`
+	where, args := notBusy(`WHERE id = (SELECT id FROM tasks WHERE final = FALSE AND `+leaseFree, busyHosts, owner, micros(ttl))
+	return t.lease(ctx, where+` ORDER BY created_at, id LIMIT 1) AND NOT final AND `+leaseFree, args...)
+}
+
+// ClaimTaskByID leases the task id when it is unfinished with a free or
+// expired lease and not on a busy host, in one statement that reads only
+// its row.
+func (t *tx) ClaimTaskByID(ctx context.Context, id ovm.ID, owner string, ttl time.Duration, busyHosts []ovm.ID) (store.TaskRecord, bool, error) {
+	if err := checkLease(owner, ttl); err != nil {
+		return store.TaskRecord{}, false, err
 	}
-	find += ` ORDER BY created_at, id LIMIT 1`
+	where, args := notBusy(`WHERE id = $3 AND NOT final AND `+leaseFree, busyHosts, owner, micros(ttl), string(id))
+	return t.lease(ctx, where, args...)
+}
+
+// notBusy appends to the condition where, whose parameters are args, that
+// the task's host is none of busy.
+func notBusy(where string, busy []ovm.ID, args ...any) (string, []any) {
+	if len(busy) == 0 {
+		return where, args
+	}
+	first := len(args) + 1
+	for _, h := range busy {
+		args = append(args, string(h))
+	}
+	return where + ` AND host_id NOT IN (` + params(first, len(busy)) + `)`, args
+}
+
+// lease leases to owner ($1) for ttl ($2) the task where selects and
+// returns it, ok false when where selects none.
+func (t *tx) lease(ctx context.Context, where string, args ...any) (store.TaskRecord, bool, error) {
 	// The clock comes back too: the start that follows a claim saves the
 	// task with it.
 	var now time.Time
 	tr, err := scanTask(withNow{t.queryRow(ctx, `UPDATE tasks SET lease_owner = $1, lease_expires = `+t.s.d.nowPlus("$2")+`,
 			version = version + 1
-		WHERE id = (`+find+`) AND NOT final AND `+leaseFree+` RETURNING `+taskColumns+`, {now}`, args...), &now})
+		`+where+` RETURNING `+taskColumns+`, {now}`, args...), &now})
 	switch err = t.note(err); {
 	case isNoRows(err):
 		return store.TaskRecord{}, false, nil

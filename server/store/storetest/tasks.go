@@ -21,6 +21,7 @@ var taskTests = []suiteTest{
 	{"TaskClaimOrder", testTaskClaimOrder},
 	{"TaskLeaseExpiry", testTaskLeaseExpiry},
 	{"TaskClaimRace", testTaskClaimRace},
+	{"TaskClaimByID", testTaskClaimByID},
 }
 
 var leaseTests = []suiteTest{
@@ -412,4 +413,63 @@ func testLeaderOnlyWrite(t *testing.T, s store.Store) {
 	_, err := get(t, s, store.KindHost, late.ID)
 	requireKind(t, err, ovm.KindNotFound)
 	require.NoError(t, write("new", newEpoch, late))
+}
+
+// claimByID runs ClaimTaskByID in a transaction of its own.
+func claimByID(s store.Store, ctx context.Context, id ovm.ID, owner string, ttl time.Duration, busy ...ovm.ID) (store.TaskRecord, bool, error) {
+	var tr store.TaskRecord
+	var ok bool
+	err := s.Tx(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		tr, ok, err = tx.ClaimTaskByID(ctx, id, owner, ttl, busy)
+		return err
+	})
+	return tr, ok, err
+}
+
+func testTaskClaimByID(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	host := ovm.NewID()
+	older, wanted, busy, done := newTask("", "", time.Time{}), newTask("", "", time.Time{}), newTask("", host, time.Time{}), newTask("", "", time.Time{})
+	done.Task.State = ovm.TaskSucceeded
+	createTasks(t, s, older, wanted, busy, done)
+
+	tests := []struct {
+		name  string
+		id    ovm.ID
+		owner string
+		ttl   time.Duration
+		busy  []ovm.ID
+		ok    bool
+		bad   bool // refused as invalid
+	}{
+		{"missing task", ovm.NewID(), "a", time.Minute, nil, false, false},
+		{"final task", done.Task.ID, "a", time.Minute, nil, false, false},
+		{"host busy", busy.Task.ID, "a", time.Minute, []ovm.ID{host}, false, false},
+		{"no owner", wanted.Task.ID, "", time.Minute, nil, false, true},
+		{"no ttl", wanted.Task.ID, "a", 0, nil, false, true},
+		{"the task named, not the oldest", wanted.Task.ID, "a", time.Minute, nil, true, false},
+		{"leased already", wanted.Task.ID, "b", time.Minute, nil, false, false},
+		{"host not busy", busy.Task.ID, "a", time.Minute, []ovm.ID{ovm.NewID()}, true, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tr, ok, err := claimByID(s, ctx, tc.id, tc.owner, tc.ttl, tc.busy...)
+			if tc.bad {
+				requireKind(t, err, ovm.KindInvalid)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.ok, ok, "claimed")
+			if ok {
+				assert.Equal(t, tc.id, tr.Task.ID)
+				assert.Equal(t, tc.owner, tr.LeaseOwner)
+			}
+		})
+	}
+	// The older task is still there for a claim of the oldest.
+	tr, ok, err := claim(s, ctx, "c", time.Minute)
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, older.Task.ID, tr.Task.ID)
 }

@@ -125,6 +125,10 @@ func testViewWritesFail(t *testing.T, s store.Store) {
 			tr.Task.State = ovm.TaskRunning
 			return tx.UpdateTask(ctx, &tr)
 		}},
+		{"ClaimTaskByID", func(ctx context.Context, tx store.Tx) error {
+			_, _, err := tx.ClaimTaskByID(ctx, ovm.NewID(), "me", time.Minute, nil)
+			return err
+		}},
 		{"ClaimTask", func(ctx context.Context, tx store.Tx) error {
 			_, _, err := tx.ClaimTask(ctx, "me", time.Minute, nil)
 			return err
