@@ -160,6 +160,7 @@ func (d *Driver) Capabilities() hypervisor.Capabilities {
 	return hypervisor.Capabilities{
 		InstanceTypes:          []ovm.InstanceType{ovm.TypeVM},
 		Snapshots:              true,
+		SnapshotMemory:         true,
 		LiveMigration:          true,
 		SharedNothingMigration: true,
 		StorageMigration:       true,
