@@ -408,7 +408,14 @@ func getSnapshotOf(ctx context.Context, tx store.Tx, p auth.Principal, of Snapsh
 	if err != nil {
 		return r, err
 	}
-	if (of != SnapshotOf{}) && r.ParentID != of.id() {
+	if (of == SnapshotOf{}) {
+		return r, nil
+	}
+	sn, err := decode[snapshotRecord](r)
+	if err != nil {
+		return r, err
+	}
+	if sn.of() != of {
 		return store.Record{}, ovm.NotFound("snapshot", id)
 	}
 	return r, nil
