@@ -169,7 +169,9 @@ func TestSnapshotsThroughAPI(t *testing.T) {
 		q := quota
 		q.Disk = e.diskUsage(tn) + ovm.GiB - 1
 		e.must(http.StatusOK, "PUT", "/v1/vdcs/"+string(tn.vdc)+"/quota", e.admin, map[string]any{"quota": q})
-		t.Cleanup(func() { e.must(http.StatusOK, "PUT", "/v1/vdcs/"+string(tn.vdc)+"/quota", e.admin, map[string]any{"quota": quota}) })
+		t.Cleanup(func() {
+			e.must(http.StatusOK, "PUT", "/v1/vdcs/"+string(tn.vdc)+"/quota", e.admin, map[string]any{"quota": quota})
+		})
 		before, tasksBefore := e.diskUsage(tn), e.snapshotTasks(tn.token)
 		p := problemOf(t, e.must(http.StatusForbidden, "POST", snapshotsPath("instances", vm2.ID), tn.token, map[string]any{"name": "big"}))
 		assert.Contains(t, fieldLocations(p), "quota.diskBytes", "the problem names the resource: %+v", p)
