@@ -152,7 +152,8 @@ func (d *Driver) Endpoint() Endpoint { return d.ep }
 // Kind is ovm.HostKVM.
 func (d *Driver) Kind() ovm.HostKind { return ovm.HostKVM }
 
-// Capabilities: VMs; snapshots, the three migration kinds and the console.
+// Capabilities: VMs; snapshots (internal qcow2 snapshots, with the memory
+// of a running domain), the three migration kinds and the console.
 // vCPU and memory changes of a running domain apply at its next boot: the
 // domains are defined without hot-pluggable vCPUs or memory, so libvirt
 // cannot change them live.

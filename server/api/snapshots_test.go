@@ -81,7 +81,12 @@ func (e *env) listSnapshots(token, path string) []core.SnapshotInfo {
 // through the API: the quota they take and give back, the engine's
 // snapshots, tenancy, bad input and a failing engine.
 func TestSnapshotsThroughAPI(t *testing.T) {
-	e := newEnv(t, openSQLite(t))
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) { testSnapshots(t, newEnv(t, b.open(t))) })
+	}
+}
+
+func testSnapshots(t *testing.T, e *env) {
 	pl := e.setupPlatform(1)
 	var host ovm.Host
 	e.must(http.StatusOK, "GET", "/v1/hosts/"+string(pl.hosts[0]), e.admin, nil).decode(t, &host)
@@ -120,6 +125,21 @@ func TestSnapshotsThroughAPI(t *testing.T) {
 		assert.Empty(t, e.listSnapshots(tn.token, snapshotsPath("instances", vm2.ID)), "vm2's snapshots")
 		assert.Len(t, e.listSnapshots(tn.token, "/v1/snapshots"), 1, "the VDC's snapshots")
 		assert.Empty(t, e.listSnapshots(other.token, "/v1/snapshots"), "another VDC's snapshots")
+	})
+
+	t.Run("a retry with the same key takes one snapshot", func(t *testing.T) {
+		before := e.diskUsage(tn)
+		var first, again core.SnapshotTask
+		e.must(http.StatusAccepted, "POST", snapshotsPath("instances", vm2.ID), tn.token, map[string]any{"name": "retried"},
+			"Idempotency-Key", "snap-retry-1").decode(t, &first)
+		require.Equal(t, ovm.TaskSucceeded, e.waitTask(tn.token, first.Task.ID).State)
+		e.must(http.StatusAccepted, "POST", snapshotsPath("instances", vm2.ID), tn.token, map[string]any{"name": "retried"},
+			"Idempotency-Key", "snap-retry-1").decode(t, &again)
+		assert.Equal(t, first.Snapshot.ID, again.Snapshot.ID, "the retry answers the first snapshot")
+		assert.Len(t, engineSnapshots(vm2.ID), 1, "one snapshot on the engine")
+		assert.Equal(t, before+ovm.GiB, e.diskUsage(tn), "charged once")
+		require.Equal(t, ovm.TaskSucceeded, e.snapshotTask(tn.token, "instances", vm2.ID, first.Snapshot.ID, "delete").State)
+		assert.Equal(t, before, e.diskUsage(tn))
 	})
 
 	t.Run("bad input", func(t *testing.T) {
