@@ -16,9 +16,9 @@ func snapshotCommands() *command {
 		{name: "list", aliases: []string{"ls"}, summary: "List snapshots", run: (*app).snapshotList},
 		{name: "show", aliases: []string{"get"}, summary: "Show a snapshot", run: (*app).snapshotShow},
 		{name: "create", summary: "Snapshot an instance or a volume", run: (*app).snapshotCreate},
-		{name: "revert", summary: "Put an instance or a volume back to a snapshot", run: snapshotTask("revert",
+		{name: "revert", summary: "Put an instance or a volume back to a snapshot", run: snapshotTask(
 			"Put an instance or a volume back to a snapshot; its current state is lost.", (*client.Client).RevertSnapshot, "reverted to")},
-		{name: "delete", aliases: []string{"rm"}, summary: "Delete a snapshot", run: snapshotTask("delete",
+		{name: "delete", aliases: []string{"rm"}, summary: "Delete a snapshot", run: snapshotTask(
 			"Delete a snapshot and release its disk quota.", (*client.Client).DeleteSnapshot, "deleted")},
 	}}
 }
@@ -60,12 +60,23 @@ func (o ownerFlags) of(need bool) (*client.Client, client.SnapshotOf, error) {
 	return cl, client.SnapshotOf{}, nil
 }
 
-// snapshot resolves a snapshot of of by name or id.
-func (a *app) snapshot(cl *client.Client, of client.SnapshotOf, ref string) (ovm.ID, error) {
-	return resolveIn("snapshot", ref, func() ([]named, error) {
-		ss, err := cl.ListSnapshots(a.ctx, of, client.ListOptions{})
+// one parses the arguments of a leaf on one snapshot, named by its only
+// positional argument (NAME|ID) among the snapshots of the instance or
+// volume the flags name, and looks it up.
+func (o ownerFlags) one(args []string) (*client.Client, client.SnapshotOf, ovm.ID, error) {
+	pos, err := o.f.parseN(args, "NAME|ID")
+	if err != nil {
+		return nil, client.SnapshotOf{}, "", err
+	}
+	cl, of, err := o.of(true)
+	if err != nil {
+		return nil, of, "", err
+	}
+	id, err := resolveIn("snapshot", pos[0], func() ([]named, error) {
+		ss, err := cl.ListSnapshots(o.f.a.ctx, of, client.ListOptions{})
 		return namesOf(ss, err, func(s apitypes.SnapshotInfo) named { return named{s.ID, s.Name} })
 	})
+	return cl, of, id, err
 }
 
 // snapshotOf says what a snapshot is of.
@@ -123,16 +134,7 @@ func snapshotDetail(w io.Writer, s apitypes.SnapshotInfo) {
 
 func (a *app) snapshotShow(path string, args []string) error {
 	f := a.flags(path, "NAME|ID (--instance INSTANCE | --volume VOLUME) [--vdc VDC]", "Show a snapshot of an instance or a volume.")
-	o := snapshotFlags(f)
-	pos, err := f.parseN(args, "NAME|ID")
-	if err != nil {
-		return err
-	}
-	cl, of, err := o.of(true)
-	if err != nil {
-		return err
-	}
-	id, err := a.snapshot(cl, of, pos[0])
+	cl, of, id, err := snapshotFlags(f).one(args)
 	if err != nil {
 		return err
 	}
@@ -164,20 +166,12 @@ func (a *app) snapshotCreate(path string, args []string) error {
 }
 
 // snapshotTask returns the leaf that starts a task on a snapshot with do.
-func snapshotTask(name, desc string, do func(*client.Client, context.Context, client.SnapshotOf, ovm.ID) (apitypes.SnapshotTask, error), verb string) leaf {
+func snapshotTask(desc string, do func(*client.Client, context.Context, client.SnapshotOf, ovm.ID) (apitypes.SnapshotTask, error), verb string) leaf {
 	return func(a *app, path string, args []string) error {
 		f := a.flags(path, "NAME|ID (--instance INSTANCE | --volume VOLUME) [--vdc VDC] [--wait]", desc)
 		o := snapshotFlags(f)
 		wait := f.Bool("wait", false, "wait for the task and show its progress")
-		pos, err := f.parseN(args, "NAME|ID")
-		if err != nil {
-			return err
-		}
-		cl, of, err := o.of(true)
-		if err != nil {
-			return err
-		}
-		id, err := a.snapshot(cl, of, pos[0])
+		cl, of, id, err := o.one(args)
 		if err != nil {
 			return err
 		}

@@ -76,6 +76,31 @@ func (s *Service) loadSnapshot(ctx context.Context, id ovm.ID) (snapshotTarget, 
 	return t, nil
 }
 
+// snapshotRun is what the steps of one run of a snapshot task share.
+type snapshotRun struct {
+	id, task ovm.ID // the snapshot, the task
+	load     func(ctx context.Context) (snapshotTarget, error)
+}
+
+// snapshotRun decodes a snapshot task's input for the steps of one run.
+func (s *Service) snapshotRun(t *store.TaskRecord) (snapshotRun, error) {
+	in, err := input[snapshotInput](t)
+	if err != nil {
+		return snapshotRun{}, err
+	}
+	return snapshotRun{id: in.SnapshotID, task: t.Task.ID, load: s.loadSnapshotOnce(in.SnapshotID)}, nil
+}
+
+// native loads the run's target and finds the snapshot on its engine.
+func (sr snapshotRun) native(ctx context.Context) (snapshotTarget, ovm.ID, error) {
+	tg, err := sr.load(ctx)
+	if err != nil {
+		return tg, "", err
+	}
+	native, err := findSnapshot(ctx, tg.facet, tg.sn, "")
+	return tg, native, err
+}
+
 // loadSnapshotOnce loads a snapshot task's target when a step of a run
 // first asks for it and hands the same target to the run's later steps; a
 // failed load is not kept.
@@ -174,12 +199,11 @@ type snapshotCreateHandler struct{ s *Service }
 
 // Steps returns the steps of a snapshot.create task (tasks.Handler).
 func (h snapshotCreateHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
-	in, err := input[snapshotInput](t)
+	sr, err := h.s.snapshotRun(t)
 	if err != nil {
 		return nil, err
 	}
-	s, task := h.s, t.Task.ID
-	load := s.loadSnapshotOnce(in.SnapshotID)
+	s, task, load := h.s, sr.task, sr.load
 	return []tasks.Step{{
 		Name: "snapshot",
 		Do: func(ctx context.Context, r *tasks.Run) error {
@@ -230,7 +254,7 @@ func (h snapshotCreateHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) 
 			if err := r.State(&st); err != nil {
 				return err
 			}
-			return s.updateSnapshot(ctx, in.SnapshotID, task, func(ctx context.Context, tx store.Tx, sn *snapshotRecord) error {
+			return s.updateSnapshot(ctx, sr.id, task, func(ctx context.Context, tx store.Tx, sn *snapshotRecord) error {
 				if err := s.chargeSnapshot(ctx, tx, sn, st.Memory); err != nil {
 					return err
 				}
@@ -294,20 +318,15 @@ type snapshotRevertHandler struct{ s *Service }
 
 // Steps returns the steps of a snapshot.revert task (tasks.Handler).
 func (h snapshotRevertHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
-	in, err := input[snapshotInput](t)
+	sr, err := h.s.snapshotRun(t)
 	if err != nil {
 		return nil, err
 	}
-	s, task := h.s, t.Task.ID
-	load := s.loadSnapshotOnce(in.SnapshotID)
+	s, task, load := h.s, sr.task, sr.load
 	return []tasks.Step{{
 		Name: "revert",
 		Do: func(ctx context.Context, r *tasks.Run) error {
-			tg, err := load(ctx)
-			if err != nil {
-				return err
-			}
-			native, err := findSnapshot(ctx, tg.facet, tg.sn, "")
+			tg, native, err := sr.native(ctx)
 			if err != nil {
 				return err
 			}
@@ -333,7 +352,7 @@ func (h snapshotRevertHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) 
 				power = got.Power
 				r.Logf(slog.LevelInfo, "the instance is %s after the revert", power)
 			}
-			return s.updateSnapshot(ctx, in.SnapshotID, task, func(ctx context.Context, tx store.Tx, sn *snapshotRecord) error {
+			return s.updateSnapshot(ctx, sr.id, task, func(ctx context.Context, tx store.Tx, sn *snapshotRecord) error {
 				sn.Message = ""
 				if sn.InstanceID == "" {
 					return nil
@@ -364,20 +383,15 @@ type snapshotDeleteHandler struct{ s *Service }
 
 // Steps returns the steps of a snapshot.delete task (tasks.Handler).
 func (h snapshotDeleteHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
-	in, err := input[snapshotInput](t)
+	sr, err := h.s.snapshotRun(t)
 	if err != nil {
 		return nil, err
 	}
-	s, task := h.s, t.Task.ID
-	load := s.loadSnapshotOnce(in.SnapshotID)
+	s, task := h.s, sr.task
 	return []tasks.Step{{
 		Name: "delete",
 		Do: func(ctx context.Context, r *tasks.Run) error {
-			tg, err := load(ctx)
-			if err != nil {
-				return ignore(err, ovm.KindNotFound)
-			}
-			native, err := findSnapshot(ctx, tg.facet, tg.sn, "")
+			tg, native, err := sr.native(ctx)
 			if err != nil {
 				return ignore(err, ovm.KindNotFound)
 			}
@@ -387,7 +401,7 @@ func (h snapshotDeleteHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) 
 		Name: "release",
 		Do: func(ctx context.Context, r *tasks.Run) error {
 			return s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
-				sn, _, err := getAs[snapshotRecord](ctx, tx, store.KindSnapshot, in.SnapshotID)
+				sn, _, err := getAs[snapshotRecord](ctx, tx, store.KindSnapshot, sr.id)
 				switch {
 				case ovm.KindOf(err) == ovm.KindNotFound:
 					return nil

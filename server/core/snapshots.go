@@ -263,19 +263,7 @@ func volumeIdle(ctx context.Context, tx store.Tx, v volumeRecord, what string) e
 	if v.Phase != ovm.PhaseReady || v.HostID == "" {
 		return conflictf("cannot %s volume %s: it is %s", what, v.Name, v.Phase)
 	}
-	if v.PendingTask == "" {
-		return nil
-	}
-	t, err := tx.GetTask(ctx, v.PendingTask)
-	switch {
-	case ovm.KindOf(err) == ovm.KindNotFound:
-		return nil
-	case err != nil:
-		return err
-	case t.Task.State.Final():
-		return nil
-	}
-	return conflictf("volume %s has a %s task in progress (%s)", v.Name, t.Task.Kind, t.Task.ID)
+	return taskInProgress(ctx, tx, "volume", v.Name, v.PendingTask)
 }
 
 // owner is what a snapshot request needs of the instance or volume.
