@@ -6,8 +6,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"github.com/vmware/govmomi/object"
-	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/openovm/ovm/internal/esxisim"
@@ -15,29 +13,6 @@ import (
 	"github.com/openovm/ovm/server/core"
 	"github.com/openovm/ovm/server/drivers"
 )
-
-// simSnapshots returns the snapshot tree of a simulated VM by snapshot
-// name (the OVM id a snapshot.create gives it), with the current one.
-func simSnapshots(t *testing.T, sim *esxisim.Host, name string) (map[string]types.ManagedObjectReference, *types.ManagedObjectReference) {
-	t.Helper()
-	vm, ok := sim.VMs(t)[name]
-	require.True(t, ok, "VM %s on the host", name)
-	var got mo.VirtualMachine
-	require.NoError(t, object.NewVirtualMachine(sim.Client, vm.Reference()).Properties(t.Context(), vm.Reference(), []string{"snapshot"}, &got))
-	out := map[string]types.ManagedObjectReference{}
-	if got.Snapshot == nil {
-		return out, nil
-	}
-	var walk func([]types.VirtualMachineSnapshotTree)
-	walk = func(ts []types.VirtualMachineSnapshotTree) {
-		for _, s := range ts {
-			out[s.Name] = s.Snapshot
-			walk(s.ChildSnapshotList)
-		}
-	}
-	walk(got.Snapshot.RootSnapshotList)
-	return out, got.Snapshot.CurrentSnapshot
-}
 
 // TestSnapshotsESXi takes, reverts and deletes snapshots of a VM on a
 // simulated ESXi host through the API, checking the host's snapshot tree
@@ -62,18 +37,16 @@ func TestSnapshotsESXi(t *testing.T) {
 	assert.False(t, a.Memory, "ESXi snapshots hold the disks only")
 	b := e.snapshot(tn.token, "instances", inst.ID, "b")
 	assert.Equal(t, base+a.Size+b.Size, e.diskUsage(tn), "both snapshots count against the disk quota")
-	tree, cur := simSnapshots(t, sim, hvName)
+	tree, cur := sim.Snapshots(t, hvName)
 	require.Contains(t, tree, string(a.ID), "snapshot a on the host under its OVM id")
 	require.Contains(t, tree, string(b.ID), "snapshot b on the host under its OVM id")
-	require.NotNil(t, cur)
-	assert.Equal(t, tree[string(b.ID)], *cur, "the VM runs from the last snapshot")
+	assert.Equal(t, string(b.ID), cur, "the VM runs from the last snapshot")
 
 	e.must(http.StatusNotFound, "POST", snapshotsPath("instances", inst.ID)+"/"+string(a.ID)+"/revert", other.token, nil)
 	done := e.snapshotTask(tn.token, "instances", inst.ID, a.ID, "revert")
 	require.Equal(t, ovm.TaskSucceeded, done.State, "revert task: %+v", done)
-	_, cur = simSnapshots(t, sim, hvName)
-	require.NotNil(t, cur)
-	assert.Equal(t, tree[string(a.ID)], *cur, "after the revert the VM runs from snapshot a")
+	_, cur = sim.Snapshots(t, hvName)
+	assert.Equal(t, string(a.ID), cur, "after the revert the VM runs from snapshot a")
 	var got ovm.Instance
 	e.must(http.StatusOK, "GET", "/v1/instances/"+string(inst.ID), tn.token, nil).decode(t, &got)
 	power := ovm.PowerStopped
@@ -84,7 +57,7 @@ func TestSnapshotsESXi(t *testing.T) {
 
 	done = e.snapshotTask(tn.token, "instances", inst.ID, b.ID, "delete")
 	require.Equal(t, ovm.TaskSucceeded, done.State, "delete task: %+v", done)
-	tree, _ = simSnapshots(t, sim, hvName)
+	tree, _ = sim.Snapshots(t, hvName)
 	assert.NotContains(t, tree, string(b.ID), "snapshot b removed from the host")
 	assert.Contains(t, tree, string(a.ID), "snapshot a kept")
 	assert.Equal(t, base+a.Size, e.diskUsage(tn), "b's quota given back")

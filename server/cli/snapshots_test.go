@@ -5,9 +5,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"github.com/vmware/govmomi/object"
-	"github.com/vmware/govmomi/vim25/mo"
-	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/openovm/ovm/internal/esxisim"
 	"github.com/openovm/ovm/ovm"
@@ -33,26 +30,8 @@ func TestSnapshotsCLI(t *testing.T) {
 	// from, and how many it has.
 	current := func() (string, int) {
 		t.Helper()
-		vm, ok := sim.VMs(t)[hvName]
-		require.True(t, ok, "VM %s on the host", hvName)
-		var got mo.VirtualMachine
-		require.NoError(t, object.NewVirtualMachine(sim.Client, vm.Reference()).Properties(t.Context(), vm.Reference(), []string{"snapshot"}, &got))
-		if got.Snapshot == nil {
-			return "", 0
-		}
-		cur, n := "", 0
-		var walk func(ts []types.VirtualMachineSnapshotTree)
-		walk = func(ts []types.VirtualMachineSnapshotTree) {
-			for _, s := range ts {
-				n++
-				if got.Snapshot.CurrentSnapshot != nil && s.Snapshot == *got.Snapshot.CurrentSnapshot {
-					cur = s.Name
-				}
-				walk(s.ChildSnapshotList)
-			}
-		}
-		walk(got.Snapshot.RootSnapshotList)
-		return cur, n
+		tree, cur := sim.Snapshots(t, hvName)
+		return cur, len(tree)
 	}
 
 	r := e.ok("--context", "acme", "snapshot", "create", "first", "--instance", "vm1", "--wait")
