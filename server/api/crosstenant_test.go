@@ -59,6 +59,9 @@ var crossTenantRules = map[string]rule{
 	"list-vapps": listOwn, "deploy-vapp": inA, "get-vapp": byID, "delete-vapp": byID,
 	"list-tasks": listOwn, "get-task": byID, "watch-task": byID,
 	"list-alerts": adminOnly, "get-alert": byID, "ack-alert": byID,
+	"list-snapshots": listOwn, "list-instance-snapshots": byID, "create-instance-snapshot": byID, "get-instance-snapshot": byID,
+	"revert-instance-snapshot": byID, "delete-instance-snapshot": byID, "list-volume-snapshots": byID, "create-volume-snapshot": byID,
+	"get-volume-snapshot": byID, "revert-volume-snapshot": byID, "delete-volume-snapshot": byID,
 }
 
 // world is VDC A's objects and the platform's, by the collection a path
@@ -95,6 +98,15 @@ func buildWorld(t *testing.T, e *env) (world, tenant) {
 		require.Equal(t, ovm.TaskSucceeded, e.waitTask(a.token, tk.ID).State)
 	}
 	w.ids["vapps"] = vapp.VApp.ID
+	// A VM with a snapshot, and a snapshot of the volume, for the
+	// snapshot routes (see fill).
+	var vm core.InstanceTask
+	e.must(http.StatusAccepted, "POST", "/v1/instances", a.token, map[string]any{"name": "vm-a", "spec": map[string]any{"type": "vm",
+		"cpuMilli": 1000, "memoryBytes": 64 << 20, "image": map[string]string{"format": "qcow2", "name": "tiny.qcow2"}}}).decode(t, &vm)
+	require.Equal(t, ovm.TaskSucceeded, e.waitTask(a.token, vm.Task.ID).State)
+	w.ids["vm"] = vm.Instance.ID
+	w.ids["vm-snapshot"] = e.snapshot(a.token, "instances", vm.Instance.ID, "snap-a").ID
+	w.ids["volume-snapshot"] = e.snapshot(a.token, "volumes", vt.Volume.ID, "snap-a").ID
 	var tok core.NewToken
 	e.must(http.StatusCreated, "POST", "/v1/tokens", a.token, map[string]any{"name": "ci"}).decode(t, &tok)
 	w.ids["tokens"] = tok.ID
@@ -125,26 +137,28 @@ func buildWorld(t *testing.T, e *env) (world, tenant) {
 func bodies(w world) map[string]any {
 	spec := container()
 	return map[string]any{
-		"create-token":         map[string]any{"name": "b-token"},
-		"update-datacenter":    map[string]any{"description": "x"},
-		"create-datacenter":    map[string]any{"name": "dc-b"},
-		"update-pool":          map[string]any{"haEnabled": true},
-		"create-pool":          map[string]any{"name": "pool-b", "datacenterId": w.ids["datacenters"]},
-		"register-host":        map[string]any{"name": "host-b", "kind": "fake", "endpoint": "fake://host-b", "poolId": w.ids["pools"]},
-		"update-host":          map[string]any{"credentials": map[string]string{"username": "x"}},
-		"set-host-maintenance": map[string]any{"enabled": true},
-		"import-discovered":    map[string]any{"vdcId": w.vdcA, "name": "stolen"},
-		"create-vdc":           map[string]any{"name": "vdc-c", "poolId": w.ids["pools"], "quota": quota},
-		"set-vdc-quota":        map[string]any{"quota": ovm.Quota{}},
-		"create-user":          map[string]any{"name": "intruder", "role": "vdc-member", "vdcId": w.vdcA, "password": "long-enough-password"},
-		"update-user":          map[string]any{"disabled": true},
-		"create-network":       map[string]any{"vdcId": w.vdcA, "name": "net-b", "subnet": "10.8.0.0/24"},
-		"create-volume":        map[string]any{"vdcId": w.vdcA, "name": "vol-b", "sizeBytes": 1 << 20},
-		"resize-volume":        map[string]any{"sizeBytes": 2 << 30},
-		"create-instance":      map[string]any{"vdcId": w.vdcA, "name": "inst-b", "spec": spec},
-		"update-instance":      map[string]any{"labels": map[string]string{"owner": "b"}},
-		"exec-instance":        map[string]any{"command": []string{"hostname"}},
-		"deploy-vapp":          map[string]any{"vdcId": w.vdcA, "name": "app-b", "members": []map[string]any{{"name": "m1", "spec": spec}}},
+		"create-token":             map[string]any{"name": "b-token"},
+		"update-datacenter":        map[string]any{"description": "x"},
+		"create-datacenter":        map[string]any{"name": "dc-b"},
+		"update-pool":              map[string]any{"haEnabled": true},
+		"create-pool":              map[string]any{"name": "pool-b", "datacenterId": w.ids["datacenters"]},
+		"register-host":            map[string]any{"name": "host-b", "kind": "fake", "endpoint": "fake://host-b", "poolId": w.ids["pools"]},
+		"update-host":              map[string]any{"credentials": map[string]string{"username": "x"}},
+		"set-host-maintenance":     map[string]any{"enabled": true},
+		"import-discovered":        map[string]any{"vdcId": w.vdcA, "name": "stolen"},
+		"create-vdc":               map[string]any{"name": "vdc-c", "poolId": w.ids["pools"], "quota": quota},
+		"set-vdc-quota":            map[string]any{"quota": ovm.Quota{}},
+		"create-user":              map[string]any{"name": "intruder", "role": "vdc-member", "vdcId": w.vdcA, "password": "long-enough-password"},
+		"update-user":              map[string]any{"disabled": true},
+		"create-network":           map[string]any{"vdcId": w.vdcA, "name": "net-b", "subnet": "10.8.0.0/24"},
+		"create-volume":            map[string]any{"vdcId": w.vdcA, "name": "vol-b", "sizeBytes": 1 << 20},
+		"resize-volume":            map[string]any{"sizeBytes": 2 << 30},
+		"create-instance":          map[string]any{"vdcId": w.vdcA, "name": "inst-b", "spec": spec},
+		"update-instance":          map[string]any{"labels": map[string]string{"owner": "b"}},
+		"exec-instance":            map[string]any{"command": []string{"hostname"}},
+		"deploy-vapp":              map[string]any{"vdcId": w.vdcA, "name": "app-b", "members": []map[string]any{{"name": "m1", "spec": spec}}},
+		"create-instance-snapshot": map[string]any{"name": "snap-b"},
+		"create-volume-snapshot":   map[string]any{"name": "snap-b"},
 	}
 }
 
@@ -248,6 +262,12 @@ func TestCrossTenant(t *testing.T) {
 	var after ovm.Instance
 	e.must(http.StatusOK, "GET", "/v1/instances/"+string(w.ids["instances"]), e.admin, nil).decode(t, &after)
 	assert.Equal(t, before, after, "A's instance changed under tenant B's calls")
+	for _, path := range []string{fill(t, "/v1/instances/{id}/snapshots/{snapshotId}", w), fill(t, "/v1/volumes/{id}/snapshots/{snapshotId}", w)} {
+		var sn core.SnapshotInfo
+		e.must(http.StatusOK, "GET", path, e.admin, nil).decode(t, &sn)
+		assert.Equal(t, ovm.PhaseReady, sn.Phase, "A's snapshot %s under tenant B's calls", path)
+		assert.Empty(t, sn.Message)
+	}
 	var v ovm.VDC
 	e.must(http.StatusOK, "GET", "/v1/vdcs/"+string(w.vdcA), e.admin, nil).decode(t, &v)
 	assert.Equal(t, quota, v.Quota, "A's quota changed under tenant B's calls")
@@ -263,6 +283,14 @@ func fill(t *testing.T, path string, w world) string {
 		return path
 	}
 	coll := strings.Split(strings.TrimPrefix(path, "/v1/"), "/")[0]
+	if strings.Contains(path, "/snapshots") {
+		// A's VM and its snapshot, or A's volume and its snapshot.
+		owner, snap := w.ids["vm"], w.ids["vm-snapshot"]
+		if coll == "volumes" {
+			owner, snap = w.ids["volumes"], w.ids["volume-snapshot"]
+		}
+		return strings.NewReplacer("{id}", string(owner), "{snapshotId}", string(snap)).Replace(path)
+	}
 	id, ok := w.ids[coll]
 	require.True(t, ok, "no object of collection %q to fill %s with", coll, path)
 	return strings.Replace(path, "{id}", string(id), 1)
