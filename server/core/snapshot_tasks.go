@@ -192,6 +192,31 @@ func (s *Service) failSnapshot(ctx context.Context, r *tasks.Run, state ovm.Task
 	return s.updateSnapshot(ctx, t.TargetID, t.ID, change)
 }
 
+// takeSnapshot takes the snapshot of a target on its engine, named by its
+// OVM id; when the engine has one of that name already (a step that runs
+// again after a crash), it takes none and returns that one (took false).
+func takeSnapshot(ctx context.Context, tg snapshotTarget) (st snapshotState, took bool, err error) {
+	running, err := tg.running(ctx)
+	if err != nil {
+		return st, false, err
+	}
+	st.Memory = running && tg.memory
+	native, err := findSnapshot(ctx, tg.facet, tg.sn, "")
+	switch {
+	case err == nil:
+		st.NativeID = string(native)
+		return st, false, nil
+	case ovm.KindOf(err) != ovm.KindNotFound:
+		return st, false, err
+	}
+	got, err := tg.facet.CreateSnapshot(ctx, string(tg.sn.ID))
+	if err != nil {
+		return st, false, err
+	}
+	st.NativeID = string(got.ID)
+	return st, true, nil
+}
+
 // snapshotCreateHandler is the snapshot.create task kind: take the
 // snapshot on the engine (found again by its OVM id when a resumed step
 // took it already), then record it ready.
@@ -211,23 +236,11 @@ func (h snapshotCreateHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) 
 			if err != nil {
 				return err
 			}
-			running, err := tg.running(ctx)
+			st, took, err := takeSnapshot(ctx, tg)
 			if err != nil {
 				return err
 			}
-			st := snapshotState{Memory: running && tg.memory}
-			native, err := findSnapshot(ctx, tg.facet, tg.sn, "")
-			switch {
-			case err == nil:
-				st.NativeID = string(native)
-			case ovm.KindOf(err) != ovm.KindNotFound:
-				return err
-			default:
-				got, err := tg.facet.CreateSnapshot(ctx, string(tg.sn.ID))
-				if err != nil {
-					return err
-				}
-				st.NativeID = string(got.ID)
+			if took {
 				r.Logf(slog.LevelInfo, "took snapshot %s (memory: %t)", tg.sn.Name, st.Memory)
 			}
 			return r.SetState(st)
