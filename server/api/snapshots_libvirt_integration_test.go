@@ -117,8 +117,9 @@ func domainSnapshots(t *testing.T, lh *libvirthost.Host, name string) []string {
 // libvirtd, snapshots the VM through the API, overwrites the marker,
 // reverts through the API and reads the first marker back from the disk;
 // then the same with a snapshot of the running VM, which holds its memory
-// and brings it back running. Bad input (another instance's snapshot,
-// another tenant, over quota) changes nothing on the host.
+// and brings it back running, and a running VM reverted to the first
+// snapshot, which libvirt leaves stopped. Bad input (another instance's
+// snapshot, another tenant, over quota) changes nothing on the host.
 func TestSnapshotsLibvirt(t *testing.T) {
 	uri, template, opts := libvirtTestHost(t)
 	lh := libvirthost.Dial(t, uri, opts)
@@ -193,6 +194,7 @@ func TestSnapshotsLibvirt(t *testing.T) {
 
 	// A running VM: the snapshot holds its memory; the revert brings it
 	// back running.
+	writeMarker(t, path, format, "OVM-MARKER-RUNNING")
 	e.power(tn.token, id, "start")
 	s2 := e.snapshot(tn.token, "instances", id, "running")
 	assert.True(t, s2.Memory, "libvirt snapshots the memory of a running VM")
@@ -206,7 +208,17 @@ func TestSnapshotsLibvirt(t *testing.T) {
 	e.must(http.StatusOK, "GET", "/v1/instances/"+string(id), tn.token, nil).decode(t, &inst)
 	assert.Equal(t, ovm.PowerRunning, inst.Status.Power, "the power after the revert is recorded")
 	e.powerSlow(t, tn.token, id, "stop")
-	assert.Equal(t, "OVM-MARKER-FIRST", readMarker(t, path, format), "the disk as it was at the running snapshot")
+	assert.Equal(t, "OVM-MARKER-RUNNING", readMarker(t, path, format), "the disk as it was at the running snapshot")
+
+	// A running VM reverted to a snapshot taken while it was stopped:
+	// libvirt stops it, and the task records it stopped.
+	e.power(tn.token, id, "start")
+	done = e.snapshotTask(tn.token, "instances", id, s1.ID, "revert")
+	require.Equal(t, ovm.TaskSucceeded, done.State, "revert task: %+v", done)
+	assert.Equal(t, golibvirt.DomainShutoff, domainState(t, lh, hvName), "reverted to a stopped VM's snapshot")
+	e.must(http.StatusOK, "GET", "/v1/instances/"+string(id), tn.token, nil).decode(t, &inst)
+	assert.Equal(t, ovm.PowerStopped, inst.Status.Power, "the power after the revert is recorded")
+	assert.Equal(t, "OVM-MARKER-FIRST", readMarker(t, path, format), "the first marker back from the running VM's revert")
 
 	// Delete one snapshot, then the VM with the other.
 	done = e.snapshotTask(tn.token, "instances", id, s1.ID, "delete")
