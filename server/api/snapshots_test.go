@@ -224,7 +224,8 @@ func testSnapshots(t *testing.T, e *env) {
 
 	t.Run("engine failure rolls back", func(t *testing.T) {
 		before := e.diskUsage(tn)
-		fh.Hypervisor.FailNext(fake.MethodCreateSnapshot, ovm.Errorf(ovm.KindUnavailable, "snapshot store on fire"))
+		fh.Hypervisor.FailNext(fake.MethodCreateSnapshot, ovm.Errorf(ovm.KindUnavailable, "host %s at %s: snapshot store on fire",
+			host.Name, host.Endpoint))
 		var st core.SnapshotTask
 		e.must(http.StatusAccepted, "POST", snapshotsPath("instances", vm2.ID), tn.token, map[string]any{"name": "doomed"}).decode(t, &st)
 		done := e.waitTask(tn.token, st.Task.ID)
@@ -234,6 +235,11 @@ func testSnapshots(t *testing.T, e *env) {
 		e.must(http.StatusOK, "GET", snapshotsPath("instances", vm2.ID)+"/"+string(st.Snapshot.ID), tn.token, nil).decode(t, &got)
 		assert.Equal(t, ovm.PhaseFailed, got.Phase)
 		assert.Contains(t, got.Message, "snapshot store on fire")
+		assert.NotContains(t, got.Message+done.Error, host.Endpoint, "a tenant reads no host")
+		assert.NotContains(t, got.Message+done.Error, host.Name+" ", "a tenant reads no host")
+		var admin core.SnapshotInfo
+		e.must(http.StatusOK, "GET", snapshotsPath("instances", vm2.ID)+"/"+string(st.Snapshot.ID), e.admin, nil).decode(t, &admin)
+		assert.Contains(t, admin.Message, host.Endpoint, "the administrator reads the engine's words whole")
 		assert.Equal(t, before, e.diskUsage(tn), "the quota is given back")
 		assert.Empty(t, engineSnapshots(vm2.ID))
 		// The instance is free again, and the failed snapshot can go.
