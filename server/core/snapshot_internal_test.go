@@ -60,3 +60,40 @@ func TestTakeSnapshotRunsAgain(t *testing.T) {
 		})
 	}
 }
+
+// A host whose driver lacks the snapshot facet, and a container, are
+// ovm.ErrUnsupported (501) with a message that says what is not offered.
+func TestSnapshotFacets(t *testing.T) {
+	hv := fake.New(fake.Options{Name: "h1"})
+	st := storfake.New(storfake.Options{})
+	vm := instanceRecord{Instance: ovm.Instance{Name: "vm1", Spec: ovm.InstanceSpec{Type: ovm.TypeVM}}}
+	ctr := instanceRecord{Instance: ovm.Instance{Name: "c1", Spec: ovm.InstanceSpec{Type: ovm.TypeContainer}}}
+	vol := volumeRecord{Volume: ovm.Volume{Name: "data"}}
+	for _, tt := range []struct {
+		name string
+		err  func() error
+		text string // "" when the facet is there
+	}{
+		{"a VM on a host with snapshots", func() error { _, err := hypervisorSnapshots(observed{Driver: hv}, vm); return err }, ""},
+		{"a container", func() error { _, err := hypervisorSnapshots(hv, ctr); return err }, "snapshots are not offered for containers"},
+		{"a VM on a host without them", func() error { _, err := hypervisorSnapshots(struct{ hypervisor.Driver }{hv}, vm); return err },
+			"takes no snapshots"},
+		{"a volume on storage with snapshots", func() error { _, err := storageSnapshots(st, ovm.HostKVM, vol); return err }, ""},
+		{"a volume on storage without them", func() error {
+			_, err := storageSnapshots(struct{ storage.Driver }{st}, ovm.HostESXi, vol)
+			return err
+		}, "esxi hosts take no volume snapshots"},
+		{"a volume on a host without storage", func() error { _, err := storageSnapshots(nil, ovm.HostDocker, vol); return err },
+			"docker hosts take no volume snapshots"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.err()
+			if tt.text == "" {
+				assert.NoError(t, err)
+				return
+			}
+			assert.Equal(t, ovm.KindUnsupported, ovm.KindOf(err), "kind of %v", err)
+			assert.ErrorContains(t, err, tt.text)
+		})
+	}
+}
