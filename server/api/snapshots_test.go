@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -220,6 +221,19 @@ func testSnapshots(t *testing.T, e *env) {
 		assert.Equal(t, ovm.PhaseReady, got.Phase)
 		e.power(tn.token, vm1.ID, "stop") // the instance is free for its own tasks again
 		e.power(tn.token, vm1.ID, "start")
+	})
+
+	t.Run("the instance is busy while its snapshot is taken", func(t *testing.T) {
+		fh.Hypervisor.SetLatency(300 * time.Millisecond)
+		var st core.SnapshotTask
+		e.must(http.StatusAccepted, "POST", snapshotsPath("instances", vm2.ID), tn.token, map[string]any{"name": "slow"}).decode(t, &st)
+		p := problemOf(t, e.must(http.StatusConflict, "POST", "/v1/instances/"+string(vm2.ID)+"/stop", tn.token, nil))
+		assert.Contains(t, p.Detail, "snapshot.create task in progress")
+		problemOf(t, e.must(http.StatusConflict, "DELETE", "/v1/instances/"+string(vm2.ID), tn.token, nil))
+		problemOf(t, e.must(http.StatusConflict, "POST", snapshotsPath("instances", vm2.ID), tn.token, map[string]any{"name": "another"}))
+		require.Equal(t, ovm.TaskSucceeded, e.waitTask(tn.token, st.Task.ID).State)
+		fh.Hypervisor.SetLatency(0)
+		require.Equal(t, ovm.TaskSucceeded, e.snapshotTask(tn.token, "instances", vm2.ID, st.Snapshot.ID, "delete").State)
 	})
 
 	t.Run("engine failure rolls back", func(t *testing.T) {
