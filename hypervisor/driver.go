@@ -216,6 +216,10 @@ type Capabilities struct {
 	InstanceTypes []ovm.InstanceType
 	// Snapshots: the driver implements Snapshotter.
 	Snapshots bool
+	// SnapshotMemory: a snapshot of a running instance holds its memory
+	// too, and a revert to it brings the instance back running from that
+	// moment. Without it snapshots hold the disks only.
+	SnapshotMemory bool
 	// LiveMigration, SharedNothingMigration, StorageMigration: the driver
 	// implements Migrator and supports that kind of move.
 	LiveMigration          bool

@@ -152,7 +152,8 @@ func (d *Driver) Endpoint() Endpoint { return d.ep }
 // Kind is ovm.HostKVM.
 func (d *Driver) Kind() ovm.HostKind { return ovm.HostKVM }
 
-// Capabilities: VMs; snapshots, the three migration kinds and the console.
+// Capabilities: VMs; snapshots (internal qcow2 snapshots, with the memory
+// of a running domain), the three migration kinds and the console.
 // vCPU and memory changes of a running domain apply at its next boot: the
 // domains are defined without hot-pluggable vCPUs or memory, so libvirt
 // cannot change them live.
@@ -160,6 +161,7 @@ func (d *Driver) Capabilities() hypervisor.Capabilities {
 	return hypervisor.Capabilities{
 		InstanceTypes:          []ovm.InstanceType{ovm.TypeVM},
 		Snapshots:              true,
+		SnapshotMemory:         true,
 		LiveMigration:          true,
 		SharedNothingMigration: true,
 		StorageMigration:       true,

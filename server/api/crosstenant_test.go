@@ -59,6 +59,9 @@ var crossTenantRules = map[string]rule{
 	"list-vapps": listOwn, "deploy-vapp": inA, "get-vapp": byID, "delete-vapp": byID,
 	"list-tasks": listOwn, "get-task": byID, "watch-task": byID,
 	"list-alerts": adminOnly, "get-alert": byID, "ack-alert": byID,
+	"list-snapshots": listOwn, "list-instance-snapshots": byID, "create-instance-snapshot": byID, "get-instance-snapshot": byID,
+	"revert-instance-snapshot": byID, "delete-instance-snapshot": byID, "list-volume-snapshots": byID, "create-volume-snapshot": byID,
+	"get-volume-snapshot": byID, "revert-volume-snapshot": byID, "delete-volume-snapshot": byID,
 }
 
 // world is VDC A's objects and the platform's, by the collection a path
@@ -95,6 +98,15 @@ func buildWorld(t *testing.T, e *env) (world, tenant) {
 		require.Equal(t, ovm.TaskSucceeded, e.waitTask(a.token, tk.ID).State)
 	}
 	w.ids["vapps"] = vapp.VApp.ID
+	// A VM with a snapshot, and a snapshot of the volume, for the
+	// snapshot routes (see fill).
+	var vm core.InstanceTask
+	e.must(http.StatusAccepted, "POST", "/v1/instances", a.token, map[string]any{"name": "vm-a", "spec": map[string]any{"type": "vm",
+		"cpuMilli": 1000, "memoryBytes": 64 << 20, "image": map[string]string{"format": "qcow2", "name": "tiny.qcow2"}}}).decode(t, &vm)
+	require.Equal(t, ovm.TaskSucceeded, e.waitTask(a.token, vm.Task.ID).State)
+	w.ids["vm"] = vm.Instance.ID
+	w.ids["vm-snapshot"] = e.snapshot(a.token, "instances", vm.Instance.ID, "snap-a").ID
+	w.ids["volume-snapshot"] = e.snapshot(a.token, "volumes", vt.Volume.ID, "snap-a").ID
 	var tok core.NewToken
 	e.must(http.StatusCreated, "POST", "/v1/tokens", a.token, map[string]any{"name": "ci"}).decode(t, &tok)
 	w.ids["tokens"] = tok.ID
@@ -145,6 +157,10 @@ func bodies(w world) map[string]any {
 		"update-instance":      map[string]any{"labels": map[string]string{"owner": "b"}},
 		"exec-instance":        map[string]any{"command": []string{"hostname"}},
 		"deploy-vapp":          map[string]any{"vdcId": w.vdcA, "name": "app-b", "members": []map[string]any{{"name": "m1", "spec": spec}}},
+
+		// The snapshot routes.
+		"create-instance-snapshot": map[string]any{"name": "snap-b"},
+		"create-volume-snapshot":   map[string]any{"name": "snap-b"},
 	}
 }
 
@@ -248,6 +264,12 @@ func TestCrossTenant(t *testing.T) {
 	var after ovm.Instance
 	e.must(http.StatusOK, "GET", "/v1/instances/"+string(w.ids["instances"]), e.admin, nil).decode(t, &after)
 	assert.Equal(t, before, after, "A's instance changed under tenant B's calls")
+	for _, path := range []string{fill(t, "/v1/instances/{id}/snapshots/{snapshotId}", w), fill(t, "/v1/volumes/{id}/snapshots/{snapshotId}", w)} {
+		var sn core.SnapshotInfo
+		e.must(http.StatusOK, "GET", path, e.admin, nil).decode(t, &sn)
+		assert.Equal(t, ovm.PhaseReady, sn.Phase, "A's snapshot %s under tenant B's calls", path)
+		assert.Empty(t, sn.Message)
+	}
 	var v ovm.VDC
 	e.must(http.StatusOK, "GET", "/v1/vdcs/"+string(w.vdcA), e.admin, nil).decode(t, &v)
 	assert.Equal(t, quota, v.Quota, "A's quota changed under tenant B's calls")
@@ -263,6 +285,14 @@ func fill(t *testing.T, path string, w world) string {
 		return path
 	}
 	coll := strings.Split(strings.TrimPrefix(path, "/v1/"), "/")[0]
+	if strings.Contains(path, "/snapshots") {
+		// A's VM and its snapshot, or A's volume and its snapshot.
+		owner, snap := w.ids["vm"], w.ids["vm-snapshot"]
+		if coll == "volumes" {
+			owner, snap = w.ids["volumes"], w.ids["volume-snapshot"]
+		}
+		return strings.NewReplacer("{id}", string(owner), "{snapshotId}", string(snap)).Replace(path)
+	}
 	id, ok := w.ids[coll]
 	require.True(t, ok, "no object of collection %q to fill %s with", coll, path)
 	return strings.Replace(path, "{id}", string(id), 1)

@@ -120,7 +120,7 @@ func maxItems(n int) func(*huma.Schema) {
 
 // named are the request schemas whose "name" is an object name.
 var named = []string{"InstanceCreate", "VAppCreate", "VAppMember", "NetworkCreate", "VolumeCreate", "DatacenterCreate",
-	"PoolCreate", "HostRegister", "DiscoveredImport", "VDCCreate", "UserCreate"}
+	"PoolCreate", "HostRegister", "DiscoveredImport", "VDCCreate", "UserCreate", "SnapshotCreate"}
 
 func ptr(f float64) *float64 { return &f }
 func iptr(i int) *int        { return &i }

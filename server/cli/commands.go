@@ -44,6 +44,7 @@ func tree() *command {
 		instanceCommands(),
 		vappCommands(),
 		volumeCommands(),
+		snapshotCommands(),
 		networkCommands(),
 		taskCommands(),
 		discoveredCommands(),

@@ -601,6 +601,9 @@ func (h deleteHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
 				if err := releaseInstance(ctx, tx, &inst); err != nil {
 					return err
 				}
+				if err := dropSnapshots(ctx, tx, inst.VDCID, inst.ID); err != nil {
+					return err
+				}
 				return tx.Delete(ctx, store.KindInstance, rec.ID, 0)
 			})
 		},

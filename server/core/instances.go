@@ -258,10 +258,16 @@ func (s *Service) ListInstances(ctx context.Context, p auth.Principal, o ListOpt
 
 // busy refuses a change while another task acts on the instance.
 func busy(ctx context.Context, tx store.Tx, inst instanceRecord) error {
-	if inst.PendingTask == "" {
+	return taskInProgress(ctx, tx, "instance", inst.Name, inst.PendingTask)
+}
+
+// taskInProgress refuses a change of an object (what, named name) while
+// its pending task has not ended.
+func taskInProgress(ctx context.Context, tx store.Tx, what, name string, pending ovm.ID) error {
+	if pending == "" {
 		return nil
 	}
-	t, err := tx.GetTask(ctx, inst.PendingTask)
+	t, err := tx.GetTask(ctx, pending)
 	switch {
 	case ovm.KindOf(err) == ovm.KindNotFound:
 		return nil
@@ -270,7 +276,7 @@ func busy(ctx context.Context, tx store.Tx, inst instanceRecord) error {
 	case t.Task.State.Final():
 		return nil
 	}
-	return conflictf("instance %s has a %s task in progress (%s)", inst.Name, t.Task.Kind, t.Task.ID)
+	return conflictf("%s %s has a %s task in progress (%s)", what, name, t.Task.Kind, t.Task.ID)
 }
 
 // The power operations of InstanceAction.

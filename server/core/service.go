@@ -140,6 +140,9 @@ func New(o Options) (*Service, error) {
 	s.tasks.Register(TaskInstanceEvacuate, evacuateHandler{s})
 	s.tasks.Register(TaskInstanceStopStale, stopStaleHandler{s})
 	s.tasks.Register(TaskInstanceImport, importHandler{s})
+	s.tasks.Register(TaskSnapshotCreate, snapshotCreateHandler{s})
+	s.tasks.Register(TaskSnapshotRevert, snapshotRevertHandler{s})
+	s.tasks.Register(TaskSnapshotDelete, snapshotDeleteHandler{s})
 	return s, nil
 }
 

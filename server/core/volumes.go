@@ -170,6 +170,9 @@ func (s *Service) volumeChange(ctx context.Context, p auth.Principal, id ovm.ID,
 		if v.Phase != ovm.PhaseReady && v.Phase != ovm.PhaseFailed {
 			return conflictf("volume %s is %s", v.Name, v.Phase)
 		}
+		if err := volumeIdle(ctx, tx, v, "change"); err != nil && v.Phase == ovm.PhaseReady {
+			return err
+		}
 		t, err := change(ctx, tx, &v)
 		if err != nil {
 			return err
@@ -427,6 +430,9 @@ func (h volumeDeleteHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
 					return err
 				}
 				if err := releaseVolume(ctx, tx, &v); err != nil {
+					return err
+				}
+				if err := dropSnapshots(ctx, tx, v.VDCID, v.ID); err != nil {
 					return err
 				}
 				return tx.Delete(ctx, store.KindVolume, v.ID, 0)

@@ -37,6 +37,9 @@ const (
 	KindStoragePool Kind = "storagepool"
 	KindDiscovered  Kind = "discovered"
 	KindAlert       Kind = "alert"
+	// KindSnapshot is a snapshot of an instance or a volume (its ParentID);
+	// its name is "<parent id>/<name>", unique per parent.
+	KindSnapshot Kind = "snapshot"
 	// KindClaim records that one object of an engine (an object on a host,
 	// or a host itself) is held by one OVM record; its id is derived from
 	// the object's identity, so a second claim of one object is a conflict.
