@@ -590,6 +590,9 @@ func (h deleteHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
 	}, {
 		Name: "release",
 		Do: func(ctx context.Context, r *tasks.Run) error {
+			if err := s.unenrolDeleted(ctx, r, in.InstanceID); err != nil {
+				return err
+			}
 			return s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
 				inst, rec, err := getAs[instanceRecord](ctx, tx, store.KindInstance, in.InstanceID)
 				switch {

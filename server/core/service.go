@@ -79,6 +79,7 @@ type Service struct {
 	creds   credentialCache
 	hosts   decodedHosts
 	placing placeLocks
+	chefs   chefClients
 }
 
 // New returns a Service and registers its task kinds on o.Tasks.
@@ -140,6 +141,7 @@ func New(o Options) (*Service, error) {
 	s.tasks.Register(TaskInstanceEvacuate, evacuateHandler{s})
 	s.tasks.Register(TaskInstanceStopStale, stopStaleHandler{s})
 	s.tasks.Register(TaskInstanceImport, importHandler{s})
+	s.registerChefTasks()
 	return s, nil
 }
 
