@@ -59,6 +59,9 @@ var crossTenantRules = map[string]rule{
 	"list-vapps": listOwn, "deploy-vapp": inA, "get-vapp": byID, "delete-vapp": byID,
 	"list-tasks": listOwn, "get-task": byID, "watch-task": byID,
 	"list-alerts": adminOnly, "get-alert": byID, "ack-alert": byID,
+	"list-chef-servers": listOwn, "register-chef-server": adminOnly, "get-chef-server": byID, "update-chef-server": byID,
+	"delete-chef-server": byID, "get-chef-catalog": byID, "enrol-instance": byID, "get-instance-chef": byID, "unenrol-instance": byID,
+	"list-chef-runs": listOwn, "create-chef-run": inA, "get-chef-run": byID, "cancel-chef-run": byID, "retry-chef-run": byID,
 }
 
 // world is VDC A's objects and the platform's, by the collection a path
@@ -113,6 +116,9 @@ func buildWorld(t *testing.T, e *env) (world, tenant) {
 		Message: "no fence confirmed that host 1 is down"}, nil)
 	require.NoError(t, err)
 	w.ids["alerts"] = al.ID
+	// No Chef server answers here: ids nobody has (TestChefDocker checks
+	// the Chef routes across tenants on a real one).
+	w.ids["chef/servers"], w.ids["chef/runs"] = ovm.NewID(), ovm.NewID()
 	for _, id := range w.ids {
 		w.all = append(w.all, id)
 	}
@@ -145,6 +151,10 @@ func bodies(w world) map[string]any {
 		"update-instance":      map[string]any{"labels": map[string]string{"owner": "b"}},
 		"exec-instance":        map[string]any{"command": []string{"hostname"}},
 		"deploy-vapp":          map[string]any{"vdcId": w.vdcA, "name": "app-b", "members": []map[string]any{{"name": "m1", "spec": spec}}},
+		"register-chef-server": map[string]any{"name": "chef-b", "url": "http://127.0.0.1:1/", "clientName": "b", "key": "k"},
+		"update-chef-server":   map[string]any{"guestUrl": "http://chef.example/"},
+		"enrol-instance":       map[string]any{"serverId": w.ids["chef/servers"]},
+		"create-chef-run":      map[string]any{"vdcId": w.vdcA, "all": true},
 	}
 }
 
@@ -263,6 +273,9 @@ func fill(t *testing.T, path string, w world) string {
 		return path
 	}
 	coll := strings.Split(strings.TrimPrefix(path, "/v1/"), "/")[0]
+	if coll == "chef" {
+		coll = strings.Join(strings.Split(strings.TrimPrefix(path, "/v1/"), "/")[:2], "/")
+	}
 	id, ok := w.ids[coll]
 	require.True(t, ok, "no object of collection %q to fill %s with", coll, path)
 	return strings.Replace(path, "{id}", string(id), 1)

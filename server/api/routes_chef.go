@@ -34,8 +34,8 @@ func (s *server) chefRoutes() {
 		desc: "One Chef server; tenants read its id, name and organisation.", tags: servers}, s.svc.GetChefServer)
 	register(s, op{id: "update-chef-server", method: http.MethodPatch, path: "/v1/chef/servers/{id}",
 		summary: "Change a Chef server's key, guest URL, TLS settings or converge command",
-		desc: "A new key or TLS setting is checked against the server first (503 with its text when refused).",
-		tags: servers, errors: []int{403, 412, 503}},
+		desc:    "A new key or TLS setting is checked against the server first (503 with its text when refused).",
+		tags:    servers, errors: []int{403, 412, 503}},
 		func(ctx context.Context, p auth.Principal, in *struct {
 			IDPath
 			IfMatch
@@ -52,8 +52,8 @@ func (s *server) chefRoutes() {
 		tags: servers, status: http.StatusNoContent, errors: []int{409, 412}}, s.svc.DeleteChefServer)
 	register(s, op{id: "get-chef-catalog", method: http.MethodGet, path: "/v1/chef/servers/{id}/catalog",
 		summary: "Read a Chef server's cookbooks (versions and recipes), roles and environments",
-		desc: "Read from the Chef server at each request. 503 with the server's text when it does not answer.",
-		tags: servers, errors: []int{503}},
+		desc:    "Read from the Chef server at each request. 503 with the server's text when it does not answer.",
+		tags:    servers, errors: []int{503}},
 		func(ctx context.Context, p auth.Principal, in *IDPath) (*Out[apitypes.ChefCatalog], error) {
 			cat, err := s.svc.ChefCatalog(ctx, p, ovm.ID(in.ID))
 			return &Out[apitypes.ChefCatalog]{Body: cat}, err
@@ -78,7 +78,7 @@ func (s *server) chefRoutes() {
 		tags: nodes}, s.svc.GetInstanceChef)
 	register(s, op{id: "unenrol-instance", method: http.MethodDelete, path: "/v1/instances/{id}/chef",
 		summary: "Unenrol an instance: remove its node and client from the Chef server",
-		desc: "Deleting an instance unenrols it too. " + taskDoc, tags: nodes, status: http.StatusAccepted, errors: []int{409}},
+		desc:    "Deleting an instance unenrols it too. " + taskDoc, tags: nodes, status: http.StatusAccepted, errors: []int{409}},
 		func(ctx context.Context, p auth.Principal, in *IDPath) (*Accepted[core.ChefNodeTask], error) {
 			return accepted(s.svc.UnenrolInstance(ctx, p, ovm.ID(in.ID)))
 		})
@@ -111,8 +111,8 @@ func (s *server) chefRoutes() {
 		})
 	register(s, op{id: "retry-chef-run", method: http.MethodPost, path: "/v1/chef/runs/{id}/retry",
 		summary: "Converge again the instances of a finished run that failed, were unreachable or were cancelled",
-		desc: "A new run with the same run list, environment and concurrency. 409 while the run is running or when none failed. " + taskDoc,
-		tags: runs, status: http.StatusAccepted, errors: []int{409, 503}},
+		desc:    "A new run with the same run list, environment and concurrency. 409 while the run is running or when none failed. " + taskDoc,
+		tags:    runs, status: http.StatusAccepted, errors: []int{409, 503}},
 		func(ctx context.Context, p auth.Principal, in *struct {
 			IDPath
 			IdempotencyKey
