@@ -281,6 +281,37 @@ func TestChefDocker(t *testing.T) {
 		ce.must(http.StatusNotFound, "DELETE", "/v1/instances/"+string(ids[0])+"/chef", other.token, nil)
 	})
 
+	t.Run("enrol at create", func(t *testing.T) {
+		spec := map[string]any{"type": "container", "cpuMilli": 100, "memoryBytes": 32 << 20,
+			"image": map[string]string{"format": "oci", "name": ce.image}, "command": bootCommand}
+		chef := map[string]any{"serverId": ce.server.ID, "runList": []string{"recipe[" + ce.book + "::web]"}}
+		p := problemOf(t, ce.must(http.StatusUnprocessableEntity, "POST", "/v1/instances", tn.token,
+			map[string]any{"name": "born-stopped", "spec": spec, "chef": chef}))
+		assert.Contains(t, fieldLocations(p), "body.start")
+		var it core.InstanceTask
+		ce.must(http.StatusAccepted, "POST", "/v1/instances", tn.token,
+			map[string]any{"name": "born-enrolled", "start": true, "spec": spec, "chef": chef}).decode(t, &it)
+		id := it.Instance.ID
+		t.Cleanup(func() {
+			removeLabelled(t, ce.dc, id)
+			_ = ce.chef.Admin.Nodes.Delete(string(id))
+			_ = ce.chef.Admin.Clients.Delete(string(id))
+		})
+		require.Equal(t, ovm.TaskSucceeded, ce.waitLong(tn.token, it.Task.ID).State)
+		var n apitypes.ChefNode
+		require.Eventually(t, func() bool {
+			ce.must(http.StatusOK, "GET", "/v1/instances/"+string(id)+"/chef", tn.token, nil).decode(t, &n)
+			return n.State != apitypes.ChefNodeEnrolling
+		}, time.Minute, 50*time.Millisecond)
+		require.Equal(t, apitypes.ChefNodeEnrolled, n.State, "enrolment: %+v", n)
+		run := ce.run(t, tn, map[string]any{"instanceIds": []ovm.ID{id}})
+		assert.Equal(t, apitypes.ChefRunSucceeded, run.State, "run %+v", run)
+		assert.Equal(t, "web\n", ce.sh(t, tn, id, "cat /tmp/ovm-chef-web").Stdout, "the initial run list converged")
+		var del core.InstanceTask
+		ce.must(http.StatusAccepted, "DELETE", "/v1/instances/"+string(id), tn.token, nil).decode(t, &del)
+		require.Equal(t, ovm.TaskSucceeded, ce.waitLong(tn.token, del.Task.ID).State)
+	})
+
 	var install apitypes.ChefRun
 	t.Run("install X on two", func(t *testing.T) {
 		install = ce.run(t, tn, map[string]any{"instanceIds": ids[:2], "runList": []string{"recipe[" + ce.book + "]"}})

@@ -53,6 +53,9 @@ type chefEnrolInput struct {
 	ServerID    ovm.ID   `json:"serverId"`
 	RunList     []string `json:"runList"`
 	Environment string   `json:"environment"`
+	// AfterTask is the instance.create task of an enrolment made at
+	// create, which the enrolment waits for.
+	AfterTask ovm.ID `json:"afterTask,omitempty"`
 }
 
 // checkRunListOn parses a run list and an environment and checks them
@@ -248,6 +251,11 @@ func (h chefEnrolHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
 	return []tasks.Step{{
 		Name: "enrol node",
 		Do: func(ctx context.Context, r *tasks.Run) error {
+			if in.AfterTask != "" {
+				if done, err := s.awaitCreate(ctx, r, in); err != nil || done {
+					return err
+				}
+			}
 			return s.enrolNode(ctx, r, in.InstanceID, in.ServerID, in.RunList, in.Environment)
 		},
 		Undo: func(ctx context.Context, r *tasks.Run) error {
