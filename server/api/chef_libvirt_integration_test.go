@@ -4,8 +4,8 @@ package api
 
 import (
 	"bytes"
-	"encoding/json"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"net/http"
 	"os"
