@@ -94,12 +94,13 @@ func chefCommands() *command {
 	}}
 }
 
-// chefServerLeaf returns the leaf that runs do on the Chef server its one
-// argument names (a name, an id or a unique id prefix).
-func chefServerLeaf(desc string, do func(a *app, cl *client.Client, id ovm.ID) error) leaf {
+// chefLeaf returns the leaf that runs do on the object its one argument
+// arg names, as resolve finds it.
+func chefLeaf(arg, desc string, resolve func(a *app, cl *client.Client, ref string) (ovm.ID, error),
+	do func(a *app, cl *client.Client, id ovm.ID) error) leaf {
 	return func(a *app, path string, args []string) error {
-		f := a.flags(path, "SERVER", desc+" The server is named by its name, id or a unique id prefix.")
-		pos, err := f.parseN(args, "SERVER")
+		f := a.flags(path, arg, desc)
+		pos, err := f.parseN(args, arg)
 		if err != nil {
 			return err
 		}
@@ -107,12 +108,18 @@ func chefServerLeaf(desc string, do func(a *app, cl *client.Client, id ovm.ID) e
 		if err != nil {
 			return err
 		}
-		id, err := a.chefServerID(cl, pos[0])
+		id, err := resolve(a, cl, pos[0])
 		if err != nil {
 			return err
 		}
 		return do(a, cl, id)
 	}
+}
+
+// chefServerLeaf returns the leaf that runs do on the Chef server its one
+// argument names (a name, an id or a unique id prefix).
+func chefServerLeaf(desc string, do func(a *app, cl *client.Client, id ovm.ID) error) leaf {
+	return chefLeaf("SERVER", desc+" The server is named by its name, id or a unique id prefix.", (*app).chefServerID, do)
 }
 
 // chefServerID resolves a Chef server's name or id.
@@ -126,26 +133,14 @@ func (a *app) chefServerID(cl *client.Client, ref string) (ovm.ID, error) {
 // chefRunLeaf returns the leaf that calls do on the run its argument names
 // (an id or a unique prefix) and shows the run.
 func chefRunLeaf(desc string, do func(*client.Client, context.Context, ovm.ID) (apitypes.ChefRun, error)) leaf {
-	return func(a *app, path string, args []string) error {
-		f := a.flags(path, "RUN", desc+" The run is named by its id or a unique prefix of it.")
-		pos, err := f.parseN(args, "RUN")
-		if err != nil {
-			return err
-		}
-		cl, err := a.client()
-		if err != nil {
-			return err
-		}
-		id, err := a.chefRunID(cl, pos[0])
-		if err != nil {
-			return err
-		}
-		r, err := do(cl, a.ctx, id)
-		if err != nil {
-			return err
-		}
-		return a.show(r, func(w io.Writer) { chefRunDetail(w, r) })
-	}
+	return chefLeaf("RUN", desc+" The run is named by its id or a unique prefix of it.", (*app).chefRunID,
+		func(a *app, cl *client.Client, id ovm.ID) error {
+			r, err := do(cl, a.ctx, id)
+			if err != nil {
+				return err
+			}
+			return a.show(r, func(w io.Writer) { chefRunDetail(w, r) })
+		})
 }
 
 func (a *app) chefRunID(cl *client.Client, ref string) (ovm.ID, error) {

@@ -180,18 +180,8 @@ func (s *Service) GetInstanceChef(ctx context.Context, p auth.Principal, id ovm.
 	var out ChefNode
 	var ver int64
 	err := s.view(ctx, func(ctx context.Context, tx store.Tx) error {
-		if _, err := getVisible(ctx, tx, p, store.KindInstance, id); err != nil {
-			return err
-		}
-		r, err := getVisible(ctx, tx, p, kindChefNode, id)
-		if ovm.KindOf(err) == ovm.KindNotFound {
-			return ovm.Errorf(ovm.KindNotFound, "instance %s is not enrolled in a chef server", id)
-		}
-		if err != nil {
-			return err
-		}
-		out, err = decode[ChefNode](r)
-		ver = r.Version
+		r, node, err := visibleChefNode(ctx, tx, p, id)
+		out, ver = node, r.Version
 		return err
 	})
 	if err == nil {
@@ -200,22 +190,29 @@ func (s *Service) GetInstanceChef(ctx context.Context, p auth.Principal, id ovm.
 	return out, ver, err
 }
 
+// visibleChefNode reads the enrolment of an instance the principal may
+// see; one that is not enrolled is ovm.ErrNotFound.
+func visibleChefNode(ctx context.Context, tx store.Tx, p auth.Principal, id ovm.ID) (store.Record, ChefNode, error) {
+	if _, err := getVisible(ctx, tx, p, store.KindInstance, id); err != nil {
+		return store.Record{}, ChefNode{}, err
+	}
+	r, err := getVisible(ctx, tx, p, kindChefNode, id)
+	if ovm.KindOf(err) == ovm.KindNotFound {
+		return r, ChefNode{}, ovm.Errorf(ovm.KindNotFound, "instance %s is not enrolled in a chef server", id)
+	}
+	if err != nil {
+		return r, ChefNode{}, err
+	}
+	node, err := decode[ChefNode](r)
+	return r, node, err
+}
+
 // UnenrolInstance removes an instance's node and API client from its Chef
 // server and forgets the enrolment, through a task.
 func (s *Service) UnenrolInstance(ctx context.Context, p auth.Principal, id ovm.ID) (ChefNodeTask, error) {
 	var out ChefNodeTask
 	err := s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
-		if _, err := getVisible(ctx, tx, p, store.KindInstance, id); err != nil {
-			return err
-		}
-		r, err := getVisible(ctx, tx, p, kindChefNode, id)
-		if ovm.KindOf(err) == ovm.KindNotFound {
-			return ovm.Errorf(ovm.KindNotFound, "instance %s is not enrolled in a chef server", id)
-		}
-		if err != nil {
-			return err
-		}
-		node, err := decode[ChefNode](r)
+		r, node, err := visibleChefNode(ctx, tx, p, id)
 		if err != nil {
 			return err
 		}

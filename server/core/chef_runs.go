@@ -252,17 +252,26 @@ func countResults(rs []apitypes.ChefRunResult) apitypes.ChefRunCounts {
 	return c
 }
 
+// visibleRun reads a run of a VDC the principal may see.
+func visibleRun(ctx context.Context, tx store.Tx, p auth.Principal, id ovm.ID) (store.Record, ChefRun, error) {
+	r, err := getVisible(ctx, tx, p, kindChefRun, id)
+	if ovm.KindOf(err) == ovm.KindNotFound {
+		return r, ChefRun{}, ovm.NotFound("chef run", id)
+	}
+	if err != nil {
+		return r, ChefRun{}, err
+	}
+	run, err := decode[ChefRun](r)
+	return r, run, err
+}
+
 // GetChefRun returns a run of a VDC the principal may see.
 func (s *Service) GetChefRun(ctx context.Context, p auth.Principal, id ovm.ID) (ChefRun, int64, error) {
 	var out ChefRun
 	var ver int64
 	err := s.view(ctx, func(ctx context.Context, tx store.Tx) error {
-		r, err := getVisible(ctx, tx, p, kindChefRun, id)
-		if err != nil {
-			return ovm.NotFound("chef run", id)
-		}
-		out, err = decode[ChefRun](r)
-		ver = r.Version
+		r, run, err := visibleRun(ctx, tx, p, id)
+		out, ver = run, r.Version
 		return err
 	})
 	if err != nil {
@@ -314,11 +323,7 @@ func (s *Service) CancelChefRun(ctx context.Context, p auth.Principal, id ovm.ID
 	var out ChefRun
 	var ver int64
 	err := s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
-		r, err := getVisible(ctx, tx, p, kindChefRun, id)
-		if err != nil {
-			return ovm.NotFound("chef run", id)
-		}
-		run, err := decode[ChefRun](r)
+		r, run, err := visibleRun(ctx, tx, p, id)
 		if err != nil {
 			return err
 		}
