@@ -3,15 +3,19 @@
 package api
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -115,6 +119,34 @@ func TestChefAtCreateLibvirt(t *testing.T) {
 	pub, err := x509.ParsePKIXPublicKey(pubBlock.Bytes)
 	require.NoError(t, err)
 	assert.True(t, key.PublicKey.Equal(pub), "the seed's key and the client's public key are one pair")
+
+	// The guest's init reads the seed: it prints the user-data it finds on
+	// its serial console.
+	srvHTTP := httptest.NewServer(e.h)
+	t.Cleanup(srvHTTP.Close)
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", srvHTTP.URL+"/v1/instances/"+string(id)+"/console?follow=true&maxSeconds=170", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+tn.token)
+	res, err := srvHTTP.Client().Do(req)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	seedLine := regexp.MustCompile(`^OVM-SEED-USER\s+"node_name": "` + string(id) + `"`)
+	var seen []string
+	read := false
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		seen = append(seen, line)
+		if seedLine.MatchString(line) {
+			read = true
+			break
+		}
+	}
+	cancel()
+	_ = res.Body.Close()
+	require.True(t, read, "the guest printed the chef settings of its seed; got %q", seen[max(0, len(seen)-10):])
 
 	// Nothing OVM shows holds it.
 	var inst ovm.Instance
