@@ -203,6 +203,8 @@ func TestChefDocker(t *testing.T) {
 			{"bad url", map[string]any{"url": "ftp://x"}, http.StatusUnprocessableEntity, "body.url", "http or https"},
 			{"bad key", map[string]any{"key": "not a key"}, http.StatusUnprocessableEntity, "body.key", "RSA private key"},
 			{"bad ca", map[string]any{"tls": map[string]any{"caCert": "nope"}}, http.StatusUnprocessableEntity, "body.tls.caCert", "certificate"},
+			{"bad guest url", map[string]any{"guestUrl": "chef.example"}, http.StatusUnprocessableEntity, "body.guestUrl", "http or https"},
+			{"bad converge command", map[string]any{"convergeCommand": []string{""}}, http.StatusUnprocessableEntity, "body.convergeCommand[0]", "program"},
 			{"unreachable", map[string]any{"url": closed}, http.StatusServiceUnavailable, "", "connection refused"},
 			{"unknown client", map[string]any{"clientName": "nobody-here"}, http.StatusServiceUnavailable, "", "Failed to authenticate as 'nobody-here'"},
 			{"wrong key", map[string]any{"key": wrong}, http.StatusServiceUnavailable, "", "401"},

@@ -52,14 +52,8 @@ func (c Config) BaseURL() string {
 // the field names (such as "body.").
 func (c Config) Validate(prefix string) error {
 	var f ovm.Fields
-	u, err := url.Parse(c.URL)
-	switch {
-	case c.URL == "":
-		f.Add(prefix+"url", "must not be empty")
-	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(c.URL) > 1024:
-		f.Add(prefix+"url", "must be an http or https URL of at most 1024 characters, such as https://chef.example.com/")
-	case u.RawQuery != "" || u.Fragment != "":
-		f.Add(prefix+"url", "must have no query or fragment")
+	if r := URLProblem(c.URL); r != "" {
+		f.Add(prefix+"url", r)
 	}
 	if c.Organization != "" && !validChefName(c.Organization) {
 		f.Add(prefix+"organization", "must be letters, digits, '_', '-' or '.', at most 255")
@@ -76,6 +70,20 @@ func (c Config) Validate(prefix string) error {
 		}
 	}
 	return f.Err("invalid chef server")
+}
+
+// URLProblem says what makes u unfit as a Chef server's URL, or "".
+func URLProblem(u string) string {
+	p, err := url.Parse(u)
+	switch {
+	case u == "":
+		return "must not be empty"
+	case err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" || len(u) > 1024:
+		return "must be an http or https URL of at most 1024 characters, such as https://chef.example.com/"
+	case p.RawQuery != "" || p.Fragment != "":
+		return "must have no query or fragment"
+	}
+	return ""
 }
 
 // validChefName reports whether s is a Chef object name (clients, nodes,

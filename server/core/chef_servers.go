@@ -135,8 +135,8 @@ func checkGuestURL(f *ovm.Fields, field, u string) {
 	if u == "" {
 		return
 	}
-	if err := (chef.Config{URL: u}).Validate(""); err != nil && slices.ContainsFunc(ovm.FieldsOf(err), func(fe ovm.FieldError) bool { return fe.Field == "url" }) {
-		f.Add(field, "must be an http or https URL of at most 1024 characters")
+	if r := chef.URLProblem(u); r != "" {
+		f.Add(field, r)
 	}
 }
 
