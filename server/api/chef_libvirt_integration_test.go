@@ -90,6 +90,10 @@ func TestChefAtCreateLibvirt(t *testing.T) {
 	require.NoError(t, err, "the node on goiardi")
 	assert.Equal(t, []string{"recipe[" + book + "]"}, node.RunList)
 
+	// A VM is enrolled at create only: its driver has no exec facet.
+	p = problemOf(t, e.must(http.StatusNotImplemented, "POST", "/v1/instances/"+string(id)+"/chef", tn.token, map[string]any{"serverId": cs.ID}))
+	assert.Contains(t, p.Detail, "as it is created")
+
 	// The seed the guest boots with.
 	pool, err := lh.L.StoragePoolLookupByName(libvirthost.DiskPool)
 	require.NoError(t, err)

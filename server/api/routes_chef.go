@@ -65,8 +65,9 @@ func (s *server) chefRoutes() {
 		desc: "OVM makes the node's key pair, creates its API client and node on the Chef server (node name: the instance's id) " +
 			"with the initial run list, and delivers the private key and client.rb into the guest (docker exec for containers); " +
 			"the key is kept nowhere else. An unknown cookbook, recipe, role or environment is 422 before anything runs; " +
-			"503 when the Chef server does not answer; 409 when the instance is not ready or is being enrolled. " + taskDoc,
-		tags: nodes, status: http.StatusAccepted, errors: []int{409, 503}},
+			"503 when the Chef server does not answer; 409 when the instance is not ready or is being enrolled; 501 when its host " +
+			"kind runs no commands inside instances (enrol a VM as it is created instead). " + taskDoc,
+		tags: nodes, status: http.StatusAccepted, errors: []int{409, 501, 503}},
 		func(ctx context.Context, p auth.Principal, in *struct {
 			IDPath
 			Body apitypes.ChefEnrol

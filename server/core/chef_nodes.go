@@ -90,6 +90,9 @@ func (s *Service) EnrolInstance(ctx context.Context, p auth.Principal, id ovm.ID
 	if _, err := s.visibleInstance(ctx, p, id); err != nil {
 		return ChefNodeTask{}, err
 	}
+	if err := s.canDeliver(ctx, p, id); err != nil {
+		return ChefNodeTask{}, err
+	}
 	if !in.ServerID.Valid() {
 		return ChefNodeTask{}, invalid("invalid enrolment", "serverId", "must be the id of a chef server")
 	}
@@ -158,6 +161,22 @@ func (s *Service) EnrolInstance(ctx context.Context, p auth.Principal, id ovm.ID
 	}
 	s.tasks.Kick()
 	return out, nil
+}
+
+// canDeliver checks that a key can be delivered into a ready instance
+// after its create: its driver has the exec facet. Without it (KVM and
+// ESXi VMs) the instance is enrolled at create, through its seed, or not
+// at all: ovm.ErrUnsupported.
+func (s *Service) canDeliver(ctx context.Context, p auth.Principal, id ovm.ID) error {
+	hv, _, inst, err := s.facet(ctx, p, id, "enrol")
+	if err != nil {
+		return err
+	}
+	if _, ok := hv.(hypervisor.Executor); !ok || !hv.Capabilities().Exec {
+		return ovm.Errorf(ovm.KindUnsupported, "cannot enrol instance %s now: its host kind runs no commands inside instances (%s); "+
+			"enrol a VM as it is created (the chef field of the create), through its cloud-init seed", inst.Name, hv.Kind())
+	}
+	return nil
 }
 
 // visibleInstance reads an instance the principal may see.
