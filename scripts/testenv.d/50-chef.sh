@@ -20,6 +20,9 @@ fi
 chef_up() { curl -s -o /dev/null "http://127.0.0.1:$chef_port/" 2>/dev/null; }
 
 if ! chef_up; then
+  # Without its data file goiardi makes new keys: drop the old ones, so
+  # that the wait below sees the new admin.pem.
+  [ -s "$chef_state/goiardi-data.bin" ] || rm -f "$chef_state"/*.pem
   nohup goiardi -I 127.0.0.1 -P "$chef_port" -A --conf-root="$chef_state" -H 127.0.0.1 \
     --index-file="$chef_state/goiardi-index.bin" --data-file="$chef_state/goiardi-data.bin" \
     --freeze-interval=10 \
