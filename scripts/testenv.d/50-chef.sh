@@ -16,8 +16,8 @@ if ! command -v goiardi >/dev/null 2>&1; then
     { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends goiardi; }
 fi
 
-# chef_up: whether goiardi answers on its port (any HTTP answer will do).
-chef_up() { curl -s -o /dev/null "http://127.0.0.1:$chef_port/" 2>/dev/null; }
+# chef_up: whether goiardi accepts connections on its port.
+chef_up() { (exec 3<>"/dev/tcp/127.0.0.1/$chef_port") 2>/dev/null; }
 
 if ! chef_up; then
   # Without its data file goiardi makes new keys: drop the old ones, so
