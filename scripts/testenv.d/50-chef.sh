@@ -1,4 +1,5 @@
-# A Chef server for server/chef's integration tests. Sourced by
+# A Chef server for the Chef automation's integration tests (server/chef,
+# server/api, server/cli). Sourced by
 # scripts/testenv.sh (set -euo pipefail, cwd = repo root); appends its export
 # lines to "$tmp". Idempotent: goiardi is started only when it does not answer.
 #
@@ -36,6 +37,11 @@ if ! chef_up; then
     echo "testenv: goiardi did not answer; see $chef_state/goiardi.log" >&2
     return 1
   fi
+fi
+
+if [ ! -s "$chef_state/admin.pem" ]; then
+  echo "testenv: something else answers on 127.0.0.1:$chef_port without $chef_state/admin.pem" >&2
+  return 1
 fi
 
 {
