@@ -325,6 +325,8 @@ func TestChefDocker(t *testing.T) {
 			assert.Contains(t, res.Output, "X installed")
 			assert.Equal(t, []string{"recipe[" + ce.book + "]"}, res.RunList)
 			require.NotNil(t, res.OhaiTime, "ohai_time read back")
+			assert.Equal(t, "busybox", res.Automatic["platform"], "automatic attributes read back: %v", res.Automatic)
+			assert.NotEmpty(t, res.Automatic["hostname"])
 			assert.WithinDuration(t, time.Now(), *res.OhaiTime, time.Minute)
 			assert.Equal(t, "installed-by-chef\n", ce.sh(t, tn, id, "cat /tmp/ovm-chef-x").Stdout, "the recipe's file in %s", id)
 			node, err := ce.chef.Admin.Nodes.Get(string(id))

@@ -209,9 +209,12 @@ type ChefRunResult struct {
 	Message      string      `json:"message,omitempty" doc:"Why the instance could not be converged or read back."`
 	RunList      []string    `json:"runList" doc:"The node's run list on the Chef server after the run."`
 	OhaiTime     *time.Time  `json:"ohaiTime,omitempty" doc:"The node's ohai_time read back from the Chef server."`
-	Reenrolled   bool        `json:"reenrolled,omitempty" doc:"The node was missing on the Chef server and was enrolled again."`
-	StartedAt    *time.Time  `json:"startedAt,omitempty"`
-	DurationMs   int64       `json:"durationMs"`
+	// Automatic are the node's top-level automatic attributes that are
+	// plain values, as text.
+	Automatic  map[string]string `json:"automatic,omitempty" doc:"The node's top-level automatic attributes that are plain values (hostname, platform...), read back from the Chef server."`
+	Reenrolled bool              `json:"reenrolled,omitempty" doc:"The node was missing on the Chef server and was enrolled again."`
+	StartedAt  *time.Time        `json:"startedAt,omitempty"`
+	DurationMs int64             `json:"durationMs"`
 }
 
 // ChefRunTask is a run and the task that carries it out.

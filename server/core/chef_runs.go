@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -611,6 +612,14 @@ func (s *Service) convergeOne(ctx context.Context, r *tasks.Run, run ChefRun, re
 	back, berr := c.Node(ctx, node.NodeName)
 	if berr == nil {
 		res.RunList = back.RunList
+		res.Automatic = make(map[string]string, len(back.Automatic))
+		for k, v := range back.Automatic {
+			if f, ok := v.(float64); ok {
+				res.Automatic[k] = strconv.FormatFloat(f, 'f', -1, 64)
+				continue
+			}
+			res.Automatic[k] = fmt.Sprint(v)
+		}
 		if !back.OhaiTime.IsZero() {
 			t := back.OhaiTime
 			res.OhaiTime = &t
