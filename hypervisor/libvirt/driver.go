@@ -166,6 +166,7 @@ func (d *Driver) Capabilities() hypervisor.Capabilities {
 		Console:                true,
 		RegisterExisting:       true,
 		Mark:                   true,
+		UserData:               true,
 	}
 }
 

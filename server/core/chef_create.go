@@ -81,9 +81,14 @@ func (s *Service) enrolAtCreate(ctx context.Context, tx store.Tx, inst ovm.Insta
 // at create, it makes the node's key pair, enrols the node and puts the
 // chef settings and the private key in the cloud-init user-data of spec,
 // which goes to the driver only (into the NoCloud seed) and is stored
-// nowhere else.
-func (s *Service) chefSeed(ctx context.Context, r *tasks.Run, spec *hypervisor.CreateSpec) error {
+// nowhere else. A driver that gives a VM no user-data (caps) makes no
+// node.
+func (s *Service) chefSeed(ctx context.Context, r *tasks.Run, caps hypervisor.Capabilities, spec *hypervisor.CreateSpec) error {
 	if spec.Spec.Type != ovm.TypeVM {
+		return nil
+	}
+	if !caps.UserData {
+		// The enrolment task finds no node and says why.
 		return nil
 	}
 	node, err := viewAs[ChefNode](ctx, s, kindChefNode, spec.ID)
@@ -172,6 +177,9 @@ func (s *Service) awaitCreate(ctx context.Context, r *tasks.Run, in chefEnrolInp
 		return false, err
 	}
 	if _, err := c.Node(ctx, string(in.InstanceID)); err != nil {
+		if ovm.KindOf(err) == ovm.KindNotFound {
+			return false, ovm.Errorf(ovm.KindUnsupported, "VM %s was not enrolled: its host gives a VM no cloud-init user-data to carry its key", inst.Name)
+		}
 		return false, fmt.Errorf("core: the node made at create: %w", err)
 	}
 	r.Logf(slog.LevelInfo, "node %s enrolled through the VM's cloud-init seed", in.InstanceID)

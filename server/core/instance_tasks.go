@@ -260,7 +260,7 @@ func (h createHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
 			if spec.NICs, err = s.realiseNetworks(ctx, r, tg); err != nil {
 				return err
 			}
-			if err := s.chefSeed(ctx, r, &spec); err != nil {
+			if err := s.chefSeed(ctx, r, tg.hv.Capabilities(), &spec); err != nil {
 				return err
 			}
 			got, err := tg.hv.Create(ctx, spec)
