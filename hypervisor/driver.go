@@ -240,6 +240,9 @@ type Capabilities struct {
 	// Mark: the driver implements Marker (an imported object can carry
 	// its instance's OVM id).
 	Mark bool
+	// UserData: the driver gives a VM its InstanceSpec.UserData (a
+	// cloud-init NoCloud seed).
+	UserData bool
 }
 
 // Runs reports whether the driver can run instances of type t.

@@ -168,6 +168,7 @@ func (d *Driver) Capabilities() hypervisor.Capabilities {
 		Console:                true,
 		RegisterExisting:       true,
 		Mark:                   true,
+		UserData:               true,
 	}
 }
 

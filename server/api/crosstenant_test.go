@@ -62,6 +62,9 @@ var crossTenantRules = map[string]rule{
 	"list-snapshots": listOwn, "list-instance-snapshots": byID, "create-instance-snapshot": byID, "get-instance-snapshot": byID,
 	"revert-instance-snapshot": byID, "delete-instance-snapshot": byID, "list-volume-snapshots": byID, "create-volume-snapshot": byID,
 	"get-volume-snapshot": byID, "revert-volume-snapshot": byID, "delete-volume-snapshot": byID,
+	"list-chef-servers": listOwn, "register-chef-server": adminOnly, "get-chef-server": byID, "update-chef-server": byID,
+	"delete-chef-server": byID, "get-chef-catalog": byID, "enrol-instance": byID, "get-instance-chef": byID, "unenrol-instance": byID,
+	"list-chef-runs": listOwn, "create-chef-run": inA, "get-chef-run": byID, "cancel-chef-run": byID, "retry-chef-run": byID,
 }
 
 // world is VDC A's objects and the platform's, by the collection a path
@@ -125,6 +128,9 @@ func buildWorld(t *testing.T, e *env) (world, tenant) {
 		Message: "no fence confirmed that host 1 is down"}, nil)
 	require.NoError(t, err)
 	w.ids["alerts"] = al.ID
+	// No Chef server answers here: ids nobody has (TestChefDocker checks
+	// the Chef routes across tenants on a real one).
+	w.ids["chef/servers"], w.ids["chef/runs"] = ovm.NewID(), ovm.NewID()
 	for _, id := range w.ids {
 		w.all = append(w.all, id)
 	}
@@ -161,6 +167,10 @@ func bodies(w world) map[string]any {
 		// The snapshot routes.
 		"create-instance-snapshot": map[string]any{"name": "snap-b"},
 		"create-volume-snapshot":   map[string]any{"name": "snap-b"},
+		"register-chef-server":     map[string]any{"name": "chef-b", "url": "http://127.0.0.1:1/", "clientName": "b", "key": "k"},
+		"update-chef-server":       map[string]any{"guestUrl": "http://chef.example/"},
+		"enrol-instance":           map[string]any{"serverId": w.ids["chef/servers"]},
+		"create-chef-run":          map[string]any{"vdcId": w.vdcA, "all": true},
 	}
 }
 
@@ -292,6 +302,9 @@ func fill(t *testing.T, path string, w world) string {
 			owner, snap = w.ids["volumes"], w.ids["volume-snapshot"]
 		}
 		return strings.NewReplacer("{id}", string(owner), "{snapshotId}", string(snap)).Replace(path)
+	}
+	if coll == "chef" {
+		coll = strings.Join(strings.Split(strings.TrimPrefix(path, "/v1/"), "/")[:2], "/")
 	}
 	id, ok := w.ids[coll]
 	require.True(t, ok, "no object of collection %q to fill %s with", coll, path)

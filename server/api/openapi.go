@@ -21,6 +21,7 @@ var tags = []*huma.Tag{
 	{Name: "snapshots", Description: "Snapshots of instances and volumes: take, list, revert, delete."},
 	{Name: "tasks", Description: "The tasks that carry out changes on hosts: their steps, progress and log, as a list, one by one or as a stream."},
 	{Name: "alerts", Description: "HA alerts the host monitor raises (administrators)."},
+	{Name: "chef", Description: "Chef automation: Chef servers (administrators), their catalog, instances' enrolment, and converge runs that install software on chosen instances or update them all."},
 }
 
 // document completes cfg's OpenAPI document with what is not an operation:

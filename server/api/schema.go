@@ -52,6 +52,12 @@ var enums = map[reflect.Type]enum{
 	reflect.TypeFor[ovm.AlertKind](): {"AlertKind", values(ha.AlertPartition, ha.AlertPartitionCleared, ha.AlertFenceUnconfirmed,
 		ha.AlertInstancesLost, ha.AlertNotRestarted, ha.AlertStaleCopies)},
 	reflect.TypeFor[apitypes.Role](): {"Role", values(apitypes.Roles...)},
+	reflect.TypeFor[apitypes.ChefNodeState](): {"ChefNodeState", values(apitypes.ChefNodeEnrolling, apitypes.ChefNodeEnrolled,
+		apitypes.ChefNodeFailed, apitypes.ChefNodeUnenrolling)},
+	reflect.TypeFor[apitypes.ChefOutcome](): {"ChefOutcome", values(apitypes.ChefPending, apitypes.ChefRunning, apitypes.ChefSucceeded,
+		apitypes.ChefFailed, apitypes.ChefUnreachable, apitypes.ChefCancelled)},
+	reflect.TypeFor[apitypes.ChefRunState](): {"ChefRunState", values(apitypes.ChefRunRunning, apitypes.ChefRunCancelling,
+		apitypes.ChefRunSucceeded, apitypes.ChefRunFailed, apitypes.ChefRunCancelled)},
 }
 
 // enumSchema stands for the enum T in the schema generator: it answers a
@@ -97,6 +103,9 @@ func registerTypes(r huma.Registry) {
 	alias(reflect.TypeFor[ovm.Protocol](), reflect.TypeFor[enumSchema[ovm.Protocol]]())
 	alias(reflect.TypeFor[ovm.AlertKind](), reflect.TypeFor[enumSchema[ovm.AlertKind]]())
 	alias(reflect.TypeFor[apitypes.Role](), reflect.TypeFor[enumSchema[apitypes.Role]]())
+	alias(reflect.TypeFor[apitypes.ChefNodeState](), reflect.TypeFor[enumSchema[apitypes.ChefNodeState]]())
+	alias(reflect.TypeFor[apitypes.ChefOutcome](), reflect.TypeFor[enumSchema[apitypes.ChefOutcome]]())
+	alias(reflect.TypeFor[apitypes.ChefRunState](), reflect.TypeFor[enumSchema[apitypes.ChefRunState]]())
 }
 
 // limits are the bounds package core enforces on fields of named request

@@ -22,6 +22,7 @@ type InstanceCreate struct {
 	Name           string           `json:"name" required:"true"`
 	Spec           ovm.InstanceSpec `json:"spec" required:"true"`
 	Start          bool             `json:"start,omitempty" doc:"Start the instance once it is created."`
+	Chef           *ChefEnrol       `json:"chef,omitempty" doc:"Enrol the instance in a Chef server as it is created: a VM gets its node's key and the chef settings in its cloud-init NoCloud seed, a container its key and client.rb through exec once it started (start is then required)."`
 	IdempotencyKey string           `json:"-"`
 }
 

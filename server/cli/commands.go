@@ -52,6 +52,7 @@ func tree() *command {
 		poolCommands(),
 		hostCommands(),
 		alertCommands(),
+		chefCommands(),
 		vdcCommands(),
 		userCommands(),
 		{name: "help", summary: "Show help for a command", run: nil},

@@ -260,6 +260,9 @@ func (h createHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
 			if spec.NICs, err = s.realiseNetworks(ctx, r, tg); err != nil {
 				return err
 			}
+			if err := s.chefSeed(ctx, r, tg.hv.Capabilities(), &spec); err != nil {
+				return err
+			}
 			got, err := tg.hv.Create(ctx, spec)
 			if err != nil {
 				return err
@@ -590,6 +593,9 @@ func (h deleteHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
 	}, {
 		Name: "release",
 		Do: func(ctx context.Context, r *tasks.Run) error {
+			if err := s.unenrolDeleted(ctx, r, in.InstanceID); err != nil {
+				return err
+			}
 			return s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
 				inst, rec, err := getAs[instanceRecord](ctx, tx, store.KindInstance, in.InstanceID)
 				switch {

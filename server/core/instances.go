@@ -88,6 +88,9 @@ func (s *Service) CreateInstance(ctx context.Context, p auth.Principal, in Creat
 	if err != nil {
 		return InstanceTask{}, err
 	}
+	if err := s.checkChefAtCreate(ctx, in); err != nil {
+		return InstanceTask{}, err
+	}
 	var out InstanceTask
 	defer s.placing.lock(vdc)()
 	err = s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
@@ -137,6 +140,9 @@ func (s *Service) createInstance(ctx context.Context, tx store.Tx, p auth.Princi
 	id := ovm.NewID()
 	inst, task, err := s.recordInstance(ctx, tx, v, id, in.Name, spec, "", res[0].HostID, fl.limit[res[0].HostID], in.Start)
 	*out = InstanceTask{Instance: inst, Task: &task}
+	if err == nil && in.Chef != nil {
+		err = s.enrolAtCreate(ctx, tx, inst, task.ID, *in.Chef)
+	}
 	return err
 }
 

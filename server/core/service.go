@@ -79,6 +79,7 @@ type Service struct {
 	creds   credentialCache
 	hosts   decodedHosts
 	placing placeLocks
+	chefs   chefClients
 }
 
 // New returns a Service and registers its task kinds on o.Tasks.
@@ -143,6 +144,7 @@ func New(o Options) (*Service, error) {
 	s.tasks.Register(TaskSnapshotCreate, snapshotCreateHandler{s})
 	s.tasks.Register(TaskSnapshotRevert, snapshotRevertHandler{s})
 	s.tasks.Register(TaskSnapshotDelete, snapshotDeleteHandler{s})
+	s.registerChefTasks()
 	return s, nil
 }
 

@@ -1,0 +1,176 @@
+// Command convergeagent is a TEST STAND-IN for chef-client, used only by
+// OVM's integration tests: chef-client (Ruby) cannot be installed on the
+// test machines, so the tests put this static binary in their container
+// images and configure it as a Chef server's converge command.
+//
+// It speaks the real Chef server protocol with the node's own key (signed
+// requests through go-chef), as chef-client does for the part OVM relies
+// on: it reads /etc/chef/client.rb (chef_server_url, node_name,
+// client_key) that OVM delivered, reads its node's run list, expands roles,
+// fetches each recipe's file from the server's cookbook store, runs it as
+// a shell script (the test cookbooks' recipes are sh, not Ruby), and saves
+// the node with its automatic attributes (ohai_time, hostname, recipes,
+// roles). A failing recipe fails the run (exit 1) and the node is not
+// saved, as with chef-client.
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	gochef "github.com/go-chef/chef"
+)
+
+func main() {
+	if err := converge(); err != nil {
+		fmt.Fprintln(os.Stderr, "ERROR:", err)
+		os.Exit(1)
+	}
+}
+
+func readClientRB(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	out := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(strings.TrimSpace(sc.Text()), " ")
+		if ok {
+			out[k] = strings.Trim(strings.TrimSpace(v), `"'`)
+		}
+	}
+	return out, sc.Err()
+}
+
+type recipe struct{ cookbook, name, version string }
+
+func converge() error {
+	cfg, err := readClientRB("/etc/chef/client.rb")
+	if err != nil {
+		return err
+	}
+	key, err := os.ReadFile(cfg["client_key"])
+	if err != nil {
+		return err
+	}
+	c, err := gochef.NewClient(&gochef.Config{Name: cfg["node_name"], Key: string(key), BaseURL: cfg["chef_server_url"], Timeout: 30})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("Starting converge of node %s\n", cfg["node_name"])
+	node, err := c.Nodes.Get(cfg["node_name"])
+	if err != nil {
+		return fmt.Errorf("read node: %w", err)
+	}
+	var recipes []recipe
+	var roles []string
+	if err := expand(c, node.RunList, &recipes, &roles, 0); err != nil {
+		return err
+	}
+	fmt.Printf("Run List expands to [%s]\n", strings.Join(node.RunList, ", "))
+	var names []string
+	for _, r := range recipes {
+		script, err := fetch(c, r)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("Recipe: %s::%s\n", r.cookbook, r.name)
+		cmd := exec.Command("/bin/sh", "-e", "-c", script)
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("recipe %s::%s failed: %w", r.cookbook, r.name, err)
+		}
+		names = append(names, r.cookbook+"::"+r.name)
+	}
+	host, _ := os.Hostname()
+	if node.AutomaticAttributes == nil {
+		node.AutomaticAttributes = map[string]any{}
+	}
+	node.AutomaticAttributes["ohai_time"] = float64(time.Now().UnixNano()) / 1e9
+	node.AutomaticAttributes["hostname"] = host
+	node.AutomaticAttributes["platform"] = "busybox"
+	node.AutomaticAttributes["recipes"] = names
+	node.AutomaticAttributes["roles"] = roles
+	if _, err := c.Nodes.Put(node); err != nil {
+		return fmt.Errorf("save node: %w", err)
+	}
+	fmt.Printf("Chef Client finished, %d recipes run\n", len(names))
+	return nil
+}
+
+func expand(c *gochef.Client, list []string, out *[]recipe, roles *[]string, depth int) error {
+	if depth > 10 {
+		return fmt.Errorf("roles nest too deep")
+	}
+	for _, e := range list {
+		it, err := gochef.NewRunListItem(e)
+		if err != nil {
+			return err
+		}
+		if it.Type == "role" {
+			r, err := c.Roles.Get(it.Name)
+			if err != nil {
+				return fmt.Errorf("role %s: %w", it.Name, err)
+			}
+			*roles = append(*roles, it.Name)
+			if err := expand(c, r.RunList, out, roles, depth+1); err != nil {
+				return err
+			}
+			continue
+		}
+		cb, name, _ := strings.Cut(it.Name, "::")
+		if name == "" {
+			name = "default"
+		}
+		*out = append(*out, recipe{cookbook: cb, name: name, version: it.Version})
+	}
+	return nil
+}
+
+// fetch downloads a recipe's file. The file's URL is the server's own
+// (its host name as it knows itself); the request goes to the host this
+// guest reaches the server at.
+func fetch(c *gochef.Client, r recipe) (string, error) {
+	v := r.version
+	if v == "" {
+		v = "_latest"
+	}
+	cb, err := c.Cookbooks.GetVersion(r.cookbook, v)
+	if err != nil {
+		return "", fmt.Errorf("cookbook %s: %w", r.cookbook, err)
+	}
+	for _, item := range cb.Recipes {
+		if item.Name != r.name+".rb" && item.Path != "recipes/"+r.name+".rb" {
+			continue
+		}
+		u, err := url.Parse(item.Url)
+		if err != nil {
+			return "", err
+		}
+		u.Scheme, u.Host = c.BaseURL.Scheme, c.BaseURL.Host
+		req, err := c.NewRequest("GET", u.String(), nil)
+		if err != nil {
+			return "", err
+		}
+		res, err := c.Client.Do(req)
+		if err != nil {
+			return "", err
+		}
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		if err != nil || res.StatusCode != 200 {
+			return "", fmt.Errorf("download %s: %d %v", item.Path, res.StatusCode, err)
+		}
+		return string(b), nil
+	}
+	return "", fmt.Errorf("cookbook %s has no recipe %s", r.cookbook, r.name)
+}
