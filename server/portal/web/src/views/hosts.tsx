@@ -1,0 +1,211 @@
+import { useState } from "preact/hooks";
+import { all, post, put, type Host, type Pool, type S, type VDC } from "../api";
+import { fmtTime, t } from "../i18n";
+import { Badge, Bar, Empty, Field, Loading, Page, ProblemView, fieldErrors, fmtBytes, fmtCPU, useLoad } from "../ui";
+
+const hostFields = ["name", "kind", "endpoint", "poolId", "credentials"];
+
+// Hosts (administrators): register with the API's connection check, and
+// the list with capacity, allocation and state.
+export function Hosts() {
+  const list = useLoad(() => all<Host>("/v1/hosts"), []);
+  const pools = useLoad(() => all<Pool>("/v1/pools"), []);
+  const [f, setF] = useState({ name: "", kind: "docker", endpoint: "", poolId: "", username: "", password: "" });
+  const [err, setErr] = useState<unknown>();
+  const [busy, setBusy] = useState(false);
+  const [actionErr, setActionErr] = useState<unknown>();
+  const { fields, rest } = fieldErrors(err, hostFields);
+  const set = (k: keyof typeof f) => (e: Event) => setF({ ...f, [k]: (e.currentTarget as HTMLInputElement).value });
+  const poolId = f.poolId || pools.data?.[0]?.id || "";
+  async function submit(e: Event) {
+    e.preventDefault();
+    setErr(undefined);
+    setBusy(true);
+    const body: S["HostRegister"] = { name: f.name, kind: f.kind as S["HostKind"], endpoint: f.endpoint, poolId };
+    if (f.username || f.password) body.credentials = { username: f.username, password: f.password };
+    try {
+      await post<Host>("/v1/hosts", body);
+      setF({ ...f, name: "", endpoint: "", username: "", password: "" });
+      list.reload();
+    } catch (e) {
+      setErr(e);
+    } finally {
+      setBusy(false);
+    }
+  }
+  async function maintenance(h: Host, enabled: boolean) {
+    setActionErr(undefined);
+    try {
+      await put<Host>(`/v1/hosts/${h.id}/maintenance`, { enabled });
+      list.reload();
+    } catch (e) {
+      setActionErr(e);
+    }
+  }
+  return (
+    <Page title={t("nav.hosts")}>
+      <form class="card" onSubmit={submit} aria-labelledby="host-create" noValidate>
+        <h2 id="host-create">{t("hosts.register")}</h2>
+        <ProblemView err={rest} />
+        <div class="form-grid">
+          <Field id="host-name" label={t("common.name")} error={fields.name}>
+            <input id="host-name" value={f.name} onInput={set("name")} aria-invalid={!!fields.name} />
+          </Field>
+          <Field id="host-kind" label={t("hosts.kind")} error={fields.kind}>
+            <select id="host-kind" value={f.kind} onChange={set("kind")}>
+              {["docker", "kvm", "esxi", "fake"].map((k) => (
+                <option key={k} value={k}>
+                  {t(`kind.${k}` as "kind.docker")}
+                </option>
+              ))}
+            </select>
+          </Field>
+          <Field id="host-endpoint" label={t("hosts.endpoint")} error={fields.endpoint} hint={t("hosts.endpointHint")}>
+            <input id="host-endpoint" value={f.endpoint} onInput={set("endpoint")} aria-invalid={!!fields.endpoint} />
+          </Field>
+          <Field id="host-pool" label={t("hosts.pool")} error={fields.poolId}>
+            <select id="host-pool" value={poolId} onChange={set("poolId")}>
+              {(pools.data ?? []).map((p) => (
+                <option key={p.id} value={p.id}>
+                  {p.name}
+                </option>
+              ))}
+            </select>
+          </Field>
+          <Field id="host-user" label={t("hosts.username")} error={fields.credentials}>
+            <input id="host-user" value={f.username} onInput={set("username")} autocomplete="off" />
+          </Field>
+          <Field id="host-password" label={t("login.password")}>
+            <input id="host-password" type="password" value={f.password} onInput={set("password")} autocomplete="new-password" />
+          </Field>
+        </div>
+        <div class="form-actions">
+          <button type="submit" class="primary" disabled={busy}>
+            {t("hosts.registerButton")}
+          </button>
+        </div>
+      </form>
+      <ProblemView err={list.err ?? actionErr} />
+      {!list.data && !list.err && <Loading />}
+      {list.data && list.data.length === 0 && <Empty text={t("hosts.none")} />}
+      {list.data && list.data.length > 0 && (
+        <table class="hosts">
+          <thead>
+            <tr>
+              <th scope="col">{t("common.name")}</th>
+              <th scope="col">{t("hosts.kind")}</th>
+              <th scope="col">{t("hosts.state")}</th>
+              <th scope="col">{t("hosts.capacity")}</th>
+              <th scope="col">{t("common.actions")}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {list.data.map((h) => (
+              <tr key={h.id} data-name={h.name}>
+                <td>
+                  <strong>{h.name}</strong>
+                  <br />
+                  <small>{h.endpoint}</small>
+                </td>
+                <td>{t(`kind.${h.kind}`)}</td>
+                <td>
+                  <Badge kind="host" value={h.state} />
+                  {h.stateReason && <small class="reason">{h.stateReason}</small>}
+                </td>
+                <td class="capacity">
+                  <Bar label={t("quota.cpu")} used={h.allocated.cpuMilli} total={h.capacity.cpuMilli} fmt={fmtCPU} />
+                  <Bar label={t("quota.memory")} used={h.allocated.memoryBytes} total={h.capacity.memoryBytes} fmt={fmtBytes} />
+                </td>
+                <td>
+                  {h.state === "maintenance" ? (
+                    <button onClick={() => maintenance(h, false)}>{t("hosts.leaveMaintenance")}</button>
+                  ) : (
+                    <button onClick={() => maintenance(h, true)}>{t("hosts.enterMaintenance")}</button>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </Page>
+  );
+}
+
+// Discovered (administrators): objects found on hosts that OVM did not
+// make, each importable into a VDC.
+export function Discovered() {
+  const list = useLoad(() => all<S["Discovered"]>("/v1/discovered"), []);
+  const hosts = useLoad(() => all<Host>("/v1/hosts"), []);
+  const vdcs = useLoad(() => all<VDC>("/v1/vdcs"), []);
+  const [target, setTarget] = useState<Record<string, string>>({});
+  const [err, setErr] = useState<unknown>();
+  const [done, setDone] = useState("");
+  const hostName = (id: string) => hosts.data?.find((h) => h.id === id)?.name ?? id;
+  async function importOne(d: S["Discovered"]) {
+    setErr(undefined);
+    setDone("");
+    const vdcId = target[d.id] || vdcs.data?.[0]?.id || "";
+    try {
+      await post(`/v1/discovered/${d.id}/import`, { vdcId, name: d.name });
+      setDone(t("discovered.imported", { name: d.name }));
+      list.reload();
+    } catch (e) {
+      setErr(e);
+    }
+  }
+  return (
+    <Page title={t("nav.discovered")} actions={<button onClick={list.reload}>{t("common.refresh")}</button>}>
+      <ProblemView err={list.err ?? err} />
+      {done && (
+        <p class="notice" role="status">
+          {done}
+        </p>
+      )}
+      {!list.data && !list.err && <Loading />}
+      {list.data && list.data.length === 0 && <Empty text={t("discovered.none")} />}
+      {list.data && list.data.length > 0 && (
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">{t("common.name")}</th>
+              <th scope="col">{t("instances.type")}</th>
+              <th scope="col">{t("hosts.host")}</th>
+              <th scope="col">{t("instances.size")}</th>
+              <th scope="col">{t("discovered.found")}</th>
+              <th scope="col">{t("discovered.import")}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {list.data.map((d) => (
+              <tr key={d.id} data-name={d.name}>
+                <td>{d.name}</td>
+                <td>{d.type ? t(`type.${d.type}`) : ""}</td>
+                <td>{hostName(d.hostId)}</td>
+                <td>
+                  {fmtCPU(d.cpuMilli)} · {fmtBytes(d.memoryBytes)}
+                </td>
+                <td>{fmtTime(d.foundAt)}</td>
+                <td class="row-actions">
+                  <label class="sr-only" for={`imp-${d.id}`}>
+                    {t("discovered.into")}
+                  </label>
+                  <select id={`imp-${d.id}`} value={target[d.id] ?? ""} onChange={(e) => setTarget({ ...target, [d.id]: e.currentTarget.value })}>
+                    {(vdcs.data ?? []).map((v) => (
+                      <option key={v.id} value={v.id}>
+                        {v.name}
+                      </option>
+                    ))}
+                  </select>
+                  <button onClick={() => importOne(d)} aria-label={t("discovered.importOne", { name: d.name })}>
+                    {t("discovered.import")}
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </Page>
+  );
+}
