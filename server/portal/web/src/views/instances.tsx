@@ -144,11 +144,11 @@ export function Instances() {
   );
 }
 
-const createFields = ["name", "spec.type", "spec.image", "spec.cpuMilli", "spec.memoryBytes", "spec.nics", "start"];
+const createFields = ["name", "spec.type", "spec.image", "spec.cpuMilli", "spec.memoryBytes", "spec.nics", "spec.command", "start"];
 
 function CreateInstance({ onDone }: { onDone: (r: S["InstanceTask"]) => void }) {
   const nets = useLoad(() => all<Network>("/v1/networks"), []);
-  const [f, setF] = useState({ name: "", type: "container", image: "", cpu: "1", memory: "256", network: "", start: true });
+  const [f, setF] = useState({ name: "", type: "container", image: "", cpu: "1", memory: "256", network: "", command: "", start: true });
   const [err, setErr] = useState<unknown>();
   const [busy, setBusy] = useState(false);
   const { fields, rest } = fieldErrors(err, createFields);
@@ -167,6 +167,8 @@ function CreateInstance({ onDone }: { onDone: (r: S["InstanceTask"]) => void }) 
       memoryBytes: Math.round(Number(f.memory) * (1 << 20)),
     };
     if (f.network) spec.nics = [{ networkId: f.network }];
+    const command = f.command.trim().split(/\s+/).filter(Boolean);
+    if (command.length) spec.command = command;
     try {
       onDone(await post<S["InstanceTask"]>("/v1/instances", { name: f.name, spec, start: f.start }));
     } catch (e) {
@@ -207,6 +209,9 @@ function CreateInstance({ onDone }: { onDone: (r: S["InstanceTask"]) => void }) 
               </option>
             ))}
           </select>
+        </Field>
+        <Field id="inst-command" label={t("instances.command")} error={fields["spec.command"]} hint={t("instances.commandHint")}>
+          <input id="inst-command" value={f.command} onInput={set("command")} aria-invalid={!!fields["spec.command"]} />
         </Field>
       </div>
       <label class="check">
