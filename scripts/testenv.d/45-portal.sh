@@ -35,3 +35,6 @@ if ! cmp -s "$portal_src/package-lock.json" "$portal_dir/package-lock.json" ||
 fi
 echo "export OVM_TEST_PORTAL_NODE_MODULES='$portal_dir/node_modules'" >>"$tmp"
 echo "export OVM_TEST_CHROMIUM='/usr/bin/chromium'" >>"$tmp"
+# The build resolves its packages through this link (ignored by git; go
+# does not follow it).
+ln -sfn "$portal_dir/node_modules" "$portal_src/node_modules"
