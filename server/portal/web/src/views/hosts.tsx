@@ -33,6 +33,17 @@ export function Hosts() {
       setBusy(false);
     }
   }
+  const [found, setFound] = useState("");
+  async function sync(h: Host) {
+    setActionErr(undefined);
+    setFound("");
+    try {
+      const ds = await post<S["Discovered"][] | null>(`/v1/hosts/${h.id}/sync`);
+      setFound(t("hosts.synced", { name: h.name, n: (ds ?? []).length }));
+    } catch (e) {
+      setActionErr(e);
+    }
+  }
   async function maintenance(h: Host, enabled: boolean) {
     setActionErr(undefined);
     try {
@@ -86,6 +97,11 @@ export function Hosts() {
         </div>
       </form>
       <ProblemView err={list.err ?? actionErr} />
+      {found && (
+        <p class="notice" role="status">
+          {found} <a href="/admin/discovered">{t("nav.discovered")}</a>
+        </p>
+      )}
       {!list.data && !list.err && <Loading />}
       {list.data && list.data.length === 0 && <Empty text={t("hosts.none")} />}
       {list.data && list.data.length > 0 && (
@@ -116,12 +132,19 @@ export function Hosts() {
                   <Bar label={t("quota.cpu")} used={h.allocated.cpuMilli} total={h.capacity.cpuMilli} fmt={fmtCPU} />
                   <Bar label={t("quota.memory")} used={h.allocated.memoryBytes} total={h.capacity.memoryBytes} fmt={fmtBytes} />
                 </td>
-                <td>
+                <td class="row-actions">
                   {h.state === "maintenance" ? (
-                    <button onClick={() => maintenance(h, false)}>{t("hosts.leaveMaintenance")}</button>
+                    <button class="maintenance" onClick={() => maintenance(h, false)}>
+                      {t("hosts.leaveMaintenance")}
+                    </button>
                   ) : (
-                    <button onClick={() => maintenance(h, true)}>{t("hosts.enterMaintenance")}</button>
+                    <button class="maintenance" onClick={() => maintenance(h, true)}>
+                      {t("hosts.enterMaintenance")}
+                    </button>
                   )}
+                  <button class="sync" onClick={() => sync(h)} aria-label={t("hosts.syncOne", { name: h.name })}>
+                    {t("hosts.sync")}
+                  </button>
                 </td>
               </tr>
             ))}
@@ -190,7 +213,7 @@ export function Discovered() {
                   <label class="sr-only" for={`imp-${d.id}`}>
                     {t("discovered.into")}
                   </label>
-                  <select id={`imp-${d.id}`} value={target[d.id] ?? ""} onChange={(e) => setTarget({ ...target, [d.id]: e.currentTarget.value })}>
+                  <select id={`imp-${d.id}`} value={target[d.id] || vdcs.data?.[0]?.id || ""} onChange={(e) => setTarget({ ...target, [d.id]: e.currentTarget.value })}>
                     {(vdcs.data ?? []).map((v) => (
                       <option key={v.id} value={v.id}>
                         {v.name}
