@@ -342,9 +342,14 @@ func (b *browser) axe(src string) []axeViolation {
 	return run(b, chromedp.Evaluate[[]axeViolation](`axe.run(document, {resultTypes: ["violations"]}).then(r => r.violations.filter(v => v.impact === "serious" || v.impact === "critical"))`, chromedp.EvalAwaitPromise))
 }
 
-func reload() void { return chromedp.Reload() }
+// reload reloads the page and answers yes to its questions again.
+func reload() void {
+	return chromedp.Steps(chromedp.Reload(), visible("nav.side"), js(`window.confirm = () => true`))
+}
 
 // shotName turns a path into a part of a file name.
 func shotName(path string) string {
 	return strings.NewReplacer("/admin/", "-", "/", "-").Replace(path)
 }
+
+func navigate(url string) void { return chromedp.Navigate(url) }

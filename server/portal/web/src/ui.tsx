@@ -67,7 +67,10 @@ export function fieldErrors(err: unknown, known: string[]): { fields: Record<str
     if (k && !shown[k]) shown[k] = m;
   }
   const unshown = Object.keys(fields).some((f) => !known.some((k) => f === k || f.startsWith(k + ".") || f.startsWith(k + "[")));
-  return { fields: shown, rest: Object.keys(shown).length === 0 || unshown ? err : undefined };
+  if (Object.keys(shown).length === 0 || unshown) return { fields: shown, rest: err };
+  // Every message is beside its field: above the form, only the problem's
+  // title in the user's language.
+  return { fields: shown, rest: new ApiError(err.status, { ...err.problem, detail: "", errors: [] }) };
 }
 
 export function Bar({ label, used, total, fmt }: { label: string; used: number; total: number; fmt: (n: number) => string }) {
