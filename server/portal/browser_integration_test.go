@@ -259,7 +259,7 @@ func (b *browser) html() string {
 // js runs a statement in the page.
 func js(stmt string) void {
 	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
-		_, err := chromedp.Evaluate[bool]("(() => {" + stmt + "; return true })()")(ctx, t)
+		_, err := chromedp.Evaluate[bool]("(() => {"+stmt+"; return true })()")(ctx, t)
 		return chromedp.Void{}, err
 	}
 }

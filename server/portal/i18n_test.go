@@ -88,7 +88,7 @@ func TestEnumsTranslated(t *testing.T) {
 	require.NoError(t, json.Unmarshal(b, &doc))
 	for schema, prefix := range map[string]string{
 		"Phase": "state.", "PowerState": "state.", "TaskState": "task.", "StepState": "step.", "HostState": "host.",
-		"InstanceType": "type.", "HostKind": "kind.", "Role": "role.", "PlacementPolicy": "policy.",
+		"InstanceType": "type.", "HostKind": "kind.", "Role": "role.", "PlacementPolicy": "policy.", "TaskKind": "taskKind.",
 	} {
 		values := doc.Components.Schemas[schema].Enum
 		require.NotEmpty(t, values, "enum %s in the OpenAPI document", schema)

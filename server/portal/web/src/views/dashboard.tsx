@@ -1,5 +1,6 @@
 import { all, get, type Instance, type S, type Task, type User } from "../api";
-import { fmtTime, t } from "../i18n";
+import { fmtTime, t, tx } from "../i18n";
+import { newestFirst } from "./tasks";
 import { Badge, Bar, Empty, Loading, Page, ProblemView, fmtBytes, fmtCPU, fmtCount, useLoad } from "../ui";
 
 // Dashboard: the VDC's quota and what it uses, its instances by state and
@@ -13,7 +14,7 @@ export function Dashboard({ me }: { me: User }) {
     const s = i.status.phase === "ready" ? i.status.power : i.status.phase;
     byState[s] = (byState[s] ?? 0) + 1;
   }
-  const recent = (tasks.data ?? []).slice(-8).reverse();
+  const recent = newestFirst(tasks.data ?? []).slice(0, 8);
   const u = usage.data;
   return (
     <Page title={t("nav.dashboard")}>
@@ -66,7 +67,7 @@ export function Dashboard({ me }: { me: User }) {
               {recent.map((k) => (
                 <tr key={k.id}>
                   <td>
-                    <a href={`/tasks/${k.id}`}>{k.kind}</a>
+                    <a href={`/tasks/${k.id}`}>{tx(`taskKind.${k.kind}`, k.kind)}</a>
                   </td>
                   <td>
                     <Badge kind="task" value={k.state} />

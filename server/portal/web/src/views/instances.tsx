@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
 import { all, call, get, post, query, type Instance, type Network, type S } from "../api";
-import { fmtTime, t } from "../i18n";
+import { fmtTime, t, tx } from "../i18n";
 import { navigate } from "../router";
 import { Badge, Empty, Field, Loading, Page, ProblemView, fieldErrors, fmtBytes, fmtCPU, useLoad } from "../ui";
 
@@ -60,7 +60,7 @@ export function Instances() {
       )}
       {notice && (
         <p class="notice" role="status">
-          {t("tasks.started")} <a href={`/tasks/${notice.id}`}>{notice.kind}</a>
+          {t("tasks.started")} <a href={`/tasks/${notice.id}`}>{tx(`taskKind.${notice.kind}`, notice.kind)}</a>
         </p>
       )}
       <ProblemView err={actionErr} />

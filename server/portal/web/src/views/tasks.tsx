@@ -1,14 +1,20 @@
 import { useEffect, useState } from "preact/hooks";
 import { finalStates, get, query, watchTask, type S, type Task } from "../api";
-import { fmtTime, t } from "../i18n";
+import { fmtTime, t, tx } from "../i18n";
 import { Badge, Empty, Loading, Page, ProblemView, useLoad } from "../ui";
+
+// newestFirst orders tasks by their creation, the latest first (the API
+// pages them in id order).
+export function newestFirst(tasks: Task[]): Task[] {
+  return [...tasks].sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+}
 
 // Tasks: the VDC's tasks, newest first within the page the API answers.
 export function Tasks() {
   const [cursors, setCursors] = useState<string[]>([""]);
   const cursor = cursors[cursors.length - 1];
   const list = useLoad(() => get<S["PageTask"]>("/v1/tasks" + query({ limit: 100, cursor })), [cursor]);
-  const items = [...(list.data?.items ?? [])].reverse();
+  const items = newestFirst(list.data?.items ?? []);
   return (
     <Page title={t("nav.tasks")} actions={<button onClick={list.reload}>{t("common.refresh")}</button>}>
       <ProblemView err={list.err} />
@@ -28,7 +34,7 @@ export function Tasks() {
             {items.map((k) => (
               <tr key={k.id}>
                 <td>
-                  <a href={`/tasks/${k.id}`}>{k.kind}</a>
+                  <a href={`/tasks/${k.id}`}>{tx(`taskKind.${k.kind}`, k.kind)}</a>
                 </td>
                 <td>
                   <Badge kind="task" value={k.state} />
@@ -77,7 +83,7 @@ export function TaskDetails({ id }: { id: string }) {
     return () => ac.abort();
   }, [id]);
   return (
-    <Page title={task ? task.kind : t("nav.tasks")}>
+    <Page title={task ? tx(`taskKind.${task.kind}`, task.kind) : t("nav.tasks")}>
       <ProblemView err={err} />
       {!task && !err && <Loading />}
       {task && (
@@ -93,7 +99,7 @@ export function TaskDetails({ id }: { id: string }) {
                 {task.error}
               </p>
             )}
-            <h2>{t("tasks.steps")}</h2>
+            <h2 class="steps-title">{t("tasks.steps")}</h2>
             <ol class="steps">
               {(task.steps ?? []).map((s, n) => (
                 <li key={n}>
