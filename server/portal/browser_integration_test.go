@@ -333,13 +333,19 @@ type axeViolation struct {
 }
 
 // axe runs axe-core (from the portal's npm packages) on the current page
-// and returns its serious and critical violations.
+// and returns its serious and critical violations; it fails the test when
+// axe checked no rule.
 func (b *browser) axe(src string) []axeViolation {
 	b.t.Helper()
 	if !run(b, chromedp.Evaluate[bool](`typeof window.axe === "object"`)) {
 		run(b, chromedp.Evaluate[bool](src+"\n;true"))
 	}
-	return run(b, chromedp.Evaluate[[]axeViolation](`axe.run(document, {resultTypes: ["violations"]}).then(r => r.violations.filter(v => v.impact === "serious" || v.impact === "critical"))`, chromedp.EvalAwaitPromise))
+	res := run(b, chromedp.Evaluate[struct {
+		Passes     int            `json:"passes"`
+		Violations []axeViolation `json:"violations"`
+	}](`axe.run(document).then(r => ({passes: r.passes.length, violations: r.violations.filter(v => v.impact === "serious" || v.impact === "critical")}))`, chromedp.EvalAwaitPromise))
+	require.Positive(b.t, res.Passes, "axe-core checked the page")
+	return res.Violations
 }
 
 // reload reloads the page and answers yes to its questions again.
