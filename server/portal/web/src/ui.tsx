@@ -1,6 +1,6 @@
 // Shared pieces of the views: loading data, problems in words, fields with
 // their messages, bars and badges.
-import type { ComponentChildren } from "preact";
+import { cloneElement, isValidElement, type ComponentChildren } from "preact";
 import { useCallback, useEffect, useState } from "preact/hooks";
 import { ApiError } from "./api";
 import { t, tx } from "./i18n";
@@ -41,12 +41,22 @@ export function ProblemView({ err }: { err: unknown }) {
   );
 }
 
+// Field is a labelled control with its hint or its error message, which
+// the control names as its description.
 export function Field(props: { id: string; label: string; error?: string; hint?: string; children: ComponentChildren }) {
+  const described = props.error ? props.id + "-error" : props.hint ? props.id + "-hint" : undefined;
+  const control = isValidElement(props.children)
+    ? cloneElement(props.children, { "aria-describedby": described, "aria-invalid": props.error ? true : undefined })
+    : props.children;
   return (
     <div class={"field" + (props.error ? " invalid" : "")}>
       <label for={props.id}>{props.label}</label>
-      {props.children}
-      {props.hint && !props.error && <small class="hint">{props.hint}</small>}
+      {control}
+      {props.hint && !props.error && (
+        <small class="hint" id={props.id + "-hint"}>
+          {props.hint}
+        </small>
+      )}
       {props.error && (
         <small class="field-error" id={props.id + "-error"} data-field={props.id}>
           {props.error}

@@ -60,7 +60,7 @@ export function Hosts() {
         <ProblemView err={rest} />
         <div class="form-grid">
           <Field id="host-name" label={t("common.name")} error={fields.name}>
-            <input id="host-name" value={f.name} onInput={set("name")} aria-invalid={!!fields.name} />
+            <input id="host-name" value={f.name} onInput={set("name")} />
           </Field>
           <Field id="host-kind" label={t("hosts.kind")} error={fields.kind}>
             <select id="host-kind" value={f.kind} onChange={set("kind")}>
@@ -72,7 +72,7 @@ export function Hosts() {
             </select>
           </Field>
           <Field id="host-endpoint" label={t("hosts.endpoint")} error={fields.endpoint} hint={t("hosts.endpointHint")}>
-            <input id="host-endpoint" value={f.endpoint} onInput={set("endpoint")} aria-invalid={!!fields.endpoint} />
+            <input id="host-endpoint" value={f.endpoint} onInput={set("endpoint")} />
           </Field>
           <Field id="host-pool" label={t("hosts.pool")} error={fields.poolId}>
             <select id="host-pool" value={poolId} onChange={set("poolId")}>

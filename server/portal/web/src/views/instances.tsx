@@ -183,7 +183,7 @@ function CreateInstance({ onDone }: { onDone: (r: S["InstanceTask"]) => void }) 
       <ProblemView err={rest} />
       <div class="form-grid">
         <Field id="inst-name" label={t("common.name")} error={fields.name}>
-          <input id="inst-name" value={f.name} onInput={set("name")} aria-invalid={!!fields.name} />
+          <input id="inst-name" value={f.name} onInput={set("name")} />
         </Field>
         <Field id="inst-type" label={t("instances.type")} error={fields["spec.type"]}>
           <select id="inst-type" value={f.type} onChange={set("type")}>
@@ -192,13 +192,13 @@ function CreateInstance({ onDone }: { onDone: (r: S["InstanceTask"]) => void }) 
           </select>
         </Field>
         <Field id="inst-image" label={t("instances.image")} error={fields["spec.image"]} hint={t("instances.imageHint")}>
-          <input id="inst-image" value={f.image} onInput={set("image")} aria-invalid={!!fields["spec.image"]} />
+          <input id="inst-image" value={f.image} onInput={set("image")} />
         </Field>
         <Field id="inst-cpu" label={t("instances.cpu")} error={fields["spec.cpuMilli"]}>
-          <input id="inst-cpu" type="number" min="0" step="0.25" value={f.cpu} onInput={set("cpu")} aria-invalid={!!fields["spec.cpuMilli"]} />
+          <input id="inst-cpu" type="number" min="0" step="0.25" value={f.cpu} onInput={set("cpu")} />
         </Field>
         <Field id="inst-memory" label={t("instances.memory")} error={fields["spec.memoryBytes"]}>
-          <input id="inst-memory" type="number" min="0" step="64" value={f.memory} onInput={set("memory")} aria-invalid={!!fields["spec.memoryBytes"]} />
+          <input id="inst-memory" type="number" min="0" step="64" value={f.memory} onInput={set("memory")} />
         </Field>
         <Field id="inst-network" label={t("instances.network")} error={fields["spec.nics"]}>
           <select id="inst-network" value={f.network} onChange={set("network")}>
@@ -211,7 +211,7 @@ function CreateInstance({ onDone }: { onDone: (r: S["InstanceTask"]) => void }) 
           </select>
         </Field>
         <Field id="inst-command" label={t("instances.command")} error={fields["spec.command"]} hint={t("instances.commandHint")}>
-          <input id="inst-command" value={f.command} onInput={set("command")} aria-invalid={!!fields["spec.command"]} />
+          <input id="inst-command" value={f.command} onInput={set("command")} />
         </Field>
       </div>
       <label class="check">

@@ -38,13 +38,13 @@ export function Networks() {
         <ProblemView err={rest} />
         <div class="form-grid">
           <Field id="net-name" label={t("common.name")} error={fields.name}>
-            <input id="net-name" value={f.name} onInput={set("name")} aria-invalid={!!fields.name} />
+            <input id="net-name" value={f.name} onInput={set("name")} />
           </Field>
           <Field id="net-subnet" label={t("networks.subnet")} error={fields.subnet} hint="10.0.0.0/24">
-            <input id="net-subnet" value={f.subnet} onInput={set("subnet")} aria-invalid={!!fields.subnet} />
+            <input id="net-subnet" value={f.subnet} onInput={set("subnet")} />
           </Field>
           <Field id="net-gateway" label={t("networks.gateway")} error={fields.gateway}>
-            <input id="net-gateway" value={f.gateway} onInput={set("gateway")} aria-invalid={!!fields.gateway} />
+            <input id="net-gateway" value={f.gateway} onInput={set("gateway")} />
           </Field>
         </div>
         <div class="form-actions">

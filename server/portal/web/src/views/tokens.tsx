@@ -43,7 +43,7 @@ export function Tokens() {
         <ProblemView err={rest} />
         <div class="form-grid">
           <Field id="tok-name" label={t("common.name")} error={fields.name}>
-            <input id="tok-name" value={name} onInput={(e) => setName(e.currentTarget.value)} aria-invalid={!!fields.name} />
+            <input id="tok-name" value={name} onInput={(e) => setName(e.currentTarget.value)} />
           </Field>
           <Field id="tok-days" label={t("tokens.days")} error={fields.expiresInSeconds}>
             <input id="tok-days" type="number" min="0" value={days} onInput={(e) => setDays(e.currentTarget.value)} />
