@@ -133,3 +133,84 @@ export function fmtCPU(milli: number): string {
 export function fmtCount(n: number): string {
   return String(n);
 }
+
+// Table is a table with a header row of column names; children are the
+// body's rows.
+export function Table(props: { head: string[]; class?: string; children: ComponentChildren }) {
+  return (
+    <table class={props.class}>
+      <thead>
+        <tr>
+          {props.head.map((h) => (
+            <th scope="col" key={h}>
+              {h}
+            </th>
+          ))}
+        </tr>
+      </thead>
+      <tbody>{props.children}</tbody>
+    </table>
+  );
+}
+
+// useCursor keeps the cursors of the pages seen so far: the API pages
+// forward only, so going back takes the previous cursor.
+export function useCursor() {
+  const [cursors, setCursors] = useState<string[]>([""]);
+  return {
+    cursor: cursors[cursors.length - 1],
+    page: cursors.length,
+    back: cursors.length > 1 ? () => setCursors(cursors.slice(0, -1)) : undefined,
+    forward: (next: string) => setCursors([...cursors, next]),
+  };
+}
+
+export function Pager({ pages, next }: { pages: ReturnType<typeof useCursor>; next?: string }) {
+  return (
+    <nav class="pager" aria-label={t("common.pages")}>
+      <button disabled={!pages.back} onClick={pages.back}>
+        {t("common.previous")}
+      </button>
+      <span>{t("common.pageN", { n: pages.page })}</span>
+      <button disabled={!next} onClick={() => next && pages.forward(next)}>
+        {t("common.next")}
+      </button>
+    </nav>
+  );
+}
+
+// FormCard is a form with its title, the problem that no field shows, its
+// fields (children) and its submit button; tail comes after the button.
+export function FormCard(props: {
+  id: string;
+  title: string;
+  err: unknown;
+  submit: string;
+  onSubmit: () => void;
+  busy?: boolean;
+  class?: string;
+  tail?: ComponentChildren;
+  children: ComponentChildren;
+}) {
+  return (
+    <form
+      class={"card" + (props.class ? " " + props.class : "")}
+      onSubmit={(e) => {
+        e.preventDefault();
+        props.onSubmit();
+      }}
+      aria-labelledby={props.id}
+      noValidate
+    >
+      <h2 id={props.id}>{props.title}</h2>
+      <ProblemView err={props.err} />
+      {props.children}
+      <div class="form-actions">
+        <button type="submit" class="primary" disabled={props.busy}>
+          {props.submit}
+        </button>
+      </div>
+      {props.tail}
+    </form>
+  );
+}

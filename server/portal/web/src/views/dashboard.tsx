@@ -1,7 +1,7 @@
 import { all, get, type Instance, type S, type Task, type User } from "../api";
-import { fmtTime, t, tx } from "../i18n";
-import { newestFirst } from "./tasks";
-import { Badge, Bar, Empty, Loading, Page, ProblemView, fmtBytes, fmtCPU, fmtCount, useLoad } from "../ui";
+import { t } from "../i18n";
+import { newestFirst, TaskTable } from "./tasks";
+import { Badge, Bar, Empty, fmtBytes, fmtCount, fmtCPU, Loading, Page, ProblemView, useLoad } from "../ui";
 
 // Dashboard: the VDC's quota and what it uses, its instances by state and
 // its latest tasks.
@@ -53,32 +53,7 @@ export function Dashboard({ me }: { me: User }) {
         <h2 id="recent-title">{t("dashboard.recentTasks")}</h2>
         <ProblemView err={tasks.err} />
         {tasks.data && recent.length === 0 && <Empty text={t("tasks.none")} />}
-        {recent.length > 0 && (
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">{t("tasks.kind")}</th>
-                <th scope="col">{t("tasks.state")}</th>
-                <th scope="col">{t("tasks.progress")}</th>
-                <th scope="col">{t("common.created")}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {recent.map((k) => (
-                <tr key={k.id}>
-                  <td>
-                    <a href={`/tasks/${k.id}`}>{tx(`taskKind.${k.kind}`, k.kind)}</a>
-                  </td>
-                  <td>
-                    <Badge kind="task" value={k.state} />
-                  </td>
-                  <td>{k.progress}%</td>
-                  <td>{fmtTime(k.createdAt)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
+        {recent.length > 0 && <TaskTable tasks={recent} />}
       </section>
     </Page>
   );

@@ -1,7 +1,7 @@
 import { useState } from "preact/hooks";
 import { all, post, put, type Host, type Pool, type S, type VDC } from "../api";
 import { fmtTime, t } from "../i18n";
-import { Badge, Bar, Empty, Field, Loading, Page, ProblemView, fieldErrors, fmtBytes, fmtCPU, useLoad } from "../ui";
+import { Badge, Bar, Empty, Field, fieldErrors, fmtBytes, fmtCPU, FormCard, Loading, Page, ProblemView, Table, useLoad } from "../ui";
 
 const hostFields = ["name", "kind", "endpoint", "poolId", "credentials"];
 
@@ -17,8 +17,7 @@ export function Hosts() {
   const { fields, rest } = fieldErrors(err, hostFields);
   const set = (k: keyof typeof f) => (e: Event) => setF({ ...f, [k]: (e.currentTarget as HTMLInputElement).value });
   const poolId = f.poolId || pools.data?.[0]?.id || "";
-  async function submit(e: Event) {
-    e.preventDefault();
+  async function submit() {
     setErr(undefined);
     setBusy(true);
     const body: S["HostRegister"] = { name: f.name, kind: f.kind as S["HostKind"], endpoint: f.endpoint, poolId };
@@ -55,9 +54,7 @@ export function Hosts() {
   }
   return (
     <Page title={t("nav.hosts")}>
-      <form class="card" onSubmit={submit} aria-labelledby="host-create" noValidate>
-        <h2 id="host-create">{t("hosts.register")}</h2>
-        <ProblemView err={rest} />
+      <FormCard id="host-create" title={t("hosts.register")} err={rest} submit={t("hosts.registerButton")} onSubmit={submit} busy={busy}>
         <div class="form-grid">
           <Field id="host-name" label={t("common.name")} error={fields.name}>
             <input id="host-name" value={f.name} onInput={set("name")} />
@@ -90,12 +87,7 @@ export function Hosts() {
             <input id="host-password" type="password" value={f.password} onInput={set("password")} autocomplete="new-password" />
           </Field>
         </div>
-        <div class="form-actions">
-          <button type="submit" class="primary" disabled={busy}>
-            {t("hosts.registerButton")}
-          </button>
-        </div>
-      </form>
+      </FormCard>
       <ProblemView err={list.err ?? actionErr} />
       {found && (
         <p class="notice" role="status">
@@ -105,17 +97,7 @@ export function Hosts() {
       {!list.data && !list.err && <Loading />}
       {list.data && list.data.length === 0 && <Empty text={t("hosts.none")} />}
       {list.data && list.data.length > 0 && (
-        <table class="hosts">
-          <thead>
-            <tr>
-              <th scope="col">{t("common.name")}</th>
-              <th scope="col">{t("hosts.kind")}</th>
-              <th scope="col">{t("hosts.state")}</th>
-              <th scope="col">{t("hosts.capacity")}</th>
-              <th scope="col">{t("common.actions")}</th>
-            </tr>
-          </thead>
-          <tbody>
+        <Table head={[t("common.name"), t("hosts.kind"), t("hosts.state"), t("hosts.capacity"), t("common.actions")]} class="hosts">
             {list.data.map((h) => (
               <tr key={h.id} data-name={h.name}>
                 <td>
@@ -148,8 +130,7 @@ export function Hosts() {
                 </td>
               </tr>
             ))}
-          </tbody>
-        </table>
+          </Table>
       )}
     </Page>
   );
@@ -188,18 +169,7 @@ export function Discovered() {
       {!list.data && !list.err && <Loading />}
       {list.data && list.data.length === 0 && <Empty text={t("discovered.none")} />}
       {list.data && list.data.length > 0 && (
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">{t("common.name")}</th>
-              <th scope="col">{t("instances.type")}</th>
-              <th scope="col">{t("hosts.host")}</th>
-              <th scope="col">{t("instances.size")}</th>
-              <th scope="col">{t("discovered.found")}</th>
-              <th scope="col">{t("discovered.import")}</th>
-            </tr>
-          </thead>
-          <tbody>
+        <Table head={[t("common.name"), t("instances.type"), t("hosts.host"), t("instances.size"), t("discovered.found"), t("discovered.import")]}>
             {list.data.map((d) => (
               <tr key={d.id} data-name={d.name}>
                 <td>{d.name}</td>
@@ -226,8 +196,7 @@ export function Discovered() {
                 </td>
               </tr>
             ))}
-          </tbody>
-        </table>
+          </Table>
       )}
     </Page>
   );

@@ -2,7 +2,7 @@ import { useState } from "preact/hooks";
 import { all, call, get, post, query, type Instance, type Network, type S } from "../api";
 import { fmtTime, t, tx } from "../i18n";
 import { navigate } from "../router";
-import { Badge, Empty, Field, Loading, Page, ProblemView, fieldErrors, fmtBytes, fmtCPU, useLoad } from "../ui";
+import { Badge, Empty, Field, fieldErrors, fmtBytes, fmtCPU, FormCard, Loading, Page, Pager, ProblemView, Table, useCursor, useLoad } from "../ui";
 
 export const pageSize = 50;
 
@@ -14,9 +14,8 @@ export function stateOf(i: Instance): string {
 // filtered by name, type and state, with the actions on each and the
 // create form.
 export function Instances() {
-  const [cursors, setCursors] = useState<string[]>([""]);
-  const cursor = cursors[cursors.length - 1];
-  const list = useLoad(() => get<S["PageInstance"]>("/v1/instances" + query({ limit: pageSize, cursor })), [cursor]);
+  const pages = useCursor();
+  const list = useLoad(() => get<S["PageInstance"]>("/v1/instances" + query({ limit: pageSize, cursor: pages.cursor })), [pages.cursor]);
   const [name, setName] = useState("");
   const [type, setType] = useState("");
   const [state, setState] = useState("");
@@ -90,18 +89,7 @@ export function Instances() {
       {!list.data && !list.err && <Loading />}
       {list.data && items.length === 0 && <Empty text={t("instances.none")} />}
       {items.length > 0 && (
-        <table class="instances" data-ready="true">
-          <thead>
-            <tr>
-              <th scope="col">{t("common.name")}</th>
-              <th scope="col">{t("instances.type")}</th>
-              <th scope="col">{t("instances.state")}</th>
-              <th scope="col">{t("instances.size")}</th>
-              <th scope="col">{t("instances.addresses")}</th>
-              <th scope="col">{t("common.actions")}</th>
-            </tr>
-          </thead>
-          <tbody>
+        <Table head={[t("common.name"), t("instances.type"), t("instances.state"), t("instances.size"), t("instances.addresses"), t("common.actions")]} class="instances">
             {items.map((i) => (
               <tr key={i.id} data-name={i.name}>
                 <td>
@@ -128,18 +116,9 @@ export function Instances() {
                 </td>
               </tr>
             ))}
-          </tbody>
-        </table>
+          </Table>
       )}
-      <nav class="pager" aria-label={t("common.pages")}>
-        <button disabled={cursors.length < 2} onClick={() => setCursors(cursors.slice(0, -1))}>
-          {t("common.previous")}
-        </button>
-        <span>{t("common.pageN", { n: cursors.length })}</span>
-        <button disabled={!list.data?.next} onClick={() => list.data?.next && setCursors([...cursors, list.data.next])}>
-          {t("common.next")}
-        </button>
-      </nav>
+      <Pager pages={pages} next={list.data?.next} />
     </Page>
   );
 }
@@ -156,8 +135,7 @@ function CreateInstance({ onDone }: { onDone: (r: S["InstanceTask"]) => void }) 
     const el = e.currentTarget as HTMLInputElement;
     setF({ ...f, [k]: el.type === "checkbox" ? el.checked : el.value });
   };
-  async function submit(e: Event) {
-    e.preventDefault();
+  async function submit() {
     setBusy(true);
     setErr(undefined);
     const spec: S["InstanceSpecInput"] = {
@@ -178,9 +156,7 @@ function CreateInstance({ onDone }: { onDone: (r: S["InstanceTask"]) => void }) 
     }
   }
   return (
-    <form class="card create" onSubmit={submit} aria-labelledby="create-title" noValidate>
-      <h2 id="create-title">{t("instances.createTitle")}</h2>
-      <ProblemView err={rest} />
+    <FormCard id="create-title" title={t("instances.createTitle")} err={rest} submit={t("common.create")} onSubmit={submit} busy={busy} class="create">
       <div class="form-grid">
         <Field id="inst-name" label={t("common.name")} error={fields.name}>
           <input id="inst-name" value={f.name} onInput={set("name")} />
@@ -217,12 +193,7 @@ function CreateInstance({ onDone }: { onDone: (r: S["InstanceTask"]) => void }) 
       <label class="check">
         <input type="checkbox" checked={f.start} onChange={set("start")} /> {t("instances.startAfter")}
       </label>
-      <div class="form-actions">
-        <button type="submit" class="primary" disabled={busy}>
-          {t("common.create")}
-        </button>
-      </div>
-    </form>
+    </FormCard>
   );
 }
 

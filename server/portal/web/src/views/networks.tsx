@@ -1,7 +1,7 @@
 import { useState } from "preact/hooks";
 import { all, del, post, type Network } from "../api";
 import { fmtTime, t } from "../i18n";
-import { Empty, Field, Loading, Page, ProblemView, fieldErrors, useLoad } from "../ui";
+import { Empty, Field, fieldErrors, FormCard, Loading, Page, ProblemView, Table, useLoad } from "../ui";
 
 export function Networks() {
   const list = useLoad(() => all<Network>("/v1/networks"), []);
@@ -10,8 +10,7 @@ export function Networks() {
   const [actionErr, setActionErr] = useState<unknown>();
   const { fields, rest } = fieldErrors(err, ["name", "subnet", "gateway"]);
   const set = (k: keyof typeof f) => (e: Event) => setF({ ...f, [k]: (e.currentTarget as HTMLInputElement).value });
-  async function submit(e: Event) {
-    e.preventDefault();
+  async function submit() {
     setErr(undefined);
     try {
       await post<Network>("/v1/networks", { name: f.name, subnet: f.subnet, ...(f.gateway ? { gateway: f.gateway } : {}) });
@@ -33,9 +32,7 @@ export function Networks() {
   }
   return (
     <Page title={t("nav.networks")}>
-      <form class="card" onSubmit={submit} aria-labelledby="net-create" noValidate>
-        <h2 id="net-create">{t("networks.create")}</h2>
-        <ProblemView err={rest} />
+      <FormCard id="net-create" title={t("networks.create")} err={rest} submit={t("common.create")} onSubmit={submit}>
         <div class="form-grid">
           <Field id="net-name" label={t("common.name")} error={fields.name}>
             <input id="net-name" value={f.name} onInput={set("name")} />
@@ -47,27 +44,12 @@ export function Networks() {
             <input id="net-gateway" value={f.gateway} onInput={set("gateway")} />
           </Field>
         </div>
-        <div class="form-actions">
-          <button type="submit" class="primary">
-            {t("common.create")}
-          </button>
-        </div>
-      </form>
+      </FormCard>
       <ProblemView err={list.err ?? actionErr} />
       {!list.data && !list.err && <Loading />}
       {list.data && list.data.length === 0 && <Empty text={t("networks.none")} />}
       {list.data && list.data.length > 0 && (
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">{t("common.name")}</th>
-              <th scope="col">{t("networks.subnet")}</th>
-              <th scope="col">{t("networks.gateway")}</th>
-              <th scope="col">{t("common.created")}</th>
-              <th scope="col">{t("common.actions")}</th>
-            </tr>
-          </thead>
-          <tbody>
+        <Table head={[t("common.name"), t("networks.subnet"), t("networks.gateway"), t("common.created"), t("common.actions")]}>
             {list.data.map((n) => (
               <tr key={n.id} data-name={n.name}>
                 <td>{n.name}</td>
@@ -81,8 +63,7 @@ export function Networks() {
                 </td>
               </tr>
             ))}
-          </tbody>
-        </table>
+          </Table>
       )}
     </Page>
   );

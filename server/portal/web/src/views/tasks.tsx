@@ -1,7 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { finalStates, get, query, watchTask, type S, type Task } from "../api";
 import { fmtTime, t, tx } from "../i18n";
-import { Badge, Empty, Loading, Page, ProblemView, useLoad } from "../ui";
+import { Badge, Empty, Loading, Page, Pager, ProblemView, Table, useCursor, useLoad } from "../ui";
 
 // newestFirst orders tasks by their creation, the latest first (the API
 // pages them in id order).
@@ -9,54 +9,41 @@ export function newestFirst(tasks: Task[]): Task[] {
   return [...tasks].sort((a, b) => b.createdAt.localeCompare(a.createdAt));
 }
 
+// TaskTable lists tasks with their state and progress, each linked to
+// its live view.
+export function TaskTable({ tasks }: { tasks: Task[] }) {
+  return (
+    <Table head={[t("tasks.kind"), t("tasks.state"), t("tasks.progress"), t("common.created")]}>
+      {tasks.map((k) => (
+        <tr key={k.id}>
+          <td>
+            <a href={`/tasks/${k.id}`}>{tx(`taskKind.${k.kind}`, k.kind)}</a>
+          </td>
+          <td>
+            <Badge kind="task" value={k.state} />
+          </td>
+          <td>
+            <progress max={100} value={k.progress} aria-label={t("tasks.progress")} /> {k.progress}%
+          </td>
+          <td>{fmtTime(k.createdAt)}</td>
+        </tr>
+      ))}
+    </Table>
+  );
+}
+
 // Tasks: the VDC's tasks, newest first within the page the API answers.
 export function Tasks() {
-  const [cursors, setCursors] = useState<string[]>([""]);
-  const cursor = cursors[cursors.length - 1];
-  const list = useLoad(() => get<S["PageTask"]>("/v1/tasks" + query({ limit: 100, cursor })), [cursor]);
+  const pages = useCursor();
+  const list = useLoad(() => get<S["PageTask"]>("/v1/tasks" + query({ limit: 100, cursor: pages.cursor })), [pages.cursor]);
   const items = newestFirst(list.data?.items ?? []);
   return (
     <Page title={t("nav.tasks")} actions={<button onClick={list.reload}>{t("common.refresh")}</button>}>
       <ProblemView err={list.err} />
       {!list.data && !list.err && <Loading />}
       {list.data && items.length === 0 && <Empty text={t("tasks.none")} />}
-      {items.length > 0 && (
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">{t("tasks.kind")}</th>
-              <th scope="col">{t("tasks.state")}</th>
-              <th scope="col">{t("tasks.progress")}</th>
-              <th scope="col">{t("common.created")}</th>
-            </tr>
-          </thead>
-          <tbody>
-            {items.map((k) => (
-              <tr key={k.id}>
-                <td>
-                  <a href={`/tasks/${k.id}`}>{tx(`taskKind.${k.kind}`, k.kind)}</a>
-                </td>
-                <td>
-                  <Badge kind="task" value={k.state} />
-                </td>
-                <td>
-                  <progress max={100} value={k.progress} aria-label={t("tasks.progress")} /> {k.progress}%
-                </td>
-                <td>{fmtTime(k.createdAt)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
-      <nav class="pager" aria-label={t("common.pages")}>
-        <button disabled={cursors.length < 2} onClick={() => setCursors(cursors.slice(0, -1))}>
-          {t("common.previous")}
-        </button>
-        <span>{t("common.pageN", { n: cursors.length })}</span>
-        <button disabled={!list.data?.next} onClick={() => list.data?.next && setCursors([...cursors, list.data.next])}>
-          {t("common.next")}
-        </button>
-      </nav>
+      {items.length > 0 && <TaskTable tasks={items} />}
+      <Pager pages={pages} next={list.data?.next} />
     </Page>
   );
 }

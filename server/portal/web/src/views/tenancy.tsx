@@ -1,7 +1,7 @@
 import { useState } from "preact/hooks";
 import { all, post, put, type Pool, type S, type VDC } from "../api";
 import { t } from "../i18n";
-import { Bar, Empty, Field, Loading, Page, ProblemView, fieldErrors, fmtBytes, fmtCPU, fmtCount, useLoad } from "../ui";
+import { Bar, Empty, Field, fieldErrors, fmtBytes, fmtCount, fmtCPU, FormCard, Loading, Page, ProblemView, Table, useLoad } from "../ui";
 
 // Pools (administrators): datacenters and the resource pools in them.
 export function Pools() {
@@ -15,8 +15,7 @@ export function Pools() {
   const pF = fieldErrors(err, ["name", "datacenterId", "policy", "haEnabled"]);
   const datacenterId = p.datacenterId || dcs.data?.[0]?.id || "";
   const dcName = (id: string) => dcs.data?.find((d) => d.id === id)?.name ?? "";
-  async function createDc(e: Event) {
-    e.preventDefault();
+  async function createDc() {
     setDcErr(undefined);
     try {
       await post("/v1/datacenters", dc.description ? dc : { name: dc.name });
@@ -26,8 +25,7 @@ export function Pools() {
       setDcErr(e);
     }
   }
-  async function createPool(e: Event) {
-    e.preventDefault();
+  async function createPool() {
     setErr(undefined);
     try {
       await post("/v1/pools", { name: p.name, datacenterId, policy: p.policy, haEnabled: p.ha });
@@ -40,22 +38,15 @@ export function Pools() {
   return (
     <Page title={t("nav.pools")}>
       <div class="grid">
-        <form class="card" onSubmit={createDc} aria-labelledby="dc-create" noValidate>
-          <h2 id="dc-create">{t("pools.newDatacenter")}</h2>
-          <ProblemView err={dcF.rest} />
+        <FormCard id="dc-create" title={t("pools.newDatacenter")} err={dcF.rest} submit={t("common.create")} onSubmit={createDc}>
           <Field id="dc-name" label={t("common.name")} error={dcF.fields.name}>
             <input id="dc-name" value={dc.name} onInput={(e) => setDc({ ...dc, name: e.currentTarget.value })} />
           </Field>
           <Field id="dc-desc" label={t("pools.description")} error={dcF.fields.description}>
             <input id="dc-desc" value={dc.description} onInput={(e) => setDc({ ...dc, description: e.currentTarget.value })} />
           </Field>
-          <button type="submit" class="primary">
-            {t("common.create")}
-          </button>
-        </form>
-        <form class="card" onSubmit={createPool} aria-labelledby="pool-create" noValidate>
-          <h2 id="pool-create">{t("pools.newPool")}</h2>
-          <ProblemView err={pF.rest} />
+        </FormCard>
+        <FormCard id="pool-create" title={t("pools.newPool")} err={pF.rest} submit={t("common.create")} onSubmit={createPool}>
           <Field id="pool-name" label={t("common.name")} error={pF.fields.name}>
             <input id="pool-name" value={p.name} onInput={(e) => setP({ ...p, name: e.currentTarget.value })} />
           </Field>
@@ -77,26 +68,13 @@ export function Pools() {
           <label class="check">
             <input type="checkbox" checked={p.ha} onChange={(e) => setP({ ...p, ha: e.currentTarget.checked })} /> {t("pools.ha")}
           </label>
-          <button type="submit" class="primary">
-            {t("common.create")}
-          </button>
-        </form>
+        </FormCard>
       </div>
       <ProblemView err={list.err ?? dcs.err} />
       {!list.data && !list.err && <Loading />}
       {list.data && list.data.length === 0 && <Empty text={t("pools.none")} />}
       {list.data && list.data.length > 0 && (
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">{t("common.name")}</th>
-              <th scope="col">{t("pools.datacenter")}</th>
-              <th scope="col">{t("pools.policy")}</th>
-              <th scope="col">{t("pools.overcommit")}</th>
-              <th scope="col">{t("pools.ha")}</th>
-            </tr>
-          </thead>
-          <tbody>
+        <Table head={[t("common.name"), t("pools.datacenter"), t("pools.policy"), t("pools.overcommit"), t("pools.ha")]}>
             {list.data.map((x) => (
               <tr key={x.id} data-name={x.name}>
                 <td>{x.name}</td>
@@ -108,8 +86,7 @@ export function Pools() {
                 <td>{x.haEnabled ? t("common.yes") : t("common.no")}</td>
               </tr>
             ))}
-          </tbody>
-        </table>
+          </Table>
       )}
     </Page>
   );
@@ -161,8 +138,7 @@ export function VDCs() {
   const fe = fieldErrors(err, ["name", "poolId", ...quotaKeys.map((k) => "quota." + k)]);
   const ee = fieldErrors(editErr, quotaKeys.map((k) => "quota." + k));
   const pool = poolId || pools.data?.[0]?.id || "";
-  async function create(e: Event) {
-    e.preventDefault();
+  async function create() {
     setErr(undefined);
     try {
       await post<VDC>("/v1/vdcs", { name, poolId: pool, quota: quotaInput(q) });
@@ -196,9 +172,7 @@ export function VDCs() {
   }
   return (
     <Page title={t("nav.vdcs")}>
-      <form class="card" onSubmit={create} aria-labelledby="vdc-create" noValidate>
-        <h2 id="vdc-create">{t("vdcs.create")}</h2>
-        <ProblemView err={fe.rest} />
+      <FormCard id="vdc-create" title={t("vdcs.create")} err={fe.rest} submit={t("common.create")} onSubmit={create}>
         <div class="form-grid">
           <Field id="vdc-name" label={t("common.name")} error={fe.fields.name}>
             <input id="vdc-name" value={name} onInput={(e) => setName(e.currentTarget.value)} />
@@ -214,12 +188,7 @@ export function VDCs() {
           </Field>
         </div>
         <QuotaFields id="vdc-q" q={q} set={setQ} errors={fe.fields} />
-        <div class="form-actions">
-          <button type="submit" class="primary">
-            {t("common.create")}
-          </button>
-        </div>
-      </form>
+      </FormCard>
       <ProblemView err={list.err} />
       {!list.data && !list.err && <Loading />}
       {list.data && list.data.length === 0 && <Empty text={t("vdcs.none")} />}

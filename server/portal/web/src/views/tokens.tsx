@@ -1,7 +1,7 @@
 import { useState } from "preact/hooks";
 import { all, del, post, type S } from "../api";
 import { fmtTime, t } from "../i18n";
-import { Empty, Field, Loading, Page, ProblemView, fieldErrors, useLoad } from "../ui";
+import { Empty, Field, fieldErrors, FormCard, Loading, Page, ProblemView, Table, useLoad } from "../ui";
 
 // Tokens: the user's personal API tokens; a new token's secret is shown
 // once.
@@ -13,8 +13,7 @@ export function Tokens() {
   const [err, setErr] = useState<unknown>();
   const [actionErr, setActionErr] = useState<unknown>();
   const { fields, rest } = fieldErrors(err, ["name", "expiresInSeconds"]);
-  async function submit(e: Event) {
-    e.preventDefault();
+  async function submit() {
     setErr(undefined);
     try {
       const body: S["TokenCreate"] = { name };
@@ -38,9 +37,21 @@ export function Tokens() {
   const tokens = (list.data ?? []).filter((k) => !k.session);
   return (
     <Page title={t("nav.tokens")}>
-      <form class="card" onSubmit={submit} aria-labelledby="tok-create" noValidate>
-        <h2 id="tok-create">{t("tokens.create")}</h2>
-        <ProblemView err={rest} />
+      <FormCard
+        id="tok-create"
+        title={t("tokens.create")}
+        err={rest}
+        submit={t("common.create")}
+        onSubmit={submit}
+        tail={
+          made && (
+            <div class="notice" role="status">
+              <p>{t("tokens.once")}</p>
+              <code class="secret">{made.token}</code>
+            </div>
+          )
+        }
+      >
         <div class="form-grid">
           <Field id="tok-name" label={t("common.name")} error={fields.name}>
             <input id="tok-name" value={name} onInput={(e) => setName(e.currentTarget.value)} />
@@ -49,33 +60,12 @@ export function Tokens() {
             <input id="tok-days" type="number" min="0" value={days} onInput={(e) => setDays(e.currentTarget.value)} />
           </Field>
         </div>
-        <div class="form-actions">
-          <button type="submit" class="primary">
-            {t("common.create")}
-          </button>
-        </div>
-        {made && (
-          <div class="notice" role="status">
-            <p>{t("tokens.once")}</p>
-            <code class="secret">{made.token}</code>
-          </div>
-        )}
-      </form>
+      </FormCard>
       <ProblemView err={list.err ?? actionErr} />
       {!list.data && !list.err && <Loading />}
       {list.data && tokens.length === 0 && <Empty text={t("tokens.none")} />}
       {tokens.length > 0 && (
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">{t("common.name")}</th>
-              <th scope="col">{t("common.created")}</th>
-              <th scope="col">{t("tokens.expires")}</th>
-              <th scope="col">{t("tokens.lastUsed")}</th>
-              <th scope="col">{t("common.actions")}</th>
-            </tr>
-          </thead>
-          <tbody>
+        <Table head={[t("common.name"), t("common.created"), t("tokens.expires"), t("tokens.lastUsed"), t("common.actions")]}>
             {tokens.map((k) => (
               <tr key={k.id}>
                 <td>{k.name}</td>
@@ -89,8 +79,7 @@ export function Tokens() {
                 </td>
               </tr>
             ))}
-          </tbody>
-        </table>
+          </Table>
       )}
     </Page>
   );
