@@ -28,6 +28,9 @@ func TestPortalAdmin(t *testing.T) {
 	b := newBrowser(t)
 	b.login(s.url, "admin", s.AdminPassword())
 	b.shot("admin-hosts-empty-en")
+	// A tenant's page is not an administrator's: it leads to the hosts.
+	b.do(navigate(s.url+"/dashboard"), visible(`nav.side a[href="/admin/hosts"][aria-current="page"]`), js(`window.confirm = () => true`))
+	assert.NotContains(t, b.html(), `id="quota-title"`)
 
 	b.goTo("/admin/pools")
 	b.do(fill("#dc-name", "Bad Name!"), click(`form[aria-labelledby="dc-create"] button[type="submit"]`), visible(`.field-error[data-field="dc-name"]`))

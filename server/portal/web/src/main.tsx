@@ -48,7 +48,8 @@ function route(path: string, me: User) {
     case "/tokens":
       return <Tokens />;
     case "/dashboard":
-      return <Dashboard me={me} />;
+      // A tenant's VDC; administrators have none.
+      return admin ? null : <Dashboard me={me} />;
   }
   if (admin) {
     switch (path) {
