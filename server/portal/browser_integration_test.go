@@ -359,3 +359,6 @@ func shotName(path string) string {
 }
 
 func navigate(url string) void { return chromedp.Navigate(url) }
+
+// jsValue evaluates an expression in the page.
+func jsValue[T any](expr string) chromedp.Action[T] { return chromedp.Evaluate[T](expr) }
