@@ -214,3 +214,16 @@ export function FormCard(props: {
     </form>
   );
 }
+
+// Options are the choices of a select: objects by id, shown by name.
+export function Options({ items }: { items?: Array<{ id: string; name: string }> }) {
+  return (
+    <>
+      {(items ?? []).map((o) => (
+        <option key={o.id} value={o.id}>
+          {o.name}
+        </option>
+      ))}
+    </>
+  );
+}

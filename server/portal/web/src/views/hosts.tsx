@@ -1,7 +1,7 @@
 import { useState } from "preact/hooks";
 import { all, post, put, type Host, type Pool, type S, type VDC } from "../api";
 import { fmtTime, t } from "../i18n";
-import { Badge, Bar, Empty, Field, fieldErrors, fmtBytes, fmtCPU, FormCard, Loading, Page, ProblemView, Table, useLoad } from "../ui";
+import { Badge, Bar, Empty, Field, fieldErrors, fmtBytes, fmtCPU, FormCard, Loading, Options, Page, ProblemView, Table, useLoad } from "../ui";
 
 const hostFields = ["name", "kind", "endpoint", "poolId", "credentials"];
 
@@ -73,11 +73,7 @@ export function Hosts() {
           </Field>
           <Field id="host-pool" label={t("hosts.pool")} error={fields.poolId}>
             <select id="host-pool" value={poolId} onChange={set("poolId")}>
-              {(pools.data ?? []).map((p) => (
-                <option key={p.id} value={p.id}>
-                  {p.name}
-                </option>
-              ))}
+              <Options items={pools.data} />
             </select>
           </Field>
           <Field id="host-user" label={t("hosts.username")} error={fields.credentials}>
@@ -184,11 +180,7 @@ export function Discovered() {
                     {t("discovered.into")}
                   </label>
                   <select id={`imp-${d.id}`} value={target[d.id] || vdcs.data?.[0]?.id || ""} onChange={(e) => setTarget({ ...target, [d.id]: e.currentTarget.value })}>
-                    {(vdcs.data ?? []).map((v) => (
-                      <option key={v.id} value={v.id}>
-                        {v.name}
-                      </option>
-                    ))}
+                    <Options items={vdcs.data} />
                   </select>
                   <button onClick={() => importOne(d)} aria-label={t("discovered.importOne", { name: d.name })}>
                     {t("discovered.import")}

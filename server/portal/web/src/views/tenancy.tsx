@@ -1,7 +1,7 @@
 import { useState } from "preact/hooks";
 import { all, post, put, type Pool, type S, type VDC } from "../api";
 import { t } from "../i18n";
-import { Bar, Empty, Field, fieldErrors, fmtBytes, fmtCount, fmtCPU, FormCard, Loading, Page, ProblemView, Table, useLoad } from "../ui";
+import { Bar, Empty, Field, fieldErrors, fmtBytes, fmtCount, fmtCPU, FormCard, Loading, Options, Page, ProblemView, Table, useLoad } from "../ui";
 
 // Pools (administrators): datacenters and the resource pools in them.
 export function Pools() {
@@ -52,11 +52,7 @@ export function Pools() {
           </Field>
           <Field id="pool-dc" label={t("pools.datacenter")} error={pF.fields.datacenterId}>
             <select id="pool-dc" value={datacenterId} onChange={(e) => setP({ ...p, datacenterId: e.currentTarget.value })}>
-              {(dcs.data ?? []).map((d) => (
-                <option key={d.id} value={d.id}>
-                  {d.name}
-                </option>
-              ))}
+              <Options items={dcs.data} />
             </select>
           </Field>
           <Field id="pool-policy" label={t("pools.policy")} error={pF.fields.policy}>
@@ -179,11 +175,7 @@ export function VDCs() {
           </Field>
           <Field id="vdc-pool" label={t("hosts.pool")} error={fe.fields.poolId}>
             <select id="vdc-pool" value={pool} onChange={(e) => setPoolId(e.currentTarget.value)}>
-              {(pools.data ?? []).map((p) => (
-                <option key={p.id} value={p.id}>
-                  {p.name}
-                </option>
-              ))}
+              <Options items={pools.data} />
             </select>
           </Field>
         </div>
