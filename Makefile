@@ -9,7 +9,7 @@ GOFLAGS ?=
 # Two cores: never run more than two test binaries at once.
 TESTFLAGS ?= -race -p 2 -count=1 -timeout 30m
 
-.PHONY: all build test testenv check bench example
+.PHONY: all build test testenv check bench example portal
 
 all: check build test
 
@@ -40,3 +40,13 @@ bench:
 
 example:
 	$(GO) run ./examples/evacuation
+
+# The self-service portal: regenerates its API types from the OpenAPI
+# document, type-checks and bundles server/portal/web into server/portal/dist
+# (committed, embedded in the binary). Needs the npm tools that
+# scripts/testenv.d/45-portal.sh installs.
+PORTAL_NODE_MODULES ?= /var/tmp/ovm-testenv/portal/node_modules
+
+portal:
+	ln -sfn $(PORTAL_NODE_MODULES) server/portal/web/node_modules
+	node server/portal/web/build.mjs --out server/portal/dist

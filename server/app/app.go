@@ -24,6 +24,7 @@ import (
 	"github.com/openovm/ovm/server/core"
 	"github.com/openovm/ovm/server/drivers"
 	"github.com/openovm/ovm/server/logging"
+	"github.com/openovm/ovm/server/portal"
 	"github.com/openovm/ovm/server/secrets"
 	"github.com/openovm/ovm/server/store"
 	"github.com/openovm/ovm/server/store/sqlstore"
@@ -160,8 +161,13 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	if created {
 		s.password = password
 	}
+	web, err := portal.New(api.New(svc, api.Options{Logger: log.With("component", "api"), Metrics: metrics, Version: Version}))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
 	s.http = &http.Server{
-		Handler:           api.New(svc, api.Options{Logger: log.With("component", "api"), Metrics: metrics, Version: Version}),
+		Handler:           web,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -189,11 +195,11 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	log.Info("ovm server started", "url", s.URL(), "store", st.Engine(), "replica", cfg.Replica,
 		"startup", time.Since(began).Round(time.Millisecond).String(), "fakeHosts", cfg.FakeHosts)
 	if created {
-		fmt.Fprintf(o.Stdout, "\nOVM is running at %s (API docs at %s/docs).\n"+
+		fmt.Fprintf(o.Stdout, "\nOVM is running at %s (portal at %s/, API docs at %s/docs).\n"+
 			"The platform administrator was created; this password is shown only once:\n\n"+
 			"    login:    %s\n    password: %s\n\n"+
 			"Log in with:  ovm login %s --user %s\n\n",
-			s.URL(), s.URL(), cfg.AdminName, password, s.URL(), cfg.AdminName)
+			s.URL(), s.URL(), s.URL(), cfg.AdminName, password, s.URL(), cfg.AdminName)
 	}
 	// Serve once the notice is out: whoever finds the server answering can
 	// rely on it having been printed.
