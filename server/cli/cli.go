@@ -150,6 +150,7 @@ func (a *app) client() (*client.Client, error) {
 		return a.cl, nil
 	}
 	server, token := a.g.server, a.g.token
+	var trust client.TLS
 	if server == "" {
 		server = a.env.Getenv("OVM_SERVER")
 	}
@@ -169,6 +170,11 @@ func (a *app) client() (*client.Client, error) {
 			if token == "" {
 				token = ctx.Token
 			}
+			t, err := trustOf(ctx)
+			if err != nil {
+				return nil, err
+			}
+			trust = t
 		case !ok && name != "" && server == "":
 			return nil, fmt.Errorf("no context named %q: see 'ovm context list'", name)
 		}
@@ -179,11 +185,10 @@ func (a *app) client() (*client.Client, error) {
 	if token == "" {
 		return nil, fmt.Errorf("no token for %s: run 'ovm login %s --user NAME'", server, server)
 	}
-	cl, err := client.New(server, token, nil)
+	cl, err := newClient(server, token, trust)
 	if err != nil {
 		return nil, err
 	}
-	cl.UserAgent = "ovm-cli"
 	a.cl = cl
 	return cl, nil
 }

@@ -7,6 +7,9 @@ package clienttest
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/pem"
 	"net/http/httptest"
 	"path/filepath"
 	"sync"
@@ -39,6 +42,11 @@ type Server struct {
 	Fakes *drivers.FakeHosts
 	// Service is the core service behind the API.
 	Service *core.Service
+	// Fingerprint is the hex SHA-256 of the server's self-signed
+	// certificate when it serves HTTPS (Options.TLS), else "".
+	Fingerprint string
+	// CertPEM is that certificate in PEM (its own CA), else nil.
+	CertPEM []byte
 
 	mu    sync.Mutex
 	creds map[string]drivers.Credentials
@@ -54,8 +62,20 @@ func (s *Server) Credentials(endpoint string) (drivers.Credentials, bool) {
 	return c, ok
 }
 
-// Start runs an API until t ends.
+// Options configure StartWith.
+type Options struct {
+	// TLS serves HTTPS with a self-signed certificate.
+	TLS bool
+}
+
+// Start runs an API on plain HTTP until t ends.
 func Start(t testing.TB) *Server {
+	t.Helper()
+	return StartWith(t, Options{})
+}
+
+// StartWith runs an API as o says until t ends.
+func StartWith(t testing.TB, o Options) *Server {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "db"))
@@ -82,7 +102,15 @@ func Start(t testing.TB) *Server {
 	runCtx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = eng.Run(runCtx) })
-	srv := httptest.NewServer(api.New(svc, api.Options{Metrics: m}))
+	srv := httptest.NewUnstartedServer(api.New(svc, api.Options{Metrics: m}))
+	if o.TLS {
+		srv.StartTLS()
+		sum := sha256.Sum256(srv.Certificate().Raw)
+		out.Fingerprint = hex.EncodeToString(sum[:])
+		out.CertPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	} else {
+		srv.Start()
+	}
 	// Cleanups run last-in first-out: the HTTP server closes (ending open
 	// event streams) before the engine stops and the store closes.
 	t.Cleanup(func() { cancel(); wg.Wait() })
