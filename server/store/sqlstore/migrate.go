@@ -114,6 +114,18 @@ var migrations = []migration{
 	{19, "pool_cursors", `CREATE TABLE IF NOT EXISTS pool_cursors (
 		pool_id TEXT NOT NULL PRIMARY KEY,
 		last_host TEXT NOT NULL)`},
+	{80, "audit_events", `CREATE TABLE IF NOT EXISTS audit_events (
+		bucket INT8 NOT NULL,
+		id TEXT NOT NULL,
+		at {time} NOT NULL,
+		vdc_id TEXT NOT NULL,
+		user_name TEXT NOT NULL,
+		operation TEXT NOT NULL,
+		object_id TEXT NOT NULL,
+		outcome TEXT NOT NULL,
+		data {json} NOT NULL,
+		PRIMARY KEY (bucket, id))`},
+	{81, "audit_events_vdc", `CREATE INDEX IF NOT EXISTS audit_events_vdc ON audit_events (vdc_id, bucket, id)`},
 }
 
 // bootstrap creates the two tables the migrations themselves need.
