@@ -51,7 +51,8 @@ var enums = map[reflect.Type]enum{
 	reflect.TypeFor[ovm.Protocol]():        {"Protocol", values(ovm.ProtocolTCP, ovm.ProtocolUDP)},
 	reflect.TypeFor[ovm.AlertKind](): {"AlertKind", values(ha.AlertPartition, ha.AlertPartitionCleared, ha.AlertFenceUnconfirmed,
 		ha.AlertInstancesLost, ha.AlertNotRestarted, ha.AlertStaleCopies)},
-	reflect.TypeFor[apitypes.Role](): {"Role", values(apitypes.Roles...)},
+	reflect.TypeFor[apitypes.Role]():         {"Role", values(apitypes.Roles...)},
+	reflect.TypeFor[apitypes.AuditOutcome](): {"AuditOutcome", values(apitypes.AuditOutcomes...)},
 }
 
 // enumSchema stands for the enum T in the schema generator: it answers a
@@ -97,6 +98,7 @@ func registerTypes(r huma.Registry) {
 	alias(reflect.TypeFor[ovm.Protocol](), reflect.TypeFor[enumSchema[ovm.Protocol]]())
 	alias(reflect.TypeFor[ovm.AlertKind](), reflect.TypeFor[enumSchema[ovm.AlertKind]]())
 	alias(reflect.TypeFor[apitypes.Role](), reflect.TypeFor[enumSchema[apitypes.Role]]())
+	alias(reflect.TypeFor[apitypes.AuditOutcome](), reflect.TypeFor[enumSchema[apitypes.AuditOutcome]]())
 }
 
 // limits are the bounds package core enforces on fields of named request

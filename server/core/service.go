@@ -143,8 +143,13 @@ func New(o Options) (*Service, error) {
 	return s, nil
 }
 
-// tx runs fn in a store transaction.
+// tx runs fn in a store transaction. Under a request's AuditContext
+// (WithAudit) the transaction also appends the audit event of what fn
+// wrote (see audit.go).
 func (s *Service) tx(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
+	if ac := auditFrom(ctx); ac != nil {
+		return s.auditedTx(ctx, ac, fn)
+	}
 	return s.st.Tx(ctx, fn)
 }
 

@@ -1,0 +1,59 @@
+package api
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/openovm/ovm/server/core"
+)
+
+// auditTrail puts the audit context of a request that may change something
+// (every method but GET, HEAD and OPTIONS) in its context: core writes the
+// event of each change in the change's transaction. A request that fails
+// before or in its handler is recorded here, in a transaction of its own.
+func (s *server) auditTrail(ctx huma.Context, next func(huma.Context)) {
+	switch ctx.Method() {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		next(ctx)
+		return
+	}
+	addr := ctx.RemoteAddr()
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		addr = h
+	}
+	ac := &core.AuditContext{Principal: principal(ctx.Context()), Address: addr, RequestID: requestID(ctx.Context())}
+	if op := ctx.Operation(); op != nil {
+		ac.Operation = op.OperationID
+	}
+	next(huma.WithContext(ctx, core.WithAudit(ctx.Context(), ac)))
+	// A failure the handler did not see (a body huma refused): recorded
+	// once, AuditFailure skips what was recorded already.
+	if st := ctx.Status(); st >= http.StatusBadRequest {
+		s.auditFailure(core.WithAudit(ctx.Context(), ac), st, http.StatusText(st))
+	}
+}
+
+// auditFailure records that the request of ctx failed, as the client was
+// told; a failure to record it is logged, the answer stays the same.
+func (s *server) auditFailure(ctx context.Context, status int, message string) {
+	if err := s.svc.AuditFailure(context.WithoutCancel(ctx), status, message); err != nil {
+		s.log.ErrorContext(ctx, "api: record a failed request in the audit trail", "err", err, "requestId", requestID(ctx))
+	}
+}
+
+// problemDetail is what a problem told the client.
+func problemDetail(se huma.StatusError) string {
+	if p, ok := se.(*huma.ErrorModel); ok {
+		var b strings.Builder
+		b.WriteString(p.Detail)
+		for _, d := range p.Errors {
+			b.WriteString("; " + d.Location + ": " + d.Message)
+		}
+		return b.String()
+	}
+	return se.Error()
+}
