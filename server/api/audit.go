@@ -40,7 +40,7 @@ func (s *server) auditTrail(ctx huma.Context, next func(huma.Context)) {
 // auditFailure records that the request of ctx failed, as the client was
 // told; a failure to record it is logged, the answer stays the same.
 func (s *server) auditFailure(ctx context.Context, status int, message string) {
-	if err := s.svc.AuditFailure(context.WithoutCancel(ctx), status, message); err != nil {
+	if err := core.NewSystem(s.svc).AuditFailure(context.WithoutCancel(ctx), status, message); err != nil {
 		s.log.ErrorContext(ctx, "api: record a failed request in the audit trail", "err", err, "requestId", requestID(ctx))
 	}
 }

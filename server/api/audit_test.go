@@ -160,6 +160,7 @@ func TestAuditTrailScenario(t *testing.T) {
 			require.NotEmpty(t, theirs)
 			for _, ev := range theirs {
 				assert.Equal(t, tn.vdc, ev.VDCID, "%s of another scope shown to a tenant", ev.Operation)
+				assert.Empty(t, ev.Message, "a tenant reads no text of failures")
 				b, _ := json.Marshal(ev)
 				for _, h := range pl.hosts {
 					assert.NotContains(t, string(b), string(h), "a host in a tenant's event")

@@ -59,7 +59,8 @@ func (s *server) auditRoutes() {
 	o := op{id: "list-audit-events", method: http.MethodGet, path: "/v1/audit-events", summary: "List the audit trail",
 		desc: "The audit trail, newest first: who (as which role, from which address) changed what, which object, the outcome " +
 			"and the task it started; failed requests, failed and throttled logins too. Administrators read every event " +
-			"(vdcId: one VDC's); tenants read their VDC's, without the infrastructure. No event holds a password or a token.",
+			"(vdcId: one VDC's); tenants read their VDC's, without the infrastructure and without the text of failures. " +
+			"No event holds a password or a token.",
 		tags: []string{"audit"}, more: pageDoc}
 	register(s, o, func(ctx context.Context, p auth.Principal, in *AuditParams) (*List[core.AuditEvent], error) {
 		q, err := in.audit()

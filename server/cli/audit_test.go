@@ -39,7 +39,7 @@ func TestAuditList(t *testing.T) {
 		assert.NotEmpty(t, e.VDCID, "%s: a tenant reads only its VDC's events", e.Operation)
 		assert.NotEqual(t, "globex-admin", e.User)
 	}
-	h.fail(exitError, []string{"not found"}, "--context", "acme", "audit", "list", "--vdc", "globex")
+	h.fail(exitError, []string{"no vdc named"}, "--context", "acme", "audit", "list", "--vdc", "globex")
 	h.fail(exitUsage, []string{"--since", "neither a time"}, "--context", "admin", "audit", "list", "--since", "yesterday")
 	h.fail(exitError, []string{"outcome"}, "--context", "admin", "audit", "list", "--outcome", "maybe")
 	assert.True(t, strings.Contains(h.ok("--context", "admin", "audit", "list", "--user", "nobody").stdout, "TIME"), "an empty list has its header")
