@@ -59,7 +59,7 @@ var crossTenantRules = map[string]rule{
 	"list-vapps": listOwn, "deploy-vapp": inA, "get-vapp": byID, "delete-vapp": byID,
 	"list-tasks": listOwn, "get-task": byID, "watch-task": byID,
 	"list-alerts": adminOnly, "get-alert": byID, "ack-alert": byID,
-	"list-audit-events": listOwn,
+	"list-audit-events": listOwn, "backup": adminOnly,
 }
 
 // world is VDC A's objects and the platform's, by the collection a path

@@ -20,6 +20,7 @@ var tags = []*huma.Tag{
 	{Name: "volumes", Description: "A VDC's data volumes."},
 	{Name: "tasks", Description: "The tasks that carry out changes on hosts: their steps, progress and log, as a list, one by one or as a stream."},
 	{Name: "alerts", Description: "HA alerts the host monitor raises (administrators)."},
+	{Name: "admin", Description: "Operating the server: online backups (administrators)."},
 	{Name: "audit", Description: "The audit trail: who changed what, from where, with which outcome."},
 }
 

@@ -94,6 +94,13 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		}
 	}
 	began := time.Now()
+	if cfg.Restore != "" {
+		m, err := restore(cfg)
+		if err != nil {
+			return nil, err
+		}
+		log.Info("restored a backup", "file", cfg.Restore, "taken", m.CreatedAt, "by", m.ServerVersion, "dataDir", cfg.DataDir)
+	}
 
 	st, err := openStore(ctx, cfg)
 	if err != nil {
@@ -135,6 +142,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	svc, err := core.New(core.Options{
 		Store: st, Tasks: eng, Drivers: reg, Secrets: box, Argon2: o.Argon2,
 		Logger: log.With("component", "core"), ObserveDriverCall: metrics.ObserveDriverCall,
+		Backup: backupOf(st, cfg),
 	})
 	if err != nil {
 		return nil, err

@@ -66,6 +66,10 @@ type Config struct {
 	// AllowPlainHTTP serves plain HTTP on an address beyond loopback (behind
 	// a proxy that terminates TLS); without it plain HTTP is loopback only.
 	AllowPlainHTTP bool `yaml:"allowPlainHTTP"`
+	// Restore is a backup archive (ovm admin backup) to restore into an
+	// empty data directory before the server starts; a flag only, as it
+	// applies once.
+	Restore string `yaml:"-"`
 }
 
 // Defaults returns the built-in configuration.
@@ -149,6 +153,7 @@ func bind(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.TLSCert, "tls-cert", d.TLSCert, "PEM `file` of the API's certificate and chain (with --tls-key; env OVM_TLS_CERT)")
 	fs.StringVar(&c.TLSKey, "tls-key", d.TLSKey, "PEM `file` of the API certificate's private key (env OVM_TLS_KEY)")
 	fs.BoolVar(&c.AllowPlainHTTP, "allow-plain-http", d.AllowPlainHTTP, "serve plain HTTP beyond loopback, behind a proxy terminating TLS (env OVM_ALLOW_PLAIN_HTTP=true)")
+	fs.StringVar(&c.Restore, "restore", d.Restore, "restore the backup archive `file` (ovm admin backup) into the empty data directory, then start")
 	fs.BoolVar(&c.FakeHosts, "fake-hosts", d.FakeHosts, "allow in-memory hosts of kind fake (fake://NAME) for demonstrations (env OVM_FAKE_HOSTS=true)")
 }
 
@@ -245,6 +250,9 @@ func (c Config) Validate() error {
 	}
 	if c.TLSCert != "" && c.AllowPlainHTTP {
 		errs = append(errs, errors.New("allow-plain-http: not with tls-cert"))
+	}
+	if c.Restore != "" && c.Database != "" {
+		errs = append(errs, errors.New("restore: for the embedded store; restore a database with its own tools"))
 	}
 	if c.Database == "" && c.DataDir == "" {
 		errs = append(errs, errors.New("data-dir: required for the embedded store"))

@@ -130,3 +130,15 @@ func TestTLSSettings(t *testing.T) {
 		})
 	}
 }
+
+func TestRestoreSetting(t *testing.T) {
+	c, err := config.Load([]string{"--restore", "b.tar.gz"}, env(nil), io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, "b.tar.gz", c.Restore)
+	_, err = config.Load([]string{"--restore", "b.tar.gz", "--database", "postgres://db/ovm"}, env(nil), io.Discard)
+	require.ErrorContains(t, err, "restore: for the embedded store")
+	file := filepath.Join(t.TempDir(), "ovm.yaml")
+	require.NoError(t, os.WriteFile(file, []byte("restore: b.tar.gz\n"), 0o600))
+	_, err = config.Load([]string{"--config", file}, env(nil), io.Discard)
+	require.Error(t, err, "restore applies once: a flag, not a file setting")
+}

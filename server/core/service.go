@@ -57,6 +57,9 @@ type Options struct {
 	// ObserveDriverCall, when set, is called after every driver call the
 	// service makes, for metrics.
 	ObserveDriverCall func(kind ovm.HostKind, method string, err error, d time.Duration)
+	// Backup, when set, takes an online backup of the store and the secret
+	// key for Service.Backup (the embedded store only).
+	Backup func(ctx context.Context) (Snapshot, error)
 }
 
 // Service is the platform's operations. It is safe for concurrent use.

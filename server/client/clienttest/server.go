@@ -8,9 +8,11 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/pem"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -22,6 +24,7 @@ import (
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/api"
 	"github.com/openovm/ovm/server/auth"
+	"github.com/openovm/ovm/server/backup"
 	"github.com/openovm/ovm/server/core"
 	"github.com/openovm/ovm/server/drivers"
 	"github.com/openovm/ovm/server/secrets"
@@ -78,7 +81,8 @@ func Start(t testing.TB) *Server {
 func StartWith(t testing.TB, o Options) *Server {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "db"))
+	dataDir := filepath.Join(t.TempDir(), "db")
+	st, err := sqlstore.OpenSQLite(ctx, dataDir)
 	require.NoError(t, err, "open sqlite")
 	t.Cleanup(func() { _ = st.Close() })
 	m := api.NewMetrics()
@@ -97,7 +101,11 @@ func StartWith(t testing.TB, o Options) *Server {
 	_, _ = rand.Read(key)
 	box, err := secrets.New(key)
 	require.NoError(t, err, "secrets")
-	svc, err := core.New(core.Options{Store: st, Tasks: eng, Drivers: reg, Secrets: box, Argon2: cheap, ObserveDriverCall: m.ObserveDriverCall})
+	keyFile := filepath.Join(dataDir, "secret.key")
+	require.NoError(t, os.WriteFile(keyFile, []byte(base64.StdEncoding.EncodeToString(key)), 0o600), "secret key file")
+	src := backup.Source{Store: st, DataDir: dataDir, SecretKeyFile: keyFile, ServerVersion: "test"}
+	svc, err := core.New(core.Options{Store: st, Tasks: eng, Drivers: reg, Secrets: box, Argon2: cheap, ObserveDriverCall: m.ObserveDriverCall,
+		Backup: func(ctx context.Context) (core.Snapshot, error) { return backup.Take(ctx, src) }})
 	require.NoError(t, err, "core service")
 	runCtx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup

@@ -140,6 +140,10 @@ var bootstrap = []string{
 		expires_at {time} NOT NULL)`,
 }
 
+// ErrNewerSchema is in the chain of the error Open returns for a database
+// that a newer server migrated: this server refuses to run on it.
+var ErrNewerSchema = errors.New("the database's schema is newer than this server")
+
 // SchemaVersion is the version of the newest migration this package
 // applies.
 func SchemaVersion() int64 { return migrations[len(migrations)-1].version }
@@ -226,6 +230,16 @@ func (s *Store) pending(ctx context.Context) ([]migration, error) {
 		have := make(map[int64]bool, len(done))
 		for _, v := range done {
 			have[v] = true
+		}
+		known := make(map[int64]bool, len(migrations))
+		for _, m := range migrations {
+			known[m.version] = true
+		}
+		for _, v := range done {
+			if !known[v] {
+				return withKind(ovm.KindUnavailable, ErrNewerSchema,
+					"the database has schema migration %d, which this server does not know: a newer OVM server made it; run that version or newer", v)
+			}
 		}
 		for _, m := range migrations {
 			if !have[m.version] {
