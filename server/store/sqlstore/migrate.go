@@ -144,6 +144,19 @@ var bootstrap = []string{
 // that a newer server migrated: this server refuses to run on it.
 var ErrNewerSchema = errors.New("the database's schema is newer than this server")
 
+// schema is the migrations this store applies: all of them, or the first
+// few of an older schema (withSchemaOf, in upgrade tests).
+func (s *Store) schema() []migration {
+	if n := s.o.schemaOf; n > 0 && n < len(migrations) {
+		return migrations[:n]
+	}
+	return migrations
+}
+
+// withSchemaOf makes a store apply only the first n migrations: a
+// database as an older server made it, for upgrade tests.
+func withSchemaOf(n int) Option { return func(o *options) { o.schemaOf = n } }
+
 // SchemaVersion is the version of the newest migration this package
 // applies.
 func SchemaVersion() int64 { return migrations[len(migrations)-1].version }
@@ -182,7 +195,7 @@ func (s *Store) migrate(ctx context.Context) error {
 		}
 	}
 	defer s.releaseMigrationLease(ctx, holder)
-	for _, m := range migrations {
+	for _, m := range s.schema() {
 		if err := s.apply(ctx, holder, m); err != nil {
 			return err
 		}
@@ -241,7 +254,7 @@ func (s *Store) pending(ctx context.Context) ([]migration, error) {
 					"the database has schema migration %d, which this server does not know: a newer OVM server made it; run that version or newer", v)
 			}
 		}
-		for _, m := range migrations {
+		for _, m := range s.schema() {
 			if !have[m.version] {
 				out = append(out, m)
 			}
