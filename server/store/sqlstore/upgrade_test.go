@@ -37,7 +37,9 @@ type upgradeData struct {
 func writeOld(t *testing.T, s *Store, n int) upgradeData {
 	t.Helper()
 	d := upgradeData{vdc: ovm.NewID(), host: ovm.NewID(), network: ovm.NewID()}
-	has := func(v int64) bool { return slices.ContainsFunc(migrations[:n], func(m migration) bool { return m.version == v }) }
+	has := func(v int64) bool {
+		return slices.ContainsFunc(migrations[:n], func(m migration) bool { return m.version == v })
+	}
 	require.NoError(t, s.Tx(t.Context(), func(ctx context.Context, tx store.Tx) error {
 		d.records = d.records[:0]
 		for i, k := range []store.Kind{store.KindDatacenter, store.KindPool, store.KindHost, store.KindVDC, store.KindUser, store.KindInstance, store.KindNetwork} {
@@ -105,7 +107,9 @@ func writeOld(t *testing.T, s *Store, n int) upgradeData {
 // readNew reads back with the current schema what writeOld wrote.
 func readNew(t *testing.T, s *Store, d upgradeData, n int) {
 	t.Helper()
-	has := func(v int64) bool { return slices.ContainsFunc(migrations[:n], func(m migration) bool { return m.version == v }) }
+	has := func(v int64) bool {
+		return slices.ContainsFunc(migrations[:n], func(m migration) bool { return m.version == v })
+	}
 	// In a transaction rather than a view: a view may run its function
 	// again, which the assertions inside would not survive.
 	require.NoError(t, s.Tx(t.Context(), func(ctx context.Context, tx store.Tx) error {
