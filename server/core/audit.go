@@ -94,7 +94,7 @@ func clipText(s string, n int) string {
 }
 
 // event returns the event of ac with outcome.
-func (ac *AuditContext) event(at time.Time, outcome store.AuditOutcome) store.AuditEvent {
+func (ac *AuditContext) event(at time.Time, outcome string) store.AuditEvent {
 	p := ac.principal()
 	return store.AuditEvent{
 		At: at, VDCID: p.VDCID, UserID: p.UserID, User: clipText(p.Name, maxAuditName), Role: string(p.Role),
@@ -191,7 +191,7 @@ func (s *Service) auditedTx(ctx context.Context, ac *AuditContext, fn func(ctx c
 		if !rec.wrote {
 			return nil
 		}
-		e := ac.event(s.now(), store.AuditSucceeded)
+		e := ac.event(s.now(), string(apitypes.AuditSucceeded))
 		e.Objects, e.TaskID = rec.objects, rec.task
 		if i := slices.IndexFunc(rec.objects, func(o store.AuditObject) bool { return o.Kind != store.KindClaim }); i >= 0 {
 			e.Object = rec.objects[i]
@@ -237,9 +237,9 @@ func (y *System) AuditFailure(ctx context.Context, status int, message string) e
 	if done {
 		return nil
 	}
-	outcome := store.AuditFailed
+	outcome := string(apitypes.AuditFailed)
 	if status == http.StatusTooManyRequests {
-		outcome = store.AuditThrottled
+		outcome = string(apitypes.AuditThrottled)
 	}
 	e := ac.event(s.now(), outcome)
 	e.Status, e.Message = status, clipText(message, maxAuditMessage)
@@ -257,12 +257,12 @@ func (s *Service) auditLogin(ctx context.Context, name string, err error) {
 	if ac == nil || err == nil {
 		return
 	}
-	e := ac.event(s.now(), store.AuditFailed)
+	e := ac.event(s.now(), string(apitypes.AuditFailed))
 	e.User = clipText(name, maxAuditName)
 	var te *ThrottledError
 	switch {
 	case errors.As(err, &te):
-		e.Outcome, e.Status, e.Message = store.AuditThrottled, http.StatusTooManyRequests, te.Error()
+		e.Outcome, e.Status, e.Message = string(apitypes.AuditThrottled), http.StatusTooManyRequests, te.Error()
 	case errors.Is(err, ErrUnauthenticated):
 		e.Status, e.Message = http.StatusUnauthorized, "wrong user name or password"
 	default:
@@ -316,7 +316,7 @@ func (s *Service) ListAudit(ctx context.Context, p auth.Principal, q AuditQuery,
 		return Page[AuditEvent]{}, err
 	}
 	filter := store.AuditFilter{VDCID: vdc, AllVDCs: vdc == "", User: q.User, Operation: q.Operation,
-		ObjectID: q.ObjectID, Outcome: store.AuditOutcome(q.Outcome), Since: q.Since, Until: q.Until}
+		ObjectID: q.ObjectID, Outcome: string(q.Outcome), Since: q.Since, Until: q.Until}
 	var es []store.AuditEvent
 	var next ovm.ID
 	err = s.view(ctx, func(ctx context.Context, tx store.Tx) error {

@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/openovm/ovm/ovm"
+	"github.com/openovm/ovm/server/apitypes"
 	"github.com/openovm/ovm/server/auth"
 	"github.com/openovm/ovm/server/store"
 )
@@ -37,7 +38,7 @@ func (s *Service) Backup(ctx context.Context, p auth.Principal) (Snapshot, error
 		return nil, err
 	}
 	if ac := auditFrom(ctx); ac != nil {
-		e := ac.event(s.now(), store.AuditSucceeded)
+		e := ac.event(s.now(), string(apitypes.AuditSucceeded))
 		e.Object = store.AuditObject{Kind: "backup", ID: store.NewAuditID(e.At)}
 		if err := s.st.Tx(ctx, func(ctx context.Context, tx store.Tx) error { return appendAudit(ctx, tx, &e) }); err != nil {
 			_ = snap.Close()

@@ -10,23 +10,6 @@ import (
 	"github.com/openovm/ovm/ovm"
 )
 
-// AuditOutcome is how a change ended.
-type AuditOutcome string
-
-// The outcomes of an audited change.
-const (
-	// AuditSucceeded: the change committed (an event written in its own
-	// transaction).
-	AuditSucceeded AuditOutcome = "succeeded"
-	// AuditFailed: the request was refused or failed; nothing changed.
-	AuditFailed AuditOutcome = "failed"
-	// AuditThrottled: a login refused because of earlier failures.
-	AuditThrottled AuditOutcome = "throttled"
-)
-
-// AuditOutcomes lists the outcomes, for the API's enum.
-var AuditOutcomes = []AuditOutcome{AuditSucceeded, AuditFailed, AuditThrottled}
-
 // AuditObject names one object a change wrote.
 type AuditObject struct {
 	Kind Kind   `json:"kind"`
@@ -59,8 +42,10 @@ type AuditEvent struct {
 	Object  AuditObject   `json:"object"`
 	Objects []AuditObject `json:"objects,omitempty"`
 	// TaskID is the task the change started, if any.
-	TaskID  ovm.ID       `json:"taskId,omitempty"`
-	Outcome AuditOutcome `json:"outcome"`
+	TaskID ovm.ID `json:"taskId,omitempty"`
+	// Outcome is how it ended: succeeded, failed or throttled (the API's
+	// AuditOutcome).
+	Outcome string `json:"outcome"`
 	// Status is the HTTP status of a failure; Message what it said.
 	Status  int    `json:"status,omitempty"`
 	Message string `json:"message,omitempty"`
@@ -77,7 +62,7 @@ type AuditFilter struct {
 	User      string
 	Operation string
 	ObjectID  ovm.ID
-	Outcome   AuditOutcome
+	Outcome   string
 	// Since and Until bound At (Since included, Until excluded).
 	Since, Until time.Time
 }

@@ -47,7 +47,7 @@ func (t *tx) AppendAudit(ctx context.Context, e *store.AuditEvent) error {
 	at, _ := store.AuditIDTime(e.ID)
 	if _, err := t.exec(ctx, `INSERT INTO audit_events (bucket, id, at, vdc_id, user_name, operation, object_id, outcome, data)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		auditBucket(at), string(e.ID), t.ts(e.At), string(e.VDCID), e.User, e.Operation, string(e.Object.ID), string(e.Outcome), string(data)); err != nil {
+		auditBucket(at), string(e.ID), t.ts(e.At), string(e.VDCID), e.User, e.Operation, string(e.Object.ID), e.Outcome, string(data)); err != nil {
 		return fmt.Errorf("store: write audit event: %w", err)
 	}
 	return nil
@@ -78,7 +78,7 @@ func (t *tx) ListAudit(ctx context.Context, f store.AuditFilter, p store.Page) (
 		cond += " AND object_id = " + arg(string(f.ObjectID))
 	}
 	if f.Outcome != "" {
-		cond += " AND outcome = " + arg(string(f.Outcome))
+		cond += " AND outcome = " + arg(f.Outcome)
 	}
 	if !f.Since.IsZero() {
 		cond += " AND bucket >= " + arg(auditBucket(f.Since)) + " AND at >= " + arg(t.ts(f.Since))

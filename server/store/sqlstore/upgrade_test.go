@@ -165,7 +165,7 @@ func readNew(t *testing.T, s *Store, d upgradeData, n int) {
 	}))
 	// And what the new schema added works on the upgraded database.
 	require.NoError(t, s.Tx(t.Context(), func(ctx context.Context, tx store.Tx) error {
-		return tx.(store.AuditTx).AppendAudit(ctx, &store.AuditEvent{User: "admin", Operation: "upgrade-test", Outcome: store.AuditSucceeded})
+		return tx.(store.AuditTx).AppendAudit(ctx, &store.AuditEvent{User: "admin", Operation: "upgrade-test", Outcome: "succeeded"})
 	}))
 	var applied int
 	require.NoError(t, s.db.QueryRowContext(t.Context(), `SELECT count(*) FROM schema_migrations`).Scan(&applied))
