@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/pem"
 	"os"
 	"path/filepath"
@@ -73,4 +74,40 @@ func TestLoginWithCAFile(t *testing.T) {
 	h.ok("datacenter", "list")
 	require.NoError(t, os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "NOTHING", Bytes: []byte("x")}), 0o600))
 	h.fail(exitError, []string{"no PEM certificate"}, "datacenter", "list")
+}
+
+// TestTrustFromEnvironment: OVM_SERVER and OVM_TOKEN without a context
+// trust the server by OVM_FINGERPRINT or OVM_CA_FILE.
+func TestTrustFromEnvironment(t *testing.T) {
+	h := &harness{t: t, srv: clienttest.StartWith(t, clienttest.Options{TLS: true}), dir: t.TempDir()}
+	h.okIn(h.srv.AdminPassword+"\n", "login", h.srv.URL, "--user", "admin", "--password-stdin", "--accept-fingerprint")
+	cfg, err := LoadConfig(filepath.Join(h.dir, configFile))
+	require.NoError(t, err)
+	c, _ := cfg.Find(cfg.Current)
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	require.NoError(t, os.WriteFile(ca, h.srv.CertPEM, 0o600))
+	run := func(env map[string]string) result {
+		var out, errb bytes.Buffer
+		code := Run(t.Context(), []string{"datacenter", "list"}, Env{Stdout: &out, Stderr: &errb, ConfigDir: t.TempDir(),
+			Getenv: func(k string) string { return env[k] }})
+		return result{code: code, stdout: out.String(), stderr: errb.String()}
+	}
+	base := map[string]string{"OVM_SERVER": h.srv.URL, "OVM_TOKEN": c.Token}
+	r := run(base)
+	assert.Equal(t, exitError, r.code, "no trust: %s", r)
+	assert.Contains(t, r.stderr, "certificate")
+	for name, extra := range map[string]map[string]string{"fingerprint": {"OVM_FINGERPRINT": h.srv.Fingerprint}, "ca": {"OVM_CA_FILE": ca}} {
+		env := map[string]string{}
+		for k, v := range base {
+			env[k] = v
+		}
+		for k, v := range extra {
+			env[k] = v
+		}
+		r := run(env)
+		assert.Equal(t, exitOK, r.code, "%s: %s", name, r)
+	}
+	r = run(map[string]string{"OVM_SERVER": h.srv.URL, "OVM_TOKEN": c.Token, "OVM_FINGERPRINT": "nope"})
+	assert.Equal(t, exitError, r.code)
+	assert.Contains(t, r.stderr, "64 hex digits")
 }
