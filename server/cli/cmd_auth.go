@@ -70,7 +70,17 @@ func (a *app) login(path string, args []string) error {
 			return err
 		}
 	}
-	if trust.Fingerprint, err = a.pinFor(pos[0], trust.CAs, accept); err != nil {
+	cfg, file, err := a.loadConfig()
+	if err != nil {
+		return err
+	}
+	var known []string
+	for _, c := range cfg.Contexts {
+		if c.Fingerprint != "" && strings.TrimRight(c.Server, "/") == strings.TrimRight(pos[0], "/") {
+			known = append(known, c.Fingerprint)
+		}
+	}
+	if trust.Fingerprint, err = a.pinFor(pos[0], trust.CAs, accept, known); err != nil {
 		return err
 	}
 	cl, err := newClient(pos[0], "", trust)
@@ -84,10 +94,6 @@ func (a *app) login(path string, args []string) error {
 	sess, err := cl.Login(a.ctx, *user, pw)
 	if err != nil {
 		return fmt.Errorf("log in to %s as %s: %w", cl.BaseURL(), *user, err)
-	}
-	cfg, file, err := a.loadConfig()
-	if err != nil {
-		return err
 	}
 	name := a.g.context
 	if name == "" {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 
 	"golang.org/x/term"
@@ -86,8 +87,10 @@ func newClient(server, token string, t client.TLS) (*client.Client, error) {
 // pinFor decides how login trusts an https:// server: nothing to pin when
 // the system's roots (or the CA file) verify it; otherwise it shows the
 // certificate's fingerprint and returns it to pin once the user accepted
-// it, at the prompt of a terminal or with --accept-fingerprint.
-func (a *app) pinFor(server string, cas *x509.CertPool, accept acceptFlag) (string, error) {
+// it, at the prompt of a terminal or with --accept-fingerprint. A
+// fingerprint a context already pinned for the server (known) is trusted
+// again without asking.
+func (a *app) pinFor(server string, cas *x509.CertPool, accept acceptFlag, known []string) (string, error) {
 	if !strings.HasPrefix(strings.ToLower(strings.TrimSpace(server)), "https://") {
 		return "", nil
 	}
@@ -97,6 +100,9 @@ func (a *app) pinFor(server string, cas *x509.CertPool, accept acceptFlag) (stri
 	}
 	if sc.Trusted {
 		return "", nil
+	}
+	if slices.Contains(known, sc.Fingerprint) {
+		return sc.Fingerprint, nil
 	}
 	fmt.Fprintf(a.env.Stderr, "The certificate of %s is not trusted: %v\nIts SHA-256 fingerprint is\n\n    %s\n\n"+
 		"Compare it with the one the server printed on its first start.\n", server, sc.VerifyError, sc.Fingerprint)

@@ -43,6 +43,8 @@ func TestLoginPinsFingerprint(t *testing.T) {
 		require.True(t, ok, name)
 		assert.Equal(t, fp, c.Fingerprint, "context %s pins the fingerprint", name)
 	}
+	r = h.okIn(pw, "login", h.srv.URL, "--user", "admin", "--password-stdin", "--context", "again")
+	assert.NotContains(t, r.stderr, "not trusted", "a fingerprint a context pinned is trusted again")
 	h.ok("--context", "pinned", "datacenter", "create", "dc1")
 	assert.Contains(t, h.ok("--context", "pinned", "datacenter", "list").stdout, "dc1")
 
