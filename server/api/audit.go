@@ -8,7 +8,9 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/core"
+	"github.com/openovm/ovm/server/store"
 )
 
 // auditTrail puts the audit context of a request that may change something
@@ -29,12 +31,37 @@ func (s *server) auditTrail(ctx huma.Context, next func(huma.Context)) {
 	if op := ctx.Operation(); op != nil {
 		ac.Operation = op.OperationID
 	}
-	next(huma.WithContext(ctx, core.WithAudit(ctx.Context(), ac)))
-	// A failure the handler did not see (a body huma refused): recorded
-	// once, AuditFailure skips what was recorded already.
-	if st := ctx.Status(); st >= http.StatusBadRequest {
-		s.auditFailure(core.WithAudit(ctx.Context(), ac), st, http.StatusText(st))
+	actx := core.WithAudit(ctx.Context(), ac)
+	next(huma.WithContext(ctx, actx))
+	st := ctx.Status()
+	if st == 0 {
+		st = http.StatusOK
 	}
+	if st >= http.StatusBadRequest {
+		// A failure the handler did not see (a body huma refused): recorded
+		// once, AuditFailure skips what was recorded already.
+		s.auditFailure(actx, st, http.StatusText(st))
+		return
+	}
+	// A success that wrote no event (a change on an engine only, an
+	// idempotent retry's stored answer) is recorded on its own.
+	var obj store.AuditObject
+	if id := ovm.ID(ctx.Param("id")); id.Valid() {
+		obj = store.AuditObject{Kind: store.Kind(pathKind(ctx.Operation())), ID: id}
+	}
+	if err := core.NewSystem(s.svc).AuditDone(context.WithoutCancel(actx), st, obj); err != nil {
+		s.log.ErrorContext(actx, "api: record a request in the audit trail", "err", err, "requestId", requestID(actx))
+	}
+}
+
+// pathKind is the kind of object an operation's path names: "instance" for
+// /v1/instances/{id}/exec.
+func pathKind(op *huma.Operation) string {
+	if op == nil {
+		return ""
+	}
+	seg, _, _ := strings.Cut(strings.TrimPrefix(op.Path, "/v1/"), "/")
+	return strings.TrimSuffix(seg, "s")
 }
 
 // auditFailure records that the request of ctx failed, as the client was

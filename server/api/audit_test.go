@@ -72,6 +72,14 @@ func TestAuditTrailScenario(t *testing.T) {
 			e.waitTask(tn.token, it.Task.ID)
 			e.must(http.StatusAccepted, "POST", "/v1/instances", other.token, map[string]any{"name": "db", "spec": container()})
 			e.must(http.StatusUnprocessableEntity, "POST", "/v1/instances", tn.token, map[string]any{"name": "Bad Name!", "spec": container()})
+			// A change on the engine only (a command run in an instance) and
+			// the stored answer of an idempotent retry write no record: they
+			// are in the trail all the same.
+			web := e.runningInstance(tn, "web2")
+			e.must(http.StatusOK, "POST", "/v1/instances/"+string(web.ID)+"/exec", tn.token, map[string]any{"command": []string{"hostname"}})
+			for range 2 {
+				e.must(http.StatusAccepted, "POST", "/v1/instances", tn.token, map[string]any{"name": "again", "spec": container()}, "Idempotency-Key", "k-again")
+			}
 			var tok core.NewToken
 			e.must(http.StatusCreated, "POST", "/v1/tokens", tn.token, map[string]any{"name": "ci"}).decode(t, &tok)
 			e.must(http.StatusOK, "PATCH", "/v1/users/"+string(tn.user), opsToken, map[string]any{"password": "tenant-password-2"})
@@ -142,6 +150,20 @@ func TestAuditTrailScenario(t *testing.T) {
 				_, ok := findEvent(all, op, apitypes.AuditSucceeded)
 				assert.True(t, ok, "%s is in the trail", op)
 			}
+
+			execs := e.auditEvents(e.admin, url.Values{"operation": {"exec-instance"}})
+			require.Len(t, execs, 1, "the command run in an instance")
+			assert.Equal(t, apitypes.AuditSucceeded, execs[0].Outcome)
+			require.NotNil(t, execs[0].Object)
+			assert.Equal(t, apitypes.AuditObject{Kind: "instance", ID: web.ID}, *execs[0].Object)
+			assert.Equal(t, tn.vdc, execs[0].VDCID)
+			again := 0
+			for _, ev := range e.auditEvents(e.admin, url.Values{"operation": {"create-instance"}, "user": {"acme-admin"}}) {
+				if ev.Outcome == apitypes.AuditSucceeded && (ev.Object == nil || ev.Object.Name == "again") {
+					again++
+				}
+			}
+			assert.Equal(t, 2, again, "the create and its retry")
 
 			// Filters.
 			for _, ev := range e.auditEvents(e.admin, url.Values{"user": {"ops"}}) {

@@ -41,7 +41,8 @@ type AuditContext struct {
 	RequestID string
 
 	mu       sync.Mutex
-	recorded bool // the request's failure was recorded by core
+	wrote    bool // a change of the request committed with its event
+	recorded bool // the request's failure (or login) is in the trail
 	message  string
 }
 
@@ -75,6 +76,13 @@ func (ac *AuditContext) markRecorded() {
 	ac.mu.Lock()
 	defer ac.mu.Unlock()
 	ac.recorded = true
+}
+
+// markWrote notes that a change of the request committed with its event.
+func (ac *AuditContext) markWrote() {
+	ac.mu.Lock()
+	defer ac.mu.Unlock()
+	ac.wrote = true
 }
 
 // Lengths beyond which what a client sent is cut in an event.
@@ -183,11 +191,13 @@ func (r *auditRecorder) CreateTask(ctx context.Context, t *store.TaskRecord) err
 // auditedTx runs fn in a transaction that appends ac's event of what fn
 // wrote, when it wrote anything, before it commits.
 func (s *Service) auditedTx(ctx context.Context, ac *AuditContext, fn func(ctx context.Context, tx store.Tx) error) error {
-	return s.st.Tx(ctx, func(ctx context.Context, tx store.Tx) error {
+	wrote := false
+	err := s.st.Tx(ctx, func(ctx context.Context, tx store.Tx) error {
 		rec := &auditRecorder{Tx: tx}
 		if err := fn(ctx, rec); err != nil {
 			return err
 		}
+		wrote = rec.wrote
 		if !rec.wrote {
 			return nil
 		}
@@ -210,6 +220,10 @@ func (s *Service) auditedTx(ctx context.Context, ac *AuditContext, fn func(ctx c
 		}
 		return appendAudit(ctx, tx, &e)
 	})
+	if err == nil && wrote {
+		ac.markWrote()
+	}
+	return err
 }
 
 func appendAudit(ctx context.Context, tx store.Tx, e *store.AuditEvent) error {
@@ -247,6 +261,35 @@ func (y *System) AuditFailure(ctx context.Context, status int, message string) e
 		return err
 	}
 	ac.markRecorded()
+	return nil
+}
+
+// AuditDone records that the request of ctx succeeded with status when
+// none of its transactions wrote an event (a change on an engine only, such
+// as a command run in an instance, or the answer of an idempotent retry),
+// in a transaction of its own; object names what the path named, if
+// anything. The API calls it for every request that may change something.
+func (y *System) AuditDone(ctx context.Context, status int, object store.AuditObject) error {
+	s := y.s
+	ac := auditFrom(ctx)
+	if ac == nil {
+		return nil
+	}
+	ac.mu.Lock()
+	done := ac.recorded || ac.wrote
+	ac.mu.Unlock()
+	if done {
+		return nil
+	}
+	e := ac.event(s.now(), string(apitypes.AuditSucceeded))
+	e.Status, e.Object = status, object
+	if !object.ID.IsZero() {
+		e.Objects = []store.AuditObject{object}
+	}
+	if err := s.st.Tx(ctx, func(ctx context.Context, tx store.Tx) error { return appendAudit(ctx, tx, &e) }); err != nil {
+		return err
+	}
+	ac.markWrote()
 	return nil
 }
 

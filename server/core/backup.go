@@ -44,6 +44,7 @@ func (s *Service) Backup(ctx context.Context, p auth.Principal) (Snapshot, error
 			_ = snap.Close()
 			return nil, err
 		}
+		ac.markWrote()
 	}
 	return snap, nil
 }
