@@ -226,6 +226,11 @@ func (s *Service) auditedTx(ctx context.Context, ac *AuditContext, fn func(ctx c
 	return err
 }
 
+// appendOwn writes an event in a transaction of its own.
+func (s *Service) appendOwn(ctx context.Context, e *store.AuditEvent) error {
+	return s.st.Tx(ctx, func(ctx context.Context, tx store.Tx) error { return appendAudit(ctx, tx, e) })
+}
+
 func appendAudit(ctx context.Context, tx store.Tx, e *store.AuditEvent) error {
 	at, ok := tx.(store.AuditTx)
 	if !ok {
@@ -257,7 +262,7 @@ func (y *System) AuditFailure(ctx context.Context, status int, message string) e
 	}
 	e := ac.event(s.now(), outcome)
 	e.Status, e.Message = status, clipText(message, maxAuditMessage)
-	if err := s.st.Tx(ctx, func(ctx context.Context, tx store.Tx) error { return appendAudit(ctx, tx, &e) }); err != nil {
+	if err := s.appendOwn(ctx, &e); err != nil {
 		return err
 	}
 	ac.markRecorded()
@@ -286,7 +291,7 @@ func (y *System) AuditDone(ctx context.Context, status int, object store.AuditOb
 	if !object.ID.IsZero() {
 		e.Objects = []store.AuditObject{object}
 	}
-	if err := s.st.Tx(ctx, func(ctx context.Context, tx store.Tx) error { return appendAudit(ctx, tx, &e) }); err != nil {
+	if err := s.appendOwn(ctx, &e); err != nil {
 		return err
 	}
 	ac.markWrote()
@@ -311,7 +316,7 @@ func (s *Service) auditLogin(ctx context.Context, name string, err error) {
 	default:
 		return // the server's own failure: the API records it
 	}
-	if werr := s.st.Tx(ctx, func(ctx context.Context, tx store.Tx) error { return appendAudit(ctx, tx, &e) }); werr != nil {
+	if werr := s.appendOwn(ctx, &e); werr != nil {
 		s.log.ErrorContext(ctx, "audit: record a failed login", "err", werr)
 		return
 	}

@@ -40,7 +40,7 @@ func (s *Service) Backup(ctx context.Context, p auth.Principal) (Snapshot, error
 	if ac := auditFrom(ctx); ac != nil {
 		e := ac.event(s.now(), string(apitypes.AuditSucceeded))
 		e.Object = store.AuditObject{Kind: "backup", ID: store.NewAuditID(e.At)}
-		if err := s.st.Tx(ctx, func(ctx context.Context, tx store.Tx) error { return appendAudit(ctx, tx, &e) }); err != nil {
+		if err := s.appendOwn(ctx, &e); err != nil {
 			_ = snap.Close()
 			return nil, err
 		}
