@@ -3,8 +3,10 @@
 package app_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -12,9 +14,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	dockerclient "github.com/docker/docker/client"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/openovm/ovm/hypervisor/docker"
 	"github.com/openovm/ovm/internal/pgtest"
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/apitypes"
@@ -38,9 +44,18 @@ type replicaLoad struct {
 // to the paused replica) is sent again to another replica with the same
 // key. Afterwards: no request was refused, every create made exactly one
 // instance, nothing deleted is left, and every task ended. The hosts are
-// the servers' in-memory fake hosts (one per replica): this test is about
-// the store, the leases and the API, not an engine.
+// the servers' in-memory fake hosts (one per replica): this run is about
+// the store, the leases and the API; TestReplicasUnderLoadDocker runs the
+// same on the real dockerd.
 func TestReplicasUnderLoad(t *testing.T) {
+	spec := ovm.InstanceSpec{Type: ovm.TypeContainer, CPU: 10, Memory: 16 * ovm.MiB, Image: ovm.ImageRef{Format: ovm.FormatOCI, Name: "busybox:1"}}
+	replicasUnderLoad(t, apitypes.HostRegister{Name: "h1", Kind: ovm.HostFake, Endpoint: "fake://h1"}, spec, 25)
+}
+
+// replicasUnderLoad runs the load of TestReplicasUnderLoad on host with
+// six workers of perWorker creates each, checks what it says, and returns
+// the load and the VDC.
+func replicasUnderLoad(t *testing.T, host apitypes.HostRegister, spec ovm.InstanceSpec, perWorker int) (*replicaLoad, ovm.ID) {
 	db := pgtest.Schema(t)
 	dir := t.TempDir()
 	key := filepath.Join(dir, "secret.key")
@@ -65,7 +80,8 @@ func TestReplicasUnderLoad(t *testing.T) {
 	require.NoError(t, err)
 	pool, err := adm.CreatePool(ctx, apitypes.PoolCreate{Name: "pool1", DatacenterID: dc.ID})
 	require.NoError(t, err)
-	_, err = adm.RegisterHost(ctx, apitypes.HostRegister{Name: "h1", Kind: ovm.HostFake, Endpoint: "fake://h1", PoolID: pool.ID})
+	host.PoolID = pool.ID
+	_, err = adm.RegisterHost(ctx, host)
 	require.NoError(t, err)
 	vdc, err := adm.CreateVDC(ctx, apitypes.VDCCreate{Name: "acme", PoolID: pool.ID,
 		Quota: ovm.Quota{CPU: ovm.CPUs(1000), Memory: 1000 * ovm.GiB, Disk: 100 * ovm.TiB, Instances: 5000, Networks: 5}})
@@ -99,8 +115,7 @@ func TestReplicasUnderLoad(t *testing.T) {
 			}
 		}
 	}
-	spec := ovm.InstanceSpec{Type: ovm.TypeContainer, CPU: 10, Memory: 16 * ovm.MiB, Image: ovm.ImageRef{Format: ovm.FormatOCI, Name: "busybox:1"}}
-	const workers, perWorker = 6, 25
+	const workers = 6
 	var total atomic.Int64
 	var wg sync.WaitGroup
 	for w := range workers {
@@ -168,12 +183,12 @@ func TestReplicasUnderLoad(t *testing.T) {
 	waitFor := func(n int64) {
 		require.Eventually(t, func() bool { return total.Load() >= n }, 2*time.Minute, 5*time.Millisecond)
 	}
-	waitFor(30)
+	waitFor(int64(workers * perWorker / 5))
 	require.NoError(t, reps[0].cmd.Process.Signal(syscall.SIGKILL))
 	killed.Store(true)
 	killedAt := time.Now()
 	<-reps[0].done
-	waitFor(60)
+	waitFor(int64(workers * perWorker * 2 / 5))
 	require.NoError(t, reps[1].cmd.Process.Signal(syscall.SIGSTOP))
 	time.Sleep(4 * time.Second) // twice the task lease
 	require.NoError(t, reps[1].cmd.Process.Signal(syscall.SIGCONT))
@@ -193,7 +208,7 @@ func TestReplicasUnderLoad(t *testing.T) {
 			}
 		}
 		return open == 0
-	}, 3*time.Minute, 100*time.Millisecond, "every task ends")
+	}, 5*time.Minute, 100*time.Millisecond, "every task ends")
 	settled := time.Since(killedAt)
 
 	assert.Empty(t, load.problems, "no request refused")
@@ -223,4 +238,54 @@ func TestReplicasUnderLoad(t *testing.T) {
 	assert.Zero(t, failed, "tasks that did not succeed")
 	t.Logf("%d creates, %d deletes, %d tasks; %d requests retried after a transport failure (the kill and the pause); every task ended %s after the kill",
 		len(load.created), len(load.deleted), len(ts), load.retried.Load(), settled.Round(100*time.Millisecond))
+	return load, vdc.ID
+}
+
+// TestReplicasUnderLoadDocker runs the load of TestReplicasUnderLoad on the
+// real dockerd, shared by the three replicas, and then finds on the engine
+// exactly one container for each instance and none for a deleted one.
+func TestReplicasUnderLoadDocker(t *testing.T) {
+	image := os.Getenv("OVM_TEST_DOCKER_IMAGE")
+	endpoint := os.Getenv("DOCKER_HOST")
+	require.NotEmpty(t, image, "OVM_TEST_DOCKER_IMAGE is not set: run make testenv and . ./.testenv")
+	require.NotEmpty(t, endpoint, "DOCKER_HOST is not set: run make testenv and . ./.testenv")
+	cli, err := dockerclient.NewClientWithOpts(dockerclient.WithHost(endpoint), dockerclient.WithAPIVersionNegotiation())
+	require.NoError(t, err)
+	t.Cleanup(func() { cli.Close() })
+	var vdc ovm.ID
+	listVDC := func() []container.Summary {
+		list, err := cli.ContainerList(context.Background(), container.ListOptions{All: true,
+			Filters: filters.NewArgs(filters.Arg("label", docker.LabelVDC+"="+string(vdc)))})
+		require.NoError(t, err)
+		return list
+	}
+	t.Cleanup(func() {
+		if vdc == "" {
+			return
+		}
+		for _, c := range listVDC() {
+			_ = cli.ContainerRemove(context.Background(), c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true})
+		}
+	})
+	spec := ovm.InstanceSpec{Type: ovm.TypeContainer, CPU: 10, Memory: 16 * ovm.MiB, Image: ovm.ImageRef{Format: ovm.FormatOCI, Name: image},
+		Command: []string{"sleep", "600"}}
+	load, id := replicasUnderLoad(t, apitypes.HostRegister{Name: "docker1", Kind: ovm.HostDocker, Endpoint: endpoint}, spec, 8)
+	vdc = id
+	byID := map[string]int{}
+	for _, c := range listVDC() {
+		byID[c.Labels[docker.LabelID]]++
+	}
+	for name, id := range load.created {
+		if load.deleted[id] {
+			assert.Zero(t, byID[string(id)], "containers of %s, deleted", name)
+			continue
+		}
+		assert.Equal(t, 1, byID[string(id)], "containers of %s", name)
+		delete(byID, string(id))
+	}
+	for id, n := range byID {
+		if n > 0 && !load.deleted[ovm.ID(id)] {
+			t.Errorf("%d containers of %s, which no create answered", n, id)
+		}
+	}
 }
