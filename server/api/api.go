@@ -132,7 +132,7 @@ func build(svc *core.Service, o Options) (http.Handler, huma.API) {
 	mux := http.NewServeMux()
 	api := humago.New(mux, Config(o.Version))
 	s := &server{svc: svc, log: o.Logger, m: o.Metrics, o: o, api: api}
-	api.UseMiddleware(s.observe, s.authenticate)
+	api.UseMiddleware(s.observe, s.authenticate, s.auditTrail)
 
 	s.authRoutes()
 	s.platformRoutes()
@@ -144,6 +144,8 @@ func build(svc *core.Service, o Options) (http.Handler, huma.API) {
 	s.taskRoutes()
 	s.alertRoutes()
 	s.chefRoutes()
+	s.auditRoutes()
+	s.backupRoutes()
 	finishDocument(api, core.NewSystem(svc).Tasks().Kinds())
 
 	mux.Handle("GET /healthz", s.plain("/healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -359,7 +361,9 @@ func register[I, O any](s *server, o op, h func(ctx context.Context, p auth.Prin
 	huma.Register(s.api, hop, func(ctx context.Context, in *I) (*O, error) {
 		out, err := h(ctx, principal(ctx), in)
 		if err != nil {
-			return nil, s.problem(ctx, err)
+			se := s.problem(ctx, err)
+			s.auditFailure(ctx, se.GetStatus(), problemDetail(se))
+			return nil, se
 		}
 		return out, nil
 	})

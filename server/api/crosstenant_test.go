@@ -65,6 +65,7 @@ var crossTenantRules = map[string]rule{
 	"list-chef-servers": listOwn, "register-chef-server": adminOnly, "get-chef-server": byID, "update-chef-server": byID,
 	"delete-chef-server": byID, "get-chef-catalog": byID, "enrol-instance": byID, "get-instance-chef": byID, "unenrol-instance": byID,
 	"list-chef-runs": listOwn, "create-chef-run": inA, "get-chef-run": byID, "cancel-chef-run": byID, "retry-chef-run": byID,
+	"list-audit-events": listOwn, "backup": adminOnly,
 }
 
 // world is VDC A's objects and the platform's, by the collection a path

@@ -22,6 +22,8 @@ var tags = []*huma.Tag{
 	{Name: "tasks", Description: "The tasks that carry out changes on hosts: their steps, progress and log, as a list, one by one or as a stream."},
 	{Name: "alerts", Description: "HA alerts the host monitor raises (administrators)."},
 	{Name: "chef", Description: "Chef automation: Chef servers (administrators), their catalog, instances' enrolment, and converge runs that install software on chosen instances or update them all."},
+	{Name: "admin", Description: "Operating the server: online backups (administrators)."},
+	{Name: "audit", Description: "The audit trail: who changed what, from where, with which outcome."},
 }
 
 // document completes cfg's OpenAPI document with what is not an operation:

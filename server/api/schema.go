@@ -58,6 +58,8 @@ var enums = map[reflect.Type]enum{
 		apitypes.ChefFailed, apitypes.ChefUnreachable, apitypes.ChefCancelled)},
 	reflect.TypeFor[apitypes.ChefRunState](): {"ChefRunState", values(apitypes.ChefRunRunning, apitypes.ChefRunCancelling,
 		apitypes.ChefRunSucceeded, apitypes.ChefRunFailed, apitypes.ChefRunCancelled)},
+	reflect.TypeFor[apitypes.Role]():         {"Role", values(apitypes.Roles...)},
+	reflect.TypeFor[apitypes.AuditOutcome](): {"AuditOutcome", values(apitypes.AuditOutcomes...)},
 }
 
 // enumSchema stands for the enum T in the schema generator: it answers a
@@ -106,6 +108,7 @@ func registerTypes(r huma.Registry) {
 	alias(reflect.TypeFor[apitypes.ChefNodeState](), reflect.TypeFor[enumSchema[apitypes.ChefNodeState]]())
 	alias(reflect.TypeFor[apitypes.ChefOutcome](), reflect.TypeFor[enumSchema[apitypes.ChefOutcome]]())
 	alias(reflect.TypeFor[apitypes.ChefRunState](), reflect.TypeFor[enumSchema[apitypes.ChefRunState]]())
+	alias(reflect.TypeFor[apitypes.AuditOutcome](), reflect.TypeFor[enumSchema[apitypes.AuditOutcome]]())
 }
 
 // limits are the bounds package core enforces on fields of named request

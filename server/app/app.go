@@ -29,6 +29,7 @@ import (
 	"github.com/openovm/ovm/server/store"
 	"github.com/openovm/ovm/server/store/sqlstore"
 	"github.com/openovm/ovm/server/tasks"
+	"github.com/openovm/ovm/server/tlscert"
 )
 
 // Version is the server's version, shown in the OpenAPI document.
@@ -65,6 +66,8 @@ type Server struct {
 	metrics  *http.Server // on Config.MetricsListen, or nil
 	mln      net.Listener
 	password string
+	// fingerprint is the SHA-256 of the API's certificate ("" on plain HTTP).
+	fingerprint string
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -92,6 +95,13 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		}
 	}
 	began := time.Now()
+	if cfg.Restore != "" {
+		m, err := restore(cfg)
+		if err != nil {
+			return nil, err
+		}
+		log.Info("restored a backup", "file", cfg.Restore, "taken", m.CreatedAt, "by", m.ServerVersion, "dataDir", cfg.DataDir)
+	}
 
 	st, err := openStore(ctx, cfg)
 	if err != nil {
@@ -133,6 +143,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	svc, err := core.New(core.Options{
 		Store: st, Tasks: eng, Drivers: reg, Secrets: box, Argon2: o.Argon2,
 		Logger: log.With("component", "core"), ObserveDriverCall: metrics.ObserveDriverCall,
+		Backup: backupOf(st, cfg),
 	})
 	if err != nil {
 		return nil, err
@@ -166,7 +177,13 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		cancel()
 		return nil, err
 	}
+	tlsCfg, err := serverTLS(cfg, log)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
 	s.http = &http.Server{
+		TLSConfig:         tlsCfg,
 		Handler:           web,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -192,19 +209,31 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		return nil, err
 	}
 
+	if tlsCfg != nil {
+		s.fingerprint = tlscert.Fingerprint(tlsCfg.Certificates[0].Certificate[0])
+	}
 	log.Info("ovm server started", "url", s.URL(), "store", st.Engine(), "replica", cfg.Replica,
-		"startup", time.Since(began).Round(time.Millisecond).String(), "fakeHosts", cfg.FakeHosts)
+		"startup", time.Since(began).Round(time.Millisecond).String(), "fakeHosts", cfg.FakeHosts,
+		"tlsFingerprint", s.fingerprint)
 	if created {
 		fmt.Fprintf(o.Stdout, "\nOVM is running at %s (portal at %s/, API docs at %s/docs).\n"+
 			"The platform administrator was created; this password is shown only once:\n\n"+
-			"    login:    %s\n    password: %s\n\n"+
-			"Log in with:  ovm login %s --user %s\n\n",
-			s.URL(), s.URL(), s.URL(), cfg.AdminName, password, s.URL(), cfg.AdminName)
+			"    login:    %s\n    password: %s\n\n",
+			s.URL(), s.URL(), s.URL(), cfg.AdminName, password)
+		if s.fingerprint != "" {
+			fmt.Fprintf(o.Stdout, "The server's TLS certificate has the SHA-256 fingerprint\n\n    %s\n\n"+
+				"Check that 'ovm login' shows the same before you accept it.\n\n", s.fingerprint)
+		}
+		fmt.Fprintf(o.Stdout, "Log in with:  ovm login %s --user %s\n\n", s.URL(), cfg.AdminName)
 	}
 	// Serve once the notice is out: whoever finds the server answering can
 	// rely on it having been printed.
 	s.wg.Go(func() {
-		if err := s.http.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		serve := s.http.Serve
+		if s.http.TLSConfig != nil {
+			serve = func(ln net.Listener) error { return s.http.ServeTLS(ln, "", "") }
+		}
+		if err := serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			s.fail("http server", err)
 		}
 	})
@@ -235,8 +264,15 @@ func (s *Server) URL() string {
 			addr = net.JoinHostPort("127.0.0.1", port)
 		}
 	}
+	if s.fingerprint != "" || s.cfg.TLSCert != "" {
+		return "https://" + addr
+	}
 	return "http://" + addr
 }
+
+// TLSFingerprint is the hex SHA-256 of the API's certificate, or "" when
+// the API is served on plain HTTP.
+func (s *Server) TLSFingerprint() string { return s.fingerprint }
 
 // Service is the server's service layer.
 func (s *Server) Service() *core.Service { return s.svc }

@@ -18,7 +18,8 @@ import (
 type Env struct {
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
-	// Getenv reads OVM_SERVER, OVM_TOKEN, OVM_CONTEXT and OVM_CONFIG_DIR;
+	// Getenv reads OVM_SERVER, OVM_TOKEN, OVM_CONTEXT, OVM_CONFIG_DIR,
+	// OVM_FINGERPRINT and OVM_CA_FILE;
 	// nil reads nothing.
 	Getenv func(string) string
 	// ConfigDir holds contexts.yaml (default $OVM_CONFIG_DIR, else
@@ -150,6 +151,7 @@ func (a *app) client() (*client.Client, error) {
 		return a.cl, nil
 	}
 	server, token := a.g.server, a.g.token
+	var trust client.TLS
 	if server == "" {
 		server = a.env.Getenv("OVM_SERVER")
 	}
@@ -169,6 +171,11 @@ func (a *app) client() (*client.Client, error) {
 			if token == "" {
 				token = ctx.Token
 			}
+			t, err := trustOf(ctx)
+			if err != nil {
+				return nil, err
+			}
+			trust = t
 		case !ok && name != "" && server == "":
 			return nil, fmt.Errorf("no context named %q: see 'ovm context list'", name)
 		}
@@ -176,14 +183,21 @@ func (a *app) client() (*client.Client, error) {
 	if server == "" {
 		return nil, errors.New("not logged in: run 'ovm login URL --user NAME' (or set OVM_SERVER and OVM_TOKEN)")
 	}
+	// A server given without a context is trusted as the environment says.
+	if trust.Fingerprint == "" && trust.CAs == nil {
+		t, err := trustOf(Context{Name: "from the environment", Fingerprint: a.env.Getenv("OVM_FINGERPRINT"), CAFile: a.env.Getenv("OVM_CA_FILE")})
+		if err != nil {
+			return nil, err
+		}
+		trust = t
+	}
 	if token == "" {
 		return nil, fmt.Errorf("no token for %s: run 'ovm login %s --user NAME'", server, server)
 	}
-	cl, err := client.New(server, token, nil)
+	cl, err := newClient(server, token, trust)
 	if err != nil {
 		return nil, err
 	}
-	cl.UserAgent = "ovm-cli"
 	a.cl = cl
 	return cl, nil
 }

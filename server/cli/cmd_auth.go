@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -43,11 +44,16 @@ func (a *app) readSecret(prompt string, fromStdin bool) (string, error) {
 }
 
 func (a *app) login(path string, args []string) error {
-	f := a.flags(path, "URL --user NAME [--password-stdin] [--context NAME]",
+	f := a.flags(path, "URL --user NAME [--password-stdin] [--context NAME] [--ca-file FILE] [--accept-fingerprint[=SHA256]]",
 		"Log in with a password and save the server and the session token as a context, which becomes\n"+
-			"the current one. The password is asked for without echo on a terminal, else read from stdin.")
+			"the current one. The password is asked for without echo on a terminal, else read from stdin.\n"+
+			"When an https:// server's certificate is not trusted (a self-signed one), its SHA-256 fingerprint\n"+
+			"is shown and, once accepted at the prompt or with --accept-fingerprint, pinned in the context.")
 	user := f.String("user", "", "the user `name`")
 	fromStdin := f.Bool("password-stdin", false, "read the password from the first line of stdin")
+	caFile := f.String("ca-file", "", "PEM `file` of the CA that verifies the server's certificate")
+	var accept acceptFlag
+	f.Var(&accept, "accept-fingerprint", "trust the certificate the server shows (=SHA256: only if it has this fingerprint)")
 	pos, err := f.parseN(args, "URL")
 	if err != nil {
 		return err
@@ -55,9 +61,31 @@ func (a *app) login(path string, args []string) error {
 	if *user == "" {
 		return f.fail("--user is required")
 	}
-	cl, err := client.New(pos[0], "", nil)
-	if err != nil {
+	if _, err := client.New(pos[0], "", nil); err != nil {
 		return &usageError{cmd: path, msg: err.Error()}
+	}
+	var trust client.TLS
+	if *caFile != "" {
+		if trust.CAs, err = readCAs(*caFile); err != nil {
+			return err
+		}
+	}
+	cfg, file, err := a.loadConfig()
+	if err != nil {
+		return err
+	}
+	var known []string
+	for _, c := range cfg.Contexts {
+		if c.Fingerprint != "" && strings.TrimRight(c.Server, "/") == strings.TrimRight(pos[0], "/") {
+			known = append(known, c.Fingerprint)
+		}
+	}
+	if trust.Fingerprint, err = a.pinFor(pos[0], trust.CAs, accept, known); err != nil {
+		return err
+	}
+	cl, err := newClient(pos[0], "", trust)
+	if err != nil {
+		return err
 	}
 	pw, err := a.readSecret("Password for "+*user+": ", *fromStdin)
 	if err != nil {
@@ -67,15 +95,16 @@ func (a *app) login(path string, args []string) error {
 	if err != nil {
 		return fmt.Errorf("log in to %s as %s: %w", cl.BaseURL(), *user, err)
 	}
-	cfg, file, err := a.loadConfig()
-	if err != nil {
-		return err
-	}
 	name := a.g.context
 	if name == "" {
 		name = defaultContextName(*user, cl.BaseURL())
 	}
-	cfg.Put(Context{Name: name, Server: cl.BaseURL(), User: *user, Token: sess.Token})
+	if *caFile != "" {
+		if *caFile, err = filepath.Abs(*caFile); err != nil {
+			return fmt.Errorf("CA file: %w", err)
+		}
+	}
+	cfg.Put(Context{Name: name, Server: cl.BaseURL(), User: *user, Token: sess.Token, Fingerprint: trust.Fingerprint, CAFile: *caFile})
 	cfg.Current = name
 	if err := cfg.Save(file); err != nil {
 		return err
@@ -133,12 +162,15 @@ func (a *app) revoke(c Context) {
 	if c.Token == "" {
 		return
 	}
-	cl, err := client.New(c.Server, c.Token, nil)
+	trust, err := trustOf(c)
+	var cl *client.Client
+	if err == nil {
+		cl, err = newClient(c.Server, c.Token, trust)
+	}
 	if err != nil {
 		fmt.Fprintf(a.env.Stderr, "warning: the token of context %q was not revoked: %s\n", c.Name, err)
 		return
 	}
-	cl.UserAgent = "ovm-cli"
 	ctx, cancel := context.WithTimeout(a.ctx, logoutTimeout)
 	defer cancel()
 	err = cl.Logout(ctx)

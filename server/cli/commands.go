@@ -53,6 +53,8 @@ func tree() *command {
 		hostCommands(),
 		alertCommands(),
 		chefCommands(),
+		auditCommands(),
+		adminCommands(),
 		vdcCommands(),
 		userCommands(),
 		{name: "help", summary: "Show help for a command", run: nil},
@@ -139,6 +141,8 @@ Global flags (anywhere on the line):
   -o, --output FMT   table (default), json (the API's JSON) or yaml
   --server URL       the server's URL ($OVM_SERVER)
   --token TOKEN      a bearer token ($OVM_TOKEN)
+Without a context, an https:// server whose certificate the system does not trust is trusted by
+$OVM_FINGERPRINT (its SHA-256) or $OVM_CA_FILE.
 `
 
 // isGlobal reports whether name is a global flag.

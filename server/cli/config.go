@@ -28,6 +28,11 @@ type Context struct {
 	Server string `yaml:"server"`
 	User   string `yaml:"user,omitempty"`
 	Token  string `yaml:"token,omitempty"`
+	// Fingerprint is the SHA-256 of the server's certificate, pinned when
+	// the user accepted it at login; CAFile a PEM file of the CA that
+	// verifies the server instead of the system's roots.
+	Fingerprint string `yaml:"fingerprint,omitempty"`
+	CAFile      string `yaml:"caFile,omitempty"`
 }
 
 // LoadConfig reads a contexts file; a missing file is an empty Config.

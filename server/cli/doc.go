@@ -13,6 +13,12 @@
 // directory/ovm). --context picks a saved context for one command; --server
 // and --token (or OVM_SERVER and OVM_TOKEN) bypass the file.
 //
+// An https:// server whose certificate the system's roots do not verify (a
+// self-signed one) is shown at login by its SHA-256 fingerprint, which the
+// context pins once the user accepts it (--accept-fingerprint in scripts);
+// --ca-file names a CA instead. Without a context, OVM_FINGERPRINT or
+// OVM_CA_FILE say how to trust the server.
+//
 // Commands are nouns then verbs: instance, vapp, volume, network, task,
 // discovered, token, context, and for administrators datacenter, pool, host,
 // vdc and user. Objects are named by name, id or a unique id prefix. Output

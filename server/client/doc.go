@@ -19,4 +19,12 @@
 // Lists are cursor-paginated: List returns one page, All follows each page's
 // next cursor to the end. WatchTask follows a task's Server-Sent Events and
 // falls back to polling when the stream is unavailable.
+//
+// A server whose certificate the system's roots do not verify (the
+// self-signed certificate an OVM server makes for itself) is trusted by the
+// SHA-256 fingerprint of its certificate, pinned once (Inspect shows it), or
+// by a CA:
+//
+//	hc, err := client.TLS{Fingerprint: "9f86d0…"}.HTTPClient()
+//	c, err := client.New("https://ovm.example.com:8443", token, hc)
 package client

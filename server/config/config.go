@@ -57,6 +57,19 @@ type Config struct {
 	// "fake" (endpoint fake://NAME), for demonstrations and tests; they
 	// vanish when the server stops.
 	FakeHosts bool `yaml:"fakeHosts"`
+	// TLSCert and TLSKey are PEM files of the API's certificate (with its
+	// chain) and private key. When neither is given and Listen is beyond
+	// loopback, the server serves HTTPS with a self-signed certificate it
+	// generates on the first start and keeps in DataDir.
+	TLSCert string `yaml:"tlsCert"`
+	TLSKey  string `yaml:"tlsKey"`
+	// AllowPlainHTTP serves plain HTTP on an address beyond loopback (behind
+	// a proxy that terminates TLS); without it plain HTTP is loopback only.
+	AllowPlainHTTP bool `yaml:"allowPlainHTTP"`
+	// Restore is a backup archive (ovm admin backup) to restore into an
+	// empty data directory before the server starts; a flag only, as it
+	// applies once.
+	Restore string `yaml:"-"`
 }
 
 // Defaults returns the built-in configuration.
@@ -137,6 +150,10 @@ func bind(fs *flag.FlagSet, c *Config) {
 	fs.DurationVar(&c.SyncInterval, "sync-interval", d.SyncInterval, "inventory sync `interval` (env OVM_SYNC_INTERVAL)")
 	fs.DurationVar(&c.TaskLease, "task-lease", d.TaskLease, "how long a dead replica's task waits before it is resumed (env OVM_TASK_LEASE)")
 	fs.StringVar(&c.Replica, "replica", d.Replica, "this server's `name` among replicas (env OVM_REPLICA)")
+	fs.StringVar(&c.TLSCert, "tls-cert", d.TLSCert, "PEM `file` of the API's certificate and chain (with --tls-key; env OVM_TLS_CERT)")
+	fs.StringVar(&c.TLSKey, "tls-key", d.TLSKey, "PEM `file` of the API certificate's private key (env OVM_TLS_KEY)")
+	fs.BoolVar(&c.AllowPlainHTTP, "allow-plain-http", d.AllowPlainHTTP, "serve plain HTTP beyond loopback, behind a proxy terminating TLS (env OVM_ALLOW_PLAIN_HTTP=true)")
+	fs.StringVar(&c.Restore, "restore", d.Restore, "restore the backup archive `file` (ovm admin backup) into the empty data directory, then start")
 	fs.BoolVar(&c.FakeHosts, "fake-hosts", d.FakeHosts, "allow in-memory hosts of kind fake (fake://NAME) for demonstrations (env OVM_FAKE_HOSTS=true)")
 }
 
@@ -158,6 +175,7 @@ func loadEnv(getenv func(string) string, c *Config) error {
 		"OVM_LISTEN": &c.Listen, "OVM_METRICS_LISTEN": &c.MetricsListen, "OVM_DATA_DIR": &c.DataDir, "OVM_DATABASE": &c.Database,
 		"OVM_SECRET_KEY_FILE": &c.SecretKeyFile, "OVM_ADMIN_NAME": &c.AdminName,
 		"OVM_LOG_FORMAT": &c.LogFormat, "OVM_LOG_LEVEL": &c.LogLevel, "OVM_REPLICA": &c.Replica,
+		"OVM_TLS_CERT": &c.TLSCert, "OVM_TLS_KEY": &c.TLSKey,
 	}
 	for k, p := range str {
 		if v := getenv(k); v != "" {
@@ -173,12 +191,14 @@ func loadEnv(getenv func(string) string, c *Config) error {
 			*p = n
 		}
 	}
-	if v := getenv("OVM_FAKE_HOSTS"); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return fmt.Errorf("OVM_FAKE_HOSTS=%q: want true or false", v)
+	for k, p := range map[string]*bool{"OVM_FAKE_HOSTS": &c.FakeHosts, "OVM_ALLOW_PLAIN_HTTP": &c.AllowPlainHTTP} {
+		if v := getenv(k); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("%s=%q: want true or false", k, v)
+			}
+			*p = b
 		}
-		c.FakeHosts = b
 	}
 	for k, p := range map[string]*time.Duration{"OVM_MONITOR_INTERVAL": &c.MonitorInterval, "OVM_SYNC_INTERVAL": &c.SyncInterval, "OVM_TASK_LEASE": &c.TaskLease} {
 		if v := getenv(k); v != "" {
@@ -190,6 +210,26 @@ func loadEnv(getenv func(string) string, c *Config) error {
 		}
 	}
 	return nil
+}
+
+// Loopback reports whether Listen is a loopback address only (localhost,
+// 127.0.0.0/8 or ::1); an empty or unspecified host listens beyond it.
+func (c Config) Loopback() bool {
+	host, _, err := net.SplitHostPort(c.Listen)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// PlainHTTP reports whether the API is served without TLS: no certificate
+// given and the address is loopback, or plain HTTP explicitly allowed.
+func (c Config) PlainHTTP() bool {
+	return c.TLSCert == "" && (c.Loopback() || c.AllowPlainHTTP)
 }
 
 // Validate checks the configuration and names every bad setting.
@@ -204,6 +244,15 @@ func (c Config) Validate() error {
 		} else if c.MetricsListen == c.Listen && port != "0" {
 			errs = append(errs, fmt.Errorf("metrics-listen %q: want an address other than listen", c.MetricsListen))
 		}
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("tls-cert, tls-key: give both or neither"))
+	}
+	if c.TLSCert != "" && c.AllowPlainHTTP {
+		errs = append(errs, errors.New("allow-plain-http: not with tls-cert"))
+	}
+	if c.Restore != "" && c.Database != "" {
+		errs = append(errs, errors.New("restore: for the embedded store; restore a database with its own tools"))
 	}
 	if c.Database == "" && c.DataDir == "" {
 		errs = append(errs, errors.New("data-dir: required for the embedded store"))

@@ -91,3 +91,54 @@ func TestBadSettings(t *testing.T) {
 	_, err := config.Load([]string{"-h"}, env(nil), io.Discard)
 	assert.ErrorIs(t, err, flag.ErrHelp)
 }
+
+func TestTLSSettings(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "ovm.yaml")
+	require.NoError(t, os.WriteFile(file, []byte("listen: 0.0.0.0:8443\ntlsCert: /etc/ovm/file.crt\ntlsKey: /etc/ovm/file.key\n"), 0o600))
+	tests := []struct {
+		name      string
+		args      []string
+		env       map[string]string
+		wantCert  string
+		wantPlain bool
+		wantErr   string
+	}{
+		{name: "loopback default is plain", wantPlain: true},
+		{name: "beyond loopback is TLS", args: []string{"--listen", "0.0.0.0:8443"}},
+		{name: "host name is beyond loopback", args: []string{"--listen", "ovm.example.com:8443"}},
+		{name: "ipv6 loopback is plain", args: []string{"--listen", "[::1]:8080"}, wantPlain: true},
+		{name: "plain allowed by flag", args: []string{"--listen", ":8080", "--allow-plain-http"}, wantPlain: true},
+		{name: "plain allowed by env", args: []string{"--listen", ":8080"}, env: map[string]string{"OVM_ALLOW_PLAIN_HTTP": "true"}, wantPlain: true},
+		{name: "flags", args: []string{"--tls-cert", "a.crt", "--tls-key", "a.key"}, wantCert: "a.crt"},
+		{name: "env", env: map[string]string{"OVM_TLS_CERT": "b.crt", "OVM_TLS_KEY": "b.key"}, wantCert: "b.crt"},
+		{name: "file", args: []string{"--config", file}, wantCert: "/etc/ovm/file.crt"},
+		{name: "flag beats file", args: []string{"--config", file, "--tls-cert", "c.crt"}, wantCert: "c.crt"},
+		{name: "cert without key", args: []string{"--tls-cert", "a.crt"}, wantErr: "tls-cert, tls-key"},
+		{name: "cert and plain", args: []string{"--tls-cert", "a.crt", "--tls-key", "a.key", "--allow-plain-http"}, wantErr: "allow-plain-http"},
+		{name: "bad env bool", env: map[string]string{"OVM_ALLOW_PLAIN_HTTP": "maybe"}, wantErr: "OVM_ALLOW_PLAIN_HTTP"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := config.Load(tt.args, env(tt.env), io.Discard)
+			if tt.wantErr != "" {
+				require.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.wantCert, c.TLSCert, "TLSCert")
+			assert.Equal(t, tt.wantPlain, c.PlainHTTP(), "PlainHTTP")
+		})
+	}
+}
+
+func TestRestoreSetting(t *testing.T) {
+	c, err := config.Load([]string{"--restore", "b.tar.gz"}, env(nil), io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, "b.tar.gz", c.Restore)
+	_, err = config.Load([]string{"--restore", "b.tar.gz", "--database", "postgres://db/ovm"}, env(nil), io.Discard)
+	require.ErrorContains(t, err, "restore: for the embedded store")
+	file := filepath.Join(t.TempDir(), "ovm.yaml")
+	require.NoError(t, os.WriteFile(file, []byte("restore: b.tar.gz\n"), 0o600))
+	_, err = config.Load([]string{"--config", file}, env(nil), io.Discard)
+	require.Error(t, err, "restore applies once: a flag, not a file setting")
+}

@@ -95,8 +95,15 @@ func (s *Service) Login(ctx context.Context, name, password string) (Session, er
 // are throttled per user name and per address: past Options.UserLimits or
 // Options.AddressLimits, a login is a *ThrottledError (ErrThrottled) until
 // the wait ends, without its password being checked, for unknown users
-// exactly as for existing ones.
+// exactly as for existing ones. Under an AuditContext (WithAudit) a failed
+// or throttled login is an audit event, with the name given.
 func (s *Service) LoginFrom(ctx context.Context, name, password, addr string) (Session, error) {
+	sess, err := s.loginFrom(ctx, name, password, addr)
+	s.auditLogin(ctx, name, err)
+	return sess, err
+}
+
+func (s *Service) loginFrom(ctx context.Context, name, password, addr string) (Session, error) {
 	now := s.now()
 	user := strings.ToLower(name)
 	if wait := s.byUser.Try(now, user); wait > 0 {
@@ -152,6 +159,9 @@ func (s *Service) login(ctx context.Context, name, password string) (Session, er
 	}
 	now := s.now()
 	tok := store.Token{ID: ovm.NewID(), UserID: u.ID, Name: "login", Hash: th, Session: true, ExpiresAt: now.Add(s.o.SessionTTL), CreatedAt: now}
+	if ac := auditFrom(ctx); ac != nil {
+		ac.actAs(auth.Principal{UserID: u.ID, Name: u.Name, Role: u.Role, VDCID: u.VDCID, TokenID: tok.ID})
+	}
 	if err := s.tx(ctx, func(ctx context.Context, tx store.Tx) error { return tx.CreateToken(ctx, tok) }); err != nil {
 		return Session{}, err
 	}

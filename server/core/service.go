@@ -57,6 +57,9 @@ type Options struct {
 	// ObserveDriverCall, when set, is called after every driver call the
 	// service makes, for metrics.
 	ObserveDriverCall func(kind ovm.HostKind, method string, err error, d time.Duration)
+	// Backup, when set, takes an online backup of the store and the secret
+	// key for Service.Backup (the embedded store only).
+	Backup func(ctx context.Context) (Snapshot, error)
 }
 
 // Service is the platform's operations. It is safe for concurrent use.
@@ -148,8 +151,13 @@ func New(o Options) (*Service, error) {
 	return s, nil
 }
 
-// tx runs fn in a store transaction.
+// tx runs fn in a store transaction. Under a request's AuditContext
+// (WithAudit) the transaction also appends the audit event of what fn
+// wrote (see audit.go).
 func (s *Service) tx(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
+	if ac := auditFrom(ctx); ac != nil {
+		return s.auditedTx(ctx, ac, fn)
+	}
 	return s.st.Tx(ctx, fn)
 }
 

@@ -7,7 +7,12 @@ package clienttest
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/pem"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -19,6 +24,7 @@ import (
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/api"
 	"github.com/openovm/ovm/server/auth"
+	"github.com/openovm/ovm/server/backup"
 	"github.com/openovm/ovm/server/core"
 	"github.com/openovm/ovm/server/drivers"
 	"github.com/openovm/ovm/server/secrets"
@@ -39,6 +45,11 @@ type Server struct {
 	Fakes *drivers.FakeHosts
 	// Service is the core service behind the API.
 	Service *core.Service
+	// Fingerprint is the hex SHA-256 of the server's self-signed
+	// certificate when it serves HTTPS (Options.TLS), else "".
+	Fingerprint string
+	// CertPEM is that certificate in PEM (its own CA), else nil.
+	CertPEM []byte
 
 	mu    sync.Mutex
 	creds map[string]drivers.Credentials
@@ -54,11 +65,24 @@ func (s *Server) Credentials(endpoint string) (drivers.Credentials, bool) {
 	return c, ok
 }
 
-// Start runs an API until t ends.
+// Options configure StartWith.
+type Options struct {
+	// TLS serves HTTPS with a self-signed certificate.
+	TLS bool
+}
+
+// Start runs an API on plain HTTP until t ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	return StartWith(t, Options{})
+}
+
+// StartWith runs an API as o says until t ends.
+func StartWith(t testing.TB, o Options) *Server {
+	t.Helper()
 	ctx := context.Background()
-	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "db"))
+	dataDir := filepath.Join(t.TempDir(), "db")
+	st, err := sqlstore.OpenSQLite(ctx, dataDir)
 	require.NoError(t, err, "open sqlite")
 	t.Cleanup(func() { _ = st.Close() })
 	m := api.NewMetrics()
@@ -77,12 +101,24 @@ func Start(t testing.TB) *Server {
 	_, _ = rand.Read(key)
 	box, err := secrets.New(key)
 	require.NoError(t, err, "secrets")
-	svc, err := core.New(core.Options{Store: st, Tasks: eng, Drivers: reg, Secrets: box, Argon2: cheap, ObserveDriverCall: m.ObserveDriverCall})
+	keyFile := filepath.Join(dataDir, "secret.key")
+	require.NoError(t, os.WriteFile(keyFile, []byte(base64.StdEncoding.EncodeToString(key)), 0o600), "secret key file")
+	src := backup.Source{Store: st, DataDir: dataDir, SecretKeyFile: keyFile, ServerVersion: "test"}
+	svc, err := core.New(core.Options{Store: st, Tasks: eng, Drivers: reg, Secrets: box, Argon2: cheap, ObserveDriverCall: m.ObserveDriverCall,
+		Backup: func(ctx context.Context) (core.Snapshot, error) { return backup.Take(ctx, src) }})
 	require.NoError(t, err, "core service")
 	runCtx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = eng.Run(runCtx) })
-	srv := httptest.NewServer(api.New(svc, api.Options{Metrics: m}))
+	srv := httptest.NewUnstartedServer(api.New(svc, api.Options{Metrics: m}))
+	if o.TLS {
+		srv.StartTLS()
+		sum := sha256.Sum256(srv.Certificate().Raw)
+		out.Fingerprint = hex.EncodeToString(sum[:])
+		out.CertPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	} else {
+		srv.Start()
+	}
 	// Cleanups run last-in first-out: the HTTP server closes (ending open
 	// event streams) before the engine stops and the store closes.
 	t.Cleanup(func() { cancel(); wg.Wait() })

@@ -18,13 +18,16 @@ import (
 // statement is idempotent DDL in the dialect's tokens.
 func TestMigrationList(t *testing.T) {
 	names := map[string]bool{}
+	// Versions grow (with gaps: each line of work has a range of its own).
 	for i, m := range migrations {
-		assert.Equal(t, int64(i+1), m.version, "version of migration %d (%s)", i, m.name)
+		if i > 0 {
+			assert.Greater(t, m.version, migrations[i-1].version, "version of migration %d (%s)", i, m.name)
+		}
 		assert.False(t, names[m.name], "migration name %q twice", m.name)
 		names[m.name] = true
 		assert.Regexp(t, `^CREATE (UNIQUE )?(TABLE|INDEX) IF NOT EXISTS `, m.ddl, "migration %d", m.version)
 	}
-	assert.Equal(t, int64(len(migrations)), SchemaVersion())
+	assert.Equal(t, migrations[len(migrations)-1].version, SchemaVersion())
 }
 
 // appliedMigrations reads schema_migrations.

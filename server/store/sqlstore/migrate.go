@@ -114,6 +114,18 @@ var migrations = []migration{
 	{19, "pool_cursors", `CREATE TABLE IF NOT EXISTS pool_cursors (
 		pool_id TEXT NOT NULL PRIMARY KEY,
 		last_host TEXT NOT NULL)`},
+	{80, "audit_events", `CREATE TABLE IF NOT EXISTS audit_events (
+		bucket INT8 NOT NULL,
+		id TEXT NOT NULL,
+		at {time} NOT NULL,
+		vdc_id TEXT NOT NULL,
+		user_name TEXT NOT NULL,
+		operation TEXT NOT NULL,
+		object_id TEXT NOT NULL,
+		outcome TEXT NOT NULL,
+		data {json} NOT NULL,
+		PRIMARY KEY (bucket, id))`},
+	{81, "audit_events_vdc", `CREATE INDEX IF NOT EXISTS audit_events_vdc ON audit_events (vdc_id, bucket, id)`},
 }
 
 // bootstrap creates the two tables the migrations themselves need.
@@ -127,6 +139,23 @@ var bootstrap = []string{
 		holder TEXT NOT NULL,
 		expires_at {time} NOT NULL)`,
 }
+
+// ErrNewerSchema is in the chain of the error Open returns for a database
+// that a newer server migrated: this server refuses to run on it.
+var ErrNewerSchema = errors.New("the database's schema is newer than this server")
+
+// schema is the migrations this store applies: all of them, or the first
+// few of an older schema (withSchemaOf, in upgrade tests).
+func (s *Store) schema() []migration {
+	if n := s.o.schemaOf; n > 0 && n < len(migrations) {
+		return migrations[:n]
+	}
+	return migrations
+}
+
+// withSchemaOf makes a store apply only the first n migrations: a
+// database as an older server made it, for upgrade tests.
+func withSchemaOf(n int) Option { return func(o *options) { o.schemaOf = n } }
 
 // SchemaVersion is the version of the newest migration this package
 // applies.
@@ -166,7 +195,7 @@ func (s *Store) migrate(ctx context.Context) error {
 		}
 	}
 	defer s.releaseMigrationLease(ctx, holder)
-	for _, m := range migrations {
+	for _, m := range s.schema() {
 		if err := s.apply(ctx, holder, m); err != nil {
 			return err
 		}
@@ -215,7 +244,17 @@ func (s *Store) pending(ctx context.Context) ([]migration, error) {
 		for _, v := range done {
 			have[v] = true
 		}
+		known := make(map[int64]bool, len(migrations))
 		for _, m := range migrations {
+			known[m.version] = true
+		}
+		for _, v := range done {
+			if !known[v] {
+				return withKind(ovm.KindUnavailable, ErrNewerSchema,
+					"the database has schema migration %d, which this server does not know: a newer OVM server made it; run that version or newer", v)
+			}
+		}
+		for _, m := range s.schema() {
 			if !have[m.version] {
 				out = append(out, m)
 			}

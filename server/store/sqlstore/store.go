@@ -59,6 +59,7 @@ type options struct {
 	maxConns    int
 	leaseTTL    time.Duration
 	exclusive   bool
+	schemaOf    int // the first migrations only (upgrade tests); 0: all
 }
 
 func defaultOptions() options {
