@@ -29,6 +29,8 @@ type instanceRecord struct {
 	// Claim is the claim of the object an imported instance holds on its
 	// host, dropped with the instance.
 	Claim ovm.ID `json:"claim,omitempty"`
+	// Migration is the move in flight, if any (see migrate.go).
+	Migration *migration `json:"migration,omitempty"`
 }
 
 // resizeState is a resize in flight.

@@ -140,6 +140,7 @@ func New(o Options) (*Service, error) {
 	s.tasks.Register(TaskInstanceEvacuate, evacuateHandler{s})
 	s.tasks.Register(TaskInstanceStopStale, stopStaleHandler{s})
 	s.tasks.Register(TaskInstanceImport, importHandler{s})
+	s.tasks.Register(TaskInstanceMigrate, migrateHandler{s})
 	return s, nil
 }
 
