@@ -254,9 +254,9 @@ func (s *Service) prepareMove(ctx context.Context, tx store.Tx, it *moveItem, sr
 	if err != nil {
 		return err
 	}
-	if inst.Held.HostID != "" {
-		req.Demand = inst.Held.Resources // with the disks learnt at create
-	}
+	// The demand is the spec's, as at create: the disks the host made
+	// beyond it are in the hold the move takes on the target, within
+	// the target's disk capacity where it reports one.
 	req.Kinds = []ovm.HostKind{src.Kind} // a move stays on the engine it runs on
 	req.Exclude = []ovm.ID{src.ID}
 	if it.mode == apitypes.MigrationSharedNothing && !slices.Contains(req.SharedStorage, it.pool.ID) {
