@@ -51,6 +51,8 @@ func newKVMPair(t *testing.T) *kvmPair {
 	k.e = newEnv(t, openSQLite(t))
 	drivers.RegisterEngines(k.e.reg, drivers.EngineOptions{TempDir: t.TempDir()})
 	k.pl = k.e.setupPlatform(0)
+	// Guests are 1 vCPU; the machine has 2 cores: overcommit CPU.
+	k.e.must(http.StatusOK, "PATCH", "/v1/pools/"+string(k.pl.pool), k.e.admin, map[string]any{"overcommit": map[string]any{"cpu": 8}})
 	k.e.must(http.StatusCreated, "POST", "/v1/hosts", k.e.admin, map[string]any{"name": "kvm1", "kind": "kvm", "endpoint": uri,
 		"poolId": k.pl.pool, "options": opts}).decode(t, &k.h1)
 	k.e.must(http.StatusCreated, "POST", "/v1/hosts", k.e.admin, map[string]any{"name": "kvm2", "kind": "kvm", "endpoint": uri2,

@@ -97,6 +97,11 @@ func (s *Service) snapshot(ctx context.Context, tx store.Tx, poolID ovm.ID, reqs
 	ph := make([]placement.Host, 0, len(hosts))
 	for _, h := range hosts {
 		a := allocs[h.ID]
+		if h.Capacity.Disk == 0 {
+			// The host reports no disk capacity (KVM): what its
+			// instances hold of disk is not placement's to count down.
+			a.Resources.Disk = 0
+		}
 		over := pools[h.PoolID].Overcommit
 		fl.limit[h.ID] = over.Apply(h.Capacity)
 		p := placement.Host{

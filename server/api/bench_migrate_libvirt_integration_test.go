@@ -1,0 +1,134 @@
+//go:build integration
+
+package api
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/openovm/ovm/ovm"
+	"github.com/openovm/ovm/server/core"
+)
+
+// virshMigrate runs virsh's live migration of a domain, peer to peer with
+// the flags the driver uses (persistent at the destination, undefined at
+// the source, disks on storage both see), and returns how long it took.
+func virshMigrate(t *testing.T, from, to, migURI, name string, p2p bool) time.Duration {
+	t.Helper()
+	args := []string{"-c", from, "migrate", "--live", "--persistent", "--undefinesource", "--unsafe"}
+	if p2p {
+		args = append(args, "--p2p")
+	}
+	args = append(args, name, to, migURI)
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	start := time.Now()
+	out, err := exec.CommandContext(ctx, "virsh", args...).CombinedOutput()
+	took := time.Since(start)
+	require.NoError(t, err, "virsh %v: %s", args, out)
+	return took
+}
+
+// booted waits for a guest's first console tick through the API, opening
+// the console again when a read ends before one (a loaded machine boots
+// slowly).
+func (k *kvmPair) booted(t *testing.T, id ovm.ID) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	for ctx.Err() == nil {
+		if _, ok := <-k.ticks(ctx, t, id); ok {
+			return
+		}
+	}
+	t.Fatalf("no tick on the console of %s within 5m", id)
+}
+
+// TestMigrationFiguresLibvirt measures, in one run on the two test
+// libvirtds: the live migration of a guest through the REST API (request
+// to the task seen succeeded) against `virsh migrate --live` of the same
+// guest, over three guests; and the drain of a host in maintenance with
+// N guests against the sum of N single migrations through the API.
+// OVM_TEST_DRAIN_VMS sets N (default 6).
+func TestMigrationFiguresLibvirt(t *testing.T) {
+	k := newKVMPair(t)
+	uri1, uri2 := testEnvVar(t, "OVM_TEST_LIBVIRT_URI"), testEnvVar(t, "OVM_TEST_LIBVIRT_URI2")
+
+	t.Run("api vs virsh", func(t *testing.T) {
+		vms := k.vmsOnFirst(t, "fig", 3)
+		var api, virsh time.Duration
+		for _, vm := range vms {
+			k.booted(t, vm.ID)
+			name := hvNameOf(vm)
+			v := virshMigrate(t, uri1, uri2, "tcp://127.0.0.2", name, true)
+			virshMigrate(t, uri2, uri1, "tcp://127.0.0.1", name, false) // back, for the API's turn
+			require.True(t, domainRuns(t, k.lh1, name), "%s back on kvm1", name)
+			start := time.Now()
+			task, _ := k.waitTaskFor(t, k.e.admin, k.startMigration(t, k.e.admin, vm.ID, map[string]any{"mode": "live"}), 3*time.Minute)
+			a := time.Since(start)
+			require.Equal(t, ovm.TaskSucceeded, task.State, "migrate task: %+v", task)
+			require.True(t, domainRuns(t, k.lh2, name), "%s on kvm2 after the API's migration", name)
+			t.Logf("FIGURE live migration of %s: REST API %s, virsh %s, ratio %.3f", name, a.Round(time.Millisecond), v.Round(time.Millisecond), a.Seconds()/v.Seconds())
+			api += a
+			virsh += v
+		}
+		ratio := api.Seconds() / virsh.Seconds()
+		t.Logf("FIGURE live migration, 3 guests: REST API %s, virsh migrate --live %s, ratio %.3f (goal <= 1.1)",
+			api.Round(time.Millisecond), virsh.Round(time.Millisecond), ratio)
+		assert.LessOrEqual(t, ratio, 1.1, "REST API vs virsh: %s vs %s", api, virsh)
+	})
+
+	n := 6
+	if s := os.Getenv("OVM_TEST_DRAIN_VMS"); s != "" {
+		var err error
+		n, err = strconv.Atoi(s)
+		require.NoError(t, err, "OVM_TEST_DRAIN_VMS")
+	}
+	t.Run("drain vs single migrations", func(t *testing.T) {
+		// N single migrations, one after the other.
+		singles := k.vmsOnFirst(t, "one", n)
+		for _, vm := range singles {
+			k.booted(t, vm.ID)
+		}
+		var sum time.Duration
+		for _, vm := range singles {
+			start := time.Now()
+			task, _ := k.waitTaskFor(t, k.e.admin, k.startMigration(t, k.e.admin, vm.ID, map[string]any{}), 3*time.Minute)
+			sum += time.Since(start)
+			require.Equal(t, ovm.TaskSucceeded, task.State, "migrate task: %+v", task)
+		}
+		for _, vm := range singles {
+			var it core.InstanceTask
+			k.e.must(http.StatusAccepted, "DELETE", "/v1/instances/"+string(vm.ID), k.e.admin, nil).decode(t, &it)
+			require.Equal(t, ovm.TaskSucceeded, k.e.waitTask(k.e.admin, it.Task.ID).State)
+		}
+
+		// The same number of guests of the same spec, drained at once.
+		drained := k.vmsOnFirst(t, "many", n)
+		for _, vm := range drained {
+			k.booted(t, vm.ID)
+		}
+		start := time.Now()
+		k.e.must(http.StatusOK, "PUT", "/v1/hosts/"+string(k.h1.ID)+"/maintenance", k.e.admin, map[string]any{"enabled": true})
+		deadline := start.Add(10 * time.Minute)
+		for k.e.hostAt(k.h1.ID).State != ovm.HostMaintenance {
+			require.True(t, time.Now().Before(deadline), "kvm1 still %s", k.e.hostAt(k.h1.ID).State)
+			time.Sleep(20 * time.Millisecond)
+		}
+		took := time.Since(start)
+		for _, vm := range drained {
+			assert.Equal(t, k.h2.ID, k.e.instanceAt(vm.ID).Status.HostID, "%s after the drain", vm.Name)
+		}
+		t.Logf("FIGURE maintenance drain of %d guests: %s; sum of %d single migrations: %s; ratio %.3f",
+			n, took.Round(time.Millisecond), n, sum.Round(time.Millisecond), took.Seconds()/sum.Seconds())
+		assert.Less(t, took, sum, "a drain moves its guests in parallel: %s, the single migrations one by one took %s", took, sum)
+	})
+}
