@@ -32,6 +32,9 @@ func (d *Driver) Migrate(ctx context.Context, ref hypervisor.Ref, to hypervisor.
 	if progress == nil {
 		progress = func(int, string) {}
 	}
+	if err := d.c.ready(ctx, "migrate "+ref.String()); err != nil {
+		return err
+	}
 	if to.Kind != hypervisor.MigrateCold {
 		return ovm.Errorf(ovm.KindUnsupported, "esxi %s: no %s migration: %s", d.c.host, to.Kind, MigrationNote)
 	}

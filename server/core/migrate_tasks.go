@@ -214,6 +214,17 @@ func (s *Service) migrateStep(ctx context.Context, r *tasks.Run, in migrateInput
 		if dstHost, to.Destination, err = conn(in.To); err != nil {
 			return err
 		}
+		if len(inst.Spec.NICs) > 0 {
+			// The instance's networks must be on the target before it
+			// arrives (idempotent, by network id).
+			tg, err := s.load(ctx, in.InstanceID, in.To)
+			if err != nil {
+				return err
+			}
+			if _, err := s.realiseNetworks(ctx, r, tg); err != nil {
+				return err
+			}
+		}
 	}
 	if !in.PoolID.IsZero() {
 		if to.Pool, err = viewAs[ovm.StoragePool](ctx, s, store.KindStoragePool, in.PoolID); err != nil {
