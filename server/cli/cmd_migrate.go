@@ -28,7 +28,10 @@ func (a *app) instanceMigrate(path string, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *host != "" {
+	switch id := ovm.ID(*host); {
+	case id.Valid():
+		in.HostID = id // sent as it is: the API says who may name one
+	case *host != "":
 		if in.HostID, err = a.resolve("host", *host, ""); err != nil {
 			return err
 		}
