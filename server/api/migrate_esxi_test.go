@@ -41,6 +41,7 @@ func TestMigrateESXi(t *testing.T) {
 	p := problemOf(t, e.must(http.StatusNotImplemented, "POST", path, tn.token, map[string]any{"mode": "live"}))
 	assert.Contains(t, p.Detail, "vCenter", "a live migration on standalone ESXi: %s", p.Detail)
 	assert.Contains(t, p.Detail, "cold migration", "the problem offers the cold migration: %s", p.Detail)
+	assert.NotContains(t, p.Detail, "esxi1", "a tenant's problem names no host: %s", p.Detail)
 
 	task := e.migrate(tn.token, it.Instance.ID, map[string]any{})
 	require.Equal(t, ovm.TaskSucceeded, task.State, "migrate task: %+v", task)

@@ -96,6 +96,17 @@ func (k *kvmPair) vmsOnFirst(t *testing.T, prefix string, n int) []ovm.Instance 
 	return out
 }
 
+// oneVM is a pair with one running VM on kvm1, its domain name, and a
+// context that bounds the test's console reads.
+func oneVM(t *testing.T, prefix string) (*kvmPair, ovm.Instance, string, context.Context) {
+	t.Helper()
+	k := newKVMPair(t)
+	vm := k.vmsOnFirst(t, prefix, 1)[0]
+	ctx, cancel := context.WithTimeout(t.Context(), 8*time.Minute)
+	t.Cleanup(cancel)
+	return k, vm, hvNameOf(vm), ctx
+}
+
 // hvNameOf is an instance's domain name.
 func hvNameOf(inst ovm.Instance) string { return inst.Name + "-" + string(inst.ID.Short()) }
 
@@ -180,11 +191,7 @@ func domainRuns(t *testing.T, lh *libvirthost.Host, name string) bool {
 // goes on across the move, the task shows libvirt's progress, the host
 // allocations move with the record.
 func TestMigrateLibvirtLive(t *testing.T) {
-	k := newKVMPair(t)
-	vm := k.vmsOnFirst(t, "live", 1)[0]
-	name := hvNameOf(vm)
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
-	defer cancel()
+	k, vm, name, ctx := oneVM(t, "live")
 	before := k.ticks(ctx, t, vm.ID)
 	last := next(t, before, 3*time.Minute)
 	last = max(last, next(t, before, time.Minute))
@@ -214,11 +221,7 @@ func TestMigrateLibvirtLive(t *testing.T) {
 // bandwidth held low so that it lasts): the task rolls back and the guest
 // runs on at kvm1, nothing left on kvm2, nothing held there.
 func TestMigrateLibvirtCancel(t *testing.T) {
-	k := newKVMPair(t)
-	vm := k.vmsOnFirst(t, "cancel", 1)[0]
-	name := hvNameOf(vm)
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
-	defer cancel()
+	k, vm, name, ctx := oneVM(t, "cancel")
 	next(t, k.ticks(ctx, t, vm.ID), 3*time.Minute)
 	dom, err := k.lh1.L.DomainLookupByName(name)
 	require.NoError(t, err)
@@ -277,11 +280,7 @@ func (k *kvmPair) storagePool(t *testing.T) ovm.StoragePool {
 // API as the administrator: the guest goes on counting and its disk is in
 // the pool named.
 func TestMigrateLibvirtStorage(t *testing.T) {
-	k := newKVMPair(t)
-	vm := k.vmsOnFirst(t, "disk", 1)[0]
-	name := hvNameOf(vm)
-	ctx, cancel := context.WithTimeout(t.Context(), 8*time.Minute)
-	defer cancel()
+	k, vm, name, ctx := oneVM(t, "disk")
 	last := next(t, k.ticks(ctx, t, vm.ID), 3*time.Minute)
 	for _, tt := range []struct {
 		mode string

@@ -292,19 +292,9 @@ func (s *Service) InstanceAction(ctx context.Context, p auth.Principal, id ovm.I
 	}
 	var out InstanceTask
 	err := s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
-		r, err := getVisible(ctx, tx, p, store.KindInstance, id)
+		r, inst, err := readyInstance(ctx, tx, p, id, ifVersion, op)
 		if err != nil {
 			return err
-		}
-		if err := checkVersion(r, ifVersion); err != nil {
-			return err
-		}
-		inst, err := decode[instanceRecord](r)
-		if err != nil {
-			return err
-		}
-		if inst.Status.Phase != ovm.PhaseReady {
-			return conflictf("cannot %s instance %s: it is %s", op, inst.Name, inst.Status.Phase)
 		}
 		if err := busy(ctx, tx, inst); err != nil {
 			return err

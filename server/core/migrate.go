@@ -53,11 +53,7 @@ func (s *Service) MigrateInstance(ctx context.Context, p auth.Principal, id ovm.
 	// are read before the transaction, which calls no driver.
 	var src hostRecord
 	err := s.view(ctx, func(ctx context.Context, tx store.Tx) error {
-		r, err := getVisible(ctx, tx, p, store.KindInstance, id)
-		if err != nil {
-			return err
-		}
-		inst, err := decode[instanceRecord](r)
+		_, inst, err := visibleInstance(ctx, tx, p, id)
 		if err != nil {
 			return err
 		}
@@ -76,19 +72,9 @@ func (s *Service) MigrateInstance(ctx context.Context, p auth.Principal, id ovm.
 	}
 	var out InstanceTask
 	err = s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
-		r, err := getVisible(ctx, tx, p, store.KindInstance, id)
+		r, inst, err := readyInstance(ctx, tx, p, id, ifVersion, "migrate")
 		if err != nil {
 			return err
-		}
-		if err := checkVersion(r, ifVersion); err != nil {
-			return err
-		}
-		inst, err := decode[instanceRecord](r)
-		if err != nil {
-			return err
-		}
-		if inst.Status.Phase != ovm.PhaseReady {
-			return conflictf("cannot migrate instance %s: it is %s", inst.Name, inst.Status.Phase)
 		}
 		if err := busy(ctx, tx, inst); err != nil {
 			return err
@@ -113,13 +99,47 @@ func (s *Service) MigrateInstance(ctx context.Context, p auth.Principal, id ovm.
 		out = InstanceTask{Instance: it.inst.Instance, Task: &task}
 		return nil
 	})
+	return s.answered(ctx, p, out, err)
+}
+
+// answered is what a change of an instance answers p: the instance as p
+// may see it (the task engine woken for its task).
+func (s *Service) answered(ctx context.Context, p auth.Principal, out InstanceTask, err error) (InstanceTask, error) {
 	if err != nil {
 		return InstanceTask{}, err
 	}
-	s.tasks.Kick()
+	if out.Task != nil {
+		s.tasks.Kick()
+	}
 	out.Instance = view(p, out.Instance)
 	s.tenantInstances(ctx, p, &out.Instance)
 	return out, nil
+}
+
+// visibleInstance reads an instance the principal may see.
+func visibleInstance(ctx context.Context, tx store.Tx, p auth.Principal, id ovm.ID) (store.Record, instanceRecord, error) {
+	r, err := getVisible(ctx, tx, p, store.KindInstance, id)
+	if err != nil {
+		return r, instanceRecord{}, err
+	}
+	inst, err := decode[instanceRecord](r)
+	return r, inst, err
+}
+
+// readyInstance reads an instance the principal may see at version
+// ifVersion (0: any), and refuses op unless it is ready.
+func readyInstance(ctx context.Context, tx store.Tx, p auth.Principal, id ovm.ID, ifVersion int64, op string) (store.Record, instanceRecord, error) {
+	r, inst, err := visibleInstance(ctx, tx, p, id)
+	if err != nil {
+		return r, inst, err
+	}
+	if err := checkVersion(r, ifVersion); err != nil {
+		return r, inst, err
+	}
+	if inst.Status.Phase != ovm.PhaseReady {
+		return r, inst, conflictf("cannot %s instance %s: it is %s", op, inst.Name, inst.Status.Phase)
+	}
+	return r, inst, nil
 }
 
 // checkMigrate checks a migration request's fields: tenants never name a
@@ -163,11 +183,7 @@ func (s *Service) capabilities(ctx context.Context, h hostRecord) (hypervisor.Ca
 func (s *Service) CancelMigration(ctx context.Context, p auth.Principal, id ovm.ID) (InstanceTask, error) {
 	var out InstanceTask
 	err := s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
-		r, err := getVisible(ctx, tx, p, store.KindInstance, id)
-		if err != nil {
-			return err
-		}
-		inst, err := decode[instanceRecord](r)
+		r, inst, err := visibleInstance(ctx, tx, p, id)
 		if err != nil {
 			return err
 		}
@@ -188,12 +204,7 @@ func (s *Service) CancelMigration(ctx context.Context, p auth.Principal, id ovm.
 		out = InstanceTask{Instance: inst.Instance, Task: &t.Task}
 		return nil
 	})
-	if err != nil {
-		return InstanceTask{}, err
-	}
-	out.Instance = view(p, out.Instance)
-	s.tenantInstances(ctx, p, &out.Instance)
-	return out, nil
+	return s.answered(ctx, p, out, err)
 }
 
 // moveItem is one instance's move being planned.
