@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/openovm/ovm/hypervisor/fake"
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/core"
 )
@@ -72,6 +73,25 @@ func TestMigrateFake(t *testing.T) {
 			"the source host's allocation: want the instance's share released")
 		assert.Equal(t, ovm.Resources{CPU: 1000, Memory: 256 << 20}, e.hostAt(inst.Status.HostID).Allocated,
 			"the target host's allocation: want the instance's share")
+	})
+
+	t.Run("the engine refuses", func(t *testing.T) {
+		at := e.instanceAt(vm.ID).Status.HostID
+		fh, err := e.fakes.Host(e.hostAt(at).Endpoint)
+		require.NoError(t, err)
+		fh.Hypervisor.FailNext(fake.MethodMigrate, ovm.Errorf(ovm.KindUnavailable, "the engine's own words"))
+		task := e.migrate(e.admin, vm.ID, map[string]any{})
+		assert.Equal(t, ovm.TaskRolledBack, task.State, "migrate task: %+v", task)
+		assert.Contains(t, task.Error, "the engine's own words")
+		inst := e.instanceAt(vm.ID)
+		assert.Equal(t, at, inst.Status.HostID, "the instance stays")
+		assert.Equal(t, ovm.PhaseReady, inst.Status.Phase)
+		assert.Contains(t, inst.Status.Message, "did not happen")
+		var total ovm.Resources
+		for _, h := range pl.hosts {
+			total = total.Add(e.hostAt(h).Allocated)
+		}
+		assert.Equal(t, ovm.Resources{CPU: 1000, Memory: 256 << 20}, total, "what the hosts hold: the instance's share once, the target's given back")
 	})
 
 	// A second pool with a host, and a host of the first pool down.
@@ -211,5 +231,14 @@ func TestMaintenanceFake(t *testing.T) {
 		assert.Equal(t, ovm.HostEnteringMaintenance, h.State)
 		assert.Contains(t, h.StateReason, "c1", "the reason names the container")
 		assert.Contains(t, h.StateReason, "no volumes on a shared storage pool")
+		// The host monitor does not take a drain over.
+		sys := core.NewSystem(e.svc)
+		for _, st := range []ovm.HostState{ovm.HostUp, ovm.HostMaintenance, ovm.HostSuspect} {
+			require.NoError(t, sys.SetHostState(t.Context(), target, st, "probe", nil))
+			assert.Equal(t, ovm.HostEnteringMaintenance, e.hostAt(target).State, "after the monitor said %s", st)
+		}
+		// Leaving maintenance returns it to placement.
+		e.must(http.StatusOK, "PUT", path, e.admin, map[string]any{"enabled": false})
+		assert.Equal(t, ovm.HostUp, e.hostAt(target).State)
 	})
 }
