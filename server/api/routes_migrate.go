@@ -19,13 +19,17 @@ func (s *server) migrateRoutes() {
 		func(ctx context.Context, p auth.Principal, in *struct {
 			IDPath
 			IfMatch
-			Body apitypes.InstanceMigrate
+			Body *apitypes.InstanceMigrate // optional: all its fields are
 		}) (*Accepted[core.InstanceTask], error) {
 			v, err := parseIfMatch(in.IfMatch.IfMatch)
 			if err != nil {
 				return nil, err
 			}
-			return accepted(s.svc.MigrateInstance(ctx, p, ovm.ID(in.ID), in.Body, v))
+			var body apitypes.InstanceMigrate
+			if in.Body != nil {
+				body = *in.Body
+			}
+			return accepted(s.svc.MigrateInstance(ctx, p, ovm.ID(in.ID), body, v))
 		})
 	register(s, op{id: "cancel-instance-migration", method: http.MethodPost, path: "/v1/instances/{id}/migrate/cancel",
 		summary: "Cancel an instance's migration: it stops and the instance keeps running where it was",
