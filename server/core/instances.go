@@ -112,13 +112,7 @@ func (s *Service) CreateInstance(ctx context.Context, p auth.Principal, in Creat
 			return err
 		})
 	})
-	if err != nil {
-		return InstanceTask{}, err
-	}
-	s.tasks.Kick()
-	out.Instance = view(p, out.Instance)
-	s.tenantInstances(ctx, p, &out.Instance)
-	return out, nil
+	return s.answered(ctx, p, out, err)
 }
 
 // createInstance places and records a new instance of in in v, in tx.
@@ -314,13 +308,7 @@ func (s *Service) InstanceAction(ctx context.Context, p auth.Principal, id ovm.I
 		out = InstanceTask{Instance: inst.Instance, Task: &task}
 		return nil
 	})
-	if err != nil {
-		return InstanceTask{}, err
-	}
-	s.tasks.Kick()
-	out.Instance = view(p, out.Instance)
-	s.tenantInstances(ctx, p, &out.Instance)
-	return out, nil
+	return s.answered(ctx, p, out, err)
 }
 
 // DeleteInstance deletes an instance through a task that stops it, deletes
@@ -339,13 +327,7 @@ func (s *Service) DeleteInstance(ctx context.Context, p auth.Principal, id ovm.I
 		out = InstanceTask{Instance: inst.Instance, Task: &task}
 		return err
 	})
-	if err != nil {
-		return InstanceTask{}, err
-	}
-	s.tasks.Kick()
-	out.Instance = view(p, out.Instance)
-	s.tenantInstances(ctx, p, &out.Instance)
-	return out, nil
+	return s.answered(ctx, p, out, err)
 }
 
 // deleteInstance marks an instance deleting and enqueues its delete task.
@@ -447,13 +429,5 @@ func (s *Service) UpdateInstance(ctx context.Context, p auth.Principal, id ovm.I
 		out.Instance = inst.Instance
 		return nil
 	})
-	if err != nil {
-		return InstanceTask{}, err
-	}
-	if out.Task != nil {
-		s.tasks.Kick()
-	}
-	out.Instance = view(p, out.Instance)
-	s.tenantInstances(ctx, p, &out.Instance)
-	return out, nil
+	return s.answered(ctx, p, out, err)
 }
