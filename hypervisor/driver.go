@@ -225,6 +225,8 @@ type Capabilities struct {
 	LiveMigration          bool
 	SharedNothingMigration bool
 	StorageMigration       bool
+	// ColdMigration: the driver implements Migrator with MigrateCold.
+	ColdMigration bool
 	// MigrationNote says why migration is missing, when it is.
 	MigrationNote string
 	// Console: the driver implements Consoler.
@@ -271,6 +273,10 @@ const (
 	MigrateLive          MigrationKind = "live"           // memory only; disks on shared storage
 	MigrateSharedNothing MigrationKind = "shared-nothing" // memory and disks to another host
 	MigrateStorage       MigrationKind = "storage"        // disks to another pool, same host
+	// MigrateCold powers the instance off, copies its files to the
+	// destination, registers it there and powers it on again (where it
+	// was running): for engines that cannot move a running instance.
+	MigrateCold MigrationKind = "cold"
 )
 
 // MigrationTarget says where an instance goes.

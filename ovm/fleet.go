@@ -127,7 +127,17 @@ const (
 	HostSuspect     HostState = "suspect"     // one failed probe
 	HostFailed      HostState = "failed"      // two consecutive failed probes
 	HostMaintenance HostState = "maintenance" // set by an administrator
+	// HostEnteringMaintenance: an administrator asked for maintenance and
+	// the host's running instances are being moved away (or some cannot
+	// move, said in the host's StateReason). It takes no new instances.
+	HostEnteringMaintenance HostState = "entering-maintenance"
 )
+
+// InMaintenance reports whether an administrator put the host into
+// maintenance (entering it or in it).
+func (s HostState) InMaintenance() bool {
+	return s == HostMaintenance || s == HostEnteringMaintenance
+}
 
 // Host is one hypervisor endpoint: a libvirtd, an ESXi host or a Docker engine.
 type Host struct {

@@ -73,7 +73,7 @@ func NewFleet(hosts []Host) (*Fleet, error) {
 			fs.Addf(p+".kind", "unknown host kind %q", h.Kind)
 		}
 		switch h.State {
-		case ovm.HostUp, ovm.HostSuspect, ovm.HostFailed, ovm.HostMaintenance:
+		case ovm.HostUp, ovm.HostSuspect, ovm.HostFailed, ovm.HostMaintenance, ovm.HostEnteringMaintenance:
 		default:
 			fs.Addf(p+".state", "unknown host state %q", h.State)
 		}

@@ -48,10 +48,10 @@ func (d *Driver) Network() *Network { return &Network{c: d.c} }
 func (d *Driver) Kind() ovm.HostKind { return ovm.HostESXi }
 
 // MigrationNote is why a standalone host announces no migration.
-const MigrationNote = "a standalone ESXi host cannot migrate VMs (vMotion and Storage vMotion need vCenter); " +
-	"OVM moves them by HA restart from a shared datastore (Register) or cold, through the image library"
+const MigrationNote = "a standalone ESXi host cannot migrate running VMs (vMotion and Storage vMotion need vCenter); " +
+	"OVM moves them cold (power off, copy, register, power on) or by HA restart from a shared datastore (Register)"
 
-// Capabilities announces snapshots, Register and Mark. Live resize depends on
+// Capabilities announces snapshots, cold migration, Register and Mark. Live resize depends on
 // each VM's hot-add flags (Reconfigure says per call whether the change is
 // live), so it is not announced for every VM.
 func (d *Driver) Capabilities() hypervisor.Capabilities {
@@ -59,6 +59,7 @@ func (d *Driver) Capabilities() hypervisor.Capabilities {
 		InstanceTypes:    []ovm.InstanceType{ovm.TypeVM},
 		Snapshots:        true,
 		MigrationNote:    MigrationNote,
+		ColdMigration:    true,
 		RegisterExisting: true,
 		Mark:             true,
 	}

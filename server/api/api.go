@@ -138,6 +138,7 @@ func build(svc *core.Service, o Options) (http.Handler, huma.API) {
 	s.platformRoutes()
 	s.tenancyRoutes()
 	s.instanceRoutes()
+	s.migrateRoutes()
 	s.consoleRoutes()
 	s.resourceRoutes()
 	s.snapshotRoutes()

@@ -44,8 +44,17 @@ var operationDocs = map[string]string{
 	"get-host": "One host with its kind, state and capacity.",
 	"update-host": "Replaces the credentials OVM uses to reach the host; the next call to the host uses them. " +
 		ifMatchDoc,
-	"set-host-maintenance": "In maintenance a host takes no new instances; those on it keep running. " + ifMatchDoc,
-	"delete-host":          "Removes a host from the platform; 409 while instances are on it. Nothing on the host changes.",
+	"set-host-maintenance": "In maintenance a host takes no new instances. Turning it on drains the host: each running instance gets an " +
+		"instance.migrate task to the host placement picks (VMs live where the engine can, cold otherwise; containers with volumes on shared " +
+		"storage recreated). The host is entering-maintenance while they move and maintenance once none is left; an instance that cannot move " +
+		"keeps it entering-maintenance with the reason in stateReason, and turning it on again retries. Stopped instances stay. " + ifMatchDoc,
+	"migrate-instance": "Moves the instance in an instance.migrate task whose progress follows the engine's. Left out, the mode is live for a VM " +
+		"whose host migrates live (cold otherwise: ESXi without vCenter) and placement picks the target host in the instance's resource pool " +
+		"(503 with each host's reason when none fits). Only administrators name hostId or storagePoolId (422 for a tenant). 501 when the host " +
+		"cannot do the mode (a container without volumes on shared storage, live migration on ESXi without vCenter). " + ifMatchDoc,
+	"cancel-instance-migration": "Asks the instance's migration to stop: the task aborts the move and ends rolled back, the instance running " +
+		"on its source host. A cancel that arrives once the instance runs on its new host changes nothing. 409 when no migration is under way.",
+	"delete-host": "Removes a host from the platform; 409 while instances are on it. Nothing on the host changes.",
 	"sync-host": "Lists the instances on the host now and records those OVM does not manage as discovered " +
 		"objects, which it answers. 503 when the host does not answer.",
 	"list-discovered": "Objects found on hosts by sync that OVM does not manage: candidates for import.",

@@ -43,7 +43,7 @@ var enums = map[reflect.Type]enum{
 	reflect.TypeFor[ovm.Phase]():           {"Phase", values(ovm.PhasePending, ovm.PhaseCreating, ovm.PhaseReady, ovm.PhaseFailed, ovm.PhaseDeleting, ovm.PhaseLost, ovm.PhaseUnknown)},
 	reflect.TypeFor[ovm.PowerState]():      {"PowerState", values(ovm.PowerRunning, ovm.PowerStopped, ovm.PowerPaused, ovm.PowerUnknown)},
 	reflect.TypeFor[ovm.HostKind]():        {"HostKind", values(ovm.HostKVM, ovm.HostESXi, ovm.HostDocker, ovm.HostFake)},
-	reflect.TypeFor[ovm.HostState]():       {"HostState", values(ovm.HostUp, ovm.HostSuspect, ovm.HostFailed, ovm.HostMaintenance)},
+	reflect.TypeFor[ovm.HostState]():       {"HostState", values(ovm.HostUp, ovm.HostSuspect, ovm.HostFailed, ovm.HostMaintenance, ovm.HostEnteringMaintenance)},
 	reflect.TypeFor[ovm.PlacementPolicy](): {"PlacementPolicy", values(ovm.PolicyPerformance, ovm.PolicyProgressive)},
 	reflect.TypeFor[ovm.ScopeKind]():       {"ScopeKind", values(ovm.ScopeDatacenter, ovm.ScopePool, ovm.ScopeHosts)},
 	reflect.TypeFor[ovm.StoragePoolKind](): {"StoragePoolKind", values(ovm.StorageLocal, ovm.StorageShared, ovm.StorageNFS)},
@@ -58,8 +58,8 @@ var enums = map[reflect.Type]enum{
 		apitypes.ChefFailed, apitypes.ChefUnreachable, apitypes.ChefCancelled)},
 	reflect.TypeFor[apitypes.ChefRunState](): {"ChefRunState", values(apitypes.ChefRunRunning, apitypes.ChefRunCancelling,
 		apitypes.ChefRunSucceeded, apitypes.ChefRunFailed, apitypes.ChefRunCancelled)},
-	reflect.TypeFor[apitypes.Role]():         {"Role", values(apitypes.Roles...)},
-	reflect.TypeFor[apitypes.AuditOutcome](): {"AuditOutcome", values(apitypes.AuditOutcomes...)},
+	reflect.TypeFor[apitypes.AuditOutcome]():  {"AuditOutcome", values(apitypes.AuditOutcomes...)},
+	reflect.TypeFor[apitypes.MigrationMode](): {"MigrationMode", values(apitypes.MigrationModes...)},
 }
 
 // enumSchema stands for the enum T in the schema generator: it answers a

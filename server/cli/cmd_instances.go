@@ -33,6 +33,8 @@ func instanceCommands() *command {
 		{name: "label", summary: "Set or remove an instance's labels", run: (*app).instanceLabel},
 		{name: "exec", summary: "Run a command inside a running instance", run: (*app).instanceExec},
 		{name: "console", summary: "Print an instance's console output", run: (*app).instanceConsole},
+		{name: "migrate", summary: "Move an instance to another host or storage pool", run: (*app).instanceMigrate},
+		{name: "migrate-cancel", summary: "Cancel an instance's migration", run: (*app).instanceMigrateCancel},
 	}}
 }
 
@@ -345,7 +347,8 @@ var actionVerbs = map[string]string{"delete": "deleted", apitypes.ActionStart: "
 // pendingVerbs say what is under way while a task runs, for each verb
 // that says what it did.
 var pendingVerbs = map[string]string{"deleted": "is being deleted", "started": "is starting", "stopped": "is stopping",
-	"rebooted": "is rebooting", "resized": "is being resized", "created": "is being created"}
+	"rebooted": "is rebooting", "resized": "is being resized", "created": "is being created", "migrated": "is migrating",
+	"cancelled": "is being cancelled"}
 
 // pending returns verb, or what is under way when the task has not ended
 // (running is true): an object whose delete task has started is not

@@ -130,7 +130,7 @@ func (m *monitor) track(all []core.MonitorHost) {
 		seen[h.ID] = true
 		m.hosts[h.ID] = h
 		spec := ha.HostSpec{ID: h.ID, PoolID: h.PoolID, DatacenterID: h.DatacenterID,
-			Maintenance: h.State == ovm.HostMaintenance, State: restored(h.State)}
+			Maintenance: h.State.InMaintenance(), State: restored(h.State)}
 		if c.o.Fencer != nil {
 			spec.Fence = c.o.Fencer.Methods(h.Host)
 		}
@@ -154,7 +154,7 @@ func restored(s ovm.HostState) ha.State {
 		return ha.StateSuspect
 	case ovm.HostFailed:
 		return ha.StateFailed
-	case ovm.HostMaintenance:
+	case ovm.HostMaintenance, ovm.HostEnteringMaintenance:
 		return ha.StateMaintenance
 	}
 	return ha.StateUp

@@ -441,7 +441,7 @@ func (s *Service) convergeRun(ctx context.Context, r *tasks.Run, id ovm.ID) erro
 	}
 	work, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go s.watchCancel(work, cancel, id)
+	go s.watchRunCancel(work, cancel, id)
 
 	var mu sync.Mutex // orders the saves of this run's results
 	done := 0
@@ -510,8 +510,8 @@ func (s *Service) convergeRun(ctx context.Context, r *tasks.Run, id ovm.ID) erro
 	return nil
 }
 
-// watchCancel ends work (cancel) once the run is asked to stop.
-func (s *Service) watchCancel(work context.Context, cancel context.CancelFunc, id ovm.ID) {
+// watchRunCancel ends work (cancel) once the run is asked to stop.
+func (s *Service) watchRunCancel(work context.Context, cancel context.CancelFunc, id ovm.ID) {
 	t := time.NewTicker(chefCancelPoll)
 	defer t.Stop()
 	for {

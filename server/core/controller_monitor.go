@@ -84,7 +84,8 @@ func (y *System) PingHost(ctx context.Context, h MonitorHost) error {
 
 // SetHostState records a host's health as the monitor sees it, in a
 // transaction that first runs guard. A host in maintenance keeps that state
-// (an administrator set it) unless state is maintenance too. Setting the
+// (an administrator set it) unless state is maintenance too; a host entering
+// maintenance keeps it until its drain ends. Setting the
 // state a host already has with the same reason writes nothing.
 func (y *System) SetHostState(ctx context.Context, hostID ovm.ID, state ovm.HostState, reason string, guard Guard) error {
 	s := y.s
@@ -102,8 +103,8 @@ func (y *System) SetHostState(ctx context.Context, hostID ovm.ID, state ovm.Host
 		if err != nil {
 			return err
 		}
-		if h.State == ovm.HostMaintenance && state != ovm.HostMaintenance {
-			return nil
+		if h.State.InMaintenance() && (state != ovm.HostMaintenance || h.State == ovm.HostEnteringMaintenance) {
+			return nil // an administrator's maintenance, or a drain under way, is not the monitor's to change
 		}
 		if h.ReadOnly && state == ovm.HostUp {
 			reason = h.StateReason // a read-only host keeps saying why

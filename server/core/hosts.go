@@ -271,21 +271,6 @@ func (s *Service) UpdateHost(ctx context.Context, p auth.Principal, id ovm.ID, i
 	return h.Host, ver, err
 }
 
-// SetMaintenance puts a host in maintenance (it takes no new instances) or
-// back up.
-func (s *Service) SetMaintenance(ctx context.Context, p auth.Principal, id ovm.ID, on bool, ifVersion int64) (ovm.Host, int64, error) {
-	h, ver, err := updatePlatform(ctx, s, p, store.KindHost, id, ifVersion, func(h *hostRecord) error {
-		switch {
-		case on:
-			h.State, h.StateReason = ovm.HostMaintenance, "set by an administrator"
-		case h.State == ovm.HostMaintenance:
-			h.State, h.StateReason = ovm.HostUp, ""
-		}
-		return nil
-	})
-	return h.Host, ver, err
-}
-
 // DeleteHost removes a host that has no instances or volumes on it.
 func (s *Service) DeleteHost(ctx context.Context, p auth.Principal, id ovm.ID, ifVersion int64) error {
 	err := s.tx(ctx, func(ctx context.Context, tx store.Tx) error {

@@ -29,6 +29,8 @@ type instanceRecord struct {
 	// Claim is the claim of the object an imported instance holds on its
 	// host, dropped with the instance.
 	Claim ovm.ID `json:"claim,omitempty"`
+	// Migration is the move in flight, if any (see migrate.go).
+	Migration *migration `json:"migration,omitempty"`
 }
 
 // resizeState is a resize in flight.
@@ -113,13 +115,7 @@ func (s *Service) CreateInstance(ctx context.Context, p auth.Principal, in Creat
 			return err
 		})
 	})
-	if err != nil {
-		return InstanceTask{}, err
-	}
-	s.tasks.Kick(out.Task.ID)
-	out.Instance = view(p, out.Instance)
-	s.tenantInstances(ctx, p, &out.Instance)
-	return out, nil
+	return s.answered(ctx, p, out, err)
 }
 
 // createInstance places and records a new instance of in in v, in tx.
@@ -302,19 +298,9 @@ func (s *Service) InstanceAction(ctx context.Context, p auth.Principal, id ovm.I
 	}
 	var out InstanceTask
 	err := s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
-		r, err := getVisible(ctx, tx, p, store.KindInstance, id)
+		r, inst, err := readyInstance(ctx, tx, p, id, ifVersion, op)
 		if err != nil {
 			return err
-		}
-		if err := checkVersion(r, ifVersion); err != nil {
-			return err
-		}
-		inst, err := decode[instanceRecord](r)
-		if err != nil {
-			return err
-		}
-		if inst.Status.Phase != ovm.PhaseReady {
-			return conflictf("cannot %s instance %s: it is %s", op, inst.Name, inst.Status.Phase)
 		}
 		if err := busy(ctx, tx, inst); err != nil {
 			return err
@@ -334,13 +320,7 @@ func (s *Service) InstanceAction(ctx context.Context, p auth.Principal, id ovm.I
 		out = InstanceTask{Instance: inst.Instance, Task: &task}
 		return nil
 	})
-	if err != nil {
-		return InstanceTask{}, err
-	}
-	s.tasks.Kick(out.Task.ID)
-	out.Instance = view(p, out.Instance)
-	s.tenantInstances(ctx, p, &out.Instance)
-	return out, nil
+	return s.answered(ctx, p, out, err)
 }
 
 // DeleteInstance deletes an instance through a task that stops it, deletes
@@ -359,13 +339,7 @@ func (s *Service) DeleteInstance(ctx context.Context, p auth.Principal, id ovm.I
 		out = InstanceTask{Instance: inst.Instance, Task: &task}
 		return err
 	})
-	if err != nil {
-		return InstanceTask{}, err
-	}
-	s.tasks.Kick(out.Task.ID)
-	out.Instance = view(p, out.Instance)
-	s.tenantInstances(ctx, p, &out.Instance)
-	return out, nil
+	return s.answered(ctx, p, out, err)
 }
 
 // deleteInstance marks an instance deleting and enqueues its delete task.
@@ -467,13 +441,5 @@ func (s *Service) UpdateInstance(ctx context.Context, p auth.Principal, id ovm.I
 		out.Instance = inst.Instance
 		return nil
 	})
-	if err != nil {
-		return InstanceTask{}, err
-	}
-	if out.Task != nil {
-		s.tasks.Kick(out.Task.ID)
-	}
-	out.Instance = view(p, out.Instance)
-	s.tenantInstances(ctx, p, &out.Instance)
-	return out, nil
+	return s.answered(ctx, p, out, err)
 }

@@ -25,6 +25,9 @@ type fleet struct {
 	hosts []placement.Host
 }
 
+// unknownDisk stands for the disk capacity of a host that reports none.
+const unknownDisk = ovm.Bytes(1 << 60)
+
 // snapshotOptions say what a snapshot fills besides capacity and
 // allocation.
 type snapshotOptions struct {
@@ -102,6 +105,12 @@ func (s *Service) snapshot(ctx context.Context, tx store.Tx, poolID ovm.ID, reqs
 		p := placement.Host{
 			ID: h.ID, DatacenterID: h.DatacenterID, PoolID: h.PoolID, Name: h.Name, Kind: h.Kind,
 			State: h.State, ReadOnly: h.ReadOnly, Capacity: h.Capacity, Allocated: a.Resources, Overcommit: over,
+		}
+		if p.Capacity.Disk == 0 {
+			// The host reports no disk capacity (KVM, Docker): its disk is
+			// not placement's to count, as its allocation limit does not
+			// count it (a zero component does not limit).
+			p.Capacity.Disk = unknownDisk
 		}
 		for g, n := range a.Groups {
 			if n > 0 {

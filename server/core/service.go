@@ -148,6 +148,7 @@ func New(o Options) (*Service, error) {
 	s.tasks.Register(TaskSnapshotRevert, snapshotRevertHandler{s})
 	s.tasks.Register(TaskSnapshotDelete, snapshotDeleteHandler{s})
 	s.registerChefTasks()
+	s.tasks.Register(TaskInstanceMigrate, migrateHandler{s})
 	return s, nil
 }
 

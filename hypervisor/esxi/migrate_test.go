@@ -1,0 +1,68 @@
+package esxi
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/openovm/ovm/hypervisor"
+	"github.com/openovm/ovm/ovm"
+)
+
+// TestColdMigration moves a running VM between two ESX simulators: it is
+// powered off, its files copied, registered on the other host under the
+// same OVM id and powered on there; nothing of it is left on the first.
+// A live migration is refused as unsupported, with the reason.
+func TestColdMigration(t *testing.T) {
+	h1, h2 := newHost(t), newHost(t)
+	a1, a2 := h1.admin(t), h2.admin(t)
+	h1.makeTemplate(t, a1)
+	src, dst := h1.dial(t), h2.dial(t)
+	ctx := t.Context()
+	spec := vmSpec("mover")
+	_, err := src.Create(ctx, spec)
+	require.NoError(t, err, "Create")
+	t.Cleanup(func() {
+		for _, d := range []*Driver{src, dst} {
+			_ = d.Stop(context.Background(), hypervisor.ByID(spec.ID), hypervisor.StopOptions{Force: true})
+			_ = d.Delete(context.Background(), hypervisor.ByID(spec.ID))
+		}
+	})
+	ref := hypervisor.ByID(spec.ID)
+	require.NoError(t, src.Start(ctx, ref))
+
+	assert.True(t, src.Capabilities().ColdMigration, "Capabilities.ColdMigration")
+	assert.False(t, src.Capabilities().LiveMigration, "Capabilities.LiveMigration")
+	err = src.Migrate(ctx, ref, hypervisor.MigrationTarget{Kind: hypervisor.MigrateLive, Destination: dst}, nil)
+	require.ErrorIs(t, err, ovm.ErrUnsupported, "live migration on a standalone host: got %v", err)
+	assert.Contains(t, err.Error(), "vCenter")
+
+	var seen []int
+	require.NoError(t, src.Migrate(ctx, ref, hypervisor.MigrationTarget{Kind: hypervisor.MigrateCold, Destination: dst},
+		func(p int, _ string) { seen = append(seen, p) }), "cold Migrate")
+	assert.Equal(t, 100, seen[len(seen)-1], "last progress: got %v", seen)
+	assert.Greater(t, len(seen), 3, "progress reports: got %v", seen)
+
+	got, err := dst.Get(ctx, ref)
+	require.NoError(t, err, "Get on the destination")
+	assert.Equal(t, spec.ID, got.OVMID, "the OVM id travels with the VM")
+	assert.Equal(t, ovm.PowerRunning, got.Power, "power on the destination")
+	assert.Equal(t, spec.Spec.Memory, got.Memory)
+	assert.True(t, dsFileExists(t, a2, h2.ds, "mover/mover.vmx"), "the VMX on the destination's datastore")
+	_, err = src.Get(ctx, ref)
+	require.ErrorIs(t, err, ovm.ErrNotFound, "Get on the source after the move: got %v", err)
+	assert.False(t, dsFileExists(t, a1, h1.ds, "mover"), "the VM's directory left on the source")
+	assert.NotContains(t, vmNames(t, a1), "mover")
+
+	// Cancelled before it starts: nothing moves, the VM keeps running.
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	err = dst.Migrate(cctx, ref, hypervisor.MigrationTarget{Kind: hypervisor.MigrateCold, Destination: src}, nil)
+	require.Error(t, err, "a cancelled migration")
+	got, err = dst.Get(ctx, ref)
+	require.NoError(t, err)
+	assert.Equal(t, ovm.PowerRunning, got.Power, "after the cancelled migration")
+	assert.NotContains(t, vmNames(t, a1), "mover", "nothing registered on the other host")
+}
