@@ -134,6 +134,9 @@ type Capabilities struct {
 	Formats   []ovm.ImageFormat
 	// Attach: the driver implements Attacher.
 	Attach bool
+	// HotAttach: Attacher attaches to (and detaches from) a running
+	// instance; without it the instance must be stopped (cold attach).
+	HotAttach bool
 	// Snapshots: the driver implements Snapshotter.
 	Snapshots bool
 	// FromImage: CreateVolume accepts VolumeSpec.From.

@@ -140,6 +140,7 @@ func build(svc *core.Service, o Options) (http.Handler, huma.API) {
 	s.instanceRoutes()
 	s.consoleRoutes()
 	s.resourceRoutes()
+	s.storageRoutes()
 	s.taskRoutes()
 	s.alertRoutes()
 	finishDocument(api, core.NewSystem(svc).Tasks().Kinds())
