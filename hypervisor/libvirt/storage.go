@@ -42,11 +42,13 @@ const (
 )
 
 // Capabilities: dir and netfs pools, qcow2 and raw, snapshots, volumes
-// from templates. Volumes are attached when an instance is created.
+// from templates, attach (hot-plug to a running guest) and detach.
 func (s *Storage) Capabilities() storage.Capabilities {
 	return storage.Capabilities{
 		PoolKinds: []ovm.StoragePoolKind{ovm.StorageLocal, ovm.StorageShared, ovm.StorageNFS},
 		Formats:   []ovm.ImageFormat{ovm.FormatQCOW2, ovm.FormatRaw},
+		Attach:    true,
+		HotAttach: true,
 		Snapshots: true,
 		FromImage: true,
 	}
@@ -292,10 +294,23 @@ func (s *Storage) describeVolume(ctx context.Context, pool golibvirt.StoragePool
 	return volume{vol: vol, pool: pool, v: v}, nil
 }
 
-// GetVolume returns a volume by OVM id.
+// GetVolume returns a volume by OVM id, with the instance whose domain
+// uses it.
 func (s *Storage) GetVolume(ctx context.Context, id ovm.ID) (ovm.Volume, error) {
 	v, err := s.findVolume(ctx, id)
-	return v.v, err
+	if err != nil {
+		return v.v, err
+	}
+	all, err := s.d.scan(ctx)
+	if err != nil {
+		return v.v, err
+	}
+	for _, f := range all {
+		if diskOf(f.def, v.vol.Key) != nil {
+			v.v.AttachedTo = f.meta.ID
+		}
+	}
+	return v.v, nil
 }
 
 // ListVolumes lists a pool's OVM volumes.
