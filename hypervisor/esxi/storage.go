@@ -17,11 +17,11 @@ import (
 )
 
 // Storage is the storage driver of one ESXi host: its datastores (local and
-// NFS) are OVM storage pools, VMDKs on them are volumes. Snapshots on ESXi
-// are taken per VM (hypervisor.Snapshotter), not per disk, and disks are
-// attached when a VM is made, so the driver implements neither
-// storage.Snapshotter nor storage.Attacher. Its methods are safe for
-// concurrent use.
+// NFS) are OVM storage pools, VMDKs on them are volumes, attached to VMs
+// (hot-added to running ones) by storage.Attacher. Snapshots on ESXi are
+// taken per VM (hypervisor.Snapshotter), not per disk, so the driver does
+// not implement storage.Snapshotter. Its methods are safe for concurrent
+// use.
 type Storage struct {
 	c *conn
 }
@@ -34,13 +34,15 @@ const (
 	volumesDir     = "ovm-volumes" // volumes: ovm-volumes/<id>/<name>.vmdk
 )
 
-// Capabilities: local and NFS pools of VMDKs; no volume snapshots, no
-// attach after create, no volumes from images (VMs are made from templates
-// by the hypervisor driver).
+// Capabilities: local and NFS pools of VMDKs, attached to VMs (hot-add to
+// running ones); no volume snapshots, no volumes from images (VMs are made
+// from templates by the hypervisor driver).
 func (s *Storage) Capabilities() storage.Capabilities {
 	return storage.Capabilities{
 		PoolKinds: []ovm.StoragePoolKind{ovm.StorageLocal, ovm.StorageNFS},
 		Formats:   []ovm.ImageFormat{ovm.FormatVMDK},
+		Attach:    true,
+		HotAttach: true,
 	}
 }
 
@@ -428,6 +430,10 @@ func (s *Storage) GetVolume(ctx context.Context, id ovm.ID) (ovm.Volume, error) 
 		return ovm.Volume{}, err
 	}
 	v, _, err := s.c.findVolume(ctx, id)
+	if err != nil {
+		return v, err
+	}
+	v.AttachedTo, err = s.c.attachedTo(ctx, v.NativeID)
 	return v, err
 }
 
@@ -488,6 +494,11 @@ func (s *Storage) DeleteVolume(ctx context.Context, id ovm.ID) error {
 	v, _, err := c.findVolume(ctx, id)
 	if err != nil {
 		return err
+	}
+	if user, err := c.attachedTo(ctx, v.NativeID); err != nil {
+		return err
+	} else if user != "" {
+		return ovm.Errorf(ovm.KindConflict, "esxi %s: volume %s is attached to instance %s", c.host, id, user)
 	}
 	err = c.runTask(ctx, func(ctx context.Context) (*object.Task, error) {
 		return object.NewVirtualDiskManager(c.client).DeleteVirtualDisk(ctx, v.NativeID, c.dc)
