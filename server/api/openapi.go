@@ -18,6 +18,7 @@ var tags = []*huma.Tag{
 	{Name: "vapps", Description: "vApps: groups of instances deployed together, optionally on different hosts."},
 	{Name: "networks", Description: "A VDC's networks and their address ranges."},
 	{Name: "volumes", Description: "A VDC's data volumes."},
+	{Name: "storage-pools", Description: "Where disks live: local pools of one host and shared pools several hosts reach (administrators)."},
 	{Name: "tasks", Description: "The tasks that carry out changes on hosts: their steps, progress and log, as a list, one by one or as a stream."},
 	{Name: "alerts", Description: "HA alerts the host monitor raises (administrators)."},
 }

@@ -24,6 +24,10 @@ func volumeCommands() *command {
 			(*client.Client).GetVolume, volumeDetail)},
 		{name: "create", summary: "Create a volume", run: (*app).volumeCreate},
 		{name: "resize", summary: "Grow a volume", run: (*app).volumeResize},
+		{name: "attach", summary: "Attach a volume to a VM", run: (*app).volumeAttach},
+		{name: "detach", summary: "Detach a volume from its VM", run: taskCmd("volume", "Detach a volume from its VM.",
+			"wait for the task and show its progress", (*client.Client).DetachVolume,
+			func(a *app, vt apitypes.VolumeTask, wait bool) error { return a.afterVolumeTask(vt, wait, "detached") })},
 		{name: "delete", aliases: []string{"rm"}, summary: "Delete a detached volume", run: taskCmd("volume", "Delete a detached volume.",
 			"wait for the task and show its progress", (*client.Client).DeleteVolume,
 			func(a *app, vt apitypes.VolumeTask, wait bool) error { return a.afterVolumeTask(vt, wait, "deleted") })},
@@ -70,8 +74,9 @@ func (a *app) afterVolumeTask(vt apitypes.VolumeTask, wait bool, verb string) er
 }
 
 func (a *app) volumeCreate(path string, args []string) error {
-	f := a.flags(path, "NAME --size SIZE [--vdc VDC] [--wait]", "Create a volume (the disk quota now, the volume in a task).")
+	f := a.flags(path, "NAME --size SIZE [--pool STORAGE-POOL-ID] [--vdc VDC] [--wait]", "Create a volume (the disk quota now, the volume in a task).")
 	size := f.String("size", "", "the volume's size such as 10Gi")
+	pool := f.String("pool", "", "the id of the storage pool to make it in (default: a host's default pool)")
 	vdcRef := f.String("vdc", "", "the VDC to create in (administrators)")
 	wait := f.Bool("wait", false, "wait for the task and show its progress")
 	pos, err := f.parseN(args, "NAME")
@@ -89,7 +94,7 @@ func (a *app) volumeCreate(path string, args []string) error {
 	if err != nil {
 		return err
 	}
-	vt, err := cl.CreateVolume(a.ctx, apitypes.VolumeCreate{VDCID: vdc, Name: pos[0], Size: b, IdempotencyKey: newKey()})
+	vt, err := cl.CreateVolume(a.ctx, apitypes.VolumeCreate{VDCID: vdc, Name: pos[0], Size: b, StoragePoolID: ovm.ID(*pool), IdempotencyKey: newKey()})
 	if err != nil {
 		return err
 	}

@@ -50,6 +50,7 @@ func tree() *command {
 		datacenterCommands(),
 		poolCommands(),
 		hostCommands(),
+		storagePoolCommands(),
 		alertCommands(),
 		vdcCommands(),
 		userCommands(),
