@@ -21,6 +21,8 @@ import (
 // A's objects and on platform objects:
 //   - byID: the path names an object (A's, or a platform object): 404.
 //   - adminOnly: an administrators' route that names no object: 403.
+//   - hidden: an administrators' route that names no object and hides
+//     itself from tenants (the storage pools): 404.
 //   - inA: a create whose body names VDC A as its vdcId: 404.
 //   - listOwn: a list or read of one's own things: 200, with none of A's
 //     ids in the body; with ?vdcId=A (when the route takes it): 404.
@@ -34,6 +36,7 @@ type rule int
 const (
 	byID rule = iota
 	adminOnly
+	hidden
 	inA
 	listOwn
 	own
@@ -59,6 +62,8 @@ var crossTenantRules = map[string]rule{
 	"list-vapps": listOwn, "deploy-vapp": inA, "get-vapp": byID, "delete-vapp": byID,
 	"list-tasks": listOwn, "get-task": byID, "watch-task": byID,
 	"list-alerts": adminOnly, "get-alert": byID, "ack-alert": byID,
+	"list-storage-pools": hidden, "register-storage-pool": hidden, "get-storage-pool": byID, "update-storage-pool": byID,
+	"delete-storage-pool": byID, "attach-volume": byID, "detach-volume": byID,
 }
 
 // world is VDC A's objects and the platform's, by the collection a path
@@ -113,6 +118,7 @@ func buildWorld(t *testing.T, e *env) (world, tenant) {
 		Message: "no fence confirmed that host 1 is down"}, nil)
 	require.NoError(t, err)
 	w.ids["alerts"] = al.ID
+	w.ids["storage-pools"] = e.registerPool(map[string]any{"name": "disks-a", "kind": "local", "path": "/srv/disks", "hostIds": []ovm.ID{pl.hosts[0]}}).ID
 	for _, id := range w.ids {
 		w.all = append(w.all, id)
 	}
@@ -125,26 +131,29 @@ func buildWorld(t *testing.T, e *env) (world, tenant) {
 func bodies(w world) map[string]any {
 	spec := container()
 	return map[string]any{
-		"create-token":         map[string]any{"name": "b-token"},
-		"update-datacenter":    map[string]any{"description": "x"},
-		"create-datacenter":    map[string]any{"name": "dc-b"},
-		"update-pool":          map[string]any{"haEnabled": true},
-		"create-pool":          map[string]any{"name": "pool-b", "datacenterId": w.ids["datacenters"]},
-		"register-host":        map[string]any{"name": "host-b", "kind": "fake", "endpoint": "fake://host-b", "poolId": w.ids["pools"]},
-		"update-host":          map[string]any{"credentials": map[string]string{"username": "x"}},
-		"set-host-maintenance": map[string]any{"enabled": true},
-		"import-discovered":    map[string]any{"vdcId": w.vdcA, "name": "stolen"},
-		"create-vdc":           map[string]any{"name": "vdc-c", "poolId": w.ids["pools"], "quota": quota},
-		"set-vdc-quota":        map[string]any{"quota": ovm.Quota{}},
-		"create-user":          map[string]any{"name": "intruder", "role": "vdc-member", "vdcId": w.vdcA, "password": "long-enough-password"},
-		"update-user":          map[string]any{"disabled": true},
-		"create-network":       map[string]any{"vdcId": w.vdcA, "name": "net-b", "subnet": "10.8.0.0/24"},
-		"create-volume":        map[string]any{"vdcId": w.vdcA, "name": "vol-b", "sizeBytes": 1 << 20},
-		"resize-volume":        map[string]any{"sizeBytes": 2 << 30},
-		"create-instance":      map[string]any{"vdcId": w.vdcA, "name": "inst-b", "spec": spec},
-		"update-instance":      map[string]any{"labels": map[string]string{"owner": "b"}},
-		"exec-instance":        map[string]any{"command": []string{"hostname"}},
-		"deploy-vapp":          map[string]any{"vdcId": w.vdcA, "name": "app-b", "members": []map[string]any{{"name": "m1", "spec": spec}}},
+		"create-token":          map[string]any{"name": "b-token"},
+		"update-datacenter":     map[string]any{"description": "x"},
+		"create-datacenter":     map[string]any{"name": "dc-b"},
+		"update-pool":           map[string]any{"haEnabled": true},
+		"create-pool":           map[string]any{"name": "pool-b", "datacenterId": w.ids["datacenters"]},
+		"register-host":         map[string]any{"name": "host-b", "kind": "fake", "endpoint": "fake://host-b", "poolId": w.ids["pools"]},
+		"update-host":           map[string]any{"credentials": map[string]string{"username": "x"}},
+		"set-host-maintenance":  map[string]any{"enabled": true},
+		"import-discovered":     map[string]any{"vdcId": w.vdcA, "name": "stolen"},
+		"create-vdc":            map[string]any{"name": "vdc-c", "poolId": w.ids["pools"], "quota": quota},
+		"set-vdc-quota":         map[string]any{"quota": ovm.Quota{}},
+		"create-user":           map[string]any{"name": "intruder", "role": "vdc-member", "vdcId": w.vdcA, "password": "long-enough-password"},
+		"update-user":           map[string]any{"disabled": true},
+		"create-network":        map[string]any{"vdcId": w.vdcA, "name": "net-b", "subnet": "10.8.0.0/24"},
+		"create-volume":         map[string]any{"vdcId": w.vdcA, "name": "vol-b", "sizeBytes": 1 << 20},
+		"resize-volume":         map[string]any{"sizeBytes": 2 << 30},
+		"create-instance":       map[string]any{"vdcId": w.vdcA, "name": "inst-b", "spec": spec},
+		"update-instance":       map[string]any{"labels": map[string]string{"owner": "b"}},
+		"exec-instance":         map[string]any{"command": []string{"hostname"}},
+		"register-storage-pool": map[string]any{"name": "pool-b", "kind": "local", "path": "/srv/b", "hostIds": []ovm.ID{w.ids["hosts"]}},
+		"update-storage-pool":   map[string]any{"templateLibrary": true},
+		"attach-volume":         map[string]any{"instanceId": w.ids["instances"]},
+		"deploy-vapp":           map[string]any{"vdcId": w.vdcA, "name": "app-b", "members": []map[string]any{{"name": "m1", "spec": spec}}},
 	}
 }
 
@@ -221,6 +230,8 @@ func TestCrossTenant(t *testing.T) {
 				assert.Equal(t, http.StatusNotFound, got.status, "%s %s as tenant B: got %s, want 404", o.method, path, got)
 			case adminOnly:
 				assert.Equal(t, http.StatusForbidden, got.status, "%s %s as tenant B: got %s, want 403", o.method, path, got)
+			case hidden:
+				assert.Equal(t, http.StatusNotFound, got.status, "%s %s as tenant B: got %s, want 404", o.method, path, got)
 			case inA:
 				assert.Equal(t, http.StatusNotFound, got.status, "%s %s into vdc A as tenant B: got %s, want 404", o.method, path, got)
 			case listOwn:
