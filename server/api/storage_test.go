@@ -296,6 +296,34 @@ func TestVolumeAttachFake(t *testing.T) {
 		assert.Contains(t, problemOf(t, r).Detail, "cannot add a mount to an existing (let alone a running) container")
 	})
 
+	t.Run("a container takes volumes at create", func(t *testing.T) {
+		cv, task := e.createVolume(tn.token, map[string]any{"name": "cdata", "sizeBytes": ovm.GiB, "storagePoolId": here.ID})
+		require.Equal(t, ovm.TaskSucceeded, task.State)
+		spec := container()
+		spec["disks"] = []map[string]any{{"volumeId": cv.Volume.ID, "mountPath": "/data"}}
+		var it core.InstanceTask
+		e.must(http.StatusAccepted, "POST", "/v1/instances", tn.token, map[string]any{"name": "c2", "spec": spec}).decode(t, &it)
+		require.Equal(t, ovm.TaskSucceeded, e.waitTask(tn.token, it.Task.ID).State)
+		var inst ovm.Instance
+		e.must(http.StatusOK, "GET", "/v1/instances/"+string(it.Instance.ID), e.admin, nil).decode(t, &inst)
+		assert.Equal(t, host, inst.Status.HostID, "placed on the host that reaches the volume's local pool")
+		var v core.VolumeInfo
+		e.must(http.StatusOK, "GET", "/v1/volumes/"+string(cv.Volume.ID), tn.token, nil).decode(t, &v)
+		assert.Equal(t, it.Instance.ID, v.AttachedTo)
+
+		r := e.do("POST", "/v1/instances", tn.token, map[string]any{"name": "c3", "spec": spec})
+		assert.Equal(t, http.StatusConflict, r.status, "a volume attached already: got %s", r)
+		vmSpec := map[string]any{"type": "vm", "cpuMilli": 1000, "memoryBytes": 256 << 20,
+			"image": map[string]string{"format": "qcow2", "name": "tiny"}, "disks": []map[string]any{{"volumeId": cv.Volume.ID}}}
+		r = e.do("POST", "/v1/instances", tn.token, map[string]any{"name": "vm-vol", "spec": vmSpec})
+		require.Equal(t, http.StatusUnprocessableEntity, r.status, "a VM given a volume at create: got %s", r)
+		assert.Contains(t, fieldLocations(problemOf(t, r)), "body.spec.disks[0].volumeId")
+		spec["disks"] = []map[string]any{{"volumeId": ovm.NewID(), "mountPath": "/data"}}
+		r = e.do("POST", "/v1/instances", tn.token, map[string]any{"name": "c4", "spec": spec})
+		require.Equal(t, http.StatusUnprocessableEntity, r.status, "an unknown volume: got %s", r)
+		assert.Contains(t, fieldLocations(problemOf(t, r)), "body.spec.disks[0].volumeId")
+	})
+
 	t.Run("unknown instance", func(t *testing.T) {
 		r := e.do("POST", volPath+"/attach", tn.token, map[string]any{"instanceId": ovm.NewID()})
 		require.Equal(t, http.StatusUnprocessableEntity, r.status, "got %s", r)

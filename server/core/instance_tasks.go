@@ -260,6 +260,9 @@ func (h createHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
 			if spec.NICs, err = s.realiseNetworks(ctx, r, tg); err != nil {
 				return err
 			}
+			if spec.Disks, err = s.volumeAttachments(ctx, tg.inst); err != nil {
+				return err
+			}
 			got, err := tg.hv.Create(ctx, spec)
 			if err != nil {
 				return err

@@ -69,8 +69,8 @@ func validateInstance(name string, spec ovm.InstanceSpec, prefix string, f *ovm.
 	}
 	f.Merge(prefix+"spec", spec.Validate())
 	for i, d := range spec.Disks {
-		if !d.VolumeID.IsZero() {
-			f.Addf(prefix+"spec.disks["+itoa(i)+"].volumeId", "attaching existing volumes at create is not supported yet")
+		if !d.VolumeID.IsZero() && spec.Type != ovm.TypeContainer {
+			f.Addf(prefix+"spec.disks["+itoa(i)+"].volumeId", "volumes are given at create to containers; attach one to a VM with attach-volume once it exists")
 		}
 	}
 }
@@ -135,6 +135,9 @@ func (s *Service) createInstance(ctx context.Context, tx store.Tx, p auth.Princi
 		return noRoom(p, res[0].Err, req)
 	}
 	id := ovm.NewID()
+	if err := claimVolumes(ctx, tx, v.ID, id, spec, res[0].HostID); err != nil {
+		return err
+	}
 	inst, task, err := s.recordInstance(ctx, tx, v, id, in.Name, spec, "", res[0].HostID, fl.limit[res[0].HostID], in.Start)
 	*out = InstanceTask{Instance: inst, Task: &task}
 	return err

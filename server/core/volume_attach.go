@@ -312,3 +312,92 @@ func (h volumeDetachHandler) Finish(ctx context.Context, r *tasks.Run, state ovm
 		return nil
 	})
 }
+
+// volumeStorage returns the recorded storage pool of a volume that an
+// instance's disk names ("" when the volume is in its host's default pool,
+// or gone: claimVolumes names that field).
+func volumeStorage(ctx context.Context, tx store.Tx, id ovm.ID) (ovm.ID, error) {
+	v, _, err := getAs[volumeRecord](ctx, tx, store.KindVolume, id)
+	switch {
+	case ovm.KindOf(err) == ovm.KindNotFound || !id.Valid():
+		return "", nil
+	case err != nil:
+		return "", err
+	}
+	switch _, _, err := getAs[storagePoolRecord](ctx, tx, store.KindStoragePool, v.StoragePoolID); {
+	case err == nil:
+		return v.StoragePoolID, nil
+	case ovm.KindOf(err) == ovm.KindNotFound:
+		return "", nil
+	default:
+		return "", err
+	}
+}
+
+// claimVolumes attaches the volumes a new container's disks name to it, in
+// the transaction that records it: each must be a ready volume of the VDC,
+// attached to no instance, in storage its host reaches.
+func claimVolumes(ctx context.Context, tx store.Tx, vdc, instID ovm.ID, spec ovm.InstanceSpec, host ovm.ID) error {
+	for i, d := range spec.Disks {
+		if d.VolumeID.IsZero() {
+			continue
+		}
+		field := "spec.disks[" + itoa(i) + "].volumeId"
+		v, r, err := getAs[volumeRecord](ctx, tx, store.KindVolume, d.VolumeID)
+		if err == nil && v.VDCID != vdc {
+			err = ovm.NotFound("volume", d.VolumeID)
+		}
+		if err != nil {
+			return fieldNotFound(err, field)
+		}
+		if v.Phase != ovm.PhaseReady {
+			return conflictf("volume %s is %s", v.Name, v.Phase)
+		}
+		if cur, attached, err := attachedInstance(ctx, tx, v); err != nil {
+			return err
+		} else if attached {
+			return conflictf("volume %s is attached to instance %s (%s)", v.Name, cur.Name, cur.ID)
+		}
+		ok, err := volumeReaches(ctx, tx, v, host)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return invalid("invalid instance", field, fmt.Sprintf("volume %s is in storage the instance's host does not reach", v.Name))
+		}
+		v.AttachedTo = instID
+		if err := save(ctx, tx, &r, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// volumeAttachments resolves the volumes a container's disks name for its
+// driver: each volume with its storage pool and mount path. A VM gets
+// none (its volumes are attached once it exists).
+func (s *Service) volumeAttachments(ctx context.Context, inst instanceRecord) ([]hypervisor.DiskAttachment, error) {
+	if inst.Spec.Type != ovm.TypeContainer {
+		return nil, nil
+	}
+	var out []hypervisor.DiskAttachment
+	for _, d := range inst.Spec.Disks {
+		if d.VolumeID.IsZero() {
+			continue
+		}
+		v, err := viewAs[volumeRecord](ctx, s, store.KindVolume, d.VolumeID)
+		if err != nil {
+			return nil, err
+		}
+		pool := ovm.StoragePool{ID: v.StoragePoolID, Kind: ovm.StorageLocal}
+		switch rec, err := viewAs[storagePoolRecord](ctx, s, store.KindStoragePool, v.StoragePoolID); {
+		case err == nil:
+			pool = rec.StoragePool
+			pool.ID = rec.native(inst.Status.HostID)
+		case ovm.KindOf(err) != ovm.KindNotFound:
+			return nil, err
+		}
+		out = append(out, hypervisor.DiskAttachment{Volume: v.Volume, Pool: pool, MountPath: d.MountPath})
+	}
+	return out, nil
+}
