@@ -26,7 +26,10 @@ type Storage struct {
 	c *conn
 }
 
-var _ storage.Driver = (*Storage)(nil)
+var (
+	_ storage.Driver     = (*Storage)(nil)
+	_ storage.Discoverer = (*Storage)(nil)
+)
 
 // The names OVM gives its marks and files on a datastore.
 const (
@@ -237,13 +240,27 @@ func (s *Storage) ListPools(ctx context.Context) ([]ovm.StoragePool, error) {
 	if err := s.c.ready(ctx, "list pools"); err != nil {
 		return nil, err
 	}
+	return s.listPools(ctx, false)
+}
+
+// DiscoverPools lists every datastore of the host as a pool: those that
+// are no pool yet with an empty ID (storage.Discoverer).
+func (s *Storage) DiscoverPools(ctx context.Context) ([]ovm.StoragePool, error) {
+	if err := s.c.ready(ctx, "discover pools"); err != nil {
+		return nil, err
+	}
+	return s.listPools(ctx, true)
+}
+
+// listPools lists the pools, and with all the datastores that are none.
+func (s *Storage) listPools(ctx context.Context, all bool) ([]ovm.StoragePool, error) {
 	dss, err := s.c.datastores(ctx)
 	if err != nil {
 		return nil, s.c.wrap(err, "list pools")
 	}
 	out := []ovm.StoragePool{}
 	for _, d := range dss {
-		if d.id == "" {
+		if d.id == "" && !all {
 			continue
 		}
 		p, _, err := s.c.pool(ctx, d)

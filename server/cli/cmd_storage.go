@@ -26,7 +26,9 @@ func storagePoolCommands() *command {
 		{name: "delete", aliases: []string{"rm"}, summary: "Delete a storage pool that holds nothing OVM made", run: taskCmd("storage pool",
 			"Delete a storage pool that holds nothing OVM made (a registered one is removed from its hosts; a discovered one is forgotten).",
 			"wait for the task and show its progress", (*client.Client).DeleteStoragePool,
-			func(a *app, pt apitypes.StoragePoolTask, wait bool) error { return a.afterPoolTask(pt, wait, "deleted") })},
+			func(a *app, pt apitypes.StoragePoolTask, wait bool) error {
+				return a.afterPoolTask(pt, wait, "deleted")
+			})},
 	}}
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/store"
+	"github.com/openovm/ovm/storage"
 )
 
 // syncStoragePools is the storage part of inventory sync: it lists a
@@ -26,7 +27,11 @@ func (s *Service) syncStoragePools(ctx context.Context, h hostRecord, guard Guar
 	}
 	cctx, cancel := context.WithTimeout(ctx, s.o.DriverTimeout)
 	defer cancel()
-	found, err := st.ListPools(cctx)
+	list := st.ListPools
+	if d, ok := st.(storage.Discoverer); ok {
+		list = d.DiscoverPools
+	}
+	found, err := list(cctx)
 	if err != nil {
 		return fmt.Errorf("list the storage pools of host %s: %w", h.Name, err)
 	}

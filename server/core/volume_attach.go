@@ -36,6 +36,10 @@ func (s *Service) volumePool(ctx context.Context, tx store.Tx, p auth.Principal,
 	if rec.Phase != ovm.PhaseReady {
 		return rec, invalid("invalid volume", "storagePoolId", fmt.Sprintf("storage pool %s is %s, not ready", id, rec.Phase))
 	}
+	if len(rec.Natives) == 0 && rec.NativeName != "" && ovm.ValidateName(rec.NativeName) != "" {
+		return rec, invalid("invalid volume", "storagePoolId", fmt.Sprintf("storage pool %s is %q on its host, which OVM cannot adopt (%s): rename it there, or register a pool",
+			id, rec.NativeName, ovm.ValidateName(rec.NativeName)))
+	}
 	pool, _, err := getAs[ovm.ResourcePool](ctx, tx, store.KindPool, v.PoolID)
 	if err != nil {
 		return rec, err
