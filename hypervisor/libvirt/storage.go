@@ -184,11 +184,19 @@ func (s *Storage) ListPools(ctx context.Context) ([]ovm.StoragePool, error) {
 }
 
 // DeletePool removes an empty pool (its directory too); a pool holding a
-// volume is ovm.ErrConflict.
+// volume is ovm.ErrConflict. The pool is refreshed first (another host of
+// a shared pool may have changed it); a pool whose storage is gone (its
+// shared directory removed through another host) is only forgotten.
 func (s *Storage) DeletePool(ctx context.Context, id ovm.ID) error {
 	pool, err := s.lookupPool(ctx, id)
 	if err != nil {
 		return err
+	}
+	if active, err := rpc(ctx, func() (int32, error) { return s.d.l.StoragePoolIsActive(pool) }); err == nil && active == 1 {
+		if err := RefreshPool(ctx, s.d.l, pool); err != nil {
+			_ = do(ctx, func() error { return s.d.l.StoragePoolDestroy(pool) })
+			return wrap(do(ctx, func() error { return s.d.l.StoragePoolUndefine(pool) }), "libvirt: undefine pool %s", pool.Name)
+		}
 	}
 	vols, err := s.poolVolumes(ctx, pool, true)
 	if err != nil {

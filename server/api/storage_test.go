@@ -198,6 +198,16 @@ func TestStoragePoolsFake(t *testing.T) {
 		assert.Zero(t, e.pool(local.ID).Allocated, "the delete gives the pool back its room")
 	})
 
+	t.Run("a volume in the shared pool", func(t *testing.T) {
+		vt, task := e.createVolume(e.admin, map[string]any{"vdcId": tn.vdc, "name": "onnas", "sizeBytes": ovm.GiB, "storagePoolId": shared.ID})
+		require.Equal(t, ovm.TaskSucceeded, task.State, "%+v", task)
+		assert.Equal(t, shared.ID, vt.Volume.StoragePoolID)
+		assert.Equal(t, ovm.GiB, e.pool(shared.ID).Allocated)
+		var del core.VolumeTask
+		e.must(http.StatusAccepted, "DELETE", "/v1/volumes/"+string(vt.Volume.ID), e.admin, nil).decode(t, &del)
+		require.Equal(t, ovm.TaskSucceeded, e.waitTask(e.admin, del.Task.ID).State)
+	})
+
 	t.Run("bad volume pools", func(t *testing.T) {
 		other := e.setupOtherPool(t)
 		for _, tt := range []struct {

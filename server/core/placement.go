@@ -97,6 +97,12 @@ func (s *Service) snapshot(ctx context.Context, tx store.Tx, poolID ovm.ID, reqs
 	ph := make([]placement.Host, 0, len(hosts))
 	for _, h := range hosts {
 		a := allocs[h.ID]
+		if h.Capacity.Disk == 0 {
+			// A host that reports no disk capacity (libvirt) takes disks
+			// without a limit, as its guarded allocation does: what it
+			// holds must not make it refuse the next request.
+			a.Resources.Disk = 0
+		}
 		over := pools[h.PoolID].Overcommit
 		fl.limit[h.ID] = over.Apply(h.Capacity)
 		p := placement.Host{
