@@ -53,7 +53,9 @@ func deviceFlags(f found) (golibvirt.DomainDeviceModifyFlags, bool) {
 // AttachVolume attaches a volume to the domain of an instance as the next
 // free virtio disk: to the running guest and its definition (hot-plug) when
 // it runs, else to its definition. Attaching it again to the same domain
-// does nothing; a volume another domain uses is ovm.ErrConflict.
+// does nothing. It does not scan the host's other domains: the caller
+// keeps a volume on one instance (the server's record does), and QEMU's
+// image lock refuses a disk another running guest has open.
 func (s *Storage) AttachVolume(ctx context.Context, volumeID, instanceID ovm.ID) error {
 	v, err := s.findVolumeFresh(ctx, volumeID)
 	if err != nil {
@@ -65,11 +67,6 @@ func (s *Storage) AttachVolume(ctx context.Context, volumeID, instanceID ovm.ID)
 	}
 	if diskOf(f.def, v.vol.Key) != nil {
 		return nil
-	}
-	if dom, err := s.attachedTo(ctx, v.vol.Key); err != nil {
-		return err
-	} else if dom != "" {
-		return ovm.Errorf(ovm.KindConflict, "volume %s is attached to domain %s", volumeID, dom)
 	}
 	format := string(v.v.Format)
 	if format == "" {

@@ -31,6 +31,9 @@ var (
 type Storage struct {
 	d  *Driver
 	mu sync.Mutex // serialises the free-space check with the create or resize
+
+	keysMu sync.Mutex
+	keys   map[ovm.ID]string // volume id to libvirt key (path), checked on use
 }
 
 // Storage returns the host's storage driver.
@@ -258,8 +261,51 @@ type volume struct {
 	v    ovm.Volume
 }
 
-// findVolume finds the volume with OVM id id in any pool.
+// findVolume finds the volume with OVM id id in any pool: by the key this
+// driver saw last for the id (checked against the volume's name), else by
+// a scan of the pools.
 func (s *Storage) findVolume(ctx context.Context, id ovm.ID) (volume, error) {
+	if v, ok := s.knownVolume(ctx, id); ok {
+		return v, nil
+	}
+	v, err := s.scanVolume(ctx, id)
+	if err == nil {
+		s.keysMu.Lock()
+		if s.keys == nil {
+			s.keys = map[ovm.ID]string{}
+		}
+		s.keys[id] = v.vol.Key
+		s.keysMu.Unlock()
+	}
+	return v, err
+}
+
+// knownVolume looks a volume up by the key remembered for its id.
+func (s *Storage) knownVolume(ctx context.Context, id ovm.ID) (volume, bool) {
+	s.keysMu.Lock()
+	key, ok := s.keys[id]
+	s.keysMu.Unlock()
+	if !ok {
+		return volume{}, false
+	}
+	vol, err := rpc(ctx, func() (golibvirt.StorageVol, error) { return s.d.l.StorageVolLookupByKey(key) })
+	if err == nil {
+		if _, vid, _, named := parseVolumeName(vol.Name); named && vid == id {
+			if pool, err := rpc(ctx, func() (golibvirt.StoragePool, error) { return s.d.l.StoragePoolLookupByVolume(vol) }); err == nil {
+				if v, err := s.describeVolume(ctx, pool, vol); err == nil {
+					return v, true
+				}
+			}
+		}
+	}
+	s.keysMu.Lock()
+	delete(s.keys, id)
+	s.keysMu.Unlock()
+	return volume{}, false
+}
+
+// scanVolume finds the volume with OVM id id in the active pools.
+func (s *Storage) scanVolume(ctx context.Context, id ovm.ID) (volume, error) {
 	pools, err := rpc(ctx, func() ([]golibvirt.StoragePool, error) {
 		p, _, err := s.d.l.ConnectListAllStoragePools(1, golibvirt.ConnectListStoragePoolsActive)
 		return p, err

@@ -95,14 +95,19 @@ func (s *Service) CreateVolume(ctx context.Context, p auth.Principal, in CreateV
 				return err
 			}
 			reqs := []placement.Request{{Name: in.Name, Demand: ovm.Resources{Disk: in.Size}}}
+			hostDisk := ovm.Resources{Disk: in.Size}
 			var pool storagePoolRecord
 			if in.StoragePoolID != "" {
 				if pool, err = s.volumePool(ctx, tx, p, v, in.StoragePoolID); err != nil {
 					return err
 				}
-				reqs[0].SharedStorage = []ovm.ID{pool.ID}
+				// The pool's capacity guards the volume (chargePool), not
+				// the disk its host reports: placement picks a host the
+				// pool reaches. A local pool's volume is still held on
+				// its host; a shared pool's is not on the host's disks.
+				reqs[0].SharedStorage, reqs[0].Demand = []ovm.ID{pool.ID}, ovm.Resources{}
 				if pool.Kind.Shared() {
-					reqs[0].Demand = ovm.Resources{} // on the shared storage, not the host's disks
+					hostDisk = ovm.Resources{}
 				}
 				if err := chargePool(ctx, tx, pool.ID, in.Size); err != nil {
 					return poolFull(p, err, "sizeBytes")
@@ -117,8 +122,8 @@ func (s *Service) CreateVolume(ctx context.Context, p auth.Principal, in CreateV
 			}
 			host := res[0].HostID
 			var held hostHold
-			if reqs[0].Demand.Disk > 0 {
-				if err := setHold(ctx, tx, &held, hostHold{HostID: host, Resources: reqs[0].Demand}, fl.limit[host]); err != nil {
+			if hostDisk.Disk > 0 {
+				if err := setHold(ctx, tx, &held, hostHold{HostID: host, Resources: hostDisk}, fl.limit[host]); err != nil {
 					return hostFull(err, in.Name)
 				}
 			}
