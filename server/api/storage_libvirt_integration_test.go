@@ -174,6 +174,19 @@ func TestStorageLibvirt(t *testing.T) {
 	vm1 := kvmVM(t, e, tn, lhs, template, "vm1", true)
 	vm2 := kvmVM(t, e, tn, lhs, template, "vm2", false)
 	require.NotEqual(t, vm1.Status.HostID, vm2.Status.HostID, "the two VMs are spread over the two hosts")
+
+	t.Run("boot disks count against the pool they are in", func(t *testing.T) {
+		var pg core.Page[apitypes.StoragePoolInfo]
+		e.must(http.StatusOK, "GET", "/v1/storage-pools?limit=1000", e.admin, nil).decode(t, &pg)
+		size := qcow2Size(t, template)
+		for _, vm := range []ovm.Instance{vm1, vm2} {
+			i := slices.IndexFunc(pg.Items, func(p apitypes.StoragePoolInfo) bool {
+				return p.Path == opts["disks"] && slices.Contains(p.HostIDs, vm.Status.HostID)
+			})
+			require.GreaterOrEqual(t, i, 0, "the disk pool of host %s is recorded: %+v", vm.Status.HostID, pg.Items)
+			assert.Equal(t, size, pg.Items[i].Allocated, "the boot disk of %s in pool %s", vm.Name, pg.Items[i].Name)
+		}
+	})
 	vt, task := e.createVolume(tn.token, map[string]any{"name": "data", "sizeBytes": 64 * ovm.MiB, "storagePoolId": pool.ID})
 	require.Equal(t, ovm.TaskSucceeded, task.State, "%+v", task)
 	var vol core.VolumeInfo
@@ -214,6 +227,19 @@ func TestStorageLibvirt(t *testing.T) {
 		r := e.do("POST", "/v1/volumes", tn.token, map[string]any{"name": "big", "sizeBytes": ovm.GiB, "storagePoolId": pool.ID})
 		require.Equal(t, http.StatusUnprocessableEntity, r.status, "got %s", r)
 		assert.Contains(t, fieldLocations(problemOf(t, r)), "body.sizeBytes")
+	})
+
+	t.Run("a deleted VM gives its boot disk back", func(t *testing.T) {
+		var del core.InstanceTask
+		e.must(http.StatusAccepted, "DELETE", "/v1/instances/"+string(vm2.ID), tn.token, nil).decode(t, &del)
+		require.Equal(t, ovm.TaskSucceeded, e.waitTask(tn.token, del.Task.ID).State)
+		var pg core.Page[apitypes.StoragePoolInfo]
+		e.must(http.StatusOK, "GET", "/v1/storage-pools?limit=1000", e.admin, nil).decode(t, &pg)
+		i := slices.IndexFunc(pg.Items, func(p apitypes.StoragePoolInfo) bool {
+			return p.Path == opts["disks"] && slices.Contains(p.HostIDs, vm2.Status.HostID)
+		})
+		require.GreaterOrEqual(t, i, 0)
+		assert.Zero(t, pg.Items[i].Allocated, "pool %s after the delete", pg.Items[i].Name)
 	})
 
 	t.Run("delete removes the pool from both daemons", func(t *testing.T) {

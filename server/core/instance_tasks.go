@@ -351,7 +351,14 @@ func (s *Service) countDisks(ctx context.Context, id ovm.ID, made ovm.Bytes) err
 		return nil // nothing made beyond volumes: nothing to write
 	}
 	return s.update(ctx, id, func(ctx context.Context, tx store.Tx, inst *instanceRecord) error {
+		charged, err := chargeBootPool(ctx, tx, inst, made)
+		if err != nil {
+			return err
+		}
 		extra := made - inst.Reserved.Disk
+		if extra <= 0 && charged {
+			return nil
+		}
 		if extra <= 0 {
 			return errNoChange // counted already (a step run again, an evacuation)
 		}
@@ -492,6 +499,10 @@ func releaseInstance(ctx context.Context, tx store.Tx, inst *instanceRecord) err
 	if err := setHold(ctx, tx, &inst.Held, hostHold{}, ovm.Resources{}); err != nil {
 		return err
 	}
+	if err := chargePool(ctx, tx, inst.PoolHeld.PoolID, -inst.PoolHeld.Bytes); err != nil {
+		return err
+	}
+	inst.PoolHeld = poolHold{}
 	if err := dropClaim(ctx, tx, inst.Claim); err != nil {
 		return err
 	}

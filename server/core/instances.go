@@ -29,6 +29,9 @@ type instanceRecord struct {
 	// Claim is the claim of the object an imported instance holds on its
 	// host, dropped with the instance.
 	Claim ovm.ID `json:"claim,omitempty"`
+	// PoolHeld is what the disks made for the instance hold of the storage
+	// pool they are in (chargeBootPool).
+	PoolHeld poolHold `json:"poolHeld,omitzero"`
 }
 
 // resizeState is a resize in flight.

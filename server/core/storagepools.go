@@ -608,3 +608,66 @@ func (s *Service) registerStorageTasks() {
 	s.tasks.Register(TaskVolumeAttach, volumeAttachHandler{s})
 	s.tasks.Register(TaskVolumeDetach, volumeDetachHandler{s})
 }
+
+// poolHold is what a record holds of a storage pool's capacity.
+type poolHold struct {
+	PoolID ovm.ID    `json:"poolId,omitempty"`
+	Bytes  ovm.Bytes `json:"bytes,omitempty"`
+}
+
+// bootPool returns the recorded storage pool a host makes instances' own
+// disks in: a KVM host's disks directory, an ESXi host's datastore option;
+// "" when none is recorded (or the kind makes none).
+func bootPool(ctx context.Context, tx store.Tx, hostID ovm.ID) (ovm.ID, error) {
+	h, _, err := getAs[hostRecord](ctx, tx, store.KindHost, hostID)
+	if err != nil {
+		return "", err
+	}
+	var match func(storagePoolRecord) bool
+	switch h.Kind {
+	case ovm.HostKVM:
+		dir := h.Options["disks"]
+		if _, after, ok := strings.Cut(dir, ":"); ok && !strings.HasPrefix(dir, "/") {
+			dir = after
+		}
+		match = func(r storagePoolRecord) bool { return dir != "" && r.Path == dir }
+	case ovm.HostESXi:
+		ds := h.Options["datastore"]
+		match = func(r storagePoolRecord) bool { return ds != "" && (r.NativeName == ds || r.Name == ds) }
+	default:
+		return "", nil
+	}
+	rs, err := listAll(ctx, tx, store.Filter{Kind: store.KindStoragePool})
+	if err != nil {
+		return "", err
+	}
+	for _, r := range rs {
+		rec, err := decode[storagePoolRecord](r)
+		if err != nil {
+			return "", err
+		}
+		if rec.reaches(hostID) && match(rec) {
+			return rec.ID, nil
+		}
+	}
+	return "", nil
+}
+
+// chargeBootPool charges the disks made for an instance (its boot disk, the
+// copy of its template) to the storage pool its host made them in, once;
+// a full pool fails the create like a full quota. It reports whether it
+// charged now.
+func chargeBootPool(ctx context.Context, tx store.Tx, inst *instanceRecord, made ovm.Bytes) (bool, error) {
+	if inst.PoolHeld.PoolID != "" || made <= 0 || inst.Status.HostID == "" {
+		return false, nil
+	}
+	pool, err := bootPool(ctx, tx, inst.Status.HostID)
+	if err != nil || pool == "" {
+		return false, err
+	}
+	if err := chargePool(ctx, tx, pool, made); err != nil {
+		return false, fmt.Errorf("the disks made for instance %s take %s: %w", inst.Name, made, err)
+	}
+	inst.PoolHeld = poolHold{PoolID: pool, Bytes: made}
+	return true, nil
+}
