@@ -105,7 +105,7 @@ func (d *Driver) prepare(ctx context.Context, spec hypervisor.CreateSpec, virt s
 			_ = deleteVolumePath(c, d.l, p)
 		}
 	}
-	tpool, err := d.ensureDirPool(ctx, d.cfg.Templates)
+	tpool, err := d.ensureDirPool(ctx, d.templates())
 	if err != nil {
 		return DomainSpec{}, nil, err
 	}

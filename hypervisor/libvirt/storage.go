@@ -463,7 +463,7 @@ func (s *Storage) CreateVolume(ctx context.Context, spec storage.VolumeSpec) (ov
 
 // template finds an image in the driver's template pool.
 func (s *Storage) template(ctx context.Context, img ovm.ImageRef) (string, ovm.Bytes, error) {
-	tpool, err := s.d.ensureDirPool(ctx, s.d.cfg.Templates)
+	tpool, err := s.d.ensureDirPool(ctx, s.d.templates())
 	if err != nil {
 		return "", 0, err
 	}

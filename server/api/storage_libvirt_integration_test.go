@@ -351,3 +351,46 @@ func BenchmarkVolumeAttachKVM(b *testing.B) {
 	b.ReportMetric(float64(cli.Milliseconds())/n, "virsh-ms/op")
 	b.ReportMetric(api.Seconds()/cli.Seconds(), "api/virsh")
 }
+
+// TestTemplateLibraryLibvirt: a storage pool flagged as template library
+// on the test libvirtd is where its VMs' templates come from: a template
+// only that pool holds makes a VM; once the flag is off, the same create
+// fails naming the missing template, and nothing is left.
+func TestTemplateLibraryLibvirt(t *testing.T) {
+	uri, _, _ := libvirtTestHost(t)
+	pools := testEnvVar(t, "OVM_TEST_LIBVIRT_POOLS")
+	e, hosts, tn, opts, template := kvmPlatform(t, uri)
+	lh := libvirthost.Dial(t, uri, opts)
+	short := string(ovm.NewID().Short())
+	dir := filepath.Join(pools, "lib-"+short)
+	lib := e.registerPool(map[string]any{"name": "lib-" + short, "kind": "local", "path": dir, "hostIds": hosts, "templateLibrary": true})
+	t.Cleanup(func() { removeLibvirtPool(lh, lib.ID, dir) })
+	assert.True(t, lib.TemplateLibrary)
+	src, err := os.ReadFile(template)
+	require.NoError(t, err)
+	image := "libonly-" + short + ".qcow2"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, image), src, 0o644))
+	_, err = os.Stat(filepath.Join(filepath.Dir(template), image))
+	require.True(t, os.IsNotExist(err), "the template is not in the host's configured templates directory")
+
+	create := func(name string) (core.InstanceTask, ovm.Task) {
+		var it core.InstanceTask
+		e.must(http.StatusAccepted, "POST", "/v1/instances", tn.token, map[string]any{"name": name,
+			"spec": map[string]any{"type": "vm", "cpuMilli": 1000, "memoryBytes": 64 << 20,
+				"image": map[string]string{"format": "qcow2", "name": image}}}).decode(t, &it)
+		t.Cleanup(func() {
+			lh.RemoveDomain(name + "-" + string(it.Instance.ID.Short()))
+			lh.RemoveVolumes(it.Instance.ID)
+		})
+		return it, e.waitTask(tn.token, it.Task.ID)
+	}
+	_, done := create("fromlib")
+	require.Equal(t, ovm.TaskSucceeded, done.State, "a VM from the library's template: %+v", done)
+
+	r := e.must(http.StatusOK, "GET", "/v1/storage-pools/"+string(lib.ID), e.admin, nil)
+	e.must(http.StatusOK, "PATCH", "/v1/storage-pools/"+string(lib.ID), e.admin, map[string]any{"templateLibrary": false}, "If-Match", r.header.Get("ETag"))
+	it, done := create("nolib")
+	require.Equal(t, ovm.TaskRolledBack, done.State, "without the library: %+v", done)
+	assert.Contains(t, done.Error, image, "the task names the missing template")
+	assert.Empty(t, lh.Volumes(t, it.Instance.ID), "nothing left in the disk pool")
+}

@@ -263,6 +263,9 @@ func (h createHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
 			if spec.Disks, err = s.volumeAttachments(ctx, tg.inst); err != nil {
 				return err
 			}
+			if err := s.useTemplateLibrary(ctx, tg.host); err != nil {
+				return err
+			}
 			got, err := tg.hv.Create(ctx, spec)
 			if err != nil {
 				return err

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/openovm/ovm/hypervisor"
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/apitypes"
 	"github.com/openovm/ovm/server/auth"
@@ -670,4 +671,46 @@ func chargeBootPool(ctx context.Context, tx store.Tx, inst *instanceRecord, made
 	}
 	inst.PoolHeld = poolHold{PoolID: pool, Bytes: made}
 	return true, nil
+}
+
+// useTemplateLibrary points a host's driver at the template library pool
+// that reaches the host (the ready pool flagged templateLibrary, the first
+// by name when several are), or back at its configured templates when
+// none does. Drivers without hypervisor.TemplateLibrary are left alone.
+func (s *Service) useTemplateLibrary(ctx context.Context, h hostRecord) error {
+	conn, err := s.connect(ctx, h)
+	if err != nil {
+		return err
+	}
+	lib, ok := conn.Hypervisor.(hypervisor.TemplateLibrary)
+	if !ok {
+		return nil
+	}
+	var best *storagePoolRecord
+	err = s.view(ctx, func(ctx context.Context, tx store.Tx) error {
+		rs, err := listAll(ctx, tx, store.Filter{Kind: store.KindStoragePool})
+		if err != nil {
+			return err
+		}
+		for _, r := range rs {
+			rec, err := decode[storagePoolRecord](r)
+			if err != nil {
+				return err
+			}
+			if rec.TemplateLibrary && rec.Phase == ovm.PhaseReady && rec.reaches(h.ID) && (best == nil || rec.Name < best.Name) {
+				best = &rec
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	var pool ovm.StoragePool
+	if best != nil {
+		spec := best.spec(h.ID)
+		pool = ovm.StoragePool{ID: spec.ID, Name: spec.Name, Kind: spec.Kind, Path: spec.Path}
+	}
+	lib.UseTemplateLibrary(pool)
+	return nil
 }
