@@ -115,13 +115,13 @@ func (a *app) hostIDs(refs []string) ([]ovm.ID, error) {
 }
 
 func (a *app) storagePoolRegister(path string, args []string) error {
-	f := a.flags(path, "NAME --kind local|shared|nfs --host HOST [--host HOST...] [--path DIR] [--server S --export DIR] [--capacity SIZE] [--templates] [--wait]",
+	f := a.flags(path, "NAME --kind local|shared|nfs --host HOST [--host HOST...] [--path DIR] [--nfs-server S --export DIR] [--capacity SIZE] [--templates] [--wait]",
 		"Register a storage pool on hosts: a local pool on one host, a shared or NFS pool on several.")
 	kind := f.String("kind", "", "local, shared (a path every host mounts) or nfs")
 	var hosts multi
 	f.Var(&hosts, "host", "a host `NAME|ID` that reaches the pool; repeatable")
 	dir := f.String("path", "", "the directory on each host (the NFS mount point for nfs)")
-	server := f.String("server", "", "the NFS server (nfs)")
+	server := f.String("nfs-server", "", "the NFS server (nfs)")
 	export := f.String("export", "", "the exported directory (nfs)")
 	capacity := f.String("capacity", "", "the capacity OVM allocates up to, such as 500Gi (default: what the hosts report)")
 	templates := f.Bool("templates", false, "take VM templates from this pool")
