@@ -158,6 +158,29 @@ func TestStoragePoolsFake(t *testing.T) {
 		e.must(http.StatusOK, "GET", "/v1/storage-pools/"+string(beside), e.admin, nil)
 	})
 
+	t.Run("sync keeps a shared path one pool", func(t *testing.T) {
+		// Each host has its own pool (its own id) over one shared path.
+		ids := []ovm.ID{ovm.NewID(), ovm.NewID()}
+		for i, h := range []ovm.ID{h1, h2} {
+			_, err := e.fakeHost(h).Storage.CreatePool(context.Background(), storage.PoolSpec{ID: ids[i], Name: "common", Kind: ovm.StorageShared, Path: "/mnt/common"})
+			require.NoError(t, err)
+			e.must(http.StatusOK, "POST", "/v1/hosts/"+string(h)+"/sync", e.admin, nil)
+		}
+		var pg core.Page[apitypes.StoragePoolInfo]
+		e.must(http.StatusOK, "GET", "/v1/storage-pools", e.admin, nil).decode(t, &pg)
+		var found []apitypes.StoragePoolInfo
+		for _, p := range pg.Items {
+			if p.Path == "/mnt/common" {
+				found = append(found, p)
+			}
+		}
+		require.Len(t, found, 1, "one record for the shared path: %+v", pg.Items)
+		assert.ElementsMatch(t, []ovm.ID{h1, h2}, found[0].HostIDs)
+		assert.ElementsMatch(t, []apitypes.StoragePoolHost{{HostID: h1, NativeID: string(ids[0])}, {HostID: h2, NativeID: string(ids[1])}}, found[0].Hosts,
+			"each host's own id of the pool")
+		assert.Equal(t, "common", found[0].Name, "a shared pool found by sync keeps its name")
+	})
+
 	t.Run("volumes in a chosen pool count against its capacity", func(t *testing.T) {
 		vt, task := e.createVolume(tn.token, map[string]any{"name": "data1", "sizeBytes": 4 * ovm.GiB, "storagePoolId": local.ID})
 		require.Equal(t, ovm.TaskSucceeded, task.State, "%+v", task)
@@ -237,6 +260,17 @@ func TestStoragePoolsFake(t *testing.T) {
 		for _, h := range []ovm.ID{h1, h2} {
 			_, err := e.fakeHost(h).Storage.GetPool(context.Background(), shared.ID)
 			assert.ErrorIs(t, err, ovm.ErrNotFound, "the pool is gone from host %s", h)
+		}
+	})
+
+	t.Run("a deleted host leaves its pools", func(t *testing.T) {
+		r := e.must(http.StatusOK, "GET", "/v1/hosts/"+string(h2), e.admin, nil)
+		e.must(http.StatusNoContent, "DELETE", "/v1/hosts/"+string(h2), e.admin, nil, "If-Match", r.header.Get("ETag"))
+		var pg core.Page[apitypes.StoragePoolInfo]
+		e.must(http.StatusOK, "GET", "/v1/storage-pools", e.admin, nil).decode(t, &pg)
+		for _, p := range pg.Items {
+			assert.NotContains(t, p.HostIDs, h2, "pool %s", p.Name)
+			assert.NotEqual(t, "host2-scratch", p.Name, "a discovered pool of the deleted host alone is forgotten")
 		}
 	})
 }

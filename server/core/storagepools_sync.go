@@ -190,3 +190,34 @@ func saveIfChanged(ctx context.Context, tx store.Tx, sp *storedPool, before stor
 	}
 	return save(ctx, tx, &sp.r, sp.rec)
 }
+
+// forgetPoolHost drops a deleted host from the storage pools: a pool keeps
+// its other hosts, and a discovered pool left without hosts (holding
+// nothing OVM made) is forgotten.
+func forgetPoolHost(ctx context.Context, tx store.Tx, hostID ovm.ID) error {
+	rs, err := listAll(ctx, tx, store.Filter{Kind: store.KindStoragePool})
+	if err != nil {
+		return err
+	}
+	for _, r := range rs {
+		rec, err := decode[storagePoolRecord](r)
+		if err != nil {
+			return err
+		}
+		if !rec.reaches(hostID) {
+			continue
+		}
+		rec.HostIDs = slices.DeleteFunc(rec.HostIDs, func(id ovm.ID) bool { return id == hostID })
+		delete(rec.Natives, hostID)
+		if len(rec.HostIDs) == 0 && rec.Discovered && rec.Allocated == 0 {
+			if err := tx.Delete(ctx, store.KindStoragePool, rec.ID, r.Version); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := save(ctx, tx, &r, rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
