@@ -52,25 +52,42 @@ func volumeDetail(w io.Writer, v apitypes.VolumeInfo) {
 
 // afterVolumeTask prints a volume change, after its task with wait.
 func (a *app) afterVolumeTask(vt apitypes.VolumeTask, wait bool, verb string) error {
-	if wait && vt.Task != nil {
-		if err := a.waitAll(vt.Task); err != nil {
-			return err
+	if err := a.waitTask(&vt.Task, wait, verb, func() {
+		if v, err := a.mustClient().GetVolume(a.ctx, vt.Volume.ID); err == nil {
+			vt.Volume = v
 		}
-		if verb != "deleted" {
-			if v, err := a.mustClient().GetVolume(a.ctx, vt.Volume.ID); err == nil {
-				vt.Volume = v
-			}
-		}
-		if t, err := a.mustClient().GetTask(a.ctx, vt.Task.ID); err == nil {
-			vt.Task = &t
-		}
+	}); err != nil {
+		return err
 	}
 	return a.show(vt, func(w io.Writer) {
 		fmt.Fprintf(w, "Volume %s (%s, %s) %s.\n", vt.Volume.Name, vt.Volume.ID, vt.Volume.Size, pending(verb, vt.Task != nil && !wait))
-		if vt.Task != nil && !wait {
-			fmt.Fprintf(w, "Task %s %s; follow it with 'ovm task watch %s'.\n", vt.Task.ID, vt.Task.State, vt.Task.ID)
-		}
+		followTask(w, vt.Task, wait)
 	})
+}
+
+// waitTask waits, with wait, for the task of a change, then reads the task
+// again and (but after a delete) the object, through refresh.
+func (a *app) waitTask(task **ovm.Task, wait bool, verb string, refresh func()) error {
+	if !wait || *task == nil {
+		return nil
+	}
+	if err := a.waitAll(*task); err != nil {
+		return err
+	}
+	if verb != "deleted" {
+		refresh()
+	}
+	if t, err := a.mustClient().GetTask(a.ctx, (*task).ID); err == nil {
+		*task = &t
+	}
+	return nil
+}
+
+// followTask says how to follow a task not waited for.
+func followTask(w io.Writer, task *ovm.Task, wait bool) {
+	if task != nil && !wait {
+		fmt.Fprintf(w, "Task %s %s; follow it with 'ovm task watch %s'.\n", task.ID, task.State, task.ID)
+	}
 }
 
 func (a *app) volumeCreate(path string, args []string) error {

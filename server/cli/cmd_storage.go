@@ -78,24 +78,16 @@ func storagePoolDetail(w io.Writer, p apitypes.StoragePoolInfo) {
 
 // afterPoolTask prints a storage pool change, after its task with wait.
 func (a *app) afterPoolTask(pt apitypes.StoragePoolTask, wait bool, verb string) error {
-	if wait && pt.Task != nil {
-		if err := a.waitAll(pt.Task); err != nil {
-			return err
+	if err := a.waitTask(&pt.Task, wait, verb, func() {
+		if p, err := a.mustClient().GetStoragePool(a.ctx, pt.Pool.ID); err == nil {
+			pt.Pool = p
 		}
-		if verb != "deleted" {
-			if p, err := a.mustClient().GetStoragePool(a.ctx, pt.Pool.ID); err == nil {
-				pt.Pool = p
-			}
-		}
-		if t, err := a.mustClient().GetTask(a.ctx, pt.Task.ID); err == nil {
-			pt.Task = &t
-		}
+	}); err != nil {
+		return err
 	}
 	return a.show(pt, func(w io.Writer) {
 		fmt.Fprintf(w, "Storage pool %s (%s, %s) %s.\n", pt.Pool.Name, pt.Pool.ID, pt.Pool.Kind, pending(verb, pt.Task != nil && !wait))
-		if pt.Task != nil && !wait {
-			fmt.Fprintf(w, "Task %s %s; follow it with 'ovm task watch %s'.\n", pt.Task.ID, pt.Task.State, pt.Task.ID)
-		}
+		followTask(w, pt.Task, wait)
 	})
 }
 

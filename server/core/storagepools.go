@@ -473,11 +473,17 @@ func (h storagePoolEnsureHandler) Steps(t *store.TaskRecord) ([]tasks.Step, erro
 
 // Finish marks a pool whose hosts did not all take it failed, with why.
 func (h storagePoolEnsureHandler) Finish(ctx context.Context, r *tasks.Run, state ovm.TaskState, cause error) error {
+	return h.s.failPool(ctx, r, state, "", cause)
+}
+
+// failPool marks the pool of a task that did not succeed failed, with
+// why.
+func (s *Service) failPool(ctx context.Context, r *tasks.Run, state ovm.TaskState, prefix string, cause error) error {
 	if state == ovm.TaskSucceeded {
 		return nil
 	}
-	return h.s.updatePool(ctx, r.Task().TargetID, func(rec *storagePoolRecord) error {
-		rec.Phase, rec.Message, rec.PendingTask = ovm.PhaseFailed, causeText(cause), ""
+	return s.updatePool(ctx, r.Task().TargetID, func(rec *storagePoolRecord) error {
+		rec.Phase, rec.Message, rec.PendingTask = ovm.PhaseFailed, prefix+causeText(cause), ""
 		return nil
 	})
 }
@@ -522,13 +528,7 @@ func (h storagePoolDeleteHandler) Steps(t *store.TaskRecord) ([]tasks.Step, erro
 
 // Finish marks a pool whose delete failed.
 func (h storagePoolDeleteHandler) Finish(ctx context.Context, r *tasks.Run, state ovm.TaskState, cause error) error {
-	if state == ovm.TaskSucceeded {
-		return nil
-	}
-	return h.s.updatePool(ctx, r.Task().TargetID, func(rec *storagePoolRecord) error {
-		rec.Phase, rec.Message, rec.PendingTask = ovm.PhaseFailed, "delete failed: "+causeText(cause), ""
-		return nil
-	})
+	return h.s.failPool(ctx, r, state, "delete failed: ", cause)
 }
 
 // chargePool changes what OVM allocated in a pool by delta, refusing to
@@ -638,17 +638,13 @@ func bootPool(ctx context.Context, tx store.Tx, hostID ovm.ID) (ovm.ID, error) {
 	default:
 		return "", nil
 	}
-	rs, err := listAll(ctx, tx, store.Filter{Kind: store.KindStoragePool})
+	pools, err := allPools(ctx, tx)
 	if err != nil {
 		return "", err
 	}
-	for _, r := range rs {
-		rec, err := decode[storagePoolRecord](r)
-		if err != nil {
-			return "", err
-		}
-		if rec.reaches(hostID) && match(rec) {
-			return rec.ID, nil
+	for _, sp := range pools {
+		if sp.rec.reaches(hostID) && match(sp.rec) {
+			return sp.rec.ID, nil
 		}
 	}
 	return "", nil
@@ -688,15 +684,12 @@ func (s *Service) useTemplateLibrary(ctx context.Context, h hostRecord) error {
 	}
 	var best *storagePoolRecord
 	err = s.view(ctx, func(ctx context.Context, tx store.Tx) error {
-		rs, err := listAll(ctx, tx, store.Filter{Kind: store.KindStoragePool})
+		pools, err := allPools(ctx, tx)
 		if err != nil {
 			return err
 		}
-		for _, r := range rs {
-			rec, err := decode[storagePoolRecord](r)
-			if err != nil {
-				return err
-			}
+		for _, sp := range pools {
+			rec := sp.rec
 			if rec.TemplateLibrary && rec.Phase == ovm.PhaseReady && rec.reaches(h.ID) && (best == nil || rec.Name < best.Name) {
 				best = &rec
 			}

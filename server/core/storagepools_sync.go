@@ -49,6 +49,24 @@ type storedPool struct {
 	r   store.Record
 }
 
+// allPools reads every storage pool record (there are few: a platform's
+// pools, not its disks).
+func allPools(ctx context.Context, tx store.Tx) ([]storedPool, error) {
+	rs, err := listAll(ctx, tx, store.Filter{Kind: store.KindStoragePool})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]storedPool, 0, len(rs))
+	for _, r := range rs {
+		rec, err := decode[storagePoolRecord](r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, storedPool{rec: rec, r: r})
+	}
+	return out, nil
+}
+
 // recordPools brings the pool records in line with the pools host lists:
 // a pool known by its id on the host (or, shared, by its path or NFS
 // export) learns the host and its size; any other is recorded as
@@ -57,17 +75,9 @@ type storedPool struct {
 // host when OVM holds nothing in it. Registered pools keep their hosts:
 // the administrator changes those.
 func recordPools(ctx context.Context, tx store.Tx, h ovm.Host, found []ovm.StoragePool, now time.Time) error {
-	rs, err := listAll(ctx, tx, store.Filter{Kind: store.KindStoragePool})
+	pools, err := allPools(ctx, tx)
 	if err != nil {
 		return err
-	}
-	pools := make([]storedPool, 0, len(rs))
-	for _, r := range rs {
-		rec, err := decode[storagePoolRecord](r)
-		if err != nil {
-			return err
-		}
-		pools = append(pools, storedPool{rec: rec, r: r})
 	}
 	seen := map[ovm.ID]bool{}
 	for _, fp := range found {
@@ -195,15 +205,12 @@ func saveIfChanged(ctx context.Context, tx store.Tx, sp *storedPool, before stor
 // its other hosts, and a discovered pool left without hosts (holding
 // nothing OVM made) is forgotten.
 func forgetPoolHost(ctx context.Context, tx store.Tx, hostID ovm.ID) error {
-	rs, err := listAll(ctx, tx, store.Filter{Kind: store.KindStoragePool})
+	pools, err := allPools(ctx, tx)
 	if err != nil {
 		return err
 	}
-	for _, r := range rs {
-		rec, err := decode[storagePoolRecord](r)
-		if err != nil {
-			return err
-		}
+	for _, sp := range pools {
+		rec, r := sp.rec, sp.r
 		if !rec.reaches(hostID) {
 			continue
 		}
