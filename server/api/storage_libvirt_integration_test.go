@@ -223,6 +223,14 @@ func TestStorageLibvirt(t *testing.T) {
 		detach(t)
 	})
 
+	t.Run("resize", func(t *testing.T) {
+		var rt core.VolumeTask
+		e.must(http.StatusAccepted, "PATCH", volPath, tn.token, map[string]any{"sizeBytes": 96 * ovm.MiB}).decode(t, &rt)
+		require.Equal(t, ovm.TaskSucceeded, e.waitTask(tn.token, rt.Task.ID).State)
+		assert.Equal(t, 96*ovm.MiB, qcow2Size(t, vol.NativeID), "the volume's file grew")
+		assert.Equal(t, 96*ovm.MiB, e.pool(pool.ID).Allocated)
+	})
+
 	t.Run("over the pool's capacity", func(t *testing.T) {
 		r := e.do("POST", "/v1/volumes", tn.token, map[string]any{"name": "big", "sizeBytes": ovm.GiB, "storagePoolId": pool.ID})
 		require.Equal(t, http.StatusUnprocessableEntity, r.status, "got %s", r)

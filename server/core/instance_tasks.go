@@ -69,6 +69,8 @@ type target struct {
 	puller hypervisor.ImagePuller
 	// net is the host's network driver; nil when its kind has none.
 	net network.Driver
+	// lib is the driver's template library facet; nil when it has none.
+	lib hypervisor.TemplateLibrary
 }
 
 // load reads an instance, its host and its networks, and connects to the
@@ -105,6 +107,9 @@ func (s *Service) load(ctx context.Context, instID, hostID ovm.ID) (target, erro
 	t.net = conn.Network
 	if p, ok := conn.Hypervisor.(hypervisor.ImagePuller); ok {
 		t.puller = p
+	}
+	if l, ok := conn.Hypervisor.(hypervisor.TemplateLibrary); ok {
+		t.lib = l
 	}
 	return t, nil
 }
@@ -263,7 +268,7 @@ func (h createHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
 			if spec.Disks, err = s.volumeAttachments(ctx, tg.inst); err != nil {
 				return err
 			}
-			if err := s.useTemplateLibrary(ctx, tg.host); err != nil {
+			if err := s.useTemplateLibrary(ctx, tg); err != nil {
 				return err
 			}
 			got, err := tg.hv.Create(ctx, spec)

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/openovm/ovm/hypervisor"
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/apitypes"
 	"github.com/openovm/ovm/server/auth"
@@ -673,17 +672,13 @@ func chargeBootPool(ctx context.Context, tx store.Tx, inst *instanceRecord, made
 // that reaches the host (the ready pool flagged templateLibrary, the first
 // by name when several are), or back at its configured templates when
 // none does. Drivers without hypervisor.TemplateLibrary are left alone.
-func (s *Service) useTemplateLibrary(ctx context.Context, h hostRecord) error {
-	conn, err := s.connect(ctx, h)
-	if err != nil {
-		return err
-	}
-	lib, ok := conn.Hypervisor.(hypervisor.TemplateLibrary)
-	if !ok {
+func (s *Service) useTemplateLibrary(ctx context.Context, tg target) error {
+	if tg.lib == nil {
 		return nil
 	}
+	h := tg.host
 	var best *storagePoolRecord
-	err = s.view(ctx, func(ctx context.Context, tx store.Tx) error {
+	err := s.view(ctx, func(ctx context.Context, tx store.Tx) error {
 		pools, err := allPools(ctx, tx)
 		if err != nil {
 			return err
@@ -704,6 +699,6 @@ func (s *Service) useTemplateLibrary(ctx context.Context, h hostRecord) error {
 		spec := best.spec(h.ID)
 		pool = ovm.StoragePool{ID: spec.ID, Name: spec.Name, Kind: spec.Kind, Path: spec.Path}
 	}
-	lib.UseTemplateLibrary(pool)
+	tg.lib.UseTemplateLibrary(pool)
 	return nil
 }
