@@ -401,4 +401,35 @@ func TestTemplateLibraryLibvirt(t *testing.T) {
 	require.Equal(t, ovm.TaskRolledBack, done.State, "without the library: %+v", done)
 	assert.Contains(t, done.Error, image, "the task names the missing template")
 	assert.Empty(t, lh.Volumes(t, it.Instance.ID), "nothing left in the disk pool")
+
+	t.Run("a full disk pool fails the create", func(t *testing.T) {
+		e.must(http.StatusOK, "POST", "/v1/hosts/"+string(hosts[0])+"/sync", e.admin, nil)
+		var pg core.Page[apitypes.StoragePoolInfo]
+		e.must(http.StatusOK, "GET", "/v1/storage-pools", e.admin, nil).decode(t, &pg)
+		i := slices.IndexFunc(pg.Items, func(p apitypes.StoragePoolInfo) bool { return p.Path == opts["disks"] })
+		require.GreaterOrEqual(t, i, 0, "the disk pool is recorded: %+v", pg.Items)
+		disks := pg.Items[i]
+		r := e.must(http.StatusOK, "GET", "/v1/storage-pools/"+string(disks.ID), e.admin, nil)
+		e.must(http.StatusOK, "PATCH", "/v1/storage-pools/"+string(disks.ID), e.admin, map[string]any{"capacityBytes": ovm.MiB}, "If-Match", r.header.Get("ETag"))
+		var before ovm.VDC
+		e.must(http.StatusOK, "GET", "/v1/vdcs/"+string(tn.vdc), tn.token, nil).decode(t, &before)
+
+		var it core.InstanceTask
+		e.must(http.StatusAccepted, "POST", "/v1/instances", tn.token, map[string]any{"name": "nofit",
+			"spec": map[string]any{"type": "vm", "cpuMilli": 1000, "memoryBytes": 64 << 20,
+				"image": map[string]string{"format": "qcow2", "name": filepath.Base(template)}}}).decode(t, &it)
+		t.Cleanup(func() {
+			lh.RemoveDomain("nofit-" + string(it.Instance.ID.Short()))
+			lh.RemoveVolumes(it.Instance.ID)
+		})
+		done := e.waitTask(tn.token, it.Task.ID)
+		require.Equal(t, ovm.TaskRolledBack, done.State, "%+v", done)
+		assert.Contains(t, done.Error, "the storage pool has no room")
+		assert.NotContains(t, done.Error, "free", "a tenant does not read the pool's room")
+		assert.Empty(t, lh.Volumes(t, it.Instance.ID), "the boot disk is removed")
+		var after ovm.VDC
+		e.must(http.StatusOK, "GET", "/v1/vdcs/"+string(tn.vdc), tn.token, nil).decode(t, &after)
+		assert.Equal(t, before.Usage.Disk, after.Usage.Disk, "the quota is given back")
+		assert.Zero(t, e.pool(disks.ID).Allocated)
+	})
 }

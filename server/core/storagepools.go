@@ -662,7 +662,11 @@ func chargeBootPool(ctx context.Context, tx store.Tx, inst *instanceRecord, made
 		return false, err
 	}
 	if err := chargePool(ctx, tx, pool, made); err != nil {
-		return false, fmt.Errorf("the disks made for instance %s take %s: %w", inst.Name, made, err)
+		if _, full := err.(*poolFullError); full {
+			// Task text a tenant reads: no pool name, no room.
+			return false, ovm.Errorf(ovm.KindUnavailable, "the storage pool has no room for the %s of disks of instance %s", made, inst.Name)
+		}
+		return false, err
 	}
 	inst.PoolHeld = poolHold{PoolID: pool, Bytes: made}
 	return true, nil
