@@ -38,6 +38,10 @@ const (
 	PhaseDeleting Phase = "deleting"
 	PhaseLost     Phase = "lost"    // its host failed and it could not be restarted
 	PhaseUnknown  Phase = "unknown" // its host failed and no fence confirmed it is down
+	// A volume's phases while a task changes it.
+	PhaseResizing  Phase = "resizing"
+	PhaseAttaching Phase = "attaching"
+	PhaseDetaching Phase = "detaching"
 )
 
 // DiskSpec is one disk of an instance: a new volume (Size, optionally from

@@ -24,13 +24,20 @@ type StoragePool struct {
 	Kind StoragePoolKind `json:"kind"`
 	// Path is the directory on each host (local, shared) or the mount point
 	// (NFS). Server and Export name the NFS export.
-	Path      string    `json:"path,omitempty"`
-	Server    string    `json:"server,omitempty"`
-	Export    string    `json:"export,omitempty"`
-	Capacity  Bytes     `json:"capacityBytes"`
-	Used      Bytes     `json:"usedBytes"`
-	HostIDs   []ID      `json:"hostIds,omitempty"` // hosts that see it
-	CreatedAt time.Time `json:"createdAt"`
+	Path     string `json:"path,omitempty"`
+	Server   string `json:"server,omitempty"`
+	Export   string `json:"export,omitempty"`
+	Capacity Bytes  `json:"capacityBytes"`
+	Used     Bytes  `json:"usedBytes"`
+	// Allocated is what the disks OVM made in the pool are given (volumes,
+	// boot disks, template copies), counted at their full size: the
+	// server's account, which may not pass Capacity.
+	Allocated Bytes `json:"allocatedBytes"`
+	// TemplateLibrary marks the pool VM templates are taken from on its
+	// hosts.
+	TemplateLibrary bool      `json:"templateLibrary"`
+	HostIDs         []ID      `json:"hostIds,omitempty"` // hosts that see it
+	CreatedAt       time.Time `json:"createdAt"`
 }
 
 // Volume is a disk: a VM's disk image or a container volume.

@@ -119,6 +119,14 @@ type Attacher interface {
 	DetachVolume(ctx context.Context, volumeID ovm.ID) error
 }
 
+// Discoverer lists every storage pool a host has, those OVM did not make
+// too (an ESXi datastore without OVM's mark has an empty ID; CreatePool
+// with its name adopts it). Drivers whose ListPools already lists every
+// pool of the host do not implement it.
+type Discoverer interface {
+	DiscoverPools(ctx context.Context) ([]ovm.StoragePool, error)
+}
+
 // Snapshotter is the volume snapshot facet.
 type Snapshotter interface {
 	CreateSnapshot(ctx context.Context, volumeID ovm.ID, name string) (ovm.Snapshot, error)
@@ -134,6 +142,9 @@ type Capabilities struct {
 	Formats   []ovm.ImageFormat
 	// Attach: the driver implements Attacher.
 	Attach bool
+	// HotAttach: Attacher attaches to (and detaches from) a running
+	// instance; without it the instance must be stopped (cold attach).
+	HotAttach bool
 	// Snapshots: the driver implements Snapshotter.
 	Snapshots bool
 	// FromImage: CreateVolume accepts VolumeSpec.From.

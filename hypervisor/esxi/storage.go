@@ -17,16 +17,19 @@ import (
 )
 
 // Storage is the storage driver of one ESXi host: its datastores (local and
-// NFS) are OVM storage pools, VMDKs on them are volumes. Snapshots on ESXi
-// are taken per VM (hypervisor.Snapshotter), not per disk, and disks are
-// attached when a VM is made, so the driver implements neither
-// storage.Snapshotter nor storage.Attacher. Its methods are safe for
-// concurrent use.
+// NFS) are OVM storage pools, VMDKs on them are volumes, attached to VMs
+// (hot-added to running ones) by storage.Attacher. Snapshots on ESXi are
+// taken per VM (hypervisor.Snapshotter), not per disk, so the driver does
+// not implement storage.Snapshotter. Its methods are safe for concurrent
+// use.
 type Storage struct {
 	c *conn
 }
 
-var _ storage.Driver = (*Storage)(nil)
+var (
+	_ storage.Driver     = (*Storage)(nil)
+	_ storage.Discoverer = (*Storage)(nil)
+)
 
 // The names OVM gives its marks and files on a datastore.
 const (
@@ -34,13 +37,15 @@ const (
 	volumesDir     = "ovm-volumes" // volumes: ovm-volumes/<id>/<name>.vmdk
 )
 
-// Capabilities: local and NFS pools of VMDKs; no volume snapshots, no
-// attach after create, no volumes from images (VMs are made from templates
-// by the hypervisor driver).
+// Capabilities: local and NFS pools of VMDKs, attached to VMs (hot-add to
+// running ones); no volume snapshots, no volumes from images (VMs are made
+// from templates by the hypervisor driver).
 func (s *Storage) Capabilities() storage.Capabilities {
 	return storage.Capabilities{
 		PoolKinds: []ovm.StoragePoolKind{ovm.StorageLocal, ovm.StorageNFS},
 		Formats:   []ovm.ImageFormat{ovm.FormatVMDK},
+		Attach:    true,
+		HotAttach: true,
 	}
 }
 
@@ -235,13 +240,27 @@ func (s *Storage) ListPools(ctx context.Context) ([]ovm.StoragePool, error) {
 	if err := s.c.ready(ctx, "list pools"); err != nil {
 		return nil, err
 	}
+	return s.listPools(ctx, false)
+}
+
+// DiscoverPools lists every datastore of the host as a pool: those that
+// are no pool yet with an empty ID (storage.Discoverer).
+func (s *Storage) DiscoverPools(ctx context.Context) ([]ovm.StoragePool, error) {
+	if err := s.c.ready(ctx, "discover pools"); err != nil {
+		return nil, err
+	}
+	return s.listPools(ctx, true)
+}
+
+// listPools lists the pools, and with all the datastores that are none.
+func (s *Storage) listPools(ctx context.Context, all bool) ([]ovm.StoragePool, error) {
 	dss, err := s.c.datastores(ctx)
 	if err != nil {
 		return nil, s.c.wrap(err, "list pools")
 	}
 	out := []ovm.StoragePool{}
 	for _, d := range dss {
-		if d.id == "" {
+		if d.id == "" && !all {
 			continue
 		}
 		p, _, err := s.c.pool(ctx, d)
@@ -428,6 +447,10 @@ func (s *Storage) GetVolume(ctx context.Context, id ovm.ID) (ovm.Volume, error) 
 		return ovm.Volume{}, err
 	}
 	v, _, err := s.c.findVolume(ctx, id)
+	if err != nil {
+		return v, err
+	}
+	v.AttachedTo, err = s.c.attachedTo(ctx, v.NativeID)
 	return v, err
 }
 
@@ -488,6 +511,11 @@ func (s *Storage) DeleteVolume(ctx context.Context, id ovm.ID) error {
 	v, _, err := c.findVolume(ctx, id)
 	if err != nil {
 		return err
+	}
+	if user, err := c.attachedTo(ctx, v.NativeID); err != nil {
+		return err
+	} else if user != "" {
+		return ovm.Errorf(ovm.KindConflict, "esxi %s: volume %s is attached to instance %s", c.host, id, user)
 	}
 	err = c.runTask(ctx, func(ctx context.Context) (*object.Task, error) {
 		return object.NewVirtualDiskManager(c.client).DeleteVirtualDisk(ctx, v.NativeID, c.dc)

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	golibvirt "github.com/digitalocean/go-libvirt"
@@ -106,6 +107,8 @@ type Driver struct {
 
 	idsMu sync.Mutex
 	ids   map[ovm.ID]golibvirt.UUID // OVM id to domain UUID, checked on use
+
+	library atomic.Pointer[PoolRef] // the template library in use, when set
 }
 
 // Dial connects to the libvirtd at cfg.URI within ctx. A URI that does not

@@ -105,7 +105,7 @@ func (d *Driver) prepare(ctx context.Context, spec hypervisor.CreateSpec, virt s
 			_ = deleteVolumePath(c, d.l, p)
 		}
 	}
-	tpool, err := d.ensureDirPool(ctx, d.cfg.Templates)
+	tpool, err := d.ensureDirPool(ctx, d.templates())
 	if err != nil {
 		return DomainSpec{}, nil, err
 	}
@@ -115,10 +115,6 @@ func (d *Driver) prepare(ctx context.Context, spec hypervisor.CreateSpec, virt s
 	}
 	if err != nil {
 		return DomainSpec{}, nil, wrap(err, "libvirt: look up template %s", spec.Spec.Image.Name)
-	}
-	tpath, err := rpc(ctx, func() (string, error) { return d.l.StorageVolGetPath(tvol) })
-	if err != nil {
-		return DomainSpec{}, nil, wrap(err, "libvirt: path of template %s", spec.Spec.Image.Name)
 	}
 	if err := ctx.Err(); err != nil {
 		return DomainSpec{}, nil, err
@@ -142,8 +138,7 @@ func (d *Driver) prepare(ctx context.Context, spec hypervisor.CreateSpec, virt s
 		return DomainSpec{}, nil, err
 	}
 	if !ok {
-		if _, boot, err = createVolume(ctx, d.l, dpool,
-			VolumeXML(bootName, capacity, "qcow2", tpath, string(spec.Spec.Image.Format))); err != nil {
+		if boot, err = copyTemplate(ctx, d.l, dpool, tvol, bootName, tcap, capacity); err != nil {
 			return DomainSpec{}, nil, err
 		}
 		made = append(made, boot)

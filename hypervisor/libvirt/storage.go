@@ -31,6 +31,9 @@ var (
 type Storage struct {
 	d  *Driver
 	mu sync.Mutex // serialises the free-space check with the create or resize
+
+	keysMu sync.Mutex
+	keys   map[ovm.ID]string // volume id to libvirt key (path), checked on use
 }
 
 // Storage returns the host's storage driver.
@@ -42,11 +45,13 @@ const (
 )
 
 // Capabilities: dir and netfs pools, qcow2 and raw, snapshots, volumes
-// from templates. Volumes are attached when an instance is created.
+// from templates, attach (hot-plug to a running guest) and detach.
 func (s *Storage) Capabilities() storage.Capabilities {
 	return storage.Capabilities{
 		PoolKinds: []ovm.StoragePoolKind{ovm.StorageLocal, ovm.StorageShared, ovm.StorageNFS},
 		Formats:   []ovm.ImageFormat{ovm.FormatQCOW2, ovm.FormatRaw},
+		Attach:    true,
+		HotAttach: true,
 		Snapshots: true,
 		FromImage: true,
 	}
@@ -182,11 +187,19 @@ func (s *Storage) ListPools(ctx context.Context) ([]ovm.StoragePool, error) {
 }
 
 // DeletePool removes an empty pool (its directory too); a pool holding a
-// volume is ovm.ErrConflict.
+// volume is ovm.ErrConflict. The pool is refreshed first (another host of
+// a shared pool may have changed it); a pool whose storage is gone (its
+// shared directory removed through another host) is only forgotten.
 func (s *Storage) DeletePool(ctx context.Context, id ovm.ID) error {
 	pool, err := s.lookupPool(ctx, id)
 	if err != nil {
 		return err
+	}
+	if active, err := rpc(ctx, func() (int32, error) { return s.d.l.StoragePoolIsActive(pool) }); err == nil && active == 1 {
+		if err := RefreshPool(ctx, s.d.l, pool); err != nil {
+			_ = do(ctx, func() error { return s.d.l.StoragePoolDestroy(pool) })
+			return wrap(do(ctx, func() error { return s.d.l.StoragePoolUndefine(pool) }), "libvirt: undefine pool %s", pool.Name)
+		}
 	}
 	vols, err := s.poolVolumes(ctx, pool, true)
 	if err != nil {
@@ -248,8 +261,51 @@ type volume struct {
 	v    ovm.Volume
 }
 
-// findVolume finds the volume with OVM id id in any pool.
+// findVolume finds the volume with OVM id id in any pool: by the key this
+// driver saw last for the id (checked against the volume's name), else by
+// a scan of the pools.
 func (s *Storage) findVolume(ctx context.Context, id ovm.ID) (volume, error) {
+	if v, ok := s.knownVolume(ctx, id); ok {
+		return v, nil
+	}
+	v, err := s.scanVolume(ctx, id)
+	if err == nil {
+		s.keysMu.Lock()
+		if s.keys == nil {
+			s.keys = map[ovm.ID]string{}
+		}
+		s.keys[id] = v.vol.Key
+		s.keysMu.Unlock()
+	}
+	return v, err
+}
+
+// knownVolume looks a volume up by the key remembered for its id.
+func (s *Storage) knownVolume(ctx context.Context, id ovm.ID) (volume, bool) {
+	s.keysMu.Lock()
+	key, ok := s.keys[id]
+	s.keysMu.Unlock()
+	if !ok {
+		return volume{}, false
+	}
+	vol, err := rpc(ctx, func() (golibvirt.StorageVol, error) { return s.d.l.StorageVolLookupByKey(key) })
+	if err == nil {
+		if _, vid, _, named := parseVolumeName(vol.Name); named && vid == id {
+			if pool, err := rpc(ctx, func() (golibvirt.StoragePool, error) { return s.d.l.StoragePoolLookupByVolume(vol) }); err == nil {
+				if v, err := s.describeVolume(ctx, pool, vol); err == nil {
+					return v, true
+				}
+			}
+		}
+	}
+	s.keysMu.Lock()
+	delete(s.keys, id)
+	s.keysMu.Unlock()
+	return volume{}, false
+}
+
+// scanVolume finds the volume with OVM id id in the active pools.
+func (s *Storage) scanVolume(ctx context.Context, id ovm.ID) (volume, error) {
 	pools, err := rpc(ctx, func() ([]golibvirt.StoragePool, error) {
 		p, _, err := s.d.l.ConnectListAllStoragePools(1, golibvirt.ConnectListStoragePoolsActive)
 		return p, err
@@ -292,10 +348,23 @@ func (s *Storage) describeVolume(ctx context.Context, pool golibvirt.StoragePool
 	return volume{vol: vol, pool: pool, v: v}, nil
 }
 
-// GetVolume returns a volume by OVM id.
+// GetVolume returns a volume by OVM id, with the instance whose domain
+// uses it.
 func (s *Storage) GetVolume(ctx context.Context, id ovm.ID) (ovm.Volume, error) {
 	v, err := s.findVolume(ctx, id)
-	return v.v, err
+	if err != nil {
+		return v.v, err
+	}
+	all, err := s.d.scan(ctx)
+	if err != nil {
+		return v.v, err
+	}
+	for _, f := range all {
+		if diskOf(f.def, v.vol.Key) != nil {
+			v.v.AttachedTo = f.meta.ID
+		}
+	}
+	return v.v, nil
 }
 
 // ListVolumes lists a pool's OVM volumes.
@@ -394,7 +463,7 @@ func (s *Storage) CreateVolume(ctx context.Context, spec storage.VolumeSpec) (ov
 
 // template finds an image in the driver's template pool.
 func (s *Storage) template(ctx context.Context, img ovm.ImageRef) (string, ovm.Bytes, error) {
-	tpool, err := s.d.ensureDirPool(ctx, s.d.cfg.Templates)
+	tpool, err := s.d.ensureDirPool(ctx, s.d.templates())
 	if err != nil {
 		return "", 0, err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/openovm/ovm/hypervisor"
 	"github.com/openovm/ovm/hypervisor/libvirt"
 
 	"github.com/openovm/ovm/ovm"
@@ -35,6 +36,19 @@ func TestStorageConformance(t *testing.T) {
 			return storage.PoolSpec{Kind: ovm.StorageLocal, Name: name, Path: filepath.Join(e.pools, name)}
 		},
 		Image: func(t *testing.T) ovm.ImageRef { return ovm.Template(filepath.Base(e.template)) },
+		AttachTarget: func(t *testing.T) ovm.ID {
+			d := dial(t, e, e.uri)
+			sp := spec(e, "ovm-attach-"+string(ovm.NewID().Short()))
+			_, err := d.Create(t.Context(), sp)
+			require.NoError(t, err, "Create the domain volumes attach to")
+			t.Cleanup(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				_ = d.Delete(ctx, hypervisor.ByID(sp.ID))
+				_ = d.Close()
+			})
+			return sp.ID
+		},
 		LimitedPool: func(t *testing.T, name string) (storage.PoolSpec, ovm.Bytes) {
 			// The tmpfs of `make testenv` holds 64 MiB.
 			return storage.PoolSpec{Kind: ovm.StorageLocal, Name: name, Path: filepath.Join(e.small, name)}, 64 * ovm.MiB

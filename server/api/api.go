@@ -142,6 +142,7 @@ func build(svc *core.Service, o Options) (http.Handler, huma.API) {
 	s.consoleRoutes()
 	s.resourceRoutes()
 	s.snapshotRoutes()
+	s.storageRoutes()
 	s.taskRoutes()
 	s.alertRoutes()
 	s.chefRoutes()

@@ -21,6 +21,8 @@ import (
 // A's objects and on platform objects:
 //   - byID: the path names an object (A's, or a platform object): 404.
 //   - adminOnly: an administrators' route that names no object: 403.
+//   - hidden: an administrators' route that names no object and hides
+//     itself from tenants (the storage pools): 404.
 //   - inA: a create whose body names VDC A as its vdcId: 404.
 //   - listOwn: a list or read of one's own things: 200, with none of A's
 //     ids in the body; with ?vdcId=A (when the route takes it): 404.
@@ -34,6 +36,7 @@ type rule int
 const (
 	byID rule = iota
 	adminOnly
+	hidden
 	inA
 	listOwn
 	own
@@ -67,6 +70,8 @@ var crossTenantRules = map[string]rule{
 	"delete-chef-server": byID, "get-chef-catalog": byID, "enrol-instance": byID, "get-instance-chef": byID, "unenrol-instance": byID,
 	"list-chef-runs": listOwn, "create-chef-run": inA, "get-chef-run": byID, "cancel-chef-run": byID, "retry-chef-run": byID,
 	"list-audit-events": listOwn, "backup": adminOnly,
+	"list-storage-pools": hidden, "register-storage-pool": hidden, "get-storage-pool": byID, "update-storage-pool": byID,
+	"delete-storage-pool": byID, "attach-volume": byID, "detach-volume": byID,
 }
 
 // world is VDC A's objects and the platform's, by the collection a path
@@ -133,6 +138,7 @@ func buildWorld(t *testing.T, e *env) (world, tenant) {
 	// No Chef server answers here: ids nobody has (TestChefDocker checks
 	// the Chef routes across tenants on a real one).
 	w.ids["chef/servers"], w.ids["chef/runs"] = ovm.NewID(), ovm.NewID()
+	w.ids["storage-pools"] = e.registerPool(map[string]any{"name": "disks-a", "kind": "local", "path": "/srv/disks", "hostIds": []ovm.ID{pl.hosts[0]}}).ID
 	for _, id := range w.ids {
 		w.all = append(w.all, id)
 	}
@@ -173,6 +179,9 @@ func bodies(w world) map[string]any {
 		"update-chef-server":       map[string]any{"guestUrl": "http://chef.example/"},
 		"enrol-instance":           map[string]any{"serverId": w.ids["chef/servers"]},
 		"create-chef-run":          map[string]any{"vdcId": w.vdcA, "all": true},
+		"register-storage-pool":    map[string]any{"name": "pool-b", "kind": "local", "path": "/srv/b", "hostIds": []ovm.ID{w.ids["hosts"]}},
+		"update-storage-pool":      map[string]any{"templateLibrary": true},
+		"attach-volume":            map[string]any{"instanceId": w.ids["instances"]},
 	}
 }
 
@@ -249,6 +258,8 @@ func TestCrossTenant(t *testing.T) {
 				assert.Equal(t, http.StatusNotFound, got.status, "%s %s as tenant B: got %s, want 404", o.method, path, got)
 			case adminOnly:
 				assert.Equal(t, http.StatusForbidden, got.status, "%s %s as tenant B: got %s, want 403", o.method, path, got)
+			case hidden:
+				assert.Equal(t, http.StatusNotFound, got.status, "%s %s as tenant B: got %s, want 404", o.method, path, got)
 			case inA:
 				assert.Equal(t, http.StatusNotFound, got.status, "%s %s into vdc A as tenant B: got %s, want 404", o.method, path, got)
 			case listOwn:

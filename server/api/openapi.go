@@ -19,6 +19,7 @@ var tags = []*huma.Tag{
 	{Name: "networks", Description: "A VDC's networks and their address ranges."},
 	{Name: "volumes", Description: "A VDC's data volumes."},
 	{Name: "snapshots", Description: "Snapshots of instances and volumes: take, list, revert, delete."},
+	{Name: "storage-pools", Description: "Where disks live: local pools of one host and shared pools several hosts reach (administrators)."},
 	{Name: "tasks", Description: "The tasks that carry out changes on hosts: their steps, progress and log, as a list, one by one or as a stream."},
 	{Name: "alerts", Description: "HA alerts the host monitor raises (administrators)."},
 	{Name: "chef", Description: "Chef automation: Chef servers (administrators), their catalog, instances' enrolment, and converge runs that install software on chosen instances or update them all."},

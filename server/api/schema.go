@@ -40,7 +40,7 @@ var enums = map[reflect.Type]enum{
 	reflect.TypeFor[ovm.ImageFormat]():     {"ImageFormat", values(ovm.FormatQCOW2, ovm.FormatRaw, ovm.FormatVMDK, ovm.FormatOCI)},
 	reflect.TypeFor[ovm.TaskState]():       {"TaskState", values(ovm.TaskPending, ovm.TaskRunning, ovm.TaskSucceeded, ovm.TaskRollingBack, ovm.TaskRolledBack, ovm.TaskFailed)},
 	reflect.TypeFor[ovm.StepState]():       {"StepState", values(ovm.StepPending, ovm.StepRunning, ovm.StepDone, ovm.StepFailed, ovm.StepCompensated)},
-	reflect.TypeFor[ovm.Phase]():           {"Phase", values(ovm.PhasePending, ovm.PhaseCreating, ovm.PhaseReady, ovm.PhaseFailed, ovm.PhaseDeleting, ovm.PhaseLost, ovm.PhaseUnknown)},
+	reflect.TypeFor[ovm.Phase]():           {"Phase", values(ovm.PhasePending, ovm.PhaseCreating, ovm.PhaseReady, ovm.PhaseFailed, ovm.PhaseDeleting, ovm.PhaseLost, ovm.PhaseUnknown, ovm.PhaseResizing, ovm.PhaseAttaching, ovm.PhaseDetaching)},
 	reflect.TypeFor[ovm.PowerState]():      {"PowerState", values(ovm.PowerRunning, ovm.PowerStopped, ovm.PowerPaused, ovm.PowerUnknown)},
 	reflect.TypeFor[ovm.HostKind]():        {"HostKind", values(ovm.HostKVM, ovm.HostESXi, ovm.HostDocker, ovm.HostFake)},
 	reflect.TypeFor[ovm.HostState]():       {"HostState", values(ovm.HostUp, ovm.HostSuspect, ovm.HostFailed, ovm.HostMaintenance, ovm.HostEnteringMaintenance)},

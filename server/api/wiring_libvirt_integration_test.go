@@ -39,7 +39,7 @@ var tickLine = regexp.MustCompile(`OVM-TICK \d+`)
 // the templates pool, the shared directory for disks, direct kernel boot
 // of the test kernel, and emulation (KVM guests hang at their first
 // instruction in the test environment; see the driver's tests).
-func libvirtTestHost(t *testing.T) (uri, template string, opts map[string]string) {
+func libvirtTestHost(t testing.TB) (uri, template string, opts map[string]string) {
 	t.Helper()
 	uri = testEnvVar(t, "OVM_TEST_LIBVIRT_URI")
 	template = testEnvVar(t, "OVM_TEST_LIBVIRT_TEMPLATE")

@@ -75,6 +75,7 @@ type VolumeCreate struct {
 	VDCID          ovm.ID    `json:"vdcId,omitempty" doc:"The VDC (administrators; tenants create in their own)."`
 	Name           string    `json:"name" required:"true"`
 	Size           ovm.Bytes `json:"sizeBytes" required:"true"`
+	StoragePoolID  ovm.ID    `json:"storagePoolId,omitempty" doc:"The storage pool to make the volume in (empty: the host's default pool)."`
 	IdempotencyKey string    `json:"-"`
 }
 

@@ -24,6 +24,10 @@ func volumeCommands() *command {
 			(*client.Client).GetVolume, volumeDetail)},
 		{name: "create", summary: "Create a volume", run: (*app).volumeCreate},
 		{name: "resize", summary: "Grow a volume", run: (*app).volumeResize},
+		{name: "attach", summary: "Attach a volume to a VM", run: (*app).volumeAttach},
+		{name: "detach", summary: "Detach a volume from its VM", run: taskCmd("volume", "Detach a volume from its VM.",
+			"wait for the task and show its progress", (*client.Client).DetachVolume,
+			func(a *app, vt apitypes.VolumeTask, wait bool) error { return a.afterVolumeTask(vt, wait, "detached") })},
 		{name: "delete", aliases: []string{"rm"}, summary: "Delete a detached volume", run: taskCmd("volume", "Delete a detached volume.",
 			"wait for the task and show its progress", (*client.Client).DeleteVolume,
 			func(a *app, vt apitypes.VolumeTask, wait bool) error { return a.afterVolumeTask(vt, wait, "deleted") })},
@@ -48,30 +52,48 @@ func volumeDetail(w io.Writer, v apitypes.VolumeInfo) {
 
 // afterVolumeTask prints a volume change, after its task with wait.
 func (a *app) afterVolumeTask(vt apitypes.VolumeTask, wait bool, verb string) error {
-	if wait && vt.Task != nil {
-		if err := a.waitAll(vt.Task); err != nil {
-			return err
+	if err := a.waitTask(&vt.Task, wait, verb, func() {
+		if v, err := a.mustClient().GetVolume(a.ctx, vt.Volume.ID); err == nil {
+			vt.Volume = v
 		}
-		if verb != "deleted" {
-			if v, err := a.mustClient().GetVolume(a.ctx, vt.Volume.ID); err == nil {
-				vt.Volume = v
-			}
-		}
-		if t, err := a.mustClient().GetTask(a.ctx, vt.Task.ID); err == nil {
-			vt.Task = &t
-		}
+	}); err != nil {
+		return err
 	}
 	return a.show(vt, func(w io.Writer) {
 		fmt.Fprintf(w, "Volume %s (%s, %s) %s.\n", vt.Volume.Name, vt.Volume.ID, vt.Volume.Size, pending(verb, vt.Task != nil && !wait))
-		if vt.Task != nil && !wait {
-			fmt.Fprintf(w, "Task %s %s; follow it with 'ovm task watch %s'.\n", vt.Task.ID, vt.Task.State, vt.Task.ID)
-		}
+		followTask(w, vt.Task, wait)
 	})
 }
 
+// waitTask waits, with wait, for the task of a change, then reads the task
+// again and (but after a delete) the object, through refresh.
+func (a *app) waitTask(task **ovm.Task, wait bool, verb string, refresh func()) error {
+	if !wait || *task == nil {
+		return nil
+	}
+	if err := a.waitAll(*task); err != nil {
+		return err
+	}
+	if verb != "deleted" {
+		refresh()
+	}
+	if t, err := a.mustClient().GetTask(a.ctx, (*task).ID); err == nil {
+		*task = &t
+	}
+	return nil
+}
+
+// followTask says how to follow a task not waited for.
+func followTask(w io.Writer, task *ovm.Task, wait bool) {
+	if task != nil && !wait {
+		fmt.Fprintf(w, "Task %s %s; follow it with 'ovm task watch %s'.\n", task.ID, task.State, task.ID)
+	}
+}
+
 func (a *app) volumeCreate(path string, args []string) error {
-	f := a.flags(path, "NAME --size SIZE [--vdc VDC] [--wait]", "Create a volume (the disk quota now, the volume in a task).")
+	f := a.flags(path, "NAME --size SIZE [--pool STORAGE-POOL-ID] [--vdc VDC] [--wait]", "Create a volume (the disk quota now, the volume in a task).")
 	size := f.String("size", "", "the volume's size such as 10Gi")
+	pool := f.String("pool", "", "the id of the storage pool to make it in (default: a host's default pool)")
 	vdcRef := f.String("vdc", "", "the VDC to create in (administrators)")
 	wait := f.Bool("wait", false, "wait for the task and show its progress")
 	pos, err := f.parseN(args, "NAME")
@@ -89,7 +111,7 @@ func (a *app) volumeCreate(path string, args []string) error {
 	if err != nil {
 		return err
 	}
-	vt, err := cl.CreateVolume(a.ctx, apitypes.VolumeCreate{VDCID: vdc, Name: pos[0], Size: b, IdempotencyKey: newKey()})
+	vt, err := cl.CreateVolume(a.ctx, apitypes.VolumeCreate{VDCID: vdc, Name: pos[0], Size: b, StoragePoolID: ovm.ID(*pool), IdempotencyKey: newKey()})
 	if err != nil {
 		return err
 	}

@@ -51,6 +51,7 @@ func tree() *command {
 		datacenterCommands(),
 		poolCommands(),
 		hostCommands(),
+		storagePoolCommands(),
 		alertCommands(),
 		chefCommands(),
 		auditCommands(),

@@ -130,6 +130,11 @@ func (a *app) resolve(kind, ref string, vdc ovm.ID) (ovm.ID, error) {
 			hs, err := cl.ListHosts(ctx)
 			return namesOf(hs, err, func(h ovm.Host) named { return named{h.ID, h.Name} })
 		}
+	case "storage pool":
+		list = func() ([]named, error) {
+			ps, err := cl.ListStoragePools(ctx, o)
+			return namesOf(ps, err, func(p apitypes.StoragePoolInfo) named { return named{p.ID, p.Name} })
+		}
 	case "vdc":
 		list = func() ([]named, error) {
 			vs, err := cl.ListVDCs(ctx)

@@ -57,7 +57,7 @@ func servedDoc(t *testing.T, srv *clienttest.Server) openAPIDoc {
 // conveniences are the request bodies the client builds from plain
 // arguments (Login(name, password), ResizeVolume(id, size), ...) rather
 // than taking them whole.
-var conveniences = []any{apitypes.Login{}, apitypes.TokenCreate{}, apitypes.VolumePatch{}, apitypes.Maintenance{}, apitypes.QuotaChange{}}
+var conveniences = []any{apitypes.Login{}, apitypes.TokenCreate{}, apitypes.VolumePatch{}, apitypes.Maintenance{}, apitypes.QuotaChange{}, apitypes.VolumeAttach{}}
 
 // clientBodies returns the request types the client sends by name: the
 // apitypes parameters of its methods and the conveniences.

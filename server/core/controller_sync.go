@@ -107,6 +107,9 @@ func (y *System) SyncHost(ctx context.Context, hostID ovm.ID, guard Guard) (Sync
 		rep, err = s.syncRecords(ctx, tx, h.Host, found, listedAt)
 		return err
 	})
+	if err == nil {
+		err = s.syncStoragePools(ctx, h, guard)
+	}
 	return rep, err
 }
 

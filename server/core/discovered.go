@@ -43,7 +43,10 @@ func (s *Service) SyncHost(ctx context.Context, p auth.Principal, hostID ovm.ID)
 		out = rep.Discovered
 		return err
 	})
-	return out, err
+	if err != nil {
+		return out, err
+	}
+	return out, s.syncStoragePools(ctx, h, nil)
 }
 
 // ListDiscovered lists the discovered objects (administrators).

@@ -313,6 +313,9 @@ func (s *Service) DeleteHost(ctx context.Context, p auth.Principal, id ovm.ID, i
 		if err := tx.DeleteHostAllocation(ctx, id); err != nil {
 			return err
 		}
+		if err := forgetPoolHost(ctx, tx, id); err != nil {
+			return err
+		}
 		return tx.Delete(ctx, store.KindHost, id, r.Version)
 	})
 	if err == nil {

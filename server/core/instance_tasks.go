@@ -69,6 +69,8 @@ type target struct {
 	puller hypervisor.ImagePuller
 	// net is the host's network driver; nil when its kind has none.
 	net network.Driver
+	// lib is the driver's template library facet; nil when it has none.
+	lib hypervisor.TemplateLibrary
 }
 
 // load reads an instance, its host and its networks, and connects to the
@@ -105,6 +107,9 @@ func (s *Service) load(ctx context.Context, instID, hostID ovm.ID) (target, erro
 	t.net = conn.Network
 	if p, ok := conn.Hypervisor.(hypervisor.ImagePuller); ok {
 		t.puller = p
+	}
+	if l, ok := conn.Hypervisor.(hypervisor.TemplateLibrary); ok {
+		t.lib = l
 	}
 	return t, nil
 }
@@ -260,6 +265,12 @@ func (h createHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
 			if spec.NICs, err = s.realiseNetworks(ctx, r, tg); err != nil {
 				return err
 			}
+			if spec.Disks, err = s.volumeAttachments(ctx, tg.inst, tg.host.ID); err != nil {
+				return err
+			}
+			if err := s.useTemplateLibrary(ctx, tg); err != nil {
+				return err
+			}
 			if err := s.chefSeed(ctx, r, tg.hv.Capabilities(), &spec); err != nil {
 				return err
 			}
@@ -351,7 +362,14 @@ func (s *Service) countDisks(ctx context.Context, id ovm.ID, made ovm.Bytes) err
 		return nil // nothing made beyond volumes: nothing to write
 	}
 	return s.update(ctx, id, func(ctx context.Context, tx store.Tx, inst *instanceRecord) error {
+		charged, err := chargeBootPool(ctx, tx, inst, made)
+		if err != nil {
+			return err
+		}
 		extra := made - inst.Reserved.Disk
+		if extra <= 0 && charged {
+			return nil
+		}
 		if extra <= 0 {
 			return errNoChange // counted already (a step run again, an evacuation)
 		}
@@ -492,6 +510,10 @@ func releaseInstance(ctx context.Context, tx store.Tx, inst *instanceRecord) err
 	if err := setHold(ctx, tx, &inst.Held, hostHold{}, ovm.Resources{}); err != nil {
 		return err
 	}
+	if err := chargePool(ctx, tx, inst.PoolHeld.PoolID, -inst.PoolHeld.Bytes); err != nil {
+		return err
+	}
+	inst.PoolHeld = poolHold{}
 	if err := dropClaim(ctx, tx, inst.Claim); err != nil {
 		return err
 	}

@@ -31,6 +31,9 @@ type instanceRecord struct {
 	Claim ovm.ID `json:"claim,omitempty"`
 	// Migration is the move in flight, if any (see migrate.go).
 	Migration *migration `json:"migration,omitempty"`
+	// PoolHeld is what the disks made for the instance hold of the storage
+	// pool they are in (chargeBootPool).
+	PoolHeld poolHold `json:"poolHeld,omitzero"`
 }
 
 // resizeState is a resize in flight.
@@ -71,8 +74,8 @@ func validateInstance(name string, spec ovm.InstanceSpec, prefix string, f *ovm.
 	}
 	f.Merge(prefix+"spec", spec.Validate())
 	for i, d := range spec.Disks {
-		if !d.VolumeID.IsZero() {
-			f.Addf(prefix+"spec.disks["+itoa(i)+"].volumeId", "attaching existing volumes at create is not supported yet")
+		if !d.VolumeID.IsZero() && spec.Type != ovm.TypeContainer {
+			f.Addf(prefix+"spec.disks["+itoa(i)+"].volumeId", "volumes are given at create to containers; attach one to a VM with attach-volume once it exists")
 		}
 	}
 }
@@ -134,6 +137,9 @@ func (s *Service) createInstance(ctx context.Context, tx store.Tx, p auth.Princi
 		return noRoom(p, res[0].Err, req)
 	}
 	id := ovm.NewID()
+	if err := claimVolumes(ctx, tx, v.ID, id, spec, res[0].HostID); err != nil {
+		return err
+	}
 	inst, task, err := s.recordInstance(ctx, tx, v, id, in.Name, spec, "", res[0].HostID, fl.limit[res[0].HostID], in.Start)
 	*out = InstanceTask{Instance: inst, Task: &task}
 	if err == nil && in.Chef != nil {

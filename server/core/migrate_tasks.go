@@ -100,7 +100,7 @@ func (h migrateHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
 			if spec.NICs, err = s.realiseNetworks(ctx, r, tg); err != nil {
 				return err
 			}
-			if spec.Disks, err = s.volumeAttachments(ctx, tg.inst); err != nil {
+			if spec.Disks, err = s.volumeAttachments(ctx, tg.inst, tg.host.ID); err != nil {
 				return err
 			}
 			got, err := tg.hv.Create(ctx, spec)
@@ -401,26 +401,4 @@ func (h migrateHandler) Finish(ctx context.Context, r *tasks.Run, state ovm.Task
 		}
 	}
 	return s.checkDrain(ctx, in.From)
-}
-
-// volumeAttachments resolves the disks of an instance that name volumes,
-// for its recreation on another host: each volume in its (shared) pool,
-// mounted where it was.
-func (s *Service) volumeAttachments(ctx context.Context, inst instanceRecord) ([]hypervisor.DiskAttachment, error) {
-	var out []hypervisor.DiskAttachment
-	for _, d := range inst.Spec.Disks {
-		if d.VolumeID.IsZero() {
-			continue
-		}
-		v, err := viewAs[volumeRecord](ctx, s, store.KindVolume, d.VolumeID)
-		if err != nil {
-			return nil, err
-		}
-		sp, err := viewAs[ovm.StoragePool](ctx, s, store.KindStoragePool, v.StoragePoolID)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, hypervisor.DiskAttachment{Volume: v.Volume, Pool: sp, MountPath: d.MountPath})
-	}
-	return out, nil
 }

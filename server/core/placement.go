@@ -266,6 +266,16 @@ func request(ctx context.Context, tx store.Tx, name string, spec ovm.InstanceSpe
 		}
 	}
 	for _, d := range spec.Disks {
+		if !d.VolumeID.IsZero() {
+			pool, err := volumeStorage(ctx, tx, d.VolumeID)
+			if err != nil {
+				return req, err
+			}
+			if pool != "" && !slices.Contains(req.SharedStorage, pool) {
+				req.SharedStorage = append(req.SharedStorage, pool)
+			}
+			continue
+		}
 		if d.StoragePoolID.IsZero() || slices.Contains(req.SharedStorage, d.StoragePoolID) {
 			continue
 		}

@@ -140,6 +140,7 @@ func New(o Options) (*Service, error) {
 	s.tasks.Register(TaskVolumeCreate, volumeCreateHandler{s})
 	s.tasks.Register(TaskVolumeResize, volumeResizeHandler{s})
 	s.tasks.Register(TaskVolumeDelete, volumeDeleteHandler{s})
+	s.registerStorageTasks()
 	s.tasks.Register(TaskNetworkDelete, networkDeleteHandler{s})
 	s.tasks.Register(TaskInstanceEvacuate, evacuateHandler{s})
 	s.tasks.Register(TaskInstanceStopStale, stopStaleHandler{s})

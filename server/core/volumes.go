@@ -26,6 +26,11 @@ type volumeRecord struct {
 	PendingTask ovm.ID   `json:"pendingTask,omitempty"`
 	// OldSize is the size before a resize in flight (0: none).
 	OldSize ovm.Bytes `json:"oldSizeBytes,omitempty"`
+	// PoolHeld is what the volume holds of its storage pool's capacity
+	// (chargePool).
+	PoolHeld ovm.Bytes `json:"poolHeldBytes,omitempty"`
+	// AttachingTo is the instance an attach in flight attaches to.
+	AttachingTo ovm.ID `json:"attachingTo,omitempty"`
 }
 
 // VolumeInfo is a volume as clients see it.
@@ -90,6 +95,24 @@ func (s *Service) CreateVolume(ctx context.Context, p auth.Principal, in CreateV
 				return err
 			}
 			reqs := []placement.Request{{Name: in.Name, Demand: ovm.Resources{Disk: in.Size}}}
+			hostDisk := ovm.Resources{Disk: in.Size}
+			var pool storagePoolRecord
+			if in.StoragePoolID != "" {
+				if pool, err = s.volumePool(ctx, tx, p, v, in.StoragePoolID); err != nil {
+					return err
+				}
+				// The pool's capacity guards the volume (chargePool), not
+				// the disk its host reports: placement picks a host the
+				// pool reaches. A local pool's volume is still held on
+				// its host; a shared pool's is not on the host's disks.
+				reqs[0].SharedStorage, reqs[0].Demand = []ovm.ID{pool.ID}, ovm.Resources{}
+				if pool.Kind.Shared() {
+					hostDisk = ovm.Resources{}
+				}
+				if err := chargePool(ctx, tx, pool.ID, in.Size); err != nil {
+					return poolFull(p, err, "sizeBytes")
+				}
+			}
 			res, fl, err := s.place(ctx, tx, v, reqs)
 			if err != nil {
 				return err
@@ -99,18 +122,27 @@ func (s *Service) CreateVolume(ctx context.Context, p auth.Principal, in CreateV
 			}
 			host := res[0].HostID
 			var held hostHold
-			if err := setHold(ctx, tx, &held, hostHold{HostID: host, Resources: ovm.Resources{Disk: in.Size}}, fl.limit[host]); err != nil {
-				return hostFull(err, in.Name)
+			if hostDisk.Disk > 0 {
+				if err := setHold(ctx, tx, &held, hostHold{HostID: host, Resources: hostDisk}, fl.limit[host]); err != nil {
+					return hostFull(err, in.Name)
+				}
 			}
 			id := ovm.NewID()
 			task, err := s.tasks.Enqueue(ctx, tx, tasks.Spec{Kind: TaskVolumeCreate, VDCID: vdc, TargetID: id, HostID: host,
-				Input: volumeInput{VolumeID: id, HostID: host}})
+				Input: volumeInput{VolumeID: id, HostID: host, PoolID: pool.ID}})
 			if err != nil {
 				return err
 			}
-			vol := volumeRecord{Volume: ovm.Volume{ID: id, Name: in.Name, VDCID: vdc, StoragePoolID: defaultPoolID(host),
+			poolID := pool.ID
+			if poolID == "" {
+				poolID = defaultPoolID(host)
+			}
+			vol := volumeRecord{Volume: ovm.Volume{ID: id, Name: in.Name, VDCID: vdc, StoragePoolID: poolID,
 				Size: in.Size, CreatedAt: s.now()}, HostID: host, Phase: ovm.PhaseCreating, Reserved: usage, Held: held, PendingTask: task.ID}
-			rec := store.Record{Kind: store.KindVolume, ID: id, VDCID: vdc, HostID: host, Name: in.Name}
+			if pool.ID != "" {
+				vol.PoolHeld = in.Size
+			}
+			rec := store.Record{Kind: store.KindVolume, ID: id, VDCID: vdc, HostID: host, ParentID: poolID, Name: in.Name}
 			if err := setData(&rec, vol); err != nil {
 				return err
 			}
@@ -203,6 +235,12 @@ func (s *Service) ResizeVolume(ctx context.Context, p auth.Principal, id ovm.ID,
 		if err := tx.Reserve(ctx, v.VDCID, delta); err != nil {
 			return nil, err
 		}
+		if v.PoolHeld > 0 {
+			if err := chargePool(ctx, tx, v.StoragePoolID, delta.Disk); err != nil {
+				return nil, poolFull(p, err, "sizeBytes")
+			}
+			v.PoolHeld += delta.Disk
+		}
 		if v.Held.HostID != "" {
 			limit, err := allocatable(ctx, tx, v.Held.HostID)
 			if err != nil {
@@ -214,7 +252,7 @@ func (s *Service) ResizeVolume(ctx context.Context, p auth.Principal, id ovm.ID,
 		}
 		t, err := s.tasks.Enqueue(ctx, tx, tasks.Spec{Kind: TaskVolumeResize, VDCID: v.VDCID, TargetID: v.ID, HostID: v.HostID,
 			Input: volumeInput{VolumeID: v.ID, HostID: v.HostID, Size: size}})
-		v.OldSize, v.Size, v.Reserved, v.Phase = v.Size, size, v.Reserved.Add(delta), ovm.Phase("resizing")
+		v.OldSize, v.Size, v.Reserved, v.Phase = v.Size, size, v.Reserved.Add(delta), ovm.PhaseResizing
 		return &t, err
 	})
 }
@@ -223,8 +261,10 @@ func (s *Service) ResizeVolume(ctx context.Context, p auth.Principal, id ovm.ID,
 // quota.
 func (s *Service) DeleteVolume(ctx context.Context, p auth.Principal, id ovm.ID, ifVersion int64) (VolumeTask, error) {
 	return s.volumeChange(ctx, p, id, ifVersion, func(ctx context.Context, tx store.Tx, v *volumeRecord) (*ovm.Task, error) {
-		if v.AttachedTo != "" {
-			return nil, conflictf("volume %s is attached to instance %s", v.Name, v.AttachedTo)
+		if _, attached, err := attachedInstance(ctx, tx, *v); err != nil {
+			return nil, err
+		} else if attached {
+			return nil, conflictf("volume %s is attached to instance %s: detach it first", v.Name, v.AttachedTo)
 		}
 		t, err := s.tasks.Enqueue(ctx, tx, tasks.Spec{Kind: TaskVolumeDelete, VDCID: v.VDCID, TargetID: v.ID, HostID: v.HostID,
 			Input: volumeInput{VolumeID: v.ID, HostID: v.HostID}})
@@ -238,6 +278,11 @@ type volumeInput struct {
 	VolumeID ovm.ID    `json:"volumeId"`
 	HostID   ovm.ID    `json:"hostId"`
 	Size     ovm.Bytes `json:"sizeBytes,omitempty"`
+	// PoolID is the recorded storage pool of a create (empty: the host's
+	// default pool).
+	PoolID ovm.ID `json:"poolId,omitempty"`
+	// InstanceID is the instance of an attach or a detach.
+	InstanceID ovm.ID `json:"instanceId,omitempty"`
 }
 
 // storageOf connects to a volume's host and returns its storage driver.
@@ -299,8 +344,8 @@ func (h volumeCreateHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
 			if err != nil {
 				return err
 			}
-			pool := defaultPoolID(in.HostID)
-			if _, err := st.CreatePool(ctx, storage.PoolSpec{ID: pool, Name: "ovm-default", Kind: ovm.StorageLocal, Path: volumeRoot}); err != nil {
+			pool, err := s.ensureVolumePool(ctx, st, in)
+			if err != nil {
 				return err
 			}
 			got, err := st.CreateVolume(ctx, storage.VolumeSpec{ID: v.ID, Name: hvName(ovm.Instance{ID: v.ID, Name: v.Name}), PoolID: pool, Size: v.Size})
@@ -388,6 +433,12 @@ func (h volumeResizeHandler) Finish(ctx context.Context, r *tasks.Run, state ovm
 				return err
 			}
 			v.Reserved, v.Size, v.OldSize = v.Reserved.Sub(delta), v.OldSize, 0
+			if v.PoolHeld > 0 {
+				if err := chargePool(ctx, tx, v.StoragePoolID, -delta.Disk); err != nil {
+					return err
+				}
+				v.PoolHeld -= delta.Disk
+			}
 			if v.Held.HostID != "" {
 				if err := growHold(ctx, tx, &v.Held, ovm.Resources{Disk: -delta.Disk}, ovm.Resources{}); err != nil {
 					return err
@@ -460,5 +511,9 @@ func releaseVolume(ctx context.Context, tx store.Tx, v *volumeRecord) error {
 		}
 		v.Reserved = ovm.Usage{}
 	}
+	if err := chargePool(ctx, tx, v.StoragePoolID, -v.PoolHeld); err != nil {
+		return err
+	}
+	v.PoolHeld = 0
 	return setHold(ctx, tx, &v.Held, hostHold{}, ovm.Resources{})
 }
