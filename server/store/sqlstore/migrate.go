@@ -114,6 +114,44 @@ var migrations = []migration{
 	{19, "pool_cursors", `CREATE TABLE IF NOT EXISTS pool_cursors (
 		pool_id TEXT NOT NULL PRIMARY KEY,
 		last_host TEXT NOT NULL)`},
+	// Metrics (metrics.go): keyed by subject first, so that writes of one
+	// round spread over the key space instead of all landing on the
+	// newest time; times are seconds (buckets) and microseconds (latest).
+	{50, "metric_points", `CREATE TABLE IF NOT EXISTS metric_points (
+		subject_id TEXT NOT NULL,
+		res INT8 NOT NULL,
+		bucket INT8 NOT NULL,
+		samples INT8 NOT NULL,
+		cpu_sum FLOAT8 NOT NULL,
+		cpu_max FLOAT8 NOT NULL,
+		mem_sum INT8 NOT NULL,
+		mem_max INT8 NOT NULL,
+		mem_limit INT8 NOT NULL,
+		seconds FLOAT8 NOT NULL,
+		net_rx INT8 NOT NULL,
+		net_tx INT8 NOT NULL,
+		disk_read INT8 NOT NULL,
+		disk_write INT8 NOT NULL,
+		disk_read_ops INT8 NOT NULL,
+		disk_write_ops INT8 NOT NULL,
+		PRIMARY KEY (subject_id, res, bucket))`},
+	{51, "metric_latest", `CREATE TABLE IF NOT EXISTS metric_latest (
+		subject_id TEXT NOT NULL PRIMARY KEY,
+		kind TEXT NOT NULL,
+		vdc_id TEXT NOT NULL,
+		host_id TEXT NOT NULL,
+		instance_type TEXT NOT NULL,
+		at_us INT8 NOT NULL,
+		cpu FLOAT8 NOT NULL,
+		mem_used INT8 NOT NULL,
+		mem_limit INT8 NOT NULL,
+		seconds FLOAT8 NOT NULL,
+		net_rx INT8 NOT NULL,
+		net_tx INT8 NOT NULL,
+		disk_read INT8 NOT NULL,
+		disk_write INT8 NOT NULL,
+		disk_read_ops INT8 NOT NULL,
+		disk_write_ops INT8 NOT NULL)`},
 }
 
 // bootstrap creates the two tables the migrations themselves need.
