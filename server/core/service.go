@@ -57,6 +57,9 @@ type Options struct {
 	// ObserveDriverCall, when set, is called after every driver call the
 	// service makes, for metrics.
 	ObserveDriverCall func(kind ovm.HostKind, method string, err error, d time.Duration)
+	// Metrics is how long each resolution of metrics history is kept
+	// (zero fields take the defaults of MetricsRetention).
+	Metrics MetricsRetention
 }
 
 // Service is the platform's operations. It is safe for concurrent use.
@@ -123,6 +126,7 @@ func New(o Options) (*Service, error) {
 	if o.DriverTimeout <= 0 {
 		o.DriverTimeout = 30 * time.Second
 	}
+	o.Metrics = o.Metrics.withDefaults()
 	s := &Service{
 		st: o.Store, tasks: o.Tasks, reg: o.Drivers, box: o.Secrets, log: o.Logger, now: o.Now, o: o,
 		authCache: map[[32]byte]authEntry{},
