@@ -51,7 +51,9 @@ var enums = map[reflect.Type]enum{
 	reflect.TypeFor[ovm.Protocol]():        {"Protocol", values(ovm.ProtocolTCP, ovm.ProtocolUDP)},
 	reflect.TypeFor[ovm.AlertKind](): {"AlertKind", values(ha.AlertPartition, ha.AlertPartitionCleared, ha.AlertFenceUnconfirmed,
 		ha.AlertInstancesLost, ha.AlertNotRestarted, ha.AlertStaleCopies)},
-	reflect.TypeFor[apitypes.Role](): {"Role", values(apitypes.Roles...)},
+	reflect.TypeFor[apitypes.Role]():          {"Role", values(apitypes.Roles...)},
+	reflect.TypeFor[apitypes.Metric]():        {"Metric", values(apitypes.Metrics...)},
+	reflect.TypeFor[apitypes.MetricSubject](): {"MetricSubject", values(apitypes.MetricSubjects...)},
 }
 
 // enumSchema stands for the enum T in the schema generator: it answers a
@@ -97,6 +99,8 @@ func registerTypes(r huma.Registry) {
 	alias(reflect.TypeFor[ovm.Protocol](), reflect.TypeFor[enumSchema[ovm.Protocol]]())
 	alias(reflect.TypeFor[ovm.AlertKind](), reflect.TypeFor[enumSchema[ovm.AlertKind]]())
 	alias(reflect.TypeFor[apitypes.Role](), reflect.TypeFor[enumSchema[apitypes.Role]]())
+	alias(reflect.TypeFor[apitypes.Metric](), reflect.TypeFor[enumSchema[apitypes.Metric]]())
+	alias(reflect.TypeFor[apitypes.MetricSubject](), reflect.TypeFor[enumSchema[apitypes.MetricSubject]]())
 }
 
 // limits are the bounds package core enforces on fields of named request

@@ -117,12 +117,15 @@ func (q *MetricsQuery) resolve(now time.Time, r MetricsRetention) (time.Duration
 	if len(q.Metrics) == 0 {
 		q.Metrics = apitypes.Metrics
 	}
-	// The coarsest stored resolution no wider than the step that still
-	// holds from; when none holds it, the one kept longest.
+	// Of the stored resolutions that still hold from, the coarsest no
+	// wider than the step, else the finest; when none holds from, hours.
 	res := time.Hour
-	for _, x := range r.resolutions() {
-		if x.res <= q.Step && !q.From.Before(now.Add(-x.keep)) {
-			res = x.res
+	for _, x := range r.resolutions() { // coarsest first
+		if q.From.Before(now.Add(-x.keep)) {
+			continue
+		}
+		res = x.res
+		if x.res <= q.Step {
 			break
 		}
 	}
