@@ -51,6 +51,7 @@ func tree() *command {
 		poolCommands(),
 		hostCommands(),
 		alertCommands(),
+		metricsCommands(),
 		vdcCommands(),
 		userCommands(),
 		{name: "help", summary: "Show help for a command", run: nil},

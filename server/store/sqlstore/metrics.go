@@ -176,11 +176,21 @@ func (t *tx) MetricPoints(ctx context.Context, subject ovm.ID, res time.Duration
 		return p, err
 	}, `SELECT bucket, `+strings.Join(pointColumns, ", ")+` FROM metric_points
 		WHERE subject_id = $1 AND res = $2 AND bucket >= $3 AND bucket < $4 ORDER BY bucket`,
-		string(subject), int64(res/time.Second), from.Unix(), to.Unix())
+		string(subject), int64(res/time.Second), ceilSecond(from), ceilSecond(to))
 	if err != nil {
 		return nil, fmt.Errorf("store: read the metrics of %s: %w", subject, err)
 	}
 	return out, nil
+}
+
+// ceilSecond is the first whole second at or after t: buckets start on
+// whole seconds, so a bucket starts at or after t when it starts at or
+// after this second.
+func ceilSecond(t time.Time) int64 {
+	if t.Truncate(time.Second).Equal(t) {
+		return t.Unix()
+	}
+	return t.Unix() + 1
 }
 
 // LatestMetrics reads the latest samples of a kind of subject.

@@ -92,6 +92,13 @@ func testMetricsRollups(t *testing.T, s store.Store) {
 	assert.Len(t, pointsOf(t, s, a, store.RawResolution, metricT0.Add(15*time.Second), metricT0.Add(45*time.Second)), 2,
 		"raw points in [15s, 45s)")
 	assert.Empty(t, pointsOf(t, s, a, time.Minute, metricT0.Add(2*time.Minute), metricT0.Add(time.Hour)), "after the samples")
+	// Bounds between whole seconds: a bucket is read when it starts in
+	// [from, to), so the sample at 75 s is in [74.5 s, 75.5 s) and not in
+	// [75.5 s, 80 s).
+	assert.Len(t, pointsOf(t, s, a, store.RawResolution, metricT0.Add(74500*time.Millisecond), metricT0.Add(75500*time.Millisecond)), 1,
+		"raw points in [74.5s, 75.5s)")
+	assert.Empty(t, pointsOf(t, s, a, store.RawResolution, metricT0.Add(75500*time.Millisecond), metricT0.Add(80*time.Second)),
+		"raw points in [75.5s, 80s)")
 	assert.Len(t, pointsOf(t, s, b, time.Minute, metricT0, metricT0.Add(time.Hour)), 1, "b has its own series")
 }
 
