@@ -12,8 +12,18 @@ import (
 )
 
 // metricRows bounds the rows of one multi-row statement (16 parameters a
-// row stays far below both engines' limits).
+// row stays far below both engines' limits). The embedded engine's
+// driver looks each parameter's name up in a list as long as the
+// statement's parameters, so its statements stay short.
 const metricRows = 256
+
+// rowsPerStatement is metricRows for the dialect.
+func (t *tx) rowsPerStatement() int {
+	if t.s.d.name == sqliteDialect.name {
+		return 12
+	}
+	return metricRows
+}
 
 // pointColumns are metric_points' columns after the key, in the order of
 // pointValues.
@@ -70,7 +80,7 @@ func (t *tx) RecordMetrics(ctx context.Context, samples []store.MetricSample, ro
 			set = append(set, fmt.Sprintf("%[1]s = metric_points.%[1]s + excluded.%[1]s", c))
 		}
 	}
-	for chunk := range slices.Chunk(keys, metricRows) {
+	for chunk := range slices.Chunk(keys, t.rowsPerStatement()) {
 		var args []any
 		rows := make([]string, 0, len(chunk))
 		for _, k := range chunk {
@@ -148,7 +158,7 @@ func (t *tx) recordLatest(ctx context.Context, samples []store.MetricSample) err
 	for _, c := range latestColumns[1:] {
 		set = append(set, c+" = excluded."+c)
 	}
-	for chunk := range slices.Chunk(subjects, metricRows) {
+	for chunk := range slices.Chunk(subjects, t.rowsPerStatement()) {
 		var args []any
 		rows := make([]string, 0, len(chunk))
 		for _, id := range chunk {
