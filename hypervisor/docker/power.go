@@ -202,23 +202,22 @@ func statsOf(s container.StatsResponse, nanoCPUs int64) hypervisor.Stats {
 		out.NetRxBytes += n.RxBytes
 		out.NetTxBytes += n.TxBytes
 	}
-	for _, e := range s.BlkioStats.IoServiceBytesRecursive {
-		switch strings.ToLower(e.Op) {
-		case "read":
-			out.DiskRead += e.Value
-		case "write":
-			out.DiskWrite += e.Value
-		}
-	}
-	for _, e := range s.BlkioStats.IoServicedRecursive {
-		switch strings.ToLower(e.Op) {
-		case "read":
-			out.DiskReadOps += e.Value
-		case "write":
-			out.DiskWriteOps += e.Value
-		}
-	}
+	out.DiskRead, out.DiskWrite = readWrite(s.BlkioStats.IoServiceBytesRecursive)
+	out.DiskReadOps, out.DiskWriteOps = readWrite(s.BlkioStats.IoServicedRecursive)
 	return out
+}
+
+// readWrite sums the read and the write entries of a blkio statistic.
+func readWrite(entries []container.BlkioStatEntry) (read, write uint64) {
+	for _, e := range entries {
+		switch strings.ToLower(e.Op) {
+		case "read":
+			read += e.Value
+		case "write":
+			write += e.Value
+		}
+	}
+	return read, write
 }
 
 // containsAny reports whether s contains any of subs, ignoring case.
