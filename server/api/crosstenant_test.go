@@ -56,6 +56,7 @@ var crossTenantRules = map[string]rule{
 	"list-volumes": listOwn, "create-volume": inA, "get-volume": byID, "resize-volume": byID, "delete-volume": byID,
 	"list-instances": listOwn, "create-instance": inA, "get-instance": byID, "update-instance": byID, "delete-instance": byID,
 	"start-instance": byID, "stop-instance": byID, "reboot-instance": byID, "exec-instance": byID, "get-instance-console": byID,
+	"get-instance-metrics": byID, "get-host-metrics": byID, "get-vdc-metrics": byID,
 	"list-vapps": listOwn, "deploy-vapp": inA, "get-vapp": byID, "delete-vapp": byID,
 	"list-tasks": listOwn, "get-task": byID, "watch-task": byID,
 	"list-alerts": adminOnly, "get-alert": byID, "ack-alert": byID,
