@@ -96,6 +96,10 @@ type Options struct {
 	MetricsInterval   time.Duration
 	MetricsPerHost    int
 	MetricsPruneEvery time.Duration
+	// ScalerInterval is how often the scaler decides each scaling group
+	// (default 15s): the period its metric rules count. The scaler runs
+	// when Platform is also a ScalingPlatform.
+	ScalerInterval time.Duration
 }
 
 // Controllers runs the singleton loops of one replica.
@@ -108,6 +112,9 @@ type Controllers struct {
 	metrics     MetricsPlatform
 	metricsLead *Leader
 	collector   *Collector
+	// scaling runs the scaler when the platform has scaling groups.
+	scaling    ScalingPlatform
+	scalerLead *Leader
 }
 
 // New checks the options and returns the controllers; Run starts them.
@@ -124,7 +131,7 @@ func New(o Options) (*Controllers, error) {
 		v     time.Duration
 	}{{"syncInterval", o.SyncInterval}, {"monitorInterval", o.MonitorInterval}, {"probeTimeout", o.ProbeTimeout},
 		{"fenceTimeout", o.FenceTimeout}, {"leaseTtl", o.LeaseTTL}, {"metricsInterval", o.MetricsInterval},
-		{"metricsPruneEvery", o.MetricsPruneEvery}} {
+		{"metricsPruneEvery", o.MetricsPruneEvery}, {"scalerInterval", o.ScalerInterval}} {
 		if d.v < 0 {
 			f.Add(d.field, "must not be negative")
 		}
@@ -168,6 +175,9 @@ func New(o Options) (*Controllers, error) {
 	if o.MetricsPruneEvery == 0 {
 		o.MetricsPruneEvery = 10 * time.Minute
 	}
+	if o.ScalerInterval == 0 {
+		o.ScalerInterval = 15 * time.Second
+	}
 	log := o.Logger.With("replica", o.Replica)
 	c := &Controllers{
 		o:       o,
@@ -180,6 +190,10 @@ func New(o Options) (*Controllers, error) {
 		c.metricsLead = &Leader{Store: o.Store, Name: LeaseMetrics, Holder: o.Replica, TTL: o.LeaseTTL, Logger: log}
 		c.collector = &Collector{Platform: mp, PerHost: o.MetricsPerHost, Timeout: max(o.MetricsInterval*2/3, time.Second)}
 	}
+	if sp, ok := o.Platform.(ScalingPlatform); ok {
+		c.scaling = sp
+		c.scalerLead = &Leader{Store: o.Store, Name: LeaseScaler, Holder: o.Replica, TTL: o.LeaseTTL, Logger: log}
+	}
 	return c, nil
 }
 
@@ -188,11 +202,14 @@ func New(o Options) (*Controllers, error) {
 // returns nil.
 func (c *Controllers) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	errs := make([]error, 3)
+	errs := make([]error, 4)
 	wg.Go(func() { errs[0] = c.sync.Run(ctx, c.runSync) })
 	wg.Go(func() { errs[1] = c.monitor.Run(ctx, c.runMonitor) })
 	if c.metricsLead != nil {
 		wg.Go(func() { errs[2] = c.metricsLead.Run(ctx, c.runMetrics) })
+	}
+	if c.scalerLead != nil {
+		wg.Go(func() { errs[3] = c.scalerLead.Run(ctx, c.runScaler) })
 	}
 	wg.Wait()
 	return errors.Join(errs...)
@@ -205,6 +222,9 @@ func (c *Controllers) Leading() map[string]bool {
 	out := map[string]bool{LeaseSync: s, LeaseMonitor: m}
 	if c.metricsLead != nil {
 		_, out[LeaseMetrics] = c.metricsLead.Held()
+	}
+	if c.scalerLead != nil {
+		_, out[LeaseScaler] = c.scalerLead.Held()
 	}
 	return out
 }

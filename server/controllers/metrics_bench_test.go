@@ -27,7 +27,9 @@ type benchPlatform struct {
 	start time.Time
 }
 
-func (p *benchPlatform) MetricTargets(context.Context) ([]core.MetricHost, error) { return p.hosts, nil }
+func (p *benchPlatform) MetricTargets(context.Context) ([]core.MetricHost, error) {
+	return p.hosts, nil
+}
 
 func (p *benchPlatform) SampleInstance(_ context.Context, _ core.MetricHost, inst core.MetricInstance) (hypervisor.Stats, error) {
 	up := uint64(time.Since(p.start) / time.Second)
@@ -36,7 +38,9 @@ func (p *benchPlatform) SampleInstance(_ context.Context, _ core.MetricHost, ins
 }
 
 func (p *benchPlatform) RecordMetrics(ctx context.Context, samples []store.MetricSample, _ core.Guard) error {
-	return p.st.Tx(ctx, func(ctx context.Context, tx store.Tx) error { return tx.RecordMetrics(ctx, samples, core.MetricRollups) })
+	return p.st.Tx(ctx, func(ctx context.Context, tx store.Tx) error {
+		return tx.RecordMetrics(ctx, samples, core.MetricRollups)
+	})
 }
 
 func (p *benchPlatform) PruneMetrics(context.Context, core.Guard) (int64, error) { return 0, nil }
