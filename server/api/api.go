@@ -143,6 +143,7 @@ func build(svc *core.Service, o Options) (http.Handler, huma.API) {
 	s.taskRoutes()
 	s.alertRoutes()
 	s.metricsRoutes()
+	s.scalingRoutes()
 	finishDocument(api, core.NewSystem(svc).Tasks().Kinds())
 
 	mux.Handle("GET /healthz", s.plain("/healthz", func(w http.ResponseWriter, r *http.Request) {

@@ -57,7 +57,9 @@ var crossTenantRules = map[string]rule{
 	"list-instances": listOwn, "create-instance": inA, "get-instance": byID, "update-instance": byID, "delete-instance": byID,
 	"start-instance": byID, "stop-instance": byID, "reboot-instance": byID, "exec-instance": byID, "get-instance-console": byID,
 	"get-instance-metrics": byID, "get-host-metrics": byID, "get-vdc-metrics": byID,
-	"list-vapps": listOwn, "deploy-vapp": inA, "get-vapp": byID, "delete-vapp": byID,
+	"list-scaling-groups": listOwn, "create-scaling-group": inA, "get-scaling-group": byID, "delete-scaling-group": byID,
+	"list-scaling-decisions": byID,
+	"list-vapps":             listOwn, "deploy-vapp": inA, "get-vapp": byID, "delete-vapp": byID,
 	"list-tasks": listOwn, "get-task": byID, "watch-task": byID,
 	"list-alerts": adminOnly, "get-alert": byID, "ack-alert": byID,
 }
@@ -99,6 +101,10 @@ func buildWorld(t *testing.T, e *env) (world, tenant) {
 	var tok core.NewToken
 	e.must(http.StatusCreated, "POST", "/v1/tokens", a.token, map[string]any{"name": "ci"}).decode(t, &tok)
 	w.ids["tokens"] = tok.ID
+	var sg core.ScalingGroup
+	e.must(http.StatusCreated, "POST", "/v1/scaling-groups", a.token, map[string]any{"name": "grp-a", "spec": container(),
+		"policy": map[string]any{"min": 0, "max": 2}}).decode(t, &sg)
+	w.ids["scaling-groups"] = sg.ID
 
 	var h ovm.Host
 	e.must(http.StatusOK, "GET", "/v1/hosts/"+string(pl.hosts[0]), e.admin, nil).decode(t, &h)
@@ -146,6 +152,7 @@ func bodies(w world) map[string]any {
 		"update-instance":      map[string]any{"labels": map[string]string{"owner": "b"}},
 		"exec-instance":        map[string]any{"command": []string{"hostname"}},
 		"deploy-vapp":          map[string]any{"vdcId": w.vdcA, "name": "app-b", "members": []map[string]any{{"name": "m1", "spec": spec}}},
+		"create-scaling-group": map[string]any{"vdcId": w.vdcA, "name": "grp-b", "spec": spec, "policy": map[string]any{"min": 0, "max": 1}},
 	}
 }
 

@@ -20,6 +20,7 @@ var tags = []*huma.Tag{
 	{Name: "volumes", Description: "A VDC's data volumes."},
 	{Name: "tasks", Description: "The tasks that carry out changes on hosts: their steps, progress and log, as a list, one by one or as a stream."},
 	{Name: "alerts", Description: "HA alerts the host monitor raises (administrators)."},
+	{Name: "scaling-groups", Description: "Groups of VMs or containers that grow and shrink by one policy, and the scaler's decisions."},
 }
 
 // document completes cfg's OpenAPI document with what is not an operation:

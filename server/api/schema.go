@@ -51,9 +51,11 @@ var enums = map[reflect.Type]enum{
 	reflect.TypeFor[ovm.Protocol]():        {"Protocol", values(ovm.ProtocolTCP, ovm.ProtocolUDP)},
 	reflect.TypeFor[ovm.AlertKind](): {"AlertKind", values(ha.AlertPartition, ha.AlertPartitionCleared, ha.AlertFenceUnconfirmed,
 		ha.AlertInstancesLost, ha.AlertNotRestarted, ha.AlertStaleCopies)},
-	reflect.TypeFor[apitypes.Role]():          {"Role", values(apitypes.Roles...)},
-	reflect.TypeFor[apitypes.Metric]():        {"Metric", values(apitypes.Metrics...)},
-	reflect.TypeFor[apitypes.MetricSubject](): {"MetricSubject", values(apitypes.MetricSubjects...)},
+	reflect.TypeFor[apitypes.Role]():             {"Role", values(apitypes.Roles...)},
+	reflect.TypeFor[apitypes.Metric]():           {"Metric", values(apitypes.Metrics...)},
+	reflect.TypeFor[apitypes.MetricSubject]():    {"MetricSubject", values(apitypes.MetricSubjects...)},
+	reflect.TypeFor[apitypes.ScaleDirection]():   {"ScaleDirection", values(apitypes.ScaleDirections...)},
+	reflect.TypeFor[apitypes.ScalingEventKind](): {"ScalingEventKind", values(apitypes.ScalingEventKinds...)},
 }
 
 // enumSchema stands for the enum T in the schema generator: it answers a
@@ -101,6 +103,8 @@ func registerTypes(r huma.Registry) {
 	alias(reflect.TypeFor[apitypes.Role](), reflect.TypeFor[enumSchema[apitypes.Role]]())
 	alias(reflect.TypeFor[apitypes.Metric](), reflect.TypeFor[enumSchema[apitypes.Metric]]())
 	alias(reflect.TypeFor[apitypes.MetricSubject](), reflect.TypeFor[enumSchema[apitypes.MetricSubject]]())
+	alias(reflect.TypeFor[apitypes.ScaleDirection](), reflect.TypeFor[enumSchema[apitypes.ScaleDirection]]())
+	alias(reflect.TypeFor[apitypes.ScalingEventKind](), reflect.TypeFor[enumSchema[apitypes.ScalingEventKind]]())
 }
 
 // limits are the bounds package core enforces on fields of named request
@@ -124,7 +128,7 @@ func maxItems(n int) func(*huma.Schema) {
 
 // named are the request schemas whose "name" is an object name.
 var named = []string{"InstanceCreate", "VAppCreate", "VAppMember", "NetworkCreate", "VolumeCreate", "DatacenterCreate",
-	"PoolCreate", "HostRegister", "DiscoveredImport", "VDCCreate", "UserCreate"}
+	"PoolCreate", "HostRegister", "DiscoveredImport", "VDCCreate", "UserCreate", "ScalingGroupCreate"}
 
 func ptr(f float64) *float64 { return &f }
 func iptr(i int) *int        { return &i }
