@@ -193,6 +193,21 @@ func (s *Service) DeleteScalingGroup(ctx context.Context, p auth.Principal, id o
 		if g, err = decode[scalingGroupRecord](r); err != nil {
 			return err
 		}
+		// Members being made or changed would be left behind: refuse,
+		// the caller tries again once their tasks are done.
+		if len(g.Pending) > 0 {
+			return conflictf("scaling group %s is creating members; try again when their tasks are done", g.Name)
+		}
+		for _, m := range g.Members {
+			inst, _, err := getAs[instanceRecord](ctx, tx, store.KindInstance, m.ID)
+			switch {
+			case ovm.KindOf(err) == ovm.KindNotFound:
+			case err != nil:
+				return err
+			case inst.PendingTask != "" && inst.Status.Phase != ovm.PhaseDeleting:
+				return conflictf("member %s of scaling group %s has a task in progress (%s); try again when it is done", inst.Name, g.Name, inst.PendingTask)
+			}
+		}
 		return tx.Delete(ctx, kindScalingGroup, id, r.Version)
 	})
 	if err != nil {
@@ -202,7 +217,7 @@ func (s *Service) DeleteScalingGroup(ctx context.Context, p auth.Principal, id o
 	for _, m := range g.Members {
 		it, err := s.DeleteInstance(ctx, scalerPrincipal(g), m.ID, 0)
 		switch {
-		case ovm.KindOf(err) == ovm.KindNotFound:
+		case ovm.KindOf(err) == ovm.KindNotFound, ovm.KindOf(err) == ovm.KindConflict && deleting(ctx, s, m.ID):
 		case err != nil:
 			return tasks, fmt.Errorf("delete member %s of scaling group %s: %w", m.ID, g.Name, err)
 		case it.Task != nil:
@@ -210,6 +225,17 @@ func (s *Service) DeleteScalingGroup(ctx context.Context, p auth.Principal, id o
 		}
 	}
 	return tasks, nil
+}
+
+// deleting reports whether an instance is being deleted already.
+func deleting(ctx context.Context, s *Service, id ovm.ID) bool {
+	var phase ovm.Phase
+	_ = s.view(ctx, func(ctx context.Context, tx store.Tx) error {
+		inst, _, err := getAs[instanceRecord](ctx, tx, store.KindInstance, id)
+		phase = inst.Status.Phase
+		return err
+	})
+	return phase == ovm.PhaseDeleting
 }
 
 // scalerPrincipal is who the scaler acts as in a group's VDC: its creates
