@@ -52,6 +52,7 @@ func tree() *command {
 		hostCommands(),
 		alertCommands(),
 		metricsCommands(),
+		scalingCommands(),
 		vdcCommands(),
 		userCommands(),
 		{name: "help", summary: "Show help for a command", run: nil},
