@@ -188,7 +188,7 @@ func New(o Options) (*Controllers, error) {
 	if mp, ok := o.Platform.(MetricsPlatform); ok {
 		c.metrics = mp
 		c.metricsLead = &Leader{Store: o.Store, Name: LeaseMetrics, Holder: o.Replica, TTL: o.LeaseTTL, Logger: log}
-		c.collector = &Collector{Platform: mp, PerHost: o.MetricsPerHost, Timeout: max(o.MetricsInterval*2/3, time.Second)}
+		c.collector = &Collector{Platform: mp, PerHost: o.MetricsPerHost, Timeout: max(o.MetricsInterval, 10*time.Second)}
 	}
 	if sp, ok := o.Platform.(ScalingPlatform); ok {
 		c.scaling = sp

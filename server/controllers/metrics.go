@@ -238,10 +238,14 @@ func (c *Controllers) runMetrics(ctx context.Context, lease Lease) error {
 			}
 			return nil
 		}
-		for id, e := range rep.Errors {
-			if ovm.KindOf(e) != ovm.KindNotFound && ctx.Err() == nil {
-				c.log.Debug("metrics: instance not sampled", "instance", id, "err", e)
+		failed, example := 0, error(nil)
+		for _, e := range rep.Errors {
+			if ovm.KindOf(e) != ovm.KindNotFound {
+				failed, example = failed+1, e
 			}
+		}
+		if failed > 0 && ctx.Err() == nil {
+			c.log.Warn("metrics: instances not sampled", "failed", failed, "sampled", rep.Sampled, "err", example)
 		}
 		if time.Since(lastPrune) >= c.o.MetricsPruneEvery {
 			n, err := c.metrics.PruneMetrics(ctx, guard)

@@ -24,9 +24,11 @@ type ScalingPlatform interface {
 var _ ScalingPlatform = (*core.System)(nil)
 
 // runScaler is the scaler's loop: every ScalerInterval, one decision of
-// each group, the interval being the period its rules count.
+// each group. The period its rules count is the interval, at least the
+// metrics interval, so that a period holds a sample.
 func (c *Controllers) runScaler(ctx context.Context, lease Lease) error {
 	guard := lease.Guard()
+	period := max(c.o.ScalerInterval, c.o.MetricsInterval)
 	return every(ctx, c.o.ScalerInterval, func(ctx context.Context) error {
 		ids, err := c.scaling.ScalingGroupIDs(ctx)
 		if err != nil {
@@ -36,7 +38,7 @@ func (c *Controllers) runScaler(ctx context.Context, lease Lease) error {
 			return nil
 		}
 		for _, id := range ids {
-			err := c.scaling.ScaleGroup(ctx, id, c.o.ScalerInterval, guard)
+			err := c.scaling.ScaleGroup(ctx, id, period, guard)
 			switch {
 			case errors.Is(err, ErrLeaseLost):
 				return err

@@ -34,7 +34,8 @@ func (y *System) ScalingGroupIDs(ctx context.Context) ([]ovm.ID, error) {
 // (each with an idempotency key) or to delete (the newest first). Then it
 // carries the plan out through the ordinary create and delete paths; a
 // create refused (quota, capacity) is an event, and the desired count
-// goes back to the members there are, so it is not retried at once.
+// goes back to the members there are, and the group does not grow again
+// for RefusalBackoff periods.
 // A replica that lost the lease records nothing; one that takes over
 // carries out the plan recorded, and the keys make each member once.
 func (y *System) ScaleGroup(ctx context.Context, id ovm.ID, period time.Duration, guard Guard) error {
@@ -63,6 +64,9 @@ func (y *System) ScaleGroup(ctx context.Context, id ovm.ID, period time.Duration
 		}
 		d := scaling.Decide(pol, scaling.Input{Now: now, Desired: g.Desired, History: hist, LastChange: g.LastChange, LastDecision: g.LastDecision})
 		g.LastDecision = now
+		if d.Changed && d.Desired > g.Desired && now.Sub(g.RefusedAt) < RefusalBackoff*period {
+			return save(ctx, tx, &r, g) // the refusal's event says why; try again later
+		}
 		switch {
 		case d.Changed:
 			kind := apitypes.ScaleOut
@@ -194,7 +198,7 @@ func (y *System) carryOut(ctx context.Context, g scalingGroupRecord, guard Guard
 			if refused {
 				from := g.Desired
 				g.Desired = len(g.Members) + len(g.Pending)
-				g.LastChange = now
+				g.LastChange, g.RefusedAt = now, now
 				g.addEvent(ScalingEvent{At: now, Kind: apitypes.ScaleRefused, From: from, To: g.Desired,
 					Cause: "member " + pm.Name + " was refused", Error: ovm.PublicMessage(err)})
 				return

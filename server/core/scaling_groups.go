@@ -62,7 +62,14 @@ type scalingGroupRecord struct {
 	// when the scaler last decided.
 	LastChange   time.Time `json:"lastChange"`
 	LastDecision time.Time `json:"lastDecision"`
+	// RefusedAt is when a member's create was last refused: the group
+	// does not grow again for RefusalBackoff periods.
+	RefusedAt time.Time `json:"refusedAt,omitzero"`
 }
+
+// RefusalBackoff is how many periods a group waits after a refused
+// create before it grows again.
+const RefusalBackoff = 10
 
 func (g scalingGroupRecord) view() ScalingGroup {
 	out := ScalingGroup{ID: g.ID, Name: g.Name, VDCID: g.VDCID, Spec: g.Spec, Policy: g.Policy, Desired: g.Desired,
