@@ -116,3 +116,40 @@ func TestScalerQuota(t *testing.T) {
 	_, again := groupOf(t, c, g.ID)
 	assert.Len(t, again, len(ev), "no decision retries in a loop: %+v", again)
 }
+
+// TestScalerOnce: a replica that lost the scaler's lease decides nothing
+// (its guard refuses the write); two replicas carrying out one recorded
+// plan at once make each planned member once (each create has its own
+// idempotency key).
+func TestScalerOnce(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			c := newCluster(t, b.open(t), clusterOptions{hosts: 1})
+			tenant := auth.Principal{UserID: ovm.NewID(), Name: "ann", Role: auth.RoleVDCAdmin, VDCID: c.vdc}
+			g, err := c.svc.CreateScalingGroup(t.Context(), tenant, core.CreateScalingGroup{Name: "pair",
+				Spec:   ovm.InstanceSpec{Type: ovm.TypeContainer, CPU: 100, Memory: 16 * ovm.MiB, Image: ovm.ContainerImage("busybox:1")},
+				Policy: apitypes.ScalingPolicy{Min: 3, Max: 3}})
+			require.NoError(t, err)
+
+			stale := controllers.Lease{Name: controllers.LeaseScaler, Holder: "paused", Epoch: 7}
+			err = core.NewSystem(c.svc).ScaleGroup(t.Context(), g.ID, time.Second, stale.Guard())
+			require.ErrorIs(t, err, controllers.ErrLeaseLost)
+			got, _ := groupOf(t, c, g.ID)
+			assert.Empty(t, got.Members, "the paused replica made nothing")
+
+			other, _ := c.service(nil)
+			errs := make(chan error, 2)
+			for _, sys := range []*core.System{core.NewSystem(c.svc), core.NewSystem(other)} {
+				go func() { errs <- sys.ScaleGroup(t.Context(), g.ID, time.Second, nil) }()
+			}
+			for range 2 {
+				require.NoError(t, <-errs)
+			}
+			got, _ = groupOf(t, c, g.ID)
+			assert.Len(t, got.Members, 3, "three members, not six")
+			page, err := c.svc.ListInstances(t.Context(), c.admin, core.ListOptions{VDCID: c.vdc, Limit: core.MaxLimit})
+			require.NoError(t, err)
+			assert.Len(t, page.Items, 3, "three instances in the VDC")
+		})
+	}
+}

@@ -194,7 +194,11 @@ func (y *System) carryOut(ctx context.Context, g scalingGroupRecord, guard Guard
 			return fmt.Errorf("scaling group %s: create %s: %w", g.Name, pm.Name, err)
 		}
 		if err := y.settle(ctx, g.ID, guard, func(g *scalingGroupRecord, now time.Time) {
+			n := len(g.Pending)
 			g.Pending = slices.DeleteFunc(g.Pending, func(x pendingMember) bool { return x.Key == pm.Key })
+			if len(g.Pending) == n {
+				return // another replica settled this member
+			}
 			if refused {
 				from := g.Desired
 				g.Desired = len(g.Members) + len(g.Pending)
