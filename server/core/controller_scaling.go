@@ -217,7 +217,11 @@ func (y *System) carryOut(ctx context.Context, g scalingGroupRecord, guard Guard
 	}
 	for _, id := range g.Deleting {
 		_, err := s.DeleteInstance(ctx, p, id, 0)
-		if err != nil && ovm.KindOf(err) != ovm.KindNotFound && ovm.KindOf(err) != ovm.KindConflict {
+		switch {
+		case err == nil, ovm.KindOf(err) == ovm.KindNotFound:
+		case ovm.KindOf(err) == ovm.KindConflict && !deleting(ctx, s, id):
+			continue // a task of its own is in progress (its create): the next decision tries again
+		case ovm.KindOf(err) != ovm.KindConflict:
 			return fmt.Errorf("scaling group %s: delete member %s: %w", g.Name, id, err)
 		}
 		if err := y.settle(ctx, g.ID, guard, func(g *scalingGroupRecord, _ time.Time) {
