@@ -160,15 +160,23 @@ type ResizeResult struct {
 // Stats is a sample of an instance's use of resources.
 type Stats struct {
 	Time time.Time
-	// CPUPercent is the share of one vCPU in use, summed over vCPUs
-	// (200 = two vCPUs busy).
+	// CPUPercent is the guest's own CPU use: the share of one vCPU in use,
+	// summed over vCPUs (200 = two vCPUs busy), never more than 100 per
+	// vCPU. A VM counts its vCPUs' threads, not the hypervisor's work
+	// beside them (QEMU's I/O and emulator threads); a container counts
+	// its cgroup, bounded by its CPU limit.
 	CPUPercent  float64
 	MemoryUsed  ovm.Bytes
 	MemoryLimit ovm.Bytes
-	NetRxBytes  uint64
-	NetTxBytes  uint64
-	DiskRead    uint64
-	DiskWrite   uint64
+	// The counters below grow from the instance's start; a restart may
+	// begin them again from zero.
+	NetRxBytes uint64
+	NetTxBytes uint64
+	DiskRead   uint64
+	DiskWrite  uint64
+	// DiskReadOps and DiskWriteOps count read and write requests.
+	DiskReadOps  uint64
+	DiskWriteOps uint64
 }
 
 // Driver is the contract every hypervisor driver implements. Every method

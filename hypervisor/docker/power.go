@@ -159,14 +159,19 @@ func (d *Driver) Stats(ctx context.Context, ref hypervisor.Ref) (hypervisor.Stat
 	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
 		return hypervisor.Stats{}, d.c.engineError(ctx, err, "", "stats %s: decode", ref)
 	}
-	return statsOf(s), nil
+	return statsOf(s, c.HostConfig.NanoCPUs), nil
 }
 
-// statsOf converts one sample of the engine's statistics.
+// statsOf converts one sample of the engine's statistics of a container
+// limited to nanoCPUs (0: no limit).
 //
-//	CPUPercent = (cpu delta / system delta) x online CPUs x 100
+//	CPUPercent = min((cpu delta / system delta) x online CPUs, nanoCPUs / 1e9) x 100
 //	MemoryUsed = usage less the page cache (cgroup v1 "cache", v2 "inactive_file")
-func statsOf(s container.StatsResponse) hypervisor.Stats {
+//
+// The kernel keeps a container within its CPU limit (CFS quota); a share
+// above it is the skew between the two clocks the engine reads (the
+// cgroup's and the system's), so it is capped at the limit.
+func statsOf(s container.StatsResponse, nanoCPUs int64) hypervisor.Stats {
 	out := hypervisor.Stats{Time: s.Read}
 	cpuDelta := float64(s.CPUStats.CPUUsage.TotalUsage) - float64(s.PreCPUStats.CPUUsage.TotalUsage)
 	sysDelta := float64(s.CPUStats.SystemUsage) - float64(s.PreCPUStats.SystemUsage)
@@ -176,6 +181,9 @@ func statsOf(s container.StatsResponse) hypervisor.Stats {
 	}
 	if cpuDelta > 0 && sysDelta > 0 && s.PreCPUStats.SystemUsage > 0 {
 		out.CPUPercent = cpuDelta / sysDelta * online * 100
+		if nanoCPUs > 0 {
+			out.CPUPercent = min(out.CPUPercent, float64(nanoCPUs)/1e7)
+		}
 	}
 	used := s.MemoryStats.Usage
 	cache, ok := s.MemoryStats.Stats["inactive_file"]
@@ -194,15 +202,22 @@ func statsOf(s container.StatsResponse) hypervisor.Stats {
 		out.NetRxBytes += n.RxBytes
 		out.NetTxBytes += n.TxBytes
 	}
-	for _, e := range s.BlkioStats.IoServiceBytesRecursive {
+	out.DiskRead, out.DiskWrite = readWrite(s.BlkioStats.IoServiceBytesRecursive)
+	out.DiskReadOps, out.DiskWriteOps = readWrite(s.BlkioStats.IoServicedRecursive)
+	return out
+}
+
+// readWrite sums the read and the write entries of a blkio statistic.
+func readWrite(entries []container.BlkioStatEntry) (read, write uint64) {
+	for _, e := range entries {
 		switch strings.ToLower(e.Op) {
 		case "read":
-			out.DiskRead += e.Value
+			read += e.Value
 		case "write":
-			out.DiskWrite += e.Value
+			write += e.Value
 		}
 	}
-	return out
+	return read, write
 }
 
 // containsAny reports whether s contains any of subs, ignoring case.

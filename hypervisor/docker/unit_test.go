@@ -210,15 +210,30 @@ func TestStatsOf(t *testing.T) {
 	s.MemoryStats = container.MemoryStats{Usage: 40 << 20, Limit: 64 << 20, Stats: map[string]uint64{"inactive_file": 10 << 20}}
 	s.Networks = map[string]container.NetworkStats{"eth0": {RxBytes: 100, TxBytes: 50}, "eth1": {RxBytes: 1, TxBytes: 2}}
 	s.BlkioStats.IoServiceBytesRecursive = []container.BlkioStatEntry{{Op: "Read", Value: 4096}, {Op: "write", Value: 512}, {Op: "Total", Value: 4608}}
-	got := statsOf(s)
+	s.BlkioStats.IoServicedRecursive = []container.BlkioStatEntry{{Op: "Read", Value: 3}, {Op: "Write", Value: 2}, {Op: "Total", Value: 5}}
+	got := statsOf(s, 0)
 	assert.Equal(t, hypervisor.Stats{
 		Time: s.Read, CPUPercent: 50, MemoryUsed: 30 * ovm.MiB, MemoryLimit: 64 * ovm.MiB,
-		NetRxBytes: 101, NetTxBytes: 52, DiskRead: 4096, DiskWrite: 512,
+		NetRxBytes: 101, NetTxBytes: 52, DiskRead: 4096, DiskWrite: 512, DiskReadOps: 3, DiskWriteOps: 2,
 	}, got)
+
+	for _, tt := range []struct {
+		name     string
+		nanoCPUs int64
+		want     float64
+	}{
+		{"no limit", 0, 50},
+		{"limit above the use", 1_000_000_000, 50},      // 1 CPU: 100% cap, 50% used
+		{"limit below the skewed use", 400_000_000, 40}, // 0.4 CPU: capped at 40%
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.InDelta(t, tt.want, statsOf(s, tt.nanoCPUs).CPUPercent, 1e-9)
+		})
+	}
 
 	var first container.StatsResponse // no previous sample: no CPU share
 	first.CPUStats.CPUUsage.TotalUsage, first.CPUStats.SystemUsage = 5, 10
-	assert.Zero(t, statsOf(first).CPUPercent)
+	assert.Zero(t, statsOf(first, 0).CPUPercent)
 }
 
 func TestReadPull(t *testing.T) {

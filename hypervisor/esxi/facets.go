@@ -270,12 +270,14 @@ var statCounters = []string{
 	"cpu.usage.average", "mem.consumed.average",
 	"net.received.average", "net.transmitted.average",
 	"disk.read.average", "disk.write.average",
+	"disk.numberReadAveraged.average", "disk.numberWriteAveraged.average",
 }
 
 // netDisk accumulates a VM's network and disk rates into byte counters.
 type netDisk struct {
 	last                  time.Time
 	rx, tx, dread, dwrite uint64
+	rops, wops            uint64
 }
 
 // Stats reads the VM's latest real-time sample (20 s) from the host's
@@ -347,9 +349,13 @@ func (d *Driver) Stats(ctx context.Context, ref hypervisor.Ref) (hypervisor.Stat
 		acc.tx += kb("net.transmitted.average")
 		acc.dread += kb("disk.read.average")
 		acc.dwrite += kb("disk.write.average")
+		// numberReadAveraged and numberWriteAveraged are requests per second.
+		acc.rops += uint64(latest[ids["disk.numberReadAveraged.average"]]) * uint64(interval)
+		acc.wops += uint64(latest[ids["disk.numberWriteAveraged.average"]]) * uint64(interval)
 		acc.last = sampled
 	}
 	st.NetRxBytes, st.NetTxBytes, st.DiskRead, st.DiskWrite = acc.rx, acc.tx, acc.dread, acc.dwrite
+	st.DiskReadOps, st.DiskWriteOps = acc.rops, acc.wops
 	d.c.mu.Unlock()
 	return st, nil
 }

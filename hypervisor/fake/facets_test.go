@@ -46,24 +46,29 @@ func TestStats(t *testing.T) {
 			MemoryUsed:  256 * ovm.MiB,        // 1GiB/4
 			MemoryLimit: ovm.GiB,              // its memory
 			DiskRead:    uint64(32 * ovm.MiB), // the boot's reads
+			DiskReadOps: 512,                  // the boot's reads
 		}},
 		{"45 seconds", 45 * time.Second, hypervisor.Stats{
-			CPUPercent:  50,                   // 2 x (10 + 45 mod 30 = 15)
-			MemoryUsed:  268435456 + 40265318, // 1GiB/4 + 512MiB x 45/600 (536870912 x 45 / 600 = 40265318.4)
-			MemoryLimit: ovm.GiB,
-			NetRxBytes:  67500,              // 1500 x 45
-			NetTxBytes:  31500,              // 700 x 45
-			DiskRead:    33554432 + 2949120, // 32MiB + 64KiB x 45
-			DiskWrite:   737280,             // 16KiB x 45
+			CPUPercent:   50,                   // 2 x (10 + 45 mod 30 = 15)
+			MemoryUsed:   268435456 + 40265318, // 1GiB/4 + 512MiB x 45/600 (536870912 x 45 / 600 = 40265318.4)
+			MemoryLimit:  ovm.GiB,
+			NetRxBytes:   67500,              // 1500 x 45
+			NetTxBytes:   31500,              // 700 x 45
+			DiskRead:     33554432 + 2949120, // 32MiB + 64KiB x 45
+			DiskWrite:    737280,             // 16KiB x 45
+			DiskReadOps:  1232,               // 512 + 16 x 45
+			DiskWriteOps: 180,                // 4 x 45
 		}},
 		{"twenty minutes", 20 * time.Minute, hypervisor.Stats{
-			CPUPercent:  20,            // 2 x (10 + 1200 mod 30 = 0)
-			MemoryUsed:  768 * ovm.MiB, // 1GiB/4 + 512MiB (capped at 600s)
-			MemoryLimit: ovm.GiB,
-			NetRxBytes:  1800000,             // 1500 x 1200
-			NetTxBytes:  840000,              // 700 x 1200
-			DiskRead:    33554432 + 78643200, // 32MiB + 64KiB x 1200
-			DiskWrite:   19660800,            // 16KiB x 1200
+			CPUPercent:   20,            // 2 x (10 + 1200 mod 30 = 0)
+			MemoryUsed:   768 * ovm.MiB, // 1GiB/4 + 512MiB (capped at 600s)
+			MemoryLimit:  ovm.GiB,
+			NetRxBytes:   1800000,             // 1500 x 1200
+			NetTxBytes:   840000,              // 700 x 1200
+			DiskRead:     33554432 + 78643200, // 32MiB + 64KiB x 1200
+			DiskWrite:    19660800,            // 16KiB x 1200
+			DiskReadOps:  19712,               // 512 + 16 x 1200
+			DiskWriteOps: 4800,                // 4 x 1200
 		}},
 	}
 	for _, tt := range tests {

@@ -244,14 +244,16 @@ func (d *Driver) Stats(ctx context.Context, ref hypervisor.Ref) (hypervisor.Stat
 func usage(cpu ovm.MilliCPU, mem ovm.Bytes, up time.Duration, now time.Time) hypervisor.Stats {
 	u := max(int64(up/time.Second), 0)
 	return hypervisor.Stats{
-		Time:        now,
-		CPUPercent:  float64(cpu) / 1000 * float64(10+u%30),
-		MemoryUsed:  mem/4 + ovm.Bytes(int64(mem/2)*min(u, 600)/600),
-		MemoryLimit: mem,
-		NetRxBytes:  uint64(1500 * u),
-		NetTxBytes:  uint64(700 * u),
-		DiskRead:    uint64(32*ovm.MiB) + uint64(64*ovm.KiB)*uint64(u),
-		DiskWrite:   uint64(16*ovm.KiB) * uint64(u),
+		Time:         now,
+		CPUPercent:   float64(cpu) / 1000 * float64(10+u%30),
+		MemoryUsed:   mem/4 + ovm.Bytes(int64(mem/2)*min(u, 600)/600),
+		MemoryLimit:  mem,
+		NetRxBytes:   uint64(1500 * u),
+		NetTxBytes:   uint64(700 * u),
+		DiskRead:     uint64(32*ovm.MiB) + uint64(64*ovm.KiB)*uint64(u),
+		DiskWrite:    uint64(16*ovm.KiB) * uint64(u),
+		DiskReadOps:  uint64(512 + 16*u),
+		DiskWriteOps: uint64(4 * u),
 	}
 }
 

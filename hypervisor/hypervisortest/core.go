@@ -354,8 +354,10 @@ func (s *suite) testStats(t *testing.T) {
 	assert.False(t, first.Time.IsZero(), "Stats.Time: got zero, want the sample's time")
 	assert.False(t, first.Time.Before(from.Add(-skew)) || first.Time.After(to.Add(skew)),
 		"Stats.Time: got %s, want within %s of [%s, %s]", first.Time, skew, from, to)
-	// CPUPercent counts 100 per busy vCPU; allow 10% over for sampling noise.
-	maxCPU := float64(max(spec.Spec.CPU.VCPUs(), 1)) * 110
+	// CPUPercent counts the guest's own use, 100 per busy vCPU, never more
+	// (hypervisor.Stats): the hypervisor's work beside the vCPUs is not
+	// the guest's, and the drivers bound their sampling error.
+	maxCPU := float64(max(spec.Spec.CPU.VCPUs(), 1)) * 100
 	assert.False(t, math.IsNaN(first.CPUPercent) || first.CPUPercent < 0 || first.CPUPercent > maxCPU,
 		"Stats.CPUPercent: got %v, want 0 to %v for %s", first.CPUPercent, maxCPU, spec.Spec.CPU)
 	assert.Positive(t, first.MemoryLimit, "Stats.MemoryLimit: got %s, want > 0", first.MemoryLimit)

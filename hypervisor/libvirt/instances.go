@@ -412,66 +412,6 @@ func replaceMetadata(old *libvirtxml.DomainMetadata, meta string) string {
 	return inner[:start] + meta + inner[end+len("</"+MetadataPrefix+":instance>"):]
 }
 
-// Stats samples a running instance's domain stats twice, 250ms apart, for
-// its CPU use; memory, block and network counters come from the second.
-func (d *Driver) Stats(ctx context.Context, ref hypervisor.Ref) (hypervisor.Stats, error) {
-	f, err := d.lookup(ctx, ref)
-	if err != nil {
-		return hypervisor.Stats{}, err
-	}
-	sample := func() (map[string]any, time.Time, error) {
-		recs, err := rpc(ctx, func() ([]golibvirt.DomainStatsRecord, error) {
-			return d.l.ConnectGetAllDomainStats([]golibvirt.Domain{f.dom}, uint32(golibvirt.DomainStatsState|
-				golibvirt.DomainStatsCPUTotal|golibvirt.DomainStatsBalloon|golibvirt.DomainStatsInterface|golibvirt.DomainStatsBlock), 0)
-		})
-		now := d.cfg.Now()
-		if err != nil {
-			return nil, now, wrap(err, "libvirt: stats of domain %s", f.dom.Name)
-		}
-		out := map[string]any{}
-		for _, r := range recs {
-			for _, p := range r.Params {
-				out[p.Field] = p.Value.I
-			}
-		}
-		return out, now, nil
-	}
-	a, t0, err := sample()
-	if err != nil {
-		return hypervisor.Stats{}, err
-	}
-	if err := sleep(ctx, 250*time.Millisecond); err != nil {
-		return hypervisor.Stats{}, err
-	}
-	b, t1, err := sample()
-	if err != nil {
-		return hypervisor.Stats{}, err
-	}
-	s := hypervisor.Stats{Time: t1}
-	if dt := t1.Sub(t0); dt > 0 {
-		used := float64(num(b["cpu.time"])) - float64(num(a["cpu.time"]))
-		s.CPUPercent = max(used/float64(dt.Nanoseconds())*100, 0)
-	}
-	s.MemoryLimit = ovm.Bytes(num(b["balloon.maximum"])) * ovm.KiB
-	if s.MemoryLimit == 0 {
-		s.MemoryLimit = memoryBytes(f.def.Memory)
-	}
-	used := ovm.Bytes(num(b["balloon.rss"])) * ovm.KiB
-	if avail, unused := num(b["balloon.available"]), num(b["balloon.unused"]); avail > 0 {
-		used = ovm.Bytes(avail-unused) * ovm.KiB
-	}
-	s.MemoryUsed = min(used, s.MemoryLimit)
-	for i := range num(b["net.count"]) {
-		s.NetRxBytes += num(b[fmt.Sprintf("net.%d.rx.bytes", i)])
-		s.NetTxBytes += num(b[fmt.Sprintf("net.%d.tx.bytes", i)])
-	}
-	for i := range num(b["block.count"]) {
-		s.DiskRead += num(b[fmt.Sprintf("block.%d.rd.bytes", i)])
-		s.DiskWrite += num(b[fmt.Sprintf("block.%d.wr.bytes", i)])
-	}
-	return s, nil
-}
-
 // num reads a typed parameter as a number.
 func num(v any) uint64 {
 	switch x := v.(type) {

@@ -148,6 +148,8 @@ func build(svc *core.Service, o Options) (http.Handler, huma.API) {
 	s.chefRoutes()
 	s.auditRoutes()
 	s.backupRoutes()
+	s.metricsRoutes()
+	s.scalingRoutes()
 	finishDocument(api, core.NewSystem(svc).Tasks().Kinds())
 
 	mux.Handle("GET /healthz", s.plain("/healthz", func(w http.ResponseWriter, r *http.Request) {

@@ -61,7 +61,10 @@ var crossTenantRules = map[string]rule{
 	"start-instance": byID, "stop-instance": byID, "reboot-instance": byID, "exec-instance": byID, "get-instance-console": byID,
 	"migrate-instance": byID, "cancel-instance-migration": byID,
 	"list-vapps": listOwn, "deploy-vapp": inA, "get-vapp": byID, "delete-vapp": byID,
-	"list-tasks": listOwn, "get-task": byID, "watch-task": byID,
+	"get-instance-metrics": byID, "get-host-metrics": byID, "get-vdc-metrics": byID,
+	"list-scaling-groups": listOwn, "create-scaling-group": inA, "get-scaling-group": byID, "delete-scaling-group": byID,
+	"list-scaling-decisions": byID,
+	"list-tasks":             listOwn, "get-task": byID, "watch-task": byID,
 	"list-alerts": adminOnly, "get-alert": byID, "ack-alert": byID,
 	"list-snapshots": listOwn, "list-instance-snapshots": byID, "create-instance-snapshot": byID, "get-instance-snapshot": byID,
 	"revert-instance-snapshot": byID, "delete-instance-snapshot": byID, "list-volume-snapshots": byID, "create-volume-snapshot": byID,
@@ -120,6 +123,10 @@ func buildWorld(t *testing.T, e *env) (world, tenant) {
 	var tok core.NewToken
 	e.must(http.StatusCreated, "POST", "/v1/tokens", a.token, map[string]any{"name": "ci"}).decode(t, &tok)
 	w.ids["tokens"] = tok.ID
+	var sg core.ScalingGroup
+	e.must(http.StatusCreated, "POST", "/v1/scaling-groups", a.token, map[string]any{"name": "grp-a", "spec": container(),
+		"policy": map[string]any{"min": 0, "max": 2}}).decode(t, &sg)
+	w.ids["scaling-groups"] = sg.ID
 
 	var h ovm.Host
 	e.must(http.StatusOK, "GET", "/v1/hosts/"+string(pl.hosts[0]), e.admin, nil).decode(t, &h)
@@ -182,6 +189,7 @@ func bodies(w world) map[string]any {
 		"register-storage-pool":    map[string]any{"name": "pool-b", "kind": "local", "path": "/srv/b", "hostIds": []ovm.ID{w.ids["hosts"]}},
 		"update-storage-pool":      map[string]any{"templateLibrary": true},
 		"attach-volume":            map[string]any{"instanceId": w.ids["instances"]},
+		"create-scaling-group":     map[string]any{"vdcId": w.vdcA, "name": "grp-b", "spec": spec, "policy": map[string]any{"min": 0, "max": 1}},
 	}
 }
 

@@ -25,6 +25,7 @@ var tags = []*huma.Tag{
 	{Name: "chef", Description: "Chef automation: Chef servers (administrators), their catalog, instances' enrolment, and converge runs that install software on chosen instances or update them all."},
 	{Name: "admin", Description: "Operating the server: online backups (administrators)."},
 	{Name: "audit", Description: "The audit trail: who changed what, from where, with which outcome."},
+	{Name: "scaling-groups", Description: "Groups of VMs or containers that grow and shrink by one policy, and the scaler's decisions."},
 }
 
 // document completes cfg's OpenAPI document with what is not an operation:

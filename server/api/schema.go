@@ -58,8 +58,12 @@ var enums = map[reflect.Type]enum{
 		apitypes.ChefFailed, apitypes.ChefUnreachable, apitypes.ChefCancelled)},
 	reflect.TypeFor[apitypes.ChefRunState](): {"ChefRunState", values(apitypes.ChefRunRunning, apitypes.ChefRunCancelling,
 		apitypes.ChefRunSucceeded, apitypes.ChefRunFailed, apitypes.ChefRunCancelled)},
-	reflect.TypeFor[apitypes.AuditOutcome]():  {"AuditOutcome", values(apitypes.AuditOutcomes...)},
-	reflect.TypeFor[apitypes.MigrationMode](): {"MigrationMode", values(apitypes.MigrationModes...)},
+	reflect.TypeFor[apitypes.AuditOutcome]():     {"AuditOutcome", values(apitypes.AuditOutcomes...)},
+	reflect.TypeFor[apitypes.MigrationMode]():    {"MigrationMode", values(apitypes.MigrationModes...)},
+	reflect.TypeFor[apitypes.Metric]():           {"Metric", values(apitypes.Metrics...)},
+	reflect.TypeFor[apitypes.MetricSubject]():    {"MetricSubject", values(apitypes.MetricSubjects...)},
+	reflect.TypeFor[apitypes.ScaleDirection]():   {"ScaleDirection", values(apitypes.ScaleDirections...)},
+	reflect.TypeFor[apitypes.ScalingEventKind](): {"ScalingEventKind", values(apitypes.ScalingEventKinds...)},
 }
 
 // enumSchema stands for the enum T in the schema generator: it answers a
@@ -109,6 +113,10 @@ func registerTypes(r huma.Registry) {
 	alias(reflect.TypeFor[apitypes.ChefOutcome](), reflect.TypeFor[enumSchema[apitypes.ChefOutcome]]())
 	alias(reflect.TypeFor[apitypes.ChefRunState](), reflect.TypeFor[enumSchema[apitypes.ChefRunState]]())
 	alias(reflect.TypeFor[apitypes.AuditOutcome](), reflect.TypeFor[enumSchema[apitypes.AuditOutcome]]())
+	alias(reflect.TypeFor[apitypes.Metric](), reflect.TypeFor[enumSchema[apitypes.Metric]]())
+	alias(reflect.TypeFor[apitypes.MetricSubject](), reflect.TypeFor[enumSchema[apitypes.MetricSubject]]())
+	alias(reflect.TypeFor[apitypes.ScaleDirection](), reflect.TypeFor[enumSchema[apitypes.ScaleDirection]]())
+	alias(reflect.TypeFor[apitypes.ScalingEventKind](), reflect.TypeFor[enumSchema[apitypes.ScalingEventKind]]())
 }
 
 // limits are the bounds package core enforces on fields of named request
@@ -132,7 +140,7 @@ func maxItems(n int) func(*huma.Schema) {
 
 // named are the request schemas whose "name" is an object name.
 var named = []string{"InstanceCreate", "VAppCreate", "VAppMember", "NetworkCreate", "VolumeCreate", "DatacenterCreate",
-	"PoolCreate", "HostRegister", "DiscoveredImport", "VDCCreate", "UserCreate", "SnapshotCreate"}
+	"PoolCreate", "HostRegister", "DiscoveredImport", "VDCCreate", "UserCreate", "SnapshotCreate", "ScalingGroupCreate"}
 
 func ptr(f float64) *float64 { return &f }
 func iptr(i int) *int        { return &i }

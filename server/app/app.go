@@ -143,11 +143,13 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	svc, err := core.New(core.Options{
 		Store: st, Tasks: eng, Drivers: reg, Secrets: box, Argon2: o.Argon2,
 		Logger: log.With("component", "core"), ObserveDriverCall: metrics.ObserveDriverCall,
-		Backup: backupOf(st, cfg),
+		Backup:  backupOf(st, cfg),
+		Metrics: core.MetricsRetention{Raw: cfg.MetricsRetentionRaw, Minute: cfg.MetricsRetentionMinute, Hour: cfg.MetricsRetentionHour},
 	})
 	if err != nil {
 		return nil, err
 	}
+	metrics.AddInstanceGauges(core.NewSystem(svc).LatestMetrics, 3*cfg.MetricsInterval, api.DefaultMaxInstanceSeries)
 	if n, err := core.NewSystem(svc).HoldExisting(ctx); err != nil {
 		return nil, fmt.Errorf("record the hosts' allocations: %w", err)
 	} else if n > 0 {

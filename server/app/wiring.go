@@ -25,7 +25,7 @@ func registerEngines(reg *drivers.Registry, log *slog.Logger) {
 func startControllers(ctx context.Context, s *Server) error {
 	o := controllers.Options{
 		Platform: core.NewSystem(s.svc), Store: s.st, Replica: s.cfg.Replica + "-" + string(ovm.NewID().Short()),
-		SyncInterval: s.cfg.SyncInterval, MonitorInterval: s.cfg.MonitorInterval,
+		SyncInterval: s.cfg.SyncInterval, MonitorInterval: s.cfg.MonitorInterval, MetricsInterval: s.cfg.MetricsInterval,
 		Logger: s.log.With("component", "controllers"),
 	}
 	if s.fakes != nil {

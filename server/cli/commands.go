@@ -56,6 +56,8 @@ func tree() *command {
 		chefCommands(),
 		auditCommands(),
 		adminCommands(),
+		metricsCommands(),
+		scalingCommands(),
 		vdcCommands(),
 		userCommands(),
 		{name: "help", summary: "Show help for a command", run: nil},

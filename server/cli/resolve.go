@@ -90,6 +90,11 @@ func (a *app) resolve(kind, ref string, vdc ovm.ID) (ovm.ID, error) {
 			is, err := cl.ListInstances(ctx, o)
 			return namesOf(is, err, func(i ovm.Instance) named { return named{i.ID, i.Name} })
 		}
+	case "scaling group":
+		list = func() ([]named, error) {
+			gs, err := cl.ListScalingGroups(ctx, o)
+			return namesOf(gs, err, func(g apitypes.ScalingGroup) named { return named{g.ID, g.Name} })
+		}
 	case "network":
 		list = func() ([]named, error) {
 			ns, err := cl.ListNetworks(ctx, o)

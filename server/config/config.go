@@ -50,6 +50,13 @@ type Config struct {
 	// resumes it.
 	TaskLease    time.Duration `yaml:"taskLease"`
 	SyncInterval time.Duration `yaml:"syncInterval"`
+	// MetricsInterval is how often the metrics collector samples every
+	// running instance; the retentions say how long full-resolution
+	// samples, minute rollups and hour rollups are kept.
+	MetricsInterval        time.Duration `yaml:"metricsInterval"`
+	MetricsRetentionRaw    time.Duration `yaml:"metricsRetentionRaw"`
+	MetricsRetentionMinute time.Duration `yaml:"metricsRetentionMinute"`
+	MetricsRetentionHour   time.Duration `yaml:"metricsRetentionHour"`
 	// Replica names this server among several on one database; default the
 	// host name and process id.
 	Replica string `yaml:"replica"`
@@ -85,6 +92,11 @@ func Defaults() Config {
 		MonitorInterval: 10 * time.Second,
 		SyncInterval:    60 * time.Second,
 		TaskLease:       30 * time.Second,
+
+		MetricsInterval:        15 * time.Second,
+		MetricsRetentionRaw:    6 * time.Hour,
+		MetricsRetentionMinute: 24 * time.Hour,
+		MetricsRetentionHour:   30 * 24 * time.Hour,
 	}
 }
 
@@ -148,6 +160,10 @@ func bind(fs *flag.FlagSet, c *Config) {
 	fs.IntVar(&c.PerHost, "per-host", d.PerHost, "tasks run at once on one host (env OVM_PER_HOST)")
 	fs.DurationVar(&c.MonitorInterval, "monitor-interval", d.MonitorInterval, "host probe `interval` (env OVM_MONITOR_INTERVAL)")
 	fs.DurationVar(&c.SyncInterval, "sync-interval", d.SyncInterval, "inventory sync `interval` (env OVM_SYNC_INTERVAL)")
+	fs.DurationVar(&c.MetricsInterval, "metrics-interval", d.MetricsInterval, "how often every running instance is sampled (env OVM_METRICS_INTERVAL)")
+	fs.DurationVar(&c.MetricsRetentionRaw, "metrics-retention-raw", d.MetricsRetentionRaw, "how long full-resolution samples are kept (env OVM_METRICS_RETENTION_RAW)")
+	fs.DurationVar(&c.MetricsRetentionMinute, "metrics-retention-minute", d.MetricsRetentionMinute, "how long minute rollups are kept (env OVM_METRICS_RETENTION_MINUTE)")
+	fs.DurationVar(&c.MetricsRetentionHour, "metrics-retention-hour", d.MetricsRetentionHour, "how long hour rollups are kept (env OVM_METRICS_RETENTION_HOUR)")
 	fs.DurationVar(&c.TaskLease, "task-lease", d.TaskLease, "how long a dead replica's task waits before it is resumed (env OVM_TASK_LEASE)")
 	fs.StringVar(&c.Replica, "replica", d.Replica, "this server's `name` among replicas (env OVM_REPLICA)")
 	fs.StringVar(&c.TLSCert, "tls-cert", d.TLSCert, "PEM `file` of the API's certificate and chain (with --tls-key; env OVM_TLS_CERT)")
@@ -200,7 +216,9 @@ func loadEnv(getenv func(string) string, c *Config) error {
 			*p = b
 		}
 	}
-	for k, p := range map[string]*time.Duration{"OVM_MONITOR_INTERVAL": &c.MonitorInterval, "OVM_SYNC_INTERVAL": &c.SyncInterval, "OVM_TASK_LEASE": &c.TaskLease} {
+	for k, p := range map[string]*time.Duration{"OVM_MONITOR_INTERVAL": &c.MonitorInterval, "OVM_SYNC_INTERVAL": &c.SyncInterval, "OVM_TASK_LEASE": &c.TaskLease,
+		"OVM_METRICS_INTERVAL": &c.MetricsInterval, "OVM_METRICS_RETENTION_RAW": &c.MetricsRetentionRaw,
+		"OVM_METRICS_RETENTION_MINUTE": &c.MetricsRetentionMinute, "OVM_METRICS_RETENTION_HOUR": &c.MetricsRetentionHour} {
 		if v := getenv(k); v != "" {
 			d, err := time.ParseDuration(v)
 			if err != nil {
@@ -271,6 +289,18 @@ func (c Config) Validate() error {
 	}
 	if c.SyncInterval < 100*time.Millisecond {
 		errs = append(errs, fmt.Errorf("sync-interval %s: want at least 100ms", c.SyncInterval))
+	}
+	if c.MetricsInterval < 100*time.Millisecond {
+		errs = append(errs, fmt.Errorf("metrics-interval %s: want at least 100ms", c.MetricsInterval))
+	}
+	for _, r := range []struct {
+		name string
+		v    time.Duration
+	}{{"metrics-retention-raw", c.MetricsRetentionRaw}, {"metrics-retention-minute", c.MetricsRetentionMinute},
+		{"metrics-retention-hour", c.MetricsRetentionHour}} {
+		if r.v < time.Minute {
+			errs = append(errs, fmt.Errorf("%s %s: want at least 1m", r.name, r.v))
+		}
 	}
 	if c.TaskLease < time.Second || c.TaskLease > time.Hour {
 		errs = append(errs, fmt.Errorf("task-lease %s: want 1s to 1h", c.TaskLease))

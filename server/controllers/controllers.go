@@ -88,6 +88,18 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock the failure detector reads (default time.Now).
 	Now func() time.Time
+	// MetricsInterval is how often the metrics collector samples every
+	// running instance (default 15s); MetricsPerHost bounds its samples in
+	// flight on one host (default 4); MetricsPruneEvery is how often it
+	// deletes the history past its retention (default 10m). The collector
+	// runs when Platform is also a MetricsPlatform.
+	MetricsInterval   time.Duration
+	MetricsPerHost    int
+	MetricsPruneEvery time.Duration
+	// ScalerInterval is how often the scaler decides each scaling group
+	// (default 15s): the period its metric rules count. The scaler runs
+	// when Platform is also a ScalingPlatform.
+	ScalerInterval time.Duration
 }
 
 // Controllers runs the singleton loops of one replica.
@@ -96,6 +108,13 @@ type Controllers struct {
 	log     *slog.Logger
 	sync    *Leader
 	monitor *Leader
+	// metrics runs the collector when the platform has metrics.
+	metrics     MetricsPlatform
+	metricsLead *Leader
+	collector   *Collector
+	// scaling runs the scaler when the platform has scaling groups.
+	scaling    ScalingPlatform
+	scalerLead *Leader
 }
 
 // New checks the options and returns the controllers; Run starts them.
@@ -111,10 +130,14 @@ func New(o Options) (*Controllers, error) {
 		field string
 		v     time.Duration
 	}{{"syncInterval", o.SyncInterval}, {"monitorInterval", o.MonitorInterval}, {"probeTimeout", o.ProbeTimeout},
-		{"fenceTimeout", o.FenceTimeout}, {"leaseTtl", o.LeaseTTL}} {
+		{"fenceTimeout", o.FenceTimeout}, {"leaseTtl", o.LeaseTTL}, {"metricsInterval", o.MetricsInterval},
+		{"metricsPruneEvery", o.MetricsPruneEvery}, {"scalerInterval", o.ScalerInterval}} {
 		if d.v < 0 {
 			f.Add(d.field, "must not be negative")
 		}
+	}
+	if o.MetricsPerHost < 0 {
+		f.Add("metricsPerHost", "must not be negative")
 	}
 	if err := f.Err("invalid controllers options"); err != nil {
 		return nil, err
@@ -143,13 +166,35 @@ func New(o Options) (*Controllers, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.MetricsInterval == 0 {
+		o.MetricsInterval = 15 * time.Second
+	}
+	if o.MetricsPerHost == 0 {
+		o.MetricsPerHost = 4
+	}
+	if o.MetricsPruneEvery == 0 {
+		o.MetricsPruneEvery = 10 * time.Minute
+	}
+	if o.ScalerInterval == 0 {
+		o.ScalerInterval = 15 * time.Second
+	}
 	log := o.Logger.With("replica", o.Replica)
-	return &Controllers{
+	c := &Controllers{
 		o:       o,
 		log:     log,
 		sync:    &Leader{Store: o.Store, Name: LeaseSync, Holder: o.Replica, TTL: o.LeaseTTL, Logger: log},
 		monitor: &Leader{Store: o.Store, Name: LeaseMonitor, Holder: o.Replica, TTL: o.LeaseTTL, Logger: log},
-	}, nil
+	}
+	if mp, ok := o.Platform.(MetricsPlatform); ok {
+		c.metrics = mp
+		c.metricsLead = &Leader{Store: o.Store, Name: LeaseMetrics, Holder: o.Replica, TTL: o.LeaseTTL, Logger: log}
+		c.collector = &Collector{Platform: mp, PerHost: o.MetricsPerHost, Timeout: max(o.MetricsInterval, 10*time.Second)}
+	}
+	if sp, ok := o.Platform.(ScalingPlatform); ok {
+		c.scaling = sp
+		c.scalerLead = &Leader{Store: o.Store, Name: LeaseScaler, Holder: o.Replica, TTL: o.LeaseTTL, Logger: log}
+	}
+	return c, nil
 }
 
 // Run runs the inventory sync and host monitor loops, each while this
@@ -157,9 +202,15 @@ func New(o Options) (*Controllers, error) {
 // returns nil.
 func (c *Controllers) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	errs := make([]error, 2)
+	errs := make([]error, 4)
 	wg.Go(func() { errs[0] = c.sync.Run(ctx, c.runSync) })
 	wg.Go(func() { errs[1] = c.monitor.Run(ctx, c.runMonitor) })
+	if c.metricsLead != nil {
+		wg.Go(func() { errs[2] = c.metricsLead.Run(ctx, c.runMetrics) })
+	}
+	if c.scalerLead != nil {
+		wg.Go(func() { errs[3] = c.scalerLead.Run(ctx, c.runScaler) })
+	}
 	wg.Wait()
 	return errors.Join(errs...)
 }
@@ -168,7 +219,14 @@ func (c *Controllers) Run(ctx context.Context) error {
 func (c *Controllers) Leading() map[string]bool {
 	_, s := c.sync.Held()
 	_, m := c.monitor.Held()
-	return map[string]bool{LeaseSync: s, LeaseMonitor: m}
+	out := map[string]bool{LeaseSync: s, LeaseMonitor: m}
+	if c.metricsLead != nil {
+		_, out[LeaseMetrics] = c.metricsLead.Held()
+	}
+	if c.scalerLead != nil {
+		_, out[LeaseScaler] = c.scalerLead.Held()
+	}
+	return out
 }
 
 // every runs fn at once and then every interval until ctx ends. An error

@@ -60,6 +60,9 @@ type Options struct {
 	// Backup, when set, takes an online backup of the store and the secret
 	// key for Service.Backup (the embedded store only).
 	Backup func(ctx context.Context) (Snapshot, error)
+	// Metrics is how long each resolution of metrics history is kept
+	// (zero fields take the defaults of MetricsRetention).
+	Metrics MetricsRetention
 }
 
 // Service is the platform's operations. It is safe for concurrent use.
@@ -127,6 +130,7 @@ func New(o Options) (*Service, error) {
 	if o.DriverTimeout <= 0 {
 		o.DriverTimeout = 30 * time.Second
 	}
+	o.Metrics = o.Metrics.withDefaults()
 	s := &Service{
 		st: o.Store, tasks: o.Tasks, reg: o.Drivers, box: o.Secrets, log: o.Logger, now: o.Now, o: o,
 		authCache: map[[32]byte]authEntry{},

@@ -304,6 +304,9 @@ type Tx interface {
 	GetIdempotency(ctx context.Context, scope, key string) (Idempotency, error)
 	PutIdempotency(ctx context.Context, i Idempotency) error
 
+	// Metrics: samples, rollups and retention (metrics.go).
+	Metrics
+
 	// Now returns the database's clock.
 	Now(ctx context.Context) (time.Time, error)
 }

@@ -14,7 +14,8 @@ import (
 	"github.com/openovm/ovm/server/store"
 )
 
-// TestMigrationList: versions run 1, 2, 3... with unique names, and every
+// TestMigrationList: versions grow (a range of versions is reserved per
+// line of work, so there may be gaps) with unique names, and every
 // statement is idempotent DDL in the dialect's tokens.
 func TestMigrationList(t *testing.T) {
 	names := map[string]bool{}

@@ -27,7 +27,7 @@ type suiteTest struct {
 
 // Run runs the conformance suite, each test on a store of its own.
 func Run(t *testing.T, open Open) {
-	tests := [][]suiteTest{recordTests, quotaTests, hostAllocTests, ipTests, tokenTests, taskTests, leaseTests, txTests, viewTests, auditTests}
+	tests := [][]suiteTest{recordTests, quotaTests, hostAllocTests, ipTests, tokenTests, taskTests, leaseTests, txTests, viewTests, auditTests, metricTests}
 	for _, group := range tests {
 		for _, tc := range group {
 			t.Run(tc.name, func(t *testing.T) { tc.run(t, open(t)) })

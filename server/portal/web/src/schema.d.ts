@@ -60,6 +60,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/audit-events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the audit trail
+         * @description The audit trail, newest first: who (as which role, from which address) changed what, which object, the outcome and the task it started; failed requests, failed and throttled logins too. Administrators read every event (vdcId: one VDC's); tenants read their VDC's, without the infrastructure and without the text of failures. No event holds a password or a token. Answers one page of at most `limit` items in id order. While more follow, `next` in the body is the cursor of the next page (pass it as `cursor`) and the Link header points at it with rel="next"; the last page has no `next`.
+         */
+        get: operations["list-audit-events"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/backup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Take an online backup of the embedded store and the secret key
+         * @description Administrators. A consistent copy of the embedded store taken while the server serves, with the key that encrypts the host credentials (and the self-signed certificate when the server made one), streamed as a gzip-compressed tar archive that `ovm server --restore FILE` restores into an empty data directory. The archive holds the secret key: keep it like one. 501 on PostgreSQL and CockroachDB, whose own backups apply.
+         */
+        post: operations["backup"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/chef/runs": {
         parameters: {
             query?: never;
@@ -390,9 +430,29 @@ export interface paths {
         get?: never;
         /**
          * Turn a host's maintenance mode on or off
-         * @description In maintenance a host takes no new instances; those on it keep running. With If-Match, the change applies only to that version of the object (412 when it changed since).
+         * @description In maintenance a host takes no new instances. Turning it on drains the host: each running instance gets an instance.migrate task to the host placement picks (VMs live where the engine can, cold otherwise; containers with volumes on shared storage recreated). The host is entering-maintenance while they move and maintenance once none is left; an instance that cannot move keeps it entering-maintenance with the reason in stateReason, and turning it on again retries. Stopped instances stay. With If-Match, the change applies only to that version of the object (412 when it changed since).
          */
         put: operations["set-host-maintenance"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/hosts/{id}/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a host's metrics over time (administrators)
+         * @description The sums of the samples of the instances on one host; its memory capacity is the memory limit. The collector samples every running instance at an interval; points come from full-resolution samples, minute or hour rollups, whichever is the coarsest no wider than the step that still holds the range's start. A step without a sample has no point.
+         */
+        get: operations["get-host-metrics"];
+        put?: never;
         post?: never;
         delete?: never;
         options?: never;
@@ -534,6 +594,66 @@ export interface paths {
          * @description Runs the command directly on the instance's host (docker exec for containers), not as a task: nothing the platform records changes. The answer has the exit code and at most 1 MiB of each of stdout and stderr (`truncated` says when more was cut). A failing command is a 200 with its exit code. 409 when the instance is not running, 501 when its host kind cannot exec (KVM and ESXi VMs), 503 when the host does not answer or the command outlives its timeout.
          */
         post: operations["exec-instance"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/instances/{id}/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get an instance's metrics over time
+         * @description CPU (100 per busy vCPU), memory, network and disk of one instance. The collector samples every running instance at an interval; points come from full-resolution samples, minute or hour rollups, whichever is the coarsest no wider than the step that still holds the range's start. A step without a sample has no point.
+         */
+        get: operations["get-instance-metrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/instances/{id}/migrate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Move an instance to another host (live, shared-nothing or cold) or its disks to another storage pool, in a task
+         * @description Moves the instance in an instance.migrate task whose progress follows the engine's. Left out, the mode is live for a VM whose host migrates live (cold otherwise: ESXi without vCenter) and placement picks the target host in the instance's resource pool (503 with each host's reason when none fits). Only administrators name hostId or storagePoolId (422 for a tenant). 501 when the host cannot do the mode (a container without volumes on shared storage, live migration on ESXi without vCenter). With If-Match, the change applies only to that version of the object (412 when it changed since).
+         */
+        post: operations["migrate-instance"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/instances/{id}/migrate/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel an instance's migration: it stops and the instance keeps running where it was
+         * @description Asks the instance's migration to stop: the task aborts the move and ends rolled back, the instance running on its source host. A cancel that arrives once the instance runs on its new host changes nothing. 409 when no migration is under way.
+         */
+        post: operations["cancel-instance-migration"];
         delete?: never;
         options?: never;
         head?: never;
@@ -828,6 +948,74 @@ export interface paths {
         patch: operations["update-pool"];
         trace?: never;
     };
+    "/v1/scaling-groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List scaling groups
+         * @description Answers one page of at most `limit` items in id order. While more follow, `next` in the body is the cursor of the next page (pass it as `cursor`) and the Link header points at it with rel="next"; the last page has no `next`.
+         */
+        get: operations["list-scaling-groups"];
+        put?: never;
+        /**
+         * Create a scaling group of VMs or containers
+         * @description A group starts at its policy's minimum; the scaler creates its members through the ordinary create path (quota, placement, tasks), then grows or shrinks the group by its metric rules and schedules, between min and max.
+         */
+        post: operations["create-scaling-group"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/scaling-groups/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a scaling group
+         * @description The ETag header is the object's version, which the operations that change the object take as If-Match.
+         */
+        get: operations["get-scaling-group"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a scaling group and its members
+         * @description Each member is deleted by a task of its own. With If-Match, the change applies only to that version of the object (412 when it changed since).
+         */
+        delete: operations["delete-scaling-group"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/scaling-groups/{id}/decisions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List a scaling group's decisions, newest first
+         * @description Each scale-out, scale-in, refusal (quota, capacity) and bound that held the group, with the rule or schedule that fired and the group's averages it saw. A group keeps its latest 100.
+         */
+        get: operations["list-scaling-decisions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/snapshots": {
         parameters: {
             query?: never;
@@ -846,6 +1034,58 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/v1/storage-pools": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List storage pools (administrators)
+         * @description The storage pools of the platform: registered ones and those inventory sync found on the hosts, with their hosts, capacity and what OVM allocated in them. Answers one page of at most `limit` items in id order. While more follow, `next` in the body is the cursor of the next page (pass it as `cursor`) and the Link header points at it with rel="next"; the last page has no `next`.
+         */
+        get: operations["list-storage-pools"];
+        put?: never;
+        /**
+         * Register a storage pool on hosts (the pool is made or adopted there in a task)
+         * @description Records a storage pool on hosts and makes it there in a task (a libvirt dir or netfs pool, an ESXi local or NFS datastore, a Docker pool over a shared bind path); an existing one of the same shape is adopted. A local pool has one host. A retry with the same Idempotency-Key answers the first result and makes nothing twice.
+         */
+        post: operations["register-storage-pool"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/storage-pools/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a storage pool (administrators)
+         * @description One storage pool. The ETag header is the object's version, which the operations that change the object take as If-Match.
+         */
+        get: operations["get-storage-pool"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a storage pool that holds nothing OVM made (a registered one is removed from its hosts in a task; a discovered one is forgotten)
+         * @description Deletes a storage pool; 409 while it holds volumes or disks OVM made.
+         */
+        delete: operations["delete-storage-pool"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a storage pool's hosts, declared capacity or template library flag (202 when hosts are added)
+         * @description Changes a pool's hosts (added ones get the pool in a task; a host still holding one of its volumes stays), its declared capacity or its template library flag; fields left out stay.
+         */
+        patch: operations["update-storage-pool"];
         trace?: never;
     };
     "/v1/tasks": {
@@ -1100,6 +1340,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/vdcs/{id}/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a VDC's usage over time
+         * @description The sums of the samples of a VDC's running instances. The collector samples every running instance at an interval; points come from full-resolution samples, minute or hour rollups, whichever is the coarsest no wider than the step that still holds the range's start. A step without a sample has no point.
+         */
+        get: operations["get-vdc-metrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/vdcs/{id}/quota": {
         parameters: {
             query?: never;
@@ -1190,6 +1450,46 @@ export interface paths {
          * @description Grows a volume to sizeBytes (a smaller size is 422), charging the difference to the disk quota; answers 202 with the resize task. With If-Match, the change applies only to that version of the object (412 when it changed since).
          */
         patch: operations["resize-volume"];
+        trace?: never;
+    };
+    "/v1/volumes/{id}/attach": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Attach a volume to a VM (live where the host's engine can, else to a stopped VM)
+         * @description Attaches a volume to a VM of its VDC whose host reaches the volume's storage pool; 501 for a container (its volumes are mounted when it is created) or a host that does not attach after create.
+         */
+        post: operations["attach-volume"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/volumes/{id}/detach": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Detach a volume from its VM
+         * @description Detaches a volume from its VM (from the running guest too, where the engine does it). Answers 202 with the object and the task that does the work on its host; follow the task with get-task or watch-task. With If-Match, the change applies only to that version of the object (412 when it changed since).
+         */
+        post: operations["detach-volume"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/v1/volumes/{id}/snapshots": {
@@ -1294,6 +1594,37 @@ export interface components {
         };
         /** @enum {string} */
         AlertKind: "partition" | "partition-cleared" | "fence-unconfirmed" | "instances-lost" | "not-restarted" | "stale-copies";
+        AuditEvent: {
+            address?: string;
+            /** Format: date-time */
+            at: string;
+            /** Format: uuid */
+            id: string;
+            message?: string;
+            object?: components["schemas"]["AuditObject"];
+            objects?: components["schemas"]["AuditObject"][] | null;
+            operation: string;
+            outcome: components["schemas"]["AuditOutcome"];
+            request?: string;
+            role?: components["schemas"]["Role"];
+            /** Format: int64 */
+            status?: number;
+            /** Format: uuid */
+            taskId?: string;
+            user: string;
+            /** Format: uuid */
+            userId?: string;
+            /** Format: uuid */
+            vdcId?: string;
+        };
+        AuditObject: {
+            /** Format: uuid */
+            id: string;
+            kind: string;
+            name?: string;
+        };
+        /** @enum {string} */
+        AuditOutcome: "succeeded" | "failed" | "throttled";
         ChefCatalog: {
             cookbooks: components["schemas"]["ChefCookbook"][] | null;
             environments: components["schemas"]["ChefEnvironment"][] | null;
@@ -1730,7 +2061,7 @@ export interface components {
             poolId: string;
         };
         /** @enum {string} */
-        HostState: "up" | "suspect" | "failed" | "maintenance";
+        HostState: "up" | "suspect" | "failed" | "maintenance" | "entering-maintenance";
         /** @enum {string} */
         ImageFormat: "qcow2" | "raw" | "vmdk" | "oci";
         ImageRef: {
@@ -1766,6 +2097,20 @@ export interface components {
              * @description The VDC (administrators; tenants create in their own).
              */
             vdcId?: string;
+        };
+        InstanceMigrate: {
+            /**
+             * Format: uuid
+             * @description The target host (administrators); left out: placement picks one in the instance's pool.
+             */
+            hostId?: string;
+            /** @description How the instance moves; left out: live for a VM whose host migrates live, cold otherwise. */
+            mode?: string;
+            /**
+             * Format: uuid
+             * @description The storage pool the disks move to (administrators): required by storage and shared-nothing migrations.
+             */
+            storagePoolId?: string;
         };
         InstancePatch: {
             /** Format: int64 */
@@ -1855,6 +2200,34 @@ export interface components {
             power: components["schemas"]["PowerState"];
             /** Format: uuid */
             taskId?: string;
+        };
+        /** @enum {string} */
+        Metric: "cpuPercent" | "cpuPeakPercent" | "memoryUsedBytes" | "memoryLimitBytes" | "netRxBytesPerSecond" | "netTxBytesPerSecond" | "diskReadBytesPerSecond" | "diskWriteBytesPerSecond" | "diskReadOpsPerSecond" | "diskWriteOpsPerSecond";
+        MetricPoint: {
+            /** Format: date-time */
+            time: string;
+            /** Format: double */
+            value: number;
+        };
+        MetricSeries: {
+            /** Format: date-time */
+            from: string;
+            /** Format: uuid */
+            id: string;
+            /** Format: int64 */
+            resolutionSeconds: number;
+            series: components["schemas"]["MetricValues"][] | null;
+            /** Format: int64 */
+            stepSeconds: number;
+            subject: components["schemas"]["MetricSubject"];
+            /** Format: date-time */
+            to: string;
+        };
+        /** @enum {string} */
+        MetricSubject: "instance" | "host" | "vdc";
+        MetricValues: {
+            metric: components["schemas"]["Metric"];
+            points: components["schemas"]["MetricPoint"][] | null;
         };
         NICSpec: {
             /** Format: ip */
@@ -1957,6 +2330,10 @@ export interface components {
             items: components["schemas"]["Alert"][] | null;
             next?: string;
         };
+        PageAuditEvent: {
+            items: components["schemas"]["AuditEvent"][] | null;
+            next?: string;
+        };
         PageChefRun: {
             items: components["schemas"]["ChefRun"][] | null;
             next?: string;
@@ -1989,8 +2366,16 @@ export interface components {
             items: components["schemas"]["ResourcePool"][] | null;
             next?: string;
         };
+        PageScalingGroup: {
+            items: components["schemas"]["ScalingGroup"][] | null;
+            next?: string;
+        };
         PageSnapshotInfo: {
             items: components["schemas"]["SnapshotInfo"][] | null;
+            next?: string;
+        };
+        PageStoragePoolInfo: {
+            items: components["schemas"]["StoragePoolInfo"][] | null;
             next?: string;
         };
         PageTask: {
@@ -2018,7 +2403,7 @@ export interface components {
             next?: string;
         };
         /** @enum {string} */
-        Phase: "pending" | "creating" | "ready" | "failed" | "deleting" | "lost" | "unknown";
+        Phase: "pending" | "creating" | "ready" | "failed" | "deleting" | "lost" | "unknown" | "resizing" | "attaching" | "detaching";
         /** @enum {string} */
         PlacementPolicy: "PERFORMANCE" | "PROGRESSIVE";
         PoolCreate: {
@@ -2110,6 +2495,127 @@ export interface components {
         RestartPolicy: "no" | "always" | "on-failure" | "unless-stopped";
         /** @enum {string} */
         Role: "admin" | "vdc-admin" | "vdc-member";
+        /** @enum {string} */
+        ScaleDirection: "above" | "below";
+        ScalingEvent: {
+            /** Format: date-time */
+            at: string;
+            cause: string;
+            error?: string;
+            /** Format: int64 */
+            from: number;
+            kind: components["schemas"]["ScalingEventKind"];
+            members?: string[] | null;
+            /** Format: int64 */
+            to: number;
+            values?: number[] | null;
+        };
+        /** @enum {string} */
+        ScalingEventKind: "scale-out" | "scale-in" | "held" | "refused";
+        ScalingGroup: {
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: int64 */
+            desired: number;
+            /** Format: uuid */
+            id: string;
+            members: string[] | null;
+            name: string;
+            policy: components["schemas"]["ScalingPolicy"];
+            spec: components["schemas"]["InstanceSpec"];
+            /** Format: uuid */
+            vdcId: string;
+        };
+        ScalingGroupCreate: {
+            name: string;
+            policy: components["schemas"]["ScalingPolicyInput"];
+            spec: components["schemas"]["InstanceSpecInput"];
+            /**
+             * Format: uuid
+             * @description The VDC (administrators; tenants create in their own).
+             */
+            vdcId?: string;
+        };
+        ScalingPolicy: {
+            /** Format: int64 */
+            max: number;
+            /** Format: int64 */
+            min: number;
+            rules: components["schemas"]["ScalingRule"][] | null;
+            schedules: components["schemas"]["ScalingSchedule"][] | null;
+            /**
+             * Format: double
+             * @description The band around each threshold, a fraction of it, within which nothing fires (0: 0.1).
+             */
+            tolerance: number;
+        };
+        ScalingPolicyInput: {
+            /** Format: int64 */
+            max: number;
+            /** Format: int64 */
+            min: number;
+            rules?: components["schemas"]["ScalingRuleInput"][] | null;
+            schedules?: components["schemas"]["ScalingScheduleInput"][] | null;
+            /**
+             * Format: double
+             * @description The band around each threshold, a fraction of it, within which nothing fires (0: 0.1).
+             */
+            tolerance?: number;
+        };
+        ScalingRule: {
+            /**
+             * Format: int64
+             * @description No change by this rule this long after the group's last change.
+             */
+            cooldownSeconds: number;
+            direction: components["schemas"]["ScaleDirection"];
+            metric: components["schemas"]["Metric"];
+            /**
+             * Format: int64
+             * @description Consecutive periods (one a scaler interval) beyond the threshold.
+             */
+            periods: number;
+            /**
+             * Format: int64
+             * @description Members added or removed.
+             */
+            step: number;
+            /** Format: double */
+            threshold: number;
+        };
+        ScalingRuleInput: {
+            /**
+             * Format: int64
+             * @description No change by this rule this long after the group's last change.
+             */
+            cooldownSeconds?: number;
+            direction: components["schemas"]["ScaleDirection"];
+            metric: components["schemas"]["Metric"];
+            /**
+             * Format: int64
+             * @description Consecutive periods (one a scaler interval) beyond the threshold.
+             */
+            periods: number;
+            /**
+             * Format: int64
+             * @description Members added or removed.
+             */
+            step: number;
+            /** Format: double */
+            threshold: number;
+        };
+        ScalingSchedule: {
+            /** @description Five fields: minute hour day-of-month month day-of-week (UTC). */
+            cron: string;
+            /** Format: int64 */
+            desired: number;
+        };
+        ScalingScheduleInput: {
+            /** @description Five fields: minute hour day-of-month month day-of-week (UTC). */
+            cron: string;
+            /** Format: int64 */
+            desired: number;
+        };
         Scope: {
             /** Format: uuid */
             datacenterId?: string;
@@ -2174,6 +2680,73 @@ export interface components {
         };
         /** @enum {string} */
         StepState: "pending" | "running" | "done" | "failed" | "compensated";
+        StoragePoolCreate: {
+            /**
+             * Format: int64
+             * @description The capacity OVM allocates up to (0: what the hosts report).
+             */
+            capacityBytes?: number;
+            /** @description The exported directory (nfs only). */
+            export?: string;
+            /** @description The hosts that reach the pool: exactly one for a local pool. */
+            hostIds: string[] | null;
+            kind: components["schemas"]["StoragePoolKind"];
+            name: string;
+            /** @description The directory on each host (local, shared), or where an NFS export is mounted (nfs; empty: a directory of the driver's choosing). On ESXi a local pool's path is the disk's path and an NFS pool's is the datastore's name. */
+            path?: string;
+            /** @description The NFS server (nfs only). */
+            server?: string;
+            /** @description VM templates are taken from this pool on its hosts. */
+            templateLibrary?: boolean;
+        };
+        StoragePoolHost: {
+            /** Format: uuid */
+            hostId: string;
+            nativeId: string;
+        };
+        StoragePoolInfo: {
+            /** Format: int64 */
+            allocatedBytes: number;
+            /** Format: int64 */
+            capacityBytes: number;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: int64 */
+            declaredCapacityBytes: number;
+            discovered: boolean;
+            export?: string;
+            /** Format: int64 */
+            freeBytes: number;
+            hostIds?: string[] | null;
+            hosts: components["schemas"]["StoragePoolHost"][] | null;
+            /** Format: uuid */
+            id: string;
+            kind: components["schemas"]["StoragePoolKind"];
+            message?: string;
+            name: string;
+            path?: string;
+            phase: components["schemas"]["Phase"];
+            server?: string;
+            templateLibrary: boolean;
+            /** Format: int64 */
+            usedBytes: number;
+        };
+        /** @enum {string} */
+        StoragePoolKind: "local" | "shared" | "nfs";
+        StoragePoolPatch: {
+            /**
+             * Format: int64
+             * @description The capacity OVM allocates up to (0: what the hosts report).
+             */
+            capacityBytes?: number;
+            /** @description The hosts that reach the pool; new ones get the pool in a task. */
+            hostIds?: string[];
+            templateLibrary?: boolean;
+        };
+        StoragePoolTask: {
+            pool: components["schemas"]["StoragePoolInfo"];
+            task?: components["schemas"]["Task"];
+        };
         Task: {
             /** Format: date-time */
             createdAt: string;
@@ -2196,7 +2769,7 @@ export interface components {
             vdcId?: string;
         };
         /** @enum {string} */
-        TaskKind: "chef.converge" | "chef.enrol" | "chef.unenrol" | "instance.create" | "instance.delete" | "instance.evacuate" | "instance.import" | "instance.power" | "instance.resize" | "instance.stop-stale" | "network.delete" | "snapshot.create" | "snapshot.delete" | "snapshot.revert" | "volume.create" | "volume.delete" | "volume.resize";
+        TaskKind: "chef.converge" | "chef.enrol" | "chef.unenrol" | "instance.create" | "instance.delete" | "instance.evacuate" | "instance.import" | "instance.migrate" | "instance.power" | "instance.resize" | "instance.stop-stale" | "network.delete" | "snapshot.create" | "snapshot.delete" | "snapshot.revert" | "storagepool.delete" | "storagepool.ensure" | "volume.attach" | "volume.create" | "volume.delete" | "volume.detach" | "volume.resize";
         TaskLogEntry: {
             level: string;
             message: string;
@@ -2321,10 +2894,22 @@ export interface components {
             poolId: string;
             quota: components["schemas"]["QuotaInput"];
         };
+        VolumeAttach: {
+            /**
+             * Format: uuid
+             * @description A VM of the volume's VDC on a host that reaches the volume's storage pool.
+             */
+            instanceId: string;
+        };
         VolumeCreate: {
             name: string;
             /** Format: int64 */
             sizeBytes: number;
+            /**
+             * Format: uuid
+             * @description The storage pool to make the volume in (empty: the host's default pool).
+             */
+            storagePoolId?: string;
             /**
              * Format: uuid
              * @description The VDC (administrators; tenants create in their own).
@@ -2595,6 +3180,165 @@ export interface operations {
             };
             /** @description Internal Server Error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "list-audit-events": {
+        parameters: {
+            query?: {
+                /** @description The next cursor of the previous page; empty for the first page. */
+                cursor?: string;
+                /** @description Page size (0: the default). */
+                limit?: number;
+                /** @description List one VDC's objects (administrators; tenants may name only their own). */
+                vdcId?: string;
+                /** @description Only the events of this user name. */
+                user?: string;
+                /** @description Only the events of this API operation (an operationId, such as create-instance). */
+                operation?: string;
+                /** @description Only the events whose first object is this one. */
+                objectId?: string;
+                /** @description Only the events with this outcome. */
+                outcome?: components["schemas"]["AuditOutcome"];
+                /** @description Only the events at or after this time (RFC 3339). */
+                since?: string;
+                /** @description Only the events before this time (RFC 3339). */
+                until?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    Link?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PageAuditEvent"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    backup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The archive. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/gzip": string;
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Implemented */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4991,6 +5735,92 @@ export interface operations {
             };
         };
     };
+    "get-host-metrics": {
+        parameters: {
+            query?: {
+                /** @description The range's start (RFC 3339); default an hour before to. */
+                from?: string;
+                /** @description The range's end (RFC 3339); default now. */
+                to?: string;
+                /** @description The width of a point: a duration (30s, 5m, 1h) or seconds; default about 120 points over the range. At least the stored resolution the range is read from. */
+                step?: string;
+                /** @description The metrics to return, separated by commas (default all): cpuPercent, cpuPeakPercent, memoryUsedBytes, memoryLimitBytes, netRxBytesPerSecond, netTxBytesPerSecond, diskReadBytesPerSecond, diskWriteBytesPerSecond, diskReadOpsPerSecond, diskWriteOpsPerSecond. */
+                metrics?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The object's id (a lower-case UUID). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MetricSeries"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
     "sync-host": {
         parameters: {
             query?: never;
@@ -6114,6 +6944,316 @@ export interface operations {
             };
             /** @description Service Unavailable */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "get-instance-metrics": {
+        parameters: {
+            query?: {
+                /** @description The range's start (RFC 3339); default an hour before to. */
+                from?: string;
+                /** @description The range's end (RFC 3339); default now. */
+                to?: string;
+                /** @description The width of a point: a duration (30s, 5m, 1h) or seconds; default about 120 points over the range. At least the stored resolution the range is read from. */
+                step?: string;
+                /** @description The metrics to return, separated by commas (default all): cpuPercent, cpuPeakPercent, memoryUsedBytes, memoryLimitBytes, netRxBytesPerSecond, netTxBytesPerSecond, diskReadBytesPerSecond, diskWriteBytesPerSecond, diskReadOpsPerSecond, diskWriteOpsPerSecond. */
+                metrics?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The object's id (a lower-case UUID). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MetricSeries"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "migrate-instance": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The ETag of the version the change applies to; 412 when the object changed since. */
+                "If-Match"?: string;
+            };
+            path: {
+                /** @description The object's id (a lower-case UUID). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["InstanceMigrate"];
+            };
+        };
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InstanceTask"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Precondition Failed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Implemented */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "cancel-instance-migration": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The object's id (a lower-case UUID). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InstanceTask"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8018,6 +9158,447 @@ export interface operations {
             };
         };
     };
+    "list-scaling-groups": {
+        parameters: {
+            query?: {
+                /** @description The next cursor of the previous page; empty for the first page. */
+                cursor?: string;
+                /** @description Page size (0: the default). */
+                limit?: number;
+                /** @description List one VDC's objects (administrators; tenants may name only their own). */
+                vdcId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    Link?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PageScalingGroup"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "create-scaling-group": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A retry with the same key returns the first result and makes nothing twice. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ScalingGroupCreate"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScalingGroup"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "get-scaling-group": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The object's id (a lower-case UUID). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScalingGroup"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "delete-scaling-group": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The ETag of the version the change applies to; 412 when the object changed since. */
+                "If-Match"?: string;
+            };
+            path: {
+                /** @description The object's id (a lower-case UUID). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Precondition Failed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "list-scaling-decisions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The object's id (a lower-case UUID). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScalingEvent"][] | null;
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
     "list-snapshots": {
         parameters: {
             query?: {
@@ -8073,6 +9654,490 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "list-storage-pools": {
+        parameters: {
+            query?: {
+                /** @description The next cursor of the previous page; empty for the first page. */
+                cursor?: string;
+                /** @description Page size (0: the default). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    Link?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PageStoragePoolInfo"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "register-storage-pool": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A retry with the same key returns the first result and makes nothing twice. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StoragePoolCreate"];
+            };
+        };
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StoragePoolTask"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "get-storage-pool": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The object's id (a lower-case UUID). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StoragePoolInfo"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "delete-storage-pool": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The ETag of the version the change applies to; 412 when the object changed since. */
+                "If-Match"?: string;
+            };
+            path: {
+                /** @description The object's id (a lower-case UUID). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StoragePoolTask"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Precondition Failed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "update-storage-pool": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The ETag of the version the change applies to; 412 when the object changed since. */
+                "If-Match"?: string;
+            };
+            path: {
+                /** @description The object's id (a lower-case UUID). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StoragePoolPatch"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StoragePoolTask"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Precondition Failed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9793,6 +11858,92 @@ export interface operations {
             };
         };
     };
+    "get-vdc-metrics": {
+        parameters: {
+            query?: {
+                /** @description The range's start (RFC 3339); default an hour before to. */
+                from?: string;
+                /** @description The range's end (RFC 3339); default now. */
+                to?: string;
+                /** @description The width of a point: a duration (30s, 5m, 1h) or seconds; default about 120 points over the range. At least the stored resolution the range is read from. */
+                step?: string;
+                /** @description The metrics to return, separated by commas (default all): cpuPercent, cpuPeakPercent, memoryUsedBytes, memoryLimitBytes, netRxBytesPerSecond, netTxBytesPerSecond, diskReadBytesPerSecond, diskWriteBytesPerSecond, diskReadOpsPerSecond, diskWriteOpsPerSecond. */
+                metrics?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The object's id (a lower-case UUID). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MetricSeries"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
     "set-vdc-quota": {
         parameters: {
             query?: never;
@@ -10469,6 +12620,242 @@ export interface operations {
             };
             /** @description Internal Server Error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "attach-volume": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The ETag of the version the change applies to; 412 when the object changed since. */
+                "If-Match"?: string;
+            };
+            path: {
+                /** @description The object's id (a lower-case UUID). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VolumeAttach"];
+            };
+        };
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VolumeTask"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Precondition Failed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Implemented */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "detach-volume": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The ETag of the version the change applies to; 412 when the object changed since. */
+                "If-Match"?: string;
+            };
+            path: {
+                /** @description The object's id (a lower-case UUID). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VolumeTask"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Precondition Failed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Implemented */
+            501: {
                 headers: {
                     [name: string]: unknown;
                 };

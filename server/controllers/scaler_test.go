@@ -1,0 +1,155 @@
+package controllers_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/openovm/ovm/ovm"
+	"github.com/openovm/ovm/server/apitypes"
+	"github.com/openovm/ovm/server/auth"
+	"github.com/openovm/ovm/server/controllers"
+	"github.com/openovm/ovm/server/core"
+)
+
+// groupOf reads a group and its events (newest first).
+func groupOf(t *testing.T, c *cluster, id ovm.ID) (core.ScalingGroup, []core.ScalingEvent) {
+	t.Helper()
+	g, _, err := c.svc.GetScalingGroup(t.Context(), c.admin, id)
+	require.NoError(t, err)
+	ev, err := c.svc.ScalingEvents(t.Context(), c.admin, id)
+	require.NoError(t, err)
+	return g, ev
+}
+
+// runningMembers counts the group's members that run.
+func runningMembers(t *testing.T, c *cluster, g core.ScalingGroup) int {
+	t.Helper()
+	n := 0
+	for _, id := range g.Members {
+		inst, _, err := c.svc.GetInstance(t.Context(), c.admin, id)
+		if err == nil && inst.Status.Power == ovm.PowerRunning {
+			n++
+		}
+	}
+	return n
+}
+
+// TestScaler: a group of containers on fake hosts starts at its minimum,
+// grows by its metric rule (the fake's container of 0.1 CPU always uses
+// 1% or more) through the ordinary create path up to its maximum, where the
+// decision says a bound held it; every decision is an event with the
+// rule and the values that fired. A group whose VDC's quota is short
+// records the refusal and stops at what the quota allows.
+func TestScaler(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			c := newCluster(t, b.open(t), clusterOptions{hosts: 2})
+			tenant := auth.Principal{UserID: ovm.NewID(), Name: "ann", Role: auth.RoleVDCAdmin, VDCID: c.vdc}
+			spec := ovm.InstanceSpec{Type: ovm.TypeContainer, CPU: 100, Memory: 16 * ovm.MiB, Image: ovm.ContainerImage("busybox:1")}
+			g, err := c.svc.CreateScalingGroup(t.Context(), tenant, core.CreateScalingGroup{Name: "web", Spec: spec,
+				Policy: apitypes.ScalingPolicy{Min: 1, Max: 3, Rules: []apitypes.ScalingRule{
+					{Metric: apitypes.MetricCPUPercent, Direction: apitypes.ScaleAbove, Threshold: 0.5, Periods: 2, Step: 1},
+				}}})
+			require.NoError(t, err)
+			assert.Equal(t, 1, g.Desired, "a new group wants its minimum")
+
+			c.start("r1", controllers.Options{MetricsInterval: 100 * time.Millisecond, ScalerInterval: time.Second,
+				LeaseTTL: 2 * time.Second, SyncInterval: time.Hour, MonitorInterval: time.Hour})
+			require.Eventually(t, func() bool {
+				g, _ := groupOf(t, c, g.ID)
+				return g.Desired == 3 && len(g.Members) == 3 && runningMembers(t, c, g) == 3
+			}, waitFor, 50*time.Millisecond, "the group grows to its maximum")
+			require.Eventually(t, func() bool {
+				_, ev := groupOf(t, c, g.ID)
+				return len(ev) > 0 && ev[0].Kind == apitypes.ScaleHeld
+			}, waitFor, 50*time.Millisecond, "at the maximum, the decision says a bound held the group")
+			got, ev := groupOf(t, c, g.ID)
+			var outs []core.ScalingEvent
+			for _, e := range ev {
+				if e.Kind == apitypes.ScaleOut {
+					outs = append(outs, e)
+				}
+			}
+			require.Len(t, outs, 2, "two scale-outs, 1 to 2 and 2 to 3: %+v", ev)
+			assert.Equal(t, [2]int{2, 3}, [2]int{outs[0].From, outs[0].To})
+			assert.Contains(t, outs[0].Cause, "rules[0]: average cpuPercent above 0.5")
+			assert.Len(t, outs[0].Values, 2, "the two periods' averages that fired")
+			assert.Contains(t, ev[0].Cause, "held at max 3")
+			for _, id := range got.Members {
+				inst, _, err := c.svc.GetInstance(t.Context(), tenant, id)
+				require.NoError(t, err, "members are the tenant's instances")
+				assert.Equal(t, spec.Image, inst.Spec.Image)
+			}
+		})
+	}
+}
+
+// TestScalerQuota: a scale-out past the VDC's quota creates nothing more:
+// the refusal is an event with the quota's words, and the desired count
+// goes back to the members there are.
+func TestScalerQuota(t *testing.T) {
+	c := newCluster(t, openSQLite(t), clusterOptions{hosts: 1})
+	_, _, err := c.svc.SetQuota(t.Context(), c.admin, c.vdc, ovm.Quota{CPU: ovm.CPUs(4), Memory: ovm.GiB, Disk: ovm.TiB, Instances: 2, Networks: 1}, 0)
+	require.NoError(t, err)
+	tenant := auth.Principal{UserID: ovm.NewID(), Name: "ann", Role: auth.RoleVDCAdmin, VDCID: c.vdc}
+	g, err := c.svc.CreateScalingGroup(t.Context(), tenant, core.CreateScalingGroup{Name: "batch",
+		Spec: ovm.InstanceSpec{Type: ovm.TypeContainer, CPU: 100, Memory: 16 * ovm.MiB, Image: ovm.ContainerImage("busybox:1")},
+		Policy: apitypes.ScalingPolicy{Min: 1, Max: 5, Rules: []apitypes.ScalingRule{
+			{Metric: apitypes.MetricCPUPercent, Direction: apitypes.ScaleAbove, Threshold: 0.5, Periods: 1, Step: 2, CooldownSeconds: 3600},
+		}}})
+	require.NoError(t, err)
+	c.start("r1", controllers.Options{MetricsInterval: 100 * time.Millisecond, ScalerInterval: time.Second,
+		LeaseTTL: 2 * time.Second, SyncInterval: time.Hour, MonitorInterval: time.Hour})
+	require.Eventually(t, func() bool {
+		_, ev := groupOf(t, c, g.ID)
+		return len(ev) > 0 && ev[0].Kind == apitypes.ScaleRefused
+	}, waitFor, 50*time.Millisecond, "the refused create is an event")
+	got, ev := groupOf(t, c, g.ID)
+	assert.Equal(t, 2, got.Desired, "back to the members the quota allowed")
+	assert.Len(t, got.Members, 2)
+	assert.Contains(t, ev[0].Error, "quota")
+	assert.Equal(t, [2]int{3, 2}, [2]int{ev[0].From, ev[0].To})
+	time.Sleep(2 * time.Second) // in the cooldown nothing more is tried
+	_, again := groupOf(t, c, g.ID)
+	assert.Len(t, again, len(ev), "no decision retries in a loop: %+v", again)
+}
+
+// TestScalerOnce: a replica that lost the scaler's lease decides nothing
+// (its guard refuses the write); two replicas carrying out one recorded
+// plan at once make each planned member once (each create has its own
+// idempotency key).
+func TestScalerOnce(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			c := newCluster(t, b.open(t), clusterOptions{hosts: 1})
+			tenant := auth.Principal{UserID: ovm.NewID(), Name: "ann", Role: auth.RoleVDCAdmin, VDCID: c.vdc}
+			g, err := c.svc.CreateScalingGroup(t.Context(), tenant, core.CreateScalingGroup{Name: "pair",
+				Spec:   ovm.InstanceSpec{Type: ovm.TypeContainer, CPU: 100, Memory: 16 * ovm.MiB, Image: ovm.ContainerImage("busybox:1")},
+				Policy: apitypes.ScalingPolicy{Min: 3, Max: 3}})
+			require.NoError(t, err)
+
+			stale := controllers.Lease{Name: controllers.LeaseScaler, Holder: "paused", Epoch: 7}
+			err = core.NewSystem(c.svc).ScaleGroup(t.Context(), g.ID, time.Second, stale.Guard())
+			require.ErrorIs(t, err, controllers.ErrLeaseLost)
+			got, _ := groupOf(t, c, g.ID)
+			assert.Empty(t, got.Members, "the paused replica made nothing")
+
+			other, _ := c.service(nil)
+			errs := make(chan error, 2)
+			for _, sys := range []*core.System{core.NewSystem(c.svc), core.NewSystem(other)} {
+				go func() { errs <- sys.ScaleGroup(t.Context(), g.ID, time.Second, nil) }()
+			}
+			for range 2 {
+				require.NoError(t, <-errs)
+			}
+			got, _ = groupOf(t, c, g.ID)
+			assert.Len(t, got.Members, 3, "three members, not six")
+			page, err := c.svc.ListInstances(t.Context(), c.admin, core.ListOptions{VDCID: c.vdc, Limit: core.MaxLimit})
+			require.NoError(t, err)
+			assert.Len(t, page.Items, 3, "three instances in the VDC")
+		})
+	}
+}
