@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -234,4 +235,102 @@ func TestSnapshotsLibvirt(t *testing.T) {
 	assert.False(t, defined, "the domain is gone")
 	assert.Empty(t, e.listSnapshots(tn.token, "/v1/snapshots"))
 	assert.Equal(t, base/2, e.diskUsage(tn), "only vm2's boot disk is left")
+}
+
+// volumeSnapshotFiles lists the names of the volumes of a libvirt pool,
+// besides the volume itself, that are named after the volume: its
+// snapshots.
+func volumeSnapshotFiles(t *testing.T, lh *libvirthost.Host, pool ovm.ID, volume core.VolumeInfo) []string {
+	t.Helper()
+	u, err := uuidBytes(pool)
+	require.NoError(t, err)
+	p, err := lh.L.StoragePoolLookupByUUID(u)
+	require.NoError(t, err, "the libvirt pool %s", pool)
+	require.NoError(t, lh.L.StoragePoolRefresh(p, 0))
+	vols, _, err := lh.L.StoragePoolListAllVolumes(p, 1, 0)
+	require.NoError(t, err)
+	out := []string{}
+	for _, v := range vols {
+		if strings.Contains(v.Name, string(volume.ID)) && v.Key != volume.NativeID {
+			out = append(out, v.Name)
+		}
+	}
+	return out
+}
+
+// TestVolumeSnapshotsLibvirt writes a marker into a volume of a storage
+// pool on the real libvirtd, snapshots the volume through the API,
+// overwrites the marker, reverts through the API and reads the first
+// marker back from the volume's file; deleting the snapshot gives its
+// quota back and removes it from the pool. Bad input (another tenant,
+// a snapshot under another volume) is not found and changes nothing.
+func TestVolumeSnapshotsLibvirt(t *testing.T) {
+	uri, _, _ := libvirtTestHost(t)
+	pools := testEnvVar(t, "OVM_TEST_LIBVIRT_POOLS")
+	e, hosts, tn, opts, _ := kvmPlatform(t, uri)
+	lh := libvirthost.Dial(t, uri, opts)
+	var vdc ovm.VDC
+	e.must(http.StatusOK, "GET", "/v1/vdcs/"+string(tn.vdc), e.admin, nil).decode(t, &vdc)
+	other := e.newTenant("other", vdc.PoolID, quota)
+	short := string(ovm.NewID().Short())
+	dir := filepath.Join(pools, "vs-"+short)
+	pool := e.registerPool(map[string]any{"name": "vs-" + short, "kind": "local", "path": dir, "hostIds": hosts})
+	t.Cleanup(func() { removeLibvirtPool(lh, pool.ID, dir) })
+	volume := func(name string) core.VolumeInfo {
+		t.Helper()
+		vt, task := e.createVolume(tn.token, map[string]any{"name": name, "sizeBytes": 64 * ovm.MiB, "storagePoolId": pool.ID})
+		require.Equal(t, ovm.TaskSucceeded, task.State, "create volume %s: %+v", name, task)
+		var v core.VolumeInfo
+		e.must(http.StatusOK, "GET", "/v1/volumes/"+string(vt.Volume.ID), e.admin, nil).decode(t, &v)
+		require.True(t, strings.HasPrefix(v.NativeID, dir+"/"), "the volume %s is in the pool's directory", v.NativeID)
+		require.Equal(t, ovm.FormatQCOW2, v.Format, "the volume's format is recorded")
+		return v
+	}
+	vol, vol2 := volume("data"), volume("other")
+	path, format := vol.NativeID, string(vol.Format)
+	base := e.diskUsage(tn)
+
+	writeMarker(t, path, format, "OVM-MARKER-FIRST")
+	s1 := e.snapshot(tn.token, "volumes", vol.ID, "before")
+	assert.Equal(t, vol.Size, s1.Size, "the snapshot is bound by the volume's size")
+	assert.Equal(t, base+s1.Size, e.diskUsage(tn), "the snapshot counts against the disk quota")
+	assert.Len(t, volumeSnapshotFiles(t, lh, pool.ID, vol), 1, "the snapshot in the libvirt pool")
+	writeMarker(t, path, format, "OVM-MARKER-SECOND")
+	require.Equal(t, "OVM-MARKER-SECOND", readMarker(t, path, format), "the marker was overwritten")
+	done := e.snapshotTask(tn.token, "volumes", vol.ID, s1.ID, "revert")
+	require.Equal(t, ovm.TaskSucceeded, done.State, "revert task: %+v", done)
+	assert.Equal(t, "OVM-MARKER-FIRST", readMarker(t, path, format), "the revert brought the first marker back")
+	var after core.VolumeInfo
+	e.must(http.StatusOK, "GET", "/v1/volumes/"+string(vol.ID), e.admin, nil).decode(t, &after)
+	assert.Equal(t, ovm.PhaseReady, after.Phase)
+	assert.Equal(t, path, after.NativeID, "the volume keeps its file")
+
+	t.Run("bad input is not found and changes nothing", func(t *testing.T) {
+		writeMarker(t, path, format, "OVM-MARKER-THIRD")
+		sp := snapshotsPath("volumes", vol.ID) + "/" + string(s1.ID)
+		for _, c := range []struct {
+			name, method, path, token string
+		}{
+			{"another tenant reads it", "GET", sp, other.token},
+			{"another tenant reverts it", "POST", sp + "/revert", other.token},
+			{"another tenant deletes it", "DELETE", sp, other.token},
+			{"under another volume", "POST", snapshotsPath("volumes", vol2.ID) + "/" + string(s1.ID) + "/revert", tn.token},
+			{"read under another volume", "GET", snapshotsPath("volumes", vol2.ID) + "/" + string(s1.ID), tn.token},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				e.must(http.StatusNotFound, c.method, c.path, c.token, nil)
+			})
+		}
+		assert.Equal(t, "OVM-MARKER-THIRD", readMarker(t, path, format), "the volume was not reverted")
+		assert.Len(t, volumeSnapshotFiles(t, lh, pool.ID, vol), 1, "the snapshot is kept")
+		assert.Empty(t, volumeSnapshotFiles(t, lh, pool.ID, vol2), "no snapshot of the other volume")
+		assert.Equal(t, base+s1.Size, e.diskUsage(tn))
+	})
+
+	done = e.snapshotTask(tn.token, "volumes", vol.ID, s1.ID, "delete")
+	require.Equal(t, ovm.TaskSucceeded, done.State, "delete task: %+v", done)
+	assert.Empty(t, volumeSnapshotFiles(t, lh, pool.ID, vol), "the snapshot is gone from libvirtd")
+	assert.Equal(t, base, e.diskUsage(tn), "the quota is given back")
+	assert.Empty(t, e.listSnapshots(tn.token, snapshotsPath("volumes", vol.ID)))
+	assert.Equal(t, "OVM-MARKER-THIRD", readMarker(t, path, format), "the volume keeps its content")
 }

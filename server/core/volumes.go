@@ -327,6 +327,13 @@ func (s *Service) updateVolume(ctx context.Context, id ovm.ID, change func(ctx c
 	})
 }
 
+// volumeCreateState is what a volume.create task's create step made: the
+// volume's engine id and the format its engine gave it.
+type volumeCreateState struct {
+	NativeID string          `json:"nativeId,omitempty"`
+	Format   ovm.ImageFormat `json:"format,omitempty"`
+}
+
 // volumeCreateHandler is the volume.create task kind.
 type volumeCreateHandler struct{ s *Service }
 
@@ -352,7 +359,7 @@ func (h volumeCreateHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
 			if err != nil {
 				return err
 			}
-			return r.SetState(createState{NativeID: got.NativeID})
+			return r.SetState(volumeCreateState{NativeID: got.NativeID, Format: got.Format})
 		},
 		Undo: func(ctx context.Context, r *tasks.Run) error {
 			st, _, err := s.storageOf(ctx, in)
@@ -364,12 +371,12 @@ func (h volumeCreateHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
 	}, {
 		Name: "record",
 		Do: func(ctx context.Context, r *tasks.Run) error {
-			var st createState
+			var st volumeCreateState
 			if err := r.State(&st); err != nil {
 				return err
 			}
 			return s.updateVolume(ctx, in.VolumeID, func(_ context.Context, _ store.Tx, v *volumeRecord) error {
-				v.Phase, v.NativeID, v.Message, v.PendingTask = ovm.PhaseReady, st.NativeID, "", ""
+				v.Phase, v.NativeID, v.Format, v.Message, v.PendingTask = ovm.PhaseReady, st.NativeID, st.Format, "", ""
 				return nil
 			})
 		},
