@@ -2,9 +2,11 @@ package api
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -18,6 +20,7 @@ import (
 
 	"github.com/openovm/ovm/internal/esxisim"
 	"github.com/openovm/ovm/ovm"
+	"github.com/openovm/ovm/server/apitypes"
 	"github.com/openovm/ovm/server/core"
 	"github.com/openovm/ovm/server/drivers"
 )
@@ -36,6 +39,12 @@ func putTemplate(t *testing.T, sim *esxisim.Host, path string, size ovm.Bytes) {
 		&types.FileBackedVirtualDiskSpec{VirtualDiskSpec: types.VirtualDiskSpec{DiskType: "thin", AdapterType: "lsiLogic"}, CapacityKb: int64(size / ovm.KiB)})
 	require.NoError(t, err)
 	require.NoError(t, task.Wait(ctx), "create the template %s", path)
+	t.Cleanup(func() {
+		task, err := object.NewVirtualDiskManager(sim.Client).DeleteVirtualDisk(ctx, path, dc)
+		if assert.NoError(t, err, "delete the template %s", path) {
+			assert.NoError(t, task.Wait(ctx), "delete the template %s", path)
+		}
+	})
 }
 
 // diskSize reads the capacity of the VMDK at path ("[ds] p") from its
@@ -56,9 +65,11 @@ func diskSize(t *testing.T, sim *esxisim.Host, path string) ovm.Bytes {
 }
 
 // TestTemplateLibraryESXi: a storage pool flagged as template library on
-// a simulated ESXi host (a local datastore or an NFS one) is where its VMs' boot disks are copied from; with no
-// library reaching the host, they come from its imageLibrary option again.
-// Each template's size tells which one a boot disk was copied from.
+// a simulated ESXi host (a local or NFS datastore registered as a library
+// pool, or the host's own datastore found by sync and flagged) is where its
+// VMs' boot disks are copied from; with no library reaching the host, they
+// come from its imageLibrary option again. Each template's size tells
+// which one a boot disk was copied from.
 func TestTemplateLibraryESXi(t *testing.T) {
 	const (
 		image      = "tiny.vmdk"
@@ -95,31 +106,52 @@ func TestTemplateLibraryESXi(t *testing.T) {
 		return disks[0]
 	}
 
-	cases := []struct {
-		name string
-		pool map[string]any
-		ds   string // the datastore the pool is on the host
-		size ovm.Bytes
-	}{
-		{name: "local", pool: map[string]any{"name": "lib-local", "kind": "local"}, ds: "lib-local", size: 48 * ovm.MiB},
-		{name: "nfs", pool: map[string]any{"name": "lib-nfs", "kind": "nfs", "server": "127.0.0.1", "export": "/srv/templates"},
-			ds: "lib-nfs", size: 40 * ovm.MiB},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			dir := filepath.Join(t.TempDir(), tc.ds)
+	// register registers a pool flagged templateLibrary on the host,
+	// deleted when t ends.
+	register := func(body map[string]any) func(t *testing.T) apitypes.StoragePoolInfo {
+		return func(t *testing.T) apitypes.StoragePoolInfo {
+			dir := filepath.Join(t.TempDir(), body["name"].(string))
 			require.NoError(t, os.MkdirAll(dir, 0o755))
-			body := map[string]any{"path": dir, "hostIds": []ovm.ID{h.ID}, "templateLibrary": true}
-			for k, v := range tc.pool {
-				body[k] = v
-			}
-			lib := e.registerPool(body)
-			require.True(t, lib.TemplateLibrary)
+			full := map[string]any{"path": dir, "hostIds": []ovm.ID{h.ID}, "templateLibrary": true}
+			maps.Copy(full, body)
+			lib := e.registerPool(full)
 			t.Cleanup(func() {
-				var pt struct{ Task *ovm.Task }
+				var pt apitypes.StoragePoolTask
 				e.must(http.StatusAccepted, "DELETE", "/v1/storage-pools/"+string(lib.ID), e.admin, nil).decode(t, &pt)
 				assert.Equal(t, ovm.TaskSucceeded, e.waitTask(e.admin, pt.Task.ID).State, "the pool is deleted")
 			})
+			return lib
+		}
+	}
+	// discovered flags the pool sync records for the simulator's own
+	// datastore.
+	discovered := func(t *testing.T) apitypes.StoragePoolInfo {
+		e.must(http.StatusOK, "POST", "/v1/hosts/"+string(h.ID)+"/sync", e.admin, nil)
+		var pg core.Page[apitypes.StoragePoolInfo]
+		e.must(http.StatusOK, "GET", "/v1/storage-pools", e.admin, nil).decode(t, &pg)
+		i := slices.IndexFunc(pg.Items, func(p apitypes.StoragePoolInfo) bool { return p.Name == "esx1-localds-0" })
+		require.GreaterOrEqual(t, i, 0, "the datastore is recorded: %+v", pg.Items)
+		r := e.must(http.StatusOK, "GET", "/v1/storage-pools/"+string(pg.Items[i].ID), e.admin, nil)
+		var pt apitypes.StoragePoolTask
+		e.must(http.StatusOK, "PATCH", "/v1/storage-pools/"+string(pg.Items[i].ID), e.admin, map[string]any{"templateLibrary": true},
+			"If-Match", r.header.Get("ETag")).decode(t, &pt)
+		return pt.Pool
+	}
+	cases := []struct {
+		name string
+		pool func(t *testing.T) apitypes.StoragePoolInfo
+		ds   string // the datastore the pool is on the host
+		size ovm.Bytes
+	}{
+		{name: "local", pool: register(map[string]any{"name": "lib-local", "kind": "local"}), ds: "lib-local", size: 48 * ovm.MiB},
+		{name: "nfs", pool: register(map[string]any{"name": "lib-nfs", "kind": "nfs", "server": "127.0.0.1", "export": "/srv/templates"}),
+			ds: "lib-nfs", size: 40 * ovm.MiB},
+		{name: "discovered", pool: discovered, ds: "LocalDS_0", size: 56 * ovm.MiB},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			lib := tc.pool(t)
+			require.True(t, lib.TemplateLibrary)
 			putTemplate(t, sim, "["+tc.ds+"] "+image, tc.size)
 
 			boot := create(t, "from-"+tc.name)
