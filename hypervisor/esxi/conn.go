@@ -14,6 +14,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vmware/govmomi/find"
@@ -157,6 +158,7 @@ type conn struct {
 	dsSystem  types.ManagedObjectReference
 	netSystem types.ManagedObjectReference
 	defaultDS string
+	library   atomic.Pointer[string] // the template library in use; nil: cfg.ImageLibrary
 
 	mu       sync.Mutex
 	readOnly string // why the host refuses changes; "" when it takes them

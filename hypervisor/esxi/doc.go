@@ -40,8 +40,9 @@
 // their full size, so that a pool is never promised twice.
 //
 // Templates. CloneVM_Task needs vCenter; "create from a template" copies the
-// template's VMDK from the image library (Config.ImageLibrary) with the
-// VirtualDiskManager and builds a new VM around the copy.
+// template's VMDK from the image library (Config.ImageLibrary, or the root
+// of the datastore UseTemplateLibrary names) with the VirtualDiskManager and
+// builds a new VM around the copy.
 //
 // Licence. A host on the free licence refuses every change made through the
 // API ("Current license or ESXi version prohibits execution of the requested

@@ -241,9 +241,9 @@ func (c *conn) createVM(ctx context.Context, spec hypervisor.CreateSpec) (hyperv
 			made += d.size
 		}
 	}
-	if c.cfg.ImageLibrary != "" && spec.Spec.Image.Format == ovm.FormatVMDK {
+	if lib := c.templates(); lib != "" && spec.Spec.Image.Format == ovm.FormatVMDK {
 		boot := fmt.Sprintf("%s/%s.vmdk", dir, spec.Name)
-		u, err := c.copyTemplate(ctx, spec.Spec.Image, boot)
+		u, err := c.copyTemplate(ctx, lib, spec.Spec.Image, boot)
 		if err != nil {
 			return fail(err)
 		}
@@ -387,10 +387,10 @@ func nic(key int32, pg, mac string) *types.VirtualVmxnet3 {
 	return &types.VirtualVmxnet3{VirtualVmxnet: types.VirtualVmxnet{VirtualEthernetCard: card}}
 }
 
-// copyTemplate copies the image's template from the library to dst and
-// returns how to remove the copy again.
-func (c *conn) copyTemplate(ctx context.Context, img ovm.ImageRef, dst string) (func(), error) {
-	src := strings.TrimSuffix(c.cfg.ImageLibrary, "/") + "/" + img.Name
+// copyTemplate copies the image's template from the library directory lib
+// to dst and returns how to remove the copy again.
+func (c *conn) copyTemplate(ctx context.Context, lib string, img ovm.ImageRef, dst string) (func(), error) {
+	src := templatePath(lib, img.Name)
 	if err := object.NewFileManager(c.client).MakeDirectory(ctx, dst[:strings.LastIndex(dst, "/")], c.dc, true); err != nil &&
 		!isFault[*types.FileAlreadyExists](err) {
 		return nil, c.wrap(err, "make the directory of %s", dst)
@@ -408,7 +408,7 @@ func (c *conn) copyTemplate(ctx context.Context, img ovm.ImageRef, dst string) (
 	if err != nil {
 		rmdir()
 		if kindOf(err) == ovm.KindNotFound {
-			return nil, ovm.Wrap(ovm.KindNotFound, err, "esxi %s: image %s is not in the library %s", c.host, img.Name, c.cfg.ImageLibrary)
+			return nil, ovm.Wrap(ovm.KindNotFound, err, "esxi %s: image %s is not in the library %s", c.host, img.Name, lib)
 		}
 		return nil, c.wrap(err, "copy template %s to %s", src, dst)
 	}
