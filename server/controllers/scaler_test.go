@@ -58,10 +58,14 @@ func TestScaler(t *testing.T) {
 
 			c.start("r1", controllers.Options{MetricsInterval: 100 * time.Millisecond, ScalerInterval: time.Second,
 				LeaseTTL: 2 * time.Second, SyncInterval: time.Hour, MonitorInterval: time.Hour})
-			require.Eventually(t, func() bool {
-				g, _ := groupOf(t, c, g.ID)
+			var seen []core.ScalingEvent
+			if !assert.Eventually(t, func() bool {
+				g, ev := groupOf(t, c, g.ID)
+				seen = ev
 				return g.Desired == 3 && len(g.Members) == 3 && runningMembers(t, c, g) == 3
-			}, waitFor, 50*time.Millisecond, "the group grows to its maximum")
+			}, waitFor, 50*time.Millisecond, "the group grows to its maximum") {
+				t.Fatalf("the group's decisions, newest first: %+v", seen)
+			}
 			require.Eventually(t, func() bool {
 				_, ev := groupOf(t, c, g.ID)
 				return len(ev) > 0 && ev[0].Kind == apitypes.ScaleHeld

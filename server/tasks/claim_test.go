@@ -119,8 +119,10 @@ func TestWaitReadsWithoutTransaction(t *testing.T) {
 		opts.PollInterval = time.Hour // no claims while it counts
 		e := New(st, opts)
 		e.Register("quick", quickHandler)
-		start(t, e)
+		// Enqueued before the engine starts: its first claim takes the
+		// task and its kick, so that nothing claims while it counts.
 		id := enqueue(t, st, e, Spec{Kind: "quick"}).ID
+		start(t, e)
 		require.Equal(t, ovm.TaskSucceeded, wait(t, e, id).State)
 		before := counted.Stats()
 		assert.Equal(t, ovm.TaskSucceeded, wait(t, e, id).State)

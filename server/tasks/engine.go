@@ -408,6 +408,10 @@ func (e *Engine) claim(ctx context.Context) (cs []claimed, more bool) {
 	}
 	offered := slices.Clone(e.offered[:min(free, len(e.offered))])
 	scan := e.scan
+	if len(offered) == 0 && !scan {
+		e.mu.Unlock()
+		return nil, false // nothing asked for: no transaction
+	}
 	e.scan = false
 	e.mu.Unlock()
 
