@@ -219,8 +219,11 @@ func (d *Driver) Reconfigure(ctx context.Context, ref hypervisor.Ref, rs hypervi
 //
 //	CPUPercent  = vCPUs x (10 + u mod 30)   a saw-tooth between 10% and 39% of each vCPU
 //	MemoryUsed  = memory/4 + memory/2 x min(u, 600)/600   from 25% to 75% over ten minutes
-//	NetRxBytes  = 1500 x u, NetTxBytes = 700 x u
-//	DiskRead    = 32MiB + 64KiB x u, DiskWrite = 16KiB x u
+//	NetRxBytes  = 1500 x s, NetTxBytes = 700 x s
+//	DiskRead    = 32MiB + 64KiB x s, DiskWrite = 16KiB x s
+//
+// where s is the uptime in seconds, fractions included, so that the
+// counters' growth over any interval is their rate times its length.
 //
 // A stopped instance uses nothing; MemoryLimit is its memory either way.
 func (d *Driver) Stats(ctx context.Context, ref hypervisor.Ref) (hypervisor.Stats, error) {
@@ -243,17 +246,19 @@ func (d *Driver) Stats(ctx context.Context, ref hypervisor.Ref) (hypervisor.Stat
 // usage is the sample of an instance of the given size after uptime up.
 func usage(cpu ovm.MilliCPU, mem ovm.Bytes, up time.Duration, now time.Time) hypervisor.Stats {
 	u := max(int64(up/time.Second), 0)
+	secs := max(up.Seconds(), 0)
+	grow := func(perSecond float64) uint64 { return uint64(perSecond * secs) }
 	return hypervisor.Stats{
 		Time:         now,
 		CPUPercent:   float64(cpu) / 1000 * float64(10+u%30),
 		MemoryUsed:   mem/4 + ovm.Bytes(int64(mem/2)*min(u, 600)/600),
 		MemoryLimit:  mem,
-		NetRxBytes:   uint64(1500 * u),
-		NetTxBytes:   uint64(700 * u),
-		DiskRead:     uint64(32*ovm.MiB) + uint64(64*ovm.KiB)*uint64(u),
-		DiskWrite:    uint64(16*ovm.KiB) * uint64(u),
-		DiskReadOps:  uint64(512 + 16*u),
-		DiskWriteOps: uint64(4 * u),
+		NetRxBytes:   grow(1500),
+		NetTxBytes:   grow(700),
+		DiskRead:     uint64(32*ovm.MiB) + grow(64*1024),
+		DiskWrite:    grow(16 * 1024),
+		DiskReadOps:  512 + grow(16),
+		DiskWriteOps: grow(4),
 	}
 }
 
