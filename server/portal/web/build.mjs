@@ -8,7 +8,8 @@
 // from the document differ from src/schema.d.ts.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join, relative, resolve } from "node:path";
+import { createHash } from "node:crypto";
+import { basename, dirname, extname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
 import openapiTS, { astToString } from "openapi-typescript";
@@ -53,14 +54,22 @@ const result = await esbuild.build({
   target: ["es2020", "chrome100", "firefox100", "safari15"],
   jsx: "automatic",
   jsxImportSource: "preact",
-  entryNames: "[name]-[hash]",
+  entryNames: "[name]",
   outdir: join(out, "assets"),
-  metafile: true,
+  write: false,
   legalComments: "none",
   charset: "utf8",
   logLevel: "warning",
 });
-const outputs = Object.keys(result.metafile.outputs).map((p) => "/" + relative(out, resolve(here, p)));
+// Each asset is named by a hash of its own bytes, so the names do not depend
+// on where the checkout or node_modules lie (esbuild's [hash] does).
+const outputs = result.outputFiles.map((f) => {
+  const ext = extname(f.path);
+  const hash = createHash("sha256").update(f.contents).digest("hex").slice(0, 12);
+  const name = `${basename(f.path, ext)}-${hash}${ext}`;
+  writeFileSync(join(out, "assets", name), f.contents);
+  return "/assets/" + name;
+});
 const js = outputs.find((p) => p.endsWith(".js"));
 const css = outputs.find((p) => p.endsWith(".css"));
 if (!js || !css) {
