@@ -325,8 +325,13 @@ func saveCursor(ctx context.Context, tx store.Tx, poolID ovm.ID, c placement.Cur
 // the database's work for what other replicas do at the same time. It is
 // only a lock: correctness comes from the transaction's guarded updates,
 // and the pool of a VDC is a hint learnt from its last placement (a VDC
-// moved to another pool locks the old one once).
+// moved to another pool locks the old one once). On a store with one
+// writer (off) it takes nothing: the store already runs one transaction
+// at a time, and creates that queue there together commit together,
+// which holding them here would prevent (it halved the create rate on
+// SQLite).
 type placeLocks struct {
+	off   bool
 	mu    sync.Mutex
 	pools map[ovm.ID]*sync.Mutex
 	vdcs  sync.Map // vdc id → pool id
@@ -335,6 +340,9 @@ type placeLocks struct {
 // lock takes the lock of the pool vdc placed on last (of the VDC itself
 // before its first placement) and returns its unlock.
 func (l *placeLocks) lock(vdc ovm.ID) func() {
+	if l.off {
+		return func() {}
+	}
 	key := vdc
 	if p, ok := l.vdcs.Load(vdc); ok {
 		key = p.(ovm.ID)

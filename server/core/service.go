@@ -136,6 +136,7 @@ func New(o Options) (*Service, error) {
 		authCache: map[[32]byte]authEntry{},
 		byUser:    auth.NewThrottle(o.UserLimits),
 		byAddress: auth.NewThrottle(o.AddressLimits),
+		placing:   placeLocks{off: o.Store.OneWriter()},
 	}
 	s.tasks.Register(TaskInstanceCreate, createHandler{s})
 	s.tasks.Register(TaskInstancePower, powerHandler{s})

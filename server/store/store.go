@@ -204,6 +204,11 @@ type Store interface {
 	View(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
 	// Engine names the engine: "sqlite" or "postgres".
 	Engine() string
+	// OneWriter reports whether the store runs its write transactions one
+	// at a time, in its own order (the embedded SQLite store, which commits
+	// the transactions queued meanwhile together): two of them never
+	// conflict, so callers gain nothing by ordering their own.
+	OneWriter() bool
 	// Ping checks the database answers.
 	Ping(ctx context.Context) error
 	Close() error

@@ -19,6 +19,11 @@ type dialect struct {
 	// fixedNow: {now} is the same value all through a transaction, so a
 	// transaction reads it once.
 	fixedNow bool
+	// localNow, when set, is the engine's clock read without a statement:
+	// an engine that runs in this process (SQLite) reads the same system
+	// clock as Go, so Tx.Now costs no round trip. It returns the value
+	// {now} would, to the same precision.
+	localNow func() time.Time
 	// replacer expands {json}, {bytes}, {time}, {bool} (column types) and
 	// {now} (the database's clock as a value of the {time} type).
 	replacer *strings.Replacer
@@ -75,6 +80,13 @@ var postgresDialect = dialect{
 // millisecond its 'subsec' modifier gives.
 const sqliteNow = "(CAST(ROUND(unixepoch('subsec') * 1000) AS INTEGER) * 1000)"
 
+// sqliteLocalNow is sqliteNow read in Go: SQLite runs in this process and
+// its 'subsec' clock is the system's real-time clock that time.Now reads,
+// in whole milliseconds (cut, not rounded).
+func sqliteLocalNow() time.Time {
+	return time.UnixMilli(time.Now().UnixMilli()).UTC()
+}
+
 // sqliteDialect is the embedded engine's dialect. Times are INTEGER
 // microseconds since the epoch, so that they compare and add as numbers.
 var sqliteDialect = dialect{
@@ -82,7 +94,8 @@ var sqliteDialect = dialect{
 	replacer: strings.NewReplacer(
 		"{json}", "TEXT", "{bytes}", "BLOB", "{time}", "INTEGER", "{bool}", "BOOLEAN",
 		"{now}", sqliteNow),
-	nowPlus: func(p string) string { return "(" + sqliteNow + " + " + p + ")" },
+	nowPlus:  func(p string) string { return "(" + sqliteNow + " + " + p + ")" },
+	localNow: sqliteLocalNow,
 	timeArg: func(t time.Time) any {
 		if t.IsZero() {
 			return nil

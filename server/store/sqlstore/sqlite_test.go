@@ -215,3 +215,27 @@ func TestSQLiteDriverErrorKept(t *testing.T) {
 func BenchmarkTx(b *testing.B) {
 	benchmarkTx(b, openSQLite(b, ""))
 }
+
+// TestSQLiteLocalNow: the clock Tx.Now reads in Go on SQLite is the one
+// {now} reads in SQL, to its millisecond, and Now runs no statement.
+func TestSQLiteLocalNow(t *testing.T) {
+	s := openSQLite(t, "")
+	for range 20 {
+		require.NoError(t, s.Tx(t.Context(), func(ctx context.Context, stx store.Tx) error {
+			x := stx.(*tx)
+			before := s.Stats().Statements
+			local, err := x.Now(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, before, s.Stats().Statements, "Now runs no statement on SQLite")
+			var db time.Time
+			require.NoError(t, x.scan(ctx, "SELECT {now}", nil, timeValue{&db}))
+			after, err := x.Now(ctx)
+			require.NoError(t, err)
+			assert.Zero(t, local.Nanosecond()%int(time.Millisecond), "Now has SQLite's millisecond precision: %s", local)
+			assert.False(t, db.Before(local), "SQL's clock %s is before Go's %s read first", db, local)
+			assert.False(t, after.Before(db), "Go's clock %s read last is before SQL's %s", after, db)
+			assert.Less(t, after.Sub(local), 50*time.Millisecond)
+			return nil
+		}))
+	}
+}

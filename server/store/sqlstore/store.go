@@ -162,6 +162,10 @@ func open(ctx context.Context, db *sql.DB, d *dialect, writers int, o options) (
 // Engine returns "postgres" or "sqlite".
 func (s *Store) Engine() string { return s.d.name }
 
+// OneWriter reports whether the store runs one write transaction at a
+// time (SQLite's batcher).
+func (s *Store) OneWriter() bool { return s.batch != nil }
+
 // Ping checks the database answers, to writes and to views.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.db.PingContext(ctx); err != nil {

@@ -180,6 +180,9 @@ func (t *tx) Now(ctx context.Context) (time.Time, error) {
 	if !t.now.IsZero() {
 		return t.now, nil
 	}
+	if t.s.d.localNow != nil {
+		return t.s.d.localNow(), nil
+	}
 	var now time.Time
 	if err := t.scan(ctx, "SELECT {now}", nil, timeValue{&now}); err != nil {
 		return time.Time{}, fmt.Errorf("store: read the database clock: %w", err)
