@@ -18,7 +18,7 @@ import (
 // and those that found no task, and the claims by id.
 type claimCounter struct {
 	store.Store
-	claims, none, byID atomic.Int64
+	claims, none, byID, byIDNone atomic.Int64
 }
 
 func (s *claimCounter) Tx(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
@@ -45,6 +45,9 @@ func (t *claimCounterTx) ClaimTaskByID(ctx context.Context, id ovm.ID, owner str
 	rec, ok, err := t.Tx.ClaimTaskByID(ctx, id, owner, ttl, busy)
 	if err == nil {
 		t.s.byID.Add(1)
+		if !ok {
+			t.s.byIDNone.Add(1)
+		}
 	}
 	return rec, ok, err
 }
@@ -180,4 +183,44 @@ func TestKickWithIDsClaimsByID(t *testing.T) {
 			assert.LessOrEqual(t, st.claims.Load()-before, tc.scansAtMost, "claims of the oldest task")
 		})
 	}
+}
+
+// TestScanWaitsForOffers: a scan that falls due while more tasks are
+// offered than the engine has free slots waits until the offers are
+// through. Scanning then takes the oldest tasks, those offered next, and
+// their claims by id find them gone; each such miss frees a slot that the
+// next scan fills with the next offered task, and so on (a wasted
+// statement each, a transaction of its own on PostgreSQL). Here the first
+// offer is a task that ended already.
+func TestScanWaitsForOffers(t *testing.T) {
+	st := &claimCounter{Store: newStore(t)}
+	opts := testOptions("engine")
+	opts.PollInterval = time.Hour // only kicks wake the engine
+	opts.Workers = 2
+	e := New(st, opts)
+	e.Register("quick", quickHandler)
+	start(t, e)
+	done := enqueue(t, st, e, Spec{Kind: "quick"}).ID
+	require.Equal(t, ovm.TaskSucceeded, wait(t, e, done).State)
+	const n = 16
+	var ids []ovm.ID
+	err := st.Tx(t.Context(), func(ctx context.Context, tx store.Tx) error {
+		ids = ids[:0]
+		for range n {
+			task, err := e.Enqueue(ctx, tx, Spec{Kind: "quick", HostID: ovm.NewID()})
+			if err != nil {
+				return err
+			}
+			ids = append(ids, task.ID)
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	before := st.byIDNone.Load()
+	e.Kick()                                  // a scan falls due...
+	e.Kick(append([]ovm.ID{done}, ids...)...) // ...with more offers than free slots
+	for _, id := range ids {
+		assert.Equal(t, ovm.TaskSucceeded, wait(t, e, id).State, "task %s", id)
+	}
+	assert.Equal(t, int64(1), st.byIDNone.Load()-before, "claims by id that found their task gone: only the ended one")
 }

@@ -407,12 +407,17 @@ func (e *Engine) claim(ctx context.Context) (cs []claimed, more bool) {
 		perHost[h] = n
 	}
 	offered := slices.Clone(e.offered[:min(free, len(e.offered))])
-	scan := e.scan
+	// A due scan waits while offers are left beyond this claim: it would
+	// take the oldest tasks, which are those offered next, and each of
+	// their claims by id would then find its task gone.
+	scan := e.scan && len(e.offered) <= free
 	if len(offered) == 0 && !scan {
 		e.mu.Unlock()
 		return nil, false // nothing asked for: no transaction
 	}
-	e.scan = false
+	if scan {
+		e.scan = false
+	}
 	e.mu.Unlock()
 
 	// missed: an offered task this claim did not get; drained: the scan
@@ -455,11 +460,17 @@ func (e *Engine) claim(ctx context.Context) (cs []claimed, more bool) {
 			return true, nil
 		}
 		for _, id := range offered {
+			wasBounded := bounded
+			bounded = false
 			ok, err := take(id)
 			if err != nil {
 				return err
 			}
-			missed = missed || !ok
+			// An offered task not taken while no host was at its bound is
+			// taken already (by a scan or another engine) or ended: no
+			// release will free it, so it holds nothing back.
+			missed = missed || (!ok && bounded)
+			bounded = bounded || wasBounded
 		}
 		for scan && len(cs) < free {
 			ok, err := take("")
@@ -483,8 +494,14 @@ func (e *Engine) claim(ctx context.Context) (cs []claimed, more bool) {
 		}
 		return nil, false
 	}
-	// Only claim takes offers, from the front: Kick appends.
+	// Only claim takes offers, from the front: Kick appends. A task a scan
+	// took is no longer on offer.
 	e.offered = e.offered[len(offered):]
+	if scan && len(e.offered) > 0 {
+		e.offered = slices.DeleteFunc(e.offered, func(id ovm.ID) bool {
+			return slices.ContainsFunc(cs, func(c claimed) bool { return c.rec.Task.ID == id })
+		})
+	}
 	// A scan that filled every free slot may have left tasks: the next
 	// claim looks again. An offered task on a busy host, or one a scan
 	// could not take for a host's bound, waits for a release at that bound.
