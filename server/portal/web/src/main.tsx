@@ -15,6 +15,7 @@ import { Networks } from "./views/networks";
 import { TaskDetails, Tasks } from "./views/tasks";
 import { Pools, VDCs } from "./views/tenancy";
 import { Tokens } from "./views/tokens";
+import { Audit } from "./views/audit";
 
 const tenantNav: Array<[string, Key]> = [
   ["/dashboard", "nav.dashboard"],
@@ -22,6 +23,7 @@ const tenantNav: Array<[string, Key]> = [
   ["/networks", "nav.networks"],
   ["/tasks", "nav.tasks"],
   ["/tokens", "nav.tokens"],
+  ["/audit", "nav.audit"],
 ];
 const adminNav: Array<[string, Key]> = [
   ["/admin/hosts", "nav.hosts"],
@@ -30,6 +32,7 @@ const adminNav: Array<[string, Key]> = [
   ["/admin/discovered", "nav.discovered"],
   ["/tasks", "nav.tasks"],
   ["/tokens", "nav.tokens"],
+  ["/audit", "nav.audit"],
 ];
 
 function route(path: string, me: User) {
@@ -47,6 +50,8 @@ function route(path: string, me: User) {
       return <Tasks />;
     case "/tokens":
       return <Tokens />;
+    case "/audit":
+      return <Audit me={me} />;
     case "/dashboard":
       // A tenant's VDC; administrators have none.
       return admin ? null : <Dashboard me={me} />;
