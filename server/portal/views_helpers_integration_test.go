@@ -3,10 +3,12 @@
 package portal_test
 
 import (
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -42,5 +44,28 @@ func noneOf(t *testing.T, where, text string, secrets ...string) {
 		if s != "" && strings.Contains(text, s) {
 			assert.Failf(t, "a tenant sees the infrastructure", "%s shows %q", where, s)
 		}
+	}
+}
+
+// taskState is a task as the tests read it.
+type taskState struct {
+	ID       string `json:"id"`
+	State    string `json:"state"`
+	Error    string `json:"error"`
+	Progress int    `json:"progress"`
+}
+
+// waitTask polls a task until it is final, within d.
+func (s *server) waitTask(t *testing.T, token, id string, d time.Duration) taskState {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		var k taskState
+		s.must(t, http.StatusOK, "GET", "/v1/tasks/"+id, token, nil, &k)
+		if k.State == "succeeded" || k.State == "failed" || k.State == "rolled-back" {
+			return k
+		}
+		require.True(t, time.Now().Before(deadline), "task %s still %s after %s", id, k.State, d)
+		time.Sleep(200 * time.Millisecond)
 	}
 }
