@@ -23,6 +23,7 @@ import (
 // dockerTenant is a server sampling metrics every second with the real
 // Docker engine registered as a host, and a tenant (ann).
 type dockerTenant struct {
+	dc       *client.Client
 	s        *server
 	host     idName
 	vdc      string
@@ -39,7 +40,7 @@ func newDockerTenant(t *testing.T) *dockerTenant {
 	t.Cleanup(func() { _ = dc.Close() })
 	s := startServer(t, "--metrics-interval", "1s")
 	pool, vdc := s.platform(t, "ann", "tenant-password-1")
-	d := &dockerTenant{s: s, vdc: vdc}
+	d := &dockerTenant{dc: dc, s: s, vdc: vdc}
 	name := "hv-docker-" + string(ovm.NewID().Short())
 	s.must(t, http.StatusCreated, "POST", "/v1/hosts", s.admin, map[string]any{"name": name, "kind": "docker", "endpoint": endpoint, "poolId": pool}, &d.host)
 	d.secrets = []string{d.host.ID, name, endpoint}
@@ -108,7 +109,8 @@ func TestPortalScalingAndMetricsDocker(t *testing.T) {
 	assert.NotEmpty(t, tb.text(`.field-error[data-field="sg-name"]`), "the API's message beside the name")
 	tb.shot("tenant-scaling-bad-input-en")
 	check.accessible(tb, "en scaling form with a field error")
-	tb.do(fill("#sg-name", "web"), click(submit), visible(`table.groups tr[data-name="web"]`))
+	// A scheduled count beside the metric rule: every minute, two members.
+	tb.do(fill("#sg-name", "web"), fill("#sg-cron", "* * * * *"), fill("#sg-desired", "2"), click(submit), visible(`table.groups tr[data-name="web"]`))
 	var groups struct {
 		Items []struct {
 			ID      string   `json:"id"`
@@ -121,19 +123,24 @@ func TestPortalScalingAndMetricsDocker(t *testing.T) {
 	tb.shot("tenant-scaling-en")
 	check.accessible(tb, "en scaling groups")
 
-	// The scaler brings the group to its minimum through the create path.
+	// The scaler brings the group to its minimum, then the schedule to
+	// two members, through the create path.
 	var members []string
+	var decisions []struct{ Kind, Cause string }
 	require.Eventually(t, func() bool {
 		var g struct{ Members []string }
 		s.must(t, http.StatusOK, "GET", "/v1/scaling-groups/"+group, d.tenant, nil, &g)
 		members = g.Members
-		cs := d.onEngine()
-		return len(g.Members) == 1 && len(cs) == 1 && cs[0].State == "running"
-	}, 2*time.Minute, time.Second, "one running member")
-	var decisions []struct{ Kind, Cause string }
-	s.must(t, http.StatusOK, "GET", "/v1/scaling-groups/"+group+"/decisions", d.tenant, nil, &decisions)
-	require.NotEmpty(t, decisions)
-	tb.do(click(`table.groups tr[data-name="web"] a`), visible("#decisions-title"), visible(`dd.members[data-count="1"]`),
+		s.must(t, http.StatusOK, "GET", "/v1/scaling-groups/"+group+"/decisions", d.tenant, nil, &decisions)
+		running := 0
+		for _, c := range d.onEngine() {
+			if c.State == "running" {
+				running++
+			}
+		}
+		return len(g.Members) == 2 && running == 2 && len(decisions) > 0
+	}, 3*time.Minute, time.Second, "two running members and the schedule's decision")
+	tb.do(click(`table.groups tr[data-name="web"] a`), visible("#decisions-title"), visible(`dd.members[data-count="2"]`),
 		visible(fmt.Sprintf(`table.decisions tr[data-kind=%q]`, decisions[0].Kind)))
 	assert.Contains(t, tb.text("table.decisions"), decisions[0].Cause, "the decision's cause")
 	tb.shot("tenant-scaling-group-en")
@@ -143,7 +150,7 @@ func TestPortalScalingAndMetricsDocker(t *testing.T) {
 	member := members[0]
 	require.Eventually(t, func() bool { return d.points(t, d.tenant, "/v1/instances/"+member+"/metrics", "cpuPercent") >= 2 },
 		time.Minute, time.Second, "samples of the member")
-	tb.do(click("a.member"), visible("#metrics-title"), click(`section.metrics .actions button`),
+	tb.do(click(fmt.Sprintf(`a.member[href="/instances/%s"]`, member)), visible("#metrics-title"), click(`section.metrics .actions button`),
 		waitFor(`(() => { const f = document.querySelector('figure.chart[data-chart="cpu"]'); return f && +f.dataset.points >= 2 })()`))
 	for _, c := range []string{"cpu", "memory", "disk", "network"} {
 		tb.do(visible(fmt.Sprintf(`figure.chart[data-chart=%q] svg`, c)))
@@ -173,9 +180,9 @@ func TestPortalScalingAndMetricsDocker(t *testing.T) {
 	tb.goTo("/scaling")
 	tb.shot("tenant-scaling-zh")
 	check.accessible(tb, "zh scaling groups")
-	tb.do(click(`table.groups tr[data-name="web"] a`), visible(`dd.members[data-count="1"]`))
+	tb.do(click(`table.groups tr[data-name="web"] a`), visible(`dd.members[data-count="2"]`))
 	tb.shot("tenant-scaling-group-zh")
-	tb.do(click("a.member"), visible("#metrics-title"), waitFor(`(() => { const f = document.querySelector('figure.chart[data-chart="cpu"]'); return f && +f.dataset.points >= 1 })()`))
+	tb.do(click(fmt.Sprintf(`a.member[href="/instances/%s"]`, member)), visible("#metrics-title"), waitFor(`(() => { const f = document.querySelector('figure.chart[data-chart="cpu"]'); return f && +f.dataset.points >= 1 })()`))
 	tb.shot("tenant-instance-metrics-zh")
 	check.accessible(tb, "zh instance metrics")
 

@@ -25,7 +25,7 @@ function fmtValue(v: number, unit: Unit): string {
     case "percent":
       return `${+v.toFixed(1)}%`;
     case "bytes":
-      return fmtBytes(Math.round(v));
+      return v >= 1 << 20 || v < 1024 ? fmtBytes(Math.round(v)) : `${+(v / 1024).toFixed(0)} KiB`;
     case "rate":
       return v >= 1 << 20 ? `${+(v / (1 << 20)).toFixed(1)} MiB/s` : v >= 1024 ? `${+(v / 1024).toFixed(1)} KiB/s` : `${+v.toFixed(0)} B/s`;
     case "ops":
