@@ -2,6 +2,7 @@ import { useEffect, useState } from "preact/hooks";
 import { all, get, query, type S, type User, type VDC } from "../api";
 import { fmtTime, t, tx } from "../i18n";
 import { Badge, Empty, Field, fieldErrors, FormCard, Loading, Options, Page, Pager, Table, useCursor, useLoad } from "../ui";
+import { setter } from "./parts";
 import "./views.css";
 
 type AuditQuery = { user: string; operation: string; objectId: string; outcome: string; since: string; until: string; vdcId: string };
@@ -28,7 +29,7 @@ export function Audit({ me }: { me: User }) {
   const [applied, setApplied] = useState<AuditQuery>(empty);
   const [err, setErr] = useState<unknown>();
   const { fields, rest } = fieldErrors(err, auditFields);
-  const set = (k: keyof AuditQuery) => (e: Event) => setF({ ...f, [k]: (e.currentTarget as HTMLInputElement).value });
+  const set = setter(f, setF);
   return (
     <Page title={t("nav.audit")}>
       <FormCard id="audit-filter" title={t("audit.filter")} err={rest} submit={t("audit.apply")} onSubmit={() => setApplied({ ...f })} class="audit-filter">

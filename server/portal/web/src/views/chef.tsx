@@ -2,7 +2,7 @@ import { useEffect, useState } from "preact/hooks";
 import { ApiError, all, call, get, post, type Instance, type S } from "../api";
 import { fmtTime, t } from "../i18n";
 import { Badge, Empty, Field, fieldErrors, FormCard, Loading, Options, Page, ProblemView, Table, useLoad } from "../ui";
-import { TaskLine, useFollow } from "./parts";
+import { CheckList, Listing, setter, TaskLine, useFollow } from "./parts";
 import "./views.css";
 
 type Server = S["ChefServer"];
@@ -20,10 +20,7 @@ export function ChefServers() {
   const [busy, setBusy] = useState(false);
   const [actionErr, setActionErr] = useState<unknown>();
   const { fields, rest } = fieldErrors(err, serverFields);
-  const set = (k: keyof typeof f) => (e: Event) => {
-    const el = e.currentTarget as HTMLInputElement;
-    setF({ ...f, [k]: el.type === "checkbox" ? el.checked : el.value });
-  };
+  const set = setter(f, setF);
   async function submit() {
     setErr(undefined);
     setBusy(true);
@@ -84,29 +81,29 @@ export function ChefServers() {
         </label>
       </FormCard>
       <ProblemView err={list.err ?? actionErr} />
-      {!list.data && !list.err && <Loading />}
-      {list.data && list.data.length === 0 && <Empty text={t("chef.none")} />}
-      {list.data && list.data.length > 0 && (
-        <Table class="chef-servers" head={[t("common.name"), t("chef.url"), t("chef.organization"), t("chef.clientName"), t("common.created"), t("common.actions")]}>
-          {list.data.map((s) => (
-            <tr key={s.id} data-name={s.name}>
-              <td>{s.name}</td>
-              <td>
-                {s.url}
-                {s.guestUrl && <small class="reason">{t("chef.guestAt", { url: s.guestUrl })}</small>}
-              </td>
-              <td>{s.organization || "—"}</td>
-              <td>{s.clientName}</td>
-              <td>{fmtTime(s.createdAt)}</td>
-              <td class="row-actions">
-                <button class="danger" onClick={() => remove(s)} aria-label={t("chef.deleteOne", { name: s.name })}>
-                  {t("common.delete")}
-                </button>
-              </td>
-            </tr>
-          ))}
-        </Table>
-      )}
+      <Listing list={list} empty={t("chef.none")}>
+        {(servers) => (
+          <Table class="chef-servers" head={[t("common.name"), t("chef.url"), t("chef.organization"), t("chef.clientName"), t("common.created"), t("common.actions")]}>
+            {servers.map((s) => (
+              <tr key={s.id} data-name={s.name}>
+                <td>{s.name}</td>
+                <td>
+                  {s.url}
+                  {s.guestUrl && <small class="reason">{t("chef.guestAt", { url: s.guestUrl })}</small>}
+                </td>
+                <td>{s.organization || "—"}</td>
+                <td>{s.clientName}</td>
+                <td>{fmtTime(s.createdAt)}</td>
+                <td class="row-actions">
+                  <button class="danger" onClick={() => remove(s)} aria-label={t("chef.deleteOne", { name: s.name })}>
+                    {t("common.delete")}
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </Table>
+        )}
+      </Listing>
     </Page>
   );
 }
@@ -253,7 +250,7 @@ function Enrol(props: { insts: Instance[]; nodes: Record<string, Node>; server: 
     }
   }
   return (
-    <FormCard id="enrol-title" title={t("chef.enrol")} err={rest} submit={t("chef.enrolButton")} onSubmit={submit}>
+    <FormCard id="enrol-title" title={t("chef.enrol")} err={rest} submit={t("chef.enrolButton")} onSubmit={submit} busy={!inst}>
       <Field id="enrol-inst" label={t("chef.instance")}>
         <select id="enrol-inst" value={inst} onChange={(e) => setF({ ...f, inst: e.currentTarget.value })}>
           <Options items={free} />
@@ -325,27 +322,16 @@ function Converge(props: { insts: Instance[]; nodes: Record<string, Node>; onDon
       <Field id="install-runlist" label={t("chef.runList")} error={fields.runList} hint={t("chef.runListHint")}>
         <input id="install-runlist" value={runList} onInput={(e) => setRunList(e.currentTarget.value)} />
       </Field>
-      <fieldset class={"flags" + (fields.instanceIds ? " invalid" : "")}>
-        <legend>{t("chef.on")}</legend>
-        {enrolled.length === 0 && <span>{t("chef.noneEnrolled")}</span>}
-        {enrolled.map((i) => (
-          <label class="check" key={i.id}>
-            <input
-              type="checkbox"
-              class="install-on"
-              value={i.id}
-              checked={chosen.includes(i.id)}
-              onChange={(e) => setChosen(e.currentTarget.checked ? [...chosen, i.id] : chosen.filter((x) => x !== i.id))}
-            />{" "}
-            {i.name}
-          </label>
-        ))}
-        {fields.instanceIds && (
-          <small class="field-error" data-field="install-on">
-            {fields.instanceIds}
-          </small>
-        )}
-      </fieldset>
+      <CheckList
+        legend={t("chef.on")}
+        items={enrolled}
+        chosen={chosen}
+        onChange={setChosen}
+        inputClass="install-on"
+        errorField="install-on"
+        error={fields.instanceIds}
+        empty={t("chef.noneEnrolled")}
+      />
     </FormCard>
   );
 }

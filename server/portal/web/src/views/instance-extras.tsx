@@ -4,7 +4,7 @@ import { useState } from "preact/hooks";
 import { all, get, post, type Host, type Instance, type S } from "../api";
 import { t } from "../i18n";
 import { Empty, Field, fieldErrors, FormCard, Options, ProblemView, useLoad } from "../ui";
-import { TaskLine, useFollow, useMe } from "./parts";
+import { setter, TaskLine, useFollow, useMe } from "./parts";
 import { MetricCharts } from "./metrics";
 import { SnapshotTable } from "./snapshots";
 import "./views.css";
@@ -88,7 +88,7 @@ function Migrate({ inst }: { inst: Instance }) {
   const [cancelErr, setCancelErr] = useState<unknown>();
   const { task, follow } = useFollow(() => where.reload());
   const { fields, rest } = fieldErrors(err, migrateFields);
-  const set = (k: keyof typeof f) => (e: Event) => setF({ ...f, [k]: (e.currentTarget as HTMLSelectElement).value });
+  const set = setter(f, setF);
   const running = task && (task.state === "pending" || task.state === "running");
   const hostId = where.data?.status.hostId;
   async function submit() {

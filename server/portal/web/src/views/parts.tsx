@@ -4,7 +4,7 @@ import type { ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { finalStates, get, watchTask, type Task, type User } from "../api";
 import { t, tx } from "../i18n";
-import { Badge } from "../ui";
+import { Badge, Empty, Loading } from "../ui";
 
 let me: Promise<User> | undefined;
 
@@ -77,4 +77,91 @@ export function mib(v: string): number {
 
 export function pct(used: number, total: number): number {
   return total > 0 ? Math.min(100, Math.round((used / total) * 100)) : 0;
+}
+
+// setter makes the input handlers of a form's state: set("name") takes
+// the value of the field (the checked state of a checkbox) into f.name.
+export function setter<T extends object>(f: T, setF: (v: T) => void) {
+  return (k: keyof T) => (e: Event) => {
+    const el = e.currentTarget as HTMLInputElement;
+    setF({ ...f, [k]: el.type === "checkbox" ? el.checked : el.value });
+  };
+}
+
+// RowNumberForm is a one-number form in a table row (a new size, a
+// capacity); the field empties when onSubmit does not answer false.
+export function RowNumberForm(props: {
+  id: string;
+  label: string;
+  inputClass: string;
+  buttonClass?: string;
+  placeholder: string;
+  button: string;
+  onSubmit: (value: string) => Promise<boolean>;
+}) {
+  const [v, setV] = useState("");
+  return (
+    <form
+      class="inline-form"
+      onSubmit={async (e) => {
+        e.preventDefault();
+        if (await props.onSubmit(v)) setV("");
+      }}
+    >
+      <label class="sr-only" for={props.id}>
+        {props.label}
+      </label>
+      <input id={props.id} class={props.inputClass} type="number" min="0" placeholder={props.placeholder} value={v} onInput={(e) => setV(e.currentTarget.value)} />
+      <button type="submit" class={props.buttonClass}>
+        {props.button}
+      </button>
+    </form>
+  );
+}
+
+// CheckList is a group of checkboxes choosing items by id, with the API's
+// message for the field under it.
+export function CheckList(props: {
+  legend: string;
+  items: Array<{ id: string; name: string }>;
+  chosen: string[];
+  onChange: (ids: string[]) => void;
+  inputClass: string;
+  errorField: string;
+  error?: string;
+  empty?: string;
+}) {
+  const errId = props.errorField + "-error";
+  return (
+    <fieldset class={"flags" + (props.error ? " invalid" : "")} aria-describedby={props.error ? errId : undefined}>
+      <legend>{props.legend}</legend>
+      {props.items.length === 0 && props.empty && <span>{props.empty}</span>}
+      {props.items.map((i) => (
+        <label class="check" key={i.id}>
+          <input
+            type="checkbox"
+            class={props.inputClass}
+            value={i.id}
+            checked={props.chosen.includes(i.id)}
+            onChange={(e) => props.onChange(e.currentTarget.checked ? [...props.chosen, i.id] : props.chosen.filter((x) => x !== i.id))}
+          />{" "}
+          {i.name}
+        </label>
+      ))}
+      {props.error && (
+        <small class="field-error" id={errId} data-field={props.errorField}>
+          {props.error}
+        </small>
+      )}
+    </fieldset>
+  );
+}
+
+// Listing shows a loaded list: loading, its empty text, or children's
+// rendering of its items (an error is the view's to show).
+export function Listing<T>({ list, empty, children }: { list: { data?: T[]; err?: unknown }; empty: string; children: (items: T[]) => ComponentChildren }) {
+  if (list.err) return null;
+  if (!list.data) return <Loading />;
+  if (list.data.length === 0) return <Empty text={empty} />;
+  return <>{children(list.data)}</>;
 }

@@ -3,7 +3,7 @@ import { all, call, get, post, type Instance, type S } from "../api";
 import { fmtTime, t } from "../i18n";
 import { navigate } from "../router";
 import { Badge, Empty, Field, fieldErrors, fmtBytes, fmtCPU, FormCard, Loading, Page, ProblemView, Table, useLoad } from "../ui";
-import { mib } from "./parts";
+import { mib, setter } from "./parts";
 import "./views.css";
 
 type Group = S["ScalingGroup"];
@@ -106,10 +106,7 @@ function CreateGroup({ onDone }: { onDone: () => void }) {
   const [err, setErr] = useState<unknown>();
   const [busy, setBusy] = useState(false);
   const { fields, rest } = fieldErrors(err, groupFields);
-  const set = (k: keyof typeof f) => (e: Event) => {
-    const el = e.currentTarget as HTMLInputElement;
-    setF({ ...f, [k]: el.type === "checkbox" ? el.checked : el.value });
-  };
+  const set = setter(f, setF);
   async function submit() {
     setErr(undefined);
     setBusy(true);

@@ -1,8 +1,8 @@
 import { useState } from "preact/hooks";
 import { all, call, post, type Host, type Instance, type S, type VDC } from "../api";
 import { fmtTime, t } from "../i18n";
-import { Badge, Bar, Empty, Field, fieldErrors, fmtBytes, FormCard, Loading, Options, Page, ProblemView, Table, useLoad } from "../ui";
-import { mib, MiB, TaskLine, useFollow, useMe } from "./parts";
+import { Badge, Bar, Field, fieldErrors, fmtBytes, FormCard, Options, Page, ProblemView, Table, useLoad } from "../ui";
+import { CheckList, Listing, mib, MiB, RowNumberForm, setter, TaskLine, useFollow, useMe } from "./parts";
 import "./views.css";
 
 type StoragePool = S["StoragePoolInfo"];
@@ -20,13 +20,9 @@ export function StoragePools() {
   const [hostIds, setHostIds] = useState<string[]>([]);
   const [err, setErr] = useState<unknown>();
   const [actionErr, setActionErr] = useState<unknown>();
-  const [capacity, setCapacity] = useState<Record<string, string>>({});
   const { task, follow } = useFollow(() => list.reload());
   const { fields, rest } = fieldErrors(err, poolFields);
-  const set = (k: keyof typeof f) => (e: Event) => {
-    const el = e.currentTarget as HTMLInputElement;
-    setF({ ...f, [k]: el.type === "checkbox" ? el.checked : el.value });
-  };
+  const set = setter(f, setF);
   const hostName = (id: string) => hosts.data?.find((h) => h.id === id)?.name ?? id;
   async function submit() {
     setErr(undefined);
@@ -43,14 +39,15 @@ export function StoragePools() {
       setErr(e);
     }
   }
-  async function change(p: StoragePool, body: S["StoragePoolPatch"]) {
+  async function change(p: StoragePool, body: S["StoragePoolPatch"]): Promise<boolean> {
     setActionErr(undefined);
     try {
       await call("PATCH", `/v1/storage-pools/${p.id}`, body);
-      if (body.capacityBytes !== undefined) setCapacity({ ...capacity, [p.id]: "" });
       list.reload();
+      return true;
     } catch (e) {
       setActionErr(e);
+      return false;
     }
   }
   async function remove(p: StoragePool) {
@@ -97,90 +94,66 @@ export function StoragePools() {
             <input id="sp-capacity" type="number" min="0" value={f.capacity} onInput={set("capacity")} />
           </Field>
         </div>
-        <fieldset class={"flags" + (fields.hostIds ? " invalid" : "")} aria-describedby={fields.hostIds ? "sp-hosts-error" : undefined}>
-          <legend>{t("storage.hosts")}</legend>
-          {(hosts.data ?? []).map((h) => (
-            <label class="check" key={h.id}>
-              <input
-                type="checkbox"
-                class="sp-host"
-                value={h.id}
-                checked={hostIds.includes(h.id)}
-                onChange={(e) => setHostIds(e.currentTarget.checked ? [...hostIds, h.id] : hostIds.filter((x) => x !== h.id))}
-              />{" "}
-              {h.name}
-            </label>
-          ))}
-          {fields.hostIds && (
-            <small class="field-error" id="sp-hosts-error" data-field="sp-hosts">
-              {fields.hostIds}
-            </small>
-          )}
-        </fieldset>
+        <CheckList
+          legend={t("storage.hosts")}
+          items={hosts.data ?? []}
+          chosen={hostIds}
+          onChange={setHostIds}
+          inputClass="sp-host"
+          errorField="sp-hosts"
+          error={fields.hostIds}
+        />
         <label class="check">
           <input type="checkbox" id="sp-library" checked={f.library} onChange={set("library")} /> {t("storage.templateLibrary")}
         </label>
       </FormCard>
       <TaskLine task={task} />
       <ProblemView err={list.err ?? actionErr} />
-      {!list.data && !list.err && <Loading />}
-      {list.data && list.data.length === 0 && <Empty text={t("storage.none")} />}
-      {list.data && list.data.length > 0 && (
-        <Table class="storage-pools" head={[t("common.name"), t("storage.kind"), t("storage.hosts"), t("storage.capacity"), t("storage.flags"), t("common.actions")]}>
-          {list.data.map((p) => (
-            <tr key={p.id} data-name={p.name} data-phase={p.phase}>
-              <td>
-                <strong>{p.name}</strong> <Badge kind="state" value={p.phase} />
-                <small class="reason">{p.kind === "nfs" ? `${p.server}:${p.export}` : p.path}</small>
-                {p.message && <small class="reason">{p.message}</small>}
-              </td>
-              <td>{t(`spKind.${p.kind}`)}</td>
-              <td>{(p.hostIds ?? p.hosts?.map((h) => h.hostId) ?? []).map(hostName).join(", ")}</td>
-              <td class="capacity">
-                <Bar label={t("storage.allocated")} used={p.allocatedBytes} total={p.declaredCapacityBytes || p.capacityBytes} fmt={fmtBytes} />
-                <Bar label={t("storage.used")} used={p.usedBytes} total={p.capacityBytes} fmt={fmtBytes} />
-                {p.declaredCapacityBytes > 0 && <small class="reason declared">{t("storage.declared", { size: fmtBytes(p.declaredCapacityBytes) })}</small>}
-              </td>
-              <td>
-                <ul class="plain">
-                  <li>{p.kind === "local" ? t("storage.notShared") : t("storage.shared")}</li>
-                  {p.templateLibrary && <li class="library">{t("storage.templateLibrary")}</li>}
-                  {p.discovered && <li>{t("storage.discovered")}</li>}
-                </ul>
-              </td>
-              <td class="row-actions">
-                <button class="library-toggle" onClick={() => change(p, { templateLibrary: !p.templateLibrary })} aria-label={t(p.templateLibrary ? "storage.libraryOffOne" : "storage.libraryOnOne", { name: p.name })}>
-                  {t(p.templateLibrary ? "storage.libraryOff" : "storage.libraryOn")}
-                </button>
-                <form
-                  class="inline-form"
-                  onSubmit={(e) => {
-                    e.preventDefault();
-                    change(p, { capacityBytes: mib(capacity[p.id] ?? "") * 1024 });
-                  }}
-                >
-                  <label class="sr-only" for={`cap-${p.id}`}>
-                    {t("storage.capacityOf", { name: p.name })}
-                  </label>
-                  <input
+      <Listing list={list} empty={t("storage.none")}>
+        {(pools) => (
+          <Table class="storage-pools" head={[t("common.name"), t("storage.kind"), t("storage.hosts"), t("storage.capacity"), t("storage.flags"), t("common.actions")]}>
+            {pools.map((p) => (
+              <tr key={p.id} data-name={p.name} data-phase={p.phase}>
+                <td>
+                  <strong>{p.name}</strong> <Badge kind="state" value={p.phase} />
+                  <small class="reason">{p.kind === "nfs" ? `${p.server}:${p.export}` : p.path}</small>
+                  {p.message && <small class="reason">{p.message}</small>}
+                </td>
+                <td>{t(`spKind.${p.kind}`)}</td>
+                <td>{(p.hostIds ?? p.hosts?.map((h) => h.hostId) ?? []).map(hostName).join(", ")}</td>
+                <td class="capacity">
+                  <Bar label={t("storage.allocated")} used={p.allocatedBytes} total={p.declaredCapacityBytes || p.capacityBytes} fmt={fmtBytes} />
+                  <Bar label={t("storage.used")} used={p.usedBytes} total={p.capacityBytes} fmt={fmtBytes} />
+                  {p.declaredCapacityBytes > 0 && <small class="reason declared">{t("storage.declared", { size: fmtBytes(p.declaredCapacityBytes) })}</small>}
+                </td>
+                <td>
+                  <ul class="plain">
+                    <li>{p.kind === "local" ? t("storage.notShared") : t("storage.shared")}</li>
+                    {p.templateLibrary && <li class="library">{t("storage.templateLibrary")}</li>}
+                    {p.discovered && <li>{t("storage.discovered")}</li>}
+                  </ul>
+                </td>
+                <td class="row-actions">
+                  <button class="library-toggle" onClick={() => change(p, { templateLibrary: !p.templateLibrary })} aria-label={t(p.templateLibrary ? "storage.libraryOffOne" : "storage.libraryOnOne", { name: p.name })}>
+                    {t(p.templateLibrary ? "storage.libraryOff" : "storage.libraryOn")}
+                  </button>
+                  <RowNumberForm
                     id={`cap-${p.id}`}
-                    class="capacity-input"
-                    type="number"
-                    min="0"
+                    label={t("storage.capacityOf", { name: p.name })}
+                    inputClass="capacity-input"
                     placeholder={String(+(p.declaredCapacityBytes / (1024 * MiB)).toFixed(2))}
-                    value={capacity[p.id] ?? ""}
-                    onInput={(e) => setCapacity({ ...capacity, [p.id]: e.currentTarget.value })}
+                    button={t("storage.setCapacity")}
+                    onSubmit={(v) => change(p, { capacityBytes: mib(v) * 1024 })}
                   />
-                  <button type="submit">{t("storage.setCapacity")}</button>
-                </form>
-                <button class="danger" onClick={() => remove(p)} aria-label={t("storage.deleteOne", { name: p.name })}>
-                  {t("common.delete")}
-                </button>
-              </td>
-            </tr>
-          ))}
-        </Table>
-      )}
+                  <button class="danger" onClick={() => remove(p)} aria-label={t("storage.deleteOne", { name: p.name })}>
+                    {t("common.delete")}
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </Table>
+        )}
+      </Listing>
     </Page>
   );
 }
@@ -200,10 +173,9 @@ export function Volumes() {
   const [err, setErr] = useState<unknown>();
   const [actionErr, setActionErr] = useState<unknown>();
   const [target, setTarget] = useState<Record<string, string>>({});
-  const [size, setSize] = useState<Record<string, string>>({});
   const { task, follow } = useFollow(() => list.reload());
   const { fields, rest } = fieldErrors(err, volumeFields);
-  const set = (k: keyof typeof f) => (e: Event) => setF({ ...f, [k]: (e.currentTarget as HTMLInputElement).value });
+  const set = setter(f, setF);
   const instName = (id?: string) => (id ? (insts.data?.find((i) => i.id === id)?.name ?? id) : "");
   const vdcId = f.vdc || vdcs.data?.[0]?.id || "";
   async function submit() {
@@ -222,14 +194,16 @@ export function Volumes() {
       setErr(e);
     }
   }
-  async function act(run: () => Promise<S["VolumeTask"] | undefined>) {
+  async function act(run: () => Promise<S["VolumeTask"] | undefined>): Promise<boolean> {
     setActionErr(undefined);
     try {
       const r = await run();
       list.reload();
       follow(r?.task);
+      return true;
     } catch (e) {
       setActionErr(e);
+      return false;
     }
   }
   const vms = (v: Volume) => (insts.data ?? []).filter((i) => !admin || i.vdcId === v.vdcId);
@@ -262,81 +236,67 @@ export function Volumes() {
       </FormCard>
       <TaskLine task={task} />
       <ProblemView err={list.err ?? actionErr} />
-      {!list.data && !list.err && <Loading />}
-      {list.data && list.data.length === 0 && <Empty text={t("volumes.none")} />}
-      {list.data && list.data.length > 0 && (
-        <Table class="volumes" head={[t("common.name"), t("volumes.size"), t("instances.state"), t("volumes.attachedTo"), t("common.created"), t("common.actions")]}>
-          {list.data.map((v) => (
-            <tr key={v.id} data-name={v.name} data-phase={v.phase}>
-              <td>
-                <strong>{v.name}</strong>
-                {admin && <small class="reason">{pools.data?.find((p) => p.id === v.storagePoolId)?.name}</small>}
-                {v.message && <small class="reason">{v.message}</small>}
-              </td>
-              <td>{fmtBytes(v.sizeBytes)}</td>
-              <td>
-                <Badge kind="state" value={v.phase} />
-              </td>
-              <td class="attached">{v.attachedTo ? <a href={`/instances/${v.attachedTo}`}>{instName(v.attachedTo)}</a> : "—"}</td>
-              <td>{fmtTime(v.createdAt)}</td>
-              <td class="row-actions">
-                {v.attachedTo ? (
-                  <button class="detach" onClick={() => act(() => post(`/v1/volumes/${v.id}/detach`))} aria-label={t("volumes.detachOne", { name: v.name })}>
-                    {t("volumes.detach")}
-                  </button>
-                ) : (
-                  <span class="inline-form">
-                    <label class="sr-only" for={`att-${v.id}`}>
-                      {t("volumes.attachTo", { name: v.name })}
-                    </label>
-                    <select id={`att-${v.id}`} class="attach-target" value={target[v.id] ?? ""} onChange={(e) => setTarget({ ...target, [v.id]: e.currentTarget.value })}>
-                      <option value="">{t("volumes.chooseInstance")}</option>
-                      {vms(v).map((i) => (
-                        <option key={i.id} value={i.id}>
-                          {i.name} ({t(`type.${i.spec.type}`)})
-                        </option>
-                      ))}
-                    </select>
-                    <button class="attach" onClick={() => act(() => post(`/v1/volumes/${v.id}/attach`, { instanceId: target[v.id] ?? "" }))} aria-label={t("volumes.attachOne", { name: v.name })}>
-                      {t("volumes.attach")}
+      <Listing list={list} empty={t("volumes.none")}>
+        {(vols) => (
+          <Table class="volumes" head={[t("common.name"), t("volumes.size"), t("instances.state"), t("volumes.attachedTo"), t("common.created"), t("common.actions")]}>
+            {vols.map((v) => (
+              <tr key={v.id} data-name={v.name} data-phase={v.phase}>
+                <td>
+                  <strong>{v.name}</strong>
+                  {admin && <small class="reason">{pools.data?.find((p) => p.id === v.storagePoolId)?.name}</small>}
+                  {v.message && <small class="reason">{v.message}</small>}
+                </td>
+                <td>{fmtBytes(v.sizeBytes)}</td>
+                <td>
+                  <Badge kind="state" value={v.phase} />
+                </td>
+                <td class="attached">{v.attachedTo ? <a href={`/instances/${v.attachedTo}`}>{instName(v.attachedTo)}</a> : "—"}</td>
+                <td>{fmtTime(v.createdAt)}</td>
+                <td class="row-actions">
+                  {v.attachedTo ? (
+                    <button class="detach" onClick={() => act(() => post(`/v1/volumes/${v.id}/detach`))} aria-label={t("volumes.detachOne", { name: v.name })}>
+                      {t("volumes.detach")}
                     </button>
-                  </span>
-                )}
-                <form
-                  class="inline-form"
-                  onSubmit={(e) => {
-                    e.preventDefault();
-                    act(() => call("PATCH", `/v1/volumes/${v.id}`, { sizeBytes: mib(size[v.id] ?? "") }));
-                  }}
-                >
-                  <label class="sr-only" for={`size-${v.id}`}>
-                    {t("volumes.newSize", { name: v.name })}
-                  </label>
-                  <input
+                  ) : (
+                    <span class="inline-form">
+                      <label class="sr-only" for={`att-${v.id}`}>
+                        {t("volumes.attachTo", { name: v.name })}
+                      </label>
+                      <select id={`att-${v.id}`} class="attach-target" value={target[v.id] ?? ""} onChange={(e) => setTarget({ ...target, [v.id]: e.currentTarget.value })}>
+                        <option value="">{t("volumes.chooseInstance")}</option>
+                        {vms(v).map((i) => (
+                          <option key={i.id} value={i.id}>
+                            {i.name} ({t(`type.${i.spec.type}`)})
+                          </option>
+                        ))}
+                      </select>
+                      <button class="attach" onClick={() => act(() => post(`/v1/volumes/${v.id}/attach`, { instanceId: target[v.id] ?? "" }))} aria-label={t("volumes.attachOne", { name: v.name })}>
+                        {t("volumes.attach")}
+                      </button>
+                    </span>
+                  )}
+                  <RowNumberForm
                     id={`size-${v.id}`}
-                    class="size-input"
-                    type="number"
-                    min="1"
+                    label={t("volumes.newSize", { name: v.name })}
+                    inputClass="size-input"
+                    buttonClass="resize"
                     placeholder={String(v.sizeBytes / MiB)}
-                    value={size[v.id] ?? ""}
-                    onInput={(e) => setSize({ ...size, [v.id]: e.currentTarget.value })}
+                    button={t("volumes.resize")}
+                    onSubmit={(n) => act(() => call("PATCH", `/v1/volumes/${v.id}`, { sizeBytes: mib(n) }))}
                   />
-                  <button type="submit" class="resize">
-                    {t("volumes.resize")}
+                  <button
+                    class="danger"
+                    onClick={() => confirm(t("volumes.confirmDelete", { name: v.name })) && act(() => call("DELETE", `/v1/volumes/${v.id}`))}
+                    aria-label={t("volumes.deleteOne", { name: v.name })}
+                  >
+                    {t("common.delete")}
                   </button>
-                </form>
-                <button
-                  class="danger"
-                  onClick={() => confirm(t("volumes.confirmDelete", { name: v.name })) && act(() => call("DELETE", `/v1/volumes/${v.id}`))}
-                  aria-label={t("volumes.deleteOne", { name: v.name })}
-                >
-                  {t("common.delete")}
-                </button>
-              </td>
-            </tr>
-          ))}
-        </Table>
-      )}
+                </td>
+              </tr>
+            ))}
+          </Table>
+        )}
+      </Listing>
     </Page>
   );
 }
