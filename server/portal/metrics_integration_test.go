@@ -158,7 +158,7 @@ func TestPortalScalingAndMetricsDocker(t *testing.T) {
 	n := run(tb, jsValue[int](`document.querySelectorAll('figure.chart[data-chart="memory"] polyline, figure.chart[data-chart="memory"] circle').length`))
 	assert.Equal(t, 2, n, "memory used and its limit")
 	assert.NotEqual(t, "—", tb.text(`figure.chart[data-chart="memory"] .last`), "the last memory value")
-	tb.do(choose("#metrics-range", "15m"), waitFor(`(() => { const f = document.querySelector('figure.chart[data-chart="cpu"]'); return f && +f.dataset.points >= 2 })()`))
+	tb.do(choose("#metrics-range", "1h"), waitFor(`(() => { const f = document.querySelector('figure.chart[data-chart="cpu"]'); return f && +f.dataset.points >= 2 })()`))
 	noneOf(t, "instance", tb.html(), d.secrets...)
 	tb.shot("tenant-instance-metrics-en")
 	check.accessible(tb, "en instance metrics")

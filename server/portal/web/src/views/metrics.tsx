@@ -86,7 +86,7 @@ function Chart(props: { id: string; title: string; unit: Unit; from: number; to:
 // MetricCharts loads a series (path: …/metrics) over a chosen range,
 // again every 15 seconds, and draws CPU, memory, disk and network.
 export function MetricCharts({ path, title }: { path: string; title?: string }) {
-  const [range, setRange] = useState("1h");
+  const [range, setRange] = useState("15m");
   const [tick, setTick] = useState(0);
   useEffect(() => {
     const h = setInterval(() => setTick((n) => n + 1), 15000);
