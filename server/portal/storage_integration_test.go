@@ -214,11 +214,17 @@ func TestPortalStorageLibvirt(t *testing.T) {
 	assert.NotEmpty(t, b.text(`.field-error[data-field="sp-name"]`), "the API's message beside the name")
 	b.shot("admin-storage-bad-input-en")
 	check.accessible(b, "en storage pools with a field error")
-	b.do(fill("#sp-name", spName), click(fmt.Sprintf(`input.sp-host[value=%q]`, k.h1.ID)), click(fmt.Sprintf(`input.sp-host[value=%q]`, k.h2.ID)),
+	// On kvm1 first, then kvm2 added to it.
+	b.do(fill("#sp-name", spName), click(fmt.Sprintf(`input.sp-host[value=%q]`, k.h1.ID)),
 		fill("#sp-capacity", "1"), click(submitSP), gone(`.field-error[data-field="sp-name"]`))
 	b.doFor(3*time.Minute, visible(row+`[data-phase="ready"]`))
 	sp = poolByName()
 	require.NotEmpty(t, sp.ID, "the pool the browser registered")
+	assert.Equal(t, []string{k.h1.ID}, sp.HostIDs)
+	b.do(choose(row+" select.add-host", k.h2.ID), click(row+" button.add-host"))
+	b.doFor(3*time.Minute, visible(`.followed[data-kind="storagepool.ensure"][data-state="succeeded"]`),
+		waitFor(fmt.Sprintf(`document.querySelector(%q).textContent.includes(%q)`, row+" td.pool-hosts", k.h2.Name)))
+	sp = poolByName()
 	assert.ElementsMatch(t, []string{k.h1.ID, k.h2.ID}, sp.HostIDs)
 	for _, lh := range []*libvirthost.Host{k.lh1, k.lh2} {
 		raw, _ := hex.DecodeString(strings.ReplaceAll(sp.ID, "-", ""))

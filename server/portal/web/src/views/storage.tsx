@@ -8,6 +8,11 @@ import "./views.css";
 type StoragePool = S["StoragePoolInfo"];
 type Volume = S["VolumeInfo"];
 
+// poolHosts are the ids of the hosts that reach a pool.
+function poolHosts(p: StoragePool): string[] {
+  return p.hostIds ?? p.hosts?.map((h) => h.hostId) ?? [];
+}
+
 const poolFields = ["name", "kind", "path", "server", "export", "hostIds", "capacityBytes", "templateLibrary"];
 
 // StoragePools (administrators): the storage pools of the platform with
@@ -20,6 +25,7 @@ export function StoragePools() {
   const [hostIds, setHostIds] = useState<string[]>([]);
   const [err, setErr] = useState<unknown>();
   const [actionErr, setActionErr] = useState<unknown>();
+  const [adding, setAdding] = useState<Record<string, string>>({});
   const { task, follow } = useFollow(() => list.reload());
   const { fields, rest } = fieldErrors(err, poolFields);
   const set = setter(f, setF);
@@ -42,8 +48,9 @@ export function StoragePools() {
   async function change(p: StoragePool, body: S["StoragePoolPatch"]): Promise<boolean> {
     setActionErr(undefined);
     try {
-      await call("PATCH", `/v1/storage-pools/${p.id}`, body);
+      const r = await call<S["StoragePoolTask"]>("PATCH", `/v1/storage-pools/${p.id}`, body);
       list.reload();
+      follow(r?.task);
       return true;
     } catch (e) {
       setActionErr(e);
@@ -120,7 +127,7 @@ export function StoragePools() {
                   {p.message && <small class="reason">{p.message}</small>}
                 </td>
                 <td>{t(`spKind.${p.kind}`)}</td>
-                <td>{(p.hostIds ?? p.hosts?.map((h) => h.hostId) ?? []).map(hostName).join(", ")}</td>
+                <td class="pool-hosts">{poolHosts(p).map(hostName).join(", ")}</td>
                 <td class="capacity">
                   <Bar label={t("storage.allocated")} used={p.allocatedBytes} total={p.declaredCapacityBytes || p.capacityBytes} fmt={fmtBytes} />
                   <Bar label={t("storage.used")} used={p.usedBytes} total={p.capacityBytes} fmt={fmtBytes} />
@@ -134,6 +141,20 @@ export function StoragePools() {
                   </ul>
                 </td>
                 <td class="row-actions">
+                  {p.kind !== "local" && (hosts.data ?? []).some((h) => !poolHosts(p).includes(h.id)) && (
+                    <span class="inline-form">
+                      <label class="sr-only" for={`add-${p.id}`}>
+                        {t("storage.addHostTo", { name: p.name })}
+                      </label>
+                      <select id={`add-${p.id}`} class="add-host" value={adding[p.id] ?? ""} onChange={(e) => setAdding({ ...adding, [p.id]: e.currentTarget.value })}>
+                        <option value="">{t("storage.chooseHost")}</option>
+                        <Options items={hosts.data?.filter((h) => !poolHosts(p).includes(h.id))} />
+                      </select>
+                      <button class="add-host" onClick={() => adding[p.id] && change(p, { hostIds: [...poolHosts(p), adding[p.id]] })}>
+                        {t("storage.addHost")}
+                      </button>
+                    </span>
+                  )}
                   <button class="library-toggle" onClick={() => change(p, { templateLibrary: !p.templateLibrary })} aria-label={t(p.templateLibrary ? "storage.libraryOffOne" : "storage.libraryOnOne", { name: p.name })}>
                     {t(p.templateLibrary ? "storage.libraryOff" : "storage.libraryOn")}
                   </button>
