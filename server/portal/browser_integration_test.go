@@ -36,9 +36,9 @@ type server struct {
 
 var cheap = auth.Argon2idParams{Memory: 1024, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16}
 
-func startServer(t *testing.T) *server {
+func startServer(t *testing.T, args ...string) *server {
 	t.Helper()
-	cfg, err := config.Load([]string{"--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--fake-hosts"}, func(string) string { return "" }, io.Discard)
+	cfg, err := config.Load(append([]string{"--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--fake-hosts"}, args...), func(string) string { return "" }, io.Discard)
 	require.NoError(t, err)
 	s, err := app.Start(context.Background(), app.Options{Config: cfg, Argon2: cheap})
 	require.NoError(t, err, "start the server")

@@ -15,21 +15,36 @@ import { Networks } from "./views/networks";
 import { TaskDetails, Tasks } from "./views/tasks";
 import { Pools, VDCs } from "./views/tenancy";
 import { Tokens } from "./views/tokens";
+import { Audit } from "./views/audit";
+import { StoragePools, Volumes } from "./views/storage";
+import { Snapshots } from "./views/snapshots";
+import { HostMetrics } from "./views/metrics";
+import { ScalingGroupDetails, ScalingGroups } from "./views/scaling";
+import { Chef, ChefServers } from "./views/chef";
 
 const tenantNav: Array<[string, Key]> = [
   ["/dashboard", "nav.dashboard"],
   ["/instances", "nav.instances"],
   ["/networks", "nav.networks"],
+  ["/volumes", "nav.volumes"],
+  ["/snapshots", "nav.snapshots"],
+  ["/scaling", "nav.scaling"],
+  ["/chef", "nav.chef"],
   ["/tasks", "nav.tasks"],
   ["/tokens", "nav.tokens"],
+  ["/audit", "nav.audit"],
 ];
 const adminNav: Array<[string, Key]> = [
   ["/admin/hosts", "nav.hosts"],
   ["/admin/pools", "nav.pools"],
   ["/admin/vdcs", "nav.vdcs"],
   ["/admin/discovered", "nav.discovered"],
+  ["/admin/storage", "nav.storage"],
+  ["/admin/chef", "nav.chefServers"],
+  ["/volumes", "nav.volumes"],
   ["/tasks", "nav.tasks"],
   ["/tokens", "nav.tokens"],
+  ["/audit", "nav.audit"],
 ];
 
 function route(path: string, me: User) {
@@ -38,6 +53,8 @@ function route(path: string, me: User) {
   let r: RegExpMatchArray | null;
   if ((r = m(/^\/instances\/([0-9a-f-]+)$/))) return <InstanceDetails id={r[1]} />;
   if ((r = m(/^\/tasks\/([0-9a-f-]+)$/))) return <TaskDetails id={r[1]} />;
+  if (!admin && (r = m(/^\/scaling\/([0-9a-f-]+)$/))) return <ScalingGroupDetails id={r[1]} />;
+  if (admin && (r = m(/^\/admin\/hosts\/([0-9a-f-]+)$/))) return <HostMetrics id={r[1]} />;
   switch (path) {
     case "/instances":
       return <Instances />;
@@ -47,6 +64,16 @@ function route(path: string, me: User) {
       return <Tasks />;
     case "/tokens":
       return <Tokens />;
+    case "/volumes":
+      return <Volumes />;
+    case "/snapshots":
+      return admin ? null : <Snapshots />;
+    case "/scaling":
+      return admin ? null : <ScalingGroups />;
+    case "/chef":
+      return admin ? null : <Chef />;
+    case "/audit":
+      return <Audit me={me} />;
     case "/dashboard":
       // A tenant's VDC; administrators have none.
       return admin ? null : <Dashboard me={me} />;
@@ -61,6 +88,10 @@ function route(path: string, me: User) {
         return <VDCs />;
       case "/admin/discovered":
         return <Discovered />;
+      case "/admin/storage":
+        return <StoragePools />;
+      case "/admin/chef":
+        return <ChefServers />;
     }
   }
   return null;

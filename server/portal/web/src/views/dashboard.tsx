@@ -1,6 +1,7 @@
 import { all, get, type Instance, type S, type Task, type User } from "../api";
 import { t } from "../i18n";
 import { newestFirst, TaskTable } from "./tasks";
+import { MetricCharts } from "./metrics";
 import { Badge, Bar, Empty, fmtBytes, fmtCount, fmtCPU, Loading, Page, ProblemView, useLoad } from "../ui";
 
 // Dashboard: the VDC's quota and what it uses, its instances by state and
@@ -55,6 +56,7 @@ export function Dashboard({ me }: { me: User }) {
         {tasks.data && recent.length === 0 && <Empty text={t("tasks.none")} />}
         {recent.length > 0 && <TaskTable tasks={recent} />}
       </section>
+      {me.vdcId && <MetricCharts path={`/v1/vdcs/${me.vdcId}/metrics`} title={t("metrics.vdcTitle")} />}
     </Page>
   );
 }

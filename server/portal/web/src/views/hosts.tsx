@@ -1,6 +1,7 @@
 import { useState } from "preact/hooks";
 import { all, post, put, type Host, type Pool, type S, type VDC } from "../api";
 import { fmtTime, t } from "../i18n";
+import { HostMetricsLink } from "./metrics";
 import { Badge, Bar, Empty, Field, fieldErrors, fmtBytes, fmtCPU, FormCard, Loading, Options, Page, ProblemView, Table, useLoad } from "../ui";
 
 const hostFields = ["name", "kind", "endpoint", "poolId", "credentials"];
@@ -111,7 +112,7 @@ export function Hosts() {
                   <Bar label={t("quota.memory")} used={h.allocated.memoryBytes} total={h.capacity.memoryBytes} fmt={fmtBytes} />
                 </td>
                 <td class="row-actions">
-                  {h.state === "maintenance" ? (
+                  {h.state === "maintenance" || h.state === "entering-maintenance" ? (
                     <button class="maintenance" onClick={() => maintenance(h, false)}>
                       {t("hosts.leaveMaintenance")}
                     </button>
@@ -120,6 +121,7 @@ export function Hosts() {
                       {t("hosts.enterMaintenance")}
                     </button>
                   )}
+                  <HostMetricsLink id={h.id} name={h.name} />
                   <button class="sync" onClick={() => sync(h)} aria-label={t("hosts.syncOne", { name: h.name })}>
                     {t("hosts.sync")}
                   </button>

@@ -2,6 +2,7 @@ import { useState } from "preact/hooks";
 import { all, call, get, post, query, type Instance, type Network, type S } from "../api";
 import { fmtTime, t, tx } from "../i18n";
 import { navigate } from "../router";
+import { InstanceExtras } from "./instance-extras";
 import { Badge, Empty, Field, fieldErrors, fmtBytes, fmtCPU, FormCard, Loading, Page, Pager, ProblemView, Table, useCursor, useLoad } from "../ui";
 
 export const pageSize = 50;
@@ -263,6 +264,7 @@ export function InstanceDetails({ id }: { id: string }) {
           <dd>{fmtTime(i.createdAt)}</dd>
         </dl>
       )}
+      {i && <InstanceExtras inst={i} />}
     </Page>
   );
 }
