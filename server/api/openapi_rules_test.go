@@ -151,10 +151,16 @@ func TestOpenAPIStatuses(t *testing.T) {
 			}
 		}
 	}
-	upd := d.Paths["/v1/instances/{id}"]["patch"]
-	assert.Contains(t, upd.Responses, "200", "update-instance: labels")
-	assert.Contains(t, upd.Responses, "202", "update-instance: a resize task")
-	assert.Equal(t, upd.Responses["200"].Content["application/json"].Schema, upd.Responses["202"].Content["application/json"].Schema)
+	for _, c := range []struct{ path, method, why string }{
+		{"/v1/instances/{id}", "patch", "update-instance: labels at once, a size in a resize task"},
+		{"/v1/storage-pools/{id}", "patch", "update-storage-pool: capacity at once, added hosts in a task"},
+		{"/v1/storage-pools/{id}", "delete", "delete-storage-pool: a discovered pool at once, a registered one in a task"},
+	} {
+		o := d.Paths[c.path][c.method]
+		assert.Contains(t, o.Responses, "200", c.why)
+		assert.Contains(t, o.Responses, "202", c.why)
+		assert.Equal(t, o.Responses["200"].Content["application/json"].Schema, o.Responses["202"].Content["application/json"].Schema, c.why)
+	}
 }
 
 // TestOpenAPISchemasApart: response schemas require what the server always

@@ -191,7 +191,7 @@ func operationsOf(item *huma.PathItem) []*huma.Operation {
 // the helpers answer: 413 and 415 on every operation that takes a body,
 // 412 on every one that takes If-Match, 409 on every create (a duplicate
 // name, or an idempotency key reused with another request), and the 202
-// of update-instance when a resize task is started.
+// of the operations in alsoAccepted.
 func declareStatuses(o *huma.Operation) {
 	problem := func(status int) {
 		k := strconv.Itoa(status)
@@ -213,13 +213,21 @@ func declareStatuses(o *huma.Operation) {
 			problem(http.StatusConflict)
 		}
 	}
-	if o.OperationID == "update-instance" {
+	if desc, ok := alsoAccepted[o.OperationID]; ok {
 		if ok, found := o.Responses["200"]; found {
 			if _, declared := o.Responses["202"]; !declared {
-				o.Responses["202"] = &huma.Response{Description: "Accepted: the size changes in the resize task of the answer.", Content: ok.Content}
+				o.Responses["202"] = &huma.Response{Description: desc, Content: ok.Content}
 			}
 		}
 	}
+}
+
+// alsoAccepted are the operations that answer 200 when the change is done
+// at once and 202 when it needs a task, with what the 202 means.
+var alsoAccepted = map[string]string{
+	"update-instance":     "Accepted: the size changes in the resize task of the answer.",
+	"update-storage-pool": "Accepted: the added hosts get the pool in the task of the answer.",
+	"delete-storage-pool": "Accepted: the pool is removed from its hosts in the task of the answer (a discovered pool is forgotten at once: 200).",
 }
 
 // splitSchemas keeps requests strict and responses open. A named schema

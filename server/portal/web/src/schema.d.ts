@@ -9971,6 +9971,15 @@ export interface operations {
                     "application/json": components["schemas"]["StoragePoolTask"];
                 };
             };
+            /** @description Accepted: the pool is removed from its hosts in the task of the answer (a discovered pool is forgotten at once: 200). */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StoragePoolTask"];
+                };
+            };
             /** @description Bad Request */
             400: {
                 headers: {
@@ -10066,6 +10075,15 @@ export interface operations {
         responses: {
             /** @description OK */
             200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StoragePoolTask"];
+                };
+            };
+            /** @description Accepted: the added hosts get the pool in the task of the answer. */
+            202: {
                 headers: {
                     [name: string]: unknown;
                 };
