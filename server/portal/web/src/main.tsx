@@ -21,10 +21,13 @@ import { Snapshots } from "./views/snapshots";
 import { HostMetrics } from "./views/metrics";
 import { ScalingGroupDetails, ScalingGroups } from "./views/scaling";
 import { Chef, ChefServers } from "./views/chef";
+import { Alerts, Users } from "./views/people";
+import { VApps } from "./views/vapps";
 
 const tenantNav: Array<[string, Key]> = [
   ["/dashboard", "nav.dashboard"],
   ["/instances", "nav.instances"],
+  ["/vapps", "nav.vapps"],
   ["/networks", "nav.networks"],
   ["/volumes", "nav.volumes"],
   ["/snapshots", "nav.snapshots"],
@@ -39,6 +42,8 @@ const adminNav: Array<[string, Key]> = [
   ["/admin/pools", "nav.pools"],
   ["/admin/vdcs", "nav.vdcs"],
   ["/admin/discovered", "nav.discovered"],
+  ["/admin/users", "nav.users"],
+  ["/admin/alerts", "nav.alerts"],
   ["/admin/storage", "nav.storage"],
   ["/admin/chef", "nav.chefServers"],
   ["/volumes", "nav.volumes"],
@@ -68,6 +73,8 @@ function route(path: string, me: User) {
       return <Volumes />;
     case "/snapshots":
       return admin ? null : <Snapshots />;
+    case "/vapps":
+      return admin ? null : <VApps />;
     case "/scaling":
       return admin ? null : <ScalingGroups />;
     case "/chef":
@@ -92,6 +99,10 @@ function route(path: string, me: User) {
         return <StoragePools />;
       case "/admin/chef":
         return <ChefServers />;
+      case "/admin/users":
+        return <Users />;
+      case "/admin/alerts":
+        return <Alerts />;
     }
   }
   return null;
