@@ -39,6 +39,19 @@
 // kind is adopted. Volumes are thin VMDKs: a pool's Used counts them at
 // their full size, so that a pool is never promised twice.
 //
+// Volume snapshots. A standalone host has no disk-level snapshots (First
+// Class Disk snapshots, VStorageObjectManager, need vCenter; govmomi's
+// simulator has them on its vCenter model only, and no revert), and a VM
+// snapshot takes all the VM's disks. A volume snapshot is therefore a full
+// thin copy of the volume's VMDK (CopyVirtualDisk) in
+// ovm-volumes/<id>/snapshots/<snapshot id>_<name>.vmdk, deleted with the
+// volume. The copy is taken while no powered-on VM uses the volume (a
+// running VM locks its disk): detached, or attached to a stopped VM; a
+// running user is ovm.ErrConflict, and Capabilities says ColdSnapshots. A
+// revert copies the snapshot beside the volume and moves the copy over the
+// volume's VMDK (ESXi's CopyVirtualDisk ignores its force flag; the move
+// overwrites), only while the volume is detached.
+//
 // Templates. CloneVM_Task needs vCenter; "create from a template" copies the
 // template's VMDK from the image library (Config.ImageLibrary, or the root
 // of the datastore UseTemplateLibrary names) with the VirtualDiskManager and
