@@ -66,3 +66,45 @@ func TestColdMigration(t *testing.T) {
 	assert.Equal(t, ovm.PowerRunning, got.Power, "after the cancelled migration")
 	assert.NotContains(t, vmNames(t, a1), "mover", "nothing registered on the other host")
 }
+
+// TestColdMigrationSnapshots moves a VM with a snapshot between two ESX
+// simulators: its files move, but the simulator keeps snapshots in memory
+// and does not rebuild them from the files it registers, so the move is
+// refused and undone, naming the snapshot; the VM runs on at the source
+// with its snapshot, and nothing is left on the destination.
+func TestColdMigrationSnapshots(t *testing.T) {
+	h1, h2 := newHost(t), newHost(t)
+	a1, a2 := h1.admin(t), h2.admin(t)
+	h1.makeTemplate(t, a1)
+	src, dst := h1.dial(t), h2.dial(t)
+	ctx := t.Context()
+	spec := vmSpec("snapmover")
+	_, err := src.Create(ctx, spec)
+	require.NoError(t, err, "Create")
+	t.Cleanup(func() {
+		for _, d := range []*Driver{src, dst} {
+			_ = d.Stop(context.Background(), hypervisor.ByID(spec.ID), hypervisor.StopOptions{Force: true})
+			_ = d.Delete(context.Background(), hypervisor.ByID(spec.ID))
+		}
+	})
+	ref := hypervisor.ByID(spec.ID)
+	require.NoError(t, src.Start(ctx, ref))
+	snap, err := src.CreateSnapshot(ctx, ref, "kept")
+	require.NoError(t, err, "CreateSnapshot")
+
+	err = src.Migrate(ctx, ref, hypervisor.MigrationTarget{Kind: hypervisor.MigrateCold, Destination: dst}, nil)
+	require.ErrorIs(t, err, ovm.ErrConflict, "a cold migration whose snapshots the destination does not restore: got %v", err)
+	assert.Contains(t, err.Error(), "(kept)", "the lost snapshot named")
+	assert.Contains(t, err.Error(), "undone")
+
+	got, err := src.Get(ctx, ref)
+	require.NoError(t, err, "Get on the source after the refused move")
+	assert.Equal(t, ovm.PowerRunning, got.Power, "the VM runs again at the source")
+	list, err := src.ListSnapshots(ctx, ref)
+	require.NoError(t, err)
+	require.Len(t, list, 1, "the source keeps its snapshot")
+	assert.Equal(t, snap.ID, list[0].ID)
+	require.NoError(t, src.RevertSnapshot(ctx, ref, snap.ID), "the snapshot still reverts at the source")
+	assert.NotContains(t, vmNames(t, a2), "snapmover", "nothing registered on the destination")
+	assert.False(t, dsFileExists(t, a2, h2.ds, "snapmover"), "no copy left on the destination's datastore")
+}
