@@ -95,3 +95,40 @@ func TestMigrateLibvirtSnapshots(t *testing.T) {
 	require.Equal(t, ovm.TaskSucceeded, done.State, "delete on kvm2: %+v", done)
 	assert.Equal(t, []string{native[s1.ID]}, domainSnapshots(t, k.lh2, name), "deleted on kvm2")
 }
+
+// TestMigrateLibvirtSnapshotsCancel cancels the live migration of a guest
+// with a snapshot (its bandwidth held low so that it lasts): the snapshot's
+// metadata, lifted off kvm1 for the move, is back there, current again,
+// and the snapshot reverts at kvm1; kvm2 has nothing.
+func TestMigrateLibvirtSnapshotsCancel(t *testing.T) {
+	k, vm, name, ctx := oneVM(t, "snapcancel")
+	e, tn := k.e, k.tn
+	next(t, k.ticks(ctx, t, vm.ID), 3*time.Minute)
+	s := e.snapshot(tn.token, "instances", vm.ID, "running")
+	var admin core.SnapshotInfo
+	e.must(http.StatusOK, "GET", snapshotsPath("instances", vm.ID)+"/"+string(s.ID), e.admin, nil).decode(t, &admin)
+	dom, err := k.lh1.L.DomainLookupByName(name)
+	require.NoError(t, err)
+	require.NoError(t, k.lh1.L.DomainMigrateSetMaxSpeed(dom, 1, 0), "hold the migration to 1 MiB/s")
+
+	id := k.startMigration(t, tn.token, vm.ID, map[string]any{})
+	require.Eventually(t, func() bool {
+		var task ovm.Task
+		e.must(http.StatusOK, "GET", "/v1/tasks/"+string(id), tn.token, nil).decode(t, &task)
+		return task.Progress > 0 && task.Progress < 50
+	}, time.Minute, 50*time.Millisecond, "the migration under way")
+	assert.Empty(t, domainSnapshots(t, k.lh1, name), "the metadata is off kvm1 while the domain moves")
+	e.must(http.StatusAccepted, "POST", "/v1/instances/"+string(vm.ID)+"/migrate/cancel", tn.token, nil)
+	task, _ := k.waitTaskFor(t, tn.token, id, 2*time.Minute)
+	require.Equal(t, ovm.TaskRolledBack, task.State, "migrate task after the cancel: %+v", task)
+
+	assert.Equal(t, k.h1.ID, e.instanceAt(vm.ID).Status.HostID)
+	assert.True(t, domainRuns(t, k.lh1, name), "the domain runs on kvm1")
+	assert.Equal(t, []string{admin.NativeID}, domainSnapshots(t, k.lh1, name), "the snapshot is back on kvm1")
+	assert.Equal(t, admin.NativeID, currentSnapshot(t, k.lh1, name), "and current again")
+	_, on2 := k.lh2.State(t, name)
+	assert.False(t, on2, "nothing left on kvm2")
+	done := e.snapshotTask(tn.token, "instances", vm.ID, s.ID, "revert")
+	require.Equal(t, ovm.TaskSucceeded, done.State, "revert at kvm1 after the cancel: %+v", done)
+	assert.True(t, domainRuns(t, k.lh1, name), "a memory snapshot brings it back running")
+}
