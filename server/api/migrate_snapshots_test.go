@@ -3,10 +3,12 @@ package api
 import (
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/openovm/ovm/ha"
 	"github.com/openovm/ovm/hypervisor"
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/core"
@@ -64,4 +66,45 @@ func TestMigrateSnapshotsFake(t *testing.T) {
 	done = e.snapshotTask(tn.token, "instances", vm.ID, lost.ID, "delete")
 	require.Equal(t, ovm.TaskSucceeded, done.State, "delete of the lost snapshot: %+v", done)
 	assert.Equal(t, usage-lost.Size, e.diskUsage(tn), "its quota given back")
+}
+
+// TestEvacuatedSnapshotsFake restarts a VM with a snapshot on another fake
+// host after its host failed: the VM is made again there, without the
+// snapshot, so the snapshot's record follows it to its new host marked
+// failed with the reason (before, it stayed ready on the failed host and
+// could be neither reverted nor deleted); deleting it gives its quota back.
+func TestEvacuatedSnapshotsFake(t *testing.T) {
+	e := newEnv(t, openSQLite(t))
+	pl := e.setupPlatform(2)
+	tn := e.newTenant("acme", pl.pool, quota)
+	spec := fakeVM()
+	spec["ha"] = map[string]any{"enabled": true}
+	vm := e.createRunning(tn, "vm1", spec)
+	from := e.instanceAt(vm.ID).Status.HostID
+	sn := e.snapshot(tn.token, "instances", vm.ID, "before")
+	usage := e.diskUsage(tn)
+
+	sys := core.NewSystem(e.svc)
+	require.NoError(t, sys.SetHostState(t.Context(), from, ovm.HostFailed, "probe failed", nil))
+	plan, err := sys.EvacuateHost(t.Context(), from, ha.FenceResult{Host: from, Method: ha.FencePowerOff, Outcome: ha.FenceConfirmed}, ha.PlanEvacuation, nil)
+	require.NoError(t, err)
+	require.Len(t, plan.Restarts, 1, "the VM is restarted: %+v", plan)
+	require.Eventually(t, func() bool {
+		inst := e.instanceAt(vm.ID)
+		return inst.Status.Phase == ovm.PhaseReady
+	}, 10*time.Second, 20*time.Millisecond, "the restart")
+	to := e.instanceAt(vm.ID).Status.HostID
+	require.Equal(t, plan.Restarts[0].To, to)
+
+	require.Eventually(t, func() bool {
+		got := e.listSnapshots(tn.token, snapshotsPath("instances", vm.ID))
+		return len(got) == 1 && got[0].Phase == ovm.PhaseFailed
+	}, 10*time.Second, 20*time.Millisecond, "the snapshot marked failed")
+	got := e.listSnapshots(tn.token, snapshotsPath("instances", vm.ID))[0]
+	assert.Contains(t, got.Message, "did not come along when the instance was restarted on another host")
+	assert.Equal(t, ovm.Resources{}, e.hostAt(from).Allocated, "the failed host holds nothing")
+
+	done := e.snapshotTask(tn.token, "instances", vm.ID, sn.ID, "delete")
+	require.Equal(t, ovm.TaskSucceeded, done.State, "delete of the lost snapshot: %+v", done)
+	assert.Equal(t, usage-sn.Size, e.diskUsage(tn), "its quota given back")
 }

@@ -3,12 +3,14 @@ package core
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 
 	"github.com/openovm/ovm/hypervisor"
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/apitypes"
 	"github.com/openovm/ovm/server/store"
+	"github.com/openovm/ovm/server/tasks"
 )
 
 // An instance's snapshots move with it: a migration of a kind its engine
@@ -85,8 +87,9 @@ func (s *Service) snapshotsAt(ctx context.Context, instID, to ovm.ID) (map[ovm.I
 // moveSnapshots moves the records of an instance's snapshots, and their
 // share of its host, to host to, in tx. With present (what the target's
 // engine lists), a ready snapshot that is not there is marked failed with
-// the reason: it did not come along, and deleting it releases its quota.
-func moveSnapshots(ctx context.Context, tx store.Tx, inst instanceRecord, to ovm.ID, mode apitypes.MigrationMode, present map[ovm.ID]bool) error {
+// the reason (it did not come along in the move how names), and deleting
+// it releases its quota.
+func moveSnapshots(ctx context.Context, tx store.Tx, inst instanceRecord, to ovm.ID, how string, present map[ovm.ID]bool) error {
 	rs, err := instanceSnapshotRecords(ctx, tx, inst)
 	if err != nil {
 		return err
@@ -104,12 +107,36 @@ func moveSnapshots(ctx context.Context, tx store.Tx, inst instanceRecord, to ovm
 		sn.HostID, r.HostID = to, to
 		if present != nil && sn.Phase == ovm.PhaseReady && !present[ovm.ID(sn.NativeID)] && !present[sn.ID] {
 			sn.Phase = ovm.PhaseFailed
-			sn.Message = fmt.Sprintf("the snapshot did not come along in the instance's %s migration: its engine does not list it "+
-				"where the instance runs now; delete it", mode)
+			sn.Message = fmt.Sprintf("the snapshot did not come along %s: its engine does not list it "+
+				"where the instance runs now; delete it", how)
 		}
 		if err := save(ctx, tx, &r, sn); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// evacuatedSnapshots moves the snapshot records of an instance restarted
+// on another host after its host failed to that host: the ones its engine
+// lists there (a re-registered VM whose host rebuilt its snapshot tree)
+// stay ready, the others are marked failed (libvirt's snapshot metadata
+// stayed with the failed daemon; a VM made again has none), so that they
+// can be deleted and their quota released.
+func (s *Service) evacuatedSnapshots(ctx context.Context, r *tasks.Run, in evacuateInput) error {
+	present, err := s.snapshotsAt(ctx, in.InstanceID, in.HostID)
+	if err != nil {
+		r.Logf(slog.LevelWarn, "could not list the instance's snapshots where it runs now: %v", err)
+		present = nil
+	}
+	return s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
+		inst, _, err := getAs[instanceRecord](ctx, tx, store.KindInstance, in.InstanceID)
+		if err != nil {
+			return ignore(err, ovm.KindNotFound)
+		}
+		if inst.Status.HostID != in.HostID {
+			return nil
+		}
+		return moveSnapshots(ctx, tx, inst, in.HostID, "when the instance was restarted on another host after its host failed", present)
+	})
 }

@@ -353,7 +353,7 @@ func (s *Service) recordMigrated(ctx context.Context, in migrateInput, taskID ov
 				return err
 			}
 			inst.Held = m.Hold // allocated on the target when the migration was asked
-			if err := moveSnapshots(ctx, tx, inst, m.To, m.Mode, present); err != nil {
+			if err := moveSnapshots(ctx, tx, inst, m.To, fmt.Sprintf("in the instance's %s migration", m.Mode), present); err != nil {
 				return err
 			}
 			rec.HostID = m.To
