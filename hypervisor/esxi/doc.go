@@ -64,7 +64,12 @@
 // ovm.ErrUnsupported with that reason before it reaches the host.
 //
 // Migration. Standalone hosts cannot vMotion without vCenter: the driver
-// announces no migration and says so in Capabilities.MigrationNote. HA is
+// announces no live migration and says so in Capabilities.MigrationNote; it
+// moves VMs cold (power off, copy the VM's directory, register, power on).
+// A VM's snapshots must be listed on the destination after the register,
+// else the move is undone (govmomi's simulator keeps snapshots in memory and
+// does not rebuild them from the files), so MigrationKeepsSnapshots is
+// empty. HA is
 // OVM's business: Register (the Registrar facet) adopts a VMX that is already
 // on a shared datastore so that it can be powered on here.
 //
