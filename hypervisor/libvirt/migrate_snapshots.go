@@ -41,7 +41,9 @@ func (d *Driver) readSnapshots(ctx context.Context, dom golibvirt.Domain) (lifte
 		return out, nil, wrap(err, "libvirt: snapshots of domain %s", dom.Name)
 	}
 	for i, s := range snaps {
-		x, err := rpc(ctx, func() (string, error) { return d.l.DomainSnapshotGetXMLDesc(s, uint32(golibvirt.DomainSnapshotXMLSecure)) })
+		x, err := rpc(ctx, func() (string, error) {
+			return d.l.DomainSnapshotGetXMLDesc(s, uint32(golibvirt.DomainSnapshotXMLSecure))
+		})
 		if err != nil {
 			return out, nil, wrap(err, "libvirt: snapshot %s of domain %s", s.Name, dom.Name)
 		}
