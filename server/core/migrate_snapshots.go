@@ -19,7 +19,7 @@ import (
 // the record step moves the snapshot records (their host and their share of
 // it) to the target, after asking the target's engine which of them arrived.
 
-// instanceSnapshots lists the records of an instance's snapshots.
+// instanceSnapshotRecords lists the records of an instance's snapshots.
 func instanceSnapshotRecords(ctx context.Context, tx store.Tx, inst instanceRecord) ([]store.Record, error) {
 	return listAll(ctx, tx, store.Filter{Kind: store.KindSnapshot, VDCID: inst.VDCID, ParentID: inst.ID})
 }
@@ -90,15 +90,7 @@ func (s *Service) snapshotsAt(ctx context.Context, instID, to ovm.ID) (map[ovm.I
 // the reason (it did not come along in the move how names), and deleting
 // it releases its quota.
 func moveSnapshots(ctx context.Context, tx store.Tx, inst instanceRecord, to ovm.ID, how string, present map[ovm.ID]bool) error {
-	rs, err := instanceSnapshotRecords(ctx, tx, inst)
-	if err != nil {
-		return err
-	}
-	for _, r := range rs {
-		sn, err := decode[snapshotRecord](r)
-		if err != nil {
-			return err
-		}
+	return eachSnapshot(ctx, tx, inst.VDCID, inst.ID, func(r store.Record, sn snapshotRecord) error {
 		if sn.Held.HostID != "" {
 			if err := setHold(ctx, tx, &sn.Held, hostHold{HostID: to, Resources: sn.Held.Resources}, ovm.Resources{}); err != nil {
 				return err
@@ -110,11 +102,8 @@ func moveSnapshots(ctx context.Context, tx store.Tx, inst instanceRecord, to ovm
 			sn.Message = fmt.Sprintf("the snapshot did not come along %s: its engine does not list it "+
 				"where the instance runs now; delete it", how)
 		}
-		if err := save(ctx, tx, &r, sn); err != nil {
-			return err
-		}
-	}
-	return nil
+		return save(ctx, tx, &r, sn)
+	})
 }
 
 // evacuatedSnapshots moves the snapshot records of an instance restarted

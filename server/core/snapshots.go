@@ -567,6 +567,20 @@ func ownerIdle(ctx context.Context, tx store.Tx, sn snapshotRecord, kind string)
 // volume that is deleted (its engine deletes them with it) and releases
 // what they hold, in tx.
 func dropSnapshots(ctx context.Context, tx store.Tx, vdc, of ovm.ID) error {
+	return eachSnapshot(ctx, tx, vdc, of, func(r store.Record, sn snapshotRecord) error {
+		if err := releaseSnapshot(ctx, tx, &sn); err != nil {
+			return err
+		}
+		if err := tx.Delete(ctx, store.KindSnapshot, r.ID, 0); err != nil && !errors.Is(err, ovm.ErrNotFound) {
+			return err
+		}
+		return nil
+	})
+}
+
+// eachSnapshot calls fn with each snapshot of the instance or volume of
+// in VDC vdc, in tx.
+func eachSnapshot(ctx context.Context, tx store.Tx, vdc, of ovm.ID, fn func(r store.Record, sn snapshotRecord) error) error {
 	rs, err := listAll(ctx, tx, store.Filter{Kind: store.KindSnapshot, VDCID: vdc, ParentID: of})
 	if err != nil {
 		return err
@@ -576,10 +590,7 @@ func dropSnapshots(ctx context.Context, tx store.Tx, vdc, of ovm.ID) error {
 		if err != nil {
 			return err
 		}
-		if err := releaseSnapshot(ctx, tx, &sn); err != nil {
-			return err
-		}
-		if err := tx.Delete(ctx, store.KindSnapshot, r.ID, 0); err != nil && !errors.Is(err, ovm.ErrNotFound) {
+		if err := fn(r, sn); err != nil {
 			return err
 		}
 	}
