@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/vmware/govmomi/vmdk"
 
 	"github.com/openovm/ovm/internal/esxisim"
 	"github.com/openovm/ovm/ovm"
@@ -47,6 +48,19 @@ func readFileMarker(t *testing.T, file string) string {
 	_, err = f.ReadAt(block, markerAt)
 	require.NoError(t, err)
 	return strings.TrimRight(string(block), "\x00")
+}
+
+// diskCapacity reads the capacity of the VMDK "[ds] p" from its descriptor
+// in the datastore's directory dir.
+func diskCapacity(t *testing.T, dir, native string) int64 {
+	t.Helper()
+	_, p, _ := strings.Cut(native, "] ")
+	f, err := os.Open(filepath.Join(dir, p))
+	require.NoError(t, err)
+	defer f.Close()
+	d, err := vmdk.ParseDescriptor(f)
+	require.NoError(t, err)
+	return d.Capacity()
 }
 
 // Where the ESXi test writes its markers into a volume's extent.
@@ -108,6 +122,14 @@ func TestVolumeSnapshotsESXi(t *testing.T) {
 	assert.Equal(t, []string{copyName}, snapshotFiles(t, dir, vol.ID), "the snapshot's copy on the datastore, named by its OVM id")
 	writeFileMarker(t, file, "OVM-MARKER-SECOND")
 	require.Equal(t, "OVM-MARKER-SECOND", readFileMarker(t, file), "the marker was overwritten")
+	// Grown since the snapshot: the revert keeps the size the volume has
+	// now (its record, quota and pool count it).
+	const grown = 128 * ovm.MiB
+	var vtask core.VolumeTask
+	e.must(http.StatusAccepted, "PATCH", "/v1/volumes/"+string(vol.ID), tn.token, map[string]any{"sizeBytes": grown}).decode(t, &vtask)
+	require.Equal(t, ovm.TaskSucceeded, e.waitTask(tn.token, vtask.Task.ID).State)
+	require.Equal(t, int64(grown), diskCapacity(t, dir, vol.NativeID), "grown on the host")
+	base += grown - vol.Size
 
 	e.must(http.StatusNotFound, "POST", snapshotsPath("volumes", vol.ID)+"/"+string(s1.ID)+"/revert", other.token, nil)
 	assert.Equal(t, "OVM-MARKER-SECOND", readFileMarker(t, file), "another tenant's revert changed nothing")
@@ -118,6 +140,9 @@ func TestVolumeSnapshotsESXi(t *testing.T) {
 	e.must(http.StatusOK, "GET", "/v1/volumes/"+string(vol.ID), e.admin, nil).decode(t, &after)
 	assert.Equal(t, ovm.PhaseReady, after.Phase)
 	assert.Equal(t, vol.NativeID, after.NativeID, "the volume keeps its file")
+	assert.Equal(t, grown, after.Size, "the volume's recorded size")
+	assert.Equal(t, int64(grown), diskCapacity(t, dir, vol.NativeID), "the reverted disk grown back to the recorded size")
+	assert.Contains(t, logText(done), "grew the volume")
 	assert.Equal(t, []string{copyName}, snapshotFiles(t, dir, vol.ID), "the revert keeps the snapshot and leaves no copy beside it")
 
 	t.Run("attached to a running VM", func(t *testing.T) {
