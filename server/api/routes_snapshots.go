@@ -31,7 +31,8 @@ const (
 	revertDoc = "Puts the instance or volume back to the snapshot through a task; the current state is lost. What becomes of a " +
 		"running VM is its engine's behaviour, and the task records the power it has afterwards: on KVM a snapshot that holds the " +
 		"memory brings the VM back running from the moment of the snapshot, and a snapshot taken while it was stopped leaves it " +
-		"stopped; on ESXi (disk-only snapshots) the VM is powered off. A volume must be detached (409 otherwise)."
+		"stopped; on ESXi (disk-only snapshots) the VM is powered off. A volume must be detached (409 otherwise); it gets the " +
+		"snapshot's content and keeps its current size."
 	deleteSnapshotDoc = "Deletes a snapshot on its host through a task and releases its disk quota; the instance or volume keeps " +
 		"its current state. A snapshot is also deleted with its instance or volume."
 )
