@@ -8,7 +8,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/openovm/ovm/internal/esxisim"
 	"github.com/openovm/ovm/server/apitypes"
 )
 
@@ -17,12 +16,7 @@ import (
 // the volume's extent is overwritten beside OVM, and a revert through the
 // CLI brings the first content back; the snapshot is then deleted.
 func TestVolumeSnapshotsCLI(t *testing.T) {
-	sim := esxisim.Start(t, engineESXiUser, engineESXiPassword)
-	e := newEngineCLI(t)
-	e.setupAdmin()
-	e.okIn(engineESXiPassword+"\n", "--context", "admin", "host", "register", "esxi1", "--kind", "esxi", "--endpoint", sim.Endpoint(),
-		"--pool", "pool1", "--username", engineESXiUser, "--password-stdin", "--thumbprint", sim.Thumbprint)
-	e.addTenant("acme")
+	_, e := esxiTenantCLI(t)
 	dir := t.TempDir()
 	e.ok("--context", "admin", "storage-pool", "register", "vsnap", "--kind", "local", "--host", "esxi1", "--path", dir, "--wait")
 	var pools apitypes.Page[apitypes.StoragePoolInfo]
