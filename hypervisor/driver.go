@@ -235,6 +235,10 @@ type Capabilities struct {
 	StorageMigration       bool
 	// ColdMigration: the driver implements Migrator with MigrateCold.
 	ColdMigration bool
+	// MigrationKeepsSnapshots are the kinds of move that carry an
+	// instance's snapshots to where it goes (under the same ids); any
+	// other kind refuses an instance that has snapshots.
+	MigrationKeepsSnapshots []MigrationKind
 	// MigrationNote says why migration is missing, when it is.
 	MigrationNote string
 	// Console: the driver implements Consoler.

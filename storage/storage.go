@@ -147,6 +147,11 @@ type Capabilities struct {
 	HotAttach bool
 	// Snapshots: the driver implements Snapshotter.
 	Snapshots bool
+	// ColdSnapshots: a snapshot is a copy of the volume's file, taken
+	// only while no running instance uses the volume (ESXi, whose running
+	// VM locks its disks); without it the engine snapshots a volume in any
+	// state. Either way a revert needs the volume detached.
+	ColdSnapshots bool
 	// FromImage: CreateVolume accepts VolumeSpec.From.
 	FromImage bool
 }

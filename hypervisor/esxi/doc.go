@@ -39,6 +39,19 @@
 // kind is adopted. Volumes are thin VMDKs: a pool's Used counts them at
 // their full size, so that a pool is never promised twice.
 //
+// Volume snapshots. A standalone host has no disk-level snapshots (First
+// Class Disk snapshots, VStorageObjectManager, need vCenter; govmomi's
+// simulator has them on its vCenter model only, and no revert), and a VM
+// snapshot takes all the VM's disks. A volume snapshot is therefore a full
+// thin copy of the volume's VMDK (CopyVirtualDisk) in
+// ovm-volumes/<id>/snapshots/<snapshot id>_<name>.vmdk, deleted with the
+// volume. The copy is taken while no powered-on VM uses the volume (a
+// running VM locks its disk): detached, or attached to a stopped VM; a
+// running user is ovm.ErrConflict, and Capabilities says ColdSnapshots. A
+// revert copies the snapshot beside the volume and moves the copy over the
+// volume's VMDK (ESXi's CopyVirtualDisk ignores its force flag; the move
+// overwrites), only while the volume is detached.
+//
 // Templates. CloneVM_Task needs vCenter; "create from a template" copies the
 // template's VMDK from the image library (Config.ImageLibrary, or the root
 // of the datastore UseTemplateLibrary names) with the VirtualDiskManager and
@@ -51,7 +64,12 @@
 // ovm.ErrUnsupported with that reason before it reaches the host.
 //
 // Migration. Standalone hosts cannot vMotion without vCenter: the driver
-// announces no migration and says so in Capabilities.MigrationNote. HA is
+// announces no live migration and says so in Capabilities.MigrationNote; it
+// moves VMs cold (power off, copy the VM's directory, register, power on).
+// A VM's snapshots must be listed on the destination after the register,
+// else the move is undone (govmomi's simulator keeps snapshots in memory and
+// does not rebuild them from the files), so MigrationKeepsSnapshots is
+// empty. HA is
 // OVM's business: Register (the Registrar facet) adopts a VMX that is already
 // on a shared datastore so that it can be powered on here.
 //

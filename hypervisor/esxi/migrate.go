@@ -27,7 +27,8 @@ var _ hypervisor.Migrator = (*Driver)(nil)
 // failure or a cancel before the copy runs on the destination deletes the
 // copy and powers the VM on here again; the VM is never running on both
 // hosts. Disks outside the VM's directory (attached volumes) are not moved:
-// such a VM is refused.
+// such a VM is refused. A VM's snapshots must be there after the register
+// (see carried), else the move is undone.
 func (d *Driver) Migrate(ctx context.Context, ref hypervisor.Ref, to hypervisor.MigrationTarget, progress hypervisor.Progress) error {
 	if progress == nil {
 		progress = func(int, string) {}
@@ -51,7 +52,7 @@ func (d *Driver) Migrate(ctx context.Context, ref hypervisor.Ref, to hypervisor.
 	if err := dest.c.writable(ctx, "receive "+ref.String()); err != nil {
 		return err
 	}
-	vm, err := d.c.lookup(ctx, ref, append([]string{"config.files.vmPathName"}, vmProps...))
+	vm, err := d.c.lookup(ctx, ref, append([]string{"config.files.vmPathName", "snapshot"}, vmProps...))
 	if err != nil {
 		return err
 	}
@@ -115,6 +116,10 @@ func (d *Driver) Migrate(ctx context.Context, ref hypervisor.Ref, to hypervisor.
 		Spec:  ovm.InstanceSpec{Type: ovm.TypeVM, CPU: inst.CPU, Memory: inst.Memory, Image: inst.Image},
 		Disks: []hypervisor.DiskAttachment{{Pool: ovm.StoragePool{Name: dstDS}}}}
 	if _, err := dest.Register(ctx, spec); err != nil {
+		return undo(err)
+	}
+	if err := carried(ctx, dest, inst.OVMID, vm); err != nil {
+		_ = dest.Delete(bg, hypervisor.ByID(inst.OVMID))
 		return undo(err)
 	}
 	progress(85, "registered on host "+dest.c.host)
@@ -219,4 +224,36 @@ func (c *countingReader) Read(p []byte) (int, error) {
 		c.fn(int64(n))
 	}
 	return n, err
+}
+
+// carried checks that the copy of vm registered on dest has vm's snapshots:
+// the files of a VM with snapshots (.vmsd, .vmsn, the delta disks) move
+// with it, but only a host that rebuilds the snapshot tree from them when
+// it registers the VM gives them back (govmomi's simulator keeps snapshots
+// in memory and does not). Missing ones are ovm.ErrConflict.
+func carried(ctx context.Context, dest *Driver, id ovm.ID, vm mo.VirtualMachine) error {
+	want := snapshots(vm)
+	if len(want) == 0 {
+		return nil
+	}
+	got, err := dest.ListSnapshots(ctx, hypervisor.ByID(id))
+	if err != nil {
+		return err
+	}
+	have := map[string]bool{}
+	for _, s := range got {
+		have[string(s.ID)], have["name:"+s.Name] = true, true
+	}
+	var lost []string
+	for _, t := range want {
+		if !have[string(snapshotID(vm.Self, t))] && !have["name:"+t.Name] {
+			lost = append(lost, t.Name)
+		}
+	}
+	if len(lost) > 0 {
+		return ovm.Errorf(ovm.KindConflict, "esxi %s: vm %s has snapshots (%s) that host %s did not restore when it registered "+
+			"the moved files: the move is undone; delete the snapshots before a cold migration", dest.c.host, vm.Name,
+			strings.Join(lost, ", "), dest.c.host)
+	}
+	return nil
 }

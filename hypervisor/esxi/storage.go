@@ -18,10 +18,9 @@ import (
 
 // Storage is the storage driver of one ESXi host: its datastores (local and
 // NFS) are OVM storage pools, VMDKs on them are volumes, attached to VMs
-// (hot-added to running ones) by storage.Attacher. Snapshots on ESXi are
-// taken per VM (hypervisor.Snapshotter), not per disk, so the driver does
-// not implement storage.Snapshotter. Its methods are safe for concurrent
-// use.
+// (hot-added to running ones) by storage.Attacher, and snapshotted by
+// storage.Snapshotter as full copies of their VMDK (see storage_snapshots.go).
+// Its methods are safe for concurrent use.
 type Storage struct {
 	c *conn
 }
@@ -38,14 +37,17 @@ const (
 )
 
 // Capabilities: local and NFS pools of VMDKs, attached to VMs (hot-add to
-// running ones); no volume snapshots, no volumes from images (VMs are made
-// from templates by the hypervisor driver).
+// running ones); volume snapshots as copies of the VMDK, taken while no
+// running VM uses the volume (ColdSnapshots); no volumes from images (VMs
+// are made from templates by the hypervisor driver).
 func (s *Storage) Capabilities() storage.Capabilities {
 	return storage.Capabilities{
-		PoolKinds: []ovm.StoragePoolKind{ovm.StorageLocal, ovm.StorageNFS},
-		Formats:   []ovm.ImageFormat{ovm.FormatVMDK},
-		Attach:    true,
-		HotAttach: true,
+		PoolKinds:     []ovm.StoragePoolKind{ovm.StorageLocal, ovm.StorageNFS},
+		Formats:       []ovm.ImageFormat{ovm.FormatVMDK},
+		Attach:        true,
+		HotAttach:     true,
+		Snapshots:     true,
+		ColdSnapshots: true,
 	}
 }
 
@@ -312,7 +314,7 @@ func (c *conn) volumes(ctx context.Context, d dsInfo) ([]ovm.Volume, error) {
 	for _, r := range res {
 		_, dir := splitDSPath(r.FolderPath)
 		id := ovm.ID(path.Base(strings.TrimSuffix(dir, "/")))
-		if !id.Valid() {
+		if !id.Valid() { // a volume's snapshots directory among them
 			continue
 		}
 		for _, f := range r.File {

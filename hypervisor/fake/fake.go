@@ -195,12 +195,14 @@ func (d *Driver) Capabilities() hypervisor.Capabilities {
 		LiveMigration:          true,
 		SharedNothingMigration: true,
 		StorageMigration:       true,
-		Console:                true,
-		Exec:                   true,
-		LiveResizeCPU:          d.liveSize,
-		LiveResizeMemory:       d.liveSize,
-		RegisterExisting:       true,
-		Mark:                   true,
+		// Every move carries the instance's snapshots.
+		MigrationKeepsSnapshots: []hypervisor.MigrationKind{hypervisor.MigrateLive, hypervisor.MigrateSharedNothing, hypervisor.MigrateStorage},
+		Console:                 true,
+		Exec:                    true,
+		LiveResizeCPU:           d.liveSize,
+		LiveResizeMemory:        d.liveSize,
+		RegisterExisting:        true,
+		Mark:                    true,
 	}
 }
 

@@ -44,6 +44,12 @@ func (s *suite) testCapabilities(t *testing.T) {
 			assert.True(t, f.has, "Capabilities.%s is set: got %T without hypervisor.%s, want it implemented", f.capability, d, f.facet)
 		}
 	}
+	kinds := map[hypervisor.MigrationKind]bool{hypervisor.MigrateLive: caps.LiveMigration, hypervisor.MigrateSharedNothing: caps.SharedNothingMigration,
+		hypervisor.MigrateStorage: caps.StorageMigration, hypervisor.MigrateCold: caps.ColdMigration}
+	for _, k := range caps.MigrationKeepsSnapshots {
+		assert.True(t, kinds[k] && caps.Snapshots, "Capabilities.MigrationKeepsSnapshots names %s: got it without that migration "+
+			"announced, or without Snapshots", k)
+	}
 	if !caps.LiveMigration && !caps.SharedNothingMigration && !caps.StorageMigration {
 		assert.NotEmpty(t, caps.MigrationNote, "Capabilities.MigrationNote: got empty with no migration announced, want the reason")
 	}

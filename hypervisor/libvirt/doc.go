@@ -32,6 +32,12 @@
 // changes go to the persistent definition: at once for a stopped domain,
 // at the next boot for a running one (ResizeResult.Live false).
 //
+// Snapshots are internal qcow2 snapshots (with the memory of a running
+// domain). They follow a live migration: the driver lifts their metadata
+// off the source, migrates, and redefines it on the destination (see
+// migrate_snapshots.go); storage and shared-nothing migrations, which copy
+// only a disk's current state, refuse a domain with snapshots.
+//
 // go-libvirt takes no context per call: every method checks its context
 // before each RPC and bounds each wait loop by it.
 package libvirt

@@ -168,10 +168,14 @@ func (d *Driver) Capabilities() hypervisor.Capabilities {
 		LiveMigration:          true,
 		SharedNothingMigration: true,
 		StorageMigration:       true,
-		Console:                true,
-		RegisterExisting:       true,
-		Mark:                   true,
-		UserData:               true,
+		// A live move keeps the disks where they are (internal
+		// snapshots inside them) and carries the snapshots' metadata;
+		// storage and shared-nothing moves copy a disk's current state.
+		MigrationKeepsSnapshots: []hypervisor.MigrationKind{hypervisor.MigrateLive},
+		Console:                 true,
+		RegisterExisting:        true,
+		Mark:                    true,
+		UserData:                true,
 	}
 }
 

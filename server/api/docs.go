@@ -51,7 +51,9 @@ var operationDocs = map[string]string{
 	"migrate-instance": "Moves the instance in an instance.migrate task whose progress follows the engine's. Left out, the mode is live for a VM " +
 		"whose host migrates live (cold otherwise: ESXi without vCenter) and placement picks the target host in the instance's resource pool " +
 		"(503 with each host's reason when none fits). Only administrators name hostId or storagePoolId (422 for a tenant). 501 when the host " +
-		"cannot do the mode (a container without volumes on shared storage, live migration on ESXi without vCenter). " + ifMatchDoc,
+		"cannot do the mode (a container without volumes on shared storage, live migration on ESXi without vCenter). Snapshots move with " +
+		"the instance where the mode carries them (live on KVM); any other mode is 409 while the instance has snapshots (storage and " +
+		"shared-nothing on KVM copy only the disk's current state; an ESXi cold move does not bring them back on a standalone host). " + ifMatchDoc,
 	"cancel-instance-migration": "Asks the instance's migration to stop: the task aborts the move and ends rolled back, the instance running " +
 		"on its source host. A cancel that arrives once the instance runs on its new host changes nothing. 409 when no migration is under way.",
 	"delete-host": "Removes a host from the platform; 409 while instances are on it. Nothing on the host changes.",

@@ -43,6 +43,19 @@ func TestMigrateESXi(t *testing.T) {
 	assert.Contains(t, p.Detail, "cold migration", "the problem offers the cold migration: %s", p.Detail)
 	assert.NotContains(t, p.Detail, "esxi1", "a tenant's problem names no host: %s", p.Detail)
 
+	// A standalone host does not rebuild a VM's snapshot tree from files
+	// it registers (the simulator does not; the driver checks): a cold
+	// move of a VM with snapshots is refused at the request.
+	sn := e.snapshot(tn.token, "instances", it.Instance.ID, "before-move")
+	p = problemOf(t, e.must(http.StatusConflict, "POST", path, tn.token, map[string]any{}))
+	assert.Contains(t, p.Detail, "it has 1 snapshots, and a cold migration", "the reason: %s", p.Detail)
+	assert.Contains(t, p.Detail, "delete them first")
+	assert.NotContains(t, p.Detail, "esxi1", "a tenant's problem names no host: %s", p.Detail)
+	assert.Equal(t, h1.ID, e.instanceAt(it.Instance.ID).Status.HostID, "the instance stays")
+	tree, _ := sim1.Snapshots(t, hvName)
+	assert.Contains(t, tree, string(sn.ID), "the snapshot stays on the first host")
+	require.Equal(t, ovm.TaskSucceeded, e.snapshotTask(tn.token, "instances", it.Instance.ID, sn.ID, "delete").State)
+
 	task := e.migrate(tn.token, it.Instance.ID, map[string]any{})
 	require.Equal(t, ovm.TaskSucceeded, task.State, "migrate task: %+v", task)
 	inst := e.instanceAt(it.Instance.ID)

@@ -25,12 +25,14 @@ const (
 	instanceSnapshotDoc = "Snapshots an instance's disks through a task. On KVM (libvirt) the snapshot of a running VM holds its " +
 		"memory too (`memory: true`); on ESXi a snapshot holds the disks only. Containers take no snapshots (501): a container is " +
 		"remade from its image, its data belongs on volumes. 409 while another task acts on the instance. "
-	volumeSnapshotDoc = "Snapshots a volume (a copy in its storage pool, on KVM) through a task; hosts whose storage takes no volume " +
-		"snapshots (ESXi, Docker) answer 501. 409 while another task acts on the volume. "
+	volumeSnapshotDoc = "Snapshots a volume through a task: a copy in its storage pool on KVM, a thin copy of its VMDK on ESXi. " +
+		"On ESXi the copy needs a disk no running VM locks: a volume attached to a running instance is 409 (stop the instance or " +
+		"detach the volume). Docker hosts take no volume snapshots (501). 409 while another task acts on the volume. "
 	revertDoc = "Puts the instance or volume back to the snapshot through a task; the current state is lost. What becomes of a " +
 		"running VM is its engine's behaviour, and the task records the power it has afterwards: on KVM a snapshot that holds the " +
 		"memory brings the VM back running from the moment of the snapshot, and a snapshot taken while it was stopped leaves it " +
-		"stopped; on ESXi (disk-only snapshots) the VM is powered off. A volume must be detached (409 otherwise)."
+		"stopped; on ESXi (disk-only snapshots) the VM is powered off. A volume must be detached (409 otherwise); it gets the " +
+		"snapshot's content and keeps its current size."
 	deleteSnapshotDoc = "Deletes a snapshot on its host through a task and releases its disk quota; the instance or volume keeps " +
 		"its current state. A snapshot is also deleted with its instance or volume."
 )

@@ -297,6 +297,21 @@ func TestVolumeSnapshotsLibvirt(t *testing.T) {
 	assert.Len(t, volumeSnapshotFiles(t, lh, pool.ID, vol), 1, "the snapshot in the libvirt pool")
 	writeMarker(t, path, format, "OVM-MARKER-SECOND")
 	require.Equal(t, "OVM-MARKER-SECOND", readMarker(t, path, format), "the marker was overwritten")
+	// Grown since the snapshot: the revert keeps the recorded size.
+	const grown = 128 * ovm.MiB
+	capacity := func() uint64 {
+		t.Helper()
+		v, err := lh.L.StorageVolLookupByPath(path)
+		require.NoError(t, err)
+		_, c, _, err := lh.L.StorageVolGetInfo(v)
+		require.NoError(t, err)
+		return c
+	}
+	var vtask core.VolumeTask
+	e.must(http.StatusAccepted, "PATCH", "/v1/volumes/"+string(vol.ID), tn.token, map[string]any{"sizeBytes": grown}).decode(t, &vtask)
+	require.Equal(t, ovm.TaskSucceeded, e.waitTask(tn.token, vtask.Task.ID).State)
+	require.Equal(t, uint64(grown), capacity(), "grown on libvirtd")
+	base += grown - vol.Size
 	done := e.snapshotTask(tn.token, "volumes", vol.ID, s1.ID, "revert")
 	require.Equal(t, ovm.TaskSucceeded, done.State, "revert task: %+v", done)
 	assert.Equal(t, "OVM-MARKER-FIRST", readMarker(t, path, format), "the revert brought the first marker back")
@@ -304,6 +319,8 @@ func TestVolumeSnapshotsLibvirt(t *testing.T) {
 	e.must(http.StatusOK, "GET", "/v1/volumes/"+string(vol.ID), e.admin, nil).decode(t, &after)
 	assert.Equal(t, ovm.PhaseReady, after.Phase)
 	assert.Equal(t, path, after.NativeID, "the volume keeps its file")
+	assert.Equal(t, grown, after.Size, "the volume's recorded size")
+	assert.Equal(t, uint64(grown), capacity(), "the reverted volume grown back to its recorded size on libvirtd")
 
 	t.Run("bad input is not found and changes nothing", func(t *testing.T) {
 		writeMarker(t, path, format, "OVM-MARKER-THIRD")

@@ -11,17 +11,25 @@ import (
 	"github.com/openovm/ovm/server/apitypes"
 )
 
-// TestSnapshotsCLI: through the ovm CLI only, a tenant takes two snapshots
-// of a VM on a simulated ESXi host, lists and shows them, reverts to the
-// first and deletes them; govmomi's own client checks the VM's snapshot
-// tree after each step. Bad command lines exit 2, unknown snapshots 1.
-func TestSnapshotsCLI(t *testing.T) {
+// esxiTenantCLI is a CLI with a simulated ESXi host esxi1 registered in
+// pool1 and a tenant acme.
+func esxiTenantCLI(t *testing.T) (*esxisim.Host, *engineCLI) {
+	t.Helper()
 	sim := esxisim.Start(t, engineESXiUser, engineESXiPassword)
 	e := newEngineCLI(t)
 	e.setupAdmin()
 	e.okIn(engineESXiPassword+"\n", "--context", "admin", "host", "register", "esxi1", "--kind", "esxi", "--endpoint", sim.Endpoint(),
 		"--pool", "pool1", "--username", engineESXiUser, "--password-stdin", "--thumbprint", sim.Thumbprint)
 	e.addTenant("acme")
+	return sim, e
+}
+
+// TestSnapshotsCLI: through the ovm CLI only, a tenant takes two snapshots
+// of a VM on a simulated ESXi host, lists and shows them, reverts to the
+// first and deletes them; govmomi's own client checks the VM's snapshot
+// tree after each step. Bad command lines exit 2, unknown snapshots 1.
+func TestSnapshotsCLI(t *testing.T) {
+	sim, e := esxiTenantCLI(t)
 	e.ok("--context", "acme", "instance", "create", "--name", "vm1", "--image", "tiny.vmdk", "--cpu", "1", "--memory", "64Mi", "--start", "--wait")
 	vm1 := e.instance("acme", "vm1")
 	hvName := "vm1-" + string(vm1.ID.Short())

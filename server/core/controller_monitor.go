@@ -489,14 +489,15 @@ func (h evacuateHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
 }
 
 // Finish marks an instance whose restart failed lost, back on its failed
-// host.
+// host; a restarted instance's snapshots follow it (see
+// evacuatedSnapshots).
 func (h evacuateHandler) Finish(ctx context.Context, r *tasks.Run, state ovm.TaskState, cause error) error {
-	if state == ovm.TaskSucceeded {
-		return nil
-	}
 	var in evacuateInput
 	if err := r.Input(&in); err != nil {
 		return err
+	}
+	if state == ovm.TaskSucceeded {
+		return h.s.evacuatedSnapshots(ctx, r, in)
 	}
 	t := r.Task()
 	return h.s.tx(ctx, func(ctx context.Context, tx store.Tx) error {

@@ -236,6 +236,9 @@ func (s *Service) prepareMove(ctx context.Context, tx store.Tx, it *moveItem, sr
 	if it.mode, err = migrationMode(inst, it.in, src, caps, hi.LocalStorage); err != nil {
 		return err
 	}
+	if err := keepsSnapshots(ctx, tx, inst, it.mode, caps); err != nil {
+		return err
+	}
 	if !it.in.StoragePoolID.IsZero() {
 		if it.pool, _, err = getAs[ovm.StoragePool](ctx, tx, store.KindStoragePool, it.in.StoragePoolID); err != nil {
 			return fieldNotFound(err, "storagePoolId")

@@ -57,7 +57,16 @@ func (h migrateHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
 		if err := r.State(&st); err != nil {
 			return err
 		}
-		return s.recordMigrated(ctx, in, r.Task().ID, st.NativeID)
+		var present map[ovm.ID]bool
+		if in.To != in.From && !in.Recreate {
+			var err error
+			if present, err = s.snapshotsAt(ctx, in.InstanceID, in.To); err != nil {
+				// The instance runs there: the move stands, its
+				// snapshots are not checked.
+				r.Logf(slog.LevelWarn, "could not list the instance's snapshots where it runs now: %v", err)
+			}
+		}
+		return s.recordMigrated(ctx, in, r.Task().ID, st.NativeID, present)
 	}}
 	if !in.Recreate {
 		return []tasks.Step{{Name: "migrate", Do: func(ctx context.Context, r *tasks.Run) error {
@@ -316,9 +325,11 @@ func (m *migrationReport) report(percent int, msg string) {
 
 // recordMigrated records a migration done, in one transaction: the
 // instance's share of its source host is released and the share it took
-// on its target when the migration was asked is its own, its record is on
-// the target, and the migration is over. Run again, it changes nothing.
-func (s *Service) recordMigrated(ctx context.Context, in migrateInput, taskID ovm.ID, native string) error {
+// on its target when the migration was asked is its own, its record and
+// its snapshots' are on the target (a snapshot present does not list is
+// marked failed), and the migration is over. Run again, it changes
+// nothing.
+func (s *Service) recordMigrated(ctx context.Context, in migrateInput, taskID ovm.ID, native string, present map[ovm.ID]bool) error {
 	err := s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
 		inst, rec, err := getAs[instanceRecord](ctx, tx, store.KindInstance, in.InstanceID)
 		if err != nil {
@@ -342,6 +353,9 @@ func (s *Service) recordMigrated(ctx context.Context, in migrateInput, taskID ov
 				return err
 			}
 			inst.Held = m.Hold // allocated on the target when the migration was asked
+			if err := moveSnapshots(ctx, tx, inst, m.To, fmt.Sprintf("in the instance's %s migration", m.Mode), present); err != nil {
+				return err
+			}
 			rec.HostID = m.To
 			inst.Status.HostID = m.To
 			if native != "" {

@@ -9,6 +9,7 @@ import (
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/store"
 	"github.com/openovm/ovm/server/tasks"
+	"github.com/openovm/ovm/storage"
 )
 
 // snapshotInput is the input of the snapshot task kinds.
@@ -32,6 +33,10 @@ type snapshotTarget struct {
 	hv     hypervisor.Driver
 	ref    hypervisor.Ref
 	memory bool
+	// st and vol are the storage driver and the record of a volume
+	// snapshot's volume (st nil for an instance snapshot).
+	st  storage.Driver
+	vol volumeRecord
 }
 
 // loadSnapshot reads a snapshot, what it is of and its host, and connects
@@ -56,7 +61,7 @@ func (s *Service) loadSnapshot(ctx context.Context, id ovm.ID) (snapshotTarget, 
 			return t, err
 		}
 		st, err := storageSnapshots(conn.Storage, host.Kind, v)
-		t.facet = volumeSnapshots{sn: st, id: v.ID}
+		t.facet, t.st, t.vol = volumeSnapshots{sn: st, id: v.ID}, conn.Storage, v
 		return t, err
 	}
 	inst, err := viewAs[instanceRecord](ctx, s, store.KindInstance, t.sn.InstanceID)
@@ -74,6 +79,25 @@ func (s *Service) loadSnapshot(ctx context.Context, id ovm.ID) (snapshotTarget, 
 	t.hv, t.ref, t.memory = observed{Driver: conn.Hypervisor, s: s}, ref(inst), conn.Hypervisor.Capabilities().SnapshotMemory
 	t.facet = instanceSnapshots{sn: hs, ref: t.ref}
 	return t, nil
+}
+
+// keepSize grows a reverted volume back to the size its record has (and
+// its quota and pool count): the engines revert a volume to its size at the
+// snapshot, and a volume grown since would otherwise be smaller than
+// recorded, for good (a resize must grow the recorded size).
+func (t snapshotTarget) keepSize(ctx context.Context, r *tasks.Run) error {
+	if t.st == nil {
+		return nil
+	}
+	got, err := t.st.GetVolume(ctx, t.vol.ID)
+	if err != nil || got.Size >= t.vol.Size {
+		return err
+	}
+	if _, err := t.st.ResizeVolume(ctx, t.vol.ID, t.vol.Size); err != nil {
+		return err
+	}
+	r.Logf(slog.LevelInfo, "grew the volume from %s (its size at the snapshot) back to %s", got.Size, t.vol.Size)
+	return nil
 }
 
 // snapshotRun is what the steps of one run of a snapshot task share.
@@ -347,7 +371,7 @@ func (h snapshotRevertHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) 
 				return err
 			}
 			r.Logf(slog.LevelInfo, "reverted to snapshot %s", tg.sn.Name)
-			return nil
+			return tg.keepSize(ctx, r)
 		},
 	}, {
 		Name: "record",

@@ -211,7 +211,8 @@ func (s *Service) CreateVolumeSnapshot(ctx context.Context, p auth.Principal, vo
 	if r := ovm.ValidateName(in.Name); r != "" {
 		return SnapshotTask{}, invalid("invalid snapshot", "name", r)
 	}
-	if err := s.volumeFacet(ctx, p, volID); err != nil {
+	caps, err := s.volumeFacet(ctx, p, volID)
+	if err != nil {
 		return SnapshotTask{}, err
 	}
 	return s.createSnapshot(ctx, p, SnapshotOf{VolumeID: volID}, in, func(ctx context.Context, tx store.Tx, r store.Record) (owner, error) {
@@ -222,12 +223,33 @@ func (s *Service) CreateVolumeSnapshot(ctx context.Context, p auth.Principal, vo
 		if err := volumeIdle(ctx, tx, v, "snapshot"); err != nil {
 			return owner{}, err
 		}
+		if caps.ColdSnapshots {
+			if err := notInUse(ctx, tx, v); err != nil {
+				return owner{}, err
+			}
+		}
 		return owner{name: v.Name, host: v.HostID, size: v.Size}, nil
 	})
 }
 
-// volumeFacet checks that a visible volume's host takes volume snapshots.
-func (s *Service) volumeFacet(ctx context.Context, p auth.Principal, id ovm.ID) error {
+// notInUse refuses a snapshot of a volume a running instance uses, on an
+// engine whose volume snapshot is a copy of the volume's file
+// (storage.Capabilities.ColdSnapshots).
+func notInUse(ctx context.Context, tx store.Tx, v volumeRecord) error {
+	if v.AttachedTo == "" {
+		return nil
+	}
+	inst, _, err := getAs[instanceRecord](ctx, tx, store.KindInstance, v.AttachedTo)
+	if err != nil || inst.Status.Power != ovm.PowerRunning {
+		return ignore(err, ovm.KindNotFound)
+	}
+	return conflictf("cannot snapshot volume %s: running instance %s uses it, and a volume snapshot on its host is a copy "+
+		"of the volume's disk, which the running instance locks: stop the instance or detach the volume first", v.Name, inst.Name)
+}
+
+// volumeFacet checks that a visible volume's host takes volume snapshots
+// and returns what its storage driver announces.
+func (s *Service) volumeFacet(ctx context.Context, p auth.Principal, id ovm.ID) (storage.Capabilities, error) {
 	var v volumeRecord
 	var h hostRecord
 	err := s.view(ctx, func(ctx context.Context, tx store.Tx) error {
@@ -245,16 +267,18 @@ func (s *Service) volumeFacet(ctx context.Context, p auth.Principal, id ovm.ID) 
 		return err
 	})
 	if err != nil {
-		return err
+		return storage.Capabilities{}, err
 	}
 	cctx, cancel := context.WithTimeout(ctx, s.o.DriverTimeout)
 	defer cancel()
 	conn, err := s.connect(cctx, h)
 	if err != nil {
-		return hostError(h.Host, err)
+		return storage.Capabilities{}, hostError(h.Host, err)
 	}
-	_, err = storageSnapshots(conn.Storage, h.Kind, v)
-	return err
+	if _, err = storageSnapshots(conn.Storage, h.Kind, v); err != nil {
+		return storage.Capabilities{}, err
+	}
+	return conn.Storage.Capabilities(), nil
 }
 
 // volumeIdle refuses to act on a volume that is not ready or has a task in
@@ -543,6 +567,20 @@ func ownerIdle(ctx context.Context, tx store.Tx, sn snapshotRecord, kind string)
 // volume that is deleted (its engine deletes them with it) and releases
 // what they hold, in tx.
 func dropSnapshots(ctx context.Context, tx store.Tx, vdc, of ovm.ID) error {
+	return eachSnapshot(ctx, tx, vdc, of, func(r store.Record, sn snapshotRecord) error {
+		if err := releaseSnapshot(ctx, tx, &sn); err != nil {
+			return err
+		}
+		if err := tx.Delete(ctx, store.KindSnapshot, r.ID, 0); err != nil && !errors.Is(err, ovm.ErrNotFound) {
+			return err
+		}
+		return nil
+	})
+}
+
+// eachSnapshot calls fn with each snapshot of the instance or volume of
+// in VDC vdc, in tx.
+func eachSnapshot(ctx context.Context, tx store.Tx, vdc, of ovm.ID, fn func(r store.Record, sn snapshotRecord) error) error {
 	rs, err := listAll(ctx, tx, store.Filter{Kind: store.KindSnapshot, VDCID: vdc, ParentID: of})
 	if err != nil {
 		return err
@@ -552,10 +590,7 @@ func dropSnapshots(ctx context.Context, tx store.Tx, vdc, of ovm.ID) error {
 		if err != nil {
 			return err
 		}
-		if err := releaseSnapshot(ctx, tx, &sn); err != nil {
-			return err
-		}
-		if err := tx.Delete(ctx, store.KindSnapshot, r.ID, 0); err != nil && !errors.Is(err, ovm.ErrNotFound) {
+		if err := fn(r, sn); err != nil {
 			return err
 		}
 	}
