@@ -631,7 +631,7 @@ export interface paths {
         put?: never;
         /**
          * Move an instance to another host (live, shared-nothing or cold) or its disks to another storage pool, in a task
-         * @description Moves the instance in an instance.migrate task whose progress follows the engine's. Left out, the mode is live for a VM whose host migrates live (cold otherwise: ESXi without vCenter) and placement picks the target host in the instance's resource pool (503 with each host's reason when none fits). Only administrators name hostId or storagePoolId (422 for a tenant). 501 when the host cannot do the mode (a container without volumes on shared storage, live migration on ESXi without vCenter). With If-Match, the change applies only to that version of the object (412 when it changed since).
+         * @description Moves the instance in an instance.migrate task whose progress follows the engine's. Left out, the mode is live for a VM whose host migrates live (cold otherwise: ESXi without vCenter) and placement picks the target host in the instance's resource pool (503 with each host's reason when none fits). Only administrators name hostId or storagePoolId (422 for a tenant). 501 when the host cannot do the mode (a container without volumes on shared storage, live migration on ESXi without vCenter). Snapshots move with the instance where the mode carries them (live on KVM); any other mode is 409 while the instance has snapshots (storage and shared-nothing on KVM copy only the disk's current state; an ESXi cold move does not bring them back on a standalone host). With If-Match, the change applies only to that version of the object (412 when it changed since).
          */
         post: operations["migrate-instance"];
         delete?: never;
@@ -739,7 +739,7 @@ export interface paths {
         put?: never;
         /**
          * Revert to a snapshot of a instance
-         * @description Puts the instance or volume back to the snapshot through a task; the current state is lost. What becomes of a running VM is its engine's behaviour, and the task records the power it has afterwards: on KVM a snapshot that holds the memory brings the VM back running from the moment of the snapshot, and a snapshot taken while it was stopped leaves it stopped; on ESXi (disk-only snapshots) the VM is powered off. A volume must be detached (409 otherwise). Answers 202 with the object and the task that does the work on its host; follow the task with get-task or watch-task. With If-Match, the change applies only to that version of the object (412 when it changed since).
+         * @description Puts the instance or volume back to the snapshot through a task; the current state is lost. What becomes of a running VM is its engine's behaviour, and the task records the power it has afterwards: on KVM a snapshot that holds the memory brings the VM back running from the moment of the snapshot, and a snapshot taken while it was stopped leaves it stopped; on ESXi (disk-only snapshots) the VM is powered off. A volume must be detached (409 otherwise); it gets the snapshot's content and keeps its current size. Answers 202 with the object and the task that does the work on its host; follow the task with get-task or watch-task. With If-Match, the change applies only to that version of the object (412 when it changed since).
          */
         post: operations["revert-instance-snapshot"];
         delete?: never;
@@ -1507,7 +1507,7 @@ export interface paths {
         put?: never;
         /**
          * Snapshot a volume
-         * @description Snapshots a volume (a copy in its storage pool, on KVM) through a task; hosts whose storage takes no volume snapshots (ESXi, Docker) answer 501. 409 while another task acts on the volume. A snapshot counts against the VDC's disk quota with a bound of what it can take on its host (`sizeBytes`): an instance's disks (its boot disk included), plus its memory when the snapshot holds it; a volume's size. It is charged when the snapshot is recorded (403 beyond the quota, and nothing is recorded) and released when it is deleted. Answers 202 with the object and the task that does the work on its host; follow the task with get-task or watch-task. A retry with the same Idempotency-Key answers the first result and makes nothing twice.
+         * @description Snapshots a volume through a task: a copy in its storage pool on KVM, a thin copy of its VMDK on ESXi. On ESXi the copy needs a disk no running VM locks: a volume attached to a running instance is 409 (stop the instance or detach the volume). Docker hosts take no volume snapshots (501). 409 while another task acts on the volume. A snapshot counts against the VDC's disk quota with a bound of what it can take on its host (`sizeBytes`): an instance's disks (its boot disk included), plus its memory when the snapshot holds it; a volume's size. It is charged when the snapshot is recorded (403 beyond the quota, and nothing is recorded) and released when it is deleted. Answers 202 with the object and the task that does the work on its host; follow the task with get-task or watch-task. A retry with the same Idempotency-Key answers the first result and makes nothing twice.
          */
         post: operations["create-volume-snapshot"];
         delete?: never;
@@ -1551,7 +1551,7 @@ export interface paths {
         put?: never;
         /**
          * Revert to a snapshot of a volume
-         * @description Puts the instance or volume back to the snapshot through a task; the current state is lost. What becomes of a running VM is its engine's behaviour, and the task records the power it has afterwards: on KVM a snapshot that holds the memory brings the VM back running from the moment of the snapshot, and a snapshot taken while it was stopped leaves it stopped; on ESXi (disk-only snapshots) the VM is powered off. A volume must be detached (409 otherwise). Answers 202 with the object and the task that does the work on its host; follow the task with get-task or watch-task. With If-Match, the change applies only to that version of the object (412 when it changed since).
+         * @description Puts the instance or volume back to the snapshot through a task; the current state is lost. What becomes of a running VM is its engine's behaviour, and the task records the power it has afterwards: on KVM a snapshot that holds the memory brings the VM back running from the moment of the snapshot, and a snapshot taken while it was stopped leaves it stopped; on ESXi (disk-only snapshots) the VM is powered off. A volume must be detached (409 otherwise); it gets the snapshot's content and keeps its current size. Answers 202 with the object and the task that does the work on its host; follow the task with get-task or watch-task. With If-Match, the change applies only to that version of the object (412 when it changed since).
          */
         post: operations["revert-volume-snapshot"];
         delete?: never;
