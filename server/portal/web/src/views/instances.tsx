@@ -226,6 +226,9 @@ export function InstanceDetails({ id }: { id: string }) {
             <button onClick={() => act("start")}>{t("instances.start")}</button>
             <button onClick={() => act("stop")}>{t("instances.stop")}</button>
             <button onClick={() => act("reboot")}>{t("instances.reboot")}</button>
+            <a class="button console-link" href={`/instances/${id}/console`}>
+              {t("console.open")}
+            </a>
             <button class="danger" onClick={() => act("delete")}>
               {t("common.delete")}
             </button>
