@@ -38,6 +38,7 @@ function route(path: string, me: User) {
   const m = (re: RegExp) => path.match(re);
   let r: RegExpMatchArray | null;
   if ((r = m(/^\/instances\/([0-9a-f-]+)$/))) return <InstanceDetails id={r[1]} />;
+  if (path === "/instances/new") return <Lazy load={() => import("./views/create").then((v) => v.CreateWizard)} props={{}} />;
   if ((r = m(/^\/instances\/([0-9a-f-]+)\/console$/))) return <Lazy key={r[1]} load={() => import("./views/console").then((v) => v.Console)} props={{ id: r[1] }} />;
   if ((r = m(/^\/tasks\/([0-9a-f-]+)$/))) return <TaskDetails id={r[1]} />;
   switch (path) {

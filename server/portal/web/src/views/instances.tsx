@@ -43,9 +43,14 @@ export function Instances() {
     <Page
       title={t("nav.instances")}
       actions={
-        <button class="primary" onClick={() => setCreating(!creating)} aria-expanded={creating}>
-          {t("instances.new")}
-        </button>
+        <>
+          <a class="button wizard-link" href="/instances/new">
+            {t("create.open")}
+          </a>
+          <button class="primary" onClick={() => setCreating(!creating)} aria-expanded={creating}>
+            {t("instances.new")}
+          </button>
+        </>
       }
     >
       {creating && (
