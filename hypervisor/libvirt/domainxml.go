@@ -146,6 +146,9 @@ type DomainSpec struct {
 	Disks                   []DiskSpec
 	NICs                    []NICSpec
 	Metadata                Metadata
+	// VNCListen, when set, gives the domain a VNC display listening on
+	// that address (a port chosen by libvirt), the browser's display.
+	VNCListen string
 }
 
 // DomainXML builds the typed domain definition of s.
@@ -181,6 +184,10 @@ func DomainXML(s DomainSpec) (*libvirtxml.Domain, error) {
 			}},
 			MemBalloon: &libvirtxml.DomainMemBalloon{Model: "virtio"},
 		},
+	}
+	if s.VNCListen != "" {
+		d.Devices.Graphics = []libvirtxml.DomainGraphic{{VNC: &libvirtxml.DomainGraphicVNC{AutoPort: "yes",
+			Listeners: []libvirtxml.DomainGraphicListener{{Address: &libvirtxml.DomainGraphicListenerAddress{Address: s.VNCListen}}}}}}
 	}
 	if s.Kernel != "" {
 		d.OS.Kernel, d.OS.Initrd, d.OS.Cmdline = s.Kernel, s.Initrd, s.Cmdline

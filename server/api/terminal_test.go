@@ -91,7 +91,8 @@ func TestTerminal(t *testing.T) {
 		{"other tenant", "/v1/instances/" + string(inst.ID) + "/terminal", http.Header{"Authorization": {"Bearer " + other.token}}, http.StatusNotFound},
 		{"no such instance", "/v1/instances/" + string(ovm.NewID()) + "/terminal", http.Header{"Authorization": {"Bearer " + tn.token}}, http.StatusNotFound},
 		{"bad id", "/v1/instances/NOT-AN-ID/terminal", http.Header{"Authorization": {"Bearer " + tn.token}}, http.StatusUnprocessableEntity},
-		{"bad mode", "/v1/instances/" + string(inst.ID) + "/terminal?mode=vnc", http.Header{"Authorization": {"Bearer " + tn.token}}, http.StatusUnprocessableEntity},
+		{"bad mode", "/v1/instances/" + string(inst.ID) + "/terminal?mode=rdp", http.Header{"Authorization": {"Bearer " + tn.token}}, http.StatusUnprocessableEntity},
+		{"vnc of a container", "/v1/instances/" + string(inst.ID) + "/terminal?mode=vnc", http.Header{"Authorization": {"Bearer " + tn.token}}, http.StatusNotImplemented},
 		{"bad cols", "/v1/instances/" + string(inst.ID) + "/terminal?cols=wide", http.Header{"Authorization": {"Bearer " + tn.token}}, http.StatusUnprocessableEntity},
 		// The fake host kind runs no terminal.
 		{"exec on a fake host", "/v1/instances/" + string(inst.ID) + "/terminal?mode=exec", http.Header{"Authorization": {"Bearer " + tn.token}}, http.StatusNotImplemented},
@@ -123,7 +124,9 @@ func TestTerminal(t *testing.T) {
 			status int
 			field  string
 		}{
-			{"bad mode", tn.token, map[string]any{"mode": "vnc"}, http.StatusUnprocessableEntity, "body.mode"},
+			{"bad mode", tn.token, map[string]any{"mode": "rdp"}, http.StatusUnprocessableEntity, "body.mode"},
+			{"command for vnc", tn.token, map[string]any{"mode": "vnc", "command": []string{"sh"}}, http.StatusUnprocessableEntity, "body.command"},
+			{"vnc of a container", tn.token, map[string]any{"mode": "vnc"}, http.StatusNotImplemented, ""},
 			{"command for serial", tn.token, map[string]any{"mode": "serial", "command": []string{"sh"}}, http.StatusUnprocessableEntity, "body.command"},
 			{"empty program", tn.token, map[string]any{"mode": "exec", "command": []string{""}}, http.StatusUnprocessableEntity, "body.command"},
 			{"too wide", tn.token, map[string]any{"mode": "exec", "cols": 5000}, http.StatusUnprocessableEntity, "body.cols"},

@@ -12,15 +12,18 @@ const (
 	// TerminalExec is a command run with a terminal inside the instance
 	// (containers), a shell by default.
 	TerminalExec TerminalMode = "exec"
+	// TerminalVNC is a VM's graphical display: the RFB (VNC) protocol in
+	// binary messages, for a VNC client such as noVNC.
+	TerminalVNC TerminalMode = "vnc"
 )
 
 // TerminalModes are the modes, for the API's enum.
-var TerminalModes = []TerminalMode{TerminalSerial, TerminalExec}
+var TerminalModes = []TerminalMode{TerminalSerial, TerminalExec, TerminalVNC}
 
 // TerminalTicketRequest asks for a ticket to open a terminal session (the
 // WebSocket GET /v1/instances/{id}/terminal) on an instance.
 type TerminalTicketRequest struct {
-	Mode    TerminalMode `json:"mode" required:"true" doc:"serial: the instance's console (a VM's serial console, a container's attached streams); exec: a command run with a terminal inside a container."`
+	Mode    TerminalMode `json:"mode" required:"true" doc:"serial: the instance's console (a VM's serial console, a container's attached streams); exec: a command run with a terminal inside a container; vnc: a KVM VM's graphical display (RFB)."`
 	Command []string     `json:"command,omitempty" maxItems:"256" doc:"The command of an exec session (default [\"/bin/sh\"]); none for serial."`
 	Cols    uint         `json:"cols,omitempty" maximum:"1000" doc:"The terminal's width in columns."`
 	Rows    uint         `json:"rows,omitempty" maximum:"1000" doc:"The terminal's height in rows."`

@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"io"
+	"net"
 	"time"
 
 	"github.com/openovm/ovm/hypervisor"
@@ -23,6 +24,7 @@ type TerminalMode = apitypes.TerminalMode
 const (
 	TerminalSerial = apitypes.TerminalSerial
 	TerminalExec   = apitypes.TerminalExec
+	TerminalVNC    = apitypes.TerminalVNC
 )
 
 // MaxTerminalDuration bounds a terminal session.
@@ -43,16 +45,16 @@ type TerminalRequest struct {
 func (r TerminalRequest) validate() error {
 	var f ovm.Fields
 	switch r.Mode {
-	case TerminalSerial:
+	case TerminalSerial, TerminalVNC:
 		if len(r.Command) > 0 {
-			f.Add("command", "is for exec sessions only; the serial console runs no command")
+			f.Add("command", "is for exec sessions only; a console or a display runs no command")
 		}
 	case TerminalExec:
 		if err := (Exec{Command: r.command()}).validate(); err != nil {
 			return err
 		}
 	default:
-		f.Add("mode", "must be serial or exec")
+		f.Add("mode", "must be serial, exec or vnc")
 	}
 	if r.Cols > 1000 || r.Rows > 1000 {
 		f.Add("cols", "cols and rows must be at most 1000")
@@ -89,11 +91,16 @@ func (s *Service) CheckTerminal(ctx context.Context, p auth.Principal, id ovm.ID
 	if req.Mode == TerminalExec && inst.Spec.Type != ovm.TypeContainer {
 		return inst, ovm.Errorf(ovm.KindUnsupported, "cannot exec in instance %s: only containers run commands in a terminal; use its serial console", inst.Name)
 	}
+	if req.Mode == TerminalVNC && inst.Spec.Type != ovm.TypeVM {
+		return inst, ovm.Errorf(ovm.KindUnsupported, "cannot show the display of instance %s: only VMs have a graphical display; use its console", inst.Name)
+	}
 	return inst, nil
 }
 
 // OpenTerminal opens a terminal session on an instance through its
-// driver: the Consoler facet for serial, the Terminaler facet for exec.
+// driver: the Consoler facet for serial, the Terminaler facet for exec,
+// and for vnc a connection to the display the Displayer facet names (the
+// RFB stream as it is).
 // The session ends when ctx ends, after MaxTerminalDuration, or when the
 // caller closes it. Writes to a console that takes no input (libvirt's
 // serial console here) fail with ovm.ErrUnsupported.
@@ -110,6 +117,26 @@ func (s *Service) OpenTerminal(ctx context.Context, p auth.Principal, id ovm.ID,
 	sctx, cancel := context.WithTimeout(ctx, MaxTerminalDuration)
 	start := time.Now()
 	switch req.Mode {
+	case TerminalVNC:
+		dp, ok := hv.(hypervisor.Displayer)
+		if !ok {
+			cancel()
+			return nil, ovm.Errorf(ovm.KindUnsupported, "cannot show the display of instance %s: the host kind has no display (%s)", inst.Name, hv.Kind())
+		}
+		disp, err := dp.Display(octx, r)
+		s.observe(hv.Kind(), "Display", err, start)
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		var dl net.Dialer
+		conn, err := dl.DialContext(octx, "tcp", disp.Address)
+		if err != nil {
+			cancel()
+			return nil, ovm.Wrap(ovm.KindUnavailable, err, "cannot reach the display of instance %s", inst.Name)
+		}
+		stop := context.AfterFunc(sctx, func() { _ = conn.Close() })
+		return &boundTerminal{Terminal: serialTerminal{conn}, cancel: func() { stop(); cancel() }}, nil
 	case TerminalExec:
 		tm, ok := hv.(hypervisor.Terminaler)
 		if !ok || !hv.Capabilities().Exec {

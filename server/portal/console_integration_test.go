@@ -32,7 +32,7 @@ const termText = `(document.querySelector(".terminal .xterm-rows")?.textContent 
 // wizard (bad input first: the API's message shows beside the field, on
 // its step), watches their tasks finish, types into a shell in the
 // container through the browser's console and reads the answer, sees the
-// VM's serial console, then stops and deletes both. The wizard and the
+// VM's serial console and its display (noVNC), then stops and deletes both. The wizard and the
 // console are screenshotted in both languages and checked with axe-core.
 func TestPortalConsoleWizard(t *testing.T) {
 	endpoint := testEnv(t, "DOCKER_HOST")
@@ -151,6 +151,13 @@ func TestPortalConsoleWizard(t *testing.T) {
 	assert.Equal(t, "serial", run(b, jsValue[string](`document.querySelector("#console-mode").value`)))
 	b.doFor(3*time.Minute, waitFor(termText+`.includes("OVM-TICK")`))
 	b.shot("tenant-console-serial-en")
+
+	// Its display: noVNC through the server's proxy to the domain's VNC
+	// server draws the guest's screen on a canvas.
+	b.do(choose("#console-mode", "vnc"), visible(`section[aria-labelledby="console-vnc"] .console-state[data-state="open"]`))
+	b.doFor(30*time.Second, waitFor(`(() => { const c = document.querySelector(".display canvas"); return !!c && c.width > 0 && c.height > 0 })()`))
+	b.shot("tenant-console-vnc-en")
+	assert.Empty(t, b.axe(axeSrc), "axe on the display")
 
 	// Chinese.
 	b.setLang("zh")

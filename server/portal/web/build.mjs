@@ -55,6 +55,10 @@ const result = await esbuild.build({
   // shown, so that the first load stays small.
   splitting: true,
   target: ["es2020", "chrome100", "firefox100", "safari15"],
+  // noVNC awaits at the top of a module; every browser of the target
+  // list runs module scripts with top-level await (Chrome 89, Firefox 89,
+  // Safari 15).
+  supported: { "top-level-await": true },
   jsx: "automatic",
   jsxImportSource: "preact",
   entryNames: "[name]",

@@ -2804,7 +2804,7 @@ export interface components {
             state: components["schemas"]["StepState"];
         };
         /** @enum {string} */
-        TerminalMode: "serial" | "exec";
+        TerminalMode: "serial" | "exec" | "vnc";
         TerminalTicket: {
             /**
              * Format: date-time
@@ -2824,7 +2824,7 @@ export interface components {
             cols?: number;
             /** @description The command of an exec session (default ["/bin/sh"]); none for serial. */
             command?: string[] | null;
-            /** @description serial: the instance's console (a VM's serial console, a container's attached streams); exec: a command run with a terminal inside a container. */
+            /** @description serial: the instance's console (a VM's serial console, a container's attached streams); exec: a command run with a terminal inside a container; vnc: a KVM VM's graphical display (RFB). */
             mode: components["schemas"]["TerminalMode"];
             /**
              * Format: int64

@@ -9,6 +9,7 @@ import { Terminal } from "@xterm/xterm";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { get, post, type Instance, type S } from "../api";
 import { t } from "../i18n";
+import { Lazy } from "../lazy";
 import { Field, Loading, Page, ProblemView, useLoad } from "../ui";
 
 type Mode = S["TerminalMode"];
@@ -43,6 +44,7 @@ export function Console({ id }: { id: string }) {
               <select id="console-mode" value={mode} onChange={(e) => setMode(e.currentTarget.value as Mode)}>
                 <option value="serial">{t("console.serial")}</option>
                 {i.spec.type === "container" && <option value="exec">{t("console.exec")}</option>}
+                {i.spec.type === "vm" && <option value="vnc">{t("console.vnc")}</option>}
               </select>
             </Field>
             <div class="form-actions">
@@ -51,7 +53,11 @@ export function Console({ id }: { id: string }) {
               </button>
             </div>
           </form>
-          <Term key={`${mode}-${session}`} id={id} mode={mode} />
+          {mode === "vnc" ? (
+            <Lazy key={`vnc-${session}`} load={() => import("./vnc").then((v) => v.Vnc)} props={{ id }} />
+          ) : (
+            <Term key={`${mode}-${session}`} id={id} mode={mode} />
+          )}
         </>
       )}
     </Page>
