@@ -73,7 +73,9 @@ func TestPortalAdminDocker(t *testing.T) {
 	b.shot("admin-docker-hosts-en")
 
 	b.do(click(`tr[data-name="docker1"] button.maintenance`), visible(`tr[data-name="docker1"] .badge-maintenance`))
-	var hosts struct{ Items []struct{ ID, Name, State string } }
+	var hosts struct {
+		Items []struct{ ID, Name, State string }
+	}
 	s.must(t, http.StatusOK, "GET", "/v1/hosts", s.admin, nil, &hosts)
 	require.Len(t, hosts.Items, 1)
 	assert.Equal(t, "maintenance", hosts.Items[0].State)
