@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -54,8 +55,16 @@ func TestPortalConsoleWizard(t *testing.T) {
 	s := startServer(t)
 	pool, vdc := s.platform(t, "ann", "tenant-password-1")
 	suffix := string(ovm.NewID().Short())
-	s.must(t, http.StatusCreated, "POST", "/v1/hosts", s.admin, map[string]any{"name": "hv-docker-" + suffix, "kind": "docker", "endpoint": endpoint, "poolId": pool}, nil)
-	s.must(t, http.StatusCreated, "POST", "/v1/hosts", s.admin, map[string]any{"name": "hv-kvm-" + suffix, "kind": "kvm", "endpoint": uri, "poolId": pool, "options": kvmOpts}, nil)
+	var dockerHost, kvmHost idName
+	s.must(t, http.StatusCreated, "POST", "/v1/hosts", s.admin, map[string]any{"name": "hv-docker-" + suffix, "kind": "docker", "endpoint": endpoint, "poolId": pool}, &dockerHost)
+	s.must(t, http.StatusCreated, "POST", "/v1/hosts", s.admin, map[string]any{"name": "hv-kvm-" + suffix, "kind": "kvm", "endpoint": uri, "poolId": pool, "options": kvmOpts}, &kvmHost)
+	// Whatever the tenant's pages show must not name a host.
+	noHost := func(where, text string) {
+		t.Helper()
+		for _, s := range []string{dockerHost.ID, dockerHost.Name, kvmHost.ID, kvmHost.Name, endpoint, uri} {
+			assert.NotContains(t, text, s, "%s shows a host", where)
+		}
+	}
 	netName := "cnet-" + suffix
 	var vmID ovm.ID
 	t.Cleanup(func() {
@@ -106,6 +115,7 @@ func TestPortalConsoleWizard(t *testing.T) {
 	b.shot("tenant-wizard-access-en")
 	b.do(click(next), visible("dl.review"))
 	b.shot("tenant-wizard-review-en")
+	noHost("the wizard", b.html())
 	b.do(click(next), visible(`.field-error[data-field="wiz-name"]`))
 	assert.NotEmpty(t, b.text(`.field-error[data-field="wiz-name"]`), "the API's message beside the name")
 	b.shot("tenant-wizard-bad-input-en")
@@ -123,6 +133,7 @@ func TestPortalConsoleWizard(t *testing.T) {
 	b.doFor(30*time.Second, waitFor(termText+`.includes("answer-42")`))
 	assert.Contains(t, run(b, jsValue[string](termText)), "answer-42")
 	b.shot("tenant-console-exec-en")
+	noHost("the container's console", b.html())
 	assert.Empty(t, b.axe(axeSrc), "axe on the console")
 
 	// The VM: from the test template, with a disk, a key and user data.
@@ -151,12 +162,14 @@ func TestPortalConsoleWizard(t *testing.T) {
 	assert.Equal(t, "serial", run(b, jsValue[string](`document.querySelector("#console-mode").value`)))
 	b.doFor(3*time.Minute, waitFor(termText+`.includes("OVM-TICK")`))
 	b.shot("tenant-console-serial-en")
+	noHost("the VM's console", b.html())
 
 	// Its display: noVNC through the server's proxy to the domain's VNC
 	// server draws the guest's screen on a canvas.
 	b.do(choose("#console-mode", "vnc"), visible(`section[aria-labelledby="console-vnc"] .console-state[data-state="open"]`))
 	b.doFor(30*time.Second, waitFor(`(() => { const c = document.querySelector(".display canvas"); return !!c && c.width > 0 && c.height > 0 })()`))
 	b.shot("tenant-console-vnc-en")
+	noHost("the VM's display", b.html())
 	assert.Empty(t, b.axe(axeSrc), "axe on the display")
 
 	// Chinese.
@@ -187,6 +200,17 @@ func TestPortalConsoleWizard(t *testing.T) {
 	assert.False(t, ok, "the domain is gone from libvirtd")
 	b.goTo("/networks")
 	b.do(click(fmt.Sprintf(`tr[data-name=%q] button.danger`, netName)), gone(fmt.Sprintf(`tr[data-name=%q]`, netName)))
+
+	// Every API response the tenant's pages received, the terminal tickets
+	// among them.
+	tickets := 0
+	for _, r := range b.responses() {
+		noHost("the response of "+r.url, r.body)
+		if strings.HasSuffix(r.url, "/terminal-tickets") {
+			tickets++
+		}
+	}
+	assert.GreaterOrEqual(t, tickets, 3, "the scan read the terminal tickets of exec, serial and vnc")
 }
 
 // axeSource is axe-core's script from the portal's npm packages.

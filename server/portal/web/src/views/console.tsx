@@ -47,7 +47,7 @@ export function Console({ id }: { id: string }) {
                 {i.spec.type === "vm" && <option value="vnc">{t("console.vnc")}</option>}
               </select>
             </Field>
-            <div class="form-actions">
+            <div class="console-actions">
               <button type="button" class="reconnect" onClick={() => setSession((n) => n + 1)}>
                 {t("console.reconnect")}
               </button>
