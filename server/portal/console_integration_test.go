@@ -67,16 +67,8 @@ func TestPortalConsoleWizard(t *testing.T) {
 	}
 	netName := "cnet-" + suffix
 	var vmID ovm.ID
+	cleanupDocker(t, dc, vdc, netName)
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		list, _ := dc.ContainerList(ctx, ctr.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", docker.LabelVDC+"="+vdc))})
-		for _, c := range list {
-			_ = dc.ContainerRemove(ctx, c.ID, ctr.RemoveOptions{Force: true, RemoveVolumes: true})
-		}
-		if err := dc.NetworkRemove(ctx, netName); err != nil && !client.IsErrNotFound(err) {
-			t.Errorf("cleanup: remove network %s: %v", netName, err)
-		}
 		if vmID != "" {
 			lh.RemoveDomain("vm1-" + string(vmID.Short()))
 			lh.RemoveVolumes(vmID)
@@ -219,4 +211,20 @@ func axeSource(t *testing.T) string {
 	b, err := os.ReadFile(filepath.Join(nodeModules(t), "axe-core", "axe.min.js"))
 	require.NoError(t, err)
 	return string(b)
+}
+
+// cleanupDocker removes from the engine, when the test ends, the
+// containers of a VDC and the network named netName.
+func cleanupDocker(t *testing.T, dc *client.Client, vdc, netName string) {
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		list, _ := dc.ContainerList(ctx, ctr.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", docker.LabelVDC+"="+vdc))})
+		for _, c := range list {
+			_ = dc.ContainerRemove(ctx, c.ID, ctr.RemoveOptions{Force: true, RemoveVolumes: true})
+		}
+		if err := dc.NetworkRemove(ctx, netName); err != nil && !client.IsErrNotFound(err) {
+			t.Errorf("cleanup: remove network %s: %v", netName, err)
+		}
+	})
 }
