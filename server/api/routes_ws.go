@@ -219,6 +219,9 @@ func (s *server) pipeTerminal(ctx context.Context, c *websocket.Conn, term hyper
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
+		// The client is gone: end the session, whose output may be quiet
+		// for hours, so that the copy below returns.
+		defer func() { _ = term.Close() }()
 		defer cancel()
 		warned := false
 		for {

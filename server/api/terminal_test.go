@@ -2,9 +2,12 @@ package api
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -147,4 +150,51 @@ func TestTerminal(t *testing.T) {
 		p := problemOf(t, e.must(http.StatusConflict, "POST", tickets, tn.token, map[string]any{"mode": "serial"}))
 		assert.Contains(t, p.Detail, "stopped")
 	})
+}
+
+// quietTerm is a session that prints nothing until it is closed.
+type quietTerm struct {
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (q *quietTerm) Read([]byte) (int, error) {
+	<-q.closed
+	return 0, io.EOF
+}
+func (q *quietTerm) Write(p []byte) (int, error)              { return len(p), nil }
+func (q *quietTerm) Resize(context.Context, uint, uint) error { return nil }
+func (q *quietTerm) Close() error {
+	q.once.Do(func() { close(q.closed) })
+	return nil
+}
+
+// TestTerminalClientGone: when the client goes away, a session that
+// prints nothing ends too, rather than waiting for output to fail on.
+func TestTerminalClientGone(t *testing.T) {
+	s := &server{log: slog.New(slog.DiscardHandler)}
+	term := &quietTerm{closed: make(chan struct{})}
+	done := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer close(done)
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		s.pipeTerminal(r.Context(), c, term)
+	}))
+	t.Cleanup(srv.Close)
+	c, _, err := websocket.Dial(t.Context(), "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	require.NoError(t, err)
+	require.NoError(t, c.Close(websocket.StatusNormalClosure, "bye"))
+	select {
+	case <-term.closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the session is still open after the client went away")
+	}
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the handler did not return")
+	}
 }
