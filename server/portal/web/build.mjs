@@ -47,7 +47,9 @@ rmSync(out, { recursive: true, force: true });
 mkdirSync(join(out, "assets"), { recursive: true });
 const result = await esbuild.build({
   absWorkingDir: here,
-  entryPoints: ["src/main.tsx"],
+  // The console's stylesheet is an entry point of its own, loaded by the
+  // console view.
+  entryPoints: ["src/main.tsx", "src/console.css"],
   bundle: true,
   minify: true,
   format: "esm",
@@ -85,7 +87,14 @@ function finalName(base, seen = new Set()) {
   if (base.endsWith(".js")) {
     let text = f.text;
     for (const other of files.keys()) {
-      if (other !== base && text.includes(`"./${other}"`)) text = text.split(`"./${other}"`).join(`"./${finalName(other, seen).name}"`);
+      if (other === base) continue;
+      // Imports of chunks, and the stylesheets of chunks a view loads by
+      // their path.
+      const refs = [[`"./${other}"`, (n) => `"./${n}"`]];
+      if (other.endsWith(".css")) refs.push([`"/assets/${other.replace(/-[A-Z0-9]{8}\.css$/, ".css")}"`, (n) => `"/assets/${n}"`]);
+      for (const [ref, to] of refs) {
+        if (text.includes(ref)) text = text.split(ref).join(to(finalName(other, seen).name));
+      }
     }
     contents = Buffer.from(text, "utf8");
   }
@@ -103,6 +112,13 @@ const outputs = [...files.keys()].map((base) => {
 });
 const js = outputs.find((p) => /^\/assets\/main-[0-9a-f]+\.js$/.test(p));
 const css = outputs.find((p) => /^\/assets\/main-[0-9a-f]+\.css$/.test(p));
+// A chunk's stylesheet must be named by a script that loads it.
+for (const [base, { name }] of named) {
+  if (base.endsWith(".css") && base !== "main.css" && ![...named.values()].some((n) => n.name.endsWith(".js") && n.contents.includes(`"/assets/${name}"`))) {
+    console.error(`no script loads the stylesheet ${base}: name "/assets/${base.replace(/-[A-Z0-9]{8}\.css$/, ".css")}" in the view that imports it`);
+    process.exit(1);
+  }
+}
 // The chunks main imports statically load with it: index.html preloads
 // them (and so the first load counts them).
 const mainOut = Object.entries(result.metafile.outputs).find(([p]) => basename(p) === "main.js");

@@ -2,9 +2,9 @@
 // GET /v1/instances/{id}/terminal, opened with a ticket of the API (a
 // browser cannot give a WebSocket the bearer token). A VM's serial console,
 // or a shell inside a container. Loaded on first use: xterm.js stays out of
-// the first load. Its stylesheet is in the portal's (the Content Security
-// Policy admits no <style> element, so xterm.js's own theme rules are
-// there too).
+// the first load, and so is its stylesheet (../console.css: xterm.js's,
+// and the theme rules its renderer would add in a <style> element, which
+// the Content Security Policy refuses).
 import { Terminal } from "@xterm/xterm";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { get, post, type Instance, type S } from "../api";
@@ -13,6 +13,25 @@ import { Lazy } from "../lazy";
 import { Field, Loading, Page, ProblemView, useLoad } from "../ui";
 
 type Mode = S["TerminalMode"];
+
+// cssHref is ../console.css, an entry point of its own (esbuild would put
+// a lazy chunk's CSS imports into the first load's stylesheet too);
+// build.mjs writes its hashed name here.
+const cssHref = "/assets/console.css";
+let styled: Promise<void> | undefined;
+
+// style loads the console's stylesheet once; xterm.js measures its glyphs
+// when it opens, so the terminal waits for it.
+function style(): Promise<void> {
+  styled ??= new Promise((resolve) => {
+    const l = document.createElement("link");
+    l.rel = "stylesheet";
+    l.href = cssHref;
+    l.onload = l.onerror = () => resolve();
+    document.head.appendChild(l);
+  });
+  return styled;
+}
 type State = "connecting" | "open" | "closed";
 
 const cols = 100;
@@ -23,6 +42,10 @@ export function Console({ id }: { id: string }) {
   const i = inst.data;
   const [mode, setMode] = useState<Mode | "">("");
   const [session, setSession] = useState(0);
+  const [ready, setReady] = useState(false);
+  useEffect(() => {
+    style().then(() => setReady(true));
+  }, []);
   useEffect(() => {
     if (i && !mode) setMode(i.spec.type === "container" ? "exec" : "serial");
   }, [i]);
@@ -37,7 +60,7 @@ export function Console({ id }: { id: string }) {
     >
       <ProblemView err={inst.err} />
       {!i && !inst.err && <Loading />}
-      {i && mode && (
+      {i && mode && ready && (
         <>
           <form class="filters" onSubmit={(e) => e.preventDefault()}>
             <Field id="console-mode" label={t("console.mode")}>
