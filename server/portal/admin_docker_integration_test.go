@@ -23,7 +23,9 @@ import (
 // engine as a host (a bad name and then an engine that does not answer
 // first: the API's field message shows beside the field, the failed
 // connection check above the form), puts it in maintenance and takes it
-// out, and imports a container made on the engine beside OVM into a VDC.
+// out, and imports a container made on the engine beside OVM into a VDC
+// (without the CPU and memory it has no limits for first: the API's
+// messages show beside those fields).
 func TestPortalAdminDocker(t *testing.T) {
 	endpoint := testEnv(t, "DOCKER_HOST")
 	image := testEnv(t, "OVM_TEST_DOCKER_IMAGE")
@@ -32,13 +34,12 @@ func TestPortalAdminDocker(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = dc.Close() })
 
-	// A container made on the engine before OVM knew it, with limits (an
-	// import counts them against the VDC's quota).
+	// A container made on the engine before OVM knew it, without limits:
+	// the import asks for the CPU and memory it may use.
 	legacy := "legacy-" + string(ovm.NewID().Short())
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	made, err := dc.ContainerCreate(ctx, &ctr.Config{Image: image, Cmd: []string{"sleep", "600"}},
-		&ctr.HostConfig{Resources: ctr.Resources{NanoCPUs: 250_000_000, Memory: 64 << 20}}, nil, nil, legacy)
+	made, err := dc.ContainerCreate(ctx, &ctr.Config{Image: image, Cmd: []string{"sleep", "600"}}, nil, nil, nil, legacy)
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -90,12 +91,20 @@ func TestPortalAdminDocker(t *testing.T) {
 	b.do(visible(row), waitFor(fmt.Sprintf(`document.querySelector(%q).textContent.includes("docker1")`, row)))
 	b.shot("admin-docker-discovered-en")
 	assert.Empty(t, b.axe(axeSrc), "axe on the discovered objects")
-	b.do(click(row+" button"), visible(".notice"))
+	b.do(click(row+" button"), visible(row+` .field-error[data-field$="-cpu"]`), visible(row+` .field-error[data-field$="-memory"]`))
+	assert.Contains(t, b.text(row+` .field-error[data-field$="-cpu"]`), "no CPU limit", "the API's message beside the CPU")
+	b.shot("admin-docker-discovered-bad-input-en")
+	assert.Empty(t, b.axe(axeSrc), "axe on the import with its messages")
+	b.do(fill(row+` input[id$="-cpu"]`, "0.5"), fill(row+` input[id$="-memory"]`, "64"), click(row+" button"), visible(".notice"))
 	var insts struct {
 		Items []struct {
 			Name   string
 			VDCID  string `json:"vdcId"`
 			Status struct{ Power string }
+			Spec   struct {
+				CPUMilli    int64 `json:"cpuMilli"`
+				MemoryBytes int64 `json:"memoryBytes"`
+			}
 		}
 	}
 	s.must(t, http.StatusOK, "GET", "/v1/instances", s.admin, nil, &insts)
@@ -103,6 +112,8 @@ func TestPortalAdminDocker(t *testing.T) {
 	assert.Equal(t, legacy, insts.Items[0].Name)
 	assert.Equal(t, vdc, insts.Items[0].VDCID)
 	assert.Equal(t, "running", insts.Items[0].Status.Power)
+	assert.EqualValues(t, 500, insts.Items[0].Spec.CPUMilli, "the CPU given in the form")
+	assert.EqualValues(t, 64<<20, insts.Items[0].Spec.MemoryBytes, "the memory given in the form")
 	info, err := dc.ContainerInspect(t.Context(), made.ID)
 	require.NoError(t, err)
 	assert.True(t, info.State.Running, "the container still runs on the engine")
