@@ -11,11 +11,12 @@ import (
 	"github.com/openovm/ovm/ovm"
 )
 
-// vncListen is the address the VNC displays of this host's domains listen
-// on: the address OVM reaches the daemon by, loopback for a local daemon.
-// The display has no password: the host's address must be one only the
-// platform reaches (its management network).
-func (d *Driver) vncListen() string {
+// daemonHost is the address OVM reaches the daemon by, loopback for a
+// local one: where a display listening on every address is reached.
+// Displays listen where the host's qemu.conf says (vnc_listen, loopback by
+// default; a remote host's must be set to its management address, the
+// display having no password).
+func (d *Driver) daemonHost() string {
 	if d.ep.Transport == TransportUnix || d.ep.Host == "" {
 		return "127.0.0.1"
 	}
@@ -53,7 +54,7 @@ func (d *Driver) Display(ctx context.Context, ref hypervisor.Ref) (hypervisor.Di
 				}
 			}
 			if host == "" || host == "0.0.0.0" || host == "::" {
-				host = d.vncListen()
+				host = d.daemonHost()
 			}
 			return hypervisor.Display{Protocol: "vnc", Address: net.JoinHostPort(host, strconv.Itoa(g.VNC.Port))}, nil
 		}

@@ -146,9 +146,11 @@ type DomainSpec struct {
 	Disks                   []DiskSpec
 	NICs                    []NICSpec
 	Metadata                Metadata
-	// VNCListen, when set, gives the domain a VNC display listening on
-	// that address (a port chosen by libvirt), the browser's display.
-	VNCListen string
+	// VNC gives the domain a VNC display, the browser's display: a port
+	// libvirt picks, on the address of the host's qemu.conf (vnc_listen,
+	// loopback by default), so that the domain migrates to a host that
+	// listens elsewhere.
+	VNC bool
 }
 
 // DomainXML builds the typed domain definition of s.
@@ -185,9 +187,8 @@ func DomainXML(s DomainSpec) (*libvirtxml.Domain, error) {
 			MemBalloon: &libvirtxml.DomainMemBalloon{Model: "virtio"},
 		},
 	}
-	if s.VNCListen != "" {
-		d.Devices.Graphics = []libvirtxml.DomainGraphic{{VNC: &libvirtxml.DomainGraphicVNC{AutoPort: "yes",
-			Listeners: []libvirtxml.DomainGraphicListener{{Address: &libvirtxml.DomainGraphicListenerAddress{Address: s.VNCListen}}}}}}
+	if s.VNC {
+		d.Devices.Graphics = []libvirtxml.DomainGraphic{{VNC: &libvirtxml.DomainGraphicVNC{AutoPort: "yes"}}}
 	}
 	if s.Kernel != "" {
 		d.OS.Kernel, d.OS.Initrd, d.OS.Cmdline = s.Kernel, s.Initrd, s.Cmdline
