@@ -6,7 +6,7 @@ import { useState } from "preact/hooks";
 import { all, post, type Network, type S } from "../api";
 import { t, type Key } from "../i18n";
 import { navigate } from "../router";
-import { Field, fieldErrors, fmtBytes, fmtCPU, Page, ProblemView, useLoad } from "../ui";
+import { Field, fieldErrors, fmtBytes, fmtCPU, NetworkOptions, Page, ProblemView, useLoad } from "../ui";
 
 const MiB = 1 << 20;
 const GiB = 1 << 30;
@@ -196,12 +196,7 @@ export function CreateWizard() {
             <div class="form-grid">
               <Field id="wiz-network" label={t("instances.network")} error={fields["spec.nics"]}>
                 <select id="wiz-network" value={f.network} onChange={set("network")}>
-                  <option value="">{t("instances.noNetwork")}</option>
-                  {(nets.data ?? []).map((n) => (
-                    <option key={n.id} value={n.id}>
-                      {n.name} ({n.subnet})
-                    </option>
-                  ))}
+                  <NetworkOptions items={nets.data} />
                 </select>
               </Field>
             </div>

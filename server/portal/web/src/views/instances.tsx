@@ -2,7 +2,7 @@ import { useState } from "preact/hooks";
 import { all, call, get, post, query, type Instance, type Network, type S } from "../api";
 import { fmtTime, t, tx } from "../i18n";
 import { navigate } from "../router";
-import { Badge, Empty, Field, fieldErrors, fmtBytes, fmtCPU, FormCard, Loading, Page, Pager, ProblemView, Table, useCursor, useLoad } from "../ui";
+import { Badge, Empty, Field, fieldErrors, fmtBytes, fmtCPU, FormCard, Loading, NetworkOptions, Page, Pager, ProblemView, Table, useCursor, useLoad } from "../ui";
 
 export const pageSize = 50;
 
@@ -183,12 +183,7 @@ function CreateInstance({ onDone }: { onDone: (r: S["InstanceTask"]) => void }) 
         </Field>
         <Field id="inst-network" label={t("instances.network")} error={fields["spec.nics"]}>
           <select id="inst-network" value={f.network} onChange={set("network")}>
-            <option value="">{t("instances.noNetwork")}</option>
-            {(nets.data ?? []).map((n) => (
-              <option key={n.id} value={n.id}>
-                {n.name} ({n.subnet})
-              </option>
-            ))}
+            <NetworkOptions items={nets.data} />
           </select>
         </Field>
         <Field id="inst-command" label={t("instances.command")} error={fields["spec.command"]} hint={t("instances.commandHint")}>

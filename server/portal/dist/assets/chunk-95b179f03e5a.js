@@ -1,1 +1,0 @@
-import{F as i,c as o,d as n,w as e,y as p}from"./chunk-d72db5b0b984.js";function y({load:m,props:f}){let[r,s]=o(),[t,u]=o();return n(()=>{m().then(P=>s({C:P}),u)},[]),t?e(p,{err:t}):r?e(r.C,{...f}):e(i,{})}export{y as a};

@@ -1,0 +1,1 @@
+import{F as i,c as o,d as n,w as e,y as p}from"./chunk-0e1947b64872.js";function y({load:m,props:f}){let[r,s]=o(),[t,u]=o();return n(()=>{m().then(P=>s({C:P}),u)},[]),t?e(p,{err:t}):r?e(r.C,{...f}):e(i,{})}export{y as a};
