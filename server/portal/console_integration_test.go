@@ -119,7 +119,8 @@ func TestPortalConsoleWizard(t *testing.T) {
 	var insts struct{ Items []struct{ ID, Name string } }
 	s.must(t, http.StatusOK, "GET", "/v1/instances", s.login(t, "ann", "tenant-password-1"), nil, &insts)
 	require.Len(t, insts.Items, 1)
-	b.do(navigate(s.url+"/instances/"+insts.Items[0].ID), visible(".details"), click("a.console-link"),
+	shellID := insts.Items[0].ID
+	b.do(navigate(s.url+"/instances/"+shellID), visible(".details"), click("a.console-link"),
 		visible(`.console-state[data-state="open"]`))
 	b.do(chromedp.SendKeys(chromedp.CSS(".terminal textarea"), "echo answer-$((6*7))\r"))
 	b.doFor(30*time.Second, waitFor(termText+`.includes("answer-42")`))
@@ -168,8 +169,19 @@ func TestPortalConsoleWizard(t *testing.T) {
 	b.setLang("zh")
 	b.do(reload(), visible(`html[lang="zh-CN"] .console-state[data-state="open"]`))
 	b.shot("tenant-console-serial-zh")
+	b.do(choose("#console-mode", "vnc"), visible(`section[aria-labelledby="console-vnc"] .console-state[data-state="open"]`))
+	b.shot("tenant-console-vnc-zh")
+	b.do(navigate(s.url+"/instances/"+shellID+"/console"), visible(`.console-state[data-state="open"]`), js(`window.confirm = () => true`))
+	b.do(chromedp.SendKeys(chromedp.CSS(".terminal textarea"), "echo 你好-$((6*7))\r"))
+	b.doFor(30*time.Second, waitFor(termText+`.includes("你好-42")`))
+	b.shot("tenant-console-exec-zh")
 	b.do(navigate(s.url+"/instances/new"), visible("#wiz-name"), js(`window.confirm = () => true`))
 	b.shot("tenant-wizard-source-zh")
+	for n, step := range []string{"size", "network", "access", "review"} {
+		b.do(toStep(n + 2))
+		b.shot("tenant-wizard-" + step + "-zh")
+	}
+	b.do(toStep(1))
 	b.do(fill("#wiz-name", "坏 名字"), toStep(5), click(next), visible(`.field-error[data-field="wiz-name"]`))
 	b.shot("tenant-wizard-bad-input-zh")
 	assert.Empty(t, b.axe(axeSrc), "axe on the wizard in Chinese")
