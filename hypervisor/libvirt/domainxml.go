@@ -146,6 +146,11 @@ type DomainSpec struct {
 	Disks                   []DiskSpec
 	NICs                    []NICSpec
 	Metadata                Metadata
+	// VNC gives the domain a VNC display, the browser's display: a port
+	// libvirt picks, on the address of the host's qemu.conf (vnc_listen,
+	// loopback by default), so that the domain migrates to a host that
+	// listens elsewhere.
+	VNC bool
 }
 
 // DomainXML builds the typed domain definition of s.
@@ -181,6 +186,9 @@ func DomainXML(s DomainSpec) (*libvirtxml.Domain, error) {
 			}},
 			MemBalloon: &libvirtxml.DomainMemBalloon{Model: "virtio"},
 		},
+	}
+	if s.VNC {
+		d.Devices.Graphics = []libvirtxml.DomainGraphic{{VNC: &libvirtxml.DomainGraphicVNC{AutoPort: "yes"}}}
 	}
 	if s.Kernel != "" {
 		d.OS.Kernel, d.OS.Initrd, d.OS.Cmdline = s.Kernel, s.Initrd, s.Cmdline

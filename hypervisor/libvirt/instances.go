@@ -161,7 +161,7 @@ func (d *Driver) prepare(ctx context.Context, spec hypervisor.CreateSpec, virt s
 	ds := DomainSpec{
 		Type: virt, Name: spec.Name, VCPUs: uint(spec.Spec.CPU.VCPUs()),
 		MemoryKiB: uint((spec.Spec.Memory + ovm.KiB - 1) / ovm.KiB), Machine: d.cfg.Machine,
-		Kernel: d.cfg.Kernel, Initrd: d.cfg.Initrd, Cmdline: d.cfg.Cmdline,
+		Kernel: d.cfg.Kernel, Initrd: d.cfg.Initrd, Cmdline: d.cfg.Cmdline, VNC: true,
 		Disks: []DiskSpec{{Path: boot, Format: "qcow2", Target: diskTarget(0)}, {Path: seed, Format: "raw", Target: diskTarget(1), ReadOnly: true}},
 		Metadata: Metadata{
 			ID: spec.ID, VDCID: spec.VDCID, Name: spec.Name, CPU: spec.Spec.CPU, Image: spec.Spec.Image,

@@ -47,7 +47,7 @@ func TestDomainXMLGolden(t *testing.T) {
 		{"domain-disk-boot-nics.xml", DomainSpec{Type: "kvm", Name: "web-1", VCPUs: 2, MemoryKiB: 2097152, Machine: "pc-q35-7.2",
 			Disks:    []DiskSpec{{Path: meta.Volumes[0], Format: "qcow2", Target: "vda"}},
 			NICs:     []NICSpec{{Bridge: "ovmbr100", MAC: "52:54:00:12:34:56"}, {Bridge: "ovm0b0c4a5e"}},
-			Metadata: meta}},
+			Metadata: meta, VNC: true}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			d, err := DomainXML(tt.spec)

@@ -5,7 +5,8 @@
 # pipefail, cwd = repo root); appends its export lines to "$tmp".
 # Idempotent: npm ci runs again only when the committed lock file changed.
 #
-#   npm packages  preact, esbuild, typescript, openapi-typescript, axe-core at
+#   npm packages  preact, @xterm/xterm, @novnc/novnc, esbuild, typescript,
+#                 openapi-typescript, axe-core at
 #                 the versions of server/portal/web/package-lock.json, installed
 #                 with npm ci into /var/tmp/ovm-testenv/portal (outside the work
 #                 tree: no node_modules under the Go module; the build links it)

@@ -140,6 +140,7 @@ func build(svc *core.Service, o Options) (http.Handler, huma.API) {
 	s.instanceRoutes()
 	s.migrateRoutes()
 	s.consoleRoutes()
+	s.wsRoutes(mux)
 	s.resourceRoutes()
 	s.snapshotRoutes()
 	s.storageRoutes()

@@ -64,6 +64,7 @@ var enums = map[reflect.Type]enum{
 	reflect.TypeFor[apitypes.MetricSubject]():    {"MetricSubject", values(apitypes.MetricSubjects...)},
 	reflect.TypeFor[apitypes.ScaleDirection]():   {"ScaleDirection", values(apitypes.ScaleDirections...)},
 	reflect.TypeFor[apitypes.ScalingEventKind](): {"ScalingEventKind", values(apitypes.ScalingEventKinds...)},
+	reflect.TypeFor[apitypes.TerminalMode]():     {"TerminalMode", values(apitypes.TerminalModes...)},
 }
 
 // enumSchema stands for the enum T in the schema generator: it answers a
@@ -117,6 +118,7 @@ func registerTypes(r huma.Registry) {
 	alias(reflect.TypeFor[apitypes.MetricSubject](), reflect.TypeFor[enumSchema[apitypes.MetricSubject]]())
 	alias(reflect.TypeFor[apitypes.ScaleDirection](), reflect.TypeFor[enumSchema[apitypes.ScaleDirection]]())
 	alias(reflect.TypeFor[apitypes.ScalingEventKind](), reflect.TypeFor[enumSchema[apitypes.ScalingEventKind]]())
+	alias(reflect.TypeFor[apitypes.TerminalMode](), reflect.TypeFor[enumSchema[apitypes.TerminalMode]]())
 }
 
 // limits are the bounds package core enforces on fields of named request

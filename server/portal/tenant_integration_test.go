@@ -3,7 +3,6 @@
 package portal_test
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -41,17 +40,7 @@ func TestPortalTenantDocker(t *testing.T) {
 	var host idName
 	s.must(t, http.StatusCreated, "POST", "/v1/hosts", s.admin, map[string]any{"name": hostName, "kind": "docker", "endpoint": endpoint, "poolId": pool}, &host)
 	netName := "pnet-" + suffix
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		list, _ := dc.ContainerList(ctx, ctr.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", docker.LabelVDC+"="+vdc))})
-		for _, c := range list {
-			_ = dc.ContainerRemove(ctx, c.ID, ctr.RemoveOptions{Force: true, RemoveVolumes: true})
-		}
-		if err := dc.NetworkRemove(ctx, netName); err != nil && !client.IsErrNotFound(err) {
-			t.Errorf("cleanup: remove network %s: %v", netName, err)
-		}
-	})
+	cleanupDocker(t, dc, vdc, netName)
 	onEngine := func() []ctr.Summary {
 		list, err := dc.ContainerList(t.Context(), ctr.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", docker.LabelVDC+"="+vdc))})
 		require.NoError(t, err)

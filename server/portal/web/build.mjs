@@ -47,31 +47,84 @@ rmSync(out, { recursive: true, force: true });
 mkdirSync(join(out, "assets"), { recursive: true });
 const result = await esbuild.build({
   absWorkingDir: here,
-  entryPoints: ["src/main.tsx"],
+  // The console's stylesheet is an entry point of its own, loaded by the
+  // console view.
+  entryPoints: ["src/main.tsx", "src/console.css"],
   bundle: true,
   minify: true,
   format: "esm",
+  // Views imported with import() (the console) are chunks loaded when first
+  // shown, so that the first load stays small.
+  splitting: true,
   target: ["es2020", "chrome100", "firefox100", "safari15"],
+  // noVNC awaits at the top of a module; every browser of the target
+  // list runs module scripts with top-level await (Chrome 89, Firefox 89,
+  // Safari 15).
+  supported: { "top-level-await": true },
   jsx: "automatic",
   jsxImportSource: "preact",
   entryNames: "[name]",
+  chunkNames: "[name]-[hash]",
   outdir: join(out, "assets"),
   write: false,
   legalComments: "none",
   charset: "utf8",
   logLevel: "warning",
+  metafile: true,
 });
 // Each asset is named by a hash of its own bytes, so the names do not depend
-// on where the checkout or node_modules lie (esbuild's [hash] does).
-const outputs = result.outputFiles.map((f) => {
-  const ext = extname(f.path);
-  const hash = createHash("sha256").update(f.contents).digest("hex").slice(0, 12);
-  const name = `${basename(f.path, ext)}-${hash}${ext}`;
-  writeFileSync(join(out, "assets", name), f.contents);
+// on where the checkout or node_modules lie (esbuild's [hash] does). A
+// script names the chunks it imports, so those are named first and their
+// new names written into it before it is hashed.
+const files = new Map(result.outputFiles.map((f) => [basename(f.path), f]));
+const named = new Map();
+function finalName(base, seen = new Set()) {
+  if (named.has(base)) return named.get(base);
+  if (seen.has(base)) throw new Error("chunks import each other in a cycle: " + [...seen, base].join(" "));
+  seen.add(base);
+  const f = files.get(base);
+  let contents = f.contents;
+  if (base.endsWith(".js")) {
+    let text = f.text;
+    for (const other of files.keys()) {
+      if (other === base) continue;
+      // Imports of chunks, and the stylesheets of chunks a view loads by
+      // their path.
+      const refs = [[`"./${other}"`, (n) => `"./${n}"`]];
+      if (other.endsWith(".css")) refs.push([`"/assets/${other.replace(/-[A-Z0-9]{8}\.css$/, ".css")}"`, (n) => `"/assets/${n}"`]);
+      for (const [ref, to] of refs) {
+        if (text.includes(ref)) text = text.split(ref).join(to(finalName(other, seen).name));
+      }
+    }
+    contents = Buffer.from(text, "utf8");
+  }
+  const ext = extname(base);
+  const hash = createHash("sha256").update(contents).digest("hex").slice(0, 12);
+  const stem = basename(base, ext).replace(/-[A-Z0-9]{8}$/, "");
+  const r = { name: `${stem}-${hash}${ext}`, contents };
+  named.set(base, r);
+  return r;
+}
+const outputs = [...files.keys()].map((base) => {
+  const { name, contents } = finalName(base);
+  writeFileSync(join(out, "assets", name), contents);
   return "/assets/" + name;
 });
-const js = outputs.find((p) => p.endsWith(".js"));
-const css = outputs.find((p) => p.endsWith(".css"));
+const js = outputs.find((p) => /^\/assets\/main-[0-9a-f]+\.js$/.test(p));
+const css = outputs.find((p) => /^\/assets\/main-[0-9a-f]+\.css$/.test(p));
+// A chunk's stylesheet must be named by a script that loads it.
+for (const [base, { name }] of named) {
+  if (base.endsWith(".css") && base !== "main.css" && ![...named.values()].some((n) => n.name.endsWith(".js") && n.contents.includes(`"/assets/${name}"`))) {
+    console.error(`no script loads the stylesheet ${base}: name "/assets/${base.replace(/-[A-Z0-9]{8}\.css$/, ".css")}" in the view that imports it`);
+    process.exit(1);
+  }
+}
+// The chunks main imports statically load with it: index.html preloads
+// them (and so the first load counts them).
+const mainOut = Object.entries(result.metafile.outputs).find(([p]) => basename(p) === "main.js");
+const preload = (mainOut ? mainOut[1].imports : [])
+  .filter((i) => i.kind === "import-statement")
+  .map((i) => "/assets/" + finalName(basename(i.path)).name);
 if (!js || !css) {
   console.error("esbuild wrote no script or no stylesheet:", outputs);
   process.exit(1);
@@ -86,7 +139,7 @@ writeFileSync(
 <title>OVM</title>
 <link rel="icon" href="data:,">
 <link rel="stylesheet" href="${css}">
-<script type="module" src="${js}"></script>
+${preload.map((p) => `<link rel="modulepreload" href="${p}">\n`).join("")}<script type="module" src="${js}"></script>
 </head>
 <body>
 <div id="app"></div>

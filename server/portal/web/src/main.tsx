@@ -10,6 +10,7 @@ import { Loading } from "./ui";
 import { Dashboard } from "./views/dashboard";
 import { Discovered, Hosts } from "./views/hosts";
 import { InstanceDetails, Instances } from "./views/instances";
+import { Lazy } from "./lazy";
 import { Login } from "./views/login";
 import { Networks } from "./views/networks";
 import { TaskDetails, Tasks } from "./views/tasks";
@@ -57,6 +58,8 @@ function route(path: string, me: User) {
   const m = (re: RegExp) => path.match(re);
   let r: RegExpMatchArray | null;
   if ((r = m(/^\/instances\/([0-9a-f-]+)$/))) return <InstanceDetails id={r[1]} />;
+  if (path === "/instances/new") return <Lazy load={() => import("./views/create").then((v) => v.CreateWizard)} props={{}} />;
+  if ((r = m(/^\/instances\/([0-9a-f-]+)\/console$/))) return <Lazy key={r[1]} load={() => import("./views/console").then((v) => v.Console)} props={{ id: r[1] }} />;
   if ((r = m(/^\/tasks\/([0-9a-f-]+)$/))) return <TaskDetails id={r[1]} />;
   if (!admin && (r = m(/^\/scaling\/([0-9a-f-]+)$/))) return <ScalingGroupDetails id={r[1]} />;
   if (admin && (r = m(/^\/admin\/hosts\/([0-9a-f-]+)$/))) return <HostMetrics id={r[1]} />;

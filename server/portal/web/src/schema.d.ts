@@ -788,6 +788,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/instances/{id}/terminal-tickets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Get a ticket that opens a terminal session on an instance over a WebSocket
+         * @description Returns a single-use ticket, valid for 30 seconds, for the WebSocket `GET /v1/instances/{id}/terminal?ticket=…` (which also takes the bearer token in the Authorization header with mode, command, cols and rows as query parameters). The session is the instance's serial console (VMs; a container's attached streams) or, for containers, a command run with a terminal (exec, `/bin/sh` by default). On the WebSocket the server sends the terminal's output as binary messages; the client sends what is typed as binary messages and `{"type":"resize","cols":C,"rows":R}` as text messages. A session that ends closes with 1000; one that fails with 1011 and the reason. Authorised like exec and console: 404 for an instance the caller does not see, 409 when it is not running, 501 for exec in a VM.
+         */
+        post: operations["create-terminal-ticket"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/login": {
         parameters: {
             query?: never;
@@ -2782,6 +2802,35 @@ export interface components {
             error?: string;
             name: string;
             state: components["schemas"]["StepState"];
+        };
+        /** @enum {string} */
+        TerminalMode: "serial" | "exec" | "vnc";
+        TerminalTicket: {
+            /**
+             * Format: date-time
+             * @description The ticket opens a session until then, once.
+             */
+            expiresAt: string;
+            /** @description The ticket: pass it as the ticket query parameter of the WebSocket URL. */
+            ticket: string;
+            /** @description The WebSocket's path with the ticket, relative to the API's origin (ws: or wss:). */
+            url: string;
+        };
+        TerminalTicketRequest: {
+            /**
+             * Format: int64
+             * @description The terminal's width in columns.
+             */
+            cols?: number;
+            /** @description The command of an exec session (default ["/bin/sh"]); none for serial. */
+            command?: string[] | null;
+            /** @description serial: the instance's console (a VM's serial console, a container's attached streams); exec: a command run with a terminal inside a container; vnc: a KVM VM's graphical display (RFB). */
+            mode: components["schemas"]["TerminalMode"];
+            /**
+             * Format: int64
+             * @description The terminal's height in rows.
+             */
+            rows?: number;
         };
         TokenCreate: {
             /**
@@ -8076,6 +8125,132 @@ export interface operations {
             };
             /** @description Internal Server Error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "create-terminal-ticket": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The object's id (a lower-case UUID). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TerminalTicketRequest"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TerminalTicket"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Implemented */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

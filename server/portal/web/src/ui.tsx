@@ -227,3 +227,18 @@ export function Options({ items }: { items?: Array<{ id: string; name: string }>
     </>
   );
 }
+
+// NetworkOptions are the choices of a network select: the default network,
+// then each network by name and subnet.
+export function NetworkOptions({ items }: { items?: Array<{ id: string; name: string; subnet: string }> }) {
+  return (
+    <>
+      <option value="">{t("instances.noNetwork")}</option>
+      {(items ?? []).map((n) => (
+        <option key={n.id} value={n.id}>
+          {n.name} ({n.subnet})
+        </option>
+      ))}
+    </>
+  );
+}

@@ -2,6 +2,7 @@ import { useState } from "preact/hooks";
 import { all, post, put, type Host, type Pool, type S, type VDC } from "../api";
 import { fmtTime, t } from "../i18n";
 import { HostMetricsLink } from "./metrics";
+import { ImportCell } from "./importcell";
 import { Badge, Bar, Empty, Field, fieldErrors, fmtBytes, fmtCPU, FormCard, Loading, Options, Page, ProblemView, Table, useLoad } from "../ui";
 
 const hostFields = ["name", "kind", "endpoint", "poolId", "credentials"];
@@ -140,25 +141,11 @@ export function Discovered() {
   const list = useLoad(() => all<S["Discovered"]>("/v1/discovered"), []);
   const hosts = useLoad(() => all<Host>("/v1/hosts"), []);
   const vdcs = useLoad(() => all<VDC>("/v1/vdcs"), []);
-  const [target, setTarget] = useState<Record<string, string>>({});
-  const [err, setErr] = useState<unknown>();
   const [done, setDone] = useState("");
   const hostName = (id: string) => hosts.data?.find((h) => h.id === id)?.name ?? id;
-  async function importOne(d: S["Discovered"]) {
-    setErr(undefined);
-    setDone("");
-    const vdcId = target[d.id] || vdcs.data?.[0]?.id || "";
-    try {
-      await post(`/v1/discovered/${d.id}/import`, { vdcId, name: d.name });
-      setDone(t("discovered.imported", { name: d.name }));
-      list.reload();
-    } catch (e) {
-      setErr(e);
-    }
-  }
   return (
     <Page title={t("nav.discovered")} actions={<button onClick={list.reload}>{t("common.refresh")}</button>}>
-      <ProblemView err={list.err ?? err} />
+      <ProblemView err={list.err} />
       {done && (
         <p class="notice" role="status">
           {done}
@@ -177,17 +164,14 @@ export function Discovered() {
                   {fmtCPU(d.cpuMilli)} · {fmtBytes(d.memoryBytes)}
                 </td>
                 <td>{fmtTime(d.foundAt)}</td>
-                <td class="row-actions">
-                  <label class="sr-only" for={`imp-${d.id}`}>
-                    {t("discovered.into")}
-                  </label>
-                  <select id={`imp-${d.id}`} value={target[d.id] || vdcs.data?.[0]?.id || ""} onChange={(e) => setTarget({ ...target, [d.id]: e.currentTarget.value })}>
-                    <Options items={vdcs.data} />
-                  </select>
-                  <button onClick={() => importOne(d)} aria-label={t("discovered.importOne", { name: d.name })}>
-                    {t("discovered.import")}
-                  </button>
-                </td>
+                <ImportCell
+                  d={d}
+                  vdcs={vdcs.data}
+                  onDone={() => {
+                    setDone(t("discovered.imported", { name: d.name }));
+                    list.reload();
+                  }}
+                />
               </tr>
             ))}
           </Table>

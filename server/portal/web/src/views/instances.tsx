@@ -3,7 +3,7 @@ import { all, call, get, post, query, type Instance, type Network, type S } from
 import { fmtTime, t, tx } from "../i18n";
 import { navigate } from "../router";
 import { InstanceExtras } from "./instance-extras";
-import { Badge, Empty, Field, fieldErrors, fmtBytes, fmtCPU, FormCard, Loading, Page, Pager, ProblemView, Table, useCursor, useLoad } from "../ui";
+import { Badge, Empty, Field, fieldErrors, fmtBytes, fmtCPU, FormCard, Loading, NetworkOptions, Page, Pager, ProblemView, Table, useCursor, useLoad } from "../ui";
 
 export const pageSize = 50;
 
@@ -44,9 +44,14 @@ export function Instances() {
     <Page
       title={t("nav.instances")}
       actions={
-        <button class="primary" onClick={() => setCreating(!creating)} aria-expanded={creating}>
-          {t("instances.new")}
-        </button>
+        <>
+          <a class="button wizard-link" href="/instances/new">
+            {t("create.open")}
+          </a>
+          <button class="primary" onClick={() => setCreating(!creating)} aria-expanded={creating}>
+            {t("instances.new")}
+          </button>
+        </>
       }
     >
       {creating && (
@@ -179,12 +184,7 @@ function CreateInstance({ onDone }: { onDone: (r: S["InstanceTask"]) => void }) 
         </Field>
         <Field id="inst-network" label={t("instances.network")} error={fields["spec.nics"]}>
           <select id="inst-network" value={f.network} onChange={set("network")}>
-            <option value="">{t("instances.noNetwork")}</option>
-            {(nets.data ?? []).map((n) => (
-              <option key={n.id} value={n.id}>
-                {n.name} ({n.subnet})
-              </option>
-            ))}
+            <NetworkOptions items={nets.data} />
           </select>
         </Field>
         <Field id="inst-command" label={t("instances.command")} error={fields["spec.command"]} hint={t("instances.commandHint")}>
@@ -227,6 +227,9 @@ export function InstanceDetails({ id }: { id: string }) {
             <button onClick={() => act("start")}>{t("instances.start")}</button>
             <button onClick={() => act("stop")}>{t("instances.stop")}</button>
             <button onClick={() => act("reboot")}>{t("instances.reboot")}</button>
+            <a class="button console-link" href={`/instances/${id}/console`}>
+              {t("console.open")}
+            </a>
             <button class="danger" onClick={() => act("delete")}>
               {t("common.delete")}
             </button>
