@@ -136,6 +136,10 @@ func TestConflictsAndPreconditions(t *testing.T) {
 	t.Run("delete a host with instances", func(t *testing.T) {
 		problemOf(t, e.must(http.StatusConflict, "DELETE", "/v1/hosts/"+string(pl.hosts[0]), e.admin, nil))
 	})
+	t.Run("resize below the minimum memory", func(t *testing.T) {
+		p := problemOf(t, e.must(http.StatusUnprocessableEntity, "PATCH", "/v1/instances/"+string(it.Instance.ID), tn.token, map[string]any{"memoryBytes": 1 << 20}))
+		assert.Equal(t, []string{"body.memoryBytes"}, locations(p), "the field as the request named it: %+v", p)
+	})
 	t.Run("stale if-match", func(t *testing.T) {
 		r := e.must(http.StatusOK, "GET", "/v1/instances/"+string(it.Instance.ID), tn.token, nil)
 		etag := r.header.Get("ETag")

@@ -402,8 +402,10 @@ func (s *Service) UpdateInstance(ctx context.Context, p auth.Principal, id ovm.I
 		if in.Labels != nil {
 			next.Labels = maps.Clone(*in.Labels)
 		}
+		// The body's fields are the spec's own (cpuMilli, memoryBytes,
+		// labels): an error names them as the request gave them.
 		var f ovm.Fields
-		f.Merge("spec", next.Validate())
+		f.Merge("", next.Validate())
 		if err := f.Err("invalid instance"); err != nil {
 			return err
 		}

@@ -15,7 +15,8 @@ import (
 // first: the API's message shows beside the field), changes its role,
 // disables it and sees the alerts view; a tenant deploys a vApp of two
 // containers on a fake host (a bad name first), sees each member's state
-// and deletes the vApp as a unit. Screenshots in both languages.
+// resizes a member on its page (too little memory first) and deletes the
+// vApp as a unit. Screenshots in both languages.
 func TestPortalUsersAndVApps(t *testing.T) {
 	s := startServer(t)
 	pool, vdc := s.platform(t, "ann", "tenant-password-1")
@@ -72,6 +73,34 @@ func TestPortalUsersAndVApps(t *testing.T) {
 	assert.Contains(t, b.text(`tr[data-name="shop"]`), "shop-1")
 	assert.Contains(t, b.text(`tr[data-name="shop"]`), "shop-2")
 	b.shot("tenant-vapps-en")
+
+	// A member resized on its page: too little memory first.
+	b.do(click(`tr[data-name="shop"] a`), visible("#resize-memory"))
+	b.do(fill("#resize-memory", "1"), click(`form[aria-labelledby="resize"] button[type="submit"]`), visible(`.field-error[data-field="resize-memory"]`))
+	assert.NotEmpty(t, b.text(`.field-error[data-field="resize-memory"]`), "the API's message beside the field")
+	b.do(fill("#resize-memory", "96"), fill("#resize-cpu", "0.2"), click(`form[aria-labelledby="resize"] button[type="submit"]`),
+		gone(`.field-error[data-field="resize-memory"]`))
+	var members struct {
+		Items []struct {
+			Name string
+			Spec struct {
+				CPUMilli    int64 `json:"cpuMilli"`
+				MemoryBytes int64 `json:"memoryBytes"`
+			}
+			Status struct{ Phase string }
+		}
+	}
+	require.Eventually(t, func() bool {
+		s.must(t, http.StatusOK, "GET", "/v1/instances?vdcId="+vdc, s.admin, nil, &members)
+		for _, m := range members.Items {
+			if m.Name == "shop-1" {
+				return m.Spec.MemoryBytes == 96<<20 && m.Spec.CPUMilli == 200 && m.Status.Phase == "ready"
+			}
+		}
+		return false
+	}, time.Minute, 200*time.Millisecond, "shop-1 resized to 0.2 vCPU and 96 MiB")
+	b.shot("tenant-resize-en")
+	b.goTo("/vapps")
 	b.setLang("zh")
 	b.shot("tenant-vapps-zh")
 	b.do(js(`window.confirm = () => true`), click(`tr[data-name="shop"] button.danger`))

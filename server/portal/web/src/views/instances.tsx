@@ -3,6 +3,7 @@ import { all, call, get, post, query, type Instance, type Network, type S } from
 import { fmtTime, t, tx } from "../i18n";
 import { navigate } from "../router";
 import { InstanceExtras } from "./instance-extras";
+import { Resize } from "./resize";
 import { Badge, Empty, Field, fieldErrors, fmtBytes, fmtCPU, FormCard, Loading, NetworkOptions, Page, Pager, ProblemView, Table, useCursor, useLoad } from "../ui";
 
 export const pageSize = 50;
@@ -267,6 +268,7 @@ export function InstanceDetails({ id }: { id: string }) {
           <dd>{fmtTime(i.createdAt)}</dd>
         </dl>
       )}
+      {i && <Resize inst={i} onDone={inst.reload} />}
       {i && <InstanceExtras inst={i} />}
     </Page>
   );
