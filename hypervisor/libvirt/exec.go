@@ -36,6 +36,9 @@ const (
 	execPollMax      = 500 * time.Millisecond
 )
 
+// execPath is the PATH of a command given an environment without one.
+const execPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
 // agentChannel is the <channel> of the guest agent in a domain definition:
 // a virtio-serial port whose host side is a UNIX socket libvirt names and
 // connects to itself.
@@ -83,7 +86,9 @@ type guestExecStatus struct {
 // (guest-exec, then guest-exec-status until the command ends) on the
 // domain's org.qemu.guest_agent.0 port: the guest must run qemu-ga. The
 // command is a program and its arguments (no shell), stdin (at most
-// MaxExecInput bytes) is handed over whole before it starts, and stdout
+// MaxExecInput bytes) is handed over whole before it starts, an
+// environment given replaces the guest's (with a standard PATH unless it
+// has one), and stdout
 // and stderr come back whole when it ends. A command killed by a signal
 // exits with 128+signal, as a shell reports it. Exec waits for the agent
 // of a guest that is still booting to connect (ctx bounds the wait);
@@ -97,6 +102,10 @@ func (d *Driver) Exec(ctx context.Context, ref hypervisor.Ref, spec hypervisor.E
 	args := guestExec{Path: spec.Command[0], Arg: spec.Command[1:], CaptureOutput: true}
 	for _, k := range slices.Sorted(maps.Keys(spec.Env)) {
 		args.Env = append(args.Env, k+"="+spec.Env[k])
+	}
+	if _, ok := spec.Env["PATH"]; len(args.Env) > 0 && !ok {
+		// The agent's env replaces the command's whole environment.
+		args.Env = append(args.Env, "PATH="+execPath)
 	}
 	if spec.Stdin != nil {
 		in, err := io.ReadAll(io.LimitReader(spec.Stdin, MaxExecInput+1))
