@@ -79,8 +79,14 @@ type Forwarder struct {
 // loopback, through it. It stops when the test ends.
 func Forward(t testing.TB, listenIP, target string) *Forwarder {
 	t.Helper()
-	l, err := net.Listen("tcp", net.JoinHostPort(listenIP, "0"))
-	require.NoError(t, err, "listen on %s", listenIP)
+	return ForwardAt(t, net.JoinHostPort(listenIP, "0"), target)
+}
+
+// ForwardAt is Forward on a given address (host:port).
+func ForwardAt(t testing.TB, addr, target string) *Forwarder {
+	t.Helper()
+	l, err := net.Listen("tcp", addr)
+	require.NoError(t, err, "listen on %s", addr)
 	f := &Forwarder{l: l, conns: map[net.Conn]bool{}}
 	f.wg.Go(func() {
 		for {
