@@ -55,7 +55,7 @@ func execScript(spec hypervisor.ExecSpec, dir string, stdin bool) string {
 
 // Exec runs a command in a powered-on VM through VMware Tools guest
 // operations, as the host's guest account (Config.GuestUser): it makes a
-// temporary directory in the guest, uploads stdin there, starts /bin/sh
+// directory of its own under /tmp in the guest, uploads stdin there, starts /bin/sh
 // -c with the command (a program and its arguments, quoted) and its
 // streams redirected to files of that directory, waits for the process to
 // end, downloads stdout and stderr and removes the directory. A host
@@ -104,8 +104,10 @@ func (d *Driver) Exec(ctx context.Context, ref hypervisor.Ref, spec hypervisor.E
 	if err != nil {
 		return hypervisor.ExecResult{}, d.guestError(err, ref, "open guest operations")
 	}
-	dir, err := tc.FileManager.CreateTemporaryDirectory(ctx, auth, "ovm-exec-", "", "")
-	if err != nil {
+	// A directory of its own (MakeDirectoryInGuest, not the guest's
+	// mktemp, which differs between guests).
+	dir := "/tmp/ovm-exec-" + string(ovm.NewID())
+	if err := tc.FileManager.MakeDirectory(ctx, auth, dir, false); err != nil {
 		return hypervisor.ExecResult{}, d.guestError(err, ref, "make a directory in the guest")
 	}
 	defer func() {
@@ -163,7 +165,8 @@ func (d *Driver) Exec(ctx context.Context, ref hypervisor.Ref, spec hypervisor.E
 
 // guestError classifies a guest operations fault: Tools not running or a
 // VM without them are ovm.ErrUnsupported, a refused guest login
-// ovm.ErrInvalid, the rest as the host's other faults.
+// ovm.ErrInvalid, the host's other faults as always, and an operation the
+// guest failed ovm.ErrUnavailable.
 func (d *Driver) guestError(err error, ref hypervisor.Ref, format string, args ...any) error {
 	what := fmt.Sprintf("exec in %s: ", ref) + fmt.Sprintf(format, args...)
 	switch {
@@ -172,5 +175,10 @@ func (d *Driver) guestError(err error, ref hypervisor.Ref, format string, args .
 	case isFault[*types.InvalidGuestLogin](err), isFault[*types.GuestPermissionDenied](err):
 		return ovm.Wrap(ovm.KindInvalid, err, "esxi %s: %s: the guest refused the host's guest account", d.c.host, what)
 	}
-	return d.c.wrap(err, "%s", what)
+	err = d.c.wrap(err, "%s", what)
+	if ovm.KindOf(err) == ovm.KindInternal {
+		// A guest operation the VM's Tools could not carry out.
+		return ovm.Wrap(ovm.KindUnavailable, err, "esxi %s: the guest operation failed", d.c.host)
+	}
+	return err
 }
