@@ -59,7 +59,8 @@ func execScript(spec hypervisor.ExecSpec, dir string, stdin bool) string {
 // -c with the command (a program and its arguments, quoted) and its
 // streams redirected to files of that directory, waits for the process to
 // end, downloads stdout and stderr and removes the directory. A host
-// without a guest account, or a VM whose Tools do not run, is
+// without a guest account, or a VM whose Tools do not run (its
+// guest.toolsRunningStatus), is
 // ovm.ErrUnsupported; a VM that is not powered on ovm.ErrConflict. When ctx
 // ends first the process is terminated.
 func (d *Driver) Exec(ctx context.Context, ref hypervisor.Ref, spec hypervisor.ExecSpec) (hypervisor.ExecResult, error) {
@@ -92,12 +93,16 @@ func (d *Driver) Exec(ctx context.Context, ref hypervisor.Ref, spec hypervisor.E
 		return hypervisor.ExecResult{}, ovm.Errorf(ovm.KindUnsupported,
 			"esxi %s: no guest account is configured for VMware Tools guest operations (the host's guestUsername)", d.c.host)
 	}
-	vm, err := d.c.lookup(ctx, ref, []string{"runtime.powerState"})
+	vm, err := d.c.lookup(ctx, ref, []string{"runtime.powerState", "guest.toolsRunningStatus"})
 	if err != nil {
 		return hypervisor.ExecResult{}, err
 	}
 	if p := power(vm.Runtime.PowerState); p != ovm.PowerRunning {
 		return hypervisor.ExecResult{}, hypervisor.ErrPower(ref, "exec in", p)
+	}
+	if vm.Guest == nil || vm.Guest.ToolsRunningStatus != string(types.VirtualMachineToolsRunningStatusGuestToolsRunning) {
+		return hypervisor.ExecResult{}, ovm.Errorf(ovm.KindUnsupported,
+			"esxi %s: exec in %s: VMware Tools guest operations are not available in the VM: its Tools are not running", d.c.host, ref)
 	}
 	auth := &types.NamePasswordAuthentication{Username: d.c.cfg.GuestUser, Password: d.c.cfg.GuestPassword}
 	tc, err := toolbox.NewClient(ctx, d.c.client, vm.Self, auth)
