@@ -30,7 +30,6 @@ import (
 	"github.com/openovm/ovm/server/apitypes"
 	"github.com/openovm/ovm/server/chef/cheftest"
 	"github.com/openovm/ovm/server/core"
-	"github.com/openovm/ovm/server/drivers"
 )
 
 // TestChefAtCreateLibvirt creates a VM on the real libvirtd enrolled in the
@@ -54,16 +53,9 @@ import (
 // here; everything OVM does talks to the real goiardi and libvirtd.
 func TestChefAtCreateLibvirt(t *testing.T) {
 	uri, template, opts := libvirtTestHost(t)
-	lh := libvirthost.Dial(t, uri, opts)
 	opts["initrd"] = cheftest.AgentInitrd(t, opts["initrd"], opts["disks"])
 	srv := cheftest.FromEnv(t)
-	e := newEnv(t, openSQLite(t))
-	drivers.RegisterEngines(e.reg, drivers.EngineOptions{TempDir: t.TempDir()})
-	pl := e.setupPlatform(0)
-	e.must(http.StatusCreated, "POST", "/v1/hosts", e.admin, map[string]any{"name": "kvm1", "kind": "kvm", "endpoint": uri,
-		"poolId": pl.pool, "options": opts})
-	tn := e.newTenant("acme", pl.pool, quota)
-	other := e.newTenant("other", pl.pool, quota)
+	e, lh, tn, other := kvmHostWith(t, uri, opts)
 	book := "ovmkvm" + string(ovm.NewID().Short())
 	srv.UploadCookbook(t, book, "1.0.0", chefScripts)
 

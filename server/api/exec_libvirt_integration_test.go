@@ -23,14 +23,7 @@ import (
 // command that outlives its timeout and a stopped VM are refused.
 func TestExecLibvirt(t *testing.T) {
 	uri, template, opts := libvirtTestHost(t)
-	lh := libvirthost.Dial(t, uri, opts)
-	e := newEnv(t, openSQLite(t))
-	drivers.RegisterEngines(e.reg, drivers.EngineOptions{TempDir: t.TempDir()})
-	pl := e.setupPlatform(0)
-	e.must(http.StatusCreated, "POST", "/v1/hosts", e.admin, map[string]any{"name": "kvm1", "kind": "kvm", "endpoint": uri,
-		"poolId": pl.pool, "options": opts})
-	tn := e.newTenant("acme", pl.pool, quota)
-	other := e.newTenant("other", pl.pool, quota)
+	e, lh, tn, other := kvmHostWith(t, uri, opts)
 	var it core.InstanceTask
 	e.must(http.StatusAccepted, "POST", "/v1/instances", tn.token, map[string]any{"name": "vm1", "start": true,
 		"spec": map[string]any{"type": "vm", "cpuMilli": 1000, "memoryBytes": 128 << 20,
@@ -88,4 +81,17 @@ func TestExecLibvirt(t *testing.T) {
 	e.power(tn.token, id, "stop")
 	p := problemOf(t, e.must(http.StatusConflict, "POST", path, tn.token, map[string]any{"command": []string{"true"}}))
 	assert.Contains(t, p.Detail, "stopped")
+}
+
+// kvmHostWith is a platform with the test libvirtd registered as host kvm1
+// with opts, and two tenants of its pool, acme and other.
+func kvmHostWith(t *testing.T, uri string, opts map[string]string) (*env, *libvirthost.Host, tenant, tenant) {
+	t.Helper()
+	lh := libvirthost.Dial(t, uri, opts)
+	e := newEnv(t, openSQLite(t))
+	drivers.RegisterEngines(e.reg, drivers.EngineOptions{TempDir: t.TempDir()})
+	pl := e.setupPlatform(0)
+	e.must(http.StatusCreated, "POST", "/v1/hosts", e.admin, map[string]any{"name": "kvm1", "kind": "kvm", "endpoint": uri,
+		"poolId": pl.pool, "options": opts})
+	return e, lh, e.newTenant("acme", pl.pool, quota), e.newTenant("other", pl.pool, quota)
 }
