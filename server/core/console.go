@@ -107,7 +107,7 @@ func (s *Service) facet(ctx context.Context, p auth.Principal, id ovm.ID, what s
 }
 
 // Exec runs a command inside a running instance through its driver's
-// Executor facet (docker exec, the QEMU guest agent). A host kind without the facet is
+// Executor facet (see execFacet). A host kind without the facet is
 // ovm.ErrUnsupported; a stopped instance ovm.ErrConflict. A command that
 // runs and fails is a result with its exit code, not an error.
 func (s *Service) Exec(ctx context.Context, p auth.Principal, id ovm.ID, in Exec) (ExecResult, error) {
