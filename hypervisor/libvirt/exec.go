@@ -9,6 +9,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strconv"
 	"time"
 
 	golibvirt "github.com/digitalocean/go-libvirt"
@@ -93,8 +94,8 @@ type guestExecStatus struct {
 // exits with 128+signal, as a shell reports it. Exec waits for the agent
 // of a guest that is still booting to connect (ctx bounds the wait);
 // a domain without the agent's port is ovm.ErrUnsupported, a stopped one
-// ovm.ErrConflict. When ctx ends first the command keeps running in the
-// guest: the agent cannot stop it.
+// ovm.ErrConflict. When ctx ends first the command is killed (the guest's
+// kill -9 on its pid, through the agent).
 func (d *Driver) Exec(ctx context.Context, ref hypervisor.Ref, spec hypervisor.ExecSpec) (hypervisor.ExecResult, error) {
 	if len(spec.Command) == 0 || spec.Command[0] == "" {
 		return hypervisor.ExecResult{}, ovm.Invalid("invalid exec", ovm.FieldError{Field: "command", Reason: "must name a program"})
@@ -173,11 +174,23 @@ func (d *Driver) awaitExec(ctx context.Context, dom golibvirt.Domain, pid int64)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return st, fmt.Errorf("libvirt: command %d in %s still running: %w", pid, dom.Name, ctx.Err())
+			d.killGuest(ctx, dom, pid)
+			return st, fmt.Errorf("libvirt: command %d in %s did not end: %w", pid, dom.Name, ctx.Err())
 		case <-t.C:
 		}
 		wait = min(2*wait, execPollMax)
 	}
+}
+
+// killGuest ends a command the agent started, best effort: the agent has
+// no command for it, so it runs the guest's kill on the pid.
+func (d *Driver) killGuest(ctx context.Context, dom golibvirt.Domain, pid int64) {
+	kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	var started struct {
+		PID int64 `json:"pid"`
+	}
+	_ = d.agent(kctx, dom, "guest-exec", guestExec{Path: "kill", Arg: []string{"-9", strconv.FormatInt(pid, 10)}}, &started)
 }
 
 // agentWhenUp runs an agent command, waiting (up to agentConnectWait, and

@@ -70,8 +70,11 @@ func TestExecGuestAgent(t *testing.T) {
 	t.Run("deadline", func(t *testing.T) {
 		short, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
-		_, err := d.Exec(short, ref, hypervisor.ExecSpec{Command: []string{"sleep", "30"}})
+		_, err := d.Exec(short, ref, hypervisor.ExecSpec{Command: []string{"sleep", "31"}})
 		require.ErrorIs(t, err, context.DeadlineExceeded)
+		res, err := d.Exec(ctx, ref, hypervisor.ExecSpec{Command: []string{"sh", "-c", "ps -o args | grep -c '^sleep 31'"}})
+		require.NoError(t, err)
+		assert.Equal(t, "0\n", string(res.Stdout), "the command was killed")
 	})
 
 	t.Run("no agent channel", func(t *testing.T) {
