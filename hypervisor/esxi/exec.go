@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vmware/govmomi/guest/toolbox"
+	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
 
@@ -58,9 +59,9 @@ func execScript(spec hypervisor.ExecSpec, dir string, stdin bool) string {
 // directory of its own under /tmp in the guest, uploads stdin there, starts /bin/sh
 // -c with the command (a program and its arguments, quoted) and its
 // streams redirected to files of that directory, waits for the process to
-// end, downloads stdout and stderr and removes the directory. A host
-// without a guest account, or a VM whose Tools do not run (its
-// guest.toolsRunningStatus), is
+// end, downloads stdout and stderr and removes the directory. It waits for
+// the Tools of a guest that is still booting (awaitTools). A host without a
+// guest account, or a VM without running Tools, is
 // ovm.ErrUnsupported; a VM that is not powered on ovm.ErrConflict. When ctx
 // ends first the process is terminated.
 func (d *Driver) Exec(ctx context.Context, ref hypervisor.Ref, spec hypervisor.ExecSpec) (hypervisor.ExecResult, error) {
@@ -93,16 +94,9 @@ func (d *Driver) Exec(ctx context.Context, ref hypervisor.Ref, spec hypervisor.E
 		return hypervisor.ExecResult{}, ovm.Errorf(ovm.KindUnsupported,
 			"esxi %s: no guest account is configured for VMware Tools guest operations (the host's guestUsername)", d.c.host)
 	}
-	vm, err := d.c.lookup(ctx, ref, []string{"runtime.powerState", "guest.toolsRunningStatus"})
+	vm, err := d.awaitTools(ctx, ref)
 	if err != nil {
 		return hypervisor.ExecResult{}, err
-	}
-	if p := power(vm.Runtime.PowerState); p != ovm.PowerRunning {
-		return hypervisor.ExecResult{}, hypervisor.ErrPower(ref, "exec in", p)
-	}
-	if vm.Guest == nil || vm.Guest.ToolsRunningStatus != string(types.VirtualMachineToolsRunningStatusGuestToolsRunning) {
-		return hypervisor.ExecResult{}, ovm.Errorf(ovm.KindUnsupported,
-			"esxi %s: exec in %s: VMware Tools guest operations are not available in the VM: its Tools are not running", d.c.host, ref)
 	}
 	auth := &types.NamePasswordAuthentication{Username: d.c.cfg.GuestUser, Password: d.c.cfg.GuestPassword}
 	tc, err := toolbox.NewClient(ctx, d.c.client, vm.Self, auth)
@@ -166,6 +160,38 @@ func (d *Driver) Exec(ctx context.Context, ref hypervisor.Ref, spec hypervisor.E
 		}
 	}
 	return res, nil
+}
+
+// toolsWait bounds how long Exec waits for the Tools of a booting guest.
+const toolsWait = 2 * time.Minute
+
+// awaitTools returns the powered-on VM once its Tools run. Tools that are
+// installed but not running yet (guest.toolsStatus toolsNotRunning: a
+// guest still booting) are waited for, up to toolsWait and ctx; a VM
+// without Tools is ovm.ErrUnsupported at once.
+func (d *Driver) awaitTools(ctx context.Context, ref hypervisor.Ref) (mo.VirtualMachine, error) {
+	deadline := time.Now().Add(toolsWait)
+	for {
+		vm, err := d.c.lookup(ctx, ref, []string{"runtime.powerState", "guest.toolsStatus", "guest.toolsRunningStatus"})
+		if err != nil {
+			return vm, err
+		}
+		if p := power(vm.Runtime.PowerState); p != ovm.PowerRunning {
+			return vm, hypervisor.ErrPower(ref, "exec in", p)
+		}
+		if vm.Guest != nil && vm.Guest.ToolsRunningStatus == string(types.VirtualMachineToolsRunningStatusGuestToolsRunning) {
+			return vm, nil
+		}
+		if vm.Guest == nil || vm.Guest.ToolsStatus != types.VirtualMachineToolsStatusToolsNotRunning || time.Now().After(deadline) {
+			return vm, ovm.Errorf(ovm.KindUnsupported,
+				"esxi %s: exec in %s: VMware Tools guest operations are not available in the VM: its Tools are not running", d.c.host, ref)
+		}
+		select {
+		case <-ctx.Done():
+			return vm, fmt.Errorf("esxi %s: exec in %s: waiting for VMware Tools: %w", d.c.host, ref, ctx.Err())
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 // guestError classifies a guest operations fault: Tools not running or a
