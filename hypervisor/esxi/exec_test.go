@@ -1,14 +1,18 @@
 package esxi
 
 import (
+	"context"
 	"encoding/base64"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/vmware/govmomi/object"
+	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25/mo"
+	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/openovm/ovm/hypervisor"
 	"github.com/openovm/ovm/ovm"
@@ -16,7 +20,8 @@ import (
 
 // TestExecRefusals checks what Exec refuses before a guest operation runs,
 // on the simulator: bad input, a host without a guest account, a VM that
-// is off, a VM whose Tools do not run (the simulator runs guest
+// is off, a VM without Tools, and it waits for Tools installed but not
+// running yet (the simulator runs guest
 // operations only in container-backed VMs; TestChefESXi in server/api runs
 // them there).
 func TestExecRefusals(t *testing.T) {
@@ -56,8 +61,23 @@ func TestExecRefusals(t *testing.T) {
 	}
 	require.NoError(t, d.Start(t.Context(), ref))
 	_, err = d.Exec(t.Context(), ref, hypervisor.ExecSpec{Command: []string{"true"}})
-	require.ErrorIs(t, err, ovm.ErrUnsupported, "a VM whose Tools do not run")
+	require.ErrorIs(t, err, ovm.ErrUnsupported, "a VM without Tools")
 	assert.Contains(t, err.Error(), "Tools are not running")
+
+	// Tools installed but not running yet (a booting guest): Exec waits.
+	vm, err := d.c.lookup(t.Context(), ref, []string{"name"})
+	require.NoError(t, err)
+	reg := h.model.Map()
+	sctx := &simulator.Context{Context: t.Context(), Map: reg, Session: &simulator.Session{Registry: simulator.NewRegistry(), Map: reg}}
+	reg.AtomicUpdate(sctx, reg.Get(vm.Self), []types.PropertyChange{
+		{Name: "guest.toolsStatus", Val: types.VirtualMachineToolsStatusToolsNotRunning},
+		{Name: "guest.toolsRunningStatus", Val: string(types.VirtualMachineToolsRunningStatusGuestToolsNotRunning)},
+	})
+	short, cancel := context.WithTimeout(t.Context(), 1500*time.Millisecond)
+	defer cancel()
+	_, err = d.Exec(short, ref, hypervisor.ExecSpec{Command: []string{"true"}})
+	require.ErrorIs(t, err, context.DeadlineExceeded, "waiting for the Tools of a booting guest")
+	assert.Contains(t, err.Error(), "waiting for VMware Tools")
 }
 
 // TestGuestInfo checks the cloud-init guestinfo a VM with user-data gets
