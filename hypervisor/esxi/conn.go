@@ -51,6 +51,10 @@ type Config struct {
 	// VSwitch is the standard vSwitch port groups go on; empty means
 	// DefaultVSwitch.
 	VSwitch string
+	// GuestUser and GuestPassword are the guest account VMware Tools guest
+	// operations run commands as (Exec); empty: the driver runs no
+	// commands inside VMs.
+	GuestUser, GuestPassword string
 	// ImageLibrary is the datastore directory of VMDK templates, such as
 	// "[images] templates". A VM whose image is found there boots from a
 	// copy of it; empty means VMs get blank boot disks.

@@ -21,6 +21,11 @@
 // carry no metadata on ESXi, so a network's subnet, gateway and ranges are
 // kept as a small JSON file on a datastore of the host (.ovm/networks).
 //
+// Guests. A VM with user-data gets cloud-init's VMware guestinfo keys
+// (guestinfo.userdata and guestinfo.metadata, base64) in its extraConfig.
+// With a guest account (Config.GuestUser) the driver runs commands in VMs
+// whose Tools run, through guest operations (Driver.Exec).
+//
 // Power. Stop asks the guest to shut down when VMware Tools run in it and
 // powers the VM off if it is not off within the timeout; without Tools there
 // is nobody to ask, and the VM is powered off at once. Reboot is a guest

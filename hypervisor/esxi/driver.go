@@ -51,7 +51,9 @@ func (d *Driver) Kind() ovm.HostKind { return ovm.HostESXi }
 const MigrationNote = "a standalone ESXi host cannot migrate running VMs (vMotion and Storage vMotion need vCenter); " +
 	"OVM moves them cold (power off, copy, register, power on) or by HA restart from a shared datastore (Register)"
 
-// Capabilities announces snapshots, cold migration, Register and Mark. Live resize depends on
+// Capabilities announces snapshots, cold migration, Register, Mark,
+// user-data (cloud-init's guestinfo keys) and, when the host has a guest
+// account, exec (VMware Tools guest operations). Live resize depends on
 // each VM's hot-add flags (Reconfigure says per call whether the change is
 // live), so it is not announced for every VM.
 func (d *Driver) Capabilities() hypervisor.Capabilities {
@@ -62,6 +64,8 @@ func (d *Driver) Capabilities() hypervisor.Capabilities {
 		ColdMigration:    true,
 		RegisterExisting: true,
 		Mark:             true,
+		UserData:         true,
+		Exec:             d.c.cfg.GuestUser != "",
 	}
 }
 

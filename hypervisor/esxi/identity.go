@@ -1,6 +1,9 @@
 package esxi
 
 import (
+	"cmp"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -154,6 +157,32 @@ func identity(spec hypervisor.CreateSpec, created time.Time) ([]types.BaseOption
 			opts = append(opts, &types.OptionValue{Key: KeyNetPrefix + string(n.Network.ID), Value: n.IP.String()})
 		}
 	}
+	opts = append(opts, guestInfo(spec)...)
 	note := fmt.Sprintf("Managed by OVM: instance %s of VDC %s. Keep the ovm.* advanced settings.", spec.ID, spec.VDCID)
 	return opts, note
+}
+
+// The guestinfo keys cloud-init's VMware datasource reads (through
+// VMware Tools) for a VM's meta-data and user-data.
+const (
+	KeyGuestMetadata = "guestinfo.metadata"
+	KeyGuestUserData = "guestinfo.userdata"
+	guestEncoding    = ".encoding"
+)
+
+// guestInfo returns the guestinfo entries of a VM whose spec has
+// user-data: its cloud-init meta-data (instance-id, local-hostname) and
+// user-data, base64-encoded as the datasource reads them.
+func guestInfo(spec hypervisor.CreateSpec) []types.BaseOptionValue {
+	if spec.Spec.UserData == "" {
+		return nil
+	}
+	meta, _ := json.Marshal(map[string]string{"instance-id": string(spec.ID), "local-hostname": cmp.Or(spec.Spec.Hostname, spec.Name)})
+	b64 := base64.StdEncoding.EncodeToString
+	return []types.BaseOptionValue{
+		&types.OptionValue{Key: KeyGuestMetadata, Value: b64(meta)},
+		&types.OptionValue{Key: KeyGuestMetadata + guestEncoding, Value: "base64"},
+		&types.OptionValue{Key: KeyGuestUserData, Value: b64([]byte(spec.Spec.UserData))},
+		&types.OptionValue{Key: KeyGuestUserData + guestEncoding, Value: "base64"},
+	}
 }

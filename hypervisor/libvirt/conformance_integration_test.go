@@ -23,12 +23,9 @@ func TestConformance(t *testing.T) {
 		MakeUnmanaged: func(t *testing.T, name string) string { return makeUnmanaged(t, e, name) },
 		MigrationPool: func(t *testing.T) ovm.StoragePool { return migrationPool(t, e) },
 		RegisterSpec:  func(t *testing.T, name string) hypervisor.CreateSpec { return leftBehind(t, e, name) },
-		Exceptions: map[string]string{
-			hypervisortest.TestExec: "no guest agent in the test guest; the driver does not implement Executor",
-		},
-		Concurrency: 3,
-		StopTimeout: time.Minute,
-		Timeout:     10 * time.Minute,
+		Concurrency:   3,
+		StopTimeout:   time.Minute,
+		Timeout:       10 * time.Minute,
 	})
 }
 

@@ -11,8 +11,9 @@
 // parsed and handed to go-libvirt's TLS and SSH dialers, but no daemon on
 // the test machines listens on them.
 //
-// Driver implements hypervisor.Driver with the console, snapshot,
-// migration and registrar facets; Storage (Driver.Storage) implements
+// Driver implements hypervisor.Driver with the console, exec (the QEMU
+// guest agent on the org.qemu.guest_agent.0 channel every domain gets; see
+// Driver.Exec), snapshot, migration and registrar facets; Storage (Driver.Storage) implements
 // storage.Driver with volume snapshots on libvirt pools of type dir and
 // netfs; Networks (Driver.Networks) implements network.Driver on libvirt
 // networks (a Linux bridge per segment, DHCP reservations for attachments;

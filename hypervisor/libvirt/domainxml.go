@@ -184,6 +184,7 @@ func DomainXML(s DomainSpec) (*libvirtxml.Domain, error) {
 				Source: &libvirtxml.DomainChardevSource{Pty: &libvirtxml.DomainChardevSourcePty{}},
 				Target: &libvirtxml.DomainConsoleTarget{Type: "serial", Port: &port},
 			}},
+			Channels:   []libvirtxml.DomainChannel{agentChannel()},
 			MemBalloon: &libvirtxml.DomainMemBalloon{Model: "virtio"},
 		},
 	}

@@ -21,6 +21,7 @@ import (
 var (
 	_ hypervisor.Driver      = (*Driver)(nil)
 	_ hypervisor.Consoler    = (*Driver)(nil)
+	_ hypervisor.Executor    = (*Driver)(nil)
 	_ hypervisor.Migrator    = (*Driver)(nil)
 	_ hypervisor.Snapshotter = (*Driver)(nil)
 	_ hypervisor.Registrar   = (*Driver)(nil)
@@ -156,7 +157,8 @@ func (d *Driver) Endpoint() Endpoint { return d.ep }
 func (d *Driver) Kind() ovm.HostKind { return ovm.HostKVM }
 
 // Capabilities: VMs; snapshots (internal qcow2 snapshots, with the memory
-// of a running domain), the three migration kinds and the console.
+// of a running domain), the three migration kinds, the console and exec
+// (through the QEMU guest agent the guest runs).
 // vCPU and memory changes of a running domain apply at its next boot: the
 // domains are defined without hot-pluggable vCPUs or memory, so libvirt
 // cannot change them live.
@@ -173,6 +175,7 @@ func (d *Driver) Capabilities() hypervisor.Capabilities {
 		// storage and shared-nothing moves copy a disk's current state.
 		MigrationKeepsSnapshots: []hypervisor.MigrationKind{hypervisor.MigrateLive},
 		Console:                 true,
+		Exec:                    true,
 		RegisterExisting:        true,
 		Mark:                    true,
 		UserData:                true,

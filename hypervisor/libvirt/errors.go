@@ -37,7 +37,8 @@ func kindOf(err error) ovm.Kind {
 	case golibvirt.ErrNoSupport, golibvirt.ErrOperationUnsupported, golibvirt.ErrArgumentUnsupported,
 		golibvirt.ErrCPUIncompatible, golibvirt.ErrMigrateUnsafe:
 		return ovm.KindUnsupported
-	case golibvirt.ErrNoConnect, golibvirt.ErrRPC, golibvirt.ErrSystemError, golibvirt.ErrAuthFailed:
+	case golibvirt.ErrNoConnect, golibvirt.ErrRPC, golibvirt.ErrSystemError, golibvirt.ErrAuthFailed,
+		golibvirt.ErrAgentUnresponsive, golibvirt.ErrAgentUnsynced, golibvirt.ErrAgentCommandTimeout:
 		return ovm.KindUnavailable
 	}
 	if errors.Is(err, golibvirt.ErrUnsupported) {

@@ -4,6 +4,7 @@ package libvirthost
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"strings"
 	"testing"
@@ -116,4 +117,19 @@ func (h *Host) RemoveVolumes(id ovm.ID) {
 			_ = h.L.StorageVolDelete(v, 0)
 		}
 	}
+}
+
+// RemoveNetwork destroys and undefines the libvirt network of an OVM
+// network (its UUID is the network's id), if it exists (cleanup).
+func (h *Host) RemoveNetwork(id ovm.ID) {
+	b, err := hex.DecodeString(strings.ReplaceAll(string(id), "-", ""))
+	if err != nil || len(b) != len(golibvirt.UUID{}) {
+		return
+	}
+	n, err := h.L.NetworkLookupByUUID(golibvirt.UUID(b))
+	if err != nil {
+		return
+	}
+	_ = h.L.NetworkDestroy(n)
+	_ = h.L.NetworkUndefine(n)
 }

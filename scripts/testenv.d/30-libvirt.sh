@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # KVM through libvirt: two libvirtd hosts on this machine, a bootable test
-# guest (Debian cloud kernel + busybox initramfs) and a qcow2 template, all
-# built without internet. Sourced by scripts/testenv.sh (set -euo pipefail);
+# guest (Debian cloud kernel + busybox initramfs with the QEMU guest agent)
+# and a qcow2 template, all built without internet. Sourced by scripts/testenv.sh (set -euo pipefail);
 # idempotent. Appends OVM_TEST_LIBVIRT_* export lines to "$tmp".
 #
 #   host 1: the system libvirtd, qemu:///system
@@ -15,7 +15,7 @@ lv_cache=/var/tmp/ovm-testenv/libvirt
 lv_host2=$lv_cache/host2
 lv_uri2=qemu+tcp://127.0.0.2/system
 
-lv_pkgs="libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils dnsmasq-base busybox-static cpio"
+lv_pkgs="libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils dnsmasq-base busybox-static cpio qemu-guest-agent"
 lv_missing=""
 for p in $lv_pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || lv_missing="$lv_missing $p"
@@ -30,86 +30,9 @@ mkdir -p "$lv_cache" "$lv_cache/shared" "$lv_cache/pools"
 chmod 755 /var/tmp/ovm-testenv "$lv_cache"
 chmod 777 "$lv_cache/shared" "$lv_cache/pools"
 
-# --- The test kernel: Debian's cloud kernel, taken from its package, and the
-# modules the guest loads from its initramfs, in dependency order.
-lv_modules="drivers/acpi/button.ko drivers/input/evdev.ko drivers/virtio/virtio_ring.ko
-  drivers/virtio/virtio.ko drivers/virtio/virtio_pci_legacy_dev.ko drivers/virtio/virtio_pci_modern_dev.ko
-  drivers/virtio/virtio_pci.ko drivers/block/virtio_blk.ko drivers/cdrom/cdrom.ko fs/isofs/isofs.ko"
-if [ ! -s "$lv_cache/vmlinuz" ] || ! grep -q evdev "$lv_cache/modules/order" 2>/dev/null; then
-  lv_kpkg=$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-/ { print $2; exit }')
-  lv_dl=$(mktemp -d)
-  chmod 755 "$lv_dl"
-  (cd "$lv_dl" && apt-get download "$lv_kpkg" >/dev/null 2>&1)
-  dpkg-deb -x "$lv_dl"/*.deb "$lv_dl/x"
-  cp "$lv_dl"/x/boot/vmlinuz-* "$lv_cache/vmlinuz"
-  rm -rf "$lv_cache/modules"
-  mkdir -p "$lv_cache/modules"
-  lv_kver=$(ls "$lv_dl/x/lib/modules")
-  : >"$lv_cache/modules/order.new"
-  for m in $lv_modules; do
-    f=$(find "$lv_dl/x/lib/modules/$lv_kver" -path "*/$m*" | head -n 1)
-    [ -n "$f" ] || continue # built into the kernel
-    case "$f" in
-      *.xz) xz -dc "$f" >"$lv_cache/modules/$(basename "$m")" ;;
-      *) cp "$f" "$lv_cache/modules/$(basename "$m")" ;;
-    esac
-    basename "$m" >>"$lv_cache/modules/order.new"
-  done
-  mv "$lv_cache/modules/order.new" "$lv_cache/modules/order"
-  rm -rf "$lv_dl" "$lv_cache/initrd.gz"
-  chmod 644 "$lv_cache/vmlinuz"
-fi
-
-# --- The initramfs: static busybox and an /init that prints a counter on the
-# serial console, powers off on the ACPI power button, and reports its disks
-# and the cloud-init NoCloud seed it finds on one of them.
-if [ ! -s "$lv_cache/initrd.gz" ]; then
-  lv_root=$(mktemp -d)
-  mkdir -p "$lv_root"/{bin,sbin,proc,sys,dev,etc,tmp,lib/modules,mnt}
-  cp /bin/busybox "$lv_root/bin/busybox"
-  cp "$lv_cache"/modules/* "$lv_root/lib/modules/"
-  cat >"$lv_root/init" <<'EOF'
-#!/bin/busybox sh
-/bin/busybox --install -s /bin
-export PATH=/bin
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
-while read -r m; do insmod "/lib/modules/$m" 2>/dev/null; done </lib/modules/order
-echo "OVM-GUEST-BOOTED"
-for i in /sys/class/input/input*; do
-  [ "$(cat "$i/name" 2>/dev/null)" = "Power Button" ] || continue
-  for e in "$i"/event*; do
-    (head -c 1 "/dev/input/${e##*/}" >/dev/null && echo "OVM-POWER-BUTTON" && poweroff -f) &
-  done
-done
-sleep 1
-for d in /sys/block/vd*; do
-  [ -e "$d" ] || continue
-  n=${d##*/}
-  echo "OVM-DISK $n $(cat "$d/size")"
-  if mount -t iso9660 -o ro "/dev/$n" /mnt 2>/dev/null; then
-    if [ -e /mnt/meta-data ]; then
-      echo "OVM-SEED $n"
-      sed 's/^/OVM-SEED-META /' /mnt/meta-data
-      sed 's/^/OVM-SEED-USER /' /mnt/user-data
-    fi
-    umount /mnt
-  fi
-done
-i=0
-while true; do
-  echo "OVM-TICK $i"
-  i=$((i + 1))
-  sleep 1
-done
-EOF
-  chmod 755 "$lv_root/init"
-  (cd "$lv_root" && find . | cpio -o -H newc 2>/dev/null | gzip -9) >"$lv_cache/initrd.gz.new"
-  mv "$lv_cache/initrd.gz.new" "$lv_cache/initrd.gz"
-  chmod 644 "$lv_cache/initrd.gz"
-  rm -rf "$lv_root"
-fi
+# --- The test guest: Debian's cloud kernel and a busybox initramfs with the
+# QEMU guest agent (scripts/testguest.sh, rebuilt when its version changes).
+scripts/testguest.sh "$lv_cache"
 
 # --- A small qcow2 template the instances' disks are copy-on-write clones of.
 if [ ! -s "$lv_cache/template.qcow2" ]; then

@@ -4,11 +4,13 @@ package api
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
+	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -28,38 +30,57 @@ import (
 	"github.com/openovm/ovm/server/apitypes"
 	"github.com/openovm/ovm/server/chef/cheftest"
 	"github.com/openovm/ovm/server/core"
-	"github.com/openovm/ovm/server/drivers"
 )
 
 // TestChefAtCreateLibvirt creates a VM on the real libvirtd enrolled in the
-// real Chef server (goiardi) at create: the node and its client are on
-// goiardi with the run list, and the VM's NoCloud seed, on the host, holds
-// the cloud-init chef settings and the private key whose public half the
-// client on goiardi has. Nothing OVM answers or logs holds the key.
+// real Chef server (goiardi) at create, boots it, and converges it through
+// the QEMU guest agent:
+//   - the node and its client are on goiardi with the run list, and the
+//     VM's NoCloud seed holds the cloud-init chef settings and the private
+//     key whose public half the client on goiardi has;
+//   - the guest's init reads the seed and, standing in for cloud-init's
+//     chef module, writes the key and client.rb and converges once at
+//     first boot over the VM's network (an OVM network: a libvirt network
+//     whose gateway relays to goiardi);
+//   - "install X" converges it again through the exec facet (guest-exec of
+//     the real qemu-ga in the guest); the recipes' files are read back
+//     through the exec API, the node's converge from goiardi;
+//   - enrolling it again delivers a new key through the guest agent;
+//   - deleting the VM removes its node and client.
 //
-// Not covered here: the test guest's init does not run cloud-init (it is
-// a busybox initramfs made by scripts/testenv.d/30-libvirt.sh), and the
-// libvirt driver has no exec facet yet, so the VM is not converged.
+// The guest runs the converge stand-in (cheftest/convergeagent, appended to
+// the test guest's initramfs) for chef-client, which cannot be installed
+// here; everything OVM does talks to the real goiardi and libvirtd.
 func TestChefAtCreateLibvirt(t *testing.T) {
 	uri, template, opts := libvirtTestHost(t)
-	lh := libvirthost.Dial(t, uri, opts)
+	opts["initrd"] = cheftest.AgentInitrd(t, opts["initrd"], opts["disks"])
 	srv := cheftest.FromEnv(t)
-	e := newEnv(t, openSQLite(t))
-	drivers.RegisterEngines(e.reg, drivers.EngineOptions{TempDir: t.TempDir()})
-	pl := e.setupPlatform(0)
-	e.must(http.StatusCreated, "POST", "/v1/hosts", e.admin, map[string]any{"name": "kvm1", "kind": "kvm", "endpoint": uri,
-		"poolId": pl.pool, "options": opts})
-	tn := e.newTenant("acme", pl.pool, quota)
+	e, lh, tn, other := kvmHostWith(t, uri, opts)
 	book := "ovmkvm" + string(ovm.NewID().Short())
-	srv.UploadCookbook(t, book, "1.0.0", map[string]string{"default": "true\n"})
+	srv.UploadCookbook(t, book, "1.0.0", chefScripts)
+
+	// The VM's network, and the address the guest reaches goiardi at: a
+	// relay on the network's gateway, started once the bridge exists.
+	var nw ovm.Network
+	e.must(http.StatusCreated, "POST", "/v1/networks", tn.token, map[string]any{"name": "chefnet",
+		"subnet": fmt.Sprintf("10.%d.%d.0/24", 100+rand.IntN(100), rand.IntN(250))}).decode(t, &nw)
+	t.Cleanup(func() { lh.RemoveNetwork(nw.ID) })
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	require.NoError(t, l.Close())
+	relay := net.JoinHostPort(nw.Gateway.String(), port)
 	var cs apitypes.ChefServer
 	e.must(http.StatusCreated, "POST", "/v1/chef/servers", e.admin, map[string]any{"name": "chef1", "url": srv.URL,
-		"clientName": srv.ClientName, "key": string(srv.Key), "guestUrl": "http://chef.guests.example/"}).decode(t, &cs)
+		"clientName": srv.ClientName, "key": string(srv.Key), "guestUrl": "http://" + relay + "/",
+		"convergeCommand": []string{cheftest.AgentPath}, "convergeTimeoutSeconds": 120}).decode(t, &cs)
+	ce := &chefEnv{env: e, chef: srv, tn: tn, server: cs}
 
 	vm := func(name string, chef map[string]any) map[string]any {
-		return map[string]any{"name": name, "start": true, "chef": chef,
+		return map[string]any{"name": name, "chef": chef,
 			"spec": map[string]any{"type": "vm", "cpuMilli": 1000, "memoryBytes": 128 << 20,
-				"image": map[string]string{"format": "qcow2", "name": filepath.Base(template)}}}
+				"image": map[string]string{"format": "qcow2", "name": filepath.Base(template)},
+				"nics":  []map[string]any{{"networkId": nw.ID}}}}
 	}
 	p := problemOf(t, e.must(http.StatusUnprocessableEntity, "POST", "/v1/instances", tn.token,
 		vm("vm-bad", map[string]any{"serverId": cs.ID, "runList": []string{"recipe[nonesuch]"}})))
@@ -69,104 +90,156 @@ func TestChefAtCreateLibvirt(t *testing.T) {
 	e.must(http.StatusAccepted, "POST", "/v1/instances", tn.token,
 		vm("vm1", map[string]any{"serverId": cs.ID, "runList": []string{"recipe[" + book + "]"}})).decode(t, &it)
 	id := it.Instance.ID
+	domain := "vm1-" + string(id.Short())
 	t.Cleanup(func() {
-		lh.RemoveDomain("vm1-" + string(id.Short()))
+		lh.RemoveDomain(domain)
 		lh.RemoveVolumes(id)
 		_ = srv.Admin.Nodes.Delete(string(id))
 		_ = srv.Admin.Clients.Delete(string(id))
 	})
-	done := e.waitTask(tn.token, it.Task.ID)
+	done := ce.waitLong(tn.token, it.Task.ID)
 	require.Equal(t, ovm.TaskSucceeded, done.State, "create task: %+v", done)
-	st, _ := lh.State(t, "vm1-"+string(id.Short()))
-	assert.Equal(t, golibvirt.DomainRunning, st)
 	var n apitypes.ChefNode
 	require.Eventually(t, func() bool {
 		e.must(http.StatusOK, "GET", "/v1/instances/"+string(id)+"/chef", tn.token, nil).decode(t, &n)
 		return n.State != apitypes.ChefNodeEnrolling
 	}, time.Minute, 50*time.Millisecond)
 	require.Equal(t, apitypes.ChefNodeEnrolled, n.State, "enrolment: %+v", n)
-
 	node, err := srv.Admin.Nodes.Get(string(id))
 	require.NoError(t, err, "the node on goiardi")
 	assert.Equal(t, []string{"recipe[" + book + "]"}, node.RunList)
+	assert.Nil(t, node.AutomaticAttributes["ohai_time"], "not converged before it boots")
 
-	// A VM is enrolled at create only: its driver has no exec facet.
-	p = problemOf(t, e.must(http.StatusNotImplemented, "POST", "/v1/instances/"+string(id)+"/chef", tn.token, map[string]any{"serverId": cs.ID}))
-	assert.Contains(t, p.Detail, "as it is created")
-
-	// The seed the guest boots with.
-	pool, err := lh.L.StoragePoolLookupByName(libvirthost.DiskPool)
-	require.NoError(t, err)
-	vol, err := lh.L.StorageVolLookupByName(pool, "ovm-"+string(id)+"-seed.iso")
-	require.NoError(t, err, "the VM's seed volume")
-	path, err := lh.L.StorageVolGetPath(vol)
-	require.NoError(t, err)
-	iso, err := os.ReadFile(path)
-	require.NoError(t, err)
-	for _, want := range []string{"#cloud-config", `"node_name": "` + string(id) + `"`, `"server_url": "http://chef.guests.example/"`,
-		`"run_list": [` + "\n" + `      "recipe[` + book + `]"`, `"path": "/etc/chef/client.pem"`, `"permissions": "0600"`} {
-		assert.Contains(t, string(iso), want, "the seed's user-data")
-	}
-	// Its private key is the one whose public half the client on goiardi has.
-	m := regexp.MustCompile(`"content": ("-----BEGIN RSA PRIVATE KEY-----[^"]*")`).FindSubmatch(iso)
-	require.NotNil(t, m, "the key in the seed")
-	text, err := strconv.Unquote(string(m[1]))
-	require.NoError(t, err)
-	block, _ := pem.Decode([]byte(text))
-	require.NotNil(t, block)
-	key, err := x509.ParsePKCS1PrivateKey(block.Bytes)
-	require.NoError(t, err)
-	client, err := srv.Admin.Clients.GetKey(string(id), "default")
-	require.NoError(t, err, "the client's key on goiardi")
-	pubBlock, _ := pem.Decode([]byte(client.PublicKey))
-	require.NotNil(t, pubBlock)
-	pub, err := x509.ParsePKIXPublicKey(pubBlock.Bytes)
-	require.NoError(t, err)
-	assert.True(t, key.PublicKey.Equal(pub), "the seed's key and the client's public key are one pair")
-
-	// The guest's init reads the seed: it prints the user-data it finds on
-	// its serial console.
-	srvHTTP := httptest.NewServer(e.h)
-	t.Cleanup(srvHTTP.Close)
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, "GET", srvHTTP.URL+"/v1/instances/"+string(id)+"/console?follow=true&maxSeconds=170", nil)
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+tn.token)
-	res, err := srvHTTP.Client().Do(req)
-	require.NoError(t, err)
-	require.Equal(t, http.StatusOK, res.StatusCode)
-	seedLine := regexp.MustCompile(`^OVM-SEED-USER\s+"node_name": "` + string(id) + `"`)
-	var seen []string
-	read := false
-	sc := bufio.NewScanner(res.Body)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		seen = append(seen, line)
-		if seedLine.MatchString(line) {
-			read = true
-			break
+	t.Run("seed", func(t *testing.T) {
+		pool, err := lh.L.StoragePoolLookupByName(libvirthost.DiskPool)
+		require.NoError(t, err)
+		vol, err := lh.L.StorageVolLookupByName(pool, "ovm-"+string(id)+"-seed.iso")
+		require.NoError(t, err, "the VM's seed volume")
+		path, err := lh.L.StorageVolGetPath(vol)
+		require.NoError(t, err)
+		iso, err := os.ReadFile(path)
+		require.NoError(t, err)
+		for _, want := range []string{"#cloud-config", `"node_name": "` + string(id) + `"`, `"server_url": "http://` + relay + `/"`,
+			`"run_list": [` + "\n" + `      "recipe[` + book + `]"`, `"path": "/etc/chef/client.pem"`, `"permissions": "0600"`} {
+			assert.Contains(t, string(iso), want, "the seed's user-data")
 		}
-	}
-	cancel()
-	_ = res.Body.Close()
-	require.True(t, read, "the guest printed the chef settings of its seed; got %q", seen[max(0, len(seen)-10):])
+		// Its private key is the one whose public half the client on goiardi has.
+		m := regexp.MustCompile(`"content": ("-----BEGIN RSA PRIVATE KEY-----[^"]*")`).FindSubmatch(iso)
+		require.NotNil(t, m, "the key in the seed")
+		text, err := strconv.Unquote(string(m[1]))
+		require.NoError(t, err)
+		block, _ := pem.Decode([]byte(text))
+		require.NotNil(t, block)
+		key, err := x509.ParsePKCS1PrivateKey(block.Bytes)
+		require.NoError(t, err)
+		client, err := srv.Admin.Clients.GetKey(string(id), "default")
+		require.NoError(t, err, "the client's key on goiardi")
+		pubBlock, _ := pem.Decode([]byte(client.PublicKey))
+		require.NotNil(t, pubBlock)
+		pub, err := x509.ParsePKIXPublicKey(pubBlock.Bytes)
+		require.NoError(t, err)
+		assert.True(t, key.PublicKey.Equal(pub), "the seed's key and the client's public key are one pair")
+	})
 
-	// Nothing OVM shows holds it.
+	// Boot: the guest reads its seed and converges once, as cloud-init's
+	// chef module would, through the relay.
+	cheftest.ForwardAt(t, relay, strings.TrimSuffix(strings.TrimPrefix(srv.URL, "http://"), "/"))
+	var st core.InstanceTask
+	e.must(http.StatusAccepted, "POST", "/v1/instances/"+string(id)+"/start", tn.token, nil).decode(t, &st)
+	require.Equal(t, ovm.TaskSucceeded, ce.waitLong(tn.token, st.Task.ID).State)
+	state, _ := lh.State(t, domain)
+	require.Equal(t, golibvirt.DomainRunning, state)
+	// The guest gets no DHCP lease: OVM's core makes no DHCP reservation on
+	// a libvirt network for a VM yet. The address IPAM chose is set through
+	// the guest agent (the exec API) before the first-boot converge, which
+	// waits for a default route.
 	var inst ovm.Instance
+	e.must(http.StatusOK, "GET", "/v1/instances/"+string(id), tn.token, nil).decode(t, &inst)
+	require.Len(t, inst.Spec.NICs, 1)
+	ipRes := ce.sh(t, tn, id, fmt.Sprintf("ip addr add %s/%d dev eth0 && ip route add default via %s",
+		inst.Spec.NICs[0].IP, nw.Subnet.Bits(), nw.Gateway))
+	require.Equal(t, 0, ipRes.ExitCode, "set the guest's address: %+v", ipRes)
+	console := consoleLines(t, e, tn.token, id, regexp.MustCompile(`^OVM-CHEF-FIRSTBOOT`))
+	if !assert.Contains(t, console, "OVM-CHEF-FIRSTBOOT 0", "the first-boot converge; the guest printed %q", console[max(0, len(console)-10):]) {
+		diag := ce.sh(t, tn, id, "cat /run/ovm-chef-firstboot.log; ip addr; ip route; lsmod")
+		t.Fatalf("the guest's converge log and network: %s %s", diag.Stdout, diag.Stderr)
+	}
+	assert.Contains(t, strings.Join(console, "\n"), `OVM-SEED-USER     "node_name": "`+string(id)+`"`, "the guest read its seed")
+	node, err = srv.Admin.Nodes.Get(string(id))
+	require.NoError(t, err)
+	assert.NotNil(t, node.AutomaticAttributes["ohai_time"], "the first-boot converge saved the node")
+	res := ce.sh(t, tn, id, "stat -c %a /etc/chef/client.pem; cat /tmp/ovm-chef-x")
+	assert.Equal(t, core.ExecResult{Stdout: "600\ninstalled-by-chef\n"}, res, "the key and the first-boot recipe's file, read through the guest agent")
+
+	t.Run("install X through the guest agent", func(t *testing.T) {
+		run := ce.run(t, tn, map[string]any{"instanceIds": []ovm.ID{id}, "runList": []string{"recipe[" + book + "::web]"}})
+		assert.Equal(t, apitypes.ChefRunSucceeded, run.State)
+		r := resultOf(t, run, id)
+		assert.Equal(t, apitypes.ChefSucceeded, r.Outcome, "result %+v", r)
+		assert.Contains(t, r.Output, "Chef Client finished, 2 recipes run")
+		assert.Equal(t, []string{"recipe[" + book + "]", "recipe[" + book + "::web]"}, r.RunList)
+		require.NotNil(t, r.OhaiTime)
+		assert.WithinDuration(t, time.Now(), *r.OhaiTime, 2*time.Minute)
+		assert.Equal(t, "busybox", r.Automatic["platform"])
+		assert.Equal(t, "web\n", ce.sh(t, tn, id, "cat /tmp/ovm-chef-web").Stdout, "the recipe's file")
+		node, err := srv.Admin.Nodes.Get(string(id))
+		require.NoError(t, err)
+		assert.Equal(t, r.RunList, node.RunList, "run list on goiardi")
+		assert.Equal(t, []any{book + "::default", book + "::web"}, node.AutomaticAttributes["recipes"])
+	})
+
+	t.Run("enrol again through the guest agent", func(t *testing.T) {
+		before := ce.sh(t, tn, id, "md5sum /etc/chef/client.pem").Stdout
+		e.must(http.StatusNotFound, "POST", "/v1/instances/"+string(id)+"/chef", other.token, map[string]any{"serverId": cs.ID})
+		ce.enrol(t, tn, id, "recipe["+book+"]")
+		after := ce.sh(t, tn, id, "md5sum /etc/chef/client.pem; cat /etc/chef/client.rb")
+		assert.NotEqual(t, before, after.Stdout[:len(before)], "a new key was delivered")
+		assert.Contains(t, after.Stdout, `node_name "`+string(id)+`"`)
+		run := ce.run(t, tn, map[string]any{"instanceIds": []ovm.ID{id}})
+		assert.Equal(t, apitypes.ChefSucceeded, resultOf(t, run, id).Outcome, "a converge with the new key: %+v", run)
+	})
+
+	// Nothing OVM shows holds the key.
 	e.must(http.StatusOK, "GET", "/v1/instances/"+string(id), tn.token, nil).decode(t, &inst)
 	assert.Empty(t, inst.Spec.UserData, "the instance's spec keeps no user-data")
 	var tasks core.Page[ovm.Task]
 	body := e.must(http.StatusOK, "GET", "/v1/tasks", e.admin, nil).body
 	require.NoError(t, json.Unmarshal(body, &tasks))
-	assert.False(t, bytes.Contains(body, []byte("PRIVATE KEY")), "task logs hold no key")
+	assert.NotContains(t, string(body), "PRIVATE KEY", "task logs hold no key")
 
 	// Deleting the VM removes its node and client.
 	var del core.InstanceTask
 	e.must(http.StatusAccepted, "DELETE", "/v1/instances/"+string(id), tn.token, nil).decode(t, &del)
-	require.Equal(t, ovm.TaskSucceeded, e.waitTask(tn.token, del.Task.ID).State)
+	require.Equal(t, ovm.TaskSucceeded, ce.waitLong(tn.token, del.Task.ID).State)
 	_, err = srv.Admin.Nodes.Get(string(id))
 	assert.Error(t, err, "node gone")
 	_, err = srv.Admin.Clients.Get(string(id))
 	assert.Error(t, err, "client gone")
+}
+
+// consoleLines follows an instance's console through the API until a line
+// matches until (or three minutes pass) and returns the lines read.
+func consoleLines(t *testing.T, e *env, token string, id ovm.ID, until *regexp.Regexp) []string {
+	t.Helper()
+	srv := httptest.NewServer(e.h)
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", srv.URL+"/v1/instances/"+string(id)+"/console?follow=true&maxSeconds=170", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := srv.Client().Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	var seen []string
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		seen = append(seen, line)
+		if until.MatchString(line) {
+			break
+		}
+	}
+	return seen
 }

@@ -63,7 +63,8 @@ func (s *server) chefRoutes() {
 	register(s, op{id: "enrol-instance", method: http.MethodPost, path: "/v1/instances/{id}/chef",
 		summary: "Enrol an instance in a Chef server",
 		desc: "OVM makes the node's key pair, creates its API client and node on the Chef server (node name: the instance's id) " +
-			"with the initial run list, and delivers the private key and client.rb into the guest (docker exec for containers); " +
+			"with the initial run list, and delivers the private key and client.rb into the guest through its host's exec " +
+			"(docker exec, the QEMU guest agent, VMware Tools guest operations); " +
 			"the key is kept nowhere else. An unknown cookbook, recipe, role or environment is 422 before anything runs; " +
 			"503 when the Chef server does not answer; 409 when the instance is not ready or is being enrolled; 501 when its host " +
 			"kind runs no commands inside instances (enrol a VM as it is created instead). " + taskDoc,

@@ -34,10 +34,12 @@ func (s *server) consoleRoutes() {
 	tags := []string{"instances"}
 	register(s, op{id: "exec-instance", method: http.MethodPost, path: "/v1/instances/{id}/exec",
 		summary: "Run a command inside a running instance and return its output",
-		desc: "Runs the command directly on the instance's host (docker exec for containers), not as a task: nothing " +
-			"the platform records changes. The answer has the exit code and at most 1 MiB of each of stdout and stderr " +
+		desc: "Runs the command directly on the instance's host, not as a task: docker exec for containers, the QEMU " +
+			"guest agent (guest-exec; the guest runs qemu-ga) for KVM VMs, VMware Tools guest operations (as the host's " +
+			"guest account) for ESXi VMs. Nothing the platform records changes. The answer has the exit code and at most 1 MiB of each of stdout and stderr " +
 			"(`truncated` says when more was cut). A failing command is a 200 with its exit code. 409 when the instance " +
-			"is not running, 501 when its host kind cannot exec (KVM and ESXi VMs), 503 when the host does not answer " +
+			"is not running, 501 when its host cannot exec (an ESXi host without a guest account, a VM without the agent's " +
+			"channel or Tools), 503 when the host or the guest's agent does not answer " +
 			"or the command outlives its timeout.",
 		tags: tags, errors: []int{409, 501, 503}},
 		func(ctx context.Context, p auth.Principal, in *struct {

@@ -128,6 +128,10 @@ type Credentials struct {
 	Thumbprint string `json:"thumbprint,omitempty"`
 	// SSHKey is a private key (PEM) for ssh:// endpoints.
 	SSHKey string `json:"sshKey,omitempty" doc:"A private key (PEM) for qemu+ssh:// and ssh:// endpoints."`
+	// GuestUsername and GuestPassword are the guest account VMware Tools
+	// guest operations run commands as (ESXi).
+	GuestUsername string `json:"guestUsername,omitempty" doc:"esxi: the guest OS account VMware Tools guest operations run commands as (exec, Chef converges); without it the host runs no commands inside VMs."`
+	GuestPassword string `json:"guestPassword,omitempty" doc:"esxi: the password of guestUsername."`
 }
 
 // HostRegister registers a host.

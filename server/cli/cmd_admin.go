@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -222,8 +224,8 @@ func (a *app) hostRegister(path string, args []string) error {
 
 // hostCredentials are the flags that give a host's credentials.
 type hostCredentials struct {
-	user, thumb, caFile, certFile, keyFile, sshKeyFile *string
-	pwStdin                                            *bool
+	user, thumb, caFile, certFile, keyFile, sshKeyFile, guestUser *string
+	pwStdin, guestPwStdin                                         *bool
 }
 
 // credentialFlags defines the credential flags of host register and host
@@ -237,13 +239,16 @@ func credentialFlags(f *flags) hostCredentials {
 		certFile:   f.String("cert-file", "", "a PEM `file` with the client certificate"),
 		keyFile:    f.String("key-file", "", "a PEM `file` with the client key"),
 		sshKeyFile: f.String("ssh-key-file", "", "a PEM `file` with the private key for qemu+ssh:// and ssh:// endpoints"),
+		guestUser:  f.String("guest-username", "", "the guest account VMware Tools guest operations run commands as (ESXi: exec, Chef converges)"),
+		guestPwStdin: f.Bool("guest-password-stdin", false,
+			"read the guest account's password from the next line of stdin (after the host's password with --password-stdin)"),
 	}
 }
 
 // read returns the credentials the flags give, reading the files they name
 // and the password from stdin.
 func (c hostCredentials) read(a *app) (apitypes.Credentials, error) {
-	creds := apitypes.Credentials{Username: *c.user, Thumbprint: *c.thumb}
+	creds := apitypes.Credentials{Username: *c.user, Thumbprint: *c.thumb, GuestUsername: *c.guestUser}
 	for _, pf := range []struct {
 		file string
 		dst  *string
@@ -257,10 +262,22 @@ func (c hostCredentials) read(a *app) (apitypes.Credentials, error) {
 		}
 		*pf.dst = string(b)
 	}
+	// One line of stdin each, in this order, through one reader.
+	var secrets []*string
 	if *c.pwStdin {
-		var err error
-		if creds.Password, err = a.readSecret("", true); err != nil {
-			return creds, err
+		secrets = append(secrets, &creds.Password)
+	}
+	if *c.guestPwStdin {
+		secrets = append(secrets, &creds.GuestPassword)
+	}
+	in := bufio.NewReader(a.env.Stdin)
+	for _, dst := range secrets {
+		line, err := in.ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return creds, fmt.Errorf("read password from stdin: %w", err)
+		}
+		if *dst = strings.TrimRight(line, "\r\n"); *dst == "" {
+			return creds, errors.New("no password on stdin")
 		}
 	}
 	return creds, nil

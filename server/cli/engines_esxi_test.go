@@ -121,6 +121,15 @@ func TestEnginesESXiCLI(t *testing.T) {
 		assert.Equal(t, types.VirtualMachinePowerStatePoweredOn, sim.VMs(t)[hvName].Runtime.PowerState, "after start")
 
 		e.failIn("", 1, []string{"the host kind cannot exec"}, "--context", "acme", "instance", "exec", "vm1", "--", "hostname")
+		// With a guest account the host runs commands through VMware Tools
+		// guest operations: the simulator runs them only in VMs backed by a
+		// container, which vm1 is not.
+		creds := []string{"--context", "admin", "host", "credentials", "esxi1", "--username", engineESXiUser, "--password-stdin",
+			"--thumbprint", sim.Thumbprint, "--guest-username", "root"}
+		e.failIn(engineESXiPassword+"\n", 1, []string{"credentials.guestPassword"}, reg("esxi-bad", "--guest-username", "root")...)
+		r = e.okIn(engineESXiPassword+"\nguest-secret\n", append(creds, "--guest-password-stdin")...)
+		assert.NotContains(t, r.stdout, "guest-secret", "the guest password is never shown")
+		e.failIn("", 1, []string{"guest operations are not available"}, "--context", "acme", "instance", "exec", "vm1", "--", "hostname")
 
 		e.ok("--context", "acme", "instance", "delete", "vm1", "legacy", "--wait")
 		_, ok = sim.VMs(t)[hvName]

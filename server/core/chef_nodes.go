@@ -164,17 +164,17 @@ func (s *Service) EnrolInstance(ctx context.Context, p auth.Principal, id ovm.ID
 }
 
 // canDeliver checks that a key can be delivered into a ready instance
-// after its create: its driver has the exec facet. Without it (KVM and
-// ESXi VMs) the instance is enrolled at create, through its seed, or not
-// at all: ovm.ErrUnsupported.
+// after its create: its driver has the exec facet. Without it the instance
+// is enrolled at create, through its seed, or not at all:
+// ovm.ErrUnsupported.
 func (s *Service) canDeliver(ctx context.Context, p auth.Principal, id ovm.ID) error {
 	hv, _, inst, err := s.facet(ctx, p, id, "enrol")
 	if err != nil {
 		return err
 	}
-	if _, ok := hv.(hypervisor.Executor); !ok || !hv.Capabilities().Exec {
-		return ovm.Errorf(ovm.KindUnsupported, "cannot enrol instance %s now: its host kind runs no commands inside instances (%s); "+
-			"enrol a VM as it is created (the chef field of the create), through its cloud-init seed", inst.Name, hv.Kind())
+	if _, err := s.execFacet(hv, inst.Name); err != nil {
+		return ovm.Wrap(ovm.KindUnsupported, err, "cannot enrol instance %s now; "+
+			"enrol a VM as it is created (the chef field of the create), through its cloud-init seed", inst.Name)
 	}
 	return nil
 }
@@ -329,7 +329,7 @@ func (s *Service) enrolNode(ctx context.Context, r *tasks.Run, instID, serverID 
 	if err != nil {
 		return err
 	}
-	ex, err := executor(tg)
+	ex, err := s.execFacet(tg.hv, tg.inst.Name)
 	if err != nil {
 		return err
 	}
@@ -347,20 +347,6 @@ func (s *Service) enrolNode(ctx context.Context, r *tasks.Run, instID, serverID 
 	}
 	r.Logf(slog.LevelInfo, "client key and %s delivered into instance %s", chefConfigPath, tg.inst.Name)
 	return nil
-}
-
-// executor returns the exec facet of a target's driver, or
-// ovm.ErrUnsupported.
-func executor(tg target) (hypervisor.Executor, error) {
-	d := tg.hv
-	if o, ok := d.(observed); ok {
-		d = o.Driver
-	}
-	ex, ok := d.(hypervisor.Executor)
-	if !ok || !d.Capabilities().Exec {
-		return nil, ovm.Errorf(ovm.KindUnsupported, "instance %s: its host kind runs no commands inside instances (%s)", tg.inst.Name, tg.hv.Kind())
-	}
-	return ex, nil
 }
 
 // clientRB is the chef-client configuration of a node of srv.
@@ -434,7 +420,7 @@ func (h chefUnenrolHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
 			// The key is worthless now; remove it from the guest where the
 			// guest still answers.
 			if tg, err := s.load(ctx, in.InstanceID, ""); err == nil {
-				if ex, err := executor(tg); err == nil {
+				if ex, err := s.execFacet(tg.hv, tg.inst.Name); err == nil {
 					_, _ = ex.Exec(ctx, ref(tg.inst), hypervisor.ExecSpec{Command: []string{"rm", "-f", chefKeyPath}})
 				}
 			}

@@ -557,7 +557,7 @@ func (s *Service) convergeOne(ctx context.Context, r *tasks.Run, run ChefRun, re
 	if err != nil {
 		return end(apitypes.ChefUnreachable, err.Error())
 	}
-	ex, err := executor(tg)
+	ex, err := s.execFacet(tg.hv, tg.inst.Name)
 	if err != nil {
 		return end(apitypes.ChefUnreachable, err.Error())
 	}

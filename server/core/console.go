@@ -107,7 +107,7 @@ func (s *Service) facet(ctx context.Context, p auth.Principal, id ovm.ID, what s
 }
 
 // Exec runs a command inside a running instance through its driver's
-// Executor facet (containers: docker exec). A host kind without the facet is
+// Executor facet (see execFacet). A host kind without the facet is
 // ovm.ErrUnsupported; a stopped instance ovm.ErrConflict. A command that
 // runs and fails is a result with its exit code, not an error.
 func (s *Service) Exec(ctx context.Context, p auth.Principal, id ovm.ID, in Exec) (ExecResult, error) {
@@ -124,17 +124,15 @@ func (s *Service) Exec(ctx context.Context, p auth.Principal, id ovm.ID, in Exec
 	if err != nil {
 		return ExecResult{}, err
 	}
-	ex, ok := hv.(hypervisor.Executor)
-	if !ok || !hv.Capabilities().Exec {
-		return ExecResult{}, ovm.Errorf(ovm.KindUnsupported, "cannot exec in instance %s: the host kind cannot exec (%s hosts run no commands inside instances)", inst.Name, hv.Kind())
+	ex, err := s.execFacet(hv, inst.Name)
+	if err != nil {
+		return ExecResult{}, err
 	}
 	spec := hypervisor.ExecSpec{Command: in.Command, Env: in.Env}
 	if in.Stdin != nil {
 		spec.Stdin = bytes.NewReader(in.Stdin)
 	}
-	start := time.Now()
 	res, err := ex.Exec(ctx, r, spec)
-	s.observe(hv.Kind(), "Exec", err, start)
 	if err != nil {
 		if ctx.Err() != nil && ovm.KindOf(err) == ovm.KindInternal {
 			return ExecResult{}, ovm.Wrap(ovm.KindUnavailable, err, "exec in instance %s did not finish within %s", inst.Name, timeout)

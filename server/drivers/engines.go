@@ -188,7 +188,7 @@ func checkSSHKey(s string, f *ovm.Fields) {
 // password for a Docker engine) is said rather than ignored.
 func unused(c Credentials, kind ovm.HostKind, why string, f *ovm.Fields, fields ...string) {
 	vals := map[string]string{"username": c.Username, "password": c.Password, "certPem": c.CertPEM, "keyPem": c.KeyPEM,
-		"caPem": c.CAPEM, "thumbprint": c.Thumbprint, "sshKey": c.SSHKey}
+		"caPem": c.CAPEM, "thumbprint": c.Thumbprint, "sshKey": c.SSHKey, "guestUsername": c.GuestUsername, "guestPassword": c.GuestPassword}
 	for _, name := range fields {
 		if vals[name] != "" {
 			f.Addf("credentials."+name, "is not used by %s hosts %s", kind, why)
@@ -272,7 +272,8 @@ func DockerFactory(o EngineOptions) Factory {
 				f.Add("endpoint", "must be "+want)
 			}
 		}
-		unused(cred, host.Kind, "(an engine authenticates clients by TLS certificate or SSH key)", &f, "password", "thumbprint")
+		unused(cred, host.Kind, "(an engine authenticates clients by TLS certificate or SSH key)", &f, "password", "thumbprint",
+			"guestUsername", "guestPassword")
 		useTLS := cred.CAPEM != "" || cred.CertPEM != "" || cred.KeyPEM != ""
 		if useTLS && scheme != "tcp" {
 			f.Add("credentials", "TLS material (caPem, certPem, keyPem) applies to tcp:// endpoints only")
@@ -411,7 +412,7 @@ func LibvirtFactory(o EngineOptions) Factory {
 			f.Merge("", rename(err, map[string]string{"uri": "endpoint"}))
 		}
 		unused(cred, host.Kind, "(libvirtd authenticates clients by TLS certificate or SSH key; SASL passwords are not supported)", &f,
-			"password", "thumbprint")
+			"password", "thumbprint", "guestUsername", "guestPassword")
 		useTLS := cred.CAPEM != "" || cred.CertPEM != "" || cred.KeyPEM != ""
 		if err == nil {
 			if useTLS && ep.Transport != libvirt.TransportTLS {
@@ -512,10 +513,14 @@ func ESXiFactory(o EngineOptions) Factory {
 		checkOptions(host.Kind, host.Options, ESXiOptions, &f)
 		cfg := esxi.Config{
 			Host: esxiHost(host.Endpoint, &f), User: cred.Username, Password: cred.Password, Thumbprint: cred.Thumbprint,
+			GuestUser: cred.GuestUsername, GuestPassword: cred.GuestPassword,
 			Datastore: host.Options["datastore"], VSwitch: host.Options["vswitch"], ImageLibrary: host.Options["imageLibrary"],
 		}
 		if cred.Username == "" {
 			f.Add("credentials.username", "is required: the host's user (such as root)")
+		}
+		if (cred.GuestUsername == "") != (cred.GuestPassword == "") {
+			f.Add("credentials.guestPassword", "must be given with guestUsername, and only with it")
 		}
 		cfg.RootCAs = checkCert("credentials.caPem", cred.CAPEM, &f)
 		unused(cred, host.Kind, "(they log in with username and password)", &f, "certPem", "keyPem", "sshKey")

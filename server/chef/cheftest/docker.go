@@ -5,8 +5,13 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"maps"
 	"net"
 	"os"
+	"os/exec"
+	"path"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -26,20 +31,59 @@ const AgentPath = "/usr/local/bin/ovm-test-converge"
 // c talks to, and removes it when the test ends.
 func AgentImage(t testing.TB, c *client.Client, base, name string) string {
 	t.Helper()
-	ctx := t.Context()
 	bin, err := os.ReadFile(BuildAgent(t))
 	require.NoError(t, err)
+	return ImageWith(t, c, base, name, map[string][]byte{AgentPath: bin})
+}
+
+// WithHostProgram adds a program of this machine at dest and the shared
+// libraries ldd lists for it at their paths to files (for ImageWith).
+func WithHostProgram(t testing.TB, files map[string][]byte, program, dest string) {
+	t.Helper()
+	out, err := exec.CommandContext(t.Context(), "ldd", program).Output()
+	require.NoError(t, err, "ldd %s", program)
+	b, err := os.ReadFile(program)
+	require.NoError(t, err)
+	files[dest] = b
+	for _, f := range strings.Fields(string(out)) {
+		if !strings.HasPrefix(f, "/") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		files[f] = b
+	}
+}
+
+// ImageWith makes an image of base with files (path in the image → its
+// bytes, made executable) committed from a container, on the engine c
+// talks to, and removes it when the test ends.
+func ImageWith(t testing.TB, c *client.Client, base, name string, files map[string][]byte) string {
+	t.Helper()
+	ctx := t.Context()
 	made, err := c.ContainerCreate(ctx, &ctr.Config{Image: base, Cmd: []string{"true"}}, nil, nil, nil, "")
 	require.NoError(t, err, "create a container of %s", base)
 	defer func() { _ = c.ContainerRemove(context.Background(), made.ID, ctr.RemoveOptions{Force: true}) }()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	require.NoError(t, tw.WriteHeader(&tar.Header{Name: "usr/local/bin/", Typeflag: tar.TypeDir, Mode: 0o755}))
-	require.NoError(t, tw.WriteHeader(&tar.Header{Name: "usr/local/bin/ovm-test-converge", Mode: 0o755, Size: int64(len(bin))}))
-	_, err = tw.Write(bin)
-	require.NoError(t, err)
+	dirs := map[string]bool{}
+	for _, p := range slices.Sorted(maps.Keys(files)) {
+		rel := strings.TrimPrefix(p, "/")
+		for d := path.Dir(rel); d != "." && !dirs[d]; d = path.Dir(d) {
+			dirs[d] = true
+		}
+	}
+	for _, d := range slices.Sorted(maps.Keys(dirs)) {
+		require.NoError(t, tw.WriteHeader(&tar.Header{Name: d + "/", Typeflag: tar.TypeDir, Mode: 0o755}))
+	}
+	for _, p := range slices.Sorted(maps.Keys(files)) {
+		b := files[p]
+		require.NoError(t, tw.WriteHeader(&tar.Header{Name: strings.TrimPrefix(p, "/"), Mode: 0o755, Size: int64(len(b))}))
+		_, err = tw.Write(b)
+		require.NoError(t, err)
+	}
 	require.NoError(t, tw.Close())
-	require.NoError(t, c.CopyToContainer(ctx, made.ID, "/", &buf, ctr.CopyToContainerOptions{}), "copy the converge stand-in")
+	require.NoError(t, c.CopyToContainer(ctx, made.ID, "/", &buf, ctr.CopyToContainerOptions{}), "copy files into %s", name)
 	_, err = c.ContainerCommit(ctx, made.ID, ctr.CommitOptions{Reference: name})
 	require.NoError(t, err, "commit %s", name)
 	t.Cleanup(func() {
@@ -79,8 +123,14 @@ type Forwarder struct {
 // loopback, through it. It stops when the test ends.
 func Forward(t testing.TB, listenIP, target string) *Forwarder {
 	t.Helper()
-	l, err := net.Listen("tcp", net.JoinHostPort(listenIP, "0"))
-	require.NoError(t, err, "listen on %s", listenIP)
+	return ForwardAt(t, net.JoinHostPort(listenIP, "0"), target)
+}
+
+// ForwardAt is Forward on a given address (host:port).
+func ForwardAt(t testing.TB, addr, target string) *Forwarder {
+	t.Helper()
+	l, err := net.Listen("tcp", addr)
+	require.NoError(t, err, "listen on %s", addr)
 	f := &Forwarder{l: l, conns: map[net.Conn]bool{}}
 	f.wg.Go(func() {
 		for {

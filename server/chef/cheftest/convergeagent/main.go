@@ -12,15 +12,28 @@
 // the node with its automatic attributes (ohai_time, hostname, recipes,
 // roles). A failing recipe fails the run (exit 1) and the node is not
 // saved, as with chef-client.
+//
+// With -cloud-config FILE it first stands in for cloud-init's chef module
+// at a VM's first boot (the libvirt test guest has no cloud-init): it
+// reads the NoCloud seed's user-data OVM wrote (a #cloud-config in JSON's
+// syntax), writes its write_files (the node's key) and /etc/chef/client.rb
+// from its chef settings (server_url, node_name, client_key, environment),
+// and converges when the settings say exec.
 package main
 
 import (
 	"bufio"
+	"bytes"
+	"cmp"
+	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,10 +41,83 @@ import (
 )
 
 func main() {
+	seed := flag.String("cloud-config", "", "apply the chef settings of this cloud-init user-data first, as cloud-init's chef module does")
+	flag.Parse()
+	run := true
+	if *seed != "" {
+		var err error
+		if run, err = applyCloudConfig(*seed); err != nil {
+			fmt.Fprintln(os.Stderr, "ERROR: cloud-config:", err)
+			os.Exit(1)
+		}
+	}
+	if !run {
+		return
+	}
 	if err := converge(); err != nil {
 		fmt.Fprintln(os.Stderr, "ERROR:", err)
 		os.Exit(1)
 	}
+}
+
+// cloudConfig is the part of a #cloud-config this stand-in reads.
+type cloudConfig struct {
+	WriteFiles []struct {
+		Path        string `json:"path"`
+		Content     string `json:"content"`
+		Permissions string `json:"permissions"`
+	} `json:"write_files"`
+	Chef *struct {
+		ServerURL   string `json:"server_url"`
+		NodeName    string `json:"node_name"`
+		ClientKey   string `json:"client_key"`
+		Environment string `json:"environment"`
+		Exec        bool   `json:"exec"`
+	} `json:"chef"`
+}
+
+// applyCloudConfig writes the files and client.rb of the user-data at path
+// and reports whether its chef settings ask for a converge.
+func applyCloudConfig(path string) (bool, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return false, err
+	}
+	b = bytes.TrimPrefix(b, []byte("#cloud-config\n"))
+	var cc cloudConfig
+	if err := json.Unmarshal(b, &cc); err != nil {
+		return false, fmt.Errorf("user-data is not the JSON-syntax cloud-config OVM writes: %w", err)
+	}
+	if cc.Chef == nil {
+		return false, fmt.Errorf("user-data has no chef settings")
+	}
+	for _, f := range cc.WriteFiles {
+		mode, err := strconv.ParseUint(cmp.Or(f.Permissions, "0644"), 8, 32)
+		if err != nil {
+			return false, fmt.Errorf("%s: permissions %q: %w", f.Path, f.Permissions, err)
+		}
+		if err := writeFile(f.Path, []byte(f.Content), os.FileMode(mode)); err != nil {
+			return false, err
+		}
+	}
+	c := cc.Chef
+	rb := fmt.Sprintf("chef_server_url %q\nnode_name %q\nclient_key %q\nenvironment %q\n",
+		c.ServerURL, c.NodeName, cmp.Or(c.ClientKey, "/etc/chef/client.pem"), c.Environment)
+	if err := writeFile("/etc/chef/client.rb", []byte(rb), 0o644); err != nil {
+		return false, err
+	}
+	fmt.Printf("cloud-config: node %s of %s configured\n", c.NodeName, c.ServerURL)
+	return c.Exec, nil
+}
+
+func writeFile(path string, data []byte, mode os.FileMode) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, data, mode); err != nil {
+		return err
+	}
+	return os.Chmod(path, mode)
 }
 
 func readClientRB(path string) (map[string]string, error) {

@@ -547,7 +547,7 @@ export interface paths {
         put?: never;
         /**
          * Enrol an instance in a Chef server
-         * @description OVM makes the node's key pair, creates its API client and node on the Chef server (node name: the instance's id) with the initial run list, and delivers the private key and client.rb into the guest (docker exec for containers); the key is kept nowhere else. An unknown cookbook, recipe, role or environment is 422 before anything runs; 503 when the Chef server does not answer; 409 when the instance is not ready or is being enrolled; 501 when its host kind runs no commands inside instances (enrol a VM as it is created instead). Answers 202 with the object and the task that does the work on its host; follow the task with get-task or watch-task.
+         * @description OVM makes the node's key pair, creates its API client and node on the Chef server (node name: the instance's id) with the initial run list, and delivers the private key and client.rb into the guest through its host's exec (docker exec, the QEMU guest agent, VMware Tools guest operations); the key is kept nowhere else. An unknown cookbook, recipe, role or environment is 422 before anything runs; 503 when the Chef server does not answer; 409 when the instance is not ready or is being enrolled; 501 when its host kind runs no commands inside instances (enrol a VM as it is created instead). Answers 202 with the object and the task that does the work on its host; follow the task with get-task or watch-task.
          */
         post: operations["enrol-instance"];
         /**
@@ -591,7 +591,7 @@ export interface paths {
         put?: never;
         /**
          * Run a command inside a running instance and return its output
-         * @description Runs the command directly on the instance's host (docker exec for containers), not as a task: nothing the platform records changes. The answer has the exit code and at most 1 MiB of each of stdout and stderr (`truncated` says when more was cut). A failing command is a 200 with its exit code. 409 when the instance is not running, 501 when its host kind cannot exec (KVM and ESXi VMs), 503 when the host does not answer or the command outlives its timeout.
+         * @description Runs the command directly on the instance's host, not as a task: docker exec for containers, the QEMU guest agent (guest-exec; the guest runs qemu-ga) for KVM VMs, VMware Tools guest operations (as the host's guest account) for ESXi VMs. Nothing the platform records changes. The answer has the exit code and at most 1 MiB of each of stdout and stderr (`truncated` says when more was cut). A failing command is a 200 with its exit code. 409 when the instance is not running, 501 when its host cannot exec (an ESXi host without a guest account, a VM without the agent's channel or Tools), 503 when the host or the guest's agent does not answer or the command outlives its timeout.
          */
         post: operations["exec-instance"];
         delete?: never;
@@ -1882,6 +1882,10 @@ export interface components {
         Credentials: {
             caPem?: string;
             certPem?: string;
+            /** @description esxi: the password of guestUsername. */
+            guestPassword?: string;
+            /** @description esxi: the guest OS account VMware Tools guest operations run commands as (exec, Chef converges); without it the host runs no commands inside VMs. */
+            guestUsername?: string;
             keyPem?: string;
             password?: string;
             /** @description A private key (PEM) for qemu+ssh:// and ssh:// endpoints. */
