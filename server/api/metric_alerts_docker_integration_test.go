@@ -71,7 +71,9 @@ func TestMetricAlertsDocker(t *testing.T) {
 	}
 	exec("yes > /dev/null 2>&1 & echo started")
 	loaded := time.Now()
-	t.Cleanup(func() { e.do("POST", "/v1/instances/"+string(inst)+"/exec", tn.token, map[string]any{"command": []string{"killall", "yes"}}) })
+	t.Cleanup(func() {
+		e.do("POST", "/v1/instances/"+string(inst)+"/exec", tn.token, map[string]any{"command": []string{"killall", "yes"}})
+	})
 	require.Eventually(t, func() bool {
 		all := alerts(e.admin)
 		return all[inst].Open() && all[inst].ID != "" && all[h.ID].ID != "" && all[h.ID].Open()
