@@ -1,6 +1,9 @@
 package controllers_test
 
 import (
+	"context"
+	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,6 +15,7 @@ import (
 	"github.com/openovm/ovm/server/auth"
 	"github.com/openovm/ovm/server/controllers"
 	"github.com/openovm/ovm/server/core"
+	"github.com/openovm/ovm/server/store"
 )
 
 // groupOf reads a group and its events (newest first).
@@ -154,6 +158,121 @@ func TestScalerOnce(t *testing.T) {
 			page, err := c.svc.ListInstances(t.Context(), c.admin, core.ListOptions{VDCID: c.vdc, Limit: core.MaxLimit})
 			require.NoError(t, err)
 			assert.Len(t, page.Items, 3, "three instances in the VDC")
+		})
+	}
+}
+
+// errKilled stands for the death of a replica mid-decision.
+var errKilled = errors.New("replica killed")
+
+// pausingScaler is a replica's scaler that stops mid-decision once armed:
+// after the decision is recorded and the new member's create went
+// through, but before the member is recorded in the group. It then waits,
+// outside any transaction, holding up its loop (so that its lease is
+// neither renewed nor released), until resumed; then it decides again
+// with its old lease.
+type pausingScaler struct {
+	*core.System
+	armed   atomic.Bool
+	paused  chan struct{}
+	resume  chan struct{}
+	resumed chan error
+}
+
+func (p *pausingScaler) ScaleGroup(ctx context.Context, id ovm.ID, period time.Duration, guard core.Guard) error {
+	if !p.armed.Load() {
+		return p.System.ScaleGroup(ctx, id, period, guard)
+	}
+	calls := 0
+	err := p.System.ScaleGroup(ctx, id, period, func(ctx context.Context, tx store.Tx) error {
+		calls++
+		if calls == 2 && p.armed.CompareAndSwap(true, false) {
+			return errKilled // the settle of the first create: die here
+		}
+		return guard(ctx, tx)
+	})
+	if !errors.Is(err, errKilled) {
+		return err
+	}
+	close(p.paused)
+	<-p.resume
+	// A paused process resumes where it was, its context still live.
+	err = p.System.ScaleGroup(context.WithoutCancel(ctx), id, period, guard)
+	p.resumed <- err
+	return err
+}
+
+// TestScalerLeaderKilledMidDecision: two replicas on one store; the
+// scaler's leader stops mid-decision, after its scale-out was recorded and
+// the new member's create went through but before the member was recorded.
+// Its lease expires; the other replica takes it over at a new epoch and
+// carries out the recorded plan: the group scales once (one scale-out, one
+// new instance), not twice. When the old leader resumes, its stale lease
+// refuses its writes.
+func TestScalerLeaderKilledMidDecision(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			c := newCluster(t, b.open(t), clusterOptions{hosts: 1})
+			tenant := auth.Principal{UserID: ovm.NewID(), Name: "ann", Role: auth.RoleVDCAdmin, VDCID: c.vdc}
+			g, err := c.svc.CreateScalingGroup(t.Context(), tenant, core.CreateScalingGroup{Name: "once",
+				Spec: ovm.InstanceSpec{Type: ovm.TypeContainer, CPU: 100, Memory: 16 * ovm.MiB, Image: ovm.ContainerImage("busybox:1")},
+				Policy: apitypes.ScalingPolicy{Min: 1, Max: 3, Rules: []apitypes.ScalingRule{
+					{Metric: apitypes.MetricCPUPercent, Direction: apitypes.ScaleAbove, Threshold: 0.5, Periods: 1, Step: 1, CooldownSeconds: 3600},
+				}}})
+			require.NoError(t, err)
+			o := controllers.Options{MetricsInterval: 100 * time.Millisecond, ScalerInterval: 500 * time.Millisecond,
+				LeaseTTL: 2 * time.Second, SyncInterval: time.Hour, MonitorInterval: time.Hour}
+
+			first, _ := c.service(nil)
+			p := &pausingScaler{System: core.NewSystem(first), paused: make(chan struct{}), resume: make(chan struct{}), resumed: make(chan error, 1)}
+			o1 := o
+			o1.Platform = p
+			r1 := c.start("r1", o1)
+			require.Eventually(t, func() bool {
+				g, _ := groupOf(t, c, g.ID)
+				return len(g.Members) == 1 && runningMembers(t, c, g) == 1
+			}, waitFor, 50*time.Millisecond, "the group makes its minimum")
+			p.armed.Store(true)
+			select {
+			case <-p.paused:
+			case <-time.After(waitFor):
+				t.Fatal("the leader did not scale out")
+			}
+			mid, _ := groupOf(t, c, g.ID)
+			assert.Len(t, mid.Members, 1, "the new member is not recorded in the group yet")
+			assert.Equal(t, 2, mid.Desired, "the decision is recorded")
+			page, err := c.svc.ListInstances(t.Context(), c.admin, core.ListOptions{VDCID: c.vdc, Limit: core.MaxLimit})
+			require.NoError(t, err)
+			require.Len(t, page.Items, 2, "the new member's create went through")
+			stopped := make(chan struct{})
+			go func() { r1.stop(); close(stopped) }() // held up in the scaler: no renewal, no release
+
+			r2 := c.start("r2", o)
+			require.Eventually(t, func() bool { return r2.ctl.Leading()[controllers.LeaseScaler] }, waitFor, 50*time.Millisecond,
+				"the other replica takes the lease once it expires")
+			require.Eventually(t, func() bool {
+				g, _ := groupOf(t, c, g.ID)
+				return len(g.Members) == 2 && runningMembers(t, c, g) == 2
+			}, waitFor, 50*time.Millisecond, "the new leader carries out the recorded plan")
+
+			close(p.resume)
+			require.ErrorIs(t, <-p.resumed, controllers.ErrLeaseLost, "the old leader, resumed, writes nothing")
+			<-stopped
+			time.Sleep(2 * time.Second) // a few more decisions of the new leader
+
+			got, ev := groupOf(t, c, g.ID)
+			assert.Len(t, got.Members, 2)
+			assert.Equal(t, 2, got.Desired)
+			outs := 0
+			for _, e := range ev {
+				if e.Kind == apitypes.ScaleOut {
+					outs++
+				}
+			}
+			assert.Equal(t, 1, outs, "one scale-out: %+v", ev)
+			page, err = c.svc.ListInstances(t.Context(), c.admin, core.ListOptions{VDCID: c.vdc, Limit: core.MaxLimit})
+			require.NoError(t, err)
+			assert.Len(t, page.Items, 2, "two instances: the member the dead leader created is the one its successor recorded")
 		})
 	}
 }
