@@ -65,6 +65,7 @@ var crossTenantRules = map[string]rule{
 	"list-vapps": listOwn, "deploy-vapp": inA, "get-vapp": byID, "delete-vapp": byID,
 	"get-instance-metrics": byID, "get-host-metrics": byID, "get-vdc-metrics": byID,
 	"list-scaling-groups": listOwn, "create-scaling-group": inA, "get-scaling-group": byID, "delete-scaling-group": byID,
+	"update-scaling-group":   byID,
 	"list-scaling-decisions": byID,
 	"list-alert-rules":       listOwn, "create-alert-rule": inA, "get-alert-rule": byID, "delete-alert-rule": byID,
 	"list-metric-alerts": listOwn, "get-metric-alert": byID,
@@ -207,6 +208,7 @@ func bodies(w world) map[string]any {
 		"update-storage-pool":      map[string]any{"templateLibrary": true},
 		"attach-volume":            map[string]any{"instanceId": w.ids["instances"]},
 		"create-scaling-group":     map[string]any{"vdcId": w.vdcA, "name": "grp-b", "spec": spec, "policy": map[string]any{"min": 0, "max": 1}},
+		"update-scaling-group":     map[string]any{"desired": 1},
 		"create-alert-rule": map[string]any{"vdcId": w.vdcA, "name": "rule-b", "subject": "instance", "metric": "cpuPercent",
 			"comparison": "above", "threshold": 1},
 	}

@@ -100,3 +100,15 @@ type ScalingEvent struct {
 	Members []ovm.ID  `json:"members,omitempty"`
 	Error   string    `json:"error,omitempty"`
 }
+
+// ScalingGroupPatch changes a group's bounds, desired count or rules;
+// fields left out stay. A desired count set by hand is carried out by the
+// scaler's next decision, like its own.
+type ScalingGroupPatch struct {
+	Min       *int               `json:"min,omitempty"`
+	Max       *int               `json:"max,omitempty"`
+	Desired   *int               `json:"desired,omitempty" doc:"Within the (new) min and max."`
+	Tolerance *float64           `json:"tolerance,omitempty"`
+	Rules     *[]ScalingRule     `json:"rules,omitempty"`
+	Schedules *[]ScalingSchedule `json:"schedules,omitempty"`
+}

@@ -110,16 +110,7 @@ func (s *Service) CreateScalingGroup(ctx context.Context, p auth.Principal, in C
 	if r := ovm.ValidateName(in.Name); r != "" {
 		f.Add("name", r)
 	}
-	metrics := make([]string, len(apitypes.Metrics))
-	for i, m := range apitypes.Metrics {
-		metrics[i] = string(m)
-	}
-	if err := policyOf(in.Policy).Validate(metrics); err != nil {
-		f.Merge("policy", err)
-	}
-	if in.Policy.Max > MaxGroupMembers {
-		f.Add("policy.max", fmt.Sprintf("must be at most %d", MaxGroupMembers))
-	}
+	f.Merge("policy", validatePolicy(in.Policy))
 	if err := f.Err("invalid scaling group"); err != nil {
 		return ScalingGroup{}, err
 	}
