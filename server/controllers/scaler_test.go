@@ -276,3 +276,83 @@ func TestScalerLeaderKilledMidDecision(t *testing.T) {
 		})
 	}
 }
+
+// TestScalerPatch: a group's desired count set by hand is a decision
+// naming who set it, carried out by the scaler through the ordinary paths;
+// lowering max brings the desired count within it and removes the newest
+// members; bad changes name their field and change nothing; a stale
+// If-Match version is refused; VDC members cannot change a group.
+func TestScalerPatch(t *testing.T) {
+	c := newCluster(t, openSQLite(t), clusterOptions{hosts: 2})
+	ctx := t.Context()
+	tenant := auth.Principal{UserID: ovm.NewID(), Name: "ann", Role: auth.RoleVDCAdmin, VDCID: c.vdc}
+	g, err := c.svc.CreateScalingGroup(ctx, tenant, core.CreateScalingGroup{Name: "hand",
+		Spec:   ovm.InstanceSpec{Type: ovm.TypeContainer, CPU: 100, Memory: 16 * ovm.MiB, Image: ovm.ContainerImage("busybox:1")},
+		Policy: apitypes.ScalingPolicy{Min: 1, Max: 3}})
+	require.NoError(t, err)
+	c.start("r1", controllers.Options{MetricsInterval: 100 * time.Millisecond, ScalerInterval: 300 * time.Millisecond,
+		LeaseTTL: 2 * time.Second, SyncInterval: time.Hour, MonitorInterval: time.Hour})
+	size := func(n int) func() bool {
+		return func() bool {
+			got, _ := groupOf(t, c, g.ID)
+			return len(got.Members) == n && runningMembers(t, c, got) == n
+		}
+	}
+	require.Eventually(t, size(1), waitFor, 50*time.Millisecond, "the group makes its minimum")
+	first, _ := groupOf(t, c, g.ID)
+
+	three := 3
+	got, ver, err := c.svc.UpdateScalingGroup(ctx, tenant, g.ID, core.PatchScalingGroup{Desired: &three}, 0)
+	require.NoError(t, err)
+	assert.Equal(t, 3, got.Desired)
+	require.Eventually(t, size(3), waitFor, 50*time.Millisecond, "the scaler carries out the desired count")
+	_, ev := groupOf(t, c, g.ID)
+	require.NotEmpty(t, ev)
+	assert.Equal(t, apitypes.ScaleOut, ev[0].Kind)
+	assert.Equal(t, "desired set to 3 by ann", ev[0].Cause)
+
+	_, _, err = c.svc.UpdateScalingGroup(ctx, tenant, g.ID, core.PatchScalingGroup{Desired: &three}, ver)
+	require.Error(t, err, "a stale If-Match version")
+	five, zero := 5, 0
+	bad := []struct {
+		name  string
+		in    core.PatchScalingGroup
+		field string
+	}{
+		{"desired above max", core.PatchScalingGroup{Desired: &five}, "desired"},
+		{"max above the limit", core.PatchScalingGroup{Max: ptrTo(core.MaxGroupMembers + 1)}, "max"},
+		{"max below min", core.PatchScalingGroup{Max: &zero}, "max"},
+		{"unknown metric", core.PatchScalingGroup{Rules: &[]apitypes.ScalingRule{{Metric: "load", Direction: apitypes.ScaleAbove,
+			Threshold: 1, Periods: 1, Step: 1}}}, "rules[0].metric"},
+	}
+	for _, tc := range bad {
+		_, _, err := c.svc.UpdateScalingGroup(ctx, tenant, g.ID, tc.in, 0)
+		require.Error(t, err, tc.name)
+		var oe *ovm.Error
+		require.ErrorAs(t, err, &oe, tc.name)
+		var fields []string
+		for _, f := range oe.Fields {
+			fields = append(fields, f.Field)
+		}
+		assert.Contains(t, fields, tc.field, tc.name)
+	}
+	member := auth.Principal{UserID: ovm.NewID(), Name: "m", Role: auth.RoleVDCMember, VDCID: c.vdc}
+	_, _, err = c.svc.UpdateScalingGroup(ctx, member, g.ID, core.PatchScalingGroup{Desired: &three}, 0)
+	assert.ErrorIs(t, err, core.ErrForbidden)
+	other := auth.Principal{UserID: ovm.NewID(), Name: "o", Role: auth.RoleVDCAdmin, VDCID: ovm.NewID()}
+	_, _, err = c.svc.UpdateScalingGroup(ctx, other, g.ID, core.PatchScalingGroup{Desired: &three}, 0)
+	assert.ErrorIs(t, err, ovm.ErrNotFound)
+
+	two := 2
+	got, _, err = c.svc.UpdateScalingGroup(ctx, tenant, g.ID, core.PatchScalingGroup{Max: &two}, 0)
+	require.NoError(t, err)
+	assert.Equal(t, 2, got.Desired, "the desired count is brought within the new max")
+	assert.Equal(t, 2, got.Policy.Max)
+	require.Eventually(t, size(2), waitFor, 50*time.Millisecond, "the scaler removes the newest member")
+	got, ev = groupOf(t, c, g.ID)
+	assert.Equal(t, first.Members[0], got.Members[0], "the oldest member stays")
+	assert.Equal(t, apitypes.ScaleIn, ev[0].Kind)
+	assert.Equal(t, "bounds set to 1..2 by ann", ev[0].Cause)
+}
+
+func ptrTo[T any](v T) *T { return &v }
