@@ -1,0 +1,111 @@
+//go:build integration
+
+package api
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/openovm/ovm/ovm"
+	"github.com/openovm/ovm/server/apitypes"
+	"github.com/openovm/ovm/server/controllers"
+	"github.com/openovm/ovm/server/core"
+	"github.com/openovm/ovm/server/drivers"
+)
+
+// TestScaleOutReactionDocker measures the platform's own overhead in a
+// scale-out on the real dockerd: from the first sample of the loaded
+// member above the rule's threshold (and tolerance) to the new member
+// running, minus the configured periods (2 periods of 2 s). Three groups
+// in turn; each is deleted with its containers before the next.
+func TestScaleOutReactionDocker(t *testing.T) {
+	host := testEnvVar(t, "DOCKER_HOST")
+	image := testEnvVar(t, "OVM_TEST_DOCKER_IMAGE")
+	dc := dockerClient(t, host)
+	e := newEnv(t, openSQLite(t))
+	drivers.RegisterEngines(e.reg, drivers.EngineOptions{TempDir: t.TempDir()})
+	pl := e.setupPlatform(0)
+	e.must(http.StatusCreated, "POST", "/v1/hosts", e.admin, map[string]any{"name": "docker1", "kind": "docker", "endpoint": host, "poolId": pl.pool})
+	tn := e.newTenant("acme", pl.pool, quota)
+	const scalerInterval, periods, threshold = 2 * time.Second, 2, 5.0
+	e.runControllers(controllers.Options{MetricsInterval: time.Second, ScalerInterval: scalerInterval,
+		SyncInterval: time.Hour, MonitorInterval: time.Hour, LeaseTTL: 5 * time.Second})
+	t.Cleanup(func() {
+		var page core.Page[ovm.Instance]
+		e.must(http.StatusOK, "GET", "/v1/instances?limit=1000", tn.token, nil).decode(t, &page)
+		for _, inst := range page.Items {
+			removeLabelled(t, dc, inst.ID)
+		}
+	})
+
+	var overheads []time.Duration
+	for trial := range 3 {
+		var g core.ScalingGroup
+		e.must(http.StatusCreated, "POST", "/v1/scaling-groups", tn.token, map[string]any{"name": "react" + strconv.Itoa(trial),
+			"spec": map[string]any{"type": "container", "cpuMilli": 500, "memoryBytes": 32 << 20,
+				"image": map[string]string{"format": "oci", "name": image}, "command": bootCommand},
+			"policy": map[string]any{"min": 1, "max": 2, "rules": []map[string]any{
+				{"metric": "cpuPercent", "direction": "above", "threshold": threshold, "periods": periods, "step": 1},
+			}}}).decode(t, &g)
+		var first ovm.ID
+		require.Eventually(t, func() bool {
+			ms := e.members(tn, g.ID, false)
+			if len(ms) == 1 && e.running(tn, ms[0]) {
+				first = ms[0]
+			}
+			return first != ""
+		}, time.Minute, 100*time.Millisecond, "the group makes its minimum")
+		time.Sleep(3 * time.Second) // idle samples first
+		loaded := time.Now().UTC().Truncate(time.Second)
+		var res core.ExecResult
+		e.must(http.StatusOK, "POST", "/v1/instances/"+string(first)+"/exec", tn.token,
+			map[string]any{"command": []string{"sh", "-c", "yes > /dev/null 2>&1 & echo started"}}).decode(t, &res)
+		require.Equal(t, 0, res.ExitCode)
+		var running time.Time
+		require.Eventually(t, func() bool {
+			ms := e.members(tn, g.ID, false)
+			if len(ms) == 2 && e.running(tn, ms[1]) {
+				running = time.Now()
+			}
+			return !running.IsZero()
+		}, 90*time.Second, 100*time.Millisecond, "the loaded group grows")
+		s := e.series("/v1/instances/"+string(first)+"/metrics", tn.token, url.Values{"metrics": {"cpuPercent"}, "step": {"1s"},
+			"from": {loaded.Add(-time.Second).Format(time.RFC3339)}, "to": {running.UTC().Add(time.Second).Format(time.RFC3339)}})
+		var crossed time.Time
+		for _, p := range pointsOf(t, s, apitypes.MetricCPUPercent) {
+			if p.Value > threshold*1.1 {
+				crossed = p.Time
+				break
+			}
+		}
+		require.False(t, crossed.IsZero(), "a sample above the threshold before the new member ran: %+v", s)
+		overhead := running.Sub(crossed) - periods*scalerInterval
+		t.Logf("trial %d: crossed at +%s, new member running at +%s: overhead %s", trial, crossed.Sub(loaded),
+			running.Sub(loaded).Round(time.Millisecond), overhead.Round(time.Millisecond))
+		overheads = append(overheads, overhead)
+		e.do("POST", "/v1/instances/"+string(first)+"/exec", tn.token, map[string]any{"command": []string{"killall", "yes"}})
+		members := e.members(tn, g.ID, true)
+		require.Eventually(t, func() bool {
+			return e.do("DELETE", "/v1/scaling-groups/"+string(g.ID), tn.token, nil).status == http.StatusNoContent
+		}, time.Minute, 500*time.Millisecond, "the group is deleted")
+		require.Eventually(t, func() bool {
+			for _, id := range members {
+				if len(labelled(t, dc, id)) > 0 {
+					return false
+				}
+			}
+			return true
+		}, time.Minute, 500*time.Millisecond, "its containers are gone")
+	}
+	slices.Sort(overheads)
+	t.Logf("scale-out overhead beyond the configured periods (%d x %s): min %s, median %s, max %s", periods, scalerInterval,
+		overheads[0].Round(time.Millisecond), overheads[1].Round(time.Millisecond), overheads[2].Round(time.Millisecond))
+	assert.Less(t, overheads[1], 3*scalerInterval+5*time.Second, "the platform's overhead: a period's wait, a sample's delay and the create")
+}
