@@ -52,6 +52,7 @@ type ScalingGroupCreate struct {
 	Name           string           `json:"name" required:"true"`
 	Spec           ovm.InstanceSpec `json:"spec" required:"true"`
 	Policy         ScalingPolicy    `json:"policy" required:"true"`
+	AntiAffinity   bool             `json:"antiAffinity,omitempty" doc:"No two members on one host (placement's anti-affinity groups); a member with no host left for it is refused."`
 	IdempotencyKey string           `json:"-"`
 }
 
@@ -63,6 +64,8 @@ type ScalingGroup struct {
 	Spec    ovm.InstanceSpec `json:"spec"`
 	Policy  ScalingPolicy    `json:"policy"`
 	Desired int              `json:"desired"`
+	// AntiAffinity keeps members on distinct hosts.
+	AntiAffinity bool `json:"antiAffinity"`
 	// Members are the group's instances, oldest first.
 	Members   []ovm.ID  `json:"members"`
 	CreatedAt time.Time `json:"createdAt"`

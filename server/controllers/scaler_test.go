@@ -356,3 +356,47 @@ func TestScalerPatch(t *testing.T) {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// TestScalerAntiAffinity: the members of a group with anti-affinity go to
+// distinct hosts through placement's anti-affinity groups; one more member
+// than there are hosts is refused (an event with the pool's words, no
+// host named) and the group stays at what fits.
+func TestScalerAntiAffinity(t *testing.T) {
+	c := newCluster(t, openSQLite(t), clusterOptions{hosts: 2})
+	ctx := t.Context()
+	tenant := auth.Principal{UserID: ovm.NewID(), Name: "ann", Role: auth.RoleVDCAdmin, VDCID: c.vdc}
+	g, err := c.svc.CreateScalingGroup(ctx, tenant, core.CreateScalingGroup{Name: "spread", AntiAffinity: true,
+		Spec:   ovm.InstanceSpec{Type: ovm.TypeContainer, CPU: 100, Memory: 16 * ovm.MiB, Image: ovm.ContainerImage("busybox:1")},
+		Policy: apitypes.ScalingPolicy{Min: 2, Max: 3}})
+	require.NoError(t, err)
+	assert.True(t, g.AntiAffinity)
+	c.start("r1", controllers.Options{MetricsInterval: 100 * time.Millisecond, ScalerInterval: 300 * time.Millisecond,
+		LeaseTTL: 2 * time.Second, SyncInterval: time.Hour, MonitorInterval: time.Hour})
+	require.Eventually(t, func() bool {
+		got, _ := groupOf(t, c, g.ID)
+		return len(got.Members) == 2 && runningMembers(t, c, got) == 2
+	}, waitFor, 50*time.Millisecond, "the group makes its minimum")
+	got, _ := groupOf(t, c, g.ID)
+	hosts := map[ovm.ID]bool{}
+	for _, id := range got.Members {
+		hosts[c.instance(id).Status.HostID] = true
+	}
+	assert.Len(t, hosts, 2, "one member per host")
+
+	three := 3
+	_, _, err = c.svc.UpdateScalingGroup(ctx, tenant, g.ID, core.PatchScalingGroup{Desired: &three}, 0)
+	require.NoError(t, err)
+	var ev []core.ScalingEvent
+	require.Eventually(t, func() bool {
+		_, ev = groupOf(t, c, g.ID)
+		return len(ev) > 0 && ev[0].Kind == apitypes.ScaleRefused
+	}, waitFor, 50*time.Millisecond, "a third member has no host of its own")
+	assert.Contains(t, ev[0].Error, "no room")
+	for _, h := range c.hosts {
+		assert.NotContains(t, ev[0].Error, h.Name)
+		assert.NotContains(t, ev[0].Error, string(h.ID))
+	}
+	got, _ = groupOf(t, c, g.ID)
+	assert.Len(t, got.Members, 2)
+	assert.Equal(t, 2, got.Desired)
+}

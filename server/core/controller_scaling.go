@@ -185,8 +185,13 @@ func groupHistory(ctx context.Context, tx store.Tx, g scalingGroupRecord, pol sc
 func (y *System) carryOut(ctx context.Context, g scalingGroupRecord, guard Guard) error {
 	s := y.s
 	p := scalerPrincipal(g)
+	group := ovm.ID("")
+	if g.AntiAffinity {
+		group = g.ID
+	}
 	for _, pm := range g.Pending {
-		it, err := s.CreateInstance(ctx, p, CreateInstance{VDCID: g.VDCID, Name: pm.Name, Spec: g.Spec, Start: true, IdempotencyKey: pm.Key})
+		it, err := s.CreateInstance(ctx, p, CreateInstance{VDCID: g.VDCID, Name: pm.Name, Spec: g.Spec, Start: true, IdempotencyKey: pm.Key,
+			PlacementGroup: group})
 		// Over quota, no room in the pool, or the name taken: recorded,
 		// not retried until the next decision asks again.
 		refused := slices.Contains([]ovm.Kind{ovm.KindQuotaExceeded, ovm.KindUnavailable, ovm.KindConflict}, ovm.KindOf(err))

@@ -46,18 +46,20 @@ type groupMember struct {
 
 // scalingGroupRecord is a group as stored.
 type scalingGroupRecord struct {
-	ID        ovm.ID                 `json:"id"`
-	Name      string                 `json:"name"`
-	VDCID     ovm.ID                 `json:"vdcId"`
-	Spec      ovm.InstanceSpec       `json:"spec"`
-	Policy    apitypes.ScalingPolicy `json:"policy"`
-	Desired   int                    `json:"desired"`
-	Members   []groupMember          `json:"members"`
-	Pending   []pendingMember        `json:"pending,omitempty"`
-	Deleting  []ovm.ID               `json:"deleting,omitempty"`
-	Seq       int64                  `json:"seq"`
-	Events    []ScalingEvent         `json:"events"`
-	CreatedAt time.Time              `json:"createdAt"`
+	ID      ovm.ID                 `json:"id"`
+	Name    string                 `json:"name"`
+	VDCID   ovm.ID                 `json:"vdcId"`
+	Spec    ovm.InstanceSpec       `json:"spec"`
+	Policy  apitypes.ScalingPolicy `json:"policy"`
+	Desired int                    `json:"desired"`
+	// AntiAffinity places no two members on one host.
+	AntiAffinity bool            `json:"antiAffinity,omitempty"`
+	Members      []groupMember   `json:"members"`
+	Pending      []pendingMember `json:"pending,omitempty"`
+	Deleting     []ovm.ID        `json:"deleting,omitempty"`
+	Seq          int64           `json:"seq"`
+	Events       []ScalingEvent  `json:"events"`
+	CreatedAt    time.Time       `json:"createdAt"`
 	// LastChange is when the desired count last changed; LastDecision
 	// when the scaler last decided.
 	LastChange   time.Time `json:"lastChange"`
@@ -73,7 +75,7 @@ const RefusalBackoff = 10
 
 func (g scalingGroupRecord) view() ScalingGroup {
 	out := ScalingGroup{ID: g.ID, Name: g.Name, VDCID: g.VDCID, Spec: g.Spec, Policy: g.Policy, Desired: g.Desired,
-		Members: []ovm.ID{}, CreatedAt: g.CreatedAt}
+		AntiAffinity: g.AntiAffinity, Members: []ovm.ID{}, CreatedAt: g.CreatedAt}
 	for _, m := range g.Members {
 		out.Members = append(out.Members, m.ID)
 	}
@@ -129,7 +131,7 @@ func (s *Service) CreateScalingGroup(ctx context.Context, p auth.Principal, in C
 				return err
 			}
 			g := scalingGroupRecord{ID: ovm.NewID(), Name: in.Name, VDCID: vdc, Spec: in.Spec, Policy: in.Policy,
-				Desired: in.Policy.Min, CreatedAt: now, LastDecision: now, Events: []ScalingEvent{}}
+				AntiAffinity: in.AntiAffinity, Desired: in.Policy.Min, CreatedAt: now, LastDecision: now, Events: []ScalingEvent{}}
 			r, err := store.NewRecord(kindScalingGroup, g.ID, vdc, g.Name, g)
 			if err != nil {
 				return err
