@@ -65,6 +65,9 @@ func scalingDetail(w io.Writer, g apitypes.ScalingGroup) {
 	field(w, "Image", g.Spec.Image)
 	field(w, "Desired", g.Desired)
 	field(w, "Bounds", fmt.Sprintf("%d to %d", g.Policy.Min, g.Policy.Max))
+	if g.AntiAffinity {
+		field(w, "Anti-affinity", "one member per host")
+	}
 	for i, r := range g.Policy.Rules {
 		step := r.Step
 		if r.Direction == apitypes.ScaleBelow {
@@ -82,7 +85,7 @@ func scalingDetail(w io.Writer, g apitypes.ScalingGroup) {
 func (a *app) scalingCreate(path string, args []string) error {
 	f := a.flags(path, "-f FILE [--name NAME] [--vdc VDC]",
 		"Create a scaling group described by a JSON or YAML file (\"-\" reads stdin) in the API's shape:\n\n"+
-			"  name: web\n  spec: {type: container, cpuMilli: 500, memoryBytes: 67108864, image: {format: oci, name: nginx:1.27}}\n"+
+			"  name: web\n  antiAffinity: true\n  spec: {type: container, cpuMilli: 500, memoryBytes: 67108864, image: {format: oci, name: nginx:1.27}}\n"+
 			"  policy:\n    min: 1\n    max: 3\n    rules:\n"+
 			"      - {metric: cpuPercent, direction: above, threshold: 70, periods: 3, step: 1, cooldownSeconds: 60}\n"+
 			"      - {metric: cpuPercent, direction: below, threshold: 20, periods: 3, step: 1, cooldownSeconds: 60}\n"+
