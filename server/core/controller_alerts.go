@@ -27,6 +27,14 @@ const staleRounds = 3
 // subject has had no sample for a few intervals.
 func (y *System) EvaluateMetricAlerts(ctx context.Context, interval time.Duration, guard Guard) (AlertRound, error) {
 	var out AlertRound
+	none := false
+	if err := y.s.view(ctx, func(ctx context.Context, tx store.Tx) error {
+		pg, _, err := tx.List(ctx, store.Filter{Kind: kindAlertRule, AllVDCs: true}, store.Page{Limit: 1})
+		none = len(pg) == 0
+		return err
+	}); err != nil || none {
+		return out, err // no rule: no write transaction
+	}
 	err := y.s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
 		out = AlertRound{}
 		if err := guard.check(ctx, tx); err != nil {
