@@ -13,7 +13,6 @@ import (
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/controllers"
 	"github.com/openovm/ovm/server/core"
-	"github.com/openovm/ovm/server/drivers"
 )
 
 // TestMetricAlertsDocker: a tenant's rule on its container's CPU and an
@@ -22,16 +21,7 @@ import (
 // rule's duration, with the samples that fired them; the tenant sees its
 // alert, never the host's; stopping the load clears them with the value.
 func TestMetricAlertsDocker(t *testing.T) {
-	host := testEnvVar(t, "DOCKER_HOST")
-	image := testEnvVar(t, "OVM_TEST_DOCKER_IMAGE")
-	dc := dockerClient(t, host)
-	e := newEnv(t, openSQLite(t))
-	drivers.RegisterEngines(e.reg, drivers.EngineOptions{TempDir: t.TempDir()})
-	pl := e.setupPlatform(0)
-	var h ovm.Host
-	e.must(http.StatusCreated, "POST", "/v1/hosts", e.admin, map[string]any{"name": "docker1", "kind": "docker", "endpoint": host,
-		"poolId": pl.pool}).decode(t, &h)
-	tn := e.newTenant("acme", pl.pool, quota)
+	e, tn, dc, image, h := dockerTenant(t, quota)
 	var it core.InstanceTask
 	e.must(http.StatusAccepted, "POST", "/v1/instances", tn.token, map[string]any{"name": "hot", "start": true,
 		"spec": map[string]any{"type": "container", "cpuMilli": 500, "memoryBytes": 32 << 20,
@@ -64,12 +54,7 @@ func TestMetricAlertsDocker(t *testing.T) {
 	time.Sleep(5 * time.Second)
 	require.Empty(t, alerts(e.admin), "an idle container raises nothing")
 
-	exec := func(cmd string) {
-		var res core.ExecResult
-		e.must(http.StatusOK, "POST", "/v1/instances/"+string(inst)+"/exec", tn.token, map[string]any{"command": []string{"sh", "-c", cmd}}).decode(t, &res)
-		require.Equal(t, 0, res.ExitCode, "%s: %+v", cmd, res)
-	}
-	exec("yes > /dev/null 2>&1 & echo started")
+	e.shell(tn, inst, "yes > /dev/null 2>&1 & echo started")
 	loaded := time.Now()
 	t.Cleanup(func() {
 		e.do("POST", "/v1/instances/"+string(inst)+"/exec", tn.token, map[string]any{"command": []string{"killall", "yes"}})
@@ -94,7 +79,7 @@ func TestMetricAlertsDocker(t *testing.T) {
 	e.must(http.StatusOK, "GET", "/v1/alert-rules/"+string(rule.ID), tn.token, nil).decode(t, &r)
 	assert.Equal(t, 1, r.OpenAlerts)
 
-	exec("killall yes; echo stopped")
+	e.shell(tn, inst, "killall yes; echo stopped")
 	require.Eventually(t, func() bool {
 		all := alerts(e.admin)
 		return !all[inst].Open() && !all[h.ID].Open()

@@ -24,14 +24,7 @@ import (
 // rule and the averages that fired; members are made and removed on the
 // engine through the ordinary create and delete paths.
 func TestScalingDocker(t *testing.T) {
-	host := testEnvVar(t, "DOCKER_HOST")
-	image := testEnvVar(t, "OVM_TEST_DOCKER_IMAGE")
-	dc := dockerClient(t, host)
-	e := newEnv(t, openSQLite(t))
-	drivers.RegisterEngines(e.reg, drivers.EngineOptions{TempDir: t.TempDir()})
-	pl := e.setupPlatform(0)
-	e.must(http.StatusCreated, "POST", "/v1/hosts", e.admin, map[string]any{"name": "docker1", "kind": "docker", "endpoint": host, "poolId": pl.pool})
-	tn := e.newTenant("acme", pl.pool, quota)
+	e, tn, dc, image, _ := dockerTenant(t, quota)
 
 	var g core.ScalingGroup
 	e.must(http.StatusCreated, "POST", "/v1/scaling-groups", tn.token, map[string]any{"name": "burn",
@@ -60,12 +53,7 @@ func TestScalingDocker(t *testing.T) {
 		}
 		return first != ""
 	}, time.Minute, 200*time.Millisecond, "the group makes its minimum")
-	exec := func(cmd string) {
-		var res core.ExecResult
-		e.must(http.StatusOK, "POST", "/v1/instances/"+string(first)+"/exec", tn.token, map[string]any{"command": []string{"sh", "-c", cmd}}).decode(t, &res)
-		require.Equal(t, 0, res.ExitCode, "%s: %+v", cmd, res)
-	}
-	exec("yes > /dev/null 2>&1 & yes > /dev/null 2>&1 & echo started")
+	e.shell(tn, first, "yes > /dev/null 2>&1 & yes > /dev/null 2>&1 & echo started")
 	loaded := time.Now()
 	grown := assert.Eventually(t, func() bool {
 		ms := e.members(tn, g.ID, false)
@@ -75,7 +63,7 @@ func TestScalingDocker(t *testing.T) {
 	t.Logf("grew to 3 in %s", time.Since(loaded).Round(time.Millisecond))
 	assert.Len(t, labelledAll(t, e, dc, tn, g.ID), 3, "three members on the engine")
 
-	exec("killall yes; echo stopped")
+	e.shell(tn, first, "killall yes; echo stopped")
 	require.Eventually(t, func() bool { return len(e.members(tn, g.ID, false)) == 1 }, 90*time.Second, 500*time.Millisecond,
 		"the idle group shrinks to its minimum")
 	ms := e.members(tn, g.ID, false)
@@ -99,6 +87,31 @@ func TestScalingDocker(t *testing.T) {
 	assert.Equal(t, [2]int{2, 2}, [2]int{outs, ins}, "two scale-outs and two scale-ins: %+v", ev)
 	require.Eventually(t, func() bool { return len(labelledAll(t, e, dc, tn, g.ID)) == 1 }, time.Minute, 500*time.Millisecond,
 		"the removed members are gone from the engine")
+}
+
+// dockerTenant is a server with the test dockerd registered as a host of
+// a pool, and a tenant of that pool with quota q; it returns the engine's
+// client and the test image.
+func dockerTenant(t *testing.T, q ovm.Quota) (*env, tenant, *client.Client, string, ovm.Host) {
+	t.Helper()
+	host := testEnvVar(t, "DOCKER_HOST")
+	image := testEnvVar(t, "OVM_TEST_DOCKER_IMAGE")
+	dc := dockerClient(t, host)
+	e := newEnv(t, openSQLite(t))
+	drivers.RegisterEngines(e.reg, drivers.EngineOptions{TempDir: t.TempDir()})
+	pl := e.setupPlatform(0)
+	var h ovm.Host
+	e.must(http.StatusCreated, "POST", "/v1/hosts", e.admin, map[string]any{"name": "docker1", "kind": "docker", "endpoint": host,
+		"poolId": pl.pool}).decode(t, &h)
+	return e, e.newTenant("acme", pl.pool, q), dc, image, h
+}
+
+// shell runs a shell command in an instance and requires it to succeed.
+func (e *env) shell(tn tenant, id ovm.ID, cmd string) {
+	e.t.Helper()
+	var res core.ExecResult
+	e.must(http.StatusOK, "POST", "/v1/instances/"+string(id)+"/exec", tn.token, map[string]any{"command": []string{"sh", "-c", cmd}}).decode(e.t, &res)
+	require.Equal(e.t, 0, res.ExitCode, "%s: %+v", cmd, res)
 }
 
 // groupState says what a group decided and what its first member's CPU

@@ -14,7 +14,6 @@ import (
 	"github.com/openovm/ovm/server/apitypes"
 	"github.com/openovm/ovm/server/controllers"
 	"github.com/openovm/ovm/server/core"
-	"github.com/openovm/ovm/server/drivers"
 )
 
 // TestScalingQuotaDocker: a group on the real dockerd whose rule fires at
@@ -22,16 +21,9 @@ import (
 // and recorded as one event with the quota's words; nothing else happens
 // (no second container, no instance record, no task, no retry in a loop).
 func TestScalingQuotaDocker(t *testing.T) {
-	host := testEnvVar(t, "DOCKER_HOST")
-	image := testEnvVar(t, "OVM_TEST_DOCKER_IMAGE")
-	dc := dockerClient(t, host)
-	e := newEnv(t, openSQLite(t))
-	drivers.RegisterEngines(e.reg, drivers.EngineOptions{TempDir: t.TempDir()})
-	pl := e.setupPlatform(0)
-	e.must(http.StatusCreated, "POST", "/v1/hosts", e.admin, map[string]any{"name": "docker1", "kind": "docker", "endpoint": host, "poolId": pl.pool})
 	q := quota
 	q.Instances = 1
-	tn := e.newTenant("acme", pl.pool, q)
+	e, tn, dc, image, _ := dockerTenant(t, q)
 
 	var g core.ScalingGroup
 	e.must(http.StatusCreated, "POST", "/v1/scaling-groups", tn.token, map[string]any{"name": "capped",

@@ -17,7 +17,6 @@ import (
 	"github.com/openovm/ovm/server/apitypes"
 	"github.com/openovm/ovm/server/controllers"
 	"github.com/openovm/ovm/server/core"
-	"github.com/openovm/ovm/server/drivers"
 )
 
 // TestScaleOutReactionDocker measures the platform's own overhead in a
@@ -26,14 +25,7 @@ import (
 // running, minus the configured periods (2 periods of 2 s). Three groups
 // in turn; each is deleted with its containers before the next.
 func TestScaleOutReactionDocker(t *testing.T) {
-	host := testEnvVar(t, "DOCKER_HOST")
-	image := testEnvVar(t, "OVM_TEST_DOCKER_IMAGE")
-	dc := dockerClient(t, host)
-	e := newEnv(t, openSQLite(t))
-	drivers.RegisterEngines(e.reg, drivers.EngineOptions{TempDir: t.TempDir()})
-	pl := e.setupPlatform(0)
-	e.must(http.StatusCreated, "POST", "/v1/hosts", e.admin, map[string]any{"name": "docker1", "kind": "docker", "endpoint": host, "poolId": pl.pool})
-	tn := e.newTenant("acme", pl.pool, quota)
+	e, tn, dc, image, _ := dockerTenant(t, quota)
 	const scalerInterval, periods, threshold = 2 * time.Second, 2, 5.0
 	e.runControllers(controllers.Options{MetricsInterval: time.Second, ScalerInterval: scalerInterval,
 		SyncInterval: time.Hour, MonitorInterval: time.Hour, LeaseTTL: 5 * time.Second})
@@ -64,10 +56,7 @@ func TestScaleOutReactionDocker(t *testing.T) {
 		}, time.Minute, 100*time.Millisecond, "the group makes its minimum")
 		time.Sleep(3 * time.Second) // idle samples first
 		loaded := time.Now().UTC().Truncate(time.Second)
-		var res core.ExecResult
-		e.must(http.StatusOK, "POST", "/v1/instances/"+string(first)+"/exec", tn.token,
-			map[string]any{"command": []string{"sh", "-c", "yes > /dev/null 2>&1 & echo started"}}).decode(t, &res)
-		require.Equal(t, 0, res.ExitCode)
+		e.shell(tn, first, "yes > /dev/null 2>&1 & echo started")
 		var running time.Time
 		require.Eventually(t, func() bool {
 			ms := e.members(tn, g.ID, false)
