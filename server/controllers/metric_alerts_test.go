@@ -202,3 +202,28 @@ func TestThresholdAlertsLoop(t *testing.T) {
 		return err == nil && !a.Open() && a.ClearedBy == "no-samples"
 	}, waitFor, tick, "a stopped instance's alert clears")
 }
+
+// TestThresholdAlertsGoWithTheirVDC: deleting a VDC deletes its rules and
+// their alerts.
+func TestThresholdAlertsGoWithTheirVDC(t *testing.T) {
+	c := newCluster(t, openSQLite(t), clusterOptions{hosts: 1})
+	ctx := t.Context()
+	v, err := c.svc.CreateVDC(ctx, c.admin, core.CreateVDC{Name: "brief", PoolID: c.pool, Quota: ovm.Quota{Instances: 1}})
+	require.NoError(t, err)
+	rule, err := c.svc.CreateAlertRule(ctx, c.admin, core.CreateAlertRule{Name: "r", VDCID: v.ID, Subject: apitypes.AlertOnInstance,
+		Metric: apitypes.MetricCPUPercent, Comparison: apitypes.AlertAbove, Threshold: -1})
+	require.NoError(t, err)
+	sys := core.NewSystem(c.svc)
+	subject := ovm.NewID()
+	require.NoError(t, sys.RecordMetrics(ctx, cpuSamples(store.MetricInstance, subject, v.ID, c.hosts[0].ID, time.Now().UTC(), 1), nil))
+	round, err := sys.EvaluateMetricAlerts(ctx, time.Second, nil)
+	require.NoError(t, err)
+	require.Equal(t, 1, round.Raised)
+	alert := alertsOf(t, c.svc, c.admin)[subject]
+
+	require.NoError(t, c.svc.DeleteVDC(ctx, c.admin, v.ID, 0))
+	_, _, err = c.svc.GetAlertRule(ctx, c.admin, rule.ID)
+	assert.ErrorIs(t, err, ovm.ErrNotFound)
+	_, _, err = c.svc.GetMetricAlert(ctx, c.admin, alert.ID)
+	assert.ErrorIs(t, err, ovm.ErrNotFound)
+}

@@ -237,3 +237,19 @@ func clearAlert(ctx context.Context, tx store.Tx, id ovm.ID, at time.Time, who s
 	r.Name = string(r.ID)
 	return save(ctx, tx, &r, a)
 }
+
+// dropVDCAlerts deletes a VDC's threshold rules and alerts with the VDC.
+func dropVDCAlerts(ctx context.Context, tx store.Tx, vdc ovm.ID) error {
+	for _, k := range []store.Kind{kindAlertRule, kindMetricAlert} {
+		rs, err := listAll(ctx, tx, store.Filter{Kind: k, VDCID: vdc})
+		if err != nil {
+			return err
+		}
+		for _, r := range rs {
+			if err := tx.Delete(ctx, k, r.ID, r.Version); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
