@@ -24,7 +24,8 @@ import (
 // driven by a schedule (every minute: desired 2) and a metric rule (memory
 // below 1 GiB, which libvirt's balloon reports for these guests, for two
 // periods: one less). The schedule grows it to two running guests on the
-// engine; the rule brings it back to one, removing the newer guest from
+// engine; the rule (with a cooldown of 20 s, so that the new guest boots
+// before it may act) brings it back to one, removing the newer guest from
 // the engine; both decisions say what fired.
 func TestScalingLibvirt(t *testing.T) {
 	uri, template, opts := libvirtTestHost(t)
@@ -44,17 +45,10 @@ func TestScalingLibvirt(t *testing.T) {
 			"image": map[string]string{"format": "qcow2", "name": filepath.Base(template)}},
 		"policy": map[string]any{"min": 1, "max": 2,
 			"schedules": []map[string]any{{"cron": "* * * * *", "desired": 2}},
-			"rules":     []map[string]any{{"metric": "memoryUsedBytes", "direction": "below", "threshold": 1 << 30, "periods": 2, "step": 1}},
+			"rules": []map[string]any{{"metric": "memoryUsedBytes", "direction": "below", "threshold": 1 << 30, "periods": 2, "step": 1,
+				"cooldownSeconds": 20}},
 		}}).decode(t, &g)
-	domain := func(name string, id ovm.ID) string { return name + "-" + string(id.Short()) }
-	t.Cleanup(func() {
-		for _, id := range e.members(tn, g.ID, true) {
-			for _, n := range []string{"tcg-1", "tcg-2", "tcg-3", "tcg-4", "tcg-5", "tcg-6"} {
-				lh.RemoveDomain(domain(n, id))
-			}
-			lh.RemoveVolumes(id)
-		}
-	})
+	t.Cleanup(func() { e.removeGuests(lh, tn) })
 	e.runControllers(controllers.Options{MetricsInterval: time.Second, ScalerInterval: 3 * time.Second,
 		SyncInterval: time.Hour, MonitorInterval: time.Hour, LeaseTTL: 5 * time.Second})
 
@@ -87,7 +81,9 @@ func TestScalingLibvirt(t *testing.T) {
 	require.True(t, grown, "%s", e.groupState(tn, g.ID, first))
 	assert.True(t, decided(apitypes.ScaleOut, `schedules[0] "* * * * *" fired`), "the schedule's decision")
 	assert.False(t, decided(apitypes.ScaleRefused, ""), "no refusal: the host has room for two 64 MiB guests")
-	st, ok := lh.State(t, domain("tcg-2", second))
+	var inst ovm.Instance
+	e.must(http.StatusOK, "GET", "/v1/instances/"+string(second), tn.token, nil).decode(t, &inst)
+	st, ok := lh.State(t, guestDomain(inst.Name, second))
 	require.True(t, ok, "the second guest is a domain on the engine")
 	t.Logf("second guest's domain state: %v", st)
 
@@ -98,7 +94,75 @@ func TestScalingLibvirt(t *testing.T) {
 	require.Len(t, ms, 1)
 	assert.Equal(t, first, ms[0], "the first guest stays: scale-in removes the newest")
 	require.Eventually(t, func() bool {
-		_, ok := lh.State(t, domain("tcg-2", second))
+		_, ok := lh.State(t, guestDomain(inst.Name, second))
 		return !ok
 	}, time.Minute, time.Second, "the newer guest is gone from the engine")
+}
+
+// TestScalingLibvirtMetric: a group of 64 MiB TCG guests grown by a
+// metric rule (memory used above 1 byte for two periods: as soon as the
+// first guest reports) to two running guests, then, its rules changed by a
+// PATCH to one that removes a member below 1 GiB, shrunk back to the first.
+func TestScalingLibvirtMetric(t *testing.T) {
+	uri, template, opts := libvirtTestHost(t)
+	lh := libvirthost.Dial(t, uri, opts)
+	e := newEnv(t, openSQLite(t))
+	drivers.RegisterEngines(e.reg, drivers.EngineOptions{TempDir: t.TempDir()})
+	pl := e.setupPlatform(0)
+	e.must(http.StatusCreated, "POST", "/v1/hosts", e.admin, map[string]any{"name": "kvm1", "kind": "kvm", "endpoint": uri,
+		"poolId": pl.pool, "options": opts})
+	tn := e.newTenant("acme", pl.pool, quota)
+	var g core.ScalingGroup
+	e.must(http.StatusCreated, "POST", "/v1/scaling-groups", tn.token, map[string]any{"name": "tcgm",
+		"spec": map[string]any{"type": "vm", "cpuMilli": 1000, "memoryBytes": 64 << 20,
+			"image": map[string]string{"format": "qcow2", "name": filepath.Base(template)}},
+		"policy": map[string]any{"min": 1, "max": 2,
+			"rules": []map[string]any{{"metric": "memoryUsedBytes", "direction": "above", "threshold": 1, "periods": 2, "step": 1}},
+		}}).decode(t, &g)
+	t.Cleanup(func() { e.removeGuests(lh, tn) })
+	e.runControllers(controllers.Options{MetricsInterval: time.Second, ScalerInterval: 3 * time.Second,
+		SyncInterval: time.Hour, MonitorInterval: time.Hour, LeaseTTL: 5 * time.Second})
+	var second ovm.ID
+	grown := assert.Eventually(t, func() bool {
+		ms := e.members(tn, g.ID, false)
+		if len(ms) == 2 && e.running(tn, ms[0]) && e.running(tn, ms[1]) {
+			second = ms[1]
+		}
+		return second != ""
+	}, 3*time.Minute, time.Second, "the metric rule grows the group to two running guests")
+	require.True(t, grown, "%s", e.groupState(tn, g.ID, e.members(tn, g.ID, false)[0]))
+	var ev []core.ScalingEvent
+	e.must(http.StatusOK, "GET", "/v1/scaling-groups/"+string(g.ID)+"/decisions", tn.token, nil).decode(t, &ev)
+	require.NotEmpty(t, ev)
+	assert.Equal(t, apitypes.ScaleOut, ev[len(ev)-1].Kind)
+	assert.Contains(t, ev[len(ev)-1].Cause, "rules[0]: average memoryUsedBytes above 1")
+	var inst ovm.Instance
+	e.must(http.StatusOK, "GET", "/v1/instances/"+string(second), tn.token, nil).decode(t, &inst)
+	_, ok := lh.State(t, guestDomain(inst.Name, second))
+	require.True(t, ok, "the second guest is a domain on the engine")
+
+	e.must(http.StatusOK, "PATCH", "/v1/scaling-groups/"+string(g.ID), tn.token, map[string]any{
+		"rules": []map[string]any{{"metric": "memoryUsedBytes", "direction": "below", "threshold": 1 << 30, "periods": 2, "step": 1}}})
+	require.Eventually(t, func() bool { return len(e.members(tn, g.ID, false)) == 1 }, 2*time.Minute, time.Second,
+		"the changed rule shrinks the group")
+	require.Eventually(t, func() bool {
+		_, ok := lh.State(t, guestDomain(inst.Name, second))
+		return !ok
+	}, time.Minute, time.Second, "the newer guest is gone from the engine")
+}
+
+// guestDomain is the libvirt domain of an instance.
+func guestDomain(name string, id ovm.ID) string { return name + "-" + string(id.Short()) }
+
+// removeGuests removes the domains and volumes of the tenant's instances
+// from the test libvirtd.
+func (e *env) removeGuests(lh *libvirthost.Host, tn tenant) {
+	var page core.Page[ovm.Instance]
+	if r := e.do("GET", "/v1/instances?limit=1000", tn.token, nil); r.status == http.StatusOK {
+		r.decode(e.t, &page)
+	}
+	for _, inst := range page.Items {
+		lh.RemoveDomain(guestDomain(inst.Name, inst.ID))
+		lh.RemoveVolumes(inst.ID)
+	}
 }
