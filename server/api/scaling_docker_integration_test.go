@@ -4,6 +4,7 @@ package api
 
 import (
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -45,14 +46,9 @@ func TestScalingDocker(t *testing.T) {
 		SyncInterval: time.Hour, MonitorInterval: time.Hour, LeaseTTL: 5 * time.Second})
 	path := "/v1/scaling-groups/" + string(g.ID)
 
-	var first ovm.ID
-	require.Eventually(t, func() bool {
-		ms := e.members(tn, g.ID, false)
-		if len(ms) == 1 && e.running(tn, ms[0]) {
-			first = ms[0]
-		}
-		return first != ""
-	}, time.Minute, 200*time.Millisecond, "the group makes its minimum")
+	ms := e.waitRunning(tn, g.ID, 1, time.Minute, 200*time.Millisecond)
+	require.NotNil(t, ms, "the group makes its minimum")
+	first := ms[0]
 	e.shell(tn, first, "yes > /dev/null 2>&1 & yes > /dev/null 2>&1 & echo started")
 	loaded := time.Now()
 	grown := assert.Eventually(t, func() bool {
@@ -66,7 +62,7 @@ func TestScalingDocker(t *testing.T) {
 	e.shell(tn, first, "killall yes; echo stopped")
 	require.Eventually(t, func() bool { return len(e.members(tn, g.ID, false)) == 1 }, 90*time.Second, 500*time.Millisecond,
 		"the idle group shrinks to its minimum")
-	ms := e.members(tn, g.ID, false)
+	ms = e.members(tn, g.ID, false)
 	assert.Equal(t, first, ms[0], "scale-in removes the newest members first")
 
 	var ev []core.ScalingEvent
@@ -143,6 +139,21 @@ func (e *env) members(tn tenant, id ovm.ID, all bool) []ovm.ID {
 		out = append(out, inst.ID)
 	}
 	return out
+}
+
+// waitRunning waits until a group has n members, all running, and returns
+// them (nil if it does not within the time given).
+func (e *env) waitRunning(tn tenant, group ovm.ID, n int, within, tick time.Duration) []ovm.ID {
+	e.t.Helper()
+	for deadline := time.Now().Add(within); ; time.Sleep(tick) {
+		ms := e.members(tn, group, false)
+		if len(ms) == n && !slices.ContainsFunc(ms, func(id ovm.ID) bool { return !e.running(tn, id) }) {
+			return ms
+		}
+		if time.Now().After(deadline) {
+			return nil
+		}
+	}
 }
 
 // running reports whether an instance runs.

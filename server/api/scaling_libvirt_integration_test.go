@@ -28,16 +28,7 @@ import (
 // before it may act) brings it back to one, removing the newer guest from
 // the engine; both decisions say what fired.
 func TestScalingLibvirt(t *testing.T) {
-	uri, template, opts := libvirtTestHost(t)
-	lh := libvirthost.Dial(t, uri, opts)
-	e := newEnv(t, openSQLite(t))
-	drivers.RegisterEngines(e.reg, drivers.EngineOptions{TempDir: t.TempDir()})
-	pl := e.setupPlatform(0)
-	var h ovm.Host
-	e.must(http.StatusCreated, "POST", "/v1/hosts", e.admin, map[string]any{"name": "kvm1", "kind": "kvm", "endpoint": uri,
-		"poolId": pl.pool, "options": opts}).decode(t, &h)
-	t.Logf("the test host's capacity: %s", h.Capacity)
-	tn := e.newTenant("acme", pl.pool, quota)
+	e, tn, lh, template := kvmTenant(t)
 
 	var g core.ScalingGroup
 	e.must(http.StatusCreated, "POST", "/v1/scaling-groups", tn.token, map[string]any{"name": "tcg",
@@ -62,23 +53,13 @@ func TestScalingLibvirt(t *testing.T) {
 		}
 		return false
 	}
-	var first ovm.ID
-	require.Eventually(t, func() bool {
-		ms := e.members(tn, g.ID, false)
-		if len(ms) == 1 && e.running(tn, ms[0]) {
-			first = ms[0]
-		}
-		return first != ""
-	}, 2*time.Minute, time.Second, "the group makes its minimum")
-	var second ovm.ID
-	grown := assert.Eventually(t, func() bool {
-		ms := e.members(tn, g.ID, false)
-		if len(ms) == 2 && e.running(tn, ms[1]) {
-			second = ms[1]
-		}
-		return second != ""
-	}, 3*time.Minute, time.Second, "the schedule grows the group to two running guests")
-	require.True(t, grown, "%s", e.groupState(tn, g.ID, first))
+	ms := e.waitRunning(tn, g.ID, 1, 2*time.Minute, time.Second)
+	require.NotNil(t, ms, "the group makes its minimum")
+	first := ms[0]
+	if ms = e.waitRunning(tn, g.ID, 2, 3*time.Minute, time.Second); ms == nil {
+		t.Fatalf("the schedule does not grow the group to two running guests: %s", e.groupState(tn, g.ID, first))
+	}
+	second := ms[1]
 	assert.True(t, decided(apitypes.ScaleOut, `schedules[0] "* * * * *" fired`), "the schedule's decision")
 	assert.False(t, decided(apitypes.ScaleRefused, ""), "no refusal: the host has room for two 64 MiB guests")
 	var inst ovm.Instance
@@ -90,7 +71,7 @@ func TestScalingLibvirt(t *testing.T) {
 	require.Eventually(t, func() bool {
 		return decided(apitypes.ScaleIn, "rules[0]: average memoryUsedBytes below") && len(e.members(tn, g.ID, false)) == 1
 	}, 2*time.Minute, time.Second, "the metric rule shrinks the group")
-	ms := e.members(tn, g.ID, false)
+	ms = e.members(tn, g.ID, false)
 	require.Len(t, ms, 1)
 	assert.Equal(t, first, ms[0], "the first guest stays: scale-in removes the newest")
 	require.Eventually(t, func() bool {
@@ -104,14 +85,7 @@ func TestScalingLibvirt(t *testing.T) {
 // first guest reports) to two running guests, then, its rules changed by a
 // PATCH to one that removes a member below 1 GiB, shrunk back to the first.
 func TestScalingLibvirtMetric(t *testing.T) {
-	uri, template, opts := libvirtTestHost(t)
-	lh := libvirthost.Dial(t, uri, opts)
-	e := newEnv(t, openSQLite(t))
-	drivers.RegisterEngines(e.reg, drivers.EngineOptions{TempDir: t.TempDir()})
-	pl := e.setupPlatform(0)
-	e.must(http.StatusCreated, "POST", "/v1/hosts", e.admin, map[string]any{"name": "kvm1", "kind": "kvm", "endpoint": uri,
-		"poolId": pl.pool, "options": opts})
-	tn := e.newTenant("acme", pl.pool, quota)
+	e, tn, lh, template := kvmTenant(t)
 	var g core.ScalingGroup
 	e.must(http.StatusCreated, "POST", "/v1/scaling-groups", tn.token, map[string]any{"name": "tcgm",
 		"spec": map[string]any{"type": "vm", "cpuMilli": 1000, "memoryBytes": 64 << 20,
@@ -122,15 +96,13 @@ func TestScalingLibvirtMetric(t *testing.T) {
 	t.Cleanup(func() { e.removeGuests(lh, tn) })
 	e.runControllers(controllers.Options{MetricsInterval: time.Second, ScalerInterval: 3 * time.Second,
 		SyncInterval: time.Hour, MonitorInterval: time.Hour, LeaseTTL: 5 * time.Second})
-	var second ovm.ID
-	grown := assert.Eventually(t, func() bool {
-		ms := e.members(tn, g.ID, false)
-		if len(ms) == 2 && e.running(tn, ms[0]) && e.running(tn, ms[1]) {
-			second = ms[1]
-		}
-		return second != ""
-	}, 3*time.Minute, time.Second, "the metric rule grows the group to two running guests")
-	require.True(t, grown, "%s", e.groupState(tn, g.ID, e.members(tn, g.ID, false)[0]))
+	ms := e.waitRunning(tn, g.ID, 1, 2*time.Minute, time.Second)
+	require.NotNil(t, ms, "the group makes its minimum")
+	first := ms[0]
+	if ms = e.waitRunning(tn, g.ID, 2, 3*time.Minute, time.Second); ms == nil {
+		t.Fatalf("the metric rule does not grow the group to two running guests: %s", e.groupState(tn, g.ID, first))
+	}
+	second := ms[1]
 	var ev []core.ScalingEvent
 	e.must(http.StatusOK, "GET", "/v1/scaling-groups/"+string(g.ID)+"/decisions", tn.token, nil).decode(t, &ev)
 	require.NotEmpty(t, ev)
@@ -165,4 +137,21 @@ func (e *env) removeGuests(lh *libvirthost.Host, tn tenant) {
 		lh.RemoveDomain(guestDomain(inst.Name, inst.ID))
 		lh.RemoveVolumes(inst.ID)
 	}
+}
+
+// kvmTenant is a server with the test libvirtd registered as a host of a
+// pool (its capacity logged), and a tenant of that pool; it returns the
+// engine's handle and the test template.
+func kvmTenant(t *testing.T) (*env, tenant, *libvirthost.Host, string) {
+	t.Helper()
+	uri, template, opts := libvirtTestHost(t)
+	lh := libvirthost.Dial(t, uri, opts)
+	e := newEnv(t, openSQLite(t))
+	drivers.RegisterEngines(e.reg, drivers.EngineOptions{TempDir: t.TempDir()})
+	pl := e.setupPlatform(0)
+	var h ovm.Host
+	e.must(http.StatusCreated, "POST", "/v1/hosts", e.admin, map[string]any{"name": "kvm1", "kind": "kvm", "endpoint": uri,
+		"poolId": pl.pool, "options": opts}).decode(t, &h)
+	t.Logf("the test host's capacity: %s", h.Capacity)
+	return e, e.newTenant("acme", pl.pool, quota), lh, template
 }

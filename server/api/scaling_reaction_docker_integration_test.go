@@ -46,25 +46,14 @@ func TestScaleOutReactionDocker(t *testing.T) {
 			"policy": map[string]any{"min": 1, "max": 2, "rules": []map[string]any{
 				{"metric": "cpuPercent", "direction": "above", "threshold": threshold, "periods": periods, "step": 1},
 			}}}).decode(t, &g)
-		var first ovm.ID
-		require.Eventually(t, func() bool {
-			ms := e.members(tn, g.ID, false)
-			if len(ms) == 1 && e.running(tn, ms[0]) {
-				first = ms[0]
-			}
-			return first != ""
-		}, time.Minute, 100*time.Millisecond, "the group makes its minimum")
+		ms := e.waitRunning(tn, g.ID, 1, time.Minute, 100*time.Millisecond)
+		require.NotNil(t, ms, "the group makes its minimum")
+		first := ms[0]
 		time.Sleep(3 * time.Second) // idle samples first
 		loaded := time.Now().UTC().Truncate(time.Second)
 		e.shell(tn, first, "yes > /dev/null 2>&1 & echo started")
-		var running time.Time
-		require.Eventually(t, func() bool {
-			ms := e.members(tn, g.ID, false)
-			if len(ms) == 2 && e.running(tn, ms[1]) {
-				running = time.Now()
-			}
-			return !running.IsZero()
-		}, 90*time.Second, 100*time.Millisecond, "the loaded group grows")
+		require.NotNil(t, e.waitRunning(tn, g.ID, 2, 90*time.Second, 100*time.Millisecond), "the loaded group grows")
+		running := time.Now()
 		s := e.series("/v1/instances/"+string(first)+"/metrics", tn.token, url.Values{"metrics": {"cpuPercent"}, "step": {"1s"},
 			"from": {loaded.Add(-time.Second).Format(time.RFC3339)}, "to": {running.UTC().Add(time.Second).Format(time.RFC3339)}})
 		var crossed time.Time

@@ -46,20 +46,18 @@ type groupMember struct {
 
 // scalingGroupRecord is a group as stored.
 type scalingGroupRecord struct {
-	ID      ovm.ID                 `json:"id"`
-	Name    string                 `json:"name"`
-	VDCID   ovm.ID                 `json:"vdcId"`
-	Spec    ovm.InstanceSpec       `json:"spec"`
-	Policy  apitypes.ScalingPolicy `json:"policy"`
-	Desired int                    `json:"desired"`
-	// AntiAffinity places no two members on one host.
-	AntiAffinity bool            `json:"antiAffinity,omitempty"`
-	Members      []groupMember   `json:"members"`
-	Pending      []pendingMember `json:"pending,omitempty"`
-	Deleting     []ovm.ID        `json:"deleting,omitempty"`
-	Seq          int64           `json:"seq"`
-	Events       []ScalingEvent  `json:"events"`
-	CreatedAt    time.Time       `json:"createdAt"`
+	ID        ovm.ID                 `json:"id"`
+	Name      string                 `json:"name"`
+	VDCID     ovm.ID                 `json:"vdcId"`
+	Spec      ovm.InstanceSpec       `json:"spec"`
+	Policy    apitypes.ScalingPolicy `json:"policy"`
+	Desired   int                    `json:"desired"`
+	Members   []groupMember          `json:"members"`
+	Pending   []pendingMember        `json:"pending,omitempty"`
+	Deleting  []ovm.ID               `json:"deleting,omitempty"`
+	Seq       int64                  `json:"seq"`
+	Events    []ScalingEvent         `json:"events"`
+	CreatedAt time.Time              `json:"createdAt"`
 	// LastChange is when the desired count last changed; LastDecision
 	// when the scaler last decided.
 	LastChange   time.Time `json:"lastChange"`
@@ -67,6 +65,8 @@ type scalingGroupRecord struct {
 	// RefusedAt is when a member's create was last refused: the group
 	// does not grow again for RefusalBackoff periods.
 	RefusedAt time.Time `json:"refusedAt,omitzero"`
+	// AntiAffinity places no two members on one host.
+	AntiAffinity bool `json:"antiAffinity,omitempty"`
 }
 
 // RefusalBackoff is how many periods a group waits after a refused
