@@ -400,3 +400,33 @@ func TestScalerAntiAffinity(t *testing.T) {
 	assert.Len(t, got.Members, 2)
 	assert.Equal(t, 2, got.Desired)
 }
+
+// TestScalerPeriodsEndAtTheNewestSample: a decision's periods end at the
+// members' newest sample, not at now: samples stamped when a round starts
+// and stored when it ends are a period old or more when the scaler reads
+// them, and the period up to now holds none yet; the rule still fires.
+func TestScalerPeriodsEndAtTheNewestSample(t *testing.T) {
+	c := newCluster(t, openSQLite(t), clusterOptions{hosts: 1})
+	ctx := t.Context()
+	tenant := auth.Principal{UserID: ovm.NewID(), Name: "ann", Role: auth.RoleVDCAdmin, VDCID: c.vdc}
+	g, err := c.svc.CreateScalingGroup(ctx, tenant, core.CreateScalingGroup{Name: "late",
+		Spec: ovm.InstanceSpec{Type: ovm.TypeContainer, CPU: 100, Memory: 16 * ovm.MiB, Image: ovm.ContainerImage("busybox:1")},
+		Policy: apitypes.ScalingPolicy{Min: 1, Max: 2, Rules: []apitypes.ScalingRule{
+			{Metric: apitypes.MetricCPUPercent, Direction: apitypes.ScaleAbove, Threshold: 50, Periods: 2, Step: 1},
+		}}})
+	require.NoError(t, err)
+	sys := core.NewSystem(c.svc)
+	const period = 2 * time.Second
+	require.NoError(t, sys.ScaleGroup(ctx, g.ID, period, nil), "the first decision makes the minimum")
+	got, _ := groupOf(t, c, g.ID)
+	require.Len(t, got.Members, 1)
+	member := got.Members[0]
+	now := time.Now().UTC()
+	for _, ago := range []time.Duration{6500 * time.Millisecond, 4500 * time.Millisecond, 2500 * time.Millisecond} {
+		require.NoError(t, sys.RecordMetrics(ctx, []store.MetricSample{{Subject: member, Kind: store.MetricInstance, VDCID: c.vdc,
+			At: now.Add(-ago), CPUPercent: 90, MemoryLimit: 1}}, nil))
+	}
+	require.NoError(t, sys.ScaleGroup(ctx, g.ID, period, nil))
+	got, ev := groupOf(t, c, g.ID)
+	assert.Equal(t, 2, got.Desired, "the rule fired on the two periods up to the newest sample: %+v", ev)
+}
