@@ -151,6 +151,7 @@ func build(svc *core.Service, o Options) (http.Handler, huma.API) {
 	s.backupRoutes()
 	s.metricsRoutes()
 	s.scalingRoutes()
+	s.metricAlertRoutes()
 	finishDocument(api, core.NewSystem(svc).Tasks().Kinds())
 
 	mux.Handle("GET /healthz", s.plain("/healthz", func(w http.ResponseWriter, r *http.Request) {

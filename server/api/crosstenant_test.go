@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -15,6 +16,7 @@ import (
 	"github.com/openovm/ovm/ha"
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/core"
+	"github.com/openovm/ovm/server/store"
 )
 
 // The rules of the cross-tenant test, as a tenant of VDC B acting on VDC
@@ -64,8 +66,11 @@ var crossTenantRules = map[string]rule{
 	"list-vapps": listOwn, "deploy-vapp": inA, "get-vapp": byID, "delete-vapp": byID,
 	"get-instance-metrics": byID, "get-host-metrics": byID, "get-vdc-metrics": byID,
 	"list-scaling-groups": listOwn, "create-scaling-group": inA, "get-scaling-group": byID, "delete-scaling-group": byID,
+	"update-scaling-group":   byID,
 	"list-scaling-decisions": byID,
-	"list-tasks":             listOwn, "get-task": byID, "watch-task": byID,
+	"list-alert-rules":       listOwn, "create-alert-rule": inA, "get-alert-rule": byID, "delete-alert-rule": byID,
+	"list-metric-alerts": listOwn, "get-metric-alert": byID,
+	"list-tasks": listOwn, "get-task": byID, "watch-task": byID,
 	"list-alerts": adminOnly, "get-alert": byID, "ack-alert": byID,
 	"list-snapshots": listOwn, "list-instance-snapshots": byID, "create-instance-snapshot": byID, "get-instance-snapshot": byID,
 	"revert-instance-snapshot": byID, "delete-instance-snapshot": byID, "list-volume-snapshots": byID, "create-volume-snapshot": byID,
@@ -128,6 +133,19 @@ func buildWorld(t *testing.T, e *env) (world, tenant) {
 	e.must(http.StatusCreated, "POST", "/v1/scaling-groups", a.token, map[string]any{"name": "grp-a", "spec": container(),
 		"policy": map[string]any{"min": 0, "max": 2}}).decode(t, &sg)
 	w.ids["scaling-groups"] = sg.ID
+	var rule core.AlertRule
+	e.must(http.StatusCreated, "POST", "/v1/alert-rules", a.token, map[string]any{"name": "any-a", "subject": "instance",
+		"metric": "memoryLimitBytes", "comparison": "above", "threshold": 0}).decode(t, &rule)
+	w.ids["alert-rules"] = rule.ID
+	sys := core.NewSystem(e.svc)
+	require.NoError(t, sys.RecordMetrics(t.Context(), []store.MetricSample{{Subject: it.Instance.ID, Kind: store.MetricInstance,
+		VDCID: a.vdc, At: time.Now(), MemoryLimit: 1 << 20}}, nil))
+	_, err := sys.EvaluateMetricAlerts(t.Context(), time.Second, nil)
+	require.NoError(t, err)
+	var fired core.Page[core.MetricAlert]
+	e.must(http.StatusOK, "GET", "/v1/metric-alerts", a.token, nil).decode(t, &fired)
+	require.Len(t, fired.Items, 1)
+	w.ids["metric-alerts"] = fired.Items[0].ID
 
 	var h ovm.Host
 	e.must(http.StatusOK, "GET", "/v1/hosts/"+string(pl.hosts[0]), e.admin, nil).decode(t, &h)
@@ -192,6 +210,9 @@ func bodies(w world) map[string]any {
 		"update-storage-pool":      map[string]any{"templateLibrary": true},
 		"attach-volume":            map[string]any{"instanceId": w.ids["instances"]},
 		"create-scaling-group":     map[string]any{"vdcId": w.vdcA, "name": "grp-b", "spec": spec, "policy": map[string]any{"min": 0, "max": 1}},
+		"update-scaling-group":     map[string]any{"desired": 1},
+		"create-alert-rule": map[string]any{"vdcId": w.vdcA, "name": "rule-b", "subject": "instance", "metric": "cpuPercent",
+			"comparison": "above", "threshold": 1},
 	}
 }
 

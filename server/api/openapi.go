@@ -26,6 +26,7 @@ var tags = []*huma.Tag{
 	{Name: "admin", Description: "Operating the server: online backups (administrators)."},
 	{Name: "audit", Description: "The audit trail: who changed what, from where, with which outcome."},
 	{Name: "scaling-groups", Description: "Groups of VMs or containers that grow and shrink by one policy, and the scaler's decisions."},
+	{Name: "metric-alerts", Description: "Threshold rules on instances' and hosts' metrics, and the alerts they raise and clear."},
 }
 
 // document completes cfg's OpenAPI document with what is not an operation:

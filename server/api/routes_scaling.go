@@ -33,6 +33,22 @@ func (s *server) scalingRoutes() {
 		})
 	getRoute(s, op{id: "get-scaling-group", method: http.MethodGet, path: "/v1/scaling-groups/{id}", summary: "Get a scaling group", tags: tags},
 		s.svc.GetScalingGroup)
+	register(s, op{id: "update-scaling-group", method: http.MethodPatch, path: "/v1/scaling-groups/{id}",
+		summary: "Change a scaling group's bounds, desired count or rules",
+		desc: "Fields left out stay. A desired count outside new bounds is brought within them; a changed desired count is a " +
+			"decision naming who set it, carried out by the scaler's next round through the ordinary create and delete paths. " + ifMatchDoc,
+		tags: tags, errors: []int{403, 412}},
+		func(ctx context.Context, p auth.Principal, in *struct {
+			IDPath
+			IfMatch
+			Body apitypes.ScalingGroupPatch
+		}) (*Object[core.ScalingGroup], error) {
+			v, err := parseIfMatch(in.IfMatch.IfMatch)
+			if err != nil {
+				return nil, err
+			}
+			return obj(s.svc.UpdateScalingGroup(ctx, p, ovm.ID(in.ID), in.Body, v))
+		})
 	deleteRoute(s, op{id: "delete-scaling-group", method: http.MethodDelete, path: "/v1/scaling-groups/{id}",
 		summary: "Delete a scaling group and its members", desc: "Each member is deleted by a task of its own.",
 		tags: tags, status: http.StatusNoContent, errors: []int{409, 412}},

@@ -4,6 +4,7 @@ package api
 
 import (
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -24,14 +25,7 @@ import (
 // rule and the averages that fired; members are made and removed on the
 // engine through the ordinary create and delete paths.
 func TestScalingDocker(t *testing.T) {
-	host := testEnvVar(t, "DOCKER_HOST")
-	image := testEnvVar(t, "OVM_TEST_DOCKER_IMAGE")
-	dc := dockerClient(t, host)
-	e := newEnv(t, openSQLite(t))
-	drivers.RegisterEngines(e.reg, drivers.EngineOptions{TempDir: t.TempDir()})
-	pl := e.setupPlatform(0)
-	e.must(http.StatusCreated, "POST", "/v1/hosts", e.admin, map[string]any{"name": "docker1", "kind": "docker", "endpoint": host, "poolId": pl.pool})
-	tn := e.newTenant("acme", pl.pool, quota)
+	e, tn, dc, image, _ := dockerTenant(t, quota)
 
 	var g core.ScalingGroup
 	e.must(http.StatusCreated, "POST", "/v1/scaling-groups", tn.token, map[string]any{"name": "burn",
@@ -52,20 +46,10 @@ func TestScalingDocker(t *testing.T) {
 		SyncInterval: time.Hour, MonitorInterval: time.Hour, LeaseTTL: 5 * time.Second})
 	path := "/v1/scaling-groups/" + string(g.ID)
 
-	var first ovm.ID
-	require.Eventually(t, func() bool {
-		ms := e.members(tn, g.ID, false)
-		if len(ms) == 1 && e.running(tn, ms[0]) {
-			first = ms[0]
-		}
-		return first != ""
-	}, time.Minute, 200*time.Millisecond, "the group makes its minimum")
-	exec := func(cmd string) {
-		var res core.ExecResult
-		e.must(http.StatusOK, "POST", "/v1/instances/"+string(first)+"/exec", tn.token, map[string]any{"command": []string{"sh", "-c", cmd}}).decode(t, &res)
-		require.Equal(t, 0, res.ExitCode, "%s: %+v", cmd, res)
-	}
-	exec("yes > /dev/null 2>&1 & yes > /dev/null 2>&1 & echo started")
+	ms := e.waitRunning(tn, g.ID, 1, time.Minute, 200*time.Millisecond)
+	require.NotNil(t, ms, "the group makes its minimum")
+	first := ms[0]
+	e.shell(tn, first, "yes > /dev/null 2>&1 & yes > /dev/null 2>&1 & echo started")
 	loaded := time.Now()
 	grown := assert.Eventually(t, func() bool {
 		ms := e.members(tn, g.ID, false)
@@ -75,10 +59,10 @@ func TestScalingDocker(t *testing.T) {
 	t.Logf("grew to 3 in %s", time.Since(loaded).Round(time.Millisecond))
 	assert.Len(t, labelledAll(t, e, dc, tn, g.ID), 3, "three members on the engine")
 
-	exec("killall yes; echo stopped")
+	e.shell(tn, first, "killall yes; echo stopped")
 	require.Eventually(t, func() bool { return len(e.members(tn, g.ID, false)) == 1 }, 90*time.Second, 500*time.Millisecond,
 		"the idle group shrinks to its minimum")
-	ms := e.members(tn, g.ID, false)
+	ms = e.members(tn, g.ID, false)
 	assert.Equal(t, first, ms[0], "scale-in removes the newest members first")
 
 	var ev []core.ScalingEvent
@@ -99,6 +83,31 @@ func TestScalingDocker(t *testing.T) {
 	assert.Equal(t, [2]int{2, 2}, [2]int{outs, ins}, "two scale-outs and two scale-ins: %+v", ev)
 	require.Eventually(t, func() bool { return len(labelledAll(t, e, dc, tn, g.ID)) == 1 }, time.Minute, 500*time.Millisecond,
 		"the removed members are gone from the engine")
+}
+
+// dockerTenant is a server with the test dockerd registered as a host of
+// a pool, and a tenant of that pool with quota q; it returns the engine's
+// client and the test image.
+func dockerTenant(t *testing.T, q ovm.Quota) (*env, tenant, *client.Client, string, ovm.Host) {
+	t.Helper()
+	host := testEnvVar(t, "DOCKER_HOST")
+	image := testEnvVar(t, "OVM_TEST_DOCKER_IMAGE")
+	dc := dockerClient(t, host)
+	e := newEnv(t, openSQLite(t))
+	drivers.RegisterEngines(e.reg, drivers.EngineOptions{TempDir: t.TempDir()})
+	pl := e.setupPlatform(0)
+	var h ovm.Host
+	e.must(http.StatusCreated, "POST", "/v1/hosts", e.admin, map[string]any{"name": "docker1", "kind": "docker", "endpoint": host,
+		"poolId": pl.pool}).decode(t, &h)
+	return e, e.newTenant("acme", pl.pool, q), dc, image, h
+}
+
+// shell runs a shell command in an instance and requires it to succeed.
+func (e *env) shell(tn tenant, id ovm.ID, cmd string) {
+	e.t.Helper()
+	var res core.ExecResult
+	e.must(http.StatusOK, "POST", "/v1/instances/"+string(id)+"/exec", tn.token, map[string]any{"command": []string{"sh", "-c", cmd}}).decode(e.t, &res)
+	require.Equal(e.t, 0, res.ExitCode, "%s: %+v", cmd, res)
 }
 
 // groupState says what a group decided and what its first member's CPU
@@ -130,6 +139,21 @@ func (e *env) members(tn tenant, id ovm.ID, all bool) []ovm.ID {
 		out = append(out, inst.ID)
 	}
 	return out
+}
+
+// waitRunning waits until a group has n members, all running, and returns
+// them (nil if it does not within the time given).
+func (e *env) waitRunning(tn tenant, group ovm.ID, n int, within, tick time.Duration) []ovm.ID {
+	e.t.Helper()
+	for deadline := time.Now().Add(within); ; time.Sleep(tick) {
+		ms := e.members(tn, group, false)
+		if len(ms) == n && !slices.ContainsFunc(ms, func(id ovm.ID) bool { return !e.running(tn, id) }) {
+			return ms
+		}
+		if time.Now().After(deadline) {
+			return nil
+		}
+	}
 }
 
 // running reports whether an instance runs.

@@ -65,6 +65,8 @@ var enums = map[reflect.Type]enum{
 	reflect.TypeFor[apitypes.ScaleDirection]():   {"ScaleDirection", values(apitypes.ScaleDirections...)},
 	reflect.TypeFor[apitypes.ScalingEventKind](): {"ScalingEventKind", values(apitypes.ScalingEventKinds...)},
 	reflect.TypeFor[apitypes.TerminalMode]():     {"TerminalMode", values(apitypes.TerminalModes...)},
+	reflect.TypeFor[apitypes.AlertComparison]():  {"AlertComparison", values(apitypes.AlertComparisons...)},
+	reflect.TypeFor[apitypes.AlertSubject]():     {"AlertSubject", values(apitypes.AlertSubjects...)},
 }
 
 // enumSchema stands for the enum T in the schema generator: it answers a
@@ -119,6 +121,8 @@ func registerTypes(r huma.Registry) {
 	alias(reflect.TypeFor[apitypes.ScaleDirection](), reflect.TypeFor[enumSchema[apitypes.ScaleDirection]]())
 	alias(reflect.TypeFor[apitypes.ScalingEventKind](), reflect.TypeFor[enumSchema[apitypes.ScalingEventKind]]())
 	alias(reflect.TypeFor[apitypes.TerminalMode](), reflect.TypeFor[enumSchema[apitypes.TerminalMode]]())
+	alias(reflect.TypeFor[apitypes.AlertComparison](), reflect.TypeFor[enumSchema[apitypes.AlertComparison]]())
+	alias(reflect.TypeFor[apitypes.AlertSubject](), reflect.TypeFor[enumSchema[apitypes.AlertSubject]]())
 }
 
 // limits are the bounds package core enforces on fields of named request
@@ -142,7 +146,8 @@ func maxItems(n int) func(*huma.Schema) {
 
 // named are the request schemas whose "name" is an object name.
 var named = []string{"InstanceCreate", "VAppCreate", "VAppMember", "NetworkCreate", "VolumeCreate", "DatacenterCreate",
-	"PoolCreate", "HostRegister", "DiscoveredImport", "VDCCreate", "UserCreate", "SnapshotCreate", "ScalingGroupCreate"}
+	"PoolCreate", "HostRegister", "DiscoveredImport", "VDCCreate", "UserCreate", "SnapshotCreate", "ScalingGroupCreate",
+	"AlertRuleCreate"}
 
 func ptr(f float64) *float64 { return &f }
 func iptr(i int) *int        { return &i }

@@ -24,6 +24,9 @@ type InstanceCreate struct {
 	Start          bool             `json:"start,omitempty" doc:"Start the instance once it is created."`
 	Chef           *ChefEnrol       `json:"chef,omitempty" doc:"Enrol the instance in a Chef server as it is created: a VM gets its node's key and the chef settings in its cloud-init NoCloud seed, a container its key and client.rb through exec once it started (start is then required)."`
 	IdempotencyKey string           `json:"-"`
+	// PlacementGroup puts the instance in an anti-affinity group of the
+	// server's (a scaling group's members): no two on one host.
+	PlacementGroup ovm.ID `json:"-"`
 }
 
 // InstancePatch changes an instance: labels at once, the size through a

@@ -52,6 +52,7 @@ type ScalingGroupCreate struct {
 	Name           string           `json:"name" required:"true"`
 	Spec           ovm.InstanceSpec `json:"spec" required:"true"`
 	Policy         ScalingPolicy    `json:"policy" required:"true"`
+	AntiAffinity   bool             `json:"antiAffinity,omitempty" doc:"No two members on one host (placement's anti-affinity groups); a member with no host left for it is refused."`
 	IdempotencyKey string           `json:"-"`
 }
 
@@ -63,6 +64,8 @@ type ScalingGroup struct {
 	Spec    ovm.InstanceSpec `json:"spec"`
 	Policy  ScalingPolicy    `json:"policy"`
 	Desired int              `json:"desired"`
+	// AntiAffinity keeps members on distinct hosts.
+	AntiAffinity bool `json:"antiAffinity"`
 	// Members are the group's instances, oldest first.
 	Members   []ovm.ID  `json:"members"`
 	CreatedAt time.Time `json:"createdAt"`
@@ -99,4 +102,16 @@ type ScalingEvent struct {
 	Values  []float64 `json:"values,omitempty"`
 	Members []ovm.ID  `json:"members,omitempty"`
 	Error   string    `json:"error,omitempty"`
+}
+
+// ScalingGroupPatch changes a group's bounds, desired count or rules;
+// fields left out stay. A desired count set by hand is carried out by the
+// scaler's next decision, like its own.
+type ScalingGroupPatch struct {
+	Min       *int               `json:"min,omitempty"`
+	Max       *int               `json:"max,omitempty"`
+	Desired   *int               `json:"desired,omitempty" doc:"Within the (new) min and max."`
+	Tolerance *float64           `json:"tolerance,omitempty"`
+	Rules     *[]ScalingRule     `json:"rules,omitempty"`
+	Schedules *[]ScalingSchedule `json:"schedules,omitempty"`
 }

@@ -23,6 +23,7 @@ func scalingCommands() *command {
 		{name: "show", aliases: []string{"get"}, summary: "Show a scaling group", run: showCmd(kind, "NAME|ID", "Show a scaling group and its policy.",
 			(*client.Client).GetScalingGroup, scalingDetail)},
 		{name: "create", summary: "Create a scaling group from a file", run: (*app).scalingCreate},
+		{name: "set", summary: "Change a scaling group's bounds or desired count", run: (*app).scalingSet},
 		{name: "delete", aliases: []string{"rm"}, summary: "Delete a scaling group and its members", run: deleteCmd(kind,
 			"Delete a scaling group; each member is deleted by a task of its own.", (*client.Client).DeleteScalingGroup,
 			func(ref string, id ovm.ID) string { return deletedText(kind, ref, id) })},
@@ -64,6 +65,9 @@ func scalingDetail(w io.Writer, g apitypes.ScalingGroup) {
 	field(w, "Image", g.Spec.Image)
 	field(w, "Desired", g.Desired)
 	field(w, "Bounds", fmt.Sprintf("%d to %d", g.Policy.Min, g.Policy.Max))
+	if g.AntiAffinity {
+		field(w, "Anti-affinity", "one member per host")
+	}
 	for i, r := range g.Policy.Rules {
 		step := r.Step
 		if r.Direction == apitypes.ScaleBelow {
@@ -81,7 +85,7 @@ func scalingDetail(w io.Writer, g apitypes.ScalingGroup) {
 func (a *app) scalingCreate(path string, args []string) error {
 	f := a.flags(path, "-f FILE [--name NAME] [--vdc VDC]",
 		"Create a scaling group described by a JSON or YAML file (\"-\" reads stdin) in the API's shape:\n\n"+
-			"  name: web\n  spec: {type: container, cpuMilli: 500, memoryBytes: 67108864, image: {format: oci, name: nginx:1.27}}\n"+
+			"  name: web\n  antiAffinity: true\n  spec: {type: container, cpuMilli: 500, memoryBytes: 67108864, image: {format: oci, name: nginx:1.27}}\n"+
 			"  policy:\n    min: 1\n    max: 3\n    rules:\n"+
 			"      - {metric: cpuPercent, direction: above, threshold: 70, periods: 3, step: 1, cooldownSeconds: 60}\n"+
 			"      - {metric: cpuPercent, direction: below, threshold: 20, periods: 3, step: 1, cooldownSeconds: 60}\n"+
@@ -96,6 +100,40 @@ func (a *app) scalingCreate(path string, args []string) error {
 		return f.fail("-f FILE is required")
 	}
 	g, err := postDocument[apitypes.ScalingGroup](a, "/v1/scaling-groups", *file, *name, *vdcRef, nil)
+	if err != nil {
+		return err
+	}
+	return a.show(g, func(w io.Writer) { scalingDetail(w, g) })
+}
+
+func (a *app) scalingSet(path string, args []string) error {
+	f := a.flags(path, "NAME|ID [--min N] [--max N] [--desired N]",
+		"Change a scaling group's bounds or desired count; a desired count outside new bounds is brought within them.\n"+
+			"The scaler's next round creates or deletes members to match.")
+	minN := f.Int("min", -1, "the group's `minimum`")
+	maxN := f.Int("max", -1, "the group's `maximum`")
+	desired := f.Int("desired", -1, "the desired `count` of members")
+	pos, err := f.parseN(args, "NAME|ID")
+	if err != nil {
+		return err
+	}
+	var in apitypes.ScalingGroupPatch
+	for _, v := range []struct {
+		n   *int
+		dst **int
+	}{{minN, &in.Min}, {maxN, &in.Max}, {desired, &in.Desired}} {
+		if *v.n >= 0 {
+			*v.dst = v.n
+		}
+	}
+	if in.Min == nil && in.Max == nil && in.Desired == nil {
+		return f.fail("give --min, --max or --desired")
+	}
+	cl, id, err := f.lookup("scaling group", pos[0])
+	if err != nil {
+		return err
+	}
+	g, err := cl.UpdateScalingGroup(a.ctx, id, in)
 	if err != nil {
 		return err
 	}

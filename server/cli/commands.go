@@ -58,6 +58,8 @@ func tree() *command {
 		adminCommands(),
 		metricsCommands(),
 		scalingCommands(),
+		alertRuleCommands(),
+		metricAlertCommands(),
 		vdcCommands(),
 		userCommands(),
 		{name: "help", summary: "Show help for a command", run: nil},

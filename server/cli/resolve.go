@@ -95,6 +95,11 @@ func (a *app) resolve(kind, ref string, vdc ovm.ID) (ovm.ID, error) {
 			gs, err := cl.ListScalingGroups(ctx, o)
 			return namesOf(gs, err, func(g apitypes.ScalingGroup) named { return named{g.ID, g.Name} })
 		}
+	case "alert rule":
+		list = func() ([]named, error) {
+			rs, err := cl.ListAlertRules(ctx, o)
+			return namesOf(rs, err, func(r apitypes.AlertRule) named { return named{r.ID, r.Name} })
+		}
 	case "network":
 		list = func() ([]named, error) {
 			ns, err := cl.ListNetworks(ctx, o)

@@ -46,6 +46,15 @@ policy:
 	r = h.ok("scaling-group", "decisions", "web")
 	assert.Regexp(t, `^WHEN\s+KIND\s+FROM\s+TO\s+CAUSE`, r.stdout)
 
+	r = h.ok("scaling-group", "set", "web", "--max", "2", "--desired", "2")
+	assert.Regexp(t, `Desired:\s+2`, r.stdout)
+	assert.Regexp(t, `Bounds:\s+1 to 2`, r.stdout)
+	assert.Regexp(t, `scale-out\s+1\s+2\s+desired set to 2 by`, h.ok("scaling-group", "decisions", "web").stdout)
+	h.fail(1, []string{"422", "desired"}, "scaling-group", "set", "web", "--desired", "3")
+	h.fail(2, []string{"--min, --max or --desired"}, "scaling-group", "set", "web")
+	r = h.ok("scaling-group", "set", "web", "--desired", "1")
+	assert.Regexp(t, `Desired:\s+1`, r.stdout)
+
 	h.fail(1, []string{"422", "policy.max"}, "scaling-group", "create", "-f", writeFile(t, `{"name": "bad", "spec": {"type": "container",
 		"cpuMilli": 100, "memoryBytes": 16777216, "image": {"format": "oci", "name": "busybox:1"}}, "policy": {"min": 2, "max": 1}}`))
 	h.fail(2, []string{"-f FILE is required"}, "scaling-group", "create")

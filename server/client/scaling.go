@@ -23,6 +23,12 @@ func (c *Client) GetScalingGroup(ctx context.Context, id ovm.ID) (apitypes.Scali
 	return get[apitypes.ScalingGroup](ctx, c, idPath("scaling-groups", id))
 }
 
+// UpdateScalingGroup changes a scaling group's bounds, desired count or
+// rules.
+func (c *Client) UpdateScalingGroup(ctx context.Context, id ovm.ID, in apitypes.ScalingGroupPatch) (apitypes.ScalingGroup, error) {
+	return Call[apitypes.ScalingGroup](ctx, c, Request{Method: http.MethodPatch, Path: idPath("scaling-groups", id), Body: in})
+}
+
 // DeleteScalingGroup deletes a scaling group and its members.
 func (c *Client) DeleteScalingGroup(ctx context.Context, id ovm.ID) error {
 	_, err := c.Do(ctx, Request{Method: http.MethodDelete, Path: idPath("scaling-groups", id)}, nil)

@@ -30,6 +30,14 @@ type MetricsPlatform interface {
 
 var _ MetricsPlatform = (*core.System)(nil)
 
+// AlertsPlatform evaluates the threshold rules on the samples after each
+// round of the collector; core.System implements it.
+type AlertsPlatform interface {
+	EvaluateMetricAlerts(ctx context.Context, interval time.Duration, guard core.Guard) (core.AlertRound, error)
+}
+
+var _ AlertsPlatform = (*core.System)(nil)
+
 // Collector samples every running instance of every host that is not
 // failed, through the drivers' Stats, all hosts at once and at most
 // PerHost instances of one host at a time, and stores one sample per
@@ -221,6 +229,27 @@ func (c *Collector) forget() {
 	c.prev, c.lastRound = nil, time.Time{}
 }
 
+// evaluateAlerts runs the threshold rules on the round's samples, when
+// the platform has them.
+func (c *Controllers) evaluateAlerts(ctx context.Context, guard core.Guard) error {
+	ap, ok := c.metrics.(AlertsPlatform)
+	if !ok {
+		return nil
+	}
+	rep, err := ap.EvaluateMetricAlerts(ctx, c.o.MetricsInterval, guard)
+	switch {
+	case errors.Is(err, ErrLeaseLost):
+		return err
+	case err != nil:
+		if ctx.Err() == nil {
+			c.log.Warn("metrics: alert rules not evaluated", "err", err)
+		}
+	case rep.Raised+rep.Cleared > 0:
+		c.log.Info("metrics: threshold alerts", "raised", rep.Raised, "cleared", rep.Cleared)
+	}
+	return nil
+}
+
 // runMetrics is the collector's loop: a round every MetricsInterval, and
 // the retention's pruning every MetricsPruneEvery.
 func (c *Controllers) runMetrics(ctx context.Context, lease Lease) error {
@@ -246,6 +275,9 @@ func (c *Controllers) runMetrics(ctx context.Context, lease Lease) error {
 		}
 		if failed > 0 && ctx.Err() == nil {
 			c.log.Warn("metrics: instances not sampled", "failed", failed, "sampled", rep.Sampled, "err", example)
+		}
+		if err := c.evaluateAlerts(ctx, guard); errors.Is(err, ErrLeaseLost) {
+			return err
 		}
 		if time.Since(lastPrune) >= c.o.MetricsPruneEvery {
 			n, err := c.metrics.PruneMetrics(ctx, guard)

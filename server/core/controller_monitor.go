@@ -345,6 +345,9 @@ func haInstance(ctx context.Context, tx store.Tx, inst instanceRecord) (ha.Insta
 			out.SharedStorage = append(out.SharedStorage, poolID)
 		}
 	}
+	if inst.VAppID.IsZero() && inst.Held.Group != "" {
+		out.Group = inst.Held.Group // a scaling group's anti-affinity
+	}
 	if !inst.VAppID.IsZero() {
 		app, _, err := getAs[vappRecord](ctx, tx, store.KindVApp, inst.VAppID)
 		switch {

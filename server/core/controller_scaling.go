@@ -143,15 +143,27 @@ func groupHistory(ctx context.Context, tx store.Tx, g scalingGroupRecord, pol sc
 	if periods == 0 || len(g.Members) == 0 {
 		return nil, nil
 	}
-	from := now.Add(-time.Duration(periods) * period)
+	// The periods end at the members' newest sample, not at now: a
+	// sample is stamped when its round starts and stored when the round
+	// ends, so the last period up to now would often hold none yet. A
+	// newest sample older than two periods is not waited for.
+	span := time.Duration(periods) * period
 	var points []store.MetricPoint
 	for _, m := range g.Members {
-		ps, err := tx.MetricPoints(ctx, m.ID, store.RawResolution, from, now.Add(time.Second))
+		ps, err := tx.MetricPoints(ctx, m.ID, store.RawResolution, now.Add(-span-period), now.Add(time.Second))
 		if err != nil {
 			return nil, err
 		}
 		points = append(points, ps...)
 	}
+	end := now
+	if len(points) > 0 {
+		newest := slices.MaxFunc(points, func(a, b store.MetricPoint) int { return a.Bucket.Compare(b.Bucket) }).Bucket.Add(time.Second)
+		if newest.Before(end) && now.Sub(newest) < 2*period {
+			end = newest
+		}
+	}
+	from := end.Add(-span)
 	out := map[string][]float64{}
 	for _, r := range pol.Rules {
 		if _, ok := out[r.Metric]; ok {
@@ -185,8 +197,13 @@ func groupHistory(ctx context.Context, tx store.Tx, g scalingGroupRecord, pol sc
 func (y *System) carryOut(ctx context.Context, g scalingGroupRecord, guard Guard) error {
 	s := y.s
 	p := scalerPrincipal(g)
+	group := ovm.ID("")
+	if g.AntiAffinity {
+		group = g.ID
+	}
 	for _, pm := range g.Pending {
-		it, err := s.CreateInstance(ctx, p, CreateInstance{VDCID: g.VDCID, Name: pm.Name, Spec: g.Spec, Start: true, IdempotencyKey: pm.Key})
+		it, err := s.CreateInstance(ctx, p, CreateInstance{VDCID: g.VDCID, Name: pm.Name, Spec: g.Spec, Start: true, IdempotencyKey: pm.Key,
+			PlacementGroup: group})
 		// Over quota, no room in the pool, or the name taken: recorded,
 		// not retried until the next decision asks again.
 		refused := slices.Contains([]ovm.Kind{ovm.KindQuotaExceeded, ovm.KindUnavailable, ovm.KindConflict}, ovm.KindOf(err))

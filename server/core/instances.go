@@ -124,7 +124,7 @@ func (s *Service) CreateInstance(ctx context.Context, p auth.Principal, in Creat
 // createInstance places and records a new instance of in in v, in tx.
 func (s *Service) createInstance(ctx context.Context, tx store.Tx, p auth.Principal, v ovm.VDC, in CreateInstance, out *InstanceTask) error {
 	spec := cloneSpec(in.Spec)
-	req, err := request(ctx, tx, in.Name, spec, "")
+	req, err := request(ctx, tx, in.Name, spec, in.PlacementGroup)
 	if err != nil {
 		return err
 	}
@@ -140,7 +140,7 @@ func (s *Service) createInstance(ctx context.Context, tx store.Tx, p auth.Princi
 	if err := claimVolumes(ctx, tx, v.ID, id, spec, res[0].HostID); err != nil {
 		return err
 	}
-	inst, task, err := s.recordInstance(ctx, tx, v, id, in.Name, spec, "", res[0].HostID, fl.limit[res[0].HostID], in.Start)
+	inst, task, err := s.recordInstance(ctx, tx, v, id, in.Name, spec, "", in.PlacementGroup, res[0].HostID, fl.limit[res[0].HostID], in.Start)
 	*out = InstanceTask{Instance: inst, Task: &task}
 	if err == nil && in.Chef != nil {
 		err = s.enrolAtCreate(ctx, tx, inst, task.ID, *in.Chef)
@@ -182,13 +182,13 @@ func nameTaken(kind store.Kind, name, field string) error {
 // and the addresses of a placed instance,
 // enqueues its instance.create task and records it, in tx.
 func (s *Service) recordInstance(ctx context.Context, tx store.Tx, v ovm.VDC, id ovm.ID, name string, spec ovm.InstanceSpec,
-	vappID, hostID ovm.ID, limit ovm.Resources, start bool) (ovm.Instance, ovm.Task, error) {
+	vappID, group, hostID ovm.ID, limit ovm.Resources, start bool) (ovm.Instance, ovm.Task, error) {
 	usage := ovm.UsageOf(spec)
 	if err := tx.Reserve(ctx, v.ID, usage); err != nil {
 		return ovm.Instance{}, ovm.Task{}, err
 	}
 	var held hostHold
-	if err := setHold(ctx, tx, &held, instanceHold(hostID, spec, vappID), limit); err != nil {
+	if err := setHold(ctx, tx, &held, instanceHold(hostID, spec, group), limit); err != nil {
 		return ovm.Instance{}, ovm.Task{}, hostFull(err, name)
 	}
 	if err := allocateNICs(ctx, newIPAMs(tx, v.ID), id, &spec, "spec."); err != nil {

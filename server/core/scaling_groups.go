@@ -65,6 +65,8 @@ type scalingGroupRecord struct {
 	// RefusedAt is when a member's create was last refused: the group
 	// does not grow again for RefusalBackoff periods.
 	RefusedAt time.Time `json:"refusedAt,omitzero"`
+	// AntiAffinity places no two members on one host.
+	AntiAffinity bool `json:"antiAffinity,omitempty"`
 }
 
 // RefusalBackoff is how many periods a group waits after a refused
@@ -73,7 +75,7 @@ const RefusalBackoff = 10
 
 func (g scalingGroupRecord) view() ScalingGroup {
 	out := ScalingGroup{ID: g.ID, Name: g.Name, VDCID: g.VDCID, Spec: g.Spec, Policy: g.Policy, Desired: g.Desired,
-		Members: []ovm.ID{}, CreatedAt: g.CreatedAt}
+		AntiAffinity: g.AntiAffinity, Members: []ovm.ID{}, CreatedAt: g.CreatedAt}
 	for _, m := range g.Members {
 		out.Members = append(out.Members, m.ID)
 	}
@@ -110,16 +112,7 @@ func (s *Service) CreateScalingGroup(ctx context.Context, p auth.Principal, in C
 	if r := ovm.ValidateName(in.Name); r != "" {
 		f.Add("name", r)
 	}
-	metrics := make([]string, len(apitypes.Metrics))
-	for i, m := range apitypes.Metrics {
-		metrics[i] = string(m)
-	}
-	if err := policyOf(in.Policy).Validate(metrics); err != nil {
-		f.Merge("policy", err)
-	}
-	if in.Policy.Max > MaxGroupMembers {
-		f.Add("policy.max", fmt.Sprintf("must be at most %d", MaxGroupMembers))
-	}
+	f.Merge("policy", validatePolicy(in.Policy))
 	if err := f.Err("invalid scaling group"); err != nil {
 		return ScalingGroup{}, err
 	}
@@ -138,7 +131,7 @@ func (s *Service) CreateScalingGroup(ctx context.Context, p auth.Principal, in C
 				return err
 			}
 			g := scalingGroupRecord{ID: ovm.NewID(), Name: in.Name, VDCID: vdc, Spec: in.Spec, Policy: in.Policy,
-				Desired: in.Policy.Min, CreatedAt: now, LastDecision: now, Events: []ScalingEvent{}}
+				AntiAffinity: in.AntiAffinity, Desired: in.Policy.Min, CreatedAt: now, LastDecision: now, Events: []ScalingEvent{}}
 			r, err := store.NewRecord(kindScalingGroup, g.ID, vdc, g.Name, g)
 			if err != nil {
 				return err

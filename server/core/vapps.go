@@ -106,7 +106,7 @@ func (s *Service) DeployVApp(ctx context.Context, p auth.Principal, in CreateVAp
 			statuses := make([]MemberStatus, len(in.Members))
 			for i, m := range in.Members {
 				id := ovm.NewID()
-				inst, task, err := s.recordInstance(ctx, tx, v, id, m.Name, cloneSpec(m.Spec), rec.ID, res[i].HostID, fl.limit[res[i].HostID], true)
+				inst, task, err := s.recordInstance(ctx, tx, v, id, m.Name, cloneSpec(m.Spec), rec.ID, rec.ID, res[i].HostID, fl.limit[res[i].HostID], true)
 				if err != nil {
 					return prefixFields(err, "members["+itoa(i)+"].")
 				}

@@ -184,6 +184,9 @@ func (s *Service) DeleteVDC(ctx context.Context, p auth.Principal, id ovm.ID, if
 		if err := tx.SetQuota(ctx, id, ovm.Quota{}); err != nil {
 			return err
 		}
+		if err := dropVDCAlerts(ctx, tx, id); err != nil {
+			return err
+		}
 		return tx.Delete(ctx, store.KindVDC, id, r.Version)
 	})
 }
