@@ -24,6 +24,7 @@ import { ScalingGroupDetails, ScalingGroups } from "./views/scaling";
 import { Chef, ChefServers } from "./views/chef";
 import { Alerts, Users } from "./views/people";
 import { VApps } from "./views/vapps";
+import { MetricAlerts } from "./views/metricalerts";
 
 const tenantNav: Array<[string, Key]> = [
   ["/dashboard", "nav.dashboard"],
@@ -33,6 +34,7 @@ const tenantNav: Array<[string, Key]> = [
   ["/volumes", "nav.volumes"],
   ["/snapshots", "nav.snapshots"],
   ["/scaling", "nav.scaling"],
+  ["/metric-alerts", "nav.metricAlerts"],
   ["/chef", "nav.chef"],
   ["/tasks", "nav.tasks"],
   ["/tokens", "nav.tokens"],
@@ -45,6 +47,7 @@ const adminNav: Array<[string, Key]> = [
   ["/admin/discovered", "nav.discovered"],
   ["/admin/users", "nav.users"],
   ["/admin/alerts", "nav.alerts"],
+  ["/metric-alerts", "nav.metricAlerts"],
   ["/admin/storage", "nav.storage"],
   ["/admin/chef", "nav.chefServers"],
   ["/volumes", "nav.volumes"],
@@ -78,6 +81,8 @@ function route(path: string, me: User) {
       return admin ? null : <Snapshots />;
     case "/vapps":
       return admin ? null : <VApps />;
+    case "/metric-alerts":
+      return <MetricAlerts />;
     case "/scaling":
       return admin ? null : <ScalingGroups />;
     case "/chef":
