@@ -57,9 +57,15 @@ func TestMetricsLibvirt(t *testing.T) {
 	assert.Greater(t, busiest, 1.0, "the booting guest's vCPU works")
 	assert.NotEmpty(t, pointsOf(t, s, apitypes.MetricDiskReadBytesPerSec), "the counters' growth between rounds")
 
-	hs := e.series("/v1/hosts/"+string(h.ID)+"/metrics", e.admin, lastMinute("5m", "cpuPercent", "memoryLimitBytes"))
+	hs := e.series("/v1/hosts/"+string(h.ID)+"/metrics", e.admin, lastMinute("5m", "cpuPercent", "memoryLimitBytes", "memoryUsedBytes"))
 	hl := pointsOf(t, hs, apitypes.MetricMemoryLimitBytes)
 	require.Len(t, hl, 1)
 	assert.Equal(t, float64(h.Capacity.Memory), hl[0].Value)
+	// The node's own memory use (this whole machine's), not the one
+	// guest's 128 MiB: the driver reads the host's counters.
+	hu := pointsOf(t, hs, apitypes.MetricMemoryUsedBytes)
+	require.Len(t, hu, 1)
+	assert.Greater(t, hu[0].Value, float64(512*ovm.MiB), "the node's memory in use")
+	assert.NotEmpty(t, pointsOf(t, hs, apitypes.MetricCPUPercent), "the node's CPU share from its counters' growth")
 	e.must(http.StatusNotFound, "GET", "/v1/hosts/"+string(h.ID)+"/metrics", tn.token, nil)
 }

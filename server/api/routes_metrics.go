@@ -77,7 +77,7 @@ func (s *server) metricsRoutes() {
 		desc: "CPU (100 per busy vCPU), memory, network and disk of one instance." + how}, s.svc.InstanceMetrics)
 	series(op{id: "get-host-metrics", method: http.MethodGet, path: "/v1/hosts/{id}/metrics",
 		summary: "Get a host's metrics over time (administrators)", tags: []string{"hosts"},
-		desc: "The sums of the samples of the instances on one host; its memory capacity is the memory limit." + how}, s.svc.HostMetrics)
+		desc: "A host's own CPU use (100 per busy CPU) and memory (used, and its size as the limit) where its engine reports them (KVM: the node's statistics; ESXi: the host's quick statistics); on Docker, and for network and disk, the sums of the samples of the instances on it (its memory capacity as the limit)." + how}, s.svc.HostMetrics)
 	series(op{id: "get-vdc-metrics", method: http.MethodGet, path: "/v1/vdcs/{id}/metrics",
 		summary: "Get a VDC's usage over time", tags: []string{"vdcs"},
 		desc: "The sums of the samples of a VDC's running instances." + how}, s.svc.VDCMetrics)

@@ -22,6 +22,9 @@ type MetricsPlatform interface {
 	MetricTargets(ctx context.Context) ([]core.MetricHost, error)
 	// SampleInstance reads an instance's statistics through its driver.
 	SampleInstance(ctx context.Context, h core.MetricHost, inst core.MetricInstance) (hypervisor.Stats, error)
+	// SampleHost reads a host's own counters through its driver (ok false:
+	// the driver has none).
+	SampleHost(ctx context.Context, h core.MetricHost) (st hypervisor.HostStats, ok bool, err error)
 	// RecordMetrics stores a round of samples.
 	RecordMetrics(ctx context.Context, samples []store.MetricSample, guard core.Guard) error
 	// PruneMetrics drops the history older than the retention.
@@ -41,8 +44,10 @@ var _ AlertsPlatform = (*core.System)(nil)
 // Collector samples every running instance of every host that is not
 // failed, through the drivers' Stats, all hosts at once and at most
 // PerHost instances of one host at a time, and stores one sample per
-// instance, per host and per VDC a round. A host's and a VDC's samples
-// are the sums of their instances'. Counters (network, disk) are stored as
+// instance, per host and per VDC a round. A VDC's samples are the sums of
+// its instances'; so are a host's, except its CPU and memory where its
+// driver reads the host's own (the host's whole use, not only what OVM
+// runs there). Counters (network, disk) are stored as
 // what grew since the instance's previous sample, which the collector
 // keeps in memory: the first round after it starts (or after an
 // instance's counters went back, a restart) records no growth.
@@ -57,6 +62,7 @@ type Collector struct {
 
 	mu        sync.Mutex
 	prev      map[ovm.ID]hypervisor.Stats
+	prevHost  map[ovm.ID]hypervisor.HostStats
 	lastRound time.Time
 }
 
@@ -65,6 +71,13 @@ type RoundReport struct {
 	Hosts, Sampled, Failed int
 	// Errors are the failed samples' errors, by instance.
 	Errors map[ovm.ID]error
+}
+
+// hostSampled is one host's own counters in a round.
+type hostSampled struct {
+	stats hypervisor.HostStats
+	ok    bool
+	err   error
 }
 
 // sampled is one instance's outcome in a round.
@@ -83,13 +96,20 @@ func (c *Collector) Round(ctx context.Context, guard core.Guard) (RoundReport, e
 		return RoundReport{}, err
 	}
 	results := make([][]sampled, len(hosts))
+	own := make([]hostSampled, len(hosts))
 	var wg sync.WaitGroup
 	for i, h := range hosts {
 		wg.Go(func() { results[i] = c.sampleHost(ctx, h) })
+		wg.Go(func() {
+			sctx, cancel := context.WithTimeout(ctx, c.timeout())
+			defer cancel()
+			st, ok, err := c.Platform.SampleHost(sctx, h)
+			own[i] = hostSampled{stats: st, ok: ok, err: err}
+		})
 	}
 	wg.Wait()
 	rep := RoundReport{Hosts: len(hosts), Errors: map[ovm.ID]error{}}
-	samples := c.samples(now, hosts, results, &rep)
+	samples := c.samples(now, hosts, results, own, &rep)
 	return rep, c.Platform.RecordMetrics(ctx, samples, guard)
 }
 
@@ -97,10 +117,7 @@ func (c *Collector) Round(ctx context.Context, guard core.Guard) (RoundReport, e
 func (c *Collector) sampleHost(ctx context.Context, h core.MetricHost) []sampled {
 	out := make([]sampled, len(h.Instances))
 	sem := make(chan struct{}, max(c.PerHost, 1))
-	timeout := c.Timeout
-	if timeout <= 0 {
-		timeout = 10 * time.Second
-	}
+	timeout := c.timeout()
 	var wg sync.WaitGroup
 	for i, inst := range h.Instances {
 		select {
@@ -123,11 +140,14 @@ func (c *Collector) sampleHost(ctx context.Context, h core.MetricHost) []sampled
 
 // samples turns a round's statistics into samples of the instances, their
 // hosts and their VDCs, and keeps each instance's counters for the next.
-func (c *Collector) samples(now time.Time, hosts []core.MetricHost, results [][]sampled, rep *RoundReport) []store.MetricSample {
+func (c *Collector) samples(now time.Time, hosts []core.MetricHost, results [][]sampled, own []hostSampled, rep *RoundReport) []store.MetricSample {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.prev == nil {
 		c.prev = map[ovm.ID]hypervisor.Stats{}
+	}
+	if c.prevHost == nil {
+		c.prevHost = map[ovm.ID]hypervisor.HostStats{}
 	}
 	roundSeconds := 0.0
 	if !c.lastRound.IsZero() {
@@ -169,6 +189,7 @@ func (c *Collector) samples(now time.Time, hosts []core.MetricHost, results [][]
 			addTo(v, s, roundSeconds)
 			v.MemoryLimit += s.MemoryLimit
 		}
+		c.ownCounters(&hs, h.ID, own[hi], rep)
 		out = append(out, hs)
 	}
 	for id := range c.prev {
@@ -180,6 +201,29 @@ func (c *Collector) samples(now time.Time, hosts []core.MetricHost, results [][]
 		out = append(out, *v)
 	}
 	return out
+}
+
+// ownCounters puts a host's own CPU and memory, when its driver read
+// them, in place of its instances' sums in hs. A CPU read as time counters
+// gives a share from the second round on; until then the sum stays.
+func (c *Collector) ownCounters(hs *store.MetricSample, id ovm.ID, o hostSampled, rep *RoundReport) {
+	if o.err != nil {
+		rep.Errors[id] = o.err
+	}
+	if !o.ok {
+		delete(c.prevHost, id)
+		return
+	}
+	st := o.stats
+	hs.MemoryUsed, hs.MemoryLimit = int64(st.MemoryUsed), int64(st.MemoryTotal)
+	switch p, had := c.prevHost[id]; {
+	case st.CPUTime == 0:
+		hs.CPUPercent = st.CPUPercent
+	case had && st.CPUTime > p.CPUTime && st.CPUBusy >= p.CPUBusy:
+		// The busy share of all CPU time, 100 per CPU.
+		hs.CPUPercent = float64(st.CPUBusy-p.CPUBusy) / float64(st.CPUTime-p.CPUTime) * 100 * float64(max(st.CPUs, 1))
+	}
+	c.prevHost[id] = st
 }
 
 // growth is what the counters grew from p to s, and the seconds between
@@ -214,6 +258,14 @@ func addTo(sum *store.MetricSample, s store.MetricSample, roundSeconds float64) 
 	sum.DiskWriteOps += scale(s.DiskWriteOps)
 }
 
+// timeout bounds one sample.
+func (c *Collector) timeout() time.Duration {
+	if c.Timeout <= 0 {
+		return 10 * time.Second
+	}
+	return c.Timeout
+}
+
 func (c *Collector) now() time.Time {
 	if c.Now != nil {
 		return c.Now()
@@ -226,7 +278,7 @@ func (c *Collector) now() time.Time {
 func (c *Collector) forget() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.prev, c.lastRound = nil, time.Time{}
+	c.prev, c.prevHost, c.lastRound = nil, nil, time.Time{}
 }
 
 // evaluateAlerts runs the threshold rules on the round's samples, when

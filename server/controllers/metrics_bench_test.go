@@ -37,6 +37,11 @@ func (p *benchPlatform) SampleInstance(_ context.Context, _ core.MetricHost, ins
 		NetRxBytes: 1500 * up, NetTxBytes: 700 * up, DiskRead: 65536 * up, DiskWrite: 16384 * up, DiskReadOps: 16 * up, DiskWriteOps: 4 * up}, nil
 }
 
+func (p *benchPlatform) SampleHost(context.Context, core.MetricHost) (hypervisor.HostStats, bool, error) {
+	up := time.Since(p.start)
+	return hypervisor.HostStats{Time: time.Now(), CPUs: 32, CPUBusy: up * 8, CPUTime: up * 32, MemoryUsed: 64 * ovm.GiB, MemoryTotal: 256 * ovm.GiB}, true, nil
+}
+
 func (p *benchPlatform) RecordMetrics(ctx context.Context, samples []store.MetricSample, _ core.Guard) error {
 	return p.st.Tx(ctx, func(ctx context.Context, tx store.Tx) error {
 		return tx.RecordMetrics(ctx, samples, core.MetricRollups)

@@ -174,3 +174,52 @@ func TestCollectorLease(t *testing.T) {
 		})
 	}
 }
+
+// ownHost is a platform whose hosts report their own counters: a CPU
+// time that grows by busy of total each round over 4 CPUs, and memory.
+type ownHost struct {
+	*core.System
+	mu    sync.Mutex
+	round int
+}
+
+func (o *ownHost) SampleHost(_ context.Context, h core.MetricHost) (hypervisor.HostStats, bool, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.round++
+	n := time.Duration(o.round)
+	return hypervisor.HostStats{Time: time.Now(), CPUs: 4, CPUBusy: n * 5 * time.Second, CPUTime: n * 10 * time.Second,
+		MemoryUsed: 3 * ovm.GiB, MemoryTotal: 8 * ovm.GiB}, true, nil
+}
+
+// TestCollectorHostCounters: a host whose driver reads its own counters
+// gets its CPU share from their growth between rounds (half of 4 CPUs
+// busy: 200) and its own memory, in place of its instances' sums; its
+// network and disk stay the sums.
+func TestCollectorHostCounters(t *testing.T) {
+	c := newCluster(t, openSQLite(t), clusterOptions{hosts: 1})
+	c.create("m1", c.instanceSpec(false, false))
+	col := &controllers.Collector{Platform: &ownHost{System: core.NewSystem(c.svc)}}
+	for range 2 {
+		_, err := col.Round(t.Context(), nil)
+		require.NoError(t, err)
+		time.Sleep(1100 * time.Millisecond)
+	}
+	q := core.MetricsQuery{From: time.Now().Add(-time.Minute), To: time.Now().Add(time.Minute), Step: time.Second}
+	hs, err := c.svc.HostMetrics(t.Context(), c.admin, c.hosts[0].ID, q)
+	require.NoError(t, err)
+	cpu := seriesValues(t, hs, apitypes.MetricCPUPercent)
+	require.Len(t, cpu, 2)
+	assert.InDelta(t, 200, cpu[1].Value, 0.01, "the busy share of the host's CPU time, 100 per CPU")
+	assert.Less(t, cpu[0].Value, 100.0, "the first round: the instances' sum, no growth to measure yet")
+	for _, m := range []struct {
+		metric apitypes.Metric
+		want   float64
+	}{{apitypes.MetricMemoryUsedBytes, float64(3 * ovm.GiB)}, {apitypes.MetricMemoryLimitBytes, float64(8 * ovm.GiB)}} {
+		vs := seriesValues(t, hs, m.metric)
+		require.NotEmpty(t, vs, string(m.metric))
+		assert.Equal(t, m.want, vs[len(vs)-1].Value, string(m.metric))
+	}
+	rx := seriesValues(t, hs, apitypes.MetricNetRxBytesPerSecond)
+	require.NotEmpty(t, rx, "network stays the instances' sum")
+}

@@ -100,6 +100,27 @@ func (y *System) SampleInstance(ctx context.Context, h MetricHost, inst MetricIn
 	return st, nil
 }
 
+// SampleHost reads a host's own counters through its driver; ok is false
+// when the driver has none to give (hypervisor.HostStatser).
+func (y *System) SampleHost(ctx context.Context, h MetricHost) (st hypervisor.HostStats, ok bool, err error) {
+	s := y.s
+	conn, err := s.connect(ctx, h.rec)
+	if err != nil {
+		return st, false, hostError(h.rec.Host, err)
+	}
+	hs, ok := conn.Hypervisor.(hypervisor.HostStatser)
+	if !ok {
+		return st, false, nil
+	}
+	start := time.Now()
+	st, err = hs.HostStats(ctx)
+	s.observe(h.Kind, "HostStats", err, start)
+	if err != nil {
+		return st, false, hostError(h.rec.Host, err)
+	}
+	return st, true, nil
+}
+
 // RecordMetrics stores a round of samples with the rollups, in a
 // transaction that first runs guard.
 func (y *System) RecordMetrics(ctx context.Context, samples []store.MetricSample, guard Guard) error {

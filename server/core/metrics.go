@@ -155,8 +155,9 @@ func (s *Service) InstanceMetrics(ctx context.Context, p auth.Principal, id ovm.
 	})
 }
 
-// HostMetrics returns a host's history: the sums of its instances'
-// samples. Only administrators see hosts; anybody else gets
+// HostMetrics returns a host's history: its own CPU and memory where its
+// driver reads them (KVM, ESXi), else its instances' sums, and its
+// instances' network and disk. Only administrators see hosts; anybody else gets
 // ovm.ErrNotFound.
 func (s *Service) HostMetrics(ctx context.Context, p auth.Principal, id ovm.ID, q MetricsQuery) (apitypes.MetricSeries, error) {
 	return s.metricSeries(ctx, apitypes.SubjectHost, id, q, func(ctx context.Context, tx store.Tx) error {

@@ -497,7 +497,7 @@ export interface paths {
         };
         /**
          * Get a host's metrics over time (administrators)
-         * @description The sums of the samples of the instances on one host; its memory capacity is the memory limit. The collector samples every running instance at an interval; points come from full-resolution samples, minute or hour rollups, whichever is the coarsest no wider than the step that still holds the range's start. A step without a sample has no point.
+         * @description A host's own CPU use (100 per busy CPU) and memory (used, and its size as the limit) where its engine reports them (KVM: the node's statistics; ESXi: the host's quick statistics); on Docker, and for network and disk, the sums of the samples of the instances on it (its memory capacity as the limit). The collector samples every running instance at an interval; points come from full-resolution samples, minute or hour rollups, whichever is the coarsest no wider than the step that still holds the range's start. A step without a sample has no point.
          */
         get: operations["get-host-metrics"];
         put?: never;
