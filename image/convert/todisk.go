@@ -190,6 +190,9 @@ func addInit(root, busybox string, cfg v1.Config) error {
 	if err := copyFile(busybox, filepath.Join(dir, "busybox")); err != nil {
 		return ovm.Wrap(ovm.KindInvalid, err, "boot.busybox")
 	}
+	if err := os.Chmod(filepath.Join(dir, "busybox"), 0o755); err != nil {
+		return fmt.Errorf("init: %w", err)
+	}
 	if err := os.WriteFile(filepath.Join(root, strings.TrimPrefix(InitPath, "/")), []byte(initScript(cfg)), 0o755); err != nil {
 		return fmt.Errorf("init: %w", err)
 	}
