@@ -106,7 +106,9 @@ func TestImageToDiskBoots(t *testing.T) {
 	t.Cleanup(func() { _ = os.RemoveAll(dir) })
 
 	var steps []string
+	var last convert.Progress
 	c := &convert.Converter{Progress: func(p convert.Progress) {
+		last = p
 		if len(steps) == 0 || steps[len(steps)-1] != p.Step {
 			steps = append(steps, p.Step)
 		}
@@ -116,6 +118,7 @@ func TestImageToDiskBoots(t *testing.T) {
 	require.NoError(t, err, "ImageToDisk %s: got an error, want a disk", ref)
 	t.Logf("image to disk: %s (disk of %s)", time.Since(start).Round(time.Millisecond), disk.Size)
 	assert.Equal(t, []string{"pull", "flatten", "mke2fs", "qemu-img", "boot"}, steps, "progress steps")
+	assert.Equal(t, last.Steps, last.Index, "the last report is of the last step")
 
 	console := filepath.Join(dir, "console.log")
 	l := golibvirt.NewWithDialer(dialers.NewLocal())

@@ -67,7 +67,7 @@ func (c *Converter) DiskToImage(ctx context.Context, o ToImage) (Pushed, error) 
 			return Pushed{}, err
 		}
 	}
-	rep := newReporter(c.Progress, 5)
+	rep := newReporter(c.Progress, 4)
 	work, err := os.MkdirTemp(c.Scratch, "ovm-convert-")
 	if err != nil {
 		return Pushed{}, fmt.Errorf("scratch: %w", err)
