@@ -15,7 +15,8 @@ lv_cache=/var/tmp/ovm-testenv/libvirt
 lv_host2=$lv_cache/host2
 lv_uri2=qemu+tcp://127.0.0.2/system
 
-lv_pkgs="libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils dnsmasq-base busybox-static cpio qemu-guest-agent"
+# e2fsprogs (mke2fs -d, debugfs) and qemu-utils: the image conversion tests.
+lv_pkgs="libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils dnsmasq-base busybox-static cpio qemu-guest-agent e2fsprogs"
 lv_missing=""
 for p in $lv_pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || lv_missing="$lv_missing $p"
