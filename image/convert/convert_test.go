@@ -3,6 +3,7 @@ package convert_test
 import (
 	"archive/tar"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net/http/httptest"
@@ -188,4 +189,43 @@ func TestCannotConvert(t *testing.T) {
 	left, err := filepath.Glob(filepath.Join(dir, "ovm-convert-*"))
 	require.NoError(t, err)
 	assert.Empty(t, left, "scratch directories left behind")
+}
+
+// TestLayerCannotEscape flattens layers whose symlinks point outside the
+// tree, with entries under them in either order: nothing is written
+// outside, and a tree that cannot be made fails as invalid.
+func TestLayerCannotEscape(t *testing.T) {
+	reg := testRegistry(t)
+	tests := []struct {
+		name   string
+		layers func(outside string) []v1.Layer
+	}{
+		{name: "symlink then entry", layers: func(o string) []v1.Layer {
+			return []v1.Layer{layer(t, file{name: "evil", link: o}, file{name: "evil/pwned", body: "x"}, file{name: "../../up", body: "x"})}
+		}},
+		{name: "entry then symlink", layers: func(o string) []v1.Layer {
+			return []v1.Layer{layer(t, file{name: "evil/pwned", body: "x"}, file{name: "evil", link: o})}
+		}},
+		{name: "symlink in a lower layer", layers: func(o string) []v1.Layer {
+			return []v1.Layer{layer(t, file{name: "evil", link: o}), layer(t, file{name: "evil/pwned", body: "x"})}
+		}},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			outside := t.TempDir()
+			ref := fmt.Sprintf("%s/escape:%d", reg, i)
+			push(t, ref, imageOf(t, "amd64", v1.Config{Cmd: []string{"/bin/sh"}}, tt.layers(outside)...))
+			dir := t.TempDir()
+			c := &convert.Converter{Scratch: dir}
+			_, err := c.ImageToDisk(t.Context(), convert.ToDisk{Image: ref, Arch: "amd64", Dir: dir, Boot: convert.Boot{Kernel: "/bin/busybox"}})
+			if err != nil {
+				require.ErrorIs(t, err, ovm.ErrInvalid, "got %v", err)
+			}
+			escaped, err := os.ReadDir(outside)
+			require.NoError(t, err)
+			assert.Empty(t, escaped, "files written outside the tree through a symlink")
+			_, err = os.Stat(filepath.Join(filepath.Dir(dir), "up"))
+			assert.ErrorIs(t, err, os.ErrNotExist, "a ../ name written outside the tree")
+		})
+	}
 }

@@ -31,15 +31,20 @@ func (c *countingReader) Read(p []byte) (int, error) {
 }
 
 // untar writes a flattened tar stream (mutate.Extract's: whiteouts already
-// applied) into dir, keeping modes, owners and times. Entries that would
-// land outside dir are refused.
+// applied) into dir, keeping modes, owners and times. Every entry is made
+// through an os.Root, so neither a name nor a symlink of the image can
+// reach outside dir.
 func untar(ctx context.Context, r io.Reader, dir string) error {
-	tr := tar.NewReader(r)
-	type dirTime struct {
-		path string
-		hdr  *tar.Header
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("flatten: %w", err)
 	}
-	var dirs []dirTime
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return fmt.Errorf("flatten: %w", err)
+	}
+	defer root.Close()
+	tr := tar.NewReader(r)
+	var dirs []*tar.Header
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -51,63 +56,70 @@ func untar(ctx context.Context, r io.Reader, dir string) error {
 		if err != nil {
 			return ovm.Wrap(ovm.KindInvalid, err, "read the image's layers")
 		}
-		name := filepath.Clean("/" + hdr.Name)
-		if name == "/" {
+		name := strings.TrimPrefix(filepath.Clean("/"+hdr.Name), "/")
+		if name == "" {
 			continue
 		}
-		target := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-			return fmt.Errorf("flatten: %w", err)
+		if err := untarEntry(root, tr, hdr, name); err != nil {
+			return ovm.Wrap(ovm.KindInvalid, err, "layer entry %s", name)
 		}
-		mode := hdr.FileInfo().Mode()
-		switch hdr.Typeflag {
-		case tar.TypeDir:
-			if err := os.MkdirAll(target, 0o755); err != nil {
-				return fmt.Errorf("flatten: %w", err)
-			}
-			dirs = append(dirs, dirTime{target, hdr})
-		case tar.TypeReg:
-			f, err := os.OpenFile(target, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-			if err != nil {
-				return fmt.Errorf("flatten: %w", err)
-			}
-			_, err = io.Copy(f, tr)
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				return fmt.Errorf("flatten %s: %w", name, err)
-			}
-		case tar.TypeSymlink:
-			_ = os.Remove(target)
-			if err := os.Symlink(hdr.Linkname, target); err != nil {
-				return fmt.Errorf("flatten: %w", err)
-			}
-			_ = os.Lchown(target, hdr.Uid, hdr.Gid)
-			continue
-		case tar.TypeLink:
-			src := filepath.Join(dir, filepath.Clean("/"+hdr.Linkname))
-			_ = os.Remove(target)
-			if err := os.Link(src, target); err != nil {
-				return fmt.Errorf("flatten: %w", err)
-			}
-			continue
-		default:
-			// Device nodes, FIFOs: a booted guest gets /dev from devtmpfs,
-			// and a container from its engine.
-			continue
+		if hdr.Typeflag == tar.TypeDir {
+			dirs = append(dirs, hdr)
 		}
-		if err := os.Lchown(target, hdr.Uid, hdr.Gid); err != nil && !errors.Is(err, fs.ErrPermission) {
-			return fmt.Errorf("flatten: %w", err)
-		}
-		if err := os.Chmod(target, mode.Perm()|mode&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)); err != nil {
-			return fmt.Errorf("flatten: %w", err)
-		}
-		_ = os.Chtimes(target, hdr.ModTime, hdr.ModTime)
 	}
 	for i := len(dirs) - 1; i >= 0; i-- {
-		_ = os.Chtimes(dirs[i].path, dirs[i].hdr.ModTime, dirs[i].hdr.ModTime)
+		_ = root.Chtimes(strings.TrimPrefix(filepath.Clean("/"+dirs[i].Name), "/"), dirs[i].ModTime, dirs[i].ModTime)
 	}
+	return nil
+}
+
+// untarEntry makes one entry of a layer under root.
+func untarEntry(root *os.Root, tr *tar.Reader, hdr *tar.Header, name string) error {
+	if parent := filepath.Dir(name); parent != "." {
+		if err := root.MkdirAll(parent, 0o755); err != nil {
+			return err
+		}
+	}
+	mode := hdr.FileInfo().Mode()
+	switch hdr.Typeflag {
+	case tar.TypeDir:
+		if err := root.MkdirAll(name, 0o755); err != nil {
+			return err
+		}
+	case tar.TypeReg:
+		_ = root.Remove(name)
+		f, err := root.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(f, tr)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+	case tar.TypeSymlink:
+		_ = root.Remove(name)
+		if err := root.Symlink(hdr.Linkname, name); err != nil {
+			return err
+		}
+		return root.Lchown(name, hdr.Uid, hdr.Gid)
+	case tar.TypeLink:
+		_ = root.Remove(name)
+		return root.Link(strings.TrimPrefix(filepath.Clean("/"+hdr.Linkname), "/"), name)
+	default:
+		// Device nodes, FIFOs: a booted guest gets /dev from devtmpfs,
+		// and a container from its engine.
+		return nil
+	}
+	if err := root.Lchown(name, hdr.Uid, hdr.Gid); err != nil && !errors.Is(err, fs.ErrPermission) {
+		return err
+	}
+	if err := root.Chmod(name, mode.Perm()|mode&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)); err != nil {
+		return err
+	}
+	_ = root.Chtimes(name, hdr.ModTime, hdr.ModTime)
 	return nil
 }
 
