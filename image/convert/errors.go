@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/openovm/ovm/ovm"
@@ -38,6 +39,16 @@ func registryError(err error, format string, args ...any) error {
 		return ovm.Wrap(ovm.KindUnsupported, err, format+": the image has no variant for this architecture", args...)
 	}
 	return ovm.Internal(err, format, args...)
+}
+
+// parseImage parses an image reference, noting a bad one as the field
+// "image".
+func parseImage(f *ovm.Fields, s string) name.Reference {
+	ref, err := name.ParseReference(s)
+	if err != nil {
+		f.Add("image", err.Error())
+	}
+	return ref
 }
 
 // treeSize is the bytes of the regular files under dir, plus a block per

@@ -9,7 +9,6 @@ import (
 	"runtime"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -79,10 +78,7 @@ const InitPath = "/.ovm/init"
 // ImageToDisk pulls an image and makes a bootable VM disk of it.
 func (c *Converter) ImageToDisk(ctx context.Context, o ToDisk) (VMDisk, error) {
 	var f ovm.Fields
-	ref, err := name.ParseReference(o.Image)
-	if err != nil {
-		f.Add("image", err.Error())
-	}
+	ref := parseImage(&f, o.Image)
 	if o.Dir == "" {
 		f.Add("dir", "required")
 	}
@@ -92,10 +88,8 @@ func (c *Converter) ImageToDisk(ctx context.Context, o ToDisk) (VMDisk, error) {
 	if err := f.Err("the conversion's options are invalid"); err != nil {
 		return VMDisk{}, err
 	}
-	for _, t := range []Tool{ToolMke2fs, ToolQemuImg} {
-		if _, err := lookPath(t); err != nil {
-			return VMDisk{}, err
-		}
+	if err := lookTools(ToolMke2fs, ToolQemuImg); err != nil {
+		return VMDisk{}, err
 	}
 	arch := o.Arch
 	if arch == "" {
@@ -121,7 +115,7 @@ func (c *Converter) ImageToDisk(ctx context.Context, o ToDisk) (VMDisk, error) {
 	if err != nil {
 		return VMDisk{}, registryError(err, "read the configuration of %s", o.Image)
 	}
-	if cfg.Architecture != arch || (cfg.OS != "" && cfg.OS != "linux") {
+	if (cfg.Architecture != "" && cfg.Architecture != arch) || (cfg.OS != "" && cfg.OS != "linux") {
 		return VMDisk{}, ovm.Errorf(ovm.KindUnsupported, "image %s is built for %s/%s, not linux/%s: it cannot boot here", o.Image, cfg.OS, cfg.Architecture, arch)
 	}
 	var total int64

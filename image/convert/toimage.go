@@ -11,7 +11,6 @@ import (
 	"runtime"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -49,10 +48,7 @@ type Pushed struct {
 // pushes it as a one-layer container image.
 func (c *Converter) DiskToImage(ctx context.Context, o ToImage) (Pushed, error) {
 	var f ovm.Fields
-	ref, err := name.ParseReference(o.Image)
-	if err != nil {
-		f.Add("image", err.Error())
-	}
+	ref := parseImage(&f, o.Image)
 	if o.Disk == "" {
 		f.Add("disk", "required")
 	}
@@ -62,10 +58,8 @@ func (c *Converter) DiskToImage(ctx context.Context, o ToImage) (Pushed, error) 
 	if _, err := os.Stat(o.Disk); err != nil {
 		return Pushed{}, ovm.Wrap(ovm.KindNotFound, err, "disk %s", filepath.Base(o.Disk))
 	}
-	for _, t := range []Tool{ToolQemuImg, ToolDebugfs} {
-		if _, err := lookPath(t); err != nil {
-			return Pushed{}, err
-		}
+	if err := lookTools(ToolQemuImg, ToolDebugfs); err != nil {
+		return Pushed{}, err
 	}
 	rep := newReporter(c.Progress, 4)
 	work, err := os.MkdirTemp(c.Scratch, "ovm-convert-")

@@ -35,6 +35,17 @@ func lookPath(t Tool) (string, error) {
 	return p, nil
 }
 
+// lookTools checks that every tool a conversion needs is installed, before
+// it starts.
+func lookTools(ts ...Tool) error {
+	for _, t := range ts {
+		if _, err := lookPath(t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // run runs a tool and returns its standard output; a failure carries the
 // tool's own error text.
 func run(ctx context.Context, t Tool, args ...string) ([]byte, error) {
