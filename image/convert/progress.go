@@ -9,7 +9,9 @@ type Progress struct {
 	Total int64  // bytes the step will handle, when known (0: unknown)
 }
 
-// ProgressFunc receives progress reports; it must return quickly.
+// ProgressFunc receives progress reports; it must return quickly. Reports
+// of one conversion come one at a time, not always from the caller's
+// goroutine (the push reports from go-containerregistry's).
 type ProgressFunc func(Progress)
 
 // reporter numbers the steps of one conversion.
