@@ -28,7 +28,7 @@ import (
 // testDisk makes a qcow2 disk whose whole device is an ext4 filesystem
 // (mke2fs -d, no mount) holding static busybox, a marker file and a file
 // owned by uid 1000 with mode 0640, as a VM would have written them.
-func testDisk(t *testing.T, dir, marker string) string {
+func testDisk(t testing.TB, dir, marker string) string {
 	t.Helper()
 	root := filepath.Join(dir, "rootfs")
 	for _, d := range []string{"bin", "etc", "tmp"} {

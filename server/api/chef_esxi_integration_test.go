@@ -1,4 +1,4 @@
-//go:build integration
+//go:build integration && !race
 
 package api
 
@@ -50,11 +50,12 @@ const esxiGuestBoot = `'echo "$VMX_GUESTINFO_USERDATA" | base64 -d >/tmp/user-da
 // VMs, and StartProgramInGuest there is `docker exec`; guest logins are not
 // checked beyond being given. A host registered without a guest account
 // runs no commands (501, TestWiringESXi). Under the race detector this test
-// can report a race inside govmomi v0.52's simulator: the watcher of a
-// container-backed VM (simVM.syncNetworkConfigToVMGuestProperties, run on
-// the container's docker events) writes the VM's properties without the
+// reports a race inside govmomi v0.52's simulator in most runs: the watcher
+// of a container-backed VM (simVM.syncNetworkConfigToVMGuestProperties, run
+// on the container's docker events) writes the VM's properties without the
 // simulator's lock while a power task updates them; no OVM code is in
-// either stack.
+// either stack. So it is not built under the race detector, and make test
+// runs it in a pass of its own without it (NORACE in the Makefile).
 func TestChefESXi(t *testing.T) {
 	sim := esxisim.Start(t, esxiUser, esxiPassword)
 	srv := cheftest.FromEnv(t)
