@@ -66,9 +66,12 @@ ipmi_up() {
 
 if ! ipmi_up; then
   [ -p "$ipmi_state/stdin" ] || { rm -f "$ipmi_state/stdin"; mkfifo "$ipmi_state/stdin"; }
-  # The writer holds the fifo open for as long as ipmi_sim runs.
-  nohup sleep infinity >"$ipmi_state/stdin" 2>/dev/null &
-  echo $! >"$ipmi_state/stdin.pid"
+  # The writer holds the fifo open for as long as ipmi_sim runs (one writer,
+  # kept across restarts).
+  if ! { [ -s "$ipmi_state/stdin.pid" ] && kill -0 "$(cat "$ipmi_state/stdin.pid")" 2>/dev/null; }; then
+    nohup sleep infinity >"$ipmi_state/stdin" 2>/dev/null &
+    echo $! >"$ipmi_state/stdin.pid"
+  fi
   nohup ipmi_sim -c "$ipmi_state/lan.conf" -f "$ipmi_state/cmds" -s "$ipmi_state/sdr" \
     <"$ipmi_state/stdin" >>"$ipmi_state/ipmi_sim.log" 2>&1 &
   echo $! >"$ipmi_state/ipmi_sim.pid"
