@@ -161,7 +161,10 @@ type Host struct {
 	// Networks and StoragePools list what the host reaches.
 	Networks     []ID      `json:"networks,omitempty"`
 	StoragePools []ID      `json:"storagePools,omitempty"`
-	CreatedAt    time.Time `json:"createdAt"`
+	// BMC is the host's out-of-band controller, when one is set (its
+	// password is never shown).
+	BMC       *HostBMC  `json:"bmc,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
 }
 
 // Free returns what is left of capacity c after the host's allocations.

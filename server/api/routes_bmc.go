@@ -1,0 +1,32 @@
+package api
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/openovm/ovm/ovm"
+	"github.com/openovm/ovm/server/apitypes"
+	"github.com/openovm/ovm/server/auth"
+)
+
+// bmcRoutes: a host's out-of-band controller (IPMI), which fences it.
+func (s *server) bmcRoutes() {
+	hosts := []string{"hosts"}
+	register(s, op{id: "set-host-bmc", method: http.MethodPut, path: "/v1/hosts/{id}/bmc",
+		summary: "Set a host's BMC (IPMI 2.0 lanplus), checked by reading its chassis power",
+		tags:    hosts, errors: []int{412, 503}, more: ifMatchDoc},
+		func(ctx context.Context, p auth.Principal, in *struct {
+			IDPath
+			IfMatch
+			Body apitypes.HostBMCSet
+		}) (*Object[ovm.Host], error) {
+			v, err := parseIfMatch(in.IfMatch.IfMatch)
+			if err != nil {
+				return nil, err
+			}
+			return obj(s.svc.SetHostBMC(ctx, p, ovm.ID(in.ID), in.Body, v))
+		})
+	deleteRoute(s, op{id: "delete-host-bmc", method: http.MethodDelete, path: "/v1/hosts/{id}/bmc",
+		summary: "Remove a host's BMC (the host can no longer be fenced by power)",
+		tags:    hosts, status: http.StatusNoContent, errors: []int{412}}, s.svc.DeleteHostBMC)
+}
