@@ -11,6 +11,9 @@ import (
 	"github.com/openovm/ovm/server/store"
 )
 
+// HostBMCSet is the input of a host's BMC settings.
+type HostBMCSet = apitypes.HostBMCSet
+
 // bmcAAD binds a sealed BMC password to its host (and apart from the
 // host's own credentials, sealed with the bare id).
 func bmcAAD(id ovm.ID) []byte { return []byte(string(id) + "/bmc") }
@@ -19,17 +22,15 @@ func bmcAAD(id ovm.ID) []byte { return []byte(string(id) + "/bmc") }
 // power status with these settings. A BMC that does not answer is
 // ovm.ErrUnavailable, refused credentials are invalid naming the field,
 // both with the BMC's own words. The password is sealed and never returned.
-func (s *Service) SetHostBMC(ctx context.Context, p auth.Principal, id ovm.ID, in apitypes.HostBMCSet, ifVersion int64) (ovm.Host, int64, error) {
-	if err := requireAdmin(p, "setting a host's BMC"); err != nil {
+func (s *Service) SetHostBMC(ctx context.Context, p auth.Principal, id ovm.ID, in HostBMCSet, ifVersion int64) (ovm.Host, int64, error) {
+	// The host must exist for p (tenants see none), and the version match,
+	// before the settings are checked and the BMC is asked.
+	h, ver, err := s.GetHost(ctx, p, id)
+	if err != nil {
 		return ovm.Host{}, 0, err
 	}
 	cfg := ipmi.Config{Address: in.Address, Port: in.Port, Username: in.Username, Password: in.Password}
 	bmc, err := ipmi.New(cfg)
-	if err != nil {
-		return ovm.Host{}, 0, err
-	}
-	// The host must exist (and the version match) before the BMC is asked.
-	h, ver, err := s.GetHost(ctx, p, id)
 	if err != nil {
 		return ovm.Host{}, 0, err
 	}
@@ -67,9 +68,6 @@ func (s *Service) SetHostBMC(ctx context.Context, p auth.Principal, id ovm.ID, i
 // DeleteHostBMC removes a host's BMC: the host can no longer be fenced by
 // power.
 func (s *Service) DeleteHostBMC(ctx context.Context, p auth.Principal, id ovm.ID, ifVersion int64) error {
-	if err := requireAdmin(p, "removing a host's BMC"); err != nil {
-		return err
-	}
 	_, _, err := updatePlatform(ctx, s, p, store.KindHost, id, ifVersion, func(h *hostRecord) error {
 		if h.BMC == nil {
 			return ovm.NotFound("BMC of host", h.Name)
