@@ -20,8 +20,8 @@ func registerEngines(reg *drivers.Registry, log *slog.Logger) {
 // and HA) under their leases in the store: with several replicas on one
 // database, one replica runs each loop and another takes over when it dies.
 // A failed host with a BMC is fenced by cutting its power through it
-// (IPMI) and reading the power back off; fake hosts are powered off in
-// memory. A host without a fencing method cannot be confirmed down, so the
+// (IPMI) and reading the power back off; other hosts by the fencer of
+// Options.Fencer, when given (tests: fake hosts). A host without a fencing method cannot be confirmed down, so the
 // instances of such a failed host are marked unknown with an alert instead
 // of being restarted elsewhere.
 func startControllers(ctx context.Context, s *Server) error {
@@ -32,8 +32,8 @@ func startControllers(ctx context.Context, s *Server) error {
 		Logger: s.log.With("component", "controllers"),
 	}
 	fence := controllers.PowerFence{BMCs: sys}
-	if s.fakes != nil {
-		fence.Next = controllers.FakePowerFence{Hosts: s.fakes}
+	if s.fencer != nil {
+		fence.Next = s.fencer(s.fakes)
 	}
 	o.Fencer = fence
 	c, err := controllers.New(o)
