@@ -7,14 +7,25 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/openovm/ovm/ovm"
+	"github.com/openovm/ovm/server/fence/ipmi"
 	"github.com/openovm/ovm/server/store"
 )
+
+// readPowerFile reads the simulated machine's power switch.
+func readPowerFile(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(os.Getenv("OVM_TEST_IPMI_STATE_FILE"))
+	require.NoError(t, err)
+	return strings.TrimSpace(string(b))
+}
 
 // TestHostBMCOnIPMISim sets a host's BMC to the real BMC simulator of make
 // testenv (ipmi_sim): the server checks it by reading the chassis power,
@@ -61,6 +72,18 @@ func TestHostBMCOnIPMISim(t *testing.T) {
 		assert.NotContains(t, string(rec.Data), pw, "the stored host record keeps the password sealed")
 		return nil
 	}))
+
+	// A fenced machine is brought back through the API.
+	bmc, err := ipmi.New(ipmi.Config{Address: addr, Port: port, Username: user, Password: pw})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = bmc.PowerOn(context.Background()) })
+	require.NoError(t, bmc.Fence(t.Context(), 5*time.Second))
+	require.Equal(t, "power:0", readPowerFile(t))
+	r = e.must(http.StatusOK, "POST", hostPath+"/bmc/power-on", e.admin, nil)
+	r.decode(t, &h)
+	assert.Equal(t, ovm.ChassisOn, h.BMC.Power)
+	assert.Equal(t, "power:1", readPowerFile(t), "the chassis switch is on again")
+	assert.NotContains(t, string(r.body), pw)
 
 	e.must(http.StatusNoContent, "DELETE", hostPath+"/bmc", e.admin, nil)
 	r = e.must(http.StatusOK, "GET", hostPath, e.admin, nil)

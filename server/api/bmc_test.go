@@ -41,6 +41,9 @@ func TestHostBMCBadInput(t *testing.T) {
 	r = e.do("DELETE", path, ten.token, nil)
 	assert.Equal(t, http.StatusNotFound, r.status, "a tenant removes no BMC: got %s", r)
 	e.must(http.StatusNotFound, "DELETE", path, e.admin, nil)
+	r = e.must(http.StatusConflict, "POST", path+"/power-on", e.admin, nil)
+	assert.Contains(t, string(r.body), "no BMC")
+	e.must(http.StatusNotFound, "POST", path+"/power-on", ten.token, nil)
 	e.must(http.StatusNotFound, "PUT", "/v1/hosts/"+"0190e0a4-0000-7000-8000-000000000000"+"/bmc", e.admin,
 		map[string]any{"address": "127.0.0.1", "username": "admin", "password": "pw"})
 }

@@ -54,6 +54,7 @@ var crossTenantRules = map[string]rule{
 	"list-pools": adminOnly, "create-pool": adminOnly, "get-pool": byID, "update-pool": byID, "delete-pool": byID,
 	"list-hosts": adminOnly, "register-host": adminOnly, "get-host": byID, "update-host": byID, "delete-host": byID,
 	"set-host-maintenance": byID, "sync-host": byID, "set-host-bmc": byID, "delete-host-bmc": byID,
+	"power-on-host":   byID,
 	"list-discovered": adminOnly, "get-discovered": byID, "import-discovered": byID,
 	"list-vdcs": listOwn, "create-vdc": adminOnly, "get-vdc": byID, "get-vdc-usage": byID, "set-vdc-quota": byID, "delete-vdc": byID,
 	"list-users": listOwn, "create-user": inA, "get-user": byID, "update-user": byID, "delete-user": byID,

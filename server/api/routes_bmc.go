@@ -26,6 +26,12 @@ func (s *server) bmcRoutes() {
 			}
 			return obj(s.svc.SetHostBMC(ctx, p, ovm.ID(in.ID), in.Body, v))
 		})
+	register(s, op{id: "power-on-host", method: http.MethodPost, path: "/v1/hosts/{id}/bmc/power-on",
+		summary: "Power a host's machine on through its BMC and wait until the BMC reads it on",
+		tags:    hosts, errors: []int{409, 503}},
+		func(ctx context.Context, p auth.Principal, in *struct{ IDPath }) (*Object[ovm.Host], error) {
+			return obj(s.svc.PowerOnHost(ctx, p, ovm.ID(in.ID)))
+		})
 	deleteRoute(s, op{id: "delete-host-bmc", method: http.MethodDelete, path: "/v1/hosts/{id}/bmc",
 		summary: "Remove a host's BMC (the host can no longer be fenced by power)",
 		tags:    hosts, status: http.StatusNoContent, errors: []int{412}}, s.svc.DeleteHostBMC)

@@ -15,6 +15,7 @@ import (
 func bmcCommands() *command {
 	return &command{name: "bmc", summary: "Set or remove a host's BMC (IPMI fencing)", sub: []*command{
 		{name: "set", summary: "Set a host's BMC, checked by reading its chassis power", run: (*app).hostBMCSet},
+		{name: "power-on", summary: "Power a host's machine on through its BMC", run: (*app).hostBMCPowerOn},
 		{name: "remove", aliases: []string{"rm", "delete"}, summary: "Remove a host's BMC", run: (*app).hostBMCRemove},
 	}}
 }
@@ -63,6 +64,20 @@ func (a *app) hostBMCRemove(path string, args []string) error {
 		return err
 	}
 	return a.show(struct{}{}, func(w io.Writer) { fmt.Fprintln(w, "BMC removed.") })
+}
+
+func (a *app) hostBMCPowerOn(path string, args []string) error {
+	f := a.flags(path, "NAME|ID", "Power a host's machine on through its BMC (a fenced host being brought back) and wait\n"+
+		"until the BMC reads the power on.")
+	cl, id, err := f.object(args, "NAME|ID", "host")
+	if err != nil {
+		return err
+	}
+	h, err := cl.PowerOnHost(a.ctx, id)
+	if err != nil {
+		return err
+	}
+	return a.show(h, func(w io.Writer) { bmcDetail(w, h) })
 }
 
 // bmcDetail shows a host's BMC (never a password: the server returns none).

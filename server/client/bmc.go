@@ -20,3 +20,9 @@ func (c *Client) DeleteHostBMC(ctx context.Context, id ovm.ID) error {
 	_, err := c.Do(ctx, Request{Method: http.MethodDelete, Path: idPath("hosts", id) + "/bmc"}, nil)
 	return err
 }
+
+// PowerOnHost powers a host's machine on through its BMC and returns the
+// host once the BMC reads the power on.
+func (c *Client) PowerOnHost(ctx context.Context, id ovm.ID) (ovm.Host, error) {
+	return Call[ovm.Host](ctx, c, Request{Method: http.MethodPost, Path: idPath("hosts", id) + "/bmc/power-on"})
+}

@@ -78,11 +78,48 @@ func (s *Service) DeleteHostBMC(ctx context.Context, p auth.Principal, id ovm.ID
 	return err
 }
 
+// PowerOnHost powers a host's machine on through its BMC (a host that was
+// fenced, when an administrator brings it back) and waits until the BMC
+// reads the power on. A host without a BMC is a conflict.
+func (s *Service) PowerOnHost(ctx context.Context, p auth.Principal, id ovm.ID) (ovm.Host, int64, error) {
+	h, _, err := s.GetHost(ctx, p, id)
+	if err != nil {
+		return ovm.Host{}, 0, err
+	}
+	if h.BMC == nil {
+		return ovm.Host{}, 0, conflictf("host %s has no BMC: set one first", h.Name)
+	}
+	bmc, err := s.openBMC(ctx, id, 0)
+	if err != nil {
+		return ovm.Host{}, 0, err
+	}
+	cctx, cancel := context.WithTimeout(ctx, s.o.DriverTimeout)
+	defer cancel()
+	if err := bmc.PowerOn(cctx); err != nil {
+		return ovm.Host{}, 0, err
+	}
+	if err := bmc.WaitPower(cctx, true, s.o.DriverTimeout); err != nil {
+		return ovm.Host{}, 0, err
+	}
+	now := s.now()
+	rec, ver, err := updatePlatform(ctx, s, p, store.KindHost, id, 0, func(h *hostRecord) error {
+		if h.BMC != nil {
+			h.BMC.Power, h.BMC.CheckedAt = ovm.ChassisOn, now
+		}
+		return nil
+	})
+	return rec.Host, ver, err
+}
+
 // HostBMC returns how to reach a host's BMC, with its password opened, for
 // the fencer; a host without one is ovm.ErrNotFound. timeout bounds each
 // exchange with the BMC (0: the package's default).
 func (y *System) HostBMC(ctx context.Context, id ovm.ID, timeout time.Duration) (*ipmi.BMC, error) {
-	s := y.s
+	return y.s.openBMC(ctx, id, timeout)
+}
+
+// openBMC reads a host's BMC settings and opens its password.
+func (s *Service) openBMC(ctx context.Context, id ovm.ID, timeout time.Duration) (*ipmi.BMC, error) {
 	var rec hostRecord
 	err := s.view(ctx, func(ctx context.Context, tx store.Tx) error {
 		r, err := tx.Get(ctx, store.KindHost, id)
