@@ -5,9 +5,6 @@ package api
 import (
 	"context"
 	"net/http"
-	"os"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -16,27 +13,17 @@ import (
 
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/fence/ipmi"
+	"github.com/openovm/ovm/server/fence/ipmi/ipmitest"
 	"github.com/openovm/ovm/server/store"
 )
-
-// readPowerFile reads the simulated machine's power switch.
-func readPowerFile(t *testing.T) string {
-	t.Helper()
-	b, err := os.ReadFile(os.Getenv("OVM_TEST_IPMI_STATE_FILE"))
-	require.NoError(t, err)
-	return strings.TrimSpace(string(b))
-}
 
 // TestHostBMCOnIPMISim sets a host's BMC to the real BMC simulator of make
 // testenv (ipmi_sim): the server checks it by reading the chassis power,
 // refuses a wrong password naming the field and an unreachable BMC as
 // unavailable, and never returns the password (nor keeps it in clear).
 func TestHostBMCOnIPMISim(t *testing.T) {
-	addr := os.Getenv("OVM_TEST_IPMI_ADDR")
-	require.NotEmpty(t, addr, "OVM_TEST_IPMI_ADDR is not set: run make testenv and source .testenv")
-	port, err := strconv.Atoi(os.Getenv("OVM_TEST_IPMI_PORT"))
-	require.NoError(t, err)
-	user, pw := os.Getenv("OVM_TEST_IPMI_USER"), os.Getenv("OVM_TEST_IPMI_PASSWORD")
+	cfg, state := ipmitest.Sim(t)
+	addr, port, user, pw := cfg.Address, cfg.Port, cfg.Username, cfg.Password
 
 	e := newEnv(t, openSQLite(t))
 	p := e.setupPlatform(1)
@@ -74,15 +61,15 @@ func TestHostBMCOnIPMISim(t *testing.T) {
 	}))
 
 	// A fenced machine is brought back through the API.
-	bmc, err := ipmi.New(ipmi.Config{Address: addr, Port: port, Username: user, Password: pw})
+	bmc, err := ipmi.New(cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = bmc.PowerOn(context.Background()) })
 	require.NoError(t, bmc.Fence(t.Context(), 5*time.Second))
-	require.Equal(t, "power:0", readPowerFile(t))
+	require.Equal(t, "power:0", ipmitest.Power(t, state))
 	r = e.must(http.StatusOK, "POST", hostPath+"/bmc/power-on", e.admin, nil)
 	r.decode(t, &h)
 	assert.Equal(t, ovm.ChassisOn, h.BMC.Power)
-	assert.Equal(t, "power:1", readPowerFile(t), "the chassis switch is on again")
+	assert.Equal(t, "power:1", ipmitest.Power(t, state), "the chassis switch is on again")
 	assert.NotContains(t, string(r.body), pw)
 
 	e.must(http.StatusNoContent, "DELETE", hostPath+"/bmc", e.admin, nil)

@@ -3,11 +3,12 @@
 package cli
 
 import (
-	"os"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
+
+	"github.com/openovm/ovm/server/fence/ipmi/ipmitest"
 )
 
 // TestHostBMCOnIPMISim: ovm host bmc set checks the BMC (the real BMC
@@ -15,9 +16,8 @@ import (
 // host's BMC and never the password; a wrong password is refused naming
 // the field; ovm host bmc remove drops it.
 func TestHostBMCOnIPMISim(t *testing.T) {
-	addr, port := os.Getenv("OVM_TEST_IPMI_ADDR"), os.Getenv("OVM_TEST_IPMI_PORT")
-	require.NotEmpty(t, addr, "OVM_TEST_IPMI_ADDR is not set: run make testenv and source .testenv")
-	user, pw := os.Getenv("OVM_TEST_IPMI_USER"), os.Getenv("OVM_TEST_IPMI_PASSWORD")
+	cfg, _ := ipmitest.Sim(t)
+	addr, port, user, pw := cfg.Address, strconv.Itoa(cfg.Port), cfg.Username, cfg.Password
 	h := newHarness(t)
 	h.setupPlatform()
 
@@ -34,6 +34,8 @@ func TestHostBMCOnIPMISim(t *testing.T) {
 	assert.Contains(t, r.stdout, `"bmc"`)
 	assert.NotContains(t, r.stdout, pw, "the password is never shown")
 
+	r = h.ok("--context", "admin", "host", "bmc", "power-on", "h1")
+	assert.Contains(t, r.stdout, "on")
 	h.ok("--context", "admin", "host", "bmc", "remove", "h1")
 	r = h.ok("--context", "admin", "-o", "json", "host", "show", "h1")
 	assert.NotContains(t, r.stdout, `"bmc"`)

@@ -4,9 +4,6 @@ package controllers_test
 
 import (
 	"context"
-	"os"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -19,6 +16,7 @@ import (
 	"github.com/openovm/ovm/server/controllers"
 	"github.com/openovm/ovm/server/core"
 	"github.com/openovm/ovm/server/fence/ipmi"
+	"github.com/openovm/ovm/server/fence/ipmi/ipmitest"
 )
 
 // simBMC is the BMC simulator of make testenv (ipmi_sim), set as a host's
@@ -26,27 +24,16 @@ import (
 // script keeps the power in. The machine is powered on before and after.
 func simBMC(t *testing.T, c *cluster, host ovm.ID) (state string) {
 	t.Helper()
-	addr, state := os.Getenv("OVM_TEST_IPMI_ADDR"), os.Getenv("OVM_TEST_IPMI_STATE_FILE")
-	require.NotEmpty(t, addr, "OVM_TEST_IPMI_ADDR is not set: run make testenv and source .testenv")
-	port, err := strconv.Atoi(os.Getenv("OVM_TEST_IPMI_PORT"))
-	require.NoError(t, err)
-	cfg := ipmi.Config{Address: addr, Port: port, Username: os.Getenv("OVM_TEST_IPMI_USER"), Password: os.Getenv("OVM_TEST_IPMI_PASSWORD")}
+	cfg, state := ipmitest.Sim(t)
 	bmc, err := ipmi.New(cfg)
 	require.NoError(t, err)
 	require.NoError(t, bmc.PowerOn(t.Context()))
 	t.Cleanup(func() { _ = bmc.PowerOn(context.Background()) })
-	_, _, err = c.svc.SetHostBMC(t.Context(), c.admin, host, core.HostBMCSet{Address: addr, Port: port,
+	_, _, err = c.svc.SetHostBMC(t.Context(), c.admin, host, core.HostBMCSet{Address: cfg.Address, Port: cfg.Port,
 		Username: cfg.Username, Password: cfg.Password}, 0)
 	require.NoError(t, err)
-	require.Equal(t, "power:1", readPower(t, state))
+	require.Equal(t, "power:1", ipmitest.Power(t, state))
 	return state
-}
-
-func readPower(t *testing.T, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	require.NoError(t, err)
-	return strings.TrimSpace(string(b))
 }
 
 // TestMonitorFencesThroughBMCOnIPMISim: a failed host whose BMC is the real
@@ -65,12 +52,12 @@ func TestMonitorFencesThroughBMCOnIPMISim(t *testing.T) {
 	var fencedPower string
 	require.Eventually(t, func() bool {
 		if len(c.logs.find("failed host fenced", map[string]string{"host": h1.Name, "method": string(ha.FencePowerOff)})) > 0 && fencedPower == "" {
-			fencedPower = readPower(t, state)
+			fencedPower = ipmitest.Power(t, state)
 		}
 		got := c.instance(web.ID)
 		return got.Status.Phase == ovm.PhaseReady && got.Status.HostID == h2.ID
 	}, waitFor, tick, "web is never restarted on host2: %+v", c.instance(web.ID).Status)
-	assert.Equal(t, "power:0", readPower(t, state), "host1's machine is powered off")
+	assert.Equal(t, "power:0", ipmitest.Power(t, state), "host1's machine is powered off")
 	// The fence is logged (confirmed) before the evacuation is recorded;
 	// the chassis read power:0 by then.
 	assert.Equal(t, "power:0", fencedPower, "the power when the confirmed fence was logged")
@@ -107,5 +94,5 @@ func TestMonitorBMCUnreachableMarksUnknown(t *testing.T) {
 	require.Eventually(t, func() bool { return len(c.alerts(ha.AlertFenceUnconfirmed, h1.ID)) == 1 },
 		waitFor, tick, "no fence-unconfirmed alert: %+v", c.alerts("", ""))
 	assert.Contains(t, c.alerts(ha.AlertFenceUnconfirmed, h1.ID)[0].Message, "127.0.0.1:9", "the alert carries the BMC's error")
-	assert.Equal(t, "power:1", readPower(t, state), "nothing powered the real machine off")
+	assert.Equal(t, "power:1", ipmitest.Power(t, state), "nothing powered the real machine off")
 }
