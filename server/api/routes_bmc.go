@@ -14,7 +14,11 @@ func (s *server) bmcRoutes() {
 	hosts := []string{"hosts"}
 	register(s, op{id: "set-host-bmc", method: http.MethodPut, path: "/v1/hosts/{id}/bmc",
 		summary: "Set a host's BMC (IPMI 2.0 lanplus), checked by reading its chassis power",
-		tags:    hosts, errors: []int{412, 503}, more: ifMatchDoc},
+		desc: "The server reads the chassis power with these settings before it keeps them: a BMC that does not answer is 503, " +
+			"a refused user or password is 422 naming the field, both with the BMC's own words. The password is stored encrypted " +
+			"and never returned. A failed host of an HA pool with a BMC is powered off through it, and its HA instances restart " +
+			"elsewhere once the BMC reads the power back off.",
+		tags: hosts, errors: []int{412, 503}, more: ifMatchDoc},
 		func(ctx context.Context, p auth.Principal, in *struct {
 			IDPath
 			IfMatch
@@ -28,7 +32,9 @@ func (s *server) bmcRoutes() {
 		})
 	register(s, op{id: "power-on-host", method: http.MethodPost, path: "/v1/hosts/{id}/bmc/power-on",
 		summary: "Power a host's machine on through its BMC and wait until the BMC reads it on",
-		tags:    hosts, errors: []int{409, 503}},
+		desc: "Brings a fenced host's machine back: chassis power up, then the power is read until it is on. " +
+			"A host without a BMC is 409; a BMC that does not answer or does not read the power on is 503.",
+		tags: hosts, errors: []int{409, 503}},
 		func(ctx context.Context, p auth.Principal, in *struct{ IDPath }) (*Object[ovm.Host], error) {
 			return obj(s.svc.PowerOnHost(ctx, p, ovm.ID(in.ID)))
 		})
