@@ -159,9 +159,12 @@ type Host struct {
 	// with the reason in StateReason.
 	ReadOnly bool `json:"readOnly,omitempty"`
 	// Networks and StoragePools list what the host reaches.
-	Networks     []ID      `json:"networks,omitempty"`
-	StoragePools []ID      `json:"storagePools,omitempty"`
-	CreatedAt    time.Time `json:"createdAt"`
+	Networks     []ID `json:"networks,omitempty"`
+	StoragePools []ID `json:"storagePools,omitempty"`
+	// BMC is the host's out-of-band controller, when one is set (its
+	// password is never shown).
+	BMC       *HostBMC  `json:"bmc,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
 }
 
 // Free returns what is left of capacity c after the host's allocations.

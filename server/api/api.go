@@ -136,6 +136,7 @@ func build(svc *core.Service, o Options) (http.Handler, huma.API) {
 
 	s.authRoutes()
 	s.platformRoutes()
+	s.bmcRoutes()
 	s.tenancyRoutes()
 	s.instanceRoutes()
 	s.migrateRoutes()

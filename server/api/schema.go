@@ -49,6 +49,7 @@ var enums = map[reflect.Type]enum{
 	reflect.TypeFor[ovm.StoragePoolKind](): {"StoragePoolKind", values(ovm.StorageLocal, ovm.StorageShared, ovm.StorageNFS)},
 	reflect.TypeFor[ovm.RestartPolicy]():   {"RestartPolicy", values(ovm.RestartNo, ovm.RestartAlways, ovm.RestartOnFailure, ovm.RestartUnlessStopped)},
 	reflect.TypeFor[ovm.Protocol]():        {"Protocol", values(ovm.ProtocolTCP, ovm.ProtocolUDP)},
+	reflect.TypeFor[ovm.ChassisPower]():    {"ChassisPower", values(ovm.ChassisOn, ovm.ChassisOff)},
 	reflect.TypeFor[ovm.AlertKind](): {"AlertKind", values(ha.AlertPartition, ha.AlertPartitionCleared, ha.AlertFenceUnconfirmed,
 		ha.AlertInstancesLost, ha.AlertNotRestarted, ha.AlertStaleCopies)},
 	reflect.TypeFor[apitypes.Role](): {"Role", values(apitypes.Roles...)},

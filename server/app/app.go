@@ -21,6 +21,7 @@ import (
 	"github.com/openovm/ovm/server/api"
 	"github.com/openovm/ovm/server/auth"
 	"github.com/openovm/ovm/server/config"
+	"github.com/openovm/ovm/server/controllers"
 	"github.com/openovm/ovm/server/core"
 	"github.com/openovm/ovm/server/drivers"
 	"github.com/openovm/ovm/server/logging"
@@ -51,6 +52,11 @@ type Options struct {
 	Argon2 auth.Argon2idParams
 	// Listener, when set, is used instead of listening on Config.Listen.
 	Listener net.Listener
+	// Fencer, when set, builds the fencer of the hosts that have no BMC
+	// from the server's in-memory fake hosts (nil without --fake-hosts);
+	// tests fence fake hosts with it. Hosts with a BMC are always fenced
+	// through it.
+	Fencer func(fakes *drivers.FakeHosts) controllers.Fencer
 }
 
 // Server is a running server.
@@ -60,6 +66,7 @@ type Server struct {
 	st       store.Store
 	svc      *core.Service
 	fakes    *drivers.FakeHosts
+	fencer   func(*drivers.FakeHosts) controllers.Fencer
 	reg      *drivers.Registry
 	http     *http.Server
 	ln       net.Listener
@@ -168,7 +175,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s := &Server{
-		cfg: cfg, log: log, st: st, svc: svc, fakes: fakes, reg: reg, ln: ln, cancel: cancel,
+		cfg: cfg, log: log, st: st, svc: svc, fakes: fakes, fencer: o.Fencer, reg: reg, ln: ln, cancel: cancel,
 		done: make(chan struct{}),
 	}
 	if created {

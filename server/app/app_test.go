@@ -32,7 +32,14 @@ func testConfig(t testing.TB, dir string) config.Config {
 
 func start(t testing.TB, cfg config.Config, stdout io.Writer) *app.Server {
 	t.Helper()
-	s, err := app.Start(context.Background(), app.Options{Config: cfg, Stdout: stdout, Argon2: cheap})
+	return startWith(t, app.Options{Config: cfg, Stdout: stdout})
+}
+
+// startWith is start with more options.
+func startWith(t testing.TB, o app.Options) *app.Server {
+	t.Helper()
+	o.Argon2 = cheap
+	s, err := app.Start(context.Background(), o)
 	require.NoError(t, err, "start the server")
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -12,8 +12,12 @@ import (
 
 	"github.com/openovm/ovm/hypervisor"
 	"github.com/openovm/ovm/ovm"
+	"github.com/openovm/ovm/server/app"
 	"github.com/openovm/ovm/server/config"
+	"github.com/openovm/ovm/server/controllers"
+	"github.com/openovm/ovm/server/controllers/controllerstest"
 	"github.com/openovm/ovm/server/core"
+	"github.com/openovm/ovm/server/drivers"
 )
 
 // TestServerEvacuatesFailedHost runs the assembled server with a fast host
@@ -24,7 +28,10 @@ func TestServerEvacuatesFailedHost(t *testing.T) {
 	cfg, err := config.Load([]string{"--listen", "127.0.0.1:0", "--data-dir", filepath.Join(t.TempDir(), "d"), "--fake-hosts",
 		"--monitor-interval", "200ms", "--sync-interval", "1h"}, func(string) string { return "" }, io.Discard)
 	require.NoError(t, err)
-	s := start(t, cfg, io.Discard)
+	// Fake hosts have no BMC: the test powers them off in memory.
+	s := startWith(t, app.Options{Config: cfg, Fencer: func(f *drivers.FakeHosts) controllers.Fencer {
+		return controllerstest.FakePowerFence{Hosts: f}
+	}})
 	code, admin := login(t, s.URL(), "admin", s.AdminPassword())
 	require.Equal(t, http.StatusOK, code)
 	do := func(want int, method, path, token string, body, out any) {

@@ -135,6 +135,7 @@ func hostCommands() *command {
 		{name: "register", aliases: []string{"create", "add"}, summary: "Register a host", run: (*app).hostRegister},
 		{name: "credentials", summary: "Replace a host's credentials", run: (*app).hostCredentials},
 		{name: "maintenance", summary: "Turn a host's maintenance mode on or off", run: (*app).hostMaintenance},
+		bmcCommands(),
 		{name: "sync", summary: "List a host's instances and record unmanaged ones as discovered", run: (*app).hostSync},
 		{name: "delete", aliases: []string{"rm"}, summary: "Remove a host without instances", run: deleteFrom("host", "hosts")},
 	}}
@@ -158,6 +159,9 @@ func hostDetail(w io.Writer, h ovm.Host) {
 		state += ", read-only"
 	}
 	field(w, "State", state)
+	if h.BMC != nil {
+		field(w, "BMC", fmt.Sprintf("%s:%d (user %s)", h.BMC.Address, h.BMC.Port, h.BMC.Username))
+	}
 	field(w, "Capacity", h.Capacity)
 	field(w, "Allocated", h.Allocated)
 	field(w, "Created", h.CreatedAt.Format(time.RFC3339))

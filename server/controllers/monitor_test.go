@@ -13,6 +13,7 @@ import (
 	"github.com/openovm/ovm/hypervisor/fake"
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/controllers"
+	"github.com/openovm/ovm/server/controllers/controllerstest"
 	"github.com/openovm/ovm/server/core"
 )
 
@@ -41,7 +42,7 @@ func TestMonitorEvacuatesFencedHost(t *testing.T) {
 	for _, inst := range []ovm.Instance{web, db, batch} {
 		require.Equal(t, h1.ID, inst.Status.HostID, "PROGRESSIVE puts %s on host1", inst.Name)
 	}
-	c.start("r1", monitorOptions(controllers.FakePowerFence{Hosts: c.fakes}))
+	c.start("r1", monitorOptions(controllerstest.FakePowerFence{Hosts: c.fakes}))
 	require.Eventually(t, func() bool {
 		return len(c.logs.find("lease taken", map[string]string{"lease": controllers.LeaseMonitor})) > 0
 	},
@@ -174,7 +175,7 @@ func TestMonitorProbesEveryHost(t *testing.T) {
 	watched, err := c.svc.RegisterHost(ctx, c.admin, core.RegisterHost{Name: "watched", Kind: ovm.HostFake,
 		Endpoint: "fake://" + strings.ToLower(string(ovm.NewID().Short())) + "-watched", PoolID: pool2.ID})
 	require.NoError(t, err)
-	c.start("r1", monitorOptions(controllers.FakePowerFence{Hosts: c.fakes}))
+	c.start("r1", monitorOptions(controllerstest.FakePowerFence{Hosts: c.fakes}))
 	c.fake(h1).SetUnreachable(true)
 
 	require.Eventually(t, func() bool { return c.host(h1.ID).State == ovm.HostFailed }, waitFor, tick,

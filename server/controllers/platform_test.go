@@ -11,6 +11,7 @@ import (
 	"github.com/openovm/ovm/ha"
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/controllers"
+	"github.com/openovm/ovm/server/controllers/controllerstest"
 	"github.com/openovm/ovm/server/core"
 )
 
@@ -53,7 +54,7 @@ func TestMonitorDecidesThroughPlatform(t *testing.T) {
 	web := c.create("web", c.instanceSpec(true, true))
 	require.Equal(t, h1.ID, web.Status.HostID)
 	p := &recordingPlatform{Platform: core.NewSystem(c.svc)}
-	o := monitorOptions(controllers.FakePowerFence{Hosts: c.fakes})
+	o := monitorOptions(controllerstest.FakePowerFence{Hosts: c.fakes})
 	o.Platform = p
 	c.start("r1", o)
 

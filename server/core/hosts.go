@@ -27,6 +27,9 @@ type hostRecord struct {
 	// registration (hypervisor.HostInfo.UUID); the host's claim is derived
 	// from it, so the same host is not registered twice under two URLs.
 	UUID string `json:"uuid,omitempty"`
+	// BMCSealed is the BMC password (Host.BMC), sealed like Sealed and
+	// bound to the host id (core/host_bmc.go).
+	BMCSealed []byte `json:"bmcSealed,omitempty"`
 }
 
 // RegisterHost is the input of a new host.
