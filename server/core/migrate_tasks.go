@@ -127,7 +127,10 @@ func (h migrateHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
 			if err := forceOff(ctx, tg.hv, hypervisor.ByID(in.InstanceID)); err != nil {
 				return err
 			}
-			return ignore(tg.hv.Delete(ctx, hypervisor.ByID(in.InstanceID)), ovm.KindNotFound)
+			if err := ignore(tg.hv.Delete(ctx, hypervisor.ByID(in.InstanceID)), ovm.KindNotFound); err != nil {
+				return err
+			}
+			return releaseAddresses(ctx, r, tg)
 		},
 	}, {
 		Name: "start at target",
@@ -153,7 +156,10 @@ func (h migrateHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
 			if err != nil {
 				return err
 			}
-			return ignore(e.src.hv.Delete(ctx, ref(e.src.inst)), ovm.KindNotFound)
+			if err := ignore(e.src.hv.Delete(ctx, ref(e.src.inst)), ovm.KindNotFound); err != nil {
+				return err
+			}
+			return releaseAddresses(ctx, r, e.src)
 		},
 	}, record}, nil
 }
