@@ -13,7 +13,9 @@
 #                    org.qemu.guest_agent.0 (OVM-GUEST-AGENT port);
 #                  - reports its disks and the cloud-init NoCloud seed it
 #                    finds (OVM-SEED..., a copy in /run/ovm-seed);
-#                  - brings up each NIC by DHCP (OVM-NET iface address);
+#                  - brings up each NIC by DHCP (OVM-NET iface address),
+#                    and prints eth0's IPv4 address with each tick
+#                    (OVM-ADDR eth0 address/prefix);
 #                  - when the seed's user-data has chef settings and the
 #                    initramfs has the tests' converge stand-in (appended
 #                    by a test as a second cpio archive), runs it once as
@@ -26,7 +28,7 @@
 set -euo pipefail
 
 dir=${1:-/var/tmp/ovm-testenv/libvirt}
-version=2-qemu-ga
+version=3-addr
 mkdir -p "$dir"
 
 modules="drivers/acpi/button.ko drivers/input/evdev.ko drivers/virtio/virtio_ring.ko
@@ -141,6 +143,7 @@ fi
 i=0
 while true; do
   echo "OVM-TICK $i"
+  ip -4 -o addr show dev eth0 2>/dev/null | sed -n 's/.* inet \([0-9.]*\/[0-9]*\).*/OVM-ADDR eth0 \1/p'
   i=$((i + 1))
   sleep 1
 done
