@@ -60,4 +60,11 @@ type Capabilities struct {
 	// HotAttach: Attach works on a running instance; otherwise only
 	// before start.
 	HotAttach bool
+	// Reservations: Attach only reserves the address for the MAC on the
+	// segment's DHCP service (the NIC itself is made by the hypervisor
+	// driver with the same MAC), so core reserves each NIC's address when
+	// it creates the instance and releases it when it deletes it.
+	// Otherwise Attach adds a NIC, and the hypervisor driver's create
+	// gives the instance its address.
+	Reservations bool
 }

@@ -13,7 +13,9 @@
 #                    org.qemu.guest_agent.0 (OVM-GUEST-AGENT port);
 #                  - reports its disks and the cloud-init NoCloud seed it
 #                    finds (OVM-SEED..., a copy in /run/ovm-seed);
-#                  - brings up each NIC by DHCP (OVM-NET iface address);
+#                  - brings up each NIC by DHCP (OVM-NET iface address),
+#                    and prints eth0's IPv4 address with each tick
+#                    (OVM-ADDR eth0 address/prefix);
 #                  - when the seed's user-data has chef settings and the
 #                    initramfs has the tests' converge stand-in (appended
 #                    by a test as a second cpio archive), runs it once as
@@ -26,7 +28,7 @@
 set -euo pipefail
 
 dir=${1:-/var/tmp/ovm-testenv/libvirt}
-version=2-qemu-ga
+version=3-dhcp
 mkdir -p "$dir"
 
 modules="drivers/acpi/button.ko drivers/input/evdev.ko drivers/virtio/virtio_ring.ko
@@ -109,11 +111,18 @@ for p in /sys/class/virtio-ports/*; do
   echo "OVM-GUEST-AGENT ${p##*/}"
 done
 ip link set lo up
+# The NICs may register after their driver is loaded: wait for one.
+for _ in $(seq 1 20); do [ -n "$(ls /sys/class/net | grep -v '^lo$')" ] && break; sleep 0.5; done
 for n in /sys/class/net/*; do
   i=${n##*/}
   [ "$i" = lo ] && continue
   ip link set "$i" up
-  udhcpc -i "$i" -f -q -t 20 -T 2 -A 2 >/dev/null 2>&1 &
+  # Wait for the link's carrier, and ask again until a lease comes; the
+  # hook is named (Debian's busybox looks for it in /etc/udhcpc).
+  (
+    for _ in $(seq 1 30); do [ "$(cat "$n/carrier" 2>/dev/null)" = 1 ] && break; sleep 1; done
+    for _ in $(seq 1 10); do udhcpc -i "$i" -s /usr/share/udhcpc/default.script -f -q -n -t 10 -T 2 >/dev/null 2>&1 && break; sleep 2; done
+  ) &
 done
 sleep 1
 for d in /sys/block/vd*; do
@@ -141,6 +150,7 @@ fi
 i=0
 while true; do
   echo "OVM-TICK $i"
+  ip -4 -o addr show dev eth0 2>/dev/null | sed -n 's/.* inet \([0-9.]*\/[0-9]*\).*/OVM-ADDR eth0 \1/p'
   i=$((i + 1))
   sleep 1
 done

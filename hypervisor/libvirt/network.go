@@ -37,10 +37,11 @@ type Networks struct {
 // Networks returns the host's network driver.
 func (d *Driver) Networks() *Networks { return &Networks{d: d} }
 
-// Capabilities: untagged IPv4 segments; reservations apply to running
-// instances at their next DHCP request.
+// Capabilities: untagged IPv4 segments; an attachment is a DHCP
+// reservation only, applied to running instances at their next DHCP
+// request.
 func (n *Networks) Capabilities() network.Capabilities {
-	return network.Capabilities{HotAttach: true}
+	return network.Capabilities{HotAttach: true, Reservations: true}
 }
 
 // NetworkXML renders an OVM network as a libvirt network.

@@ -149,16 +149,15 @@ func TestChefAtCreateLibvirt(t *testing.T) {
 	require.Equal(t, ovm.TaskSucceeded, ce.waitLong(tn.token, st.Task.ID).State)
 	state, _ := lh.State(t, domain)
 	require.Equal(t, golibvirt.DomainRunning, state)
-	// The guest gets no DHCP lease: OVM's core makes no DHCP reservation on
-	// a libvirt network for a VM yet. The address IPAM chose is set through
-	// the guest agent (the exec API) before the first-boot converge, which
-	// waits for a default route.
+	// The guest gets the address IPAM chose by DHCP; the isolated libvirt
+	// network hands out no router, so the default route the first-boot
+	// converge waits for is added through the guest agent (the exec API).
 	var inst ovm.Instance
 	e.must(http.StatusOK, "GET", "/v1/instances/"+string(id), tn.token, nil).decode(t, &inst)
 	require.Len(t, inst.Spec.NICs, 1)
-	ipRes := ce.sh(t, tn, id, fmt.Sprintf("ip addr add %s/%d dev eth0 && ip route add default via %s",
-		inst.Spec.NICs[0].IP, nw.Subnet.Bits(), nw.Gateway))
-	require.Equal(t, 0, ipRes.ExitCode, "set the guest's address: %+v", ipRes)
+	ipRes := ce.sh(t, tn, id, fmt.Sprintf("for _ in $(seq 1 60); do ip -4 addr show dev eth0 | grep -q 'inet %[1]s/' && break; sleep 1; done; "+
+		"ip -4 addr show dev eth0 | grep -q 'inet %[1]s/' && ip route add default via %[2]s", inst.Spec.NICs[0].IP, nw.Gateway))
+	require.Equal(t, 0, ipRes.ExitCode, "the guest's DHCP address and its default route: %+v", ipRes)
 	console := consoleLines(t, e, tn.token, id, regexp.MustCompile(`^OVM-CHEF-FIRSTBOOT`))
 	if !assert.Contains(t, console, "OVM-CHEF-FIRSTBOOT 0", "the first-boot converge; the guest printed %q", console[max(0, len(console)-10):]) {
 		diag := ce.sh(t, tn, id, "cat /run/ovm-chef-firstboot.log; ip addr; ip route; lsmod")

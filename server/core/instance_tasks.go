@@ -262,21 +262,11 @@ func (h createHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
 				return err
 			}
 			spec := hypervisor.CreateSpec{ID: tg.inst.ID, Name: hvName(tg.inst.Instance), VDCID: tg.inst.VDCID, Spec: tg.inst.Spec}
-			if spec.NICs, err = s.realiseNetworks(ctx, r, tg); err != nil {
-				return err
-			}
-			if spec.Disks, err = s.volumeAttachments(ctx, tg.inst, tg.host.ID); err != nil {
-				return err
-			}
-			if err := s.useTemplateLibrary(ctx, tg); err != nil {
-				return err
-			}
-			if err := s.chefSeed(ctx, r, tg.hv.Capabilities(), &spec); err != nil {
-				return err
-			}
-			got, err := tg.hv.Create(ctx, spec)
+			got, err := s.createOnHost(ctx, r, tg, spec)
 			if err != nil {
-				return err
+				// The step has no compensation when it fails: give back
+				// what it reserved on the host.
+				return errors.Join(err, releaseAddresses(ctx, r, tg))
 			}
 			r.Logf(slog.LevelInfo, "created %s", spec.Name)
 			return r.SetState(createState{NativeID: got.NativeID, Disk: got.Disk})
@@ -290,7 +280,10 @@ func (h createHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
 			if err := forceOff(ctx, tg.hv, ref); err != nil {
 				return err
 			}
-			return ignore(tg.hv.Delete(ctx, ref), ovm.KindNotFound)
+			if err := ignore(tg.hv.Delete(ctx, ref), ovm.KindNotFound); err != nil {
+				return err
+			}
+			return releaseAddresses(ctx, r, tg)
 		},
 	})
 	if recordedWith(t, stepCountDisks) {
@@ -343,6 +336,25 @@ func (h createHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
 		},
 	})
 	return steps, nil
+}
+
+// createOnHost makes the networks, volumes, template and seed of an
+// instance ready on its host and creates it there.
+func (s *Service) createOnHost(ctx context.Context, r *tasks.Run, tg target, spec hypervisor.CreateSpec) (hypervisor.Instance, error) {
+	var err error
+	if spec.NICs, err = s.realiseNetworks(ctx, r, tg); err != nil {
+		return hypervisor.Instance{}, err
+	}
+	if spec.Disks, err = s.volumeAttachments(ctx, tg.inst, tg.host.ID); err != nil {
+		return hypervisor.Instance{}, err
+	}
+	if err := s.useTemplateLibrary(ctx, tg); err != nil {
+		return hypervisor.Instance{}, err
+	}
+	if err := s.chefSeed(ctx, r, tg.hv.Capabilities(), &spec); err != nil {
+		return hypervisor.Instance{}, err
+	}
+	return tg.hv.Create(ctx, spec)
 }
 
 // stepCountDisks is the name of the create step that counts the disks the
@@ -609,9 +621,14 @@ func (h deleteHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
 		Do:   onHost(func(ctx context.Context, tg target) error { return forceOff(ctx, tg.hv, ref(tg.inst)) }),
 	}, {
 		Name: "delete",
-		Do: onHost(func(ctx context.Context, tg target) error {
-			return ignore(tg.hv.Delete(ctx, ref(tg.inst)), ovm.KindNotFound)
-		}),
+		Do: func(ctx context.Context, r *tasks.Run) error {
+			return onHost(func(ctx context.Context, tg target) error {
+				if err := ignore(tg.hv.Delete(ctx, ref(tg.inst)), ovm.KindNotFound); err != nil {
+					return err
+				}
+				return releaseAddresses(ctx, r, tg)
+			})(ctx, r)
+		},
 	}, {
 		Name: "release",
 		Do: func(ctx context.Context, r *tasks.Run) error {

@@ -127,7 +127,10 @@ func (h migrateHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
 			if err := forceOff(ctx, tg.hv, hypervisor.ByID(in.InstanceID)); err != nil {
 				return err
 			}
-			return ignore(tg.hv.Delete(ctx, hypervisor.ByID(in.InstanceID)), ovm.KindNotFound)
+			if err := ignore(tg.hv.Delete(ctx, hypervisor.ByID(in.InstanceID)), ovm.KindNotFound); err != nil || in.To == in.From {
+				return err // on the same host the reservations are the source's
+			}
+			return releaseAddresses(ctx, r, tg)
 		},
 	}, {
 		Name: "start at target",
@@ -153,7 +156,13 @@ func (h migrateHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
 			if err != nil {
 				return err
 			}
-			return ignore(e.src.hv.Delete(ctx, ref(e.src.inst)), ovm.KindNotFound)
+			if err := ignore(e.src.hv.Delete(ctx, ref(e.src.inst)), ovm.KindNotFound); err != nil {
+				return err
+			}
+			if in.To == in.From {
+				return nil // the reservations are the instance's there still
+			}
+			return releaseAddresses(ctx, r, e.src)
 		},
 	}, record}, nil
 }

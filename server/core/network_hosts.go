@@ -13,10 +13,14 @@ import (
 // realiseNetworks makes each network of an instance's NICs exist on the
 // instance's host (a Docker network, a Linux bridge on the segment's VLAN,
 // a port group), idempotently by the network's id, and returns the NICs to
-// create with the host-side name of each segment. A host whose kind has no
-// network driver cannot take NICs: ovm.ErrUnsupported.
+// create with the host-side name of each segment. Where the host's network
+// driver reserves addresses by MAC (KVM: libvirt's dnsmasq), it reserves
+// each NIC's address for the MAC the NIC is made with (nicMAC), so that
+// the guest gets IPAM's address by DHCP. A host whose kind has no network
+// driver cannot take NICs: ovm.ErrUnsupported.
 func (s *Service) realiseNetworks(ctx context.Context, r *tasks.Run, tg target) ([]hypervisor.NICAttachment, error) {
 	var out []hypervisor.NICAttachment
+	reserved := map[ovm.ID]bool{}
 	for i, n := range tg.inst.Spec.NICs {
 		net := tg.nets[n.NetworkID]
 		if tg.net == nil {
@@ -32,7 +36,14 @@ func (s *Service) realiseNetworks(ctx context.Context, r *tasks.Run, tg target) 
 		if r != nil {
 			r.Logf(slog.LevelInfo, "network %s is %s %q on host %s", net.Name, seg.Mode, seg.NativeID, tg.host.Name)
 		}
-		out = append(out, hypervisor.NICAttachment{Network: net, Bridge: seg.NativeID, MAC: n.MAC, IP: n.IP})
+		mac := nicMAC(tg.inst.ID, i, n, tg.net.Capabilities())
+		if tg.net.Capabilities().Reservations && !reserved[n.NetworkID] {
+			reserved[n.NetworkID] = true
+			if err := reserveAddress(ctx, r, tg, net, mac, n); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, hypervisor.NICAttachment{Network: net, Bridge: seg.NativeID, MAC: mac, IP: n.IP})
 	}
 	return out, nil
 }
