@@ -59,7 +59,32 @@ fi
 
 lv_answers() { timeout 10 virsh -q -c "$1" version >/dev/null 2>&1; }
 
+# Both daemons run on this machine and give their guests VNC displays on its
+# loopback: each hands them out from a range of its own (host 1 5900-5949,
+# host 2 5950-5999), or two guests started at once on the two take the same
+# port and the second fails to start. lv_display_range FILE MIN MAX sets the
+# range in a qemu.conf and fails when it had to change it.
+lv_display_range() {
+  grep -q "^remote_display_port_min = $2\$" "$1" && grep -q "^remote_display_port_max = $3\$" "$1" && return 0
+  sed -i '/^remote_display_port_m\(in\|ax\) =/d' "$1"
+  printf 'remote_display_port_min = %s\nremote_display_port_max = %s\n' "$2" "$3" >>"$1"
+  return 1
+}
+# lv_stop PIDFILE...: ends the daemons of the pid files (to start again with
+# a changed configuration) and waits for them.
+lv_stop() {
+  for f in "$@"; do
+    [ -s "$f" ] || continue
+    pid=$(cat "$f")
+    kill "$pid" 2>/dev/null || continue
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+  done
+}
+
 # --- Host 1: the system libvirtd.
+if ! lv_display_range /etc/libvirt/qemu.conf 5900 5949 && lv_answers qemu:///system; then
+  lv_stop /run/libvirtd.pid
+fi
 if ! lv_answers qemu:///system; then
   mkdir -p /var/log/libvirt /var/run/libvirt
   pgrep -x virtlogd >/dev/null || virtlogd -d
@@ -85,6 +110,11 @@ unix_sock_group = "root"
 host_uuid = "$(cat /proc/sys/kernel/random/uuid)"
 EOF
   fi
+fi
+if ! lv_display_range "$lv_host2/etc/qemu.conf" 5950 5999 && lv_answers "$lv_uri2"; then
+  lv_stop "$lv_host2/run/libvirtd.pid" "$lv_host2/run/virtlogd.pid"
+fi
+if ! lv_answers "$lv_uri2"; then
   unshare -m --propagation private sh -c "
     mount --bind '$lv_host2/run' /run/libvirt &&
     mount --bind '$lv_host2/lib' /var/lib/libvirt &&
