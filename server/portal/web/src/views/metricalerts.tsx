@@ -2,10 +2,10 @@
 // host for administrators, past a threshold for a while) and the alerts
 // they raised, open ones first.
 import { useState } from "preact/hooks";
-import { all, del, post, type Instance, type S } from "../api";
+import { all, post, type Instance, type S } from "../api";
 import { fmtTime, t } from "../i18n";
 import { Badge, Field, fieldErrors, FormCard, Options, Page, ProblemView, Table, useLoad } from "../ui";
-import { Listing, useMe } from "./parts";
+import { deleteConfirmed, Listing, useMe } from "./parts";
 
 type Rule = S["AlertRule"];
 type Alert = S["MetricAlert"];
@@ -46,17 +46,11 @@ export function MetricAlerts() {
       setErr(e);
     }
   }
-  async function remove(r: Rule) {
-    setActionErr(undefined);
-    if (!confirm(t("metricAlerts.confirmDelete", { name: r.name }))) return;
-    try {
-      await del(`/v1/alert-rules/${r.id}`);
+  const remove = (r: Rule) =>
+    deleteConfirmed(t("metricAlerts.confirmDelete", { name: r.name }), `/v1/alert-rules/${r.id}`, setActionErr, () => {
       rules.reload();
       alerts.reload();
-    } catch (e) {
-      setActionErr(e);
-    }
-  }
+    });
   const sorted = alerts.data && [...alerts.data].sort((a, b) => Number(!!a.clearedAt) - Number(!!b.clearedAt) || b.raisedAt.localeCompare(a.raisedAt));
   return (
     <Page

@@ -2,7 +2,7 @@
 // logged in, a task followed live until it ends, and sizes typed in MiB.
 import type { ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
-import { finalStates, get, watchTask, type Task, type User } from "../api";
+import { del, finalStates, get, watchTask, type Task, type User } from "../api";
 import { t, tx } from "../i18n";
 import { Badge, Empty, Loading } from "../ui";
 
@@ -164,4 +164,17 @@ export function Listing<T>({ list, empty, children }: { list: { data?: T[]; err?
   if (!list.data) return <Loading />;
   if (list.data.length === 0) return <Empty text={empty} />;
   return <>{children(list.data)}</>;
+}
+
+// deleteConfirmed deletes path once the user confirms question, then runs
+// done; a refusal of the API goes to setErr.
+export async function deleteConfirmed(question: string, path: string, setErr: (e: unknown) => void, done: () => void) {
+  setErr(undefined);
+  if (!confirm(question)) return;
+  try {
+    await del(path);
+    done();
+  } catch (e) {
+    setErr(e);
+  }
 }

@@ -1,9 +1,9 @@
 // Users and roles, and the platform's alerts (administrators).
 import { useState } from "preact/hooks";
-import { all, call, del, post, type S, type User, type VDC } from "../api";
+import { all, call, post, type S, type User, type VDC } from "../api";
 import { fmtTime, t } from "../i18n";
 import { Badge, Field, fieldErrors, FormCard, Options, Page, ProblemView, Table, useLoad } from "../ui";
-import { Listing } from "./parts";
+import { deleteConfirmed, Listing } from "./parts";
 
 const roles = ["admin", "vdc-admin", "vdc-member"] as const;
 
@@ -38,16 +38,7 @@ export function Users() {
       setActionErr(e);
     }
   }
-  async function remove(u: User) {
-    setActionErr(undefined);
-    if (!confirm(t("users.confirmDelete", { name: u.name }))) return;
-    try {
-      await del(`/v1/users/${u.id}`);
-      list.reload();
-    } catch (e) {
-      setActionErr(e);
-    }
-  }
+  const remove = (u: User) => deleteConfirmed(t("users.confirmDelete", { name: u.name }), `/v1/users/${u.id}`, setActionErr, list.reload);
   return (
     <Page title={t("nav.users")}>
       <FormCard id="user-create" title={t("users.create")} err={rest} submit={t("common.create")} onSubmit={create}>

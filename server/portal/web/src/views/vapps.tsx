@@ -1,10 +1,10 @@
 // vApps (tenants): several instances deployed as one, with each member's
 // state; deploy and delete as a unit.
 import { useState } from "preact/hooks";
-import { all, del, post, type S } from "../api";
+import { all, post, type S } from "../api";
 import { fmtTime, t } from "../i18n";
 import { Badge, Field, fieldErrors, FormCard, Page, ProblemView, Table, useLoad } from "../ui";
-import { Listing, mib, TaskLine, useFollow } from "./parts";
+import { deleteConfirmed, Listing, mib, TaskLine, useFollow } from "./parts";
 
 type VApp = S["VAppInfo"];
 
@@ -39,16 +39,7 @@ export function VApps() {
       setErr(e);
     }
   }
-  async function remove(v: VApp) {
-    setActionErr(undefined);
-    if (!confirm(t("vapps.confirmDelete", { name: v.name }))) return;
-    try {
-      await del(`/v1/vapps/${v.id}`);
-      list.reload();
-    } catch (e) {
-      setActionErr(e);
-    }
-  }
+  const remove = (v: VApp) => deleteConfirmed(t("vapps.confirmDelete", { name: v.name }), `/v1/vapps/${v.id}`, setActionErr, list.reload);
   const set = (k: keyof typeof f) => (e: Event) => setF({ ...f, [k]: (e.currentTarget as HTMLInputElement).value });
   return (
     <Page title={t("nav.vapps")}>
