@@ -223,6 +223,21 @@ func (d *Driver) SetUnreachable(down bool) {
 	d.down = down
 }
 
+// PowerCut stops every instance of the host at once, as a power cut does,
+// whether or not the host answers; call it with SetUnreachable(true) for a
+// host that goes dark, then SetUnreachable(false) for its return.
+func (d *Driver) PowerCut() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, r := range d.byNative {
+		if r.inst.Power == ovm.PowerRunning {
+			r.inst.Power = ovm.PowerStopped
+			r.startedAt = time.Time{}
+			r.hangUp()
+		}
+	}
+}
+
 // FailNext makes the next call of method (one of Methods) return err
 // without doing anything. Several calls queue errors for the calls that
 // follow, in order; a nil err lets its call through, so FailNext(m, nil)

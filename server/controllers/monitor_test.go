@@ -200,3 +200,34 @@ func TestMonitorProbesEveryHost(t *testing.T) {
 	assert.Equal(t, ovm.PowerRunning, c.instance(web.ID).Status.Power, "web still runs on host1")
 	assert.Equal(t, h1.ID, c.instance(web.ID).Status.HostID)
 }
+
+// TestMonitorStartsHAInstancesOnReturn: an HA instance that could not be
+// restarted elsewhere (no fence) and whose host lost power is started
+// again when the host comes back, instead of staying stopped for good; an
+// instance without HA is left as the host reports it.
+func TestMonitorStartsHAInstancesOnReturn(t *testing.T) {
+	c := newCluster(t, openSQLite(t), clusterOptions{hosts: 2, haEnabled: true})
+	h1 := c.hosts[0]
+	web := c.create("web", c.instanceSpec(true, true))
+	plain := c.create("plain", c.instanceSpec(true, false))
+	require.Equal(t, h1.ID, plain.Status.HostID, "PROGRESSIVE puts plain on host1")
+	c.start("r1", monitorOptions(nil))
+
+	c.fake(h1).SetUnreachable(true)
+	c.fake(h1).PowerCut()
+	require.Eventually(t, func() bool { return c.instance(web.ID).Status.Phase == ovm.PhaseUnknown },
+		waitFor, tick, "web never becomes unknown: %+v", c.instance(web.ID).Status)
+	require.Equal(t, h1.ID, c.instance(web.ID).Status.HostID, "web is not moved without a fence")
+
+	c.fake(h1).SetUnreachable(false)
+	require.Eventually(t, func() bool {
+		got := c.instance(web.ID).Status
+		return got.Phase == ovm.PhaseReady && got.Power == ovm.PowerRunning
+	}, waitFor, tick, "web is never started again on host1: %+v", c.instance(web.ID).Status)
+	assert.Equal(t, ovm.PowerRunning, power(t, c.fake(h1), hypervisor.ByID(web.ID)), "web on host1")
+	require.Eventually(t, func() bool { return c.host(h1.ID).State == ovm.HostUp }, waitFor, tick, "host1 never comes back up")
+	require.Eventually(t, func() bool { return c.instance(plain.ID).Status.Phase == ovm.PhaseReady },
+		waitFor, tick, "plain is never found again: %+v", c.instance(plain.ID).Status)
+	assert.Equal(t, ovm.PowerStopped, c.instance(plain.ID).Status.Power, "plain, without HA, stays as the power cut left it")
+	assert.Equal(t, ovm.PowerStopped, power(t, c.fake(h1), hypervisor.ByID(plain.ID)), "plain on host1")
+}

@@ -257,6 +257,9 @@ func (s *Service) recordPlan(ctx context.Context, tx store.Tx, plan ha.Plan, rec
 				if phase != "" {
 					inst.Status.Phase = phase
 				}
+				if inst.Status.Power != ovm.PowerUnknown {
+					inst.PowerAtFailure = inst.Status.Power
+				}
 				inst.Status.Power = ovm.PowerUnknown
 				inst.Status.Message = fmt.Sprintf("host %s failed: %s%s", host.Name, prefix, o.Reason)
 				return nil
@@ -422,6 +425,19 @@ func (y *System) ReconcileHost(ctx context.Context, h MonitorHost, reconcile Rec
 			inst.Status.Phase, inst.Status.Power, inst.Status.NativeID = ovm.PhaseReady, f.Power, f.NativeID
 			inst.Status.Message = fmt.Sprintf("found again on host %s after it came back", h.Name)
 			inst.Status.UpdatedAt = s.now()
+			wasRunning := inst.PowerAtFailure == ovm.PowerRunning
+			inst.PowerAtFailure = ""
+			if inst.Spec.HA.Enabled && wasRunning && f.Power == ovm.PowerStopped {
+				// Not restarted elsewhere (no fence, no room): the host
+				// that came back runs it again, as HA promised.
+				task, err := s.tasks.Enqueue(ctx, tx, tasks.Spec{Kind: TaskInstancePower, VDCID: inst.VDCID, TargetID: inst.ID,
+					HostID: h.ID, Input: powerInput{InstanceID: inst.ID, HostID: h.ID, Op: OpStart}})
+				if err != nil {
+					return err
+				}
+				inst.PendingTask = task.ID
+				inst.Status.Message = fmt.Sprintf("found stopped on host %s after it came back: HA starts it again", h.Name)
+			}
 			if err := save(ctx, tx, &r, inst); err != nil {
 				return err
 			}

@@ -34,6 +34,10 @@ type instanceRecord struct {
 	// PoolHeld is what the disks made for the instance hold of the storage
 	// pool they are in (chargeBootPool).
 	PoolHeld poolHold `json:"poolHeld,omitzero"`
+	// PowerAtFailure is the power the instance had when its host failed
+	// and it was not restarted elsewhere: an HA instance that was running
+	// is started again when the host comes back (ReconcileHost).
+	PowerAtFailure ovm.PowerState `json:"powerAtFailure,omitempty"`
 }
 
 // resizeState is a resize in flight.
