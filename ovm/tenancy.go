@@ -96,7 +96,18 @@ type VDC struct {
 type VAppMember struct {
 	Name string       `json:"name"`
 	Spec InstanceSpec `json:"spec"`
+	// StartGroup orders the members' start: every member of a group starts
+	// together, after the groups with a lower number and the vApp's
+	// StartDelaySeconds; they stop in the reverse order.
+	StartGroup int `json:"startGroup,omitempty"`
 }
+
+// The bounds of a vApp's start order.
+const (
+	MaxVAppStartGroup = 100
+	MaxVAppStartDelay = 600 // seconds
+	MaxVAppMembers    = 100
+)
 
 // VApp is several instances deployed, and deleted, as one unit.
 type VApp struct {
@@ -104,10 +115,15 @@ type VApp struct {
 	Name  string `json:"name"`
 	VDCID ID     `json:"vdcId"`
 	// AntiAffinity places every member on a different host.
-	AntiAffinity bool         `json:"antiAffinity"`
-	Members      []VAppMember `json:"members"`
-	InstanceIDs  []ID         `json:"instanceIds,omitempty"`
-	CreatedAt    time.Time    `json:"createdAt"`
+	AntiAffinity bool `json:"antiAffinity"`
+	// StartDelaySeconds is the wait between two start groups.
+	StartDelaySeconds int `json:"startDelaySeconds,omitempty"`
+	// Partial keeps the members that were made when others could not be:
+	// by default a vApp deploys whole or not at all.
+	Partial     bool         `json:"partial,omitempty"`
+	Members     []VAppMember `json:"members"`
+	InstanceIDs []ID         `json:"instanceIds,omitempty"`
+	CreatedAt   time.Time    `json:"createdAt"`
 }
 
 // Validate checks the vApp and every member, naming fields by member.
@@ -119,8 +135,11 @@ func (v VApp) Validate() error {
 	if len(v.Members) == 0 {
 		f.Add("members", "must list at least one member")
 	}
-	if len(v.Members) > 100 {
-		f.Add("members", "at most 100 members")
+	if len(v.Members) > MaxVAppMembers {
+		f.Addf("members", "at most %d members", MaxVAppMembers)
+	}
+	if v.StartDelaySeconds < 0 || v.StartDelaySeconds > MaxVAppStartDelay {
+		f.Addf("startDelaySeconds", "must be between 0 and %d", MaxVAppStartDelay)
 	}
 	seen := map[string]int{}
 	for i, m := range v.Members {
@@ -131,6 +150,9 @@ func (v VApp) Validate() error {
 			f.Addf(p+".name", "duplicates members[%d]", j)
 		} else {
 			seen[m.Name] = i
+		}
+		if m.StartGroup < 0 || m.StartGroup > MaxVAppStartGroup {
+			f.Addf(p+".startGroup", "must be between 0 and %d", MaxVAppStartGroup)
 		}
 		f.Merge(p+".spec", m.Spec.Validate())
 	}

@@ -64,7 +64,7 @@ var crossTenantRules = map[string]rule{
 	"start-instance": byID, "stop-instance": byID, "reboot-instance": byID, "exec-instance": byID, "get-instance-console": byID,
 	"create-terminal-ticket": byID,
 	"migrate-instance":       byID, "cancel-instance-migration": byID,
-	"list-vapps": listOwn, "deploy-vapp": inA, "get-vapp": byID, "delete-vapp": byID,
+	"list-vapps": listOwn, "deploy-vapp": inA, "get-vapp": byID, "delete-vapp": byID, "start-vapp": byID, "stop-vapp": byID,
 	"get-instance-metrics": byID, "get-host-metrics": byID, "get-vdc-metrics": byID,
 	"list-scaling-groups": listOwn, "create-scaling-group": inA, "get-scaling-group": byID, "delete-scaling-group": byID,
 	"update-scaling-group":   byID,

@@ -68,64 +68,173 @@ func TestTaskEvents(t *testing.T) {
 	problemOf(t, e.must(http.StatusNotFound, "GET", "/v1/tasks/"+string(it.Task.ID)+"/events", other.token, nil))
 }
 
-// TestVAppDeploy: a vApp with anti-affinity lands on different hosts, each
-// member's task is independent (one failing member does not stop the
-// others), the vApp reports each outcome, and deleting it deletes its
-// members and gives the quota back.
+// TestVAppDeploy: a vApp with anti-affinity lands on different hosts and
+// deploys as one: when a member cannot be made, every member is rolled
+// back and the quota given back, unless the vApp is partial, which keeps
+// and starts what was made and reports why the rest is missing.
 func TestVAppDeploy(t *testing.T) {
-	e := newEnv(t, openSQLite(t))
-	pl := e.setupPlatform(3)
-	tn := e.newTenant("acme", pl.pool, quota)
+	for _, partial := range []bool{false, true} {
+		t.Run(fmt.Sprintf("partial=%v", partial), func(t *testing.T) {
+			e := newEnv(t, openSQLite(t))
+			pl := e.setupPlatform(3)
+			tn := e.newTenant("acme", pl.pool, quota)
 
-	// The next Create on one host fails: one member fails, the others go on.
-	var h ovm.Host
-	e.must(http.StatusOK, "GET", "/v1/hosts/"+string(pl.hosts[1]), e.admin, nil).decode(t, &h)
-	fh, err := e.fakes.Host(h.Endpoint)
-	require.NoError(t, err)
-	fh.Hypervisor.FailNext(fake.MethodCreate, ovm.Errorf(ovm.KindUnavailable, "disk controller on fire"))
+			// The next Create on one host fails.
+			var h ovm.Host
+			e.must(http.StatusOK, "GET", "/v1/hosts/"+string(pl.hosts[1]), e.admin, nil).decode(t, &h)
+			fh, err := e.fakes.Host(h.Endpoint)
+			require.NoError(t, err)
+			fh.Hypervisor.FailNext(fake.MethodCreate, ovm.Errorf(ovm.KindUnavailable, "disk controller on fire"))
+
+			var vt core.VAppTasks
+			e.must(http.StatusAccepted, "POST", "/v1/vapps", tn.token, map[string]any{"name": "shop", "antiAffinity": true, "partial": partial,
+				"members": []map[string]any{{"name": "shop-web", "spec": container()}, {"name": "shop-app", "spec": container()}, {"name": "shop-db", "spec": container()}},
+			}).decode(t, &vt)
+			require.Len(t, vt.Tasks, 3, "one task per member")
+			assert.Equal(t, ovm.PhaseCreating, vt.VApp.Phase, "the vApp while its members are made")
+			var hosts []ovm.ID
+			failed := 0
+			for i, tk := range vt.Tasks {
+				done := e.waitTask(tn.token, tk.ID)
+				if done.State != ovm.TaskSucceeded {
+					failed++
+					assert.Equal(t, ovm.TaskRolledBack, done.State)
+					assert.Contains(t, done.Error, "disk controller on fire", "the hypervisor's own text is kept")
+				}
+				var inst ovm.Instance
+				if e.do("GET", "/v1/instances/"+string(vt.VApp.InstanceIDs[i]), e.admin, nil).status == http.StatusOK {
+					e.must(http.StatusOK, "GET", "/v1/instances/"+string(vt.VApp.InstanceIDs[i]), e.admin, nil).decode(t, &inst)
+					hosts = append(hosts, inst.Status.HostID)
+				}
+			}
+			assert.Equal(t, 1, failed, "members whose create failed")
+
+			app := e.waitVApp(tn.token, vt.VApp.ID, func(a core.VAppInfo) bool { return a.Phase != ovm.PhaseCreating && a.TaskID == "" })
+			assert.Contains(t, app.Message, "disk controller on fire", "the vApp says why")
+			var u apitypes.Usage
+			if !partial {
+				assert.Equal(t, ovm.PhaseFailed, app.Phase, "a vApp that cannot be made whole")
+				require.Eventually(t, func() bool {
+					e.must(http.StatusOK, "GET", "/v1/vdcs/"+string(tn.vdc)+"/usage", tn.token, nil).decode(t, &u)
+					return u.Usage == ovm.Usage{}
+				}, 30*time.Second, 20*time.Millisecond, "usage after the roll back: %+v", u.Usage)
+				for _, id := range vt.VApp.InstanceIDs {
+					e.must(http.StatusNotFound, "GET", "/v1/instances/"+string(id), e.admin, nil)
+				}
+				require.Eventually(t, func() bool {
+					for _, id := range pl.hosts {
+						var h ovm.Host
+						e.must(http.StatusOK, "GET", "/v1/hosts/"+string(id), e.admin, nil).decode(t, &h)
+						f, err := e.fakes.Host(h.Endpoint)
+						require.NoError(t, err)
+						if got, err := f.Hypervisor.List(t.Context()); err != nil || len(got) > 0 {
+							return false
+						}
+					}
+					return true
+				}, 30*time.Second, 20*time.Millisecond, "the roll back leaves nothing on the hosts")
+				e.must(http.StatusConflict, "POST", "/v1/vapps/"+string(vt.VApp.ID)+"/start", tn.token, nil)
+			} else {
+				assert.ElementsMatch(t, pl.hosts, hosts, "anti-affinity: one member per host")
+				assert.Equal(t, ovm.PhaseReady, app.Phase, "a partial vApp keeps what was made")
+				phases := map[string]int{}
+				for _, m := range app.MemberStatus {
+					phases[string(m.Phase)+"/"+string(m.Power)]++
+				}
+				assert.Equal(t, map[string]int{"ready/running": 2, "failed/unknown": 1}, phases, "member outcomes")
+				e.must(http.StatusOK, "GET", "/v1/vdcs/"+string(tn.vdc)+"/usage", tn.token, nil).decode(t, &u)
+				// The failed member gave its quota back: two containers of 100m/16MiB.
+				assert.Equal(t, ovm.Usage{Instances: 2, CPU: 200, Memory: 32 * ovm.MiB}, u.Usage, "usage")
+			}
+
+			var del core.VAppTasks
+			e.must(http.StatusAccepted, "DELETE", "/v1/vapps/"+string(vt.VApp.ID), tn.token, nil).decode(t, &del)
+			for _, tk := range del.Tasks {
+				assert.Equal(t, ovm.TaskSucceeded, e.waitTask(tn.token, tk.ID).State)
+			}
+			e.must(http.StatusNotFound, "GET", "/v1/vapps/"+string(vt.VApp.ID), tn.token, nil)
+			e.must(http.StatusOK, "GET", "/v1/vdcs/"+string(tn.vdc)+"/usage", tn.token, nil).decode(t, &u)
+			assert.Equal(t, ovm.Usage{}, u.Usage, "usage after the vApp is gone")
+		})
+	}
+}
+
+// TestVAppStartOrder: the members of a vApp are made stopped and started
+// together once all are made, group by group with the vApp's delay
+// between groups; stop and start act on the vApp as a unit (stop in the
+// reverse order), and bad start settings are refused naming the field.
+func TestVAppStartOrder(t *testing.T) {
+	e := newEnv(t, openSQLite(t))
+	pl := e.setupPlatform(2)
+	tn := e.newTenant("acme", pl.pool, quota)
+	for _, bad := range []struct {
+		body  map[string]any
+		field string
+	}{
+		{map[string]any{"name": "x", "startDelaySeconds": 601, "members": []map[string]any{{"name": "x1", "spec": container()}}}, "body.startDelaySeconds"},
+		{map[string]any{"name": "x", "members": []map[string]any{{"name": "x1", "startGroup": -1, "spec": container()}}}, "body.members[0].startGroup"},
+		{map[string]any{"name": "x", "members": []map[string]any{{"name": "x1", "startGroup": 101, "spec": container()}}}, "body.members[0].startGroup"},
+	} {
+		r := e.do("POST", "/v1/vapps", tn.token, bad.body)
+		assert.Contains(t, []int{http.StatusBadRequest, http.StatusUnprocessableEntity}, r.status, "%v: %s", bad.body, r.body)
+		assert.Contains(t, string(r.body), bad.field, "the problem names the field")
+	}
 
 	var vt core.VAppTasks
-	e.must(http.StatusAccepted, "POST", "/v1/vapps", tn.token, map[string]any{"name": "shop", "antiAffinity": true, "members": []map[string]any{
-		{"name": "shop-web", "spec": container()}, {"name": "shop-app", "spec": container()}, {"name": "shop-db", "spec": container()},
-	}}).decode(t, &vt)
-	require.Len(t, vt.Tasks, 3, "one task per member")
-	var hosts []ovm.ID
-	failed := 0
-	for i, tk := range vt.Tasks {
-		done := e.waitTask(tn.token, tk.ID)
-		var inst ovm.Instance
-		e.must(http.StatusOK, "GET", "/v1/instances/"+string(vt.VApp.InstanceIDs[i]), e.admin, nil).decode(t, &inst)
-		hosts = append(hosts, inst.Status.HostID)
-		if done.State != ovm.TaskSucceeded {
-			failed++
-			assert.Equal(t, ovm.TaskRolledBack, done.State)
-			assert.Contains(t, done.Error, "disk controller on fire", "the hypervisor's own text is kept")
+	e.must(http.StatusAccepted, "POST", "/v1/vapps", tn.token, map[string]any{"name": "stack", "startDelaySeconds": 1,
+		"members": []map[string]any{
+			{"name": "app", "startGroup": 2, "spec": container()},
+			{"name": "db", "startGroup": 1, "spec": container()},
+			{"name": "cache", "startGroup": 1, "spec": container()},
+		}}).decode(t, &vt)
+	app := e.waitVApp(tn.token, vt.VApp.ID, func(a core.VAppInfo) bool { return a.Phase == ovm.PhaseReady && a.TaskID == "" })
+	for _, m := range app.MemberStatus {
+		assert.Equal(t, ovm.PowerRunning, m.Power, "member %s", m.Name)
+	}
+	groupTimes := func(id ovm.ID, op string) []time.Time {
+		t.Helper()
+		var task ovm.Task
+		e.must(http.StatusOK, "GET", "/v1/tasks/"+string(id), tn.token, nil).decode(t, &task)
+		assert.Equal(t, []string{op + " group 1", op + " group 2", "record"}, stepNames(task), "steps")
+		var at []time.Time
+		for _, l := range task.Log {
+			if strings.HasPrefix(l.Message, op+" group ") {
+				at = append(at, l.Time)
+			}
+		}
+		require.Len(t, at, 2, "log of %s: %+v", op, task.Log)
+		return at
+	}
+	var page core.Page[ovm.Task]
+	e.must(http.StatusOK, "GET", "/v1/tasks?limit=1000", tn.token, nil).decode(t, &page)
+	var deploy []ovm.Task
+	for _, tk := range page.Items {
+		if tk.Kind == core.TaskVAppPower {
+			deploy = append(deploy, tk)
 		}
 	}
-	assert.Equal(t, 1, failed, "members whose create failed")
-	assert.ElementsMatch(t, pl.hosts, hosts, "anti-affinity: one member per host")
+	require.Len(t, deploy, 1, "the deployment's start task")
+	at := groupTimes(deploy[0].ID, "start")
+	assert.GreaterOrEqual(t, at[1].Sub(at[0]), time.Second, "the delay between the groups")
 
-	var app core.VAppInfo
+	var stop core.VAppTask
+	e.must(http.StatusAccepted, "POST", "/v1/vapps/"+string(vt.VApp.ID)+"/stop", tn.token, nil).decode(t, &stop)
+	require.Equal(t, ovm.TaskSucceeded, e.waitTask(tn.token, stop.Task.ID).State)
+	groupTimes(stop.Task.ID, "stop")
 	e.must(http.StatusOK, "GET", "/v1/vapps/"+string(vt.VApp.ID), tn.token, nil).decode(t, &app)
-	phases := map[ovm.Phase]int{}
 	for _, m := range app.MemberStatus {
-		phases[m.Phase]++
+		assert.Equal(t, ovm.PowerStopped, m.Power, "member %s after stop", m.Name)
 	}
-	assert.Equal(t, map[ovm.Phase]int{ovm.PhaseReady: 2, ovm.PhaseFailed: 1}, phases, "member outcomes")
-	var u apitypes.Usage
-	e.must(http.StatusOK, "GET", "/v1/vdcs/"+string(tn.vdc)+"/usage", tn.token, nil).decode(t, &u)
-	// The failed member gave its quota back: two containers of 100m/16MiB.
-	assert.Equal(t, ovm.Usage{Instances: 2, CPU: 200, Memory: 32 * ovm.MiB}, u.Usage, "usage")
-
-	var del core.VAppTasks
-	e.must(http.StatusAccepted, "DELETE", "/v1/vapps/"+string(vt.VApp.ID), tn.token, nil).decode(t, &del)
-	require.Len(t, del.Tasks, 3)
-	for _, tk := range del.Tasks {
-		assert.Equal(t, ovm.TaskSucceeded, e.waitTask(tn.token, tk.ID).State)
+	e.must(http.StatusConflict, "POST", "/v1/instances/"+string(app.InstanceIDs[0])+"/stop", tn.token, nil)
+	var start core.VAppTask
+	e.must(http.StatusAccepted, "POST", "/v1/vapps/"+string(vt.VApp.ID)+"/start", tn.token, nil).decode(t, &start)
+	require.Equal(t, ovm.TaskSucceeded, e.waitTask(tn.token, start.Task.ID).State)
+	e.must(http.StatusOK, "GET", "/v1/vapps/"+string(vt.VApp.ID), tn.token, nil).decode(t, &app)
+	for _, m := range app.MemberStatus {
+		assert.Equal(t, ovm.PowerRunning, m.Power, "member %s after start", m.Name)
 	}
-	e.must(http.StatusNotFound, "GET", "/v1/vapps/"+string(vt.VApp.ID), tn.token, nil)
-	e.must(http.StatusOK, "GET", "/v1/vdcs/"+string(tn.vdc)+"/usage", tn.token, nil).decode(t, &u)
-	assert.Equal(t, ovm.Usage{}, u.Usage, "usage after the vApp is gone")
+	other := e.newTenant("other", pl.pool, quota)
+	e.must(http.StatusNotFound, "POST", "/v1/vapps/"+string(vt.VApp.ID)+"/stop", other.token, nil)
 }
 
 // TestVolumesImportAndPages covers volumes (create, grow, delete with their
@@ -256,4 +365,29 @@ func TestResizeAndRoles(t *testing.T) {
 	// Disabling bob logs him out at once on this replica.
 	e.must(http.StatusOK, "PATCH", "/v1/users/"+string(member.ID), tn.token, map[string]any{"disabled": true})
 	e.must(http.StatusUnauthorized, "GET", "/v1/instances", bob, nil)
+}
+
+// waitVApp polls a vApp until ok holds and returns it.
+func (e *env) waitVApp(token string, id ovm.ID, ok func(core.VAppInfo) bool) core.VAppInfo {
+	e.t.Helper()
+	var app core.VAppInfo
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		app = core.VAppInfo{} // fields left out of the JSON are empty
+		e.must(http.StatusOK, "GET", "/v1/vapps/"+string(id), token, nil).decode(e.t, &app)
+		if ok(app) {
+			return app
+		}
+		require.True(e.t, time.Now().Before(deadline), "vApp %s never as wanted: %+v", id, app)
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// stepNames returns the names of a task's steps in order.
+func stepNames(t ovm.Task) []string {
+	out := make([]string, len(t.Steps))
+	for i, s := range t.Steps {
+		out[i] = s.Name
+	}
+	return out
 }

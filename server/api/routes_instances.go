@@ -77,4 +77,11 @@ func (s *server) instanceRoutes() {
 	getRoute(s, op{id: "get-vapp", method: http.MethodGet, path: "/v1/vapps/{id}", summary: "Get a vApp with each member's outcome", tags: vapps}, s.svc.GetVApp)
 	taskRoute(s, op{id: "delete-vapp", method: http.MethodDelete, path: "/v1/vapps/{id}", summary: "Delete a vApp and its members",
 		tags: vapps, status: http.StatusAccepted, errors: []int{409, 412}}, s.svc.DeleteVApp)
+	for _, action := range []string{core.OpStart, core.OpStop} {
+		taskRoute(s, op{id: action + "-vapp", method: http.MethodPost, path: "/v1/vapps/{id}/" + action,
+			summary: action + " every member of a vApp, in start group order (stop in reverse)", tags: vapps, status: http.StatusAccepted, errors: []int{409, 412}},
+			func(ctx context.Context, p auth.Principal, id ovm.ID, ifVersion int64) (core.VAppTask, error) {
+				return s.svc.VAppAction(ctx, p, id, action, ifVersion)
+			})
+	}
 }

@@ -47,11 +47,13 @@ type ExecRequest struct {
 
 // VAppCreate is a vApp to deploy.
 type VAppCreate struct {
-	VDCID          ovm.ID           `json:"vdcId,omitempty" doc:"The VDC (administrators; tenants deploy in their own)."`
-	Name           string           `json:"name" required:"true"`
-	AntiAffinity   bool             `json:"antiAffinity,omitempty" doc:"Place every member on a different host."`
-	Members        []ovm.VAppMember `json:"members" required:"true" maxItems:"100"`
-	IdempotencyKey string           `json:"-"`
+	VDCID             ovm.ID           `json:"vdcId,omitempty" doc:"The VDC (administrators; tenants deploy in their own)."`
+	Name              string           `json:"name" required:"true"`
+	AntiAffinity      bool             `json:"antiAffinity,omitempty" doc:"Place every member on a different host."`
+	StartDelaySeconds int              `json:"startDelaySeconds,omitempty" minimum:"0" maximum:"600" doc:"The wait between two start groups."`
+	Partial           bool             `json:"partial,omitempty" doc:"Keep the members that were made when others could not be; by default the vApp deploys whole or every member is rolled back."`
+	Members           []ovm.VAppMember `json:"members" required:"true" maxItems:"100"`
+	IdempotencyKey    string           `json:"-"`
 }
 
 // NetworkRange is an address range of a new network, as text.

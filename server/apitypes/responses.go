@@ -102,7 +102,19 @@ type MemberStatus struct {
 // VAppInfo is a vApp with the outcome of each member.
 type VAppInfo struct {
 	ovm.VApp
+	// Phase is creating while members are made and started, ready once
+	// every member started, failed when the deploy was rolled back.
+	Phase   ovm.Phase `json:"phase"`
+	Message string    `json:"message,omitempty"`
+	// TaskID is the vApp's own task in flight (start, stop, roll back).
+	TaskID       ovm.ID         `json:"taskId,omitempty"`
 	MemberStatus []MemberStatus `json:"memberStatus"`
+}
+
+// VAppTask is a vApp and the task that acts on it as a whole.
+type VAppTask struct {
+	VApp VAppInfo `json:"vapp"`
+	Task ovm.Task `json:"task"`
 }
 
 // VAppTasks is a deployed or deleted vApp and the task of each member.

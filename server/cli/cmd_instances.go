@@ -537,7 +537,35 @@ func vappCommands() *command {
 		{name: "delete", aliases: []string{"rm"}, summary: "Delete a vApp and its members", run: taskCmd("vapp",
 			"Delete a vApp and all its members (one task per member).", "wait for every member's task and show progress",
 			(*client.Client).DeleteVApp, func(a *app, vt apitypes.VAppTasks, wait bool) error { return a.afterVAppTasks(vt, wait, "deleted") })},
+		{name: "start", summary: "Start every member of a vApp, in start group order", run: taskCmd("vapp",
+			"Start every member of a vApp: the members of a start group together, the groups in order with the vApp's delay between them.",
+			"wait for the vApp's task and show progress", (*client.Client).StartVApp,
+			func(a *app, vt apitypes.VAppTask, wait bool) error { return a.afterVAppTask(vt, wait, "started") })},
+		{name: "stop", summary: "Stop every member of a vApp, in reverse start group order", run: taskCmd("vapp",
+			"Stop every member of a vApp: the last start group first.",
+			"wait for the vApp's task and show progress", (*client.Client).StopVApp,
+			func(a *app, vt apitypes.VAppTask, wait bool) error { return a.afterVAppTask(vt, wait, "stopped") })},
 	}}
+}
+
+// afterVAppTask prints a vApp started or stopped, after its task with wait.
+func (a *app) afterVAppTask(vt apitypes.VAppTask, wait bool, verb string) error {
+	if wait {
+		werr := a.waitAll(&vt.Task)
+		if v, err := a.mustClient().GetVApp(a.ctx, vt.VApp.ID); err == nil {
+			vt.VApp = v
+		}
+		if werr != nil {
+			if !a.structured() {
+				vappDetailTo(a, vt.VApp)
+			}
+			return werr
+		}
+	}
+	return a.show(vt, func(w io.Writer) {
+		fmt.Fprintf(w, "vApp %s (%s) %s.\n\n", vt.VApp.Name, vt.VApp.ID, pending(verb, !wait))
+		vappDetail(w, vt.VApp)
+	})
 }
 
 func vappDetail(w io.Writer, v apitypes.VAppInfo) {
@@ -545,10 +573,27 @@ func vappDetail(w io.Writer, v apitypes.VAppInfo) {
 	field(w, "ID", v.ID)
 	field(w, "VDC", v.VDCID)
 	field(w, "Anti-affinity", v.AntiAffinity)
+	field(w, "Phase", v.Phase)
+	if v.Message != "" {
+		field(w, "Message", v.Message)
+	}
+	if v.TaskID != "" {
+		field(w, "Task", v.TaskID)
+	}
+	if v.StartDelaySeconds > 0 {
+		field(w, "Start delay", fmt.Sprintf("%ds", v.StartDelaySeconds))
+	}
+	if v.Partial {
+		field(w, "Partial", true)
+	}
 	fmt.Fprintln(w)
-	row(w, "MEMBER", "INSTANCE", "PHASE", "POWER", "TASK", "MESSAGE")
-	for _, m := range v.MemberStatus {
-		row(w, m.Name, m.InstanceID, m.Phase, m.Power, m.TaskID, m.Message)
+	row(w, "MEMBER", "GROUP", "INSTANCE", "PHASE", "POWER", "TASK", "MESSAGE")
+	for i, m := range v.MemberStatus {
+		group := 0
+		if i < len(v.Members) {
+			group = v.Members[i].StartGroup
+		}
+		row(w, m.Name, group, m.InstanceID, m.Phase, m.Power, m.TaskID, m.Message)
 	}
 }
 
@@ -633,8 +678,13 @@ func (a *app) afterVAppTasks(vt apitypes.VAppTasks, wait bool, verb string) erro
 		}
 		werr := a.waitAll(ts...)
 		if verb != "deleted" {
-			if v, err := a.mustClient().GetVApp(a.ctx, vt.VApp.ID); err == nil {
+			if v, err := a.waitVApp(vt.VApp.ID); err == nil {
 				vt.VApp = v
+			} else if werr == nil {
+				werr = err
+			}
+			if werr == nil && vt.VApp.Phase == ovm.PhaseFailed {
+				werr = fmt.Errorf("vApp %s was rolled back: %s", vt.VApp.Name, vt.VApp.Message)
 			}
 		}
 		if werr != nil {
@@ -651,6 +701,28 @@ func (a *app) afterVAppTasks(vt apitypes.VAppTasks, wait bool, verb string) erro
 			vappDetail(w, vt.VApp)
 		}
 	})
+}
+
+// waitVApp follows a vApp's own task (the start of its members once all
+// are made, or their roll back) and returns the vApp once it has none.
+func (a *app) waitVApp(id ovm.ID) (apitypes.VAppInfo, error) {
+	cl := a.mustClient()
+	for {
+		v, err := cl.GetVApp(a.ctx, id)
+		if err != nil || (v.Phase != ovm.PhaseCreating && v.TaskID == "") {
+			return v, err
+		}
+		if v.TaskID != "" {
+			t := ovm.Task{ID: v.TaskID}
+			_ = a.waitAll(&t) // its outcome is the vApp's, read again
+			continue
+		}
+		select {
+		case <-a.ctx.Done():
+			return v, a.ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 func vappDetailTo(a *app, v apitypes.VAppInfo) {

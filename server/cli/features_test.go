@@ -116,11 +116,18 @@ func TestVAppsVolumesAndAdmin(t *testing.T) {
 members:
   - name: shop-web
     spec: {type: container, cpuMilli: 100, memoryBytes: 16777216, image: {format: oci, name: "nginx:1"}}
+    startGroup: 2
   - name: shop-db
     spec: {type: container, cpuMilli: 100, memoryBytes: 16777216, image: {format: oci, name: "postgres:17"}}
+    startGroup: 1
 `
 	r := h.okIn(doc, "vapp", "create", "-f", "-", "--wait")
-	assert.Regexp(t, `shop-web\s+[0-9a-f-]{36}\s+ready`, r.stdout, "members after --wait")
+	assert.Regexp(t, `shop-web\s+2\s+[0-9a-f-]{36}\s+ready\s+running`, r.stdout, "members after --wait: started once all are made")
+	assert.Regexp(t, `Phase:?\s+ready`, r.stdout, "the vApp's phase")
+	r = h.ok("vapp", "stop", "shop", "--wait")
+	assert.Regexp(t, `shop-db\s+1\s+[0-9a-f-]{36}\s+ready\s+stopped`, r.stdout, "members after vapp stop")
+	r = h.ok("vapp", "start", "shop", "--wait")
+	assert.Regexp(t, `shop-db\s+1\s+[0-9a-f-]{36}\s+ready\s+running`, r.stdout, "members after vapp start")
 	assert.Regexp(t, `shop\s+[0-9a-f-]{36}\s+2\s+2\s+0`, h.ok("vapp", "list").stdout, "vapp list: members, ready, failed")
 	bad := h.runIn("name: shop2\ncolour: red\nmembers: []\n", "vapp", "create", "-f", "-")
 	assert.Equal(t, 1, bad.code, "unknown field: %s", bad)

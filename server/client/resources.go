@@ -166,6 +166,17 @@ func (c *Client) DeleteVApp(ctx context.Context, id ovm.ID) (apitypes.VAppTasks,
 	return del[apitypes.VAppTasks](ctx, c, idPath("vapps", id))
 }
 
+// StartVApp starts every member of a vApp, in start group order, through
+// one vapp.power task.
+func (c *Client) StartVApp(ctx context.Context, id ovm.ID) (apitypes.VAppTask, error) {
+	return post[apitypes.VAppTask](ctx, c, idPath("vapps", id)+"/start", nil, "")
+}
+
+// StopVApp stops every member of a vApp, in reverse start group order.
+func (c *Client) StopVApp(ctx context.Context, id ovm.ID) (apitypes.VAppTask, error) {
+	return post[apitypes.VAppTask](ctx, c, idPath("vapps", id)+"/stop", nil, "")
+}
+
 // ListNetworks returns every network.
 func (c *Client) ListNetworks(ctx context.Context, o ListOptions) ([]ovm.Network, error) {
 	return All[ovm.Network](ctx, c, "/v1/networks", o)

@@ -216,6 +216,12 @@ func TestHostAllocationProperty(t *testing.T) {
 				for _, task := range vt.Tasks {
 					r.wait(rt, ctx, &task)
 				}
+				// Then the vApp's own task starts every member.
+				require.Eventually(rt, func() bool {
+					app, _, err := f.svc.GetVApp(ctx, f.admin, vt.VApp.ID)
+					require.NoError(rt, err)
+					return app.Phase != ovm.PhaseCreating && app.TaskID == ""
+				}, time.Minute, 5*time.Millisecond, "vApp %s never deployed", vt.VApp.Name)
 			},
 			"volume": func(rt *rapid.T) {
 				vt, err := f.svc.CreateVolume(ctx, f.admin, core.CreateVolume{VDCID: r.vdc.ID, Name: name(),

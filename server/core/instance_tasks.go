@@ -22,6 +22,9 @@ type (
 		InstanceID ovm.ID `json:"instanceId"`
 		HostID     ovm.ID `json:"hostId"`
 		Start      bool   `json:"start"`
+		// VAppID is the vApp of a member, started with the others once
+		// all are made (memberSettled).
+		VAppID ovm.ID `json:"vappId,omitempty"`
 	}
 	powerInput struct {
 		InstanceID ovm.ID `json:"instanceId"`
@@ -160,6 +163,13 @@ func ref(inst instanceRecord) hypervisor.Ref {
 // update changes an instance record in a transaction of its own; a missing
 // instance is left alone.
 func (s *Service) update(ctx context.Context, id ovm.ID, change func(ctx context.Context, tx store.Tx, inst *instanceRecord) error) error {
+	return s.updateThen(ctx, id, change, nil)
+}
+
+// updateThen is update, then runs then (when not nil) in the same
+// transaction once the instance is saved.
+func (s *Service) updateThen(ctx context.Context, id ovm.ID, change func(ctx context.Context, tx store.Tx, inst *instanceRecord) error,
+	then func(ctx context.Context, tx store.Tx) error) error {
 	return s.tx(ctx, func(ctx context.Context, tx store.Tx) error {
 		inst, r, err := getAs[instanceRecord](ctx, tx, store.KindInstance, id)
 		switch {
@@ -175,7 +185,10 @@ func (s *Service) update(ctx context.Context, id ovm.ID, change func(ctx context
 			return err
 		}
 		inst.Status.UpdatedAt = s.now()
-		return save(ctx, tx, &r, inst)
+		if err := save(ctx, tx, &r, inst); err != nil || then == nil {
+			return err
+		}
+		return then(ctx, tx)
 	})
 }
 
@@ -324,7 +337,7 @@ func (h createHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
 			if err := r.State(&st); err != nil {
 				return err
 			}
-			return s.update(ctx, in.InstanceID, func(_ context.Context, _ store.Tx, inst *instanceRecord) error {
+			return s.updateThen(ctx, in.InstanceID, func(_ context.Context, _ store.Tx, inst *instanceRecord) error {
 				inst.Status.Phase, inst.Status.NativeID, inst.Status.Message = ovm.PhaseReady, st.NativeID, ""
 				inst.Status.Power = ovm.PowerStopped
 				if in.Start {
@@ -332,6 +345,11 @@ func (h createHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
 				}
 				inst.PendingTask = ""
 				return nil
+			}, func(ctx context.Context, tx store.Tx) error {
+				if in.VAppID == "" {
+					return nil
+				}
+				return s.memberSettled(ctx, tx, in.VAppID, in.InstanceID, nil)
 			})
 		},
 	})
@@ -497,7 +515,11 @@ func (h createHandler) Finish(ctx context.Context, r *tasks.Run, state ovm.TaskS
 		return nil
 	}
 	t := r.Task()
-	return h.s.update(ctx, t.TargetID, func(ctx context.Context, tx store.Tx, inst *instanceRecord) error {
+	var in createInput
+	if err := r.Input(&in); err != nil {
+		return err
+	}
+	return h.s.updateThen(ctx, t.TargetID, func(ctx context.Context, tx store.Tx, inst *instanceRecord) error {
 		if err := releaseInstance(ctx, tx, inst); err != nil {
 			return err
 		}
@@ -507,6 +529,11 @@ func (h createHandler) Finish(ctx context.Context, r *tasks.Run, state ovm.TaskS
 			inst.PendingTask = ""
 		}
 		return nil
+	}, func(ctx context.Context, tx store.Tx) error {
+		if in.VAppID == "" {
+			return nil
+		}
+		return h.s.memberSettled(ctx, tx, in.VAppID, t.TargetID, errors.New(causeText(cause)))
 	})
 }
 

@@ -199,7 +199,7 @@ func (s *Service) recordInstance(ctx context.Context, tx store.Tx, v ovm.VDC, id
 		return ovm.Instance{}, ovm.Task{}, err
 	}
 	task, err := s.tasks.Enqueue(ctx, tx, tasks.Spec{Kind: TaskInstanceCreate, VDCID: v.ID, TargetID: id, HostID: hostID,
-		Input: createInput{InstanceID: id, HostID: hostID, Start: start}})
+		Input: createInput{InstanceID: id, HostID: hostID, Start: start, VAppID: vappID}})
 	if err != nil {
 		return ovm.Instance{}, ovm.Task{}, err
 	}

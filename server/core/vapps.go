@@ -1,6 +1,7 @@
 package core
 
 import (
+	"cmp"
 	"context"
 
 	"github.com/openovm/ovm/ovm"
@@ -20,6 +21,15 @@ type VAppInfo = apitypes.VAppInfo
 type vappRecord struct {
 	ovm.VApp
 	Tasks []ovm.ID `json:"tasks"`
+	// Phase is creating until every member is made and started (ready),
+	// failed once rolled back; "" (a vApp of an older server) is ready.
+	Phase   ovm.Phase `json:"phase,omitempty"`
+	Message string    `json:"message,omitempty"`
+	// TaskID is the vApp's own task in flight (vapp.power).
+	TaskID ovm.ID `json:"taskId,omitempty"`
+	// Settled holds the members whose create ended: "" when made, the
+	// reason when not.
+	Settled map[ovm.ID]string `json:"settled,omitempty"`
 }
 
 // CreateVApp is the input of a vApp deployment.
@@ -30,10 +40,13 @@ type VAppTasks = apitypes.VAppTasks
 
 // DeployVApp validates every member, reserves the quota of all, places them
 // as one batch (on different hosts with anti-affinity) and records the vApp,
-// its instances and one independent instance.create task per member (each
-// starting its instance once its own create finished), in one transaction.
+// its instances and one instance.create task per member, in one
+// transaction. The members are made in parallel and left stopped; once the
+// last one is made, a vapp.power task starts them all, group by group
+// (memberSettled). A member that cannot be made rolls every member back,
+// unless the vApp is partial.
 func (s *Service) DeployVApp(ctx context.Context, p auth.Principal, in CreateVApp) (VAppTasks, error) {
-	app := ovm.VApp{Name: in.Name, AntiAffinity: in.AntiAffinity, Members: in.Members}
+	app := ovm.VApp{Name: in.Name, AntiAffinity: in.AntiAffinity, StartDelaySeconds: in.StartDelaySeconds, Partial: in.Partial, Members: in.Members}
 	var f ovm.Fields
 	f.Merge("", app.Validate())
 	for i, m := range in.Members {
@@ -78,7 +91,8 @@ func (s *Service) DeployVApp(ctx context.Context, p auth.Principal, in CreateVAp
 				return err
 			}
 			rec := vappRecord{VApp: ovm.VApp{ID: ovm.NewID(), Name: in.Name, VDCID: vdc, AntiAffinity: in.AntiAffinity,
-				Members: in.Members, CreatedAt: s.now()}}
+				StartDelaySeconds: in.StartDelaySeconds, Partial: in.Partial, Members: in.Members, CreatedAt: s.now()},
+				Phase: ovm.PhaseCreating}
 			group := ovm.ID("")
 			if in.AntiAffinity {
 				group = rec.ID
@@ -106,7 +120,7 @@ func (s *Service) DeployVApp(ctx context.Context, p auth.Principal, in CreateVAp
 			statuses := make([]MemberStatus, len(in.Members))
 			for i, m := range in.Members {
 				id := ovm.NewID()
-				inst, task, err := s.recordInstance(ctx, tx, v, id, m.Name, cloneSpec(m.Spec), rec.ID, rec.ID, res[i].HostID, fl.limit[res[i].HostID], true)
+				inst, task, err := s.recordInstance(ctx, tx, v, id, m.Name, cloneSpec(m.Spec), rec.ID, rec.ID, res[i].HostID, fl.limit[res[i].HostID], false)
 				if err != nil {
 					return prefixFields(err, "members["+itoa(i)+"].")
 				}
@@ -119,7 +133,7 @@ func (s *Service) DeployVApp(ctx context.Context, p auth.Principal, in CreateVAp
 			if err := setData(&r, rec); err != nil {
 				return err
 			}
-			out.VApp = VAppInfo{VApp: rec.VApp, MemberStatus: statuses}
+			out.VApp = VAppInfo{VApp: rec.VApp, Phase: rec.Phase, MemberStatus: statuses}
 			return tx.Insert(ctx, &r)
 		})
 	})
@@ -150,7 +164,8 @@ func vappView(ctx context.Context, tx store.Tx, r store.Record) (VAppInfo, error
 	if err != nil {
 		return VAppInfo{}, err
 	}
-	out := VAppInfo{VApp: rec.VApp, MemberStatus: make([]MemberStatus, 0, len(rec.InstanceIDs))}
+	out := VAppInfo{VApp: rec.VApp, Phase: cmp.Or(rec.Phase, ovm.PhaseReady), Message: rec.Message, TaskID: rec.TaskID,
+		MemberStatus: make([]MemberStatus, 0, len(rec.InstanceIDs))}
 	for i, id := range rec.InstanceIDs {
 		ms := MemberStatus{InstanceID: id, Phase: ovm.PhaseDeleting}
 		if i < len(rec.Members) {

@@ -64,7 +64,7 @@ func TestPortalUsersAndVApps(t *testing.T) {
 	b.do(fill("#vapp-name", "Bad Name!"), fill("#vapp-image", "busybox:1"), click(`form[aria-labelledby="vapp-create"] button[type="submit"]`),
 		visible(`.field-error[data-field="vapp-name"]`))
 	assert.NotEmpty(t, b.text(`.field-error[data-field="vapp-name"]`))
-	b.do(fill("#vapp-name", "shop"), click(`form[aria-labelledby="vapp-create"] button[type="submit"]`), visible(`tr[data-name="shop"]`))
+	b.do(fill("#vapp-name", "shop"), click("#vapp-sequential"), click(`form[aria-labelledby="vapp-create"] button[type="submit"]`), visible(`tr[data-name="shop"]`))
 	require.Eventually(t, func() bool {
 		b.goTo("/vapps")
 		b.do(visible(`tr[data-name="shop"]`))
@@ -100,7 +100,16 @@ func TestPortalUsersAndVApps(t *testing.T) {
 		return false
 	}, time.Minute, 200*time.Millisecond, "shop-1 resized to 0.2 vCPU and 96 MiB")
 	b.shot("tenant-resize-en")
+	// Stopped as a unit, the last start group first.
 	b.goTo("/vapps")
+	b.do(visible(`tr[data-name="shop"] .badge-ready`))
+	assert.Contains(t, b.text(`tr[data-name="shop"]`), "group 2", "each member's start group")
+	b.do(click(`button[aria-label="Stop vApp shop"]`))
+	require.Eventually(t, func() bool {
+		b.goTo("/vapps")
+		b.do(visible(`tr[data-name="shop"]`))
+		return run(b, jsValue[int](`document.querySelectorAll('tr[data-name="shop"] .badge-stopped').length`)) == 2
+	}, time.Minute, 500*time.Millisecond, "both members shown stopped")
 	b.setLang("zh")
 	b.shot("tenant-vapps-zh")
 	b.do(js(`window.confirm = () => true`), click(`tr[data-name="shop"] button.danger`))

@@ -1448,6 +1448,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/vapps/{id}/start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * start every member of a vApp, in start group order (stop in reverse)
+         * @description Answers 202 with the object and the task that does the work on its host; follow the task with get-task or watch-task. With If-Match, the change applies only to that version of the object (412 when it changed since).
+         */
+        post: operations["start-vapp"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/vapps/{id}/stop": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * stop every member of a vApp, in start group order (stop in reverse)
+         * @description Answers 202 with the object and the task that does the work on its host; follow the task with get-task or watch-task. With If-Match, the change applies only to that version of the object (412 when it changed since).
+         */
+        post: operations["stop-vapp"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/vdcs": {
         parameters: {
             query?: never;
@@ -3058,7 +3098,7 @@ export interface components {
             vdcId?: string;
         };
         /** @enum {string} */
-        TaskKind: "chef.converge" | "chef.enrol" | "chef.unenrol" | "instance.create" | "instance.delete" | "instance.evacuate" | "instance.import" | "instance.migrate" | "instance.power" | "instance.resize" | "instance.stop-stale" | "network.delete" | "snapshot.create" | "snapshot.delete" | "snapshot.revert" | "storagepool.delete" | "storagepool.ensure" | "volume.attach" | "volume.create" | "volume.delete" | "volume.detach" | "volume.resize";
+        TaskKind: "chef.converge" | "chef.enrol" | "chef.unenrol" | "instance.create" | "instance.delete" | "instance.evacuate" | "instance.import" | "instance.migrate" | "instance.power" | "instance.resize" | "instance.stop-stale" | "network.delete" | "snapshot.create" | "snapshot.delete" | "snapshot.revert" | "storagepool.delete" | "storagepool.ensure" | "vapp.power" | "volume.attach" | "volume.create" | "volume.delete" | "volume.detach" | "volume.resize";
         TaskLogEntry: {
             level: string;
             message: string;
@@ -3159,6 +3199,13 @@ export interface components {
             antiAffinity?: boolean;
             members: components["schemas"]["VAppMemberInput"][] | null;
             name: string;
+            /** @description Keep the members that were made when others could not be; by default the vApp deploys whole or every member is rolled back. */
+            partial?: boolean;
+            /**
+             * Format: int64
+             * @description The wait between two start groups.
+             */
+            startDelaySeconds?: number;
             /**
              * Format: uuid
              * @description The VDC (administrators; tenants deploy in their own).
@@ -3174,17 +3221,32 @@ export interface components {
             instanceIds?: string[] | null;
             memberStatus: components["schemas"]["MemberStatus"][] | null;
             members: components["schemas"]["VAppMember"][] | null;
+            message?: string;
             name: string;
+            partial?: boolean;
+            phase: components["schemas"]["Phase"];
+            /** Format: int64 */
+            startDelaySeconds?: number;
+            /** Format: uuid */
+            taskId?: string;
             /** Format: uuid */
             vdcId: string;
         };
         VAppMember: {
             name: string;
             spec: components["schemas"]["InstanceSpec"];
+            /** Format: int64 */
+            startGroup?: number;
         };
         VAppMemberInput: {
             name?: string;
             spec?: components["schemas"]["InstanceSpecInput"];
+            /** Format: int64 */
+            startGroup?: number;
+        };
+        VAppTask: {
+            task: components["schemas"]["Task"];
+            vapp: components["schemas"]["VAppInfo"];
         };
         VAppTasks: {
             tasks: components["schemas"]["Task"][] | null;
@@ -12811,6 +12873,202 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["VAppTasks"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Precondition Failed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "start-vapp": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The ETag of the version the change applies to; 412 when the object changed since. */
+                "If-Match"?: string;
+            };
+            path: {
+                /** @description The object's id (a lower-case UUID). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VAppTask"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Precondition Failed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "stop-vapp": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The ETag of the version the change applies to; 412 when the object changed since. */
+                "If-Match"?: string;
+            };
+            path: {
+                /** @description The object's id (a lower-case UUID). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VAppTask"];
                 };
             };
             /** @description Bad Request */
