@@ -163,6 +163,9 @@ func TestMigrationFiguresLibvirt(t *testing.T) {
 		}
 		t.Logf("FIGURE maintenance drain of %d guests: %s; sum of %d single migrations: %s; ratio %.3f; the drain's migrations ran %s in all (%.1f at once on average)",
 			n, took.Round(time.Millisecond), n, sum.Round(time.Millisecond), took.Seconds()/sum.Seconds(), busy.Round(time.Millisecond), busy.Seconds()/took.Seconds())
-		assert.Less(t, took, sum, "a drain moves its guests in parallel: %s, the single migrations one by one took %s", took, sum)
+		// The drain's point is that its migrations overlap; how much faster
+		// that makes it depends on the machine's load, so it is a figure,
+		// while the overlap itself is checked.
+		assert.Greater(t, busy.Seconds()/took.Seconds(), 1.5, "a drain moves its guests in parallel: its migrations ran %s in a drain of %s", busy, took)
 	})
 }
