@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"path"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -74,17 +73,6 @@ func check(ref ovm.ImageRef) error {
 			Reason: fmt.Sprintf("must be %s, the format the name's extension gives", f), Value: ref.Format})
 	}
 	return nil
-}
-
-var digestPattern = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
-
-// checkDigest returns ovm.ErrInvalid unless digest is empty or
-// "sha256:<hex>".
-func checkDigest(digest string) error {
-	if digest == "" || digestPattern.MatchString(digest) {
-		return nil
-	}
-	return ovm.Invalid("invalid digest", ovm.FieldError{Field: "digest", Reason: "must be sha256: and 64 lower-case hex digits", Value: digest})
 }
 
 // hidden returns the name of a file the library keeps beside the
@@ -221,7 +209,7 @@ func (l *Library) describe(ctx context.Context, ref ovm.ImageRef, f *os.File) (i
 		if in.refused != "" {
 			return image.Image{}, ovm.Errorf(ovm.KindConflict, "template %s is not a %s image: %s", ref.Name, ref.Format, in.refused)
 		}
-		m = newMeta(st, sum, in.virtualSize)
+		m = newMeta(st, sum.Digest(), in.virtualSize)
 		if err := l.writeMeta(ref.Name, m); err != nil {
 			return image.Image{}, err
 		}
@@ -234,7 +222,7 @@ func (l *Library) describe(ctx context.Context, ref ovm.ImageRef, f *os.File) (i
 // and renamed over the template, so that readers see the old file or the
 // new one, never a part. The digest, when given, is of the bytes r yields.
 func (l *Library) Put(ctx context.Context, ref ovm.ImageRef, r io.Reader, digest string) (image.Image, error) {
-	if err := errors.Join(check(ref), checkDigest(digest)); err != nil {
+	if err := errors.Join(check(ref), image.CheckDigest(digest)); err != nil {
 		return image.Image{}, err
 	}
 	if err := l.mkdirs(ref.Name); err != nil {
@@ -246,23 +234,22 @@ func (l *Library) Put(ctx context.Context, ref ovm.ImageRef, r io.Reader, digest
 	}
 	defer l.root.Remove(tmp) // a no-op once renamed
 	defer f.Close()
-	h := newHasher()
-	if _, err := io.Copy(io.MultiWriter(f, h), ctxReader{ctx, r}); err != nil {
+	h := image.NewDigester()
+	if _, err := io.Copy(io.MultiWriter(f, h), image.ContextReader(ctx, r)); err != nil {
 		if ctx.Err() != nil {
 			return image.Image{}, ctx.Err()
 		}
 		return image.Image{}, fmt.Errorf("writing template %s: %w", ref.Name, err)
 	}
-	return l.install(ctx, ref, tmp, f, h.digest(), digest)
+	return l.install(ctx, ref, tmp, f, h, digest)
 }
 
 // install makes the written, still open file tmp the template ref: it
-// checks the digest sum against want (when want is given) and the file's
+// checks the digest of what h read against want (when want is given) and the file's
 // format, syncs it, writes its metadata and renames both into place.
-func (l *Library) install(ctx context.Context, ref ovm.ImageRef, tmp string, f *os.File, sum, want string) (image.Image, error) {
-	if want != "" && sum != want {
-		return image.Image{}, ovm.Invalid("the bytes are not of the digest given",
-			ovm.FieldError{Field: "digest", Reason: fmt.Sprintf("the bytes are of digest %s", sum), Value: want})
+func (l *Library) install(ctx context.Context, ref ovm.ImageRef, tmp string, f *os.File, h *image.Digester, want string) (image.Image, error) {
+	if err := h.Verify(want); err != nil {
+		return image.Image{}, err
 	}
 	if err := f.Sync(); err != nil {
 		return image.Image{}, ovm.Internal(err, "writing template %s", ref.Name)
@@ -279,7 +266,7 @@ func (l *Library) install(ctx context.Context, ref ovm.ImageRef, tmp string, f *
 	if err != nil {
 		return image.Image{}, ovm.Internal(err, "writing template %s", ref.Name)
 	}
-	m := newMeta(st, sum, in.virtualSize)
+	m := newMeta(st, h.Digest(), in.virtualSize)
 	if err := l.root.Rename(tmp, ref.Name); err != nil {
 		return image.Image{}, ovm.Internal(err, "installing template %s", ref.Name)
 	}
@@ -353,19 +340,6 @@ func (l *Library) syncDir(name string) error {
 		return ovm.Internal(err, "syncing the template library")
 	}
 	return nil
-}
-
-// ctxReader stops reading once ctx is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // updatedAtNano is a file's modification time as an image reports it.

@@ -2,10 +2,7 @@ package library
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -84,24 +81,16 @@ func (l *Library) writeMeta(name string, m meta) error {
 	return nil
 }
 
-// hasher is a running SHA-256.
-type hasher struct{ hash.Hash }
-
-func newHasher() hasher { return hasher{sha256.New()} }
-
-// digest returns "sha256:<hex>" of what was written.
-func (h hasher) digest() string { return "sha256:" + hex.EncodeToString(h.Sum(nil)) }
-
-// hashFile returns the digest of f's whole content, reading it from the
+// hashFile returns the digester of f's whole content, read from the
 // start without moving f's offset.
-func hashFile(ctx context.Context, f *os.File) (string, error) {
+func hashFile(ctx context.Context, f *os.File) (*image.Digester, error) {
 	st, err := f.Stat()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	h := newHasher()
-	if _, err := io.Copy(h, ctxReader{ctx, io.NewSectionReader(f, 0, st.Size())}); err != nil {
-		return "", err
+	h := image.NewDigester()
+	if _, err := io.Copy(h, image.ContextReader(ctx, io.NewSectionReader(f, 0, st.Size()))); err != nil {
+		return nil, err
 	}
-	return h.digest(), nil
+	return h, nil
 }

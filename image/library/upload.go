@@ -85,7 +85,7 @@ func (l *Library) Append(ctx context.Context, ref ovm.ImageRef, offset ovm.Bytes
 	if err := f.Truncate(int64(offset)); err != nil {
 		return 0, ovm.Internal(err, "writing the upload of template %s", ref.Name)
 	}
-	n, copyErr := io.Copy(io.NewOffsetWriter(f, int64(offset)), ctxReader{ctx, r})
+	n, copyErr := io.Copy(io.NewOffsetWriter(f, int64(offset)), image.ContextReader(ctx, r))
 	have := offset + ovm.Bytes(n)
 	if err := f.Sync(); err != nil {
 		return have, ovm.Internal(err, "writing the upload of template %s", ref.Name)
@@ -105,7 +105,7 @@ func (l *Library) Append(ctx context.Context, ref ovm.ImageRef, offset ovm.Bytes
 // refused for its digest or format is removed; no upload is
 // ovm.ErrNotFound.
 func (l *Library) Commit(ctx context.Context, ref ovm.ImageRef, digest string) (image.Image, error) {
-	if err := errors.Join(check(ref), checkDigest(digest)); err != nil {
+	if err := errors.Join(check(ref), image.CheckDigest(digest)); err != nil {
 		return image.Image{}, err
 	}
 	mu := l.lock(ref.Name)
@@ -120,14 +120,14 @@ func (l *Library) Commit(ctx context.Context, ref ovm.ImageRef, digest string) (
 		return image.Image{}, ovm.Internal(err, "opening the upload of template %s", ref.Name)
 	}
 	defer f.Close()
-	sum, err := hashFile(ctx, f)
+	h, err := hashFile(ctx, f)
 	if err != nil {
 		if ctx.Err() != nil {
 			return image.Image{}, ctx.Err()
 		}
 		return image.Image{}, ovm.Internal(err, "hashing the upload of template %s", ref.Name)
 	}
-	img, err := l.install(ctx, ref, name, f, sum, digest)
+	img, err := l.install(ctx, ref, name, f, h, digest)
 	if errors.Is(err, ovm.ErrInvalid) {
 		l.root.Remove(name)
 	}
