@@ -302,12 +302,23 @@ func (l *Library) Delete(ctx context.Context, ref ovm.ImageRef) error {
 	return l.syncDir(ref.Name)
 }
 
-// mkdirs makes the directories a template name is in.
+// mkdirs makes the directories a template name is in. A name that is a
+// directory, or below a file, cannot be a template: ovm.ErrConflict.
 func (l *Library) mkdirs(name string) error {
-	if dir := path.Dir(name); dir != "." {
-		if err := l.root.MkdirAll(dir, 0o755); err != nil {
-			return ovm.Internal(err, "making directory %s in the template library", dir)
+	if st, err := l.root.Lstat(name); err == nil && st.IsDir() {
+		return ovm.Errorf(ovm.KindConflict, "template name %s is a directory of the template library", name)
+	}
+	dir := path.Dir(name)
+	if dir == "." {
+		return nil
+	}
+	for d := dir; d != "."; d = path.Dir(d) {
+		if st, err := l.root.Lstat(d); err == nil && !st.IsDir() {
+			return ovm.Errorf(ovm.KindConflict, "template name %s is below %s, a file of the template library", name, d)
 		}
+	}
+	if err := l.root.MkdirAll(dir, 0o755); err != nil {
+		return ovm.Internal(err, "making directory %s in the template library", dir)
 	}
 	return nil
 }

@@ -353,3 +353,28 @@ func TestNewMissingDir(t *testing.T) {
 	_, err := library.New(filepath.Join(t.TempDir(), "absent"), library.Options{})
 	require.ErrorIs(t, err, ovm.ErrUnavailable, "New of a missing directory: got %v", err)
 }
+
+func TestNameClashes(t *testing.T) {
+	data := qemuImage(t, "qcow2", ovm.MiB)
+	tests := []struct {
+		name string
+		have string // a template already stored
+		ref  ovm.ImageRef
+	}{
+		{name: "a directory", have: "team/a.qcow2", ref: ovm.Template("team")},
+		{name: "below a file", have: "a.qcow2", ref: ovm.Template("a.qcow2/b.qcow2")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, _ := newLibrary(t, library.Options{})
+			_, err := l.Put(t.Context(), ovm.Template(tt.have), bytes.NewReader(data), "")
+			require.NoError(t, err, "Put(%s)", tt.have)
+			_, err = l.Put(t.Context(), tt.ref, bytes.NewReader(data), "")
+			require.ErrorIs(t, err, ovm.ErrConflict, "Put(%s): got %v", tt.ref, err)
+			_, err = l.Append(t.Context(), tt.ref, 0, bytes.NewReader(data))
+			require.ErrorIs(t, err, ovm.ErrConflict, "Append(%s): got %v", tt.ref, err)
+			_, err = l.Get(t.Context(), ovm.Template(tt.have))
+			require.NoError(t, err, "Get(%s): want it kept", tt.have)
+		})
+	}
+}
