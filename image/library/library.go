@@ -211,7 +211,8 @@ func (l *Library) describe(ctx context.Context, ref ovm.ImageRef, f *os.File) (i
 		}
 		m = newMeta(st, sum.Digest(), in.virtualSize)
 		if err := l.writeMeta(ref.Name, m); err != nil {
-			return image.Image{}, err
+			// A library mounted read-only still answers; it hashes again.
+			l.log.WarnContext(ctx, "template library: cannot keep a template's digest", "name", ref.Name, "err", err)
 		}
 	}
 	return m.image(ref), nil

@@ -378,3 +378,19 @@ func TestNameClashes(t *testing.T) {
 		})
 	}
 }
+
+// TestReadOnlyLibrary: where the metadata cannot be written (a read-only
+// mount; here a non-empty directory in its place, which no rename
+// replaces, also for root), Get still answers.
+func TestReadOnlyLibrary(t *testing.T) {
+	l, dir := newLibrary(t, library.Options{})
+	data := qemuImage(t, "qcow2", ovm.MiB)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "ro.qcow2"), data, 0o644))
+	require.NoError(t, os.Mkdir(filepath.Join(dir, ".ro.qcow2.meta"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, ".ro.qcow2.meta", "x"), nil, 0o644))
+	for range 2 {
+		img, err := l.Get(t.Context(), ovm.Template("ro.qcow2"))
+		require.NoError(t, err, "Get where the metadata cannot be written")
+		assert.Equal(t, imagetest.Digest(data), img.Digest, "Get where the metadata cannot be written: digest")
+	}
+}
