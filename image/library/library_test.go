@@ -394,3 +394,14 @@ func TestReadOnlyLibrary(t *testing.T) {
 		assert.Equal(t, imagetest.Digest(data), img.Digest, "Get where the metadata cannot be written: digest")
 	}
 }
+
+func TestPutNamesEveryField(t *testing.T) {
+	l, _ := newLibrary(t, library.Options{})
+	_, err := l.Put(t.Context(), ovm.ImageRef{Format: ovm.FormatRaw, Name: "../x.raw"}, strings.NewReader("x"), "md5:1")
+	require.ErrorIs(t, err, ovm.ErrInvalid, "Put: got %v", err)
+	var fields []string
+	for _, f := range ovm.FieldsOf(err) {
+		fields = append(fields, f.Field)
+	}
+	assert.Equal(t, []string{"name", "digest"}, fields, "Put: fields (error %v)", err)
+}
