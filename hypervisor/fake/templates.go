@@ -40,7 +40,8 @@ func (d *Driver) DeliverTemplate(ctx context.Context, name, digest string, size 
 	d.mu.Lock()
 	delete(d.templates, name)
 	d.mu.Unlock()
-	src := hypervisor.NewDeliveryReader(ctx, r, size, progress, false)
+	src := hypervisor.NewDeliveryReader(ctx, r, size, progress, 0)
+	defer src.Close()
 	if _, err := io.Copy(io.Discard, src); err != nil {
 		return fmt.Errorf("fake host %s: deliver template %s: %w", d.name, name, err)
 	}

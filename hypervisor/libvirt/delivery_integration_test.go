@@ -31,7 +31,7 @@ func digestOf(b []byte) string {
 
 // libraryDriver is a driver taking templates from a template library pool
 // of its own under the test pool directory, removed when t ends.
-func libraryDriver(t *testing.T, e testEnv) (*libvirt.Driver, string) {
+func libraryDriver(t testing.TB, e testEnv) (*libvirt.Driver, ovm.StoragePool) {
 	t.Helper()
 	d := dial(t, e, e.uri)
 	id := ovm.NewID()
@@ -42,7 +42,7 @@ func libraryDriver(t *testing.T, e testEnv) (*libvirt.Driver, string) {
 		_ = os.RemoveAll(pool.Path)
 		_ = d.Close()
 	})
-	return d, pool.Path
+	return d, pool
 }
 
 // TestDeliverTemplate delivers templates into a library pool on the real
@@ -51,7 +51,8 @@ func libraryDriver(t *testing.T, e testEnv) (*libvirt.Driver, string) {
 // neither template nor digest.
 func TestDeliverTemplate(t *testing.T) {
 	e := env(t)
-	d, dir := libraryDriver(t, e)
+	d, pool := libraryDriver(t, e)
+	dir := pool.Path
 	ctx := t.Context()
 	data := make([]byte, 9*ovm.MiB+123) // more than one stream message
 	_, _ = rand.Read(data)
@@ -125,7 +126,8 @@ func TestDeliverTemplate(t *testing.T) {
 // digest sidecar, is not a delivered one; a missing one neither.
 func TestTemplateDigestHandCopied(t *testing.T) {
 	e := env(t)
-	d, dir := libraryDriver(t, e)
+	d, pool := libraryDriver(t, e)
+	dir := pool.Path
 	require.NoError(t, os.MkdirAll(dir, 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "by-hand.raw"), []byte("x"), 0o644))
 	for _, name := range []string{"by-hand.raw", "missing.raw"} {
