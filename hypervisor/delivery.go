@@ -51,6 +51,12 @@ func CheckDelivery(name, digest string, size ovm.Bytes) error {
 	return f.Err("invalid template delivery")
 }
 
+// DigestOf is the digest of b as TemplateDelivery takes it.
+func DigestOf(b []byte) string {
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
 // ParseDigest reads a digest sidecar's contents: the digest and true, or
 // false when they are not one (a sidecar written by hand, a torn write).
 func ParseDigest(b []byte) (string, bool) {

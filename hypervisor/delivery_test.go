@@ -2,8 +2,6 @@ package hypervisor_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"io"
 	"strings"
@@ -17,13 +15,8 @@ import (
 	"github.com/openovm/ovm/ovm"
 )
 
-func digestOf(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return "sha256:" + hex.EncodeToString(sum[:])
-}
-
 func TestCheckDelivery(t *testing.T) {
-	good := digestOf("x")
+	good := hypervisor.DigestOf([]byte("x"))
 	for _, tt := range []struct {
 		name, template, digest string
 		size                   ovm.Bytes
@@ -57,7 +50,7 @@ func TestCheckDelivery(t *testing.T) {
 }
 
 func TestParseDigest(t *testing.T) {
-	good := digestOf("x")
+	good := hypervisor.DigestOf([]byte("x"))
 	for _, tt := range []struct {
 		in     string
 		want   string
@@ -92,13 +85,13 @@ func TestDeliveryReader(t *testing.T) {
 		wantRead  error // what reading to the end fails with
 		wantCheck error // what Verify says after a clean read
 	}{
-		{"whole", t.Context(), strings.NewReader(data), len(data), digestOf(data), 0, nil, nil},
-		{"chunked from small reads", t.Context(), iotest.OneByteReader(strings.NewReader(data)), len(data), digestOf(data), 4096, nil, nil},
-		{"wrong digest", t.Context(), strings.NewReader(data), len(data), digestOf("other"), 0, nil, ovm.ErrInvalid},
-		{"short source", t.Context(), strings.NewReader(data), len(data) + 1, digestOf(data), 0, nil, ovm.ErrInvalid},
-		{"long source", t.Context(), strings.NewReader(data), len(data) - 1, digestOf(data[:len(data)-1]), 0, ovm.ErrInvalid, nil},
-		{"failing source", t.Context(), io.MultiReader(strings.NewReader(data[:10]), iotest.ErrReader(boom)), len(data), digestOf(data), 0, boom, nil},
-		{"context done", cancelled, strings.NewReader(data), len(data), digestOf(data), 0, context.Canceled, nil},
+		{"whole", t.Context(), strings.NewReader(data), len(data), hypervisor.DigestOf([]byte(data)), 0, nil, nil},
+		{"chunked from small reads", t.Context(), iotest.OneByteReader(strings.NewReader(data)), len(data), hypervisor.DigestOf([]byte(data)), 4096, nil, nil},
+		{"wrong digest", t.Context(), strings.NewReader(data), len(data), hypervisor.DigestOf([]byte("other")), 0, nil, ovm.ErrInvalid},
+		{"short source", t.Context(), strings.NewReader(data), len(data) + 1, hypervisor.DigestOf([]byte(data)), 0, nil, ovm.ErrInvalid},
+		{"long source", t.Context(), strings.NewReader(data), len(data) - 1, hypervisor.DigestOf([]byte(data[:len(data)-1])), 0, ovm.ErrInvalid, nil},
+		{"failing source", t.Context(), io.MultiReader(strings.NewReader(data[:10]), iotest.ErrReader(boom)), len(data), hypervisor.DigestOf([]byte(data)), 0, boom, nil},
+		{"context done", cancelled, strings.NewReader(data), len(data), hypervisor.DigestOf([]byte(data)), 0, context.Canceled, nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var percents []int

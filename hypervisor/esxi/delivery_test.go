@@ -2,8 +2,6 @@ package esxi
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"io"
 	"strings"
@@ -17,11 +15,6 @@ import (
 	"github.com/openovm/ovm/ovm"
 )
 
-func digestOf(b []byte) string {
-	sum := sha256.Sum256(b)
-	return "sha256:" + hex.EncodeToString(sum[:])
-}
-
 // TestDeliverTemplate delivers a template to a simulated host: the flat
 // VMDK, its descriptor and its digest are in the library, a VM boots from
 // a copy of it, a second delivery replaces it, and failed deliveries leave
@@ -34,7 +27,7 @@ func TestDeliverTemplate(t *testing.T) {
 	disk := []byte(strings.Repeat("ovm-disk", 64*1024)) // 512 KiB of raw disk
 
 	var percents []int
-	err := d.DeliverTemplate(ctx, "delivered.vmdk", digestOf(disk), ovm.Bytes(len(disk)), strings.NewReader(string(disk)),
+	err := d.DeliverTemplate(ctx, "delivered.vmdk", hypervisor.DigestOf(disk), ovm.Bytes(len(disk)), strings.NewReader(string(disk)),
 		func(p int, _ string) { percents = append(percents, p) })
 	require.NoError(t, err, "DeliverTemplate: got an error, want none")
 	for _, f := range []string{"delivered.vmdk", "delivered-flat.vmdk", "delivered.vmdk.sha256"} {
@@ -51,7 +44,7 @@ func TestDeliverTemplate(t *testing.T) {
 	assert.True(t, string(flat) == string(disk), "flat extent: got %d bytes unlike the %d delivered", len(flat), len(disk))
 	digest, ok, err := d.TemplateDigest(ctx, "delivered.vmdk")
 	require.NoError(t, err)
-	assert.True(t, ok && digest == digestOf(disk), "TemplateDigest: got %q, %v, want %q, true", digest, ok, digestOf(disk))
+	assert.True(t, ok && digest == hypervisor.DigestOf(disk), "TemplateDigest: got %q, %v, want %q, true", digest, ok, hypervisor.DigestOf(disk))
 
 	spec := vmSpec("from-delivered")
 	spec.Spec.Image = ovm.Template("delivered.vmdk")
@@ -62,10 +55,10 @@ func TestDeliverTemplate(t *testing.T) {
 	require.NoError(t, d.Stop(ctx, hypervisor.ByID(spec.ID), hypervisor.StopOptions{Force: true}), "Stop the VM made from the delivered template")
 
 	other := []byte(strings.Repeat("x", 1024))
-	require.NoError(t, d.DeliverTemplate(ctx, "delivered.vmdk", digestOf(other), ovm.Bytes(len(other)), strings.NewReader(string(other)), nil), "deliver again")
+	require.NoError(t, d.DeliverTemplate(ctx, "delivered.vmdk", hypervisor.DigestOf(other), ovm.Bytes(len(other)), strings.NewReader(string(other)), nil), "deliver again")
 	digest, _, err = d.TemplateDigest(ctx, "delivered.vmdk")
 	require.NoError(t, err)
-	assert.Equal(t, digestOf(other), digest, "TemplateDigest after the replacement")
+	assert.Equal(t, hypervisor.DigestOf(other), digest, "TemplateDigest after the replacement")
 
 	boom := errors.New("source broke")
 	for _, tt := range []struct {
@@ -75,12 +68,12 @@ func TestDeliverTemplate(t *testing.T) {
 		wantErr                error
 		keeps                  string // the digest a failed replacement keeps
 	}{
-		{"failing reader", "fresh.vmdk", digestOf(disk), len(disk), io.MultiReader(strings.NewReader(string(disk[:4096])), iotest.ErrReader(boom)), boom, ""},
-		{"failing replacement", "delivered.vmdk", digestOf(disk), len(disk), io.MultiReader(strings.NewReader(string(disk[:4096])), iotest.ErrReader(boom)), boom, digestOf(other)},
-		{"wrong digest", "fresh.vmdk", digestOf(other), len(disk), strings.NewReader(string(disk)), ovm.ErrInvalid, ""},
-		{"not whole sectors", "fresh.vmdk", digestOf(disk[:100]), 100, strings.NewReader(string(disk[:100])), ovm.ErrInvalid, ""},
-		{"not a vmdk name", "fresh.qcow2", digestOf(disk), len(disk), strings.NewReader(string(disk)), ovm.ErrInvalid, ""},
-		{"sparse vmdk", "fresh.vmdk", digestOf(disk), len(disk), strings.NewReader("KDMV" + string(disk[4:])), ovm.ErrInvalid, ""},
+		{"failing reader", "fresh.vmdk", hypervisor.DigestOf(disk), len(disk), io.MultiReader(strings.NewReader(string(disk[:4096])), iotest.ErrReader(boom)), boom, ""},
+		{"failing replacement", "delivered.vmdk", hypervisor.DigestOf(disk), len(disk), io.MultiReader(strings.NewReader(string(disk[:4096])), iotest.ErrReader(boom)), boom, hypervisor.DigestOf(other)},
+		{"wrong digest", "fresh.vmdk", hypervisor.DigestOf(other), len(disk), strings.NewReader(string(disk)), ovm.ErrInvalid, ""},
+		{"not whole sectors", "fresh.vmdk", hypervisor.DigestOf(disk[:100]), 100, strings.NewReader(string(disk[:100])), ovm.ErrInvalid, ""},
+		{"not a vmdk name", "fresh.qcow2", hypervisor.DigestOf(disk), len(disk), strings.NewReader(string(disk)), ovm.ErrInvalid, ""},
+		{"sparse vmdk", "fresh.vmdk", hypervisor.DigestOf(disk), len(disk), strings.NewReader("KDMV" + string(disk[4:])), ovm.ErrInvalid, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			err := d.DeliverTemplate(ctx, tt.template, tt.digest, ovm.Bytes(tt.size), tt.r, nil)
@@ -97,6 +90,6 @@ func TestDeliverTemplate(t *testing.T) {
 	}
 
 	none := &Driver{c: &conn{cfg: Config{}}}
-	err = none.DeliverTemplate(context.WithoutCancel(ctx), "x.vmdk", digestOf(disk), ovm.Bytes(len(disk)), strings.NewReader(string(disk)), nil)
+	err = none.DeliverTemplate(context.WithoutCancel(ctx), "x.vmdk", hypervisor.DigestOf(disk), ovm.Bytes(len(disk)), strings.NewReader(string(disk)), nil)
 	assert.Error(t, err, "DeliverTemplate without a library: got nil, want an error")
 }

@@ -3,8 +3,6 @@ package hypervisortest
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"io"
 	"path"
@@ -17,12 +15,6 @@ import (
 	"github.com/openovm/ovm/hypervisor"
 	"github.com/openovm/ovm/ovm"
 )
-
-// digestOf is the delivery digest of b.
-func digestOf(b []byte) string {
-	sum := sha256.Sum256(b)
-	return "sha256:" + hex.EncodeToString(sum[:])
-}
 
 // filler is n bytes of a repeating pattern, different for each seed.
 func filler(n int, seed byte) []byte {
@@ -37,7 +29,7 @@ func filler(n int, seed byte) []byte {
 func deliver(t *testing.T, ctx context.Context, td hypervisor.TemplateDelivery, name string, data []byte) {
 	t.Helper()
 	var percents []int
-	err := td.DeliverTemplate(ctx, name, digestOf(data), ovm.Bytes(len(data)), iotest.HalfReader(bytes.NewReader(data)),
+	err := td.DeliverTemplate(ctx, name, hypervisor.DigestOf(data), ovm.Bytes(len(data)), iotest.HalfReader(bytes.NewReader(data)),
 		func(p int, _ string) { percents = append(percents, p) })
 	require.NoError(t, err, "DeliverTemplate %s: got an error, want none", name)
 	require.NotEmpty(t, percents, "DeliverTemplate %s: progress: got no report, want some", name)
@@ -85,16 +77,16 @@ func (s *suite) testTemplateDelivery(t *testing.T) {
 
 	wantDigest(t, ctx, td, name, "", "nothing was delivered")
 	deliver(t, ctx, td, name, junk)
-	wantDigest(t, ctx, td, name, digestOf(junk), "the delivery")
+	wantDigest(t, ctx, td, name, hypervisor.DigestOf(junk), "the delivery")
 	deliver(t, ctx, td, name, data)
-	wantDigest(t, ctx, td, name, digestOf(data), "a second delivery of the same name")
+	wantDigest(t, ctx, td, name, hypervisor.DigestOf(data), "a second delivery of the same name")
 
 	boom := errors.New("the source broke")
 	broken := io.MultiReader(bytes.NewReader(data[:len(data)/2]), iotest.ErrReader(boom))
-	err := td.DeliverTemplate(ctx, failed, digestOf(data), ovm.Bytes(len(data)), broken, nil)
+	err := td.DeliverTemplate(ctx, failed, hypervisor.DigestOf(data), ovm.Bytes(len(data)), broken, nil)
 	require.ErrorIs(t, err, boom, "DeliverTemplate from a failing reader: got %v, want the reader's error", err)
 	wantDigest(t, ctx, td, failed, "", "a delivery whose reader failed")
-	err = td.DeliverTemplate(ctx, failed, digestOf(junk), ovm.Bytes(len(data)), bytes.NewReader(data), nil)
+	err = td.DeliverTemplate(ctx, failed, hypervisor.DigestOf(junk), ovm.Bytes(len(data)), bytes.NewReader(data), nil)
 	wantKind(t, err, ovm.ErrInvalid, "DeliverTemplate of bytes unlike the digest")
 	wantDigest(t, ctx, td, failed, "", "a delivery of bytes unlike the digest")
 	err = td.DeliverTemplate(ctx, failed, "md5:0", ovm.Bytes(len(data)), bytes.NewReader(data), nil)

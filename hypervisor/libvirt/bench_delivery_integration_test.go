@@ -5,8 +5,6 @@ package libvirt_test
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openovm/ovm/hypervisor"
 	"github.com/openovm/ovm/ovm"
 )
 
@@ -36,8 +35,7 @@ func deliveryFile(b *testing.B, e testEnv) (string, string) {
 	if err := os.WriteFile(p, data, 0o644); err != nil {
 		b.Fatal(err)
 	}
-	sum := sha256.Sum256(data)
-	return p, "sha256:" + hex.EncodeToString(sum[:])
+	return p, hypervisor.DigestOf(data)
 }
 
 // median returns the median of d.

@@ -5,8 +5,6 @@ package libvirt_test
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"io"
 	"os"
@@ -22,12 +20,6 @@ import (
 	"github.com/openovm/ovm/hypervisor/libvirt"
 	"github.com/openovm/ovm/ovm"
 )
-
-// digestOf is the delivery digest of b.
-func digestOf(b []byte) string {
-	sum := sha256.Sum256(b)
-	return "sha256:" + hex.EncodeToString(sum[:])
-}
 
 // libraryDriver is a driver taking templates from a template library pool
 // of its own under the test pool directory, removed when t ends.
@@ -58,7 +50,7 @@ func TestDeliverTemplate(t *testing.T) {
 	_, _ = rand.Read(data)
 
 	var percents []int
-	err := d.DeliverTemplate(ctx, "deliver.raw", digestOf(data), ovm.Bytes(len(data)), iotest.HalfReader(bytesReader(data)),
+	err := d.DeliverTemplate(ctx, "deliver.raw", hypervisor.DigestOf(data), ovm.Bytes(len(data)), iotest.HalfReader(bytesReader(data)),
 		func(p int, _ string) { percents = append(percents, p) })
 	require.NoError(t, err, "DeliverTemplate: got an error, want none")
 	got, err := os.ReadFile(filepath.Join(dir, "deliver.raw"))
@@ -72,16 +64,16 @@ func TestDeliverTemplate(t *testing.T) {
 	digest, ok, err := d.TemplateDigest(ctx, "deliver.raw")
 	require.NoError(t, err)
 	assert.True(t, ok, "TemplateDigest: got ok=false, want the delivered digest")
-	assert.Equal(t, digestOf(data), digest, "TemplateDigest: got %s, want %s", digest, digestOf(data))
+	assert.Equal(t, hypervisor.DigestOf(data), digest, "TemplateDigest: got %s, want %s", digest, hypervisor.DigestOf(data))
 
 	other := []byte(strings.Repeat("ovm", 1000))
-	require.NoError(t, d.DeliverTemplate(ctx, "deliver.raw", digestOf(other), ovm.Bytes(len(other)), bytesReader(other), nil), "deliver again")
+	require.NoError(t, d.DeliverTemplate(ctx, "deliver.raw", hypervisor.DigestOf(other), ovm.Bytes(len(other)), bytesReader(other), nil), "deliver again")
 	got, err = os.ReadFile(filepath.Join(dir, "deliver.raw"))
 	require.NoError(t, err)
 	assert.Equal(t, other, got, "replaced file: got other bytes than the second delivery's")
 	digest, _, err = d.TemplateDigest(ctx, "deliver.raw")
 	require.NoError(t, err)
-	assert.Equal(t, digestOf(other), digest, "TemplateDigest after the replacement")
+	assert.Equal(t, hypervisor.DigestOf(other), digest, "TemplateDigest after the replacement")
 
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
@@ -94,13 +86,13 @@ func TestDeliverTemplate(t *testing.T) {
 		r       io.Reader
 		wantErr error
 	}{
-		{"failing reader", ctx, digestOf(data), len(data), io.MultiReader(bytesReader(data[:5*ovm.MiB]), iotest.ErrReader(boom)), boom},
-		{"wrong digest", ctx, digestOf(other), len(data), bytesReader(data), ovm.ErrInvalid},
-		{"short source", ctx, digestOf(data), len(data) + 10, bytesReader(data), ovm.ErrInvalid},
-		{"long source", ctx, digestOf(data[:len(data)-1]), len(data) - 1, bytesReader(data), ovm.ErrInvalid},
-		{"context done", cancelled, digestOf(data), len(data), bytesReader(data), context.Canceled},
+		{"failing reader", ctx, hypervisor.DigestOf(data), len(data), io.MultiReader(bytesReader(data[:5*ovm.MiB]), iotest.ErrReader(boom)), boom},
+		{"wrong digest", ctx, hypervisor.DigestOf(other), len(data), bytesReader(data), ovm.ErrInvalid},
+		{"short source", ctx, hypervisor.DigestOf(data), len(data) + 10, bytesReader(data), ovm.ErrInvalid},
+		{"long source", ctx, hypervisor.DigestOf(data[:len(data)-1]), len(data) - 1, bytesReader(data), ovm.ErrInvalid},
+		{"context done", cancelled, hypervisor.DigestOf(data), len(data), bytesReader(data), context.Canceled},
 		{"bad digest", ctx, "md5:abc", len(data), bytesReader(data), ovm.ErrInvalid},
-		{"bad name", ctx, digestOf(data), len(data), bytesReader(data), ovm.ErrInvalid},
+		{"bad name", ctx, hypervisor.DigestOf(data), len(data), bytesReader(data), ovm.ErrInvalid},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			name := "failed-" + strings.ReplaceAll(tt.name, " ", "-") + ".raw"
