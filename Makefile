@@ -3,13 +3,14 @@
 #   make testenv  only install and start the engines (idempotent); writes .testenv
 #   make check    gofmt + go vet
 #   make bench    the SDK's and the server's benchmarks (PostgreSQL too when .testenv exists)
+#   make soak     the repeated proofs in full (make test runs each once)
 
 GO      ?= go
 GOFLAGS ?=
 # Two cores: never run more than two test binaries at once.
 TESTFLAGS ?= -race -p 2 -count=1 -timeout 30m
 
-.PHONY: all build test testenv check bench example portal
+.PHONY: all build test testenv check bench soak example portal
 
 all: check build test
 
@@ -43,6 +44,13 @@ bench:
 	@if [ -f .testenv ]; then . ./.testenv && $(GO) test -tags integration -p 1 -run '^$$' \
 		-bench 'Postgres|(AtScale|GetInstance|CreateInstance)/postgres' -benchmem -benchtime 1000x -timeout 60m ./server/api/; fi
 	@if [ -f .testenv ]; then . ./.testenv && $(GO) test -tags integration -run '^$$' -bench ConversionVsShell -benchtime 1x ./image/convert/; fi
+
+# Repeated proofs: each runs once in make test, SOAK_ROUNDS times here.
+SOAK_ROUNDS ?= 20
+SOAK ?= Kill9VAppDeploy
+
+soak: testenv
+	. ./.testenv && OVM_SOAK_ROUNDS=$(SOAK_ROUNDS) $(GO) test -p 1 -count=1 -timeout 60m -tags integration -run '$(SOAK)' -v ./server/app/ | grep -E '^(---|ok|FAIL|PASS)|FIGURE'
 
 example:
 	$(GO) run ./examples/evacuation
