@@ -153,6 +153,7 @@ func build(svc *core.Service, o Options) (http.Handler, huma.API) {
 	s.metricsRoutes()
 	s.scalingRoutes()
 	s.metricAlertRoutes()
+	s.imageConversionRoutes()
 	finishDocument(api, core.NewSystem(svc).Tasks().Kinds())
 
 	mux.Handle("GET /healthz", s.plain("/healthz", func(w http.ResponseWriter, r *http.Request) {

@@ -52,7 +52,8 @@ var enums = map[reflect.Type]enum{
 	reflect.TypeFor[ovm.ChassisPower]():    {"ChassisPower", values(ovm.ChassisOn, ovm.ChassisOff)},
 	reflect.TypeFor[ovm.AlertKind](): {"AlertKind", values(ha.AlertPartition, ha.AlertPartitionCleared, ha.AlertFenceUnconfirmed,
 		ha.AlertInstancesLost, ha.AlertNotRestarted, ha.AlertStaleCopies)},
-	reflect.TypeFor[apitypes.Role](): {"Role", values(apitypes.Roles...)},
+	reflect.TypeFor[apitypes.Role]():                {"Role", values(apitypes.Roles...)},
+	reflect.TypeFor[apitypes.ConversionDirection](): {"ConversionDirection", values(apitypes.ConversionDirections...)},
 	reflect.TypeFor[apitypes.ChefNodeState](): {"ChefNodeState", values(apitypes.ChefNodeEnrolling, apitypes.ChefNodeEnrolled,
 		apitypes.ChefNodeFailed, apitypes.ChefNodeUnenrolling)},
 	reflect.TypeFor[apitypes.ChefOutcome](): {"ChefOutcome", values(apitypes.ChefPending, apitypes.ChefRunning, apitypes.ChefSucceeded,
@@ -124,6 +125,7 @@ func registerTypes(r huma.Registry) {
 	alias(reflect.TypeFor[apitypes.TerminalMode](), reflect.TypeFor[enumSchema[apitypes.TerminalMode]]())
 	alias(reflect.TypeFor[apitypes.AlertComparison](), reflect.TypeFor[enumSchema[apitypes.AlertComparison]]())
 	alias(reflect.TypeFor[apitypes.AlertSubject](), reflect.TypeFor[enumSchema[apitypes.AlertSubject]]())
+	alias(reflect.TypeFor[apitypes.ConversionDirection](), reflect.TypeFor[enumSchema[apitypes.ConversionDirection]]())
 }
 
 // limits are the bounds package core enforces on fields of named request

@@ -47,6 +47,8 @@ type Image struct {
 	HostKinds     []ovm.HostKind `json:"hostKinds" doc:"The host kinds that run the image."`
 	OSType        string         `json:"osType,omitempty" doc:"A hint of the guest operating system, such as linux or windows."`
 	RegistryID    ovm.ID         `json:"registryId,omitempty" doc:"The registry a container image is in."`
-	CreatedAt     time.Time      `json:"createdAt,omitzero"`
-	UpdatedAt     time.Time      `json:"updatedAt,omitzero"`
+	// Boot is set on a template converted from a container image.
+	Boot      *ImageBoot `json:"boot,omitempty" doc:"A template converted from a container image boots by direct kernel boot with these files of the library."`
+	CreatedAt time.Time  `json:"createdAt,omitzero"`
+	UpdatedAt time.Time  `json:"updatedAt,omitzero"`
 }

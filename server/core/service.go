@@ -63,6 +63,8 @@ type Options struct {
 	// Metrics is how long each resolution of metrics history is kept
 	// (zero fields take the defaults of MetricsRetention).
 	Metrics MetricsRetention
+	// Convert configures image conversions.
+	Convert ConvertOptions
 }
 
 // Service is the platform's operations. It is safe for concurrent use.
@@ -155,6 +157,7 @@ func New(o Options) (*Service, error) {
 	s.tasks.Register(TaskSnapshotDelete, snapshotDeleteHandler{s})
 	s.registerChefTasks()
 	s.tasks.Register(TaskInstanceMigrate, migrateHandler{s})
+	s.registerConversionTasks()
 	return s, nil
 }
 
