@@ -13,10 +13,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/openovm/ovm/hypervisor/fake"
+	"github.com/openovm/ovm/image/convert"
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/api"
 	"github.com/openovm/ovm/server/auth"
@@ -152,6 +155,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		Logger: log.With("component", "core"), ObserveDriverCall: metrics.ObserveDriverCall,
 		Backup:  backupOf(st, cfg),
 		Metrics: core.MetricsRetention{Raw: cfg.MetricsRetentionRaw, Minute: cfg.MetricsRetentionMinute, Hour: cfg.MetricsRetentionHour},
+		Convert: convertOptions(cfg),
 	})
 	if err != nil {
 		return nil, err
@@ -362,4 +366,19 @@ func openStore(ctx context.Context, cfg config.Config) (store.Store, error) {
 		return nil, fmt.Errorf("open the embedded store in %s: %w", cfg.DataDir, err)
 	}
 	return st, nil
+}
+
+// convertOptions configures image conversions: the boot files of the
+// configuration, scratch space and the template library in the data
+// directory.
+func convertOptions(cfg config.Config) core.ConvertOptions {
+	o := core.ConvertOptions{
+		Boot:    convert.Boot{Kernel: cfg.ConvertKernel, Modules: cfg.ConvertModuleList(), Busybox: cfg.ConvertBusybox},
+		Scratch: filepath.Join(cfg.DataDir, "convert"),
+		Library: filepath.Join(cfg.DataDir, "templates"),
+	}
+	for _, d := range []string{o.Scratch, o.Library} {
+		_ = os.MkdirAll(d, 0o755)
+	}
+	return o
 }
