@@ -23,7 +23,7 @@ import (
 // registry.
 type convertEnv struct {
 	*env
-	lib, registry string
+	lib, scratch, registry string
 }
 
 func newConvertEnv(t *testing.T, kernel bool) convertEnv {
@@ -37,13 +37,26 @@ func newConvertEnv(t *testing.T, kernel bool) convertEnv {
 		o.Boot.Kernel = filepath.Join(dir, "vmlinuz")
 		require.NoError(t, os.WriteFile(o.Boot.Kernel, []byte("not a kernel"), 0o644))
 	}
+	return newConvertEnvWith(t, o)
+}
+
+// newConvertEnvWith is an API whose conversions have the options o.
+func newConvertEnvWith(t *testing.T, o core.ConvertOptions) convertEnv {
+	t.Helper()
 	e := newEnv(t, openSQLite(t), func(co *core.Options) { co.Convert = o })
-	return convertEnv{env: e, lib: lib, registry: o.Registry}
+	return convertEnv{env: e, lib: o.Library, scratch: o.Scratch, registry: o.Registry}
 }
 
 // seedTemplate records a catalog template of vdc (empty: platform-wide)
 // in the given phase, its file an empty one in the library.
 func (e convertEnv) seedTemplate(vdc ovm.ID, name string, phase apitypes.ImagePhase) ovm.ID {
+	e.t.Helper()
+	require.NoError(e.t, os.WriteFile(filepath.Join(e.lib, name), nil, 0o644))
+	return e.recordTemplate(vdc, name, phase)
+}
+
+// recordTemplate records a catalog template of a file of the library.
+func (e convertEnv) recordTemplate(vdc ovm.ID, name string, phase apitypes.ImagePhase) ovm.ID {
 	e.t.Helper()
 	id := ovm.NewID()
 	img := apitypes.Image{ID: id, Name: name, Kind: apitypes.ImageTemplate, Format: ovm.FormatQCOW2, VDCID: vdc, Phase: phase,
@@ -51,7 +64,6 @@ func (e convertEnv) seedTemplate(vdc ovm.ID, name string, phase apitypes.ImagePh
 	rec, err := store.NewRecord("image", id, vdc, name, img)
 	require.NoError(e.t, err)
 	require.NoError(e.t, e.st.Tx(context.Background(), func(ctx context.Context, tx store.Tx) error { return tx.Insert(ctx, &rec) }))
-	require.NoError(e.t, os.WriteFile(filepath.Join(e.lib, name), nil, 0o644))
 	return id
 }
 
@@ -190,7 +202,7 @@ func TestImageConversionTask(t *testing.T) {
 	assert.NotEqual(t, ovm.TaskSucceeded, done.State, "an empty file converts to nothing: %+v", done)
 	assert.Contains(t, done.Error, "filesystem", "the failure says why")
 	assert.Empty(t, done.Result, "no result for a failed conversion")
-	entries, err := os.ReadDir(filepath.Join(filepath.Dir(e.lib), "scratch"))
+	entries, err := os.ReadDir(e.scratch)
 	require.NoError(t, err)
 	assert.Empty(t, entries, "scratch space left behind")
 }
