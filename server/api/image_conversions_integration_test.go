@@ -143,7 +143,7 @@ func TestConvertToTemplateRollsBack(t *testing.T) {
 		name, arch, want string
 	}{
 		{"over quota", "", "quota"},
-		{"another architecture", "arm64", "architecture"},
+		{"another architecture", "arm64", "not linux/arm64"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
