@@ -153,6 +153,7 @@ func build(svc *core.Service, o Options) (http.Handler, huma.API) {
 	s.metricsRoutes()
 	s.scalingRoutes()
 	s.metricAlertRoutes()
+	s.imageRoutes()
 	s.imageConversionRoutes()
 	finishDocument(api, core.NewSystem(svc).Tasks().Kinds())
 
@@ -330,6 +331,9 @@ type op struct {
 	status                    int  // default status
 	public                    bool // no bearer token
 	errors                    []int
+	// body declares a request body the handler reads itself (an input
+	// without a Body field).
+	body *huma.RequestBody
 }
 
 // description is the operation's description: its own text, then what its
@@ -361,6 +365,7 @@ func register[I, O any](s *server, o op, h func(ctx context.Context, p auth.Prin
 		DefaultStatus: o.status,
 		MaxBodyBytes:  s.o.MaxBodyBytes,
 		Errors:        append([]int{http.StatusBadRequest, http.StatusUnprocessableEntity}, o.errors...),
+		RequestBody:   o.body,
 	}
 	if !o.public {
 		hop.Security = bearer

@@ -54,6 +54,9 @@ func (s *server) problem(ctx context.Context, err error) huma.StatusError {
 	if errors.As(err, &se) {
 		return se
 	}
+	if op := offsetProblem(err); op != nil {
+		return op
+	}
 	status := statusOf(err)
 	if status == http.StatusInternalServerError {
 		s.log.ErrorContext(ctx, "api: internal error", "request_id", requestID(ctx), "err", err)

@@ -69,6 +69,8 @@ var enums = map[reflect.Type]enum{
 	reflect.TypeFor[apitypes.TerminalMode]():     {"TerminalMode", values(apitypes.TerminalModes...)},
 	reflect.TypeFor[apitypes.AlertComparison]():  {"AlertComparison", values(apitypes.AlertComparisons...)},
 	reflect.TypeFor[apitypes.AlertSubject]():     {"AlertSubject", values(apitypes.AlertSubjects...)},
+	reflect.TypeFor[apitypes.ImageKind]():        {"ImageKind", values(apitypes.ImageTemplate, apitypes.ImageContainer)},
+	reflect.TypeFor[apitypes.ImagePhase]():       {"ImagePhase", values(apitypes.ImageUploading, apitypes.ImageReady, apitypes.ImageFailed)},
 }
 
 // enumSchema stands for the enum T in the schema generator: it answers a
@@ -125,6 +127,8 @@ func registerTypes(r huma.Registry) {
 	alias(reflect.TypeFor[apitypes.TerminalMode](), reflect.TypeFor[enumSchema[apitypes.TerminalMode]]())
 	alias(reflect.TypeFor[apitypes.AlertComparison](), reflect.TypeFor[enumSchema[apitypes.AlertComparison]]())
 	alias(reflect.TypeFor[apitypes.AlertSubject](), reflect.TypeFor[enumSchema[apitypes.AlertSubject]]())
+	alias(reflect.TypeFor[apitypes.ImageKind](), reflect.TypeFor[enumSchema[apitypes.ImageKind]]())
+	alias(reflect.TypeFor[apitypes.ImagePhase](), reflect.TypeFor[enumSchema[apitypes.ImagePhase]]())
 	alias(reflect.TypeFor[apitypes.ConversionDirection](), reflect.TypeFor[enumSchema[apitypes.ConversionDirection]]())
 }
 
@@ -135,6 +139,7 @@ var limits = map[string]map[string]func(s *huma.Schema){
 	"InstancePatch": {"cpuMilli": cpuBounds, "memoryBytes": memoryBounds},
 	"VolumeCreate":  {"sizeBytes": volumeSize},
 	"VolumePatch":   {"sizeBytes": volumeSize},
+	"ImageCreate":   {"size": func(s *huma.Schema) { s.Minimum, s.Maximum = ptr(1), ptr(float64(4*ovm.TiB)) }},
 	"NetworkCreate": {"vlan": func(s *huma.Schema) { s.Minimum, s.Maximum = ptr(0), ptr(4094) }},
 }
 

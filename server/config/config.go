@@ -31,6 +31,9 @@ type Config struct {
 	// Database is a postgres:// URL of CockroachDB or PostgreSQL; empty
 	// means the embedded store in DataDir.
 	Database string `yaml:"database"`
+	// ImageLibrary is the directory of the image catalog's VM templates;
+	// default DataDir/images. Replicas share it (an NFS mount).
+	ImageLibrary string `yaml:"imageLibrary"`
 	// SecretKeyFile holds the key that encrypts host credentials; default
 	// DataDir/secret.key.
 	SecretKeyFile string `yaml:"secretKeyFile"`
@@ -148,6 +151,9 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	if c.SecretKeyFile == "" {
 		c.SecretKeyFile = filepath.Join(c.DataDir, "secret.key")
 	}
+	if c.ImageLibrary == "" {
+		c.ImageLibrary = filepath.Join(c.DataDir, "images")
+	}
 	if c.Replica == "" {
 		h, _ := os.Hostname()
 		c.Replica = fmt.Sprintf("%s-%d", h, os.Getpid())
@@ -163,6 +169,7 @@ func bind(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.MetricsListen, "metrics-listen", d.MetricsListen, "`address` serving /metrics without a token; empty: only on the API's address, for administrators (env OVM_METRICS_LISTEN)")
 	fs.StringVar(&c.DataDir, "data-dir", d.DataDir, "`directory` of the embedded store and the secret key (env OVM_DATA_DIR)")
 	fs.StringVar(&c.Database, "database", d.Database, "postgres:// `URL` of CockroachDB or PostgreSQL; empty: embedded store (env OVM_DATABASE)")
+	fs.StringVar(&c.ImageLibrary, "image-library", d.ImageLibrary, "`directory` of the image catalog's VM templates, shared by replicas (default DATA-DIR/images; env OVM_IMAGE_LIBRARY)")
 	fs.StringVar(&c.SecretKeyFile, "secret-key-file", d.SecretKeyFile, "`file` of the key encrypting host credentials (default DATA-DIR/secret.key; env OVM_SECRET_KEY_FILE)")
 	fs.StringVar(&c.AdminName, "admin-name", d.AdminName, "platform administrator created on first start (env OVM_ADMIN_NAME)")
 	fs.StringVar(&c.LogFormat, "log-format", d.LogFormat, "auto, text or json (env OVM_LOG_FORMAT)")
@@ -205,7 +212,7 @@ func loadEnv(getenv func(string) string, c *Config) error {
 		"OVM_LISTEN": &c.Listen, "OVM_METRICS_LISTEN": &c.MetricsListen, "OVM_DATA_DIR": &c.DataDir, "OVM_DATABASE": &c.Database,
 		"OVM_SECRET_KEY_FILE": &c.SecretKeyFile, "OVM_ADMIN_NAME": &c.AdminName,
 		"OVM_LOG_FORMAT": &c.LogFormat, "OVM_LOG_LEVEL": &c.LogLevel, "OVM_REPLICA": &c.Replica,
-		"OVM_TLS_CERT": &c.TLSCert, "OVM_TLS_KEY": &c.TLSKey,
+		"OVM_TLS_CERT": &c.TLSCert, "OVM_TLS_KEY": &c.TLSKey, "OVM_IMAGE_LIBRARY": &c.ImageLibrary,
 		"OVM_CONVERT_KERNEL": &c.ConvertKernel, "OVM_CONVERT_MODULES": &c.ConvertModules, "OVM_CONVERT_BUSYBOX": &c.ConvertBusybox,
 	}
 	for k, p := range str {

@@ -50,6 +50,19 @@ func TestDefaultsAreValid(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "127.0.0.1:8080", c.Listen)
 	assert.Empty(t, c.Database, "embedded store by default")
+	assert.Equal(t, filepath.Join("ovm-data", "images"), c.ImageLibrary, "the template library in the data directory by default")
+}
+
+func TestImageLibrary(t *testing.T) {
+	c, err := config.Load([]string{"--data-dir", "d"}, env(nil), io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, filepath.Join("d", "images"), c.ImageLibrary, "default: DATA-DIR/images")
+	c, err = config.Load([]string{"--image-library", "/srv/lib"}, env(map[string]string{"OVM_IMAGE_LIBRARY": "/env/lib"}), io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, "/srv/lib", c.ImageLibrary, "--image-library beats the env")
+	c, err = config.Load(nil, env(map[string]string{"OVM_IMAGE_LIBRARY": "/env/lib"}), io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, "/env/lib", c.ImageLibrary, "OVM_IMAGE_LIBRARY")
 }
 
 func TestBadSettings(t *testing.T) {

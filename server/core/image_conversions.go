@@ -49,9 +49,6 @@ type (
 	ConversionTask  = apitypes.ConversionTask
 )
 
-// kindImage is the catalog's record kind of templates.
-const kindImage store.Kind = "image"
-
 // templateName is a template's name: its disk is <name>.qcow2 in the
 // library, its kernel and initramfs <name>.vmlinuz and <name>.initrd.
 var templateName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`)

@@ -63,6 +63,9 @@ type Options struct {
 	// Metrics is how long each resolution of metrics history is kept
 	// (zero fields take the defaults of MetricsRetention).
 	Metrics MetricsRetention
+	// Library is the template library of the image catalog (nil: the
+	// catalog keeps no templates, its routes answer 501).
+	Library TemplateLibrary
 	// Convert configures image conversions.
 	Convert ConvertOptions
 }
@@ -88,6 +91,7 @@ type Service struct {
 	hosts   decodedHosts
 	placing placeLocks
 	chefs   chefClients
+	uploads uploadLocks
 }
 
 // New returns a Service and registers its task kinds on o.Tasks.
