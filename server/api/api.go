@@ -148,6 +148,7 @@ func build(svc *core.Service, o Options) (http.Handler, huma.API) {
 	s.taskRoutes()
 	s.alertRoutes()
 	s.chefRoutes()
+	s.registryRoutes()
 	s.auditRoutes()
 	s.backupRoutes()
 	s.metricsRoutes()
@@ -329,6 +330,8 @@ type op struct {
 	status                    int  // default status
 	public                    bool // no bearer token
 	errors                    []int
+	// requestBody declares a body the handler reads as a stream itself.
+	requestBody *huma.RequestBody
 }
 
 // description is the operation's description: its own text, then what its
@@ -360,6 +363,7 @@ func register[I, O any](s *server, o op, h func(ctx context.Context, p auth.Prin
 		DefaultStatus: o.status,
 		MaxBodyBytes:  s.o.MaxBodyBytes,
 		Errors:        append([]int{http.StatusBadRequest, http.StatusUnprocessableEntity}, o.errors...),
+		RequestBody:   o.requestBody,
 	}
 	if !o.public {
 		hop.Security = bearer
