@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -148,6 +149,7 @@ func build(svc *core.Service, o Options) (http.Handler, huma.API) {
 	s.taskRoutes()
 	s.alertRoutes()
 	s.chefRoutes()
+	s.registryRoutes()
 	s.auditRoutes()
 	s.backupRoutes()
 	s.metricsRoutes()
@@ -334,6 +336,8 @@ type op struct {
 	// body declares a request body the handler reads itself (an input
 	// without a Body field).
 	body *huma.RequestBody
+	// requestBody declares a body the handler reads as a stream itself.
+	requestBody *huma.RequestBody
 }
 
 // description is the operation's description: its own text, then what its
@@ -365,7 +369,7 @@ func register[I, O any](s *server, o op, h func(ctx context.Context, p auth.Prin
 		DefaultStatus: o.status,
 		MaxBodyBytes:  s.o.MaxBodyBytes,
 		Errors:        append([]int{http.StatusBadRequest, http.StatusUnprocessableEntity}, o.errors...),
-		RequestBody:   o.body,
+		RequestBody:   cmp.Or(o.body, o.requestBody),
 	}
 	if !o.public {
 		hop.Security = bearer

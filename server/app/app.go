@@ -375,9 +375,9 @@ func convertOptions(cfg config.Config) core.ConvertOptions {
 	o := core.ConvertOptions{
 		Boot:    convert.Boot{Kernel: cfg.ConvertKernel, Modules: cfg.ConvertModuleList(), Busybox: cfg.ConvertBusybox},
 		Scratch: filepath.Join(cfg.DataDir, "convert"),
-		Library: filepath.Join(cfg.DataDir, "templates"),
+		LibraryDir: cfg.ImageLibrary,
 	}
-	for _, d := range []string{o.Scratch, o.Library} {
+	for _, d := range []string{o.Scratch} {
 		_ = os.MkdirAll(d, 0o755)
 	}
 	return o

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,8 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/openovm/ovm/image/convert"
 	"github.com/openovm/ovm/ovm"
@@ -29,8 +32,8 @@ func (s *Service) registerConversionTasks() {
 
 // converter is a Converter working in the task's scratch space, reporting
 // its progress as the running step's and using the registry's options.
-func (s *Service) converter(r *tasks.Run, reg convRegistry) *convert.Converter {
-	return &convert.Converter{Scratch: s.o.Convert.Scratch, Remote: reg.Remote, Progress: func(p convert.Progress) {
+func (s *Service) converter(r *tasks.Run, opts []remote.Option) *convert.Converter {
+	return &convert.Converter{Scratch: s.o.Convert.Scratch, Remote: opts, Progress: func(p convert.Progress) {
 		pct := 0
 		if p.Total > 0 {
 			pct = int(min(p.Done*100/p.Total, 100))
@@ -53,53 +56,53 @@ func (s *Service) scratchDir(id ovm.ID) string {
 	return filepath.Join(dir, "ovm-conversion-"+string(id))
 }
 
-// conversionRegistryByID resolves the registry a task recorded.
-func (s *Service) conversionRegistryByID(ctx context.Context, id ovm.ID) (convRegistry, error) {
-	var reg convRegistry
-	err := s.view(ctx, func(ctx context.Context, tx store.Tx) error {
-		var err error
-		reg, err = s.conversionRegistry(ctx, tx, auth.Principal{Role: auth.RoleAdmin}, id)
-		return err
-	})
-	return reg, err
+// registryOptions are the registry options (credentials, transport) of
+// the registry a task recorded.
+func (s *Service) registryOptions(ctx context.Context, id ovm.ID) ([]remote.Option, *registryConn, error) {
+	_, c, err := s.registryByID(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c.options(ctx), c, nil
 }
 
 // toTemplateHandler runs image.to-template: convert into the task's
-// scratch directory, move the disk, kernel and initramfs into the template
-// library, record the template (charging a private one to its VDC's disk
-// quota). A failure removes the scratch, the library's files and the
-// record, and releases the quota.
+// scratch directory, put the disk into the template library with the
+// kernel and initramfs beside it, record the ready template (charging a
+// private one to its VDC's disk quota). A failure removes the scratch, the
+// library's files and the record, and releases the quota.
 type toTemplateHandler struct{ s *Service }
 
 type toTemplateState struct {
 	Size        ovm.Bytes `json:"size"`        // the disk file's bytes
 	VirtualSize ovm.Bytes `json:"virtualSize"` // the disk's virtual size
 	Cmdline     string    `json:"cmdline"`
-	Digest      string    `json:"digest,omitempty"`
+	Digest      string    `json:"digest"`
 }
 
 func (h toTemplateHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
 	s := h.s
-	scratch := func(r *tasks.Run) string { return s.scratchDir(r.Task().ID) }
+	var in toTemplateInput
+	if err := json.Unmarshal(t.Input, &in); err != nil {
+		return nil, fmt.Errorf("core: decode the input of task %s: %w", t.Task.ID, err)
+	}
+	dir := s.scratchDir(t.Task.ID)
+	ref := ovm.ImageRef{Format: ovm.FormatQCOW2, Name: in.File}
+	kernel, initrd := bootFiles(in.File)
 	return []tasks.Step{{
 		Name: "convert",
 		Do: func(ctx context.Context, r *tasks.Run) error {
-			var in toTemplateInput
-			if err := r.Input(&in); err != nil {
-				return err
-			}
-			reg, err := s.conversionRegistryByID(ctx, in.RegistryID)
+			opts, _, err := s.registryOptions(ctx, in.RegistryID)
 			if err != nil {
 				return err
 			}
-			dir := scratch(r)
 			if err := os.RemoveAll(dir); err != nil {
 				return fmt.Errorf("scratch: %w", err)
 			}
 			if err := os.MkdirAll(dir, 0o755); err != nil {
 				return fmt.Errorf("scratch: %w", err)
 			}
-			disk, err := s.converter(r, reg).ImageToDisk(ctx, convert.ToDisk{Image: in.Source, Arch: in.Arch, Dir: dir, Boot: s.o.Convert.Boot})
+			disk, err := s.converter(r, opts).ImageToDisk(ctx, convert.ToDisk{Image: in.Source, Arch: in.Arch, Dir: dir, Boot: s.o.Convert.Boot})
 			if err != nil {
 				return err
 			}
@@ -113,56 +116,53 @@ func (h toTemplateHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
 			}
 			return r.SetState(toTemplateState{Size: ovm.Bytes(fi.Size()), VirtualSize: disk.Size, Cmdline: disk.Cmdline, Digest: digest})
 		},
-		Undo: func(_ context.Context, r *tasks.Run) error { return os.RemoveAll(scratch(r)) },
+		Undo: func(context.Context, *tasks.Run) error { return os.RemoveAll(dir) },
 	}, {
 		Name: "store",
-		Do: func(_ context.Context, r *tasks.Run) error {
-			var in toTemplateInput
-			if err := r.Input(&in); err != nil {
+		Do: func(ctx context.Context, r *tasks.Run) error {
+			var st toTemplateState
+			if err := r.State(&st); err != nil {
 				return err
 			}
-			lib, err := s.templateLibrary()
-			if err != nil {
+			// A file of the name is another template's, unless it is this
+			// conversion's disk (an earlier run of the step put it).
+			switch have, err := s.o.Library.Get(ctx, ref); {
+			case err == nil && have.Digest != st.Digest:
+				return ovm.Errorf(ovm.KindConflict, "the template library has a file named %s", in.File)
+			case err != nil && ovm.KindOf(err) != ovm.KindNotFound:
 				return err
+			case err != nil:
+				f, err := os.Open(filepath.Join(dir, "disk.qcow2"))
+				if err != nil {
+					return fmt.Errorf("converted disk: %w", err)
+				}
+				_, err = s.o.Library.Put(ctx, ref, f, st.Digest)
+				_ = f.Close()
+				if err != nil {
+					return err
+				}
 			}
-			disk, kernel, initrd := templateFiles(in.Name)
-			dir := scratch(r)
-			for _, m := range [][2]string{{"disk.qcow2", disk}, {"vmlinuz", kernel}, {"initrd.gz", initrd}} {
+			lib := s.o.Convert.LibraryDir
+			for _, m := range [][2]string{{"vmlinuz", kernel}, {"initrd.gz", initrd}} {
 				if err := moveInto(filepath.Join(dir, m[0]), filepath.Join(lib, m[1])); err != nil {
 					return err
 				}
 			}
 			return nil
 		},
-		Undo: func(_ context.Context, r *tasks.Run) error {
-			var in toTemplateInput
-			if err := r.Input(&in); err != nil {
+		Undo: func(ctx context.Context, r *tasks.Run) error {
+			if err := ignore(s.o.Library.Delete(ctx, ref), ovm.KindNotFound); err != nil {
 				return err
 			}
-			lib, err := s.templateLibrary()
-			if err != nil {
-				return err
-			}
-			disk, kernel, initrd := templateFiles(in.Name)
-			for _, n := range []string{disk, kernel, initrd} {
-				if err := os.Remove(filepath.Join(lib, n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-					return err
-				}
-			}
-			return nil
+			return s.removeBootFiles(in.File)
 		},
 	}, {
 		Name: "record",
 		Do: func(ctx context.Context, r *tasks.Run) error {
-			var in toTemplateInput
 			var st toTemplateState
-			if err := r.Input(&in); err != nil {
-				return err
-			}
 			if err := r.State(&st); err != nil {
 				return err
 			}
-			disk, kernel, initrd := templateFiles(in.Name)
 			err := s.st.Tx(ctx, func(ctx context.Context, tx store.Tx) error {
 				switch _, err := tx.Get(ctx, kindImage, in.TemplateID); {
 				case err == nil:
@@ -170,17 +170,18 @@ func (h toTemplateHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
 				case ovm.KindOf(err) != ovm.KindNotFound:
 					return err
 				}
+				img := imageRecord{Image: Image{ID: in.TemplateID, Name: in.Name, Kind: apitypes.ImageTemplate, Format: ovm.FormatQCOW2,
+					VDCID: in.VDCID, Phase: apitypes.ImageReady, Size: st.Size, VirtualSize: st.VirtualSize, Digest: st.Digest,
+					HostKinds: []ovm.HostKind{ovm.HostKVM}, OSType: "linux", CreatedAt: s.now(), UpdatedAt: s.now(),
+					Boot: &apitypes.ImageBoot{Kernel: kernel, Initrd: initrd, Cmdline: st.Cmdline}}, File: in.File}
 				if in.VDCID != "" {
-					if err := tx.Reserve(ctx, in.VDCID, ovm.Usage{Disk: st.Size}); err != nil {
-						return err
+					img.Reserved = ovm.Usage{Disk: st.Size}
+					if err := tx.Reserve(ctx, in.VDCID, img.Reserved); err != nil {
+						return ovm.Wrap(ovm.KindQuotaExceeded, err, "template %s takes %s, more disk than the vdc's quota has left", in.Name, st.Size)
 					}
 				}
-				img := apitypes.Image{ID: in.TemplateID, Name: disk, Kind: apitypes.ImageTemplate, Format: ovm.FormatQCOW2,
-					VDCID: in.VDCID, Phase: apitypes.ImageReady, Size: st.Size, VirtualSize: st.VirtualSize, Digest: st.Digest,
-					HostKinds: []ovm.HostKind{ovm.HostKVM}, OSType: "linux",
-					Boot: &apitypes.ImageBoot{Kernel: kernel, Initrd: initrd, Cmdline: st.Cmdline}}
-				rec, err := store.NewRecord(kindImage, in.TemplateID, in.VDCID, disk, img)
-				if err != nil {
+				rec := store.Record{Kind: kindImage, ID: img.ID, VDCID: in.VDCID, Name: in.Name}
+				if err := setData(&rec, img); err != nil {
 					return err
 				}
 				return tx.Insert(ctx, &rec)
@@ -188,31 +189,23 @@ func (h toTemplateHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
 			if err != nil {
 				return err
 			}
-			return r.SetResult(apitypes.ConversionResult{TemplateID: in.TemplateID, Template: disk, Size: st.Size})
+			return r.SetResult(apitypes.ConversionResult{TemplateID: in.TemplateID, Template: in.Name, Size: st.Size})
 		},
 		Undo: func(ctx context.Context, r *tasks.Run) error {
-			var in toTemplateInput
-			if err := r.Input(&in); err != nil {
-				return err
-			}
 			return s.st.Tx(ctx, func(ctx context.Context, tx store.Tx) error {
-				rec, err := tx.Get(ctx, kindImage, in.TemplateID)
+				img, rec, err := getAs[imageRecord](ctx, tx, kindImage, in.TemplateID)
 				switch {
 				case ovm.KindOf(err) == ovm.KindNotFound:
 					return nil
 				case err != nil:
 					return err
 				}
-				img, err := decode[apitypes.Image](rec)
-				if err != nil {
-					return err
-				}
-				if in.VDCID != "" {
-					if err := tx.Reserve(ctx, in.VDCID, ovm.Usage{Disk: -img.Size}); err != nil {
+				if in.VDCID != "" && img.Reserved != (ovm.Usage{}) {
+					if err := tx.Reserve(ctx, in.VDCID, ovm.Usage{}.Sub(img.Reserved)); err != nil {
 						return err
 					}
 				}
-				return tx.Delete(ctx, kindImage, in.TemplateID, 0)
+				return tx.Delete(ctx, kindImage, in.TemplateID, rec.Version)
 			})
 		},
 	}}, nil
@@ -221,6 +214,21 @@ func (h toTemplateHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
 // Finish removes the task's scratch directory, whatever the outcome.
 func (h toTemplateHandler) Finish(_ context.Context, r *tasks.Run, _ ovm.TaskState, _ error) error {
 	return os.RemoveAll(h.s.scratchDir(r.Task().ID))
+}
+
+// removeBootFiles removes the kernel and initramfs kept beside a converted
+// template's disk file (none is success).
+func (s *Service) removeBootFiles(file string) error {
+	if s.o.Convert.LibraryDir == "" {
+		return nil
+	}
+	kernel, initrd := bootFiles(file)
+	for _, n := range []string{kernel, initrd} {
+		if err := os.Remove(filepath.Join(s.o.Convert.LibraryDir, n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
 }
 
 // moveInto moves a converted file into the library, readable by the
@@ -290,39 +298,68 @@ func copyFileTo(src, dst string) error {
 }
 
 // toContainerHandler runs image.to-container: read the template's root
-// filesystem, push it as a one-layer image, and record the pushed
-// reference and digest as the task's result.
+// filesystem and push it as a one-layer image, then hold its size on the
+// VDC's disk quota for a tenant's namespace (the pushed tag is deleted
+// again when that fails), and record the pushed reference and digest as
+// the task's result.
 type toContainerHandler struct{ s *Service }
+
+type toContainerState struct {
+	Reference string    `json:"reference"`
+	Digest    string    `json:"digest"`
+	Size      ovm.Bytes `json:"size"`
+}
 
 func (h toContainerHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
 	s := h.s
+	var in toContainerInput
+	if err := json.Unmarshal(t.Input, &in); err != nil {
+		return nil, fmt.Errorf("core: decode the input of task %s: %w", t.Task.ID, err)
+	}
 	return []tasks.Step{{
 		Name: "convert",
 		Do: func(ctx context.Context, r *tasks.Run) error {
-			var in toContainerInput
-			if err := r.Input(&in); err != nil {
-				return err
-			}
-			reg, err := s.conversionRegistryByID(ctx, in.RegistryID)
+			opts, c, err := s.registryOptions(ctx, in.RegistryID)
 			if err != nil {
 				return err
 			}
 			var tmpl convTemplate
 			err = s.view(ctx, func(ctx context.Context, tx store.Tx) error {
 				var err error
-				tmpl, err = s.conversionTemplate(ctx, tx, auth.Principal{Role: auth.RoleAdmin}, in.TemplateID)
+				tmpl, err = conversionTemplate(ctx, tx, auth.Principal{Role: auth.RoleAdmin}, in.TemplateID)
 				return err
 			})
 			if err != nil {
 				return err
 			}
-			pushed, err := s.converter(r, reg).DiskToImage(ctx, convert.ToImage{Disk: tmpl.Path, Image: in.Reference,
-				Cmd: in.Cmd, Env: in.Env, Arch: in.Arch})
+			pushed, err := s.converter(r, opts).DiskToImage(ctx, convert.ToImage{Disk: filepath.Join(s.o.Convert.LibraryDir, tmpl.File),
+				Image: c.Reference(in.Repository, in.Tag), Cmd: in.Cmd, Env: in.Env, Arch: in.Arch})
 			if err != nil {
 				return err
 			}
 			r.Logf(slog.LevelInfo, "pushed %s", pushed.Ref)
-			return r.SetResult(apitypes.ConversionResult{Reference: pushed.Ref, Digest: pushed.Digest, Size: pushed.Size})
+			return r.SetState(toContainerState{Reference: pushed.Ref, Digest: pushed.Digest, Size: pushed.Size})
+		},
+		Undo: func(ctx context.Context, r *tasks.Run) error {
+			_, c, err := s.registryOptions(ctx, in.RegistryID)
+			if err != nil {
+				return err
+			}
+			return ignore(c.DeleteTag(ctx, in.Repository, in.Tag), ovm.KindNotFound)
+		},
+	}, {
+		Name: "record",
+		Do: func(ctx context.Context, r *tasks.Run) error {
+			var st toContainerState
+			if err := r.State(&st); err != nil {
+				return err
+			}
+			if in.VDCID != "" {
+				if err := s.reserveImage(ctx, in.VDCID, in.RegistryID, in.Repository, in.Tag, st.Digest, st.Size); err != nil {
+					return err
+				}
+			}
+			return r.SetResult(apitypes.ConversionResult{Reference: st.Reference, Digest: st.Digest, Size: st.Size})
 		},
 	}}, nil
 }

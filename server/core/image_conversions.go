@@ -3,14 +3,11 @@ package core
 import (
 	"context"
 	"errors"
-	"io/fs"
 	"os"
-	"path/filepath"
-	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/openovm/ovm/image/convert"
 	"github.com/openovm/ovm/ovm"
@@ -35,12 +32,10 @@ type ConvertOptions struct {
 	// Scratch is where conversions work (default: the system's temporary
 	// directory).
 	Scratch string
-	// Library is the template library directory converted templates are
-	// written to.
-	Library string
-	// Registry is the default registry (host[:port]), pushed to when a
-	// conversion names no registry.
-	Registry string
+	// LibraryDir is the directory of Options.Library: conversions read
+	// templates' disks there and keep the kernel and initramfs of the
+	// templates they make beside their disk.
+	LibraryDir string
 }
 
 // ImageConversion asks for a conversion; ConversionTask is its task.
@@ -49,25 +44,24 @@ type (
 	ConversionTask  = apitypes.ConversionTask
 )
 
-// templateName is a template's name: its disk is <name>.qcow2 in the
-// library, its kernel and initramfs <name>.vmlinuz and <name>.initrd.
-var templateName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`)
-
 // toTemplateInput is the input of an image.to-template task.
 type toTemplateInput struct {
 	Source     string `json:"source"`
-	RegistryID ovm.ID `json:"registryId,omitempty"`
+	RegistryID ovm.ID `json:"registryId"`
 	Arch       string `json:"arch,omitempty"`
 	TemplateID ovm.ID `json:"templateId"`
-	Name       string `json:"name"`
+	Name       string `json:"name"` // the template's name in the catalog
+	File       string `json:"file"` // its disk's file in the library
 	VDCID      ovm.ID `json:"vdcId,omitempty"`
 }
 
 // toContainerInput is the input of an image.to-container task.
 type toContainerInput struct {
 	TemplateID ovm.ID   `json:"templateId"`
-	RegistryID ovm.ID   `json:"registryId,omitempty"`
-	Reference  string   `json:"reference"`
+	RegistryID ovm.ID   `json:"registryId"`
+	Repository string   `json:"repository"`
+	Tag        string   `json:"tag"`
+	VDCID      ovm.ID   `json:"vdcId,omitempty"` // whose quota the pushed image counts against
 	Cmd        []string `json:"cmd,omitempty"`
 	Env        []string `json:"env,omitempty"`
 	Arch       string   `json:"arch,omitempty"`
@@ -118,6 +112,7 @@ func (s *Service) ConvertImage(ctx context.Context, p auth.Principal, in ImageCo
 	return out, nil
 }
 
+
 // toTemplate checks a conversion of a container image into a template.
 func (s *Service) toTemplate(p auth.Principal, in ImageConversion, f *ovm.Fields) func(context.Context, store.Tx) (tasks.Spec, error) {
 	t := in.Target
@@ -129,10 +124,17 @@ func (s *Service) toTemplate(p auth.Principal, in ImageConversion, f *ovm.Fields
 	} else {
 		ref = r
 	}
-	if t.Name == "" {
+	tname := t.Name
+	if tname == "" {
 		f.Add("target.name", "is required: the new template's name")
-	} else if !templateName.MatchString(t.Name) || strings.HasSuffix(t.Name, ".part") {
-		f.Add("target.name", "must be 1 to 100 letters, digits, '.', '_' or '-', starting with a letter or digit")
+	} else {
+		if !strings.HasSuffix(tname, ".qcow2") {
+			tname += ".qcow2"
+		}
+		checkTemplateName(f, "target.name", tname, ovm.FormatQCOW2)
+		if t.VDCID == "" && p.Admin() && strings.HasPrefix(tname, privatePrefix) {
+			f.Add("target.name", "must not start with "+privatePrefix+" (the library's names of private images)")
+		}
 	}
 	notHere(f, "to-template", map[string]bool{"target.registryId": t.RegistryID != "", "target.repository": t.Repository != "",
 		"target.tag": t.Tag != "", "cmd": len(in.Cmd) > 0, "env": len(in.Env) > 0})
@@ -140,6 +142,9 @@ func (s *Service) toTemplate(p auth.Principal, in ImageConversion, f *ovm.Fields
 		f.Add("target.vdcId", "must be a lower-case UUID")
 	}
 	return func(ctx context.Context, tx store.Tx) (tasks.Spec, error) {
+		if err := s.convertLibrary(); err != nil {
+			return tasks.Spec{}, err
+		}
 		if s.o.Convert.Boot.Kernel == "" {
 			return tasks.Spec{}, conflictf("the server has no kernel for converted disks: set --convert-kernel (OVM_CONVERT_KERNEL) to a guest kernel image")
 		}
@@ -151,24 +156,25 @@ func (s *Service) toTemplate(p auth.Principal, in ImageConversion, f *ovm.Fields
 			return tasks.Spec{}, err
 		}
 		if vdc != "" {
-			if _, err := tx.Get(ctx, store.KindVDC, vdc); err != nil {
+			if _, err := s.tenantVDC(ctx, tx, p, vdc); err != nil {
 				return tasks.Spec{}, err
 			}
 		}
-		reg, err := s.registryOfRef(ctx, tx, p, ref)
+		reg, err := registryOfRef(ctx, tx, ref)
 		if err != nil {
 			return tasks.Spec{}, err
 		}
-		lib, err := s.templateLibrary()
-		if err != nil {
+		if err := nameFree(ctx, tx, kindImage, vdc, tname, "target.name"); err != nil {
 			return tasks.Spec{}, err
 		}
-		if err := templateNameFree(ctx, tx, lib, vdc, t.Name); err != nil {
-			return tasks.Spec{}, err
+		file := templateFile(vdc, tname)
+		if _, err := s.o.Library.Get(ctx, ovm.ImageRef{Format: ovm.FormatQCOW2, Name: file}); ovm.KindOf(err) != ovm.KindNotFound {
+			return tasks.Spec{}, &ovm.Error{Kind: ovm.KindConflict, Message: "name taken",
+				Fields: []ovm.FieldError{{Field: "target.name", Reason: "the template library has a file named " + file}}}
 		}
 		id := ovm.NewID()
 		return tasks.Spec{Kind: TaskImageToTemplate, VDCID: vdc, TargetID: id, Input: toTemplateInput{Source: in.Source,
-			RegistryID: reg.ID, Arch: in.Arch, TemplateID: id, Name: t.Name, VDCID: vdc}}, nil
+			RegistryID: reg.ID, Arch: in.Arch, TemplateID: id, Name: tname, File: file, VDCID: vdc}}, nil
 	}
 }
 
@@ -182,45 +188,60 @@ func (s *Service) toContainer(p auth.Principal, in ImageConversion, f *ovm.Field
 	}
 	if t.Repository == "" {
 		f.Add("target.repository", "is required: the repository pushed to")
-	} else if _, err := name.NewRepository("registry.invalid/"+t.Repository, name.StrictValidation); err != nil || strings.Contains(t.Repository, ":") {
-		f.Add("target.repository", "is not a repository name: lower-case letters, digits and separators, parts joined by '/'")
 	}
 	tag := t.Tag
 	if tag == "" {
 		tag = "latest"
-	}
-	if _, err := name.NewTag("registry.invalid/x:"+tag, name.StrictValidation); err != nil {
-		f.Add("target.tag", "is not a tag: up to 128 letters, digits, '_', '.' or '-'")
 	}
 	if t.RegistryID != "" && !t.RegistryID.Valid() {
 		f.Add("target.registryId", "must be a lower-case UUID")
 	}
 	notHere(f, "to-container", map[string]bool{"target.name": t.Name != "", "target.vdcId": t.VDCID != ""})
 	return func(ctx context.Context, tx store.Tx) (tasks.Spec, error) {
-		tmpl, err := s.conversionTemplate(ctx, tx, p, ovm.ID(in.Source))
+		if err := s.convertLibrary(); err != nil {
+			return tasks.Spec{}, err
+		}
+		tmpl, err := conversionTemplate(ctx, tx, p, ovm.ID(in.Source))
 		if err != nil {
 			return tasks.Spec{}, err
 		}
-		if !p.Admin() {
-			ns := vdcNamespace(p.VDCID)
-			if other, _, ok := strings.Cut(t.Repository, "/"); ok && strings.HasPrefix(other, "vdc-") && other+"/" != ns {
-				return tasks.Spec{}, ovm.NotFound("repository", ovm.ID(t.Repository))
-			}
-			if !strings.HasPrefix(t.Repository, ns) {
-				return tasks.Spec{}, invalid("invalid image conversion", "target.repository", "must be under the VDC's namespace "+ns)
-			}
+		repo, vdc, err := writableRepository(p, t.Repository)
+		if err != nil {
+			return tasks.Spec{}, targetField(err)
 		}
-		reg, err := s.conversionRegistry(ctx, tx, p, t.RegistryID)
+		reg, err := registryIn(ctx, tx, t.RegistryID)
 		if err != nil {
 			return tasks.Spec{}, err
 		}
-		vdc := p.VDCID
+		c, err := s.registryConn(reg)
+		if err != nil {
+			return tasks.Spec{}, err
+		}
+		if _, err := c.tag(repo, tag); err != nil {
+			return tasks.Spec{}, targetField(err)
+		}
+		taskVDC := vdc
 		if p.Admin() {
-			vdc = tmpl.VDCID
+			taskVDC = tmpl.VDCID
 		}
-		return tasks.Spec{Kind: TaskImageToContainer, VDCID: vdc, TargetID: tmpl.ID, Input: toContainerInput{TemplateID: tmpl.ID,
-			RegistryID: reg.ID, Reference: reg.Host + "/" + t.Repository + ":" + tag, Cmd: in.Cmd, Env: in.Env, Arch: in.Arch}}, nil
+		return tasks.Spec{Kind: TaskImageToContainer, VDCID: taskVDC, TargetID: tmpl.ID, Input: toContainerInput{TemplateID: tmpl.ID,
+			RegistryID: reg.ID, Repository: repo, Tag: tag, VDCID: vdc, Cmd: in.Cmd, Env: in.Env, Arch: in.Arch}}, nil
 	}
+}
+
+// targetField names an invalid field of the registry's checks as the
+// conversion's target.
+func targetField(err error) error {
+	var e *ovm.Error
+	if !errors.As(err, &e) || e.Kind != ovm.KindInvalid {
+		return err
+	}
+	out := *e
+	out.Fields = slices.Clone(e.Fields)
+	for i := range out.Fields {
+		out.Fields[i].Field = "target." + out.Fields[i].Field
+	}
+	return &out
 }
 
 // notHere notes the fields set that the direction does not use.
@@ -232,31 +253,23 @@ func notHere(f *ovm.Fields, dir string, set map[string]bool) {
 	}
 }
 
-// vdcNamespace is a VDC's namespace in a registry.
-func vdcNamespace(vdc ovm.ID) string { return "vdc-" + vdc.Short() + "/" }
-
-// templateFiles are the library's file names of a template.
-func templateFiles(name string) (disk, kernel, initrd string) {
-	return name + ".qcow2", name + ".vmlinuz", name + ".initrd"
-}
-
-// templateNameFree refuses a name the catalog or the library has.
-func templateNameFree(ctx context.Context, tx store.Tx, lib string, vdc ovm.ID, name string) error {
-	disk, kernel, initrd := templateFiles(name)
-	switch _, err := tx.GetByName(ctx, kindImage, vdc, disk); {
-	case err == nil:
-		return &ovm.Error{Kind: ovm.KindConflict, Message: "name taken",
-			Fields: []ovm.FieldError{{Field: "target.name", Reason: "the catalog has a template named " + disk}}}
-	case ovm.KindOf(err) != ovm.KindNotFound:
+// convertLibrary refuses conversions on a server without a template
+// library.
+func (s *Service) convertLibrary() error {
+	if err := s.needLibrary(); err != nil {
 		return err
 	}
-	for _, n := range []string{disk, kernel, initrd} {
-		if _, err := os.Lstat(filepath.Join(lib, n)); !errors.Is(err, fs.ErrNotExist) {
-			return &ovm.Error{Kind: ovm.KindConflict, Message: "name taken",
-				Fields: []ovm.FieldError{{Field: "target.name", Reason: "the template library has a file named " + n}}}
-		}
+	if s.o.Convert.LibraryDir == "" {
+		return ovm.Errorf(ovm.KindUnsupported, "this server has no template library directory for conversions")
 	}
 	return nil
+}
+
+// bootFiles are the library's files of a converted template's kernel and
+// initramfs, hidden beside its disk file (the library lists neither).
+func bootFiles(file string) (kernel, initrd string) {
+	base := "." + strings.TrimSuffix(file, ".qcow2")
+	return base + ".vmlinuz", base + ".initrd"
 }
 
 // convTemplate is what a conversion reads of a catalog template.
@@ -264,35 +277,13 @@ type convTemplate struct {
 	ID    ovm.ID
 	VDCID ovm.ID
 	Name  string
-	Path  string // the disk file
-}
-
-// convRegistry is a registry conversions pull from and push to.
-type convRegistry struct {
-	ID     ovm.ID
-	Host   string
-	Remote []remote.Option
-}
-
-// templateLibrary is the directory of the template library.
-func (s *Service) templateLibrary() (string, error) {
-	if s.o.Convert.Library == "" {
-		return "", ovm.Errorf(ovm.KindUnavailable, "the server has no template library")
-	}
-	return s.o.Convert.Library, nil
+	File  string // the disk's file in the library
 }
 
 // conversionTemplate reads a ready template the principal may see: a
 // platform-wide one or one of its VDC (another VDC's is not found).
-func (s *Service) conversionTemplate(ctx context.Context, tx store.Tx, p auth.Principal, id ovm.ID) (convTemplate, error) {
-	r, err := tx.Get(ctx, kindImage, id)
-	if err != nil {
-		return convTemplate{}, err
-	}
-	if r.VDCID != "" && !p.CanSeeVDC(r.VDCID) {
-		return convTemplate{}, ovm.NotFound("template", id)
-	}
-	img, err := decode[apitypes.Image](r)
+func conversionTemplate(ctx context.Context, tx store.Tx, p auth.Principal, id ovm.ID) (convTemplate, error) {
+	img, _, err := imageVisible(ctx, tx, p, id)
 	if err != nil {
 		return convTemplate{}, err
 	}
@@ -302,32 +293,49 @@ func (s *Service) conversionTemplate(ctx context.Context, tx store.Tx, p auth.Pr
 	if img.Phase != apitypes.ImageReady {
 		return convTemplate{}, conflictf("template %s is %s, not ready", img.Name, img.Phase)
 	}
-	lib, err := s.templateLibrary()
+	return convTemplate{ID: id, VDCID: img.VDCID, Name: img.Name, File: img.File}, nil
+}
+
+// registryIn reads a registry: id, or the default registry when id is
+// empty.
+func registryIn(ctx context.Context, tx store.Tx, id ovm.ID) (registryRecord, error) {
+	if id != "" {
+		r, _, err := getAs[registryRecord](ctx, tx, kindRegistry, id)
+		return r, err
+	}
+	rs, err := listAll(ctx, tx, store.Filter{Kind: kindRegistry})
 	if err != nil {
-		return convTemplate{}, err
+		return registryRecord{}, err
 	}
-	return convTemplate{ID: id, VDCID: r.VDCID, Name: img.Name, Path: filepath.Join(lib, img.Name)}, nil
-}
-
-// conversionRegistry resolves a registry by id; empty is the default
-// registry.
-func (s *Service) conversionRegistry(_ context.Context, _ store.Tx, _ auth.Principal, id ovm.ID) (convRegistry, error) {
-	if id != "" || s.o.Convert.Registry == "" {
-		if id == "" {
-			return convRegistry{}, ovm.Errorf(ovm.KindUnavailable, "the server has no default registry")
+	for _, r := range rs {
+		v, err := decode[registryRecord](r)
+		if err != nil {
+			return registryRecord{}, err
 		}
-		return convRegistry{}, ovm.NotFound("registry", id)
+		if v.Default {
+			return v, nil
+		}
 	}
-	return convRegistry{Host: s.o.Convert.Registry}, nil
+	return registryRecord{}, ovm.Errorf(ovm.KindNotFound, "no default registry: an administrator registers one first")
 }
 
-// registryOfRef resolves the registry an image reference is in: one OVM
+// registryOfRef reads the registry an image reference is in: one OVM
 // knows, whose credentials pull it.
-func (s *Service) registryOfRef(ctx context.Context, tx store.Tx, p auth.Principal, ref name.Reference) (convRegistry, error) {
+func registryOfRef(ctx context.Context, tx store.Tx, ref name.Reference) (registryRecord, error) {
 	host := ref.Context().RegistryStr()
-	if s.o.Convert.Registry == "" || host != s.o.Convert.Registry {
-		return convRegistry{}, &ovm.Error{Kind: ovm.KindNotFound, Message: "registry " + host + " not found",
-			Fields: []ovm.FieldError{{Field: "source", Reason: "is in registry " + host + ", which OVM does not know"}}}
+	rs, err := listAll(ctx, tx, store.Filter{Kind: kindRegistry})
+	if err != nil {
+		return registryRecord{}, err
 	}
-	return s.conversionRegistry(ctx, tx, p, "")
+	for _, r := range rs {
+		v, err := decode[registryRecord](r)
+		if err != nil {
+			return registryRecord{}, err
+		}
+		if reg, err := name.NewRegistry(v.Address); err == nil && reg.RegistryStr() == host {
+			return v, nil
+		}
+	}
+	return registryRecord{}, &ovm.Error{Kind: ovm.KindNotFound, Message: "registry " + host + " not found",
+		Fields: []ovm.FieldError{{Field: "source", Reason: "is in registry " + host + ", which OVM does not know"}}}
 }

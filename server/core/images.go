@@ -396,6 +396,11 @@ func (s *Service) DeleteImage(ctx context.Context, p auth.Principal, id ovm.ID, 
 	if err := ignore(lib.Delete(ctx, img.fileRef()), ovm.KindNotFound); err != nil {
 		s.log.WarnContext(ctx, "core: remove an image's file", "image", img.ID, "err", err)
 	}
+	if img.Boot != nil {
+		if err := s.removeBootFiles(img.File); err != nil {
+			s.log.WarnContext(ctx, "core: remove a converted image's kernel and initramfs", "image", img.ID, "err", err)
+		}
+	}
 	return nil
 }
 
