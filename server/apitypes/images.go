@@ -33,10 +33,10 @@ const (
 type Image struct {
 	ID     ovm.ID          `json:"id,omitempty" doc:"The catalog record's id (templates; container images listed from a registry have none)."`
 	Name   string          `json:"name" doc:"A template's file name in the library, or a container image's full reference (registry/repository:tag)."`
-	Kind   ImageKind       `json:"kind" enum:"template,container"`
-	Format ovm.ImageFormat `json:"format" enum:"qcow2,raw,vmdk,oci"`
+	Kind   ImageKind       `json:"kind"`
+	Format ovm.ImageFormat `json:"format"`
 	VDCID  ovm.ID          `json:"vdcId,omitempty" doc:"The VDC of a private image; empty for a platform-wide image."`
-	Phase  ImagePhase      `json:"phase" enum:"uploading,ready,failed"`
+	Phase  ImagePhase      `json:"phase"`
 	// Message says why an image failed.
 	Message       string         `json:"message,omitempty"`
 	Size          ovm.Bytes      `json:"size" doc:"Bytes stored: the template's file, the container image's layers and config."`

@@ -13,10 +13,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
 	"github.com/openovm/ovm/hypervisor/fake"
+	"github.com/openovm/ovm/image/library"
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/api"
 	"github.com/openovm/ovm/server/auth"
@@ -147,8 +149,16 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	}
 	registerEngines(reg, log.With("component", "drivers"))
 
+	if err := os.MkdirAll(cfg.ImageLibrary, 0o755); err != nil {
+		return nil, fmt.Errorf("the template library: %w", err)
+	}
+	lib, err := library.New(cfg.ImageLibrary, library.Options{Logger: log.With("component", "library")})
+	if err != nil {
+		return nil, fmt.Errorf("the template library: %w", err)
+	}
+	cleanup = append(cleanup, func() { _ = lib.Close() })
 	svc, err := core.New(core.Options{
-		Store: st, Tasks: eng, Drivers: reg, Secrets: box, Argon2: o.Argon2,
+		Store: st, Tasks: eng, Drivers: reg, Secrets: box, Argon2: o.Argon2, Library: lib, LibraryDir: cfg.ImageLibrary,
 		Logger: log.With("component", "core"), ObserveDriverCall: metrics.ObserveDriverCall,
 		Backup:  backupOf(st, cfg),
 		Metrics: core.MetricsRetention{Raw: cfg.MetricsRetentionRaw, Minute: cfg.MetricsRetentionMinute, Hour: cfg.MetricsRetentionHour},
