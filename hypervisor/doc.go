@@ -18,5 +18,9 @@
 // that an imported object carries its instance's id too. Info reports the
 // host's own UUID, which tells one host reached by two URLs from two hosts.
 //
+// Templates reach a host through TemplateDelivery, which keeps each by name
+// with its digest beside it; CheckDelivery and DeliveryReader are the
+// argument checks and the checked, hashed stream every driver shares.
+//
 // The conformance suite every driver passes is in package hypervisortest.
 package hypervisor

@@ -56,6 +56,9 @@ func TestHypervisorConformance(t *testing.T) {
 			return peer.madeThenLost(t, name)
 		},
 		StopTimeout: 10e9,
+		// Delivered templates are flat VMDKs of raw disk contents; they
+		// go with the simulated host.
+		Template: func(t *testing.T) (string, []byte) { return template, make([]byte, ovm.MiB) },
 		Exceptions: map[string]string{
 			hypervisortest.TestExec: "the simulator runs guest operations only in VMs backed by a container (RUN.container), which the suite's VMs " +
 				"are not; TestExecRefusals here and TestChefESXi in server/api (container-backed, on the real dockerd) test Exec",

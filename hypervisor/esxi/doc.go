@@ -60,7 +60,12 @@
 // Templates. CloneVM_Task needs vCenter; "create from a template" copies the
 // template's VMDK from the image library (Config.ImageLibrary, or the root
 // of the datastore UseTemplateLibrary names) with the VirtualDiskManager and
-// builds a new VM around the copy.
+// builds a new VM around the copy. DeliverTemplate
+// (hypervisor.TemplateDelivery) writes a template there from a disk's raw
+// contents: uploaded over the datastore HTTP interface under a temporary
+// name, moved into place as the extent of a flat VMDK, then its descriptor
+// and its digest ("<name>.sha256"), so the old template stays whole until
+// the new bytes are complete.
 //
 // Licence. A host on the free licence refuses every change made through the
 // API ("Current license or ESXi version prohibits execution of the requested

@@ -14,7 +14,10 @@
 //   - FailNext makes the next call of one method return a given error;
 //   - SetLatency makes every call take a while, bounded by its context;
 //   - AddUnmanaged seeds instances made out of band (no OVM id);
-//   - Calls counts the calls of each method.
+//   - Calls counts the calls of each method;
+//   - Templates lists the templates delivered (TemplateDelivery) with
+//     their digests; the host keeps no bytes, and Create does not look
+//     for templates.
 //
 // The host's capacity is enforced: an instance that does not fit in what is
 // left of the host's CPU, memory or disk is refused with ovm.ErrConflict.

@@ -76,6 +76,9 @@ const (
 	MethodExec           = "Exec"
 	MethodRegister       = "Register"
 	MethodMark           = "Mark"
+	// The TemplateDelivery facet.
+	MethodTemplateDigest  = "TemplateDigest"
+	MethodDeliverTemplate = "DeliverTemplate"
 )
 
 // Methods returns every method name FailNext and Calls accept.
@@ -85,6 +88,7 @@ func Methods() []string {
 		MethodReboot, MethodDelete, MethodReconfigure, MethodStats, MethodCreateSnapshot,
 		MethodListSnapshots, MethodRevertSnapshot, MethodDeleteSnapshot, MethodMigrate,
 		MethodReceive, MethodConsole, MethodExec, MethodRegister, MethodMark,
+		MethodTemplateDigest, MethodDeliverTemplate,
 	}
 }
 
@@ -109,6 +113,8 @@ type Driver struct {
 	down     bool
 	latency  time.Duration
 	closed   bool
+	// templates are the delivered templates' digests, by name.
+	templates map[string]string
 }
 
 var (
@@ -162,6 +168,8 @@ func New(opts Options) *Driver {
 		byName:   map[string]*record{},
 		calls:    map[string]int{},
 		failNext: map[string][]error{},
+
+		templates: map[string]string{},
 	}
 	if d.name == "" {
 		d.name = "fake"

@@ -3,6 +3,7 @@ package fake_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -134,6 +135,15 @@ func (f fixture) everyCall(peer *fake.Driver) map[string]func(context.Context) e
 		},
 		fake.MethodRegister: func(ctx context.Context) error { _, err := d.Register(ctx, vmSpec("reg", 1, ovm.GiB)); return err },
 		fake.MethodMark:     func(ctx context.Context) error { _, err := d.Mark(ctx, ref, ovm.NewID(), ovm.NewID()); return err },
+		fake.MethodTemplateDigest: func(ctx context.Context) error {
+			_, _, err := d.TemplateDigest(ctx, "debian-12.qcow2")
+			return err
+		},
+		fake.MethodDeliverTemplate: func(ctx context.Context) error {
+			// The SHA-256 of "ovm".
+			const digest = "sha256:e2723afb5d041c99786de217a2f3ac0612bce1ba555cdb2538ef6e4938135dfc"
+			return d.DeliverTemplate(ctx, "debian-12.qcow2", digest, 3, strings.NewReader("ovm"), nil)
+		},
 	}
 }
 
@@ -146,7 +156,7 @@ func TestEveryMethodIsCovered(t *testing.T) {
 		}
 		assert.Contains(t, calls, m, "everyCall: got no call of %s, want one", m)
 	}
-	// Methods lists the 20 calls of everyCall and Receive.
+	// Methods lists the 22 calls of everyCall and Receive.
 	assert.Len(t, fake.Methods(), len(calls)+1, "Methods: got %d names, want %d", len(fake.Methods()), len(calls)+1)
 }
 

@@ -80,6 +80,12 @@ const (
 	// TestCancelled: a call with a context already done returns the
 	// context's error promptly and changes nothing.
 	TestCancelled = "context-cancelled"
+	// TestTemplateDelivery: a driver with hypervisor.TemplateDelivery
+	// delivers a template whose digest then reads back, a second delivery
+	// of the name replaces it, a failed one (a failing reader, bytes unlike
+	// the digest) leaves no template and no digest, and with
+	// Harness.Template an instance made from the delivered template runs.
+	TestTemplateDelivery = "template-delivery"
 )
 
 // Tests returns the names of the sub-tests in the order Run runs them.
@@ -89,7 +95,7 @@ func Tests() []string {
 		TestCreateNameConflict, TestCreateInvalid, TestListManaged, TestPowerCycle,
 		TestDeleteRunning, TestDeleteStopped, TestUnknownRef, TestStats, TestReconfigure,
 		TestCapabilities, TestSnapshots, TestExec, TestConsole, TestMigrate, TestRegister,
-		TestMark, TestConcurrent, TestCancelled,
+		TestMark, TestConcurrent, TestCancelled, TestTemplateDelivery,
 	}
 }
 
@@ -130,6 +136,17 @@ type Harness struct {
 	// RegisterSpec returns the spec of an instance that exists on shared
 	// storage for Register to adopt; nil means Spec.
 	RegisterSpec func(t *testing.T, name string) hypervisor.CreateSpec
+	// Template returns a template the host runs, for the template-delivery
+	// sub-test: a name whose extension gives its format, and its bytes. The
+	// sub-test delivers them under a name of its own and makes an instance
+	// from Spec with that image. Nil means it delivers made-up bytes and
+	// makes no instance.
+	Template func(t *testing.T) (name string, data []byte)
+	// RemoveTemplate removes template name, with its digest, from the host
+	// New connects to (TemplateDelivery has no delete); the template-delivery
+	// sub-test calls it when it ends. Nil when the host's templates go with
+	// the host (a simulator, a fake).
+	RemoveTemplate func(t *testing.T, name string)
 	// Exceptions names sub-tests this driver cannot pass, each with the
 	// reason (a justification, not empty).
 	Exceptions map[string]string
@@ -166,6 +183,7 @@ func Run(t *testing.T, h Harness) {
 		TestConsole: s.testConsole, TestMigrate: s.testMigrate, TestRegister: s.testRegister,
 		TestMark:       s.testMark,
 		TestConcurrent: s.testConcurrent, TestCancelled: s.testCancelled,
+		TestTemplateDelivery: s.testTemplateDelivery,
 	}
 	suite := make([]conformance.Test, 0, len(tests))
 	for _, name := range Tests() {

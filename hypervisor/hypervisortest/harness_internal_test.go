@@ -51,9 +51,9 @@ func TestTestsAreUnique(t *testing.T) {
 		assert.False(t, seen[name], "Tests: got %q twice, want each name once", name)
 		seen[name] = true
 	}
-	// 23 sub-tests: 14 core (info .. reconfigure), 7 facets (capabilities ..
-	// mark), concurrency and cancellation.
-	assert.Len(t, seen, 23, "Tests: got %d names, want 23", len(seen))
+	// 24 sub-tests: 14 core (info .. reconfigure), 7 facets (capabilities ..
+	// mark), concurrency, cancellation and template delivery.
+	assert.Len(t, seen, 24, "Tests: got %d names, want 24", len(seen))
 }
 
 func TestName(t *testing.T) {

@@ -3,6 +3,7 @@ package hypervisortest_test
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"regexp"
 	"testing"
@@ -67,6 +68,8 @@ type (
 	doubleList struct{ *fake.Driver }
 	// liveAlways says every resize is live.
 	liveAlways struct{ *fake.Driver }
+	// quietDelivery reports every template delivery as done.
+	quietDelivery struct{ *fake.Driver }
 	// brokenPing always fails.
 	brokenPing struct{ *fake.Driver }
 )
@@ -132,6 +135,11 @@ func (d liveAlways) Reconfigure(ctx context.Context, ref hypervisor.Ref, r hyper
 
 func (brokenPing) Ping(context.Context) error { return errors.New("broken ping") }
 
+func (d quietDelivery) DeliverTemplate(ctx context.Context, name, digest string, size ovm.Bytes, r io.Reader, progress hypervisor.Progress) error {
+	_ = d.Driver.DeliverTemplate(ctx, name, digest, size, r, progress)
+	return nil
+}
+
 // mutants maps each mutant to the sub-test that must catch it and the
 // harness that runs it.
 func mutants() map[string]struct {
@@ -173,6 +181,7 @@ func mutants() map[string]struct {
 		"cheerful-exec":     wrap(hypervisortest.TestExec, func(d *fake.Driver) hypervisor.Driver { return cheerfulExec{d} }),
 		"double-list":       wrap(hypervisortest.TestConcurrent, func(d *fake.Driver) hypervisor.Driver { return doubleList{d} }),
 		"live-always":       wrap(hypervisortest.TestReconfigure, func(d *fake.Driver) hypervisor.Driver { return liveAlways{d} }),
+		"quiet-delivery":    wrap(hypervisortest.TestTemplateDelivery, func(d *fake.Driver) hypervisor.Driver { return quietDelivery{d} }),
 		"unknown-exception": {"", unknown},
 		"no-reason":         {"", unjustified},
 		"excepted":          {"", excepted},

@@ -3,12 +3,17 @@
 package libvirt_test
 
 import (
-	"github.com/stretchr/testify/require"
+	"context"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/openovm/ovm/hypervisor"
 	"github.com/openovm/ovm/hypervisor/hypervisortest"
+	"github.com/openovm/ovm/hypervisor/libvirt"
 	"github.com/openovm/ovm/ovm"
 )
 
@@ -23,10 +28,37 @@ func TestConformance(t *testing.T) {
 		MakeUnmanaged: func(t *testing.T, name string) string { return makeUnmanaged(t, e, name) },
 		MigrationPool: func(t *testing.T) ovm.StoragePool { return migrationPool(t, e) },
 		RegisterSpec:  func(t *testing.T, name string) hypervisor.CreateSpec { return leftBehind(t, e, name) },
-		Concurrency:   3,
-		StopTimeout:   time.Minute,
-		Timeout:       10 * time.Minute,
+		Template: func(t *testing.T) (string, []byte) {
+			b, err := os.ReadFile(e.template)
+			require.NoError(t, err, "read the test template")
+			return filepath.Base(e.template), b
+		},
+		RemoveTemplate: func(t *testing.T, name string) { removeTemplate(t, e, name) },
+		Concurrency:    3,
+		StopTimeout:    time.Minute,
+		Timeout:        10 * time.Minute,
 	})
+}
+
+// removeTemplate deletes template name and its digest from the template
+// pool of the first host.
+func removeTemplate(t *testing.T, e testEnv, name string) {
+	d := dial(t, e, e.uri)
+	defer d.Close()
+	l := d.Libvirt()
+	pool, err := l.StoragePoolLookupByName(e.config(e.uri).Templates.Name)
+	if err != nil {
+		t.Errorf("cleanup: template pool: %v", err)
+		return
+	}
+	_ = libvirt.RefreshPool(context.Background(), l, pool)
+	for _, v := range []string{name, name + hypervisor.DigestSuffix} {
+		if vol, err := l.StorageVolLookupByName(pool, v); err == nil {
+			if err := l.StorageVolDelete(vol, 0); err != nil {
+				t.Errorf("cleanup: delete template %s: %v", v, err)
+			}
+		}
+	}
 }
 
 // leftBehind makes an instance on the second host and undefines its domain

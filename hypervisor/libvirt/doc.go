@@ -39,6 +39,14 @@
 // migrate_snapshots.go); storage and shared-nothing migrations, which copy
 // only a disk's current state, refuse a domain with snapshots.
 //
+// Templates come from the template pool (Config.Templates, or the library
+// pool UseTemplateLibrary names). DeliverTemplate (hypervisor.TemplateDelivery)
+// writes one there by volume upload, in 256 KiB stream messages as virsh
+// sends them, checking size and digest on the way, and records its digest
+// in a sidecar volume "<name>.sha256" written last: libvirt cannot rename a
+// volume, so a template being written, or left by a crash, is the one
+// without a digest.
+//
 // go-libvirt takes no context per call: every method checks its context
 // before each RPC and bounds each wait loop by it.
 package libvirt

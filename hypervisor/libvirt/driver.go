@@ -110,6 +110,8 @@ type Driver struct {
 	ids   map[ovm.ID]golibvirt.UUID // OVM id to domain UUID, checked on use
 
 	library atomic.Pointer[PoolRef] // the template library in use, when set
+
+	deliverMu sync.Mutex // one template delivery at a time on this connection
 }
 
 // Dial connects to the libvirtd at cfg.URI within ctx. A URI that does not

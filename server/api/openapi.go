@@ -28,6 +28,7 @@ var tags = []*huma.Tag{
 	{Name: "audit", Description: "The audit trail: who changed what, from where, with which outcome."},
 	{Name: "scaling-groups", Description: "Groups of VMs or containers that grow and shrink by one policy, and the scaler's decisions."},
 	{Name: "metric-alerts", Description: "Threshold rules on instances' and hosts' metrics, and the alerts they raise and clear."},
+	{Name: "images", Description: "The image catalog: VM templates of the template library (platform-wide or a VDC's), uploaded, downloaded and imported, and container images of registries."},
 }
 
 // document completes cfg's OpenAPI document with what is not an operation:

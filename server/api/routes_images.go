@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/apitypes"
@@ -20,8 +21,8 @@ import (
 // ImageListParams select a page of the image catalog.
 type ImageListParams struct {
 	ListParams
-	Kind   string `query:"kind" enum:"template,container" doc:"Only templates or only container images."`
-	Format string `query:"format" enum:"qcow2,raw,vmdk,oci" doc:"Only images of this format."`
+	Kind   apitypes.ImageKind `query:"kind" doc:"Only templates or only container images."`
+	Format ovm.ImageFormat    `query:"format" doc:"Only images of this format."`
 }
 
 // ImageUpload is a part of a template's file: the raw request body,
@@ -29,7 +30,7 @@ type ImageListParams struct {
 type ImageUpload struct {
 	IDPath
 	ContentRange string `header:"Content-Range" doc:"bytes START-END/TOTAL: where the body goes (START: the bytes the server has; TOTAL: the image's size). Without it the body starts at offset, or at 0."`
-	Offset       *int64 `query:"offset" minimum:"0" doc:"Where the body starts, when no Content-Range is given (the bytes the server has)."`
+	Offset       int64  `query:"offset" minimum:"0" doc:"Where the body starts, when no Content-Range is given (the bytes the server has)."`
 	body         io.Reader
 	length       int64
 }
@@ -38,8 +39,8 @@ type ImageUpload struct {
 // deadline: an upload lasts as long as its bytes take.
 func (in *ImageUpload) Resolve(ctx huma.Context) []error {
 	in.body, in.length = ctx.BodyReader(), -1
-	if n, err := strconv.ParseInt(ctx.Header("Content-Length"), 10, 64); err == nil && n >= 0 {
-		in.length = n
+	if r, _ := humago.Unwrap(ctx); r != nil && r.ContentLength >= 0 {
+		in.length = r.ContentLength
 	}
 	_ = ctx.SetReadDeadline(time.Time{})
 	return nil
@@ -52,9 +53,7 @@ var contentRange = regexp.MustCompile(`^bytes (\d{1,19})-(\d{1,19}|\*)/(\d{1,19}
 func (in *ImageUpload) upload() (core.Upload, error) {
 	up := core.Upload{Start: 0, StartField: "query.offset", Total: -1, TotalField: "header.Content-Range", Length: in.length, Body: in.body}
 	if in.ContentRange == "" {
-		if in.Offset != nil {
-			up.Start = ovm.Bytes(*in.Offset)
-		}
+		up.Start = ovm.Bytes(in.Offset)
 		return up, nil
 	}
 	up.StartField = "header.Content-Range"
@@ -104,9 +103,9 @@ func (s *server) imageRoutes() {
 			"and the platform's with vdcId). " + pageDoc, tags: tags},
 		func(ctx context.Context, p auth.Principal, in *ImageListParams) (*List[core.Image], error) {
 			pg, err := s.svc.ListImages(ctx, p, core.ImageFilter{ListOptions: in.options(),
-				Kind: apitypes.ImageKind(in.Kind), Format: ovm.ImageFormat(in.Format)})
+				Kind: in.Kind, Format: in.Format})
 			q := in.query()
-			for k, v := range map[string]string{"kind": in.Kind, "format": in.Format} {
+			for k, v := range map[string]string{"kind": string(in.Kind), "format": string(in.Format)} {
 				if v != "" {
 					q.Set(k, v)
 				}

@@ -142,7 +142,7 @@ func (h toTemplateHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
 					return err
 				}
 			}
-			lib := s.o.Convert.LibraryDir
+			lib := s.o.LibraryDir
 			for _, m := range [][2]string{{"vmlinuz", kernel}, {"initrd.gz", initrd}} {
 				if err := moveInto(filepath.Join(dir, m[0]), filepath.Join(lib, m[1])); err != nil {
 					return err
@@ -219,12 +219,12 @@ func (h toTemplateHandler) Finish(_ context.Context, r *tasks.Run, _ ovm.TaskSta
 // removeBootFiles removes the kernel and initramfs kept beside a converted
 // template's disk file (none is success).
 func (s *Service) removeBootFiles(file string) error {
-	if s.o.Convert.LibraryDir == "" {
+	if s.o.LibraryDir == "" {
 		return nil
 	}
 	kernel, initrd := bootFiles(file)
 	for _, n := range []string{kernel, initrd} {
-		if err := os.Remove(filepath.Join(s.o.Convert.LibraryDir, n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := os.Remove(filepath.Join(s.o.LibraryDir, n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
 	}
@@ -332,7 +332,7 @@ func (h toContainerHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
 			if err != nil {
 				return err
 			}
-			pushed, err := s.converter(r, opts).DiskToImage(ctx, convert.ToImage{Disk: filepath.Join(s.o.Convert.LibraryDir, tmpl.File),
+			pushed, err := s.converter(r, opts).DiskToImage(ctx, convert.ToImage{Disk: filepath.Join(s.o.LibraryDir, tmpl.File),
 				Image: c.Reference(in.Repository, in.Tag), Cmd: in.Cmd, Env: in.Env, Arch: in.Arch})
 			if err != nil {
 				return err

@@ -32,10 +32,6 @@ type ConvertOptions struct {
 	// Scratch is where conversions work (default: the system's temporary
 	// directory).
 	Scratch string
-	// LibraryDir is the directory of Options.Library: conversions read
-	// templates' disks there and keep the kernel and initramfs of the
-	// templates they make beside their disk.
-	LibraryDir string
 }
 
 // ImageConversion asks for a conversion; ConversionTask is its task.
@@ -259,7 +255,7 @@ func (s *Service) convertLibrary() error {
 	if err := s.needLibrary(); err != nil {
 		return err
 	}
-	if s.o.Convert.LibraryDir == "" {
+	if s.o.LibraryDir == "" {
 		return ovm.Errorf(ovm.KindUnsupported, "this server has no template library directory for conversions")
 	}
 	return nil

@@ -122,7 +122,12 @@ func (s *Service) UploadImage(ctx context.Context, p auth.Principal, id ovm.ID, 
 	lr := &io.LimitedReader{R: up.Body, N: int64(rest)}
 	got, err := lib.Append(ctx, img.fileRef(), have, lr)
 	if err != nil {
-		return Image{}, fmt.Errorf("core: upload of image %s ended at %d bytes: %w", img.Name, got, err)
+		if errors.Is(err, ovm.ErrInternal) || ctx.Err() != nil {
+			return Image{}, fmt.Errorf("core: upload of image %s ended at %d bytes: %w", img.Name, got, err)
+		}
+		// The body broke off: what arrived is kept, the upload resumes.
+		return Image{}, ovm.Invalid(fmt.Sprintf("the body of the upload of image %s broke off after %d bytes: resume from there", img.Name, got),
+			ovm.FieldError{Field: "body", Reason: "ended before its length"})
 	}
 	if lr.N == 0 {
 		// The image's bytes are all here: anything more is too long.

@@ -3,7 +3,6 @@ package core
 import (
 	"context"
 	"io"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -71,9 +70,6 @@ func templateFile(vdc ovm.ID, name string) string {
 // MaxTemplateSize bounds a template's declared size.
 const MaxTemplateSize = 4 * ovm.TiB
 
-// digestPattern is a SHA-256 digest as the catalog writes it.
-var digestPattern = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
-
 // templateFormats are the formats of templates.
 var templateFormats = []ovm.ImageFormat{ovm.FormatQCOW2, ovm.FormatRaw, ovm.FormatVMDK}
 
@@ -118,9 +114,7 @@ func (s *Service) CreateImage(ctx context.Context, p auth.Principal, in apitypes
 	if in.Size <= 0 || in.Size > MaxTemplateSize {
 		f.Add("size", "must be between 1 byte and 4TiB")
 	}
-	if in.Digest != "" && !digestPattern.MatchString(in.Digest) {
-		f.Add("digest", "must be sha256: and 64 lower-case hexadecimal digits")
-	}
+	f.Merge("", image.CheckDigest(in.Digest))
 	checkOSType(&f, in.OSType)
 	if err := f.Err("invalid image"); err != nil {
 		return Image{}, err

@@ -66,6 +66,9 @@ type Options struct {
 	// Library is the template library of the image catalog (nil: the
 	// catalog keeps no templates, its routes answer 501).
 	Library TemplateLibrary
+	// LibraryDir is the library's directory on this server, where an
+	// import from a pool whose path it is takes the file without a copy.
+	LibraryDir string
 	// Convert configures image conversions.
 	Convert ConvertOptions
 }
