@@ -35,8 +35,10 @@ func newRealConvertEnv(t *testing.T, marker string) convertEnv {
 	require.NoError(t, os.Mkdir(lib, 0o777))
 	require.NoError(t, os.Chmod(lib, 0o777))
 	t.Cleanup(func() { _ = os.RemoveAll(lib) })
-	return newConvertEnvWith(t, core.ConvertOptions{Boot: converttest.Boot(t), Library: lib, Scratch: t.TempDir(),
-		Registry: converttest.Getenv(t, "OVM_TEST_REGISTRY")})
+	e := newConvertEnvWith(t, lib, converttest.Boot(t))
+	e.registry = converttest.Getenv(t, "OVM_TEST_REGISTRY")
+	e.must(http.StatusCreated, "POST", "/v1/registries", e.admin, map[string]any{"name": "test", "address": e.registry, "default": true})
+	return e
 }
 
 // convert posts a conversion and waits for its task (conversions take
@@ -57,8 +59,15 @@ func (e convertEnv) convert(token string, body map[string]any) ovm.Task {
 	}
 }
 
+// storedTemplate is a catalog template record: the image and its file in
+// the library.
+type storedTemplate struct {
+	apitypes.Image
+	File string `json:"file"`
+}
+
 // template reads a catalog template record (ok false when there is none).
-func (e convertEnv) template(id ovm.ID) (img apitypes.Image, ok bool) {
+func (e convertEnv) template(id ovm.ID) (img storedTemplate, ok bool) {
 	e.t.Helper()
 	err := e.st.View(context.Background(), func(ctx context.Context, tx store.Tx) error {
 		r, err := tx.Get(ctx, "image", id)
@@ -115,11 +124,14 @@ func TestConvertToTemplateBootsOnLibvirt(t *testing.T) {
 	assert.Equal(t, "app-"+marker+".qcow2", img.Name)
 	require.NotNil(t, img.Boot, "boot files recorded")
 	assert.Equal(t, img.Size, e.diskUsage(tn), "the VDC's disk quota counts the template's disk")
-	fi, err := os.Stat(filepath.Join(e.lib, img.Name))
+	var got apitypes.Image
+	e.must(http.StatusOK, "GET", "/v1/images/"+string(res.TemplateID), tn.token, nil).decode(t, &got)
+	assert.Equal(t, apitypes.ImageReady, got.Phase, "the catalog shows the template ready")
+	fi, err := os.Stat(filepath.Join(e.lib, img.File))
 	require.NoError(t, err)
 	assert.Equal(t, fi.Size(), int64(img.Size))
 
-	out := converttest.BootConsole(t, "ovm-convert-api-"+marker, convert.VMDisk{Disk: filepath.Join(e.lib, img.Name),
+	out := converttest.BootConsole(t, "ovm-convert-api-"+marker, convert.VMDisk{Disk: filepath.Join(e.lib, img.File),
 		Kernel: filepath.Join(e.lib, img.Boot.Kernel), Initrd: filepath.Join(e.lib, img.Boot.Initrd), Cmdline: img.Boot.Cmdline}, e.lib)
 	m := converttest.Entrypoint.FindStringSubmatch(out)
 	require.NotNil(t, m, "console: no entrypoint output; got %q", converttest.TailOf(out))
@@ -185,7 +197,7 @@ func TestConvertToContainerRunsOnDocker(t *testing.T) {
 	repo := "vdc-" + tn.vdc.Short() + "/conv-" + marker
 	start := time.Now()
 	tk := e.convert(tn.token, map[string]any{"direction": "to-container", "source": tmpl,
-		"target": map[string]any{"repository": repo, "tag": "v1"},
+		"target": map[string]any{"repository": "conv-" + marker, "tag": "v1"}, // a tenant's goes under its namespace
 		"cmd":    []string{"/bin/sh", "-c", "cat /etc/ovm-marker; stat -c '%u:%g %a' /etc/owned"}})
 	require.Equal(t, ovm.TaskSucceeded, tk.State, "conversion task: %s %+v", tk.Error, tk.Log)
 	t.Logf("to-container through the API: %s", time.Since(start).Round(time.Millisecond))
@@ -194,6 +206,7 @@ func TestConvertToContainerRunsOnDocker(t *testing.T) {
 	t.Cleanup(func() { converttest.DeleteImage(res.Reference) })
 	assert.True(t, strings.HasPrefix(res.Reference, reg+"/"+repo+"@sha256:"), "pushed reference %q", res.Reference)
 	assert.True(t, strings.HasSuffix(res.Reference, res.Digest), "reference %q has digest %q", res.Reference, res.Digest)
+	assert.Equal(t, res.Size, e.diskUsage(tn), "the pushed image counts against the VDC's disk quota")
 
 	r, err := name.NewRepository(reg + "/" + repo)
 	require.NoError(t, err)
@@ -212,4 +225,5 @@ func TestConvertToContainerRunsOnDocker(t *testing.T) {
 		"target": map[string]any{"repository": "conv-" + marker + "-blank"}})
 	require.Equal(t, ovm.TaskRolledBack, bad.State, "task %+v", bad)
 	assert.Contains(t, bad.Error, "filesystem", "the failure says why")
+	assert.Equal(t, res.Size, e.diskUsage(tn), "nothing more held")
 }

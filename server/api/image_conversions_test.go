@@ -12,39 +12,54 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/openovm/ovm/image/convert"
+	"github.com/openovm/ovm/image/library"
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/apitypes"
 	"github.com/openovm/ovm/server/core"
 	"github.com/openovm/ovm/server/store"
 )
 
-// convertEnv is an API whose conversions have a kernel (a file that is
-// not one: these tests never boot), a template library and a default
-// registry.
+// convertEnv is an API whose conversions have a template library and a
+// default registry.
 type convertEnv struct {
 	*env
 	lib, scratch, registry string
 }
 
+// newConvertEnv is a convertEnv with a kernel (a file that is not one:
+// these tests never boot) when kernel is set, and a registry record of an
+// address nothing answers on.
 func newConvertEnv(t *testing.T, kernel bool) convertEnv {
 	t.Helper()
 	dir := t.TempDir()
-	lib, scratch := filepath.Join(dir, "library"), filepath.Join(dir, "scratch")
-	require.NoError(t, os.Mkdir(lib, 0o755))
-	require.NoError(t, os.Mkdir(scratch, 0o755))
-	o := core.ConvertOptions{Library: lib, Scratch: scratch, Registry: "registry.test:5000"}
+	var boot convert.Boot
 	if kernel {
-		o.Boot.Kernel = filepath.Join(dir, "vmlinuz")
-		require.NoError(t, os.WriteFile(o.Boot.Kernel, []byte("not a kernel"), 0o644))
+		boot.Kernel = filepath.Join(dir, "vmlinuz")
+		require.NoError(t, os.WriteFile(boot.Kernel, []byte("not a kernel"), 0o644))
 	}
-	return newConvertEnvWith(t, o)
+	e := newConvertEnvWith(t, t.TempDir(), boot)
+	e.registry = "registry.test:5000"
+	id := ovm.NewID()
+	rec, err := store.NewRecord("registry", id, "", "test", apitypes.Registry{ID: id, Name: "test", Address: e.registry, Default: true})
+	require.NoError(t, err)
+	require.NoError(t, e.st.Tx(context.Background(), func(ctx context.Context, tx store.Tx) error { return tx.Insert(ctx, &rec) }))
+	return e
 }
 
-// newConvertEnvWith is an API whose conversions have the options o.
-func newConvertEnvWith(t *testing.T, o core.ConvertOptions) convertEnv {
+// newConvertEnvWith is an API whose conversions boot with boot and keep
+// their templates in a library in lib.
+func newConvertEnvWith(t *testing.T, lib string, boot convert.Boot) convertEnv {
 	t.Helper()
-	e := newEnv(t, openSQLite(t), func(co *core.Options) { co.Convert = o })
-	return convertEnv{env: e, lib: o.Library, scratch: o.Scratch, registry: o.Registry}
+	l, err := library.New(lib, library.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = l.Close() })
+	scratch := t.TempDir()
+	e := newEnv(t, openSQLite(t), func(o *core.Options) {
+		o.Library, o.LibraryDir = l, lib
+		o.Convert = core.ConvertOptions{Boot: boot, Scratch: scratch}
+	})
+	return convertEnv{env: e, lib: lib, scratch: scratch}
 }
 
 // seedTemplate records a catalog template of vdc (empty: platform-wide)
@@ -59,8 +74,11 @@ func (e convertEnv) seedTemplate(vdc ovm.ID, name string, phase apitypes.ImagePh
 func (e convertEnv) recordTemplate(vdc ovm.ID, name string, phase apitypes.ImagePhase) ovm.ID {
 	e.t.Helper()
 	id := ovm.NewID()
-	img := apitypes.Image{ID: id, Name: name, Kind: apitypes.ImageTemplate, Format: ovm.FormatQCOW2, VDCID: vdc, Phase: phase,
-		HostKinds: []ovm.HostKind{ovm.HostKVM}}
+	img := struct {
+		apitypes.Image
+		File string `json:"file"`
+	}{apitypes.Image{ID: id, Name: name, Kind: apitypes.ImageTemplate, Format: ovm.FormatQCOW2, VDCID: vdc, Phase: phase,
+		HostKinds: []ovm.HostKind{ovm.HostKVM}}, name}
 	rec, err := store.NewRecord("image", id, vdc, name, img)
 	require.NoError(e.t, err)
 	require.NoError(e.t, e.st.Tx(context.Background(), func(ctx context.Context, tx store.Tx) error { return tx.Insert(ctx, &rec) }))
@@ -151,12 +169,11 @@ func TestImageConversionNotFound(t *testing.T) {
 	}{
 		{"unknown registry", a.token, toTemplate("elsewhere.test/app:1", map[string]any{"name": "x"}), 404},
 		{"another VDC as target", a.token, toTemplate(e.registry+"/app:1", map[string]any{"name": "x", "vdcId": b.vdc}), 404},
-		{"unknown VDC (admin)", e.admin, toTemplate(e.registry+"/app:1", map[string]any{"name": "x", "vdcId": ovm.NewID()}), 404},
+		{"unknown VDC (admin)", e.admin, toTemplate(e.registry+"/app:1", map[string]any{"name": "x", "vdcId": ovm.NewID()}), 422},
 		{"unknown template", a.token, toContainer(string(ovm.NewID()), map[string]any{"repository": aNS + "app"}), 404},
 		{"another VDC's template", a.token, toContainer(bTmpl, map[string]any{"repository": aNS + "app"}), 404},
 		{"unknown registry id", e.admin, toContainer(bTmpl, map[string]any{"repository": "app", "registryId": ovm.NewID()}), 404},
 		{"another VDC's namespace", a.token, toContainer(string(e.seedTemplate("", "pub.qcow2", apitypes.ImageReady)), map[string]any{"repository": bNS + "app"}), 404},
-		{"outside the VDC's namespace", a.token, toContainer(string(e.seedTemplate("", "pub2.qcow2", apitypes.ImageReady)), map[string]any{"repository": "app"}), 422},
 		{"template not ready", e.admin, toContainer(string(e.seedTemplate("", "up.qcow2", apitypes.ImageUploading)), map[string]any{"repository": "app"}), 409},
 	}
 	for _, c := range cases {
@@ -176,7 +193,7 @@ func TestImageConversionNameTaken(t *testing.T) {
 	pl := e.setupPlatform(1)
 	a := e.newTenant("a", pl.pool, quota)
 	e.seedTemplate(a.vdc, "mine.qcow2", apitypes.ImageReady)
-	require.NoError(t, os.WriteFile(filepath.Join(e.lib, "kept.vmlinuz"), nil, 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(e.lib, "vdc-"+string(a.vdc)+"-kept.qcow2"), nil, 0o644)) // a private template's file
 	for _, name := range []string{"mine", "kept"} {
 		r := e.must(http.StatusConflict, "POST", "/v1/image-conversions", a.token, map[string]any{"direction": "to-template",
 			"source": e.registry + "/app:1", "target": map[string]any{"name": name}})

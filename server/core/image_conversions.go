@@ -153,7 +153,7 @@ func (s *Service) toTemplate(p auth.Principal, in ImageConversion, f *ovm.Fields
 		}
 		if vdc != "" {
 			if _, err := s.tenantVDC(ctx, tx, p, vdc); err != nil {
-				return tasks.Spec{}, err
+				return tasks.Spec{}, targetField(err)
 			}
 		}
 		reg, err := registryOfRef(ctx, tx, ref)
@@ -164,9 +164,12 @@ func (s *Service) toTemplate(p auth.Principal, in ImageConversion, f *ovm.Fields
 			return tasks.Spec{}, err
 		}
 		file := templateFile(vdc, tname)
-		if _, err := s.o.Library.Get(ctx, ovm.ImageRef{Format: ovm.FormatQCOW2, Name: file}); ovm.KindOf(err) != ovm.KindNotFound {
+		switch _, err := s.o.Library.Get(ctx, ovm.ImageRef{Format: ovm.FormatQCOW2, Name: file}); {
+		case err == nil || ovm.KindOf(err) == ovm.KindConflict: // a template, or a file that is none
 			return tasks.Spec{}, &ovm.Error{Kind: ovm.KindConflict, Message: "name taken",
 				Fields: []ovm.FieldError{{Field: "target.name", Reason: "the template library has a file named " + file}}}
+		case ovm.KindOf(err) != ovm.KindNotFound:
+			return tasks.Spec{}, err
 		}
 		id := ovm.NewID()
 		return tasks.Spec{Kind: TaskImageToTemplate, VDCID: vdc, TargetID: id, Input: toTemplateInput{Source: in.Source,
