@@ -108,7 +108,6 @@ func (s *Service) ConvertImage(ctx context.Context, p auth.Principal, in ImageCo
 	return out, nil
 }
 
-
 // toTemplate checks a conversion of a container image into a template.
 func (s *Service) toTemplate(p auth.Principal, in ImageConversion, f *ovm.Fields) func(context.Context, store.Tx) (tasks.Spec, error) {
 	t := in.Target
