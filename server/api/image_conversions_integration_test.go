@@ -137,6 +137,12 @@ func TestConvertToTemplateBootsOnLibvirt(t *testing.T) {
 	require.NotNil(t, m, "console: no entrypoint output; got %q", converttest.TailOf(out))
 	assert.Equal(t, []string{marker, "whiteout-applied", "/etc"}, m[1:], "entrypoint output: marker, whiteout, working directory")
 	assert.Contains(t, out, "OVM-ENTRYPOINT-EXIT 0")
+
+	e.must(http.StatusNoContent, "DELETE", "/v1/images/"+string(res.TemplateID), tn.token, nil)
+	for _, f := range []string{img.File, img.Boot.Kernel, img.Boot.Initrd} {
+		assert.NoFileExists(t, filepath.Join(e.lib, f), "deleting the template removes its files")
+	}
+	assert.Zero(t, e.diskUsage(tn), "deleting the template releases its quota")
 }
 
 // TestConvertToTemplateRollsBack: a conversion whose disk does not fit the

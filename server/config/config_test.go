@@ -65,6 +65,26 @@ func TestImageLibrary(t *testing.T) {
 	assert.Equal(t, "/env/lib", c.ImageLibrary, "OVM_IMAGE_LIBRARY")
 }
 
+// TestConvertSettings: the boot files of conversions come from flags
+// before the environment, with busybox-static's /bin/busybox by default
+// and no kernel unless one is given.
+func TestConvertSettings(t *testing.T) {
+	c, err := config.Load(nil, env(nil), io.Discard)
+	require.NoError(t, err)
+	assert.Empty(t, c.ConvertKernel, "no kernel by default")
+	assert.Equal(t, "/bin/busybox", c.ConvertBusybox)
+	assert.Empty(t, c.ConvertModuleList())
+	c, err = config.Load([]string{"--convert-kernel", "/k", "--convert-modules", "/m/a.ko, /m/b.ko,"},
+		env(map[string]string{"OVM_CONVERT_KERNEL": "/env/k", "OVM_CONVERT_BUSYBOX": "/env/busybox"}), io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, "/k", c.ConvertKernel, "--convert-kernel beats the env")
+	assert.Equal(t, "/env/busybox", c.ConvertBusybox, "OVM_CONVERT_BUSYBOX")
+	assert.Equal(t, []string{"/m/a.ko", "/m/b.ko"}, c.ConvertModuleList(), "modules in order, blanks dropped")
+	c, err = config.Load(nil, env(map[string]string{"OVM_CONVERT_MODULES": "/e/v.ko"}), io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"/e/v.ko"}, c.ConvertModuleList(), "OVM_CONVERT_MODULES")
+}
+
 func TestBadSettings(t *testing.T) {
 	tests := []struct {
 		name string
