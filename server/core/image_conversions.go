@@ -137,6 +137,10 @@ func (s *Service) toTemplate(p auth.Principal, in ImageConversion, f *ovm.Fields
 		f.Add("target.vdcId", "must be a lower-case UUID")
 	}
 	return func(ctx context.Context, tx store.Tx) (tasks.Spec, error) {
+		vdc, err := resolveVDC(p, t.VDCID, false)
+		if err != nil {
+			return tasks.Spec{}, err
+		}
 		if err := s.convertLibrary(); err != nil {
 			return tasks.Spec{}, err
 		}
@@ -145,10 +149,6 @@ func (s *Service) toTemplate(p auth.Principal, in ImageConversion, f *ovm.Fields
 		}
 		if _, err := os.Stat(s.o.Convert.Boot.Kernel); err != nil {
 			return tasks.Spec{}, conflictf("the server cannot read its kernel for converted disks (--convert-kernel %s): %v", s.o.Convert.Boot.Kernel, err)
-		}
-		vdc, err := resolveVDC(p, t.VDCID, false)
-		if err != nil {
-			return tasks.Spec{}, err
 		}
 		if vdc != "" {
 			if _, err := s.tenantVDC(ctx, tx, p, vdc); err != nil {
