@@ -4,6 +4,7 @@ package api
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -20,10 +21,15 @@ import (
 
 	"github.com/openovm/ovm/image/convert"
 	"github.com/openovm/ovm/image/convert/converttest"
+	"github.com/openovm/ovm/image/library"
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/apitypes"
+	"github.com/openovm/ovm/server/auth"
 	"github.com/openovm/ovm/server/core"
+	"github.com/openovm/ovm/server/drivers"
+	"github.com/openovm/ovm/server/secrets"
 	"github.com/openovm/ovm/server/store"
+	"github.com/openovm/ovm/server/tasks"
 )
 
 // newRealConvertEnv is an API converting with the test guest's kernel,
@@ -232,4 +238,76 @@ func TestConvertToContainerRunsOnDocker(t *testing.T) {
 	require.Equal(t, ovm.TaskRolledBack, bad.State, "task %+v", bad)
 	assert.Contains(t, bad.Error, "filesystem", "the failure says why")
 	assert.Equal(t, res.Size, e.diskUsage(tn), "nothing more held")
+}
+
+// TestConvertResumesAfterCrash stops the server's task engine in the middle
+// of a conversion (as a crash does: nothing more is written, the lease
+// expires) and starts another: it resumes the conversion, which starts its
+// step again from a clean scratch directory and ends with one template,
+// its files in the library and no scratch left.
+func TestConvertResumesAfterCrash(t *testing.T) {
+	marker := ovm.NewID().Short()
+	lib := filepath.Join(converttest.Getenv(t, "OVM_TEST_LIBVIRT_SHARED"), "convert-crash-"+marker)
+	require.NoError(t, os.Mkdir(lib, 0o777))
+	t.Cleanup(func() { _ = os.RemoveAll(lib) })
+	l, err := library.New(lib, library.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = l.Close() })
+	st, scratch := openSQLite(t), t.TempDir()
+	key := make([]byte, secrets.KeySize)
+	_, _ = rand.Read(key)
+	box, err := secrets.New(key)
+	require.NoError(t, err)
+	server := func() (*tasks.Engine, *core.Service) {
+		eng := tasks.New(st, tasks.Options{PollInterval: 20 * time.Millisecond, LeaseTTL: time.Second, Workers: 2})
+		svc, err := core.New(core.Options{Store: st, Tasks: eng, Drivers: drivers.NewRegistry(), Secrets: box, Argon2: cheap,
+			Library: l, LibraryDir: lib, Convert: core.ConvertOptions{Boot: converttest.Boot(t), Scratch: scratch}})
+		require.NoError(t, err)
+		return eng, svc
+	}
+	admin := auth.Principal{Role: auth.RoleAdmin}
+	ctx := t.Context()
+
+	eng1, svc := server()
+	ctx1, crash := context.WithCancel(ctx)
+	done1 := make(chan struct{})
+	go func() { _ = eng1.Run(ctx1); close(done1) }()
+	_, err = svc.RegisterRegistry(ctx, admin, apitypes.RegistryCreate{Name: "test", Address: converttest.Getenv(t, "OVM_TEST_REGISTRY"), Default: true})
+	require.NoError(t, err)
+	ref := converttest.PushImage(t, "ovm-convert-api", marker)
+	ct, err := svc.ConvertImage(ctx, admin, apitypes.ImageConversion{Direction: apitypes.ConvertToTemplate, Source: ref,
+		Target: apitypes.ConversionTarget{Name: "crash-" + marker}})
+	require.NoError(t, err)
+	id := ct.Task.ID
+	require.Eventually(t, func() bool {
+		tk, err := svc.GetTask(ctx, admin, id)
+		return err == nil && len(tk.Steps) > 0 && tk.Steps[0].State == ovm.StepRunning
+	}, time.Minute, 5*time.Millisecond, "the convert step starts")
+	crash()
+	<-done1
+
+	eng2, svc2 := server()
+	ctx2, stop := context.WithCancel(ctx)
+	done2 := make(chan struct{})
+	go func() { _ = eng2.Run(ctx2); close(done2) }()
+	t.Cleanup(func() { stop(); <-done2 })
+	var tk ovm.Task
+	require.Eventually(t, func() bool {
+		tk, err = svc2.GetTask(ctx, admin, id)
+		return err == nil && tk.State.Final()
+	}, 3*time.Minute, 50*time.Millisecond, "the conversion resumes and ends")
+	require.Equal(t, ovm.TaskSucceeded, tk.State, "resumed conversion: %s %+v", tk.Error, tk.Log)
+	res := conversionResult(t, tk)
+	page, err := svc2.ListImages(ctx, admin, core.ImageFilter{})
+	require.NoError(t, err)
+	var names []string
+	for _, img := range page.Items {
+		names = append(names, img.Name)
+	}
+	assert.Equal(t, []string{"crash-" + marker + ".qcow2"}, names, "one template")
+	assert.FileExists(t, filepath.Join(lib, "crash-"+marker+".qcow2"))
+	entries, err := os.ReadDir(scratch)
+	require.NoError(t, err)
+	assert.Empty(t, entries, "no scratch left")
+	assert.Equal(t, res.Template, "crash-"+marker+".qcow2")
 }
