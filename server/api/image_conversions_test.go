@@ -144,9 +144,9 @@ func TestImageConversionWithoutKernel(t *testing.T) {
 	assert.Contains(t, p.Detail, "--convert-kernel", "the problem names the missing setting")
 }
 
-// TestImageConversionNotFound: unknown registries, templates and VDCs,
-// and another VDC's templates, VDC and namespace, are 404s; a tenant's
-// repository outside its namespace is a 422.
+// TestImageConversionNotFound: unknown registries and templates, and
+// another VDC's templates, VDC and namespace, are 404s; an administrator
+// naming an unknown VDC is a 422 naming target.vdcId.
 func TestImageConversionNotFound(t *testing.T) {
 	e := newConvertEnv(t, true)
 	pl := e.setupPlatform(1)

@@ -301,15 +301,11 @@ func registryIn(ctx context.Context, tx store.Tx, id ovm.ID) (registryRecord, er
 		r, _, err := getAs[registryRecord](ctx, tx, kindRegistry, id)
 		return r, err
 	}
-	rs, err := listAll(ctx, tx, store.Filter{Kind: kindRegistry})
+	rs, err := registries(ctx, tx)
 	if err != nil {
 		return registryRecord{}, err
 	}
-	for _, r := range rs {
-		v, err := decode[registryRecord](r)
-		if err != nil {
-			return registryRecord{}, err
-		}
+	for _, v := range rs {
 		if v.Default {
 			return v, nil
 		}
@@ -317,19 +313,32 @@ func registryIn(ctx context.Context, tx store.Tx, id ovm.ID) (registryRecord, er
 	return registryRecord{}, ovm.Errorf(ovm.KindNotFound, "no default registry: an administrator registers one first")
 }
 
+// registries reads every registry record.
+func registries(ctx context.Context, tx store.Tx) ([]registryRecord, error) {
+	rs, err := listAll(ctx, tx, store.Filter{Kind: kindRegistry})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]registryRecord, 0, len(rs))
+	for _, r := range rs {
+		v, err := decode[registryRecord](r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
 // registryOfRef reads the registry an image reference is in: one OVM
 // knows, whose credentials pull it.
 func registryOfRef(ctx context.Context, tx store.Tx, ref name.Reference) (registryRecord, error) {
 	host := ref.Context().RegistryStr()
-	rs, err := listAll(ctx, tx, store.Filter{Kind: kindRegistry})
+	rs, err := registries(ctx, tx)
 	if err != nil {
 		return registryRecord{}, err
 	}
-	for _, r := range rs {
-		v, err := decode[registryRecord](r)
-		if err != nil {
-			return registryRecord{}, err
-		}
+	for _, v := range rs {
 		if reg, err := name.NewRegistry(v.Address); err == nil && reg.RegistryStr() == host {
 			return v, nil
 		}
