@@ -11,18 +11,7 @@ import (
 	"github.com/openovm/ovm/hypervisor/fake"
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/core"
-	"github.com/openovm/ovm/server/drivers"
 )
-
-// fakeHostOf returns the in-memory host behind a registered host.
-func (e *env) fakeHostOf(id ovm.ID) *drivers.FakeHost {
-	e.t.Helper()
-	var h ovm.Host
-	e.must(http.StatusOK, "GET", "/v1/hosts/"+string(id), e.admin, nil).decode(e.t, &h)
-	fh, err := e.fakes.Host(h.Endpoint)
-	require.NoError(e.t, err)
-	return fh
-}
 
 // createVM creates a small VM from a template and returns its create task
 // once final.
@@ -54,7 +43,7 @@ func TestImageDeliveryFake(t *testing.T) {
 	e := newEnv(t, openSQLite(t), withLibrary(t, nil))
 	pl := e.setupPlatform(1)
 	a := e.newTenant("a", pl.pool, quota)
-	fh := e.fakeHostOf(pl.hosts[0]).Hypervisor
+	fh := e.fakeHost(pl.hosts[0]).Hypervisor
 
 	data, digest := randomBytes(t, 256<<10)
 	img := e.createImage(a.token, map[string]any{"name": "base.raw", "format": "raw", "size": len(data), "digest": digest})
