@@ -1,6 +1,9 @@
 package ovm
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // TaskState is where a task is in its life.
 type TaskState string
@@ -49,16 +52,20 @@ type TaskLogEntry struct {
 
 // Task is a persisted change on a hypervisor.
 type Task struct {
-	ID         ID             `json:"id"`
-	Kind       string         `json:"kind"` // such as "instance.create"
-	VDCID      ID             `json:"vdcId,omitempty"`
-	TargetID   ID             `json:"targetId,omitempty"`
-	State      TaskState      `json:"state"`
-	Progress   int            `json:"progress"` // percent
-	Steps      []TaskStep     `json:"steps"`
-	Log        []TaskLogEntry `json:"log,omitempty"`
-	Error      string         `json:"error,omitempty"`
-	CreatedAt  time.Time      `json:"createdAt"`
-	UpdatedAt  time.Time      `json:"updatedAt"`
-	FinishedAt *time.Time     `json:"finishedAt,omitempty"`
+	ID       ID             `json:"id"`
+	Kind     string         `json:"kind"` // such as "instance.create"
+	VDCID    ID             `json:"vdcId,omitempty"`
+	TargetID ID             `json:"targetId,omitempty"`
+	State    TaskState      `json:"state"`
+	Progress int            `json:"progress"` // percent
+	Steps    []TaskStep     `json:"steps"`
+	Log      []TaskLogEntry `json:"log,omitempty"`
+	Error    string         `json:"error,omitempty"`
+	// Result is what a task that succeeded made, in its kind's form (an
+	// image conversion's pushed reference and digest, say); most kinds
+	// have none.
+	Result     json.RawMessage `json:"result,omitempty"`
+	CreatedAt  time.Time       `json:"createdAt"`
+	UpdatedAt  time.Time       `json:"updatedAt"`
+	FinishedAt *time.Time      `json:"finishedAt,omitempty"`
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/openovm/ovm/image/convert"
+	"github.com/openovm/ovm/image/convert/converttest"
 	"github.com/openovm/ovm/ovm"
 )
 
@@ -93,8 +94,8 @@ func TestRoundTrip(t *testing.T) {
 	reg := testRegistry(t)
 	cfg := v1.Config{Entrypoint: []string{"/bin/echo"}, Cmd: []string{"it's", "here"}, Env: []string{"A=b c"}, WorkingDir: "/srv"}
 	push(t, reg+"/app:1", imageOf(t, "amd64", cfg,
-		layer(t, file{name: "srv/a.txt", body: "one"}, file{name: "srv/gone", body: "x"}, file{name: "etc/dir/f", body: "f"}),
-		layer(t, file{name: "srv/.wh.gone"}, file{name: "srv/link", link: "a.txt"}, file{name: "etc/dir/.wh..wh..opq"}, file{name: "etc/dir/g", body: "g"})))
+		converttest.Layer(t, converttest.File{Name: "srv/a.txt", Body: "one"}, converttest.File{Name: "srv/gone", Body: "x"}, converttest.File{Name: "etc/dir/f", Body: "f"}),
+		converttest.Layer(t, converttest.File{Name: "srv/.wh.gone"}, converttest.File{Name: "srv/link", Link: "a.txt"}, converttest.File{Name: "etc/dir/.wh..wh..opq"}, converttest.File{Name: "etc/dir/g", Body: "g"})))
 
 	dir := t.TempDir()
 	c := &convert.Converter{Scratch: dir}
@@ -134,7 +135,7 @@ func TestRoundTrip(t *testing.T) {
 // TestCannotConvert checks the kinds and messages of what cannot convert.
 func TestCannotConvert(t *testing.T) {
 	reg := testRegistry(t)
-	push(t, reg+"/arm:1", imageOf(t, "arm64", v1.Config{Cmd: []string{"/bin/sh"}}, layer(t, file{name: "a", body: "a"})))
+	push(t, reg+"/arm:1", imageOf(t, "arm64", v1.Config{Cmd: []string{"/bin/sh"}}, converttest.Layer(t, converttest.File{Name: "a", Body: "a"})))
 	dir := t.TempDir()
 	zeros := filepath.Join(dir, "zeros.raw")
 	require.NoError(t, os.WriteFile(zeros, make([]byte, 1<<20), 0o644))
@@ -201,13 +202,13 @@ func TestLayerCannotEscape(t *testing.T) {
 		layers func(outside string) []v1.Layer
 	}{
 		{name: "symlink then entry", layers: func(o string) []v1.Layer {
-			return []v1.Layer{layer(t, file{name: "evil", link: o}, file{name: "evil/pwned", body: "x"}, file{name: "../../up", body: "x"})}
+			return []v1.Layer{converttest.Layer(t, converttest.File{Name: "evil", Link: o}, converttest.File{Name: "evil/pwned", Body: "x"}, converttest.File{Name: "../../up", Body: "x"})}
 		}},
 		{name: "entry then symlink", layers: func(o string) []v1.Layer {
-			return []v1.Layer{layer(t, file{name: "evil/pwned", body: "x"}, file{name: "evil", link: o})}
+			return []v1.Layer{converttest.Layer(t, converttest.File{Name: "evil/pwned", Body: "x"}, converttest.File{Name: "evil", Link: o})}
 		}},
 		{name: "symlink in a lower layer", layers: func(o string) []v1.Layer {
-			return []v1.Layer{layer(t, file{name: "evil", link: o}), layer(t, file{name: "evil/pwned", body: "x"})}
+			return []v1.Layer{converttest.Layer(t, converttest.File{Name: "evil", Link: o}), converttest.Layer(t, converttest.File{Name: "evil/pwned", Body: "x"})}
 		}},
 	}
 	for i, tt := range tests {

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/openovm/ovm/image/convert"
+	"github.com/openovm/ovm/image/convert/converttest"
 	"github.com/openovm/ovm/ovm"
 )
 
@@ -102,26 +103,26 @@ func best(n int, f func() time.Duration) time.Duration {
 // detector, which slows the Go side only.
 func BenchmarkConversionVsShell(b *testing.B) {
 	t := b
-	reg := getenv(t, "OVM_TEST_REGISTRY")
+	reg := converttest.Getenv(t, "OVM_TEST_REGISTRY")
 	marker := ovm.NewID().Short()
 	blob := make([]byte, 16<<20)
 	_, _ = rand.Read(blob)
 
 	// The image: the busybox test image plus a 16 MiB layer.
-	base, err := name.ParseReference(getenv(t, "OVM_TEST_DOCKER_IMAGE"))
+	base, err := name.ParseReference(converttest.Getenv(t, "OVM_TEST_DOCKER_IMAGE"))
 	require.NoError(t, err)
 	img, err := remote.Image(base, remote.WithContext(t.Context()))
 	require.NoError(t, err)
-	img, err = mutate.AppendLayers(img, layer(t, file{name: "data/blob", body: string(blob)}))
+	img, err = mutate.AppendLayers(img, converttest.Layer(t, converttest.File{Name: "data/blob", Body: string(blob)}))
 	require.NoError(t, err)
 	repo, tag := "ovm-convert-bench", "img-"+marker
 	ref := fmt.Sprintf("%s/%s:%s", reg, repo, tag)
 	r, err := name.ParseReference(ref)
 	require.NoError(t, err)
 	require.NoError(t, remote.Write(r, img, remote.WithContext(t.Context())))
-	t.Cleanup(func() { deleteImage(ref) })
+	t.Cleanup(func() { converttest.DeleteImage(ref) })
 
-	boot := bootOptions(t)
+	boot := converttest.Boot(t)
 	c := &convert.Converter{Scratch: t.TempDir()}
 	var toDisk, toImage float64
 	for b.Loop() {
@@ -140,7 +141,7 @@ func BenchmarkConversionVsShell(b *testing.B) {
 		dir := t.TempDir()
 		require.NoError(t, os.MkdirAll(filepath.Join(dir, "rootfs", "data"), 0o755))
 		require.NoError(t, os.WriteFile(filepath.Join(dir, "rootfs", "data", "blob"), blob, 0o644))
-		disk := testDisk(t, dir, marker)
+		disk := converttest.Disk(t, dir, marker)
 		// Each run pushes to a repository of its own: the registry would
 		// otherwise already hold the layer, and go-containerregistry skips
 		// uploading a blob the repository has.
@@ -149,7 +150,7 @@ func BenchmarkConversionVsShell(b *testing.B) {
 			run++
 			r := fmt.Sprintf("%s-%d", repo, run)
 			ref := fmt.Sprintf("%s/%s:disk-%s", reg, r, marker)
-			t.Cleanup(func() { deleteImage(ref) })
+			t.Cleanup(func() { converttest.DeleteImage(ref) })
 			return ref, r, "disk-" + marker
 		}
 		goToImage := best(3, func() time.Duration {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -148,11 +149,14 @@ func build(svc *core.Service, o Options) (http.Handler, huma.API) {
 	s.taskRoutes()
 	s.alertRoutes()
 	s.chefRoutes()
+	s.registryRoutes()
 	s.auditRoutes()
 	s.backupRoutes()
 	s.metricsRoutes()
 	s.scalingRoutes()
 	s.metricAlertRoutes()
+	s.imageRoutes()
+	s.imageConversionRoutes()
 	finishDocument(api, core.NewSystem(svc).Tasks().Kinds())
 
 	mux.Handle("GET /healthz", s.plain("/healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -329,6 +333,11 @@ type op struct {
 	status                    int  // default status
 	public                    bool // no bearer token
 	errors                    []int
+	// body declares a request body the handler reads itself (an input
+	// without a Body field).
+	body *huma.RequestBody
+	// requestBody declares a body the handler reads as a stream itself.
+	requestBody *huma.RequestBody
 }
 
 // description is the operation's description: its own text, then what its
@@ -360,6 +369,7 @@ func register[I, O any](s *server, o op, h func(ctx context.Context, p auth.Prin
 		DefaultStatus: o.status,
 		MaxBodyBytes:  s.o.MaxBodyBytes,
 		Errors:        append([]int{http.StatusBadRequest, http.StatusUnprocessableEntity}, o.errors...),
+		RequestBody:   cmp.Or(o.body, o.requestBody),
 	}
 	if !o.public {
 		hop.Security = bearer

@@ -82,6 +82,7 @@ var crossTenantRules = map[string]rule{
 	"list-audit-events": listOwn, "backup": adminOnly,
 	"list-storage-pools": hidden, "register-storage-pool": hidden, "get-storage-pool": byID, "update-storage-pool": byID,
 	"delete-storage-pool": byID, "attach-volume": byID, "detach-volume": byID,
+	"convert-image": inA,
 }
 
 // world is VDC A's objects and the platform's, by the collection a path
@@ -215,6 +216,8 @@ func bodies(w world) map[string]any {
 		"update-scaling-group":     map[string]any{"desired": 1},
 		"create-alert-rule": map[string]any{"vdcId": w.vdcA, "name": "rule-b", "subject": "instance", "metric": "cpuPercent",
 			"comparison": "above", "threshold": 1},
+		"convert-image": map[string]any{"direction": "to-template", "source": "registry.test/app:1",
+			"target": map[string]any{"name": "conv-b", "vdcId": w.vdcA}},
 	}
 }
 

@@ -54,6 +54,9 @@ func (s *server) problem(ctx context.Context, err error) huma.StatusError {
 	if errors.As(err, &se) {
 		return se
 	}
+	if op := offsetProblem(err); op != nil {
+		return op
+	}
 	status := statusOf(err)
 	if status == http.StatusInternalServerError {
 		s.log.ErrorContext(ctx, "api: internal error", "request_id", requestID(ctx), "err", err)
@@ -73,7 +76,7 @@ func (s *server) problem(ctx context.Context, err error) huma.StatusError {
 	}
 	for _, f := range ovm.FieldsOf(err) {
 		loc := f.Field
-		if !strings.HasPrefix(loc, "path.") && !strings.HasPrefix(loc, "query.") && !strings.HasPrefix(loc, "header.") {
+		if loc != "body" && !strings.HasPrefix(loc, "path.") && !strings.HasPrefix(loc, "query.") && !strings.HasPrefix(loc, "header.") {
 			loc = where + loc
 		}
 		p.Errors = append(p.Errors, &huma.ErrorDetail{Location: loc, Message: f.Reason, Value: f.Value})

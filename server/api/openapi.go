@@ -22,11 +22,13 @@ var tags = []*huma.Tag{
 	{Name: "storage-pools", Description: "Where disks live: local pools of one host and shared pools several hosts reach (administrators)."},
 	{Name: "tasks", Description: "The tasks that carry out changes on hosts: their steps, progress and log, as a list, one by one or as a stream."},
 	{Name: "alerts", Description: "HA alerts the host monitor raises (administrators)."},
+	{Name: "registries", Description: "Container image registries: registered by administrators (credentials encrypted, never returned), browsed, pushed to and deleted from; a VDC's private images live under its namespace vdc-<short id>/ and count against its disk quota."},
 	{Name: "chef", Description: "Chef automation: Chef servers (administrators), their catalog, instances' enrolment, and converge runs that install software on chosen instances or update them all."},
 	{Name: "admin", Description: "Operating the server: online backups (administrators)."},
 	{Name: "audit", Description: "The audit trail: who changed what, from where, with which outcome."},
 	{Name: "scaling-groups", Description: "Groups of VMs or containers that grow and shrink by one policy, and the scaler's decisions."},
 	{Name: "metric-alerts", Description: "Threshold rules on instances' and hosts' metrics, and the alerts they raise and clear."},
+	{Name: "images", Description: "The image catalog: VM templates of the template library (platform-wide or a VDC's), uploaded, downloaded and imported, and container images of registries."},
 }
 
 // document completes cfg's OpenAPI document with what is not an operation:

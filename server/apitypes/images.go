@@ -33,10 +33,10 @@ const (
 type Image struct {
 	ID     ovm.ID          `json:"id,omitempty" doc:"The catalog record's id (templates; container images listed from a registry have none)."`
 	Name   string          `json:"name" doc:"A template's file name in the library, or a container image's full reference (registry/repository:tag)."`
-	Kind   ImageKind       `json:"kind" enum:"template,container"`
-	Format ovm.ImageFormat `json:"format" enum:"qcow2,raw,vmdk,oci"`
+	Kind   ImageKind       `json:"kind"`
+	Format ovm.ImageFormat `json:"format"`
 	VDCID  ovm.ID          `json:"vdcId,omitempty" doc:"The VDC of a private image; empty for a platform-wide image."`
-	Phase  ImagePhase      `json:"phase" enum:"uploading,ready,failed"`
+	Phase  ImagePhase      `json:"phase"`
 	// Message says why an image failed.
 	Message       string         `json:"message,omitempty"`
 	Size          ovm.Bytes      `json:"size" doc:"Bytes stored: the template's file, the container image's layers and config."`
@@ -47,6 +47,8 @@ type Image struct {
 	HostKinds     []ovm.HostKind `json:"hostKinds" doc:"The host kinds that run the image."`
 	OSType        string         `json:"osType,omitempty" doc:"A hint of the guest operating system, such as linux or windows."`
 	RegistryID    ovm.ID         `json:"registryId,omitempty" doc:"The registry a container image is in."`
-	CreatedAt     time.Time      `json:"createdAt,omitzero"`
-	UpdatedAt     time.Time      `json:"updatedAt,omitzero"`
+	// Boot is set on a template converted from a container image.
+	Boot      *ImageBoot `json:"boot,omitempty" doc:"A template converted from a container image boots by direct kernel boot with these files of the library."`
+	CreatedAt time.Time  `json:"createdAt,omitzero"`
+	UpdatedAt time.Time  `json:"updatedAt,omitzero"`
 }

@@ -13,10 +13,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/openovm/ovm/hypervisor/fake"
+	"github.com/openovm/ovm/image/convert"
+	"github.com/openovm/ovm/image/library"
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/api"
 	"github.com/openovm/ovm/server/auth"
@@ -147,11 +151,20 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	}
 	registerEngines(reg, log.With("component", "drivers"))
 
+	if err := os.MkdirAll(cfg.ImageLibrary, 0o755); err != nil {
+		return nil, fmt.Errorf("the template library: %w", err)
+	}
+	lib, err := library.New(cfg.ImageLibrary, library.Options{Logger: log.With("component", "library")})
+	if err != nil {
+		return nil, fmt.Errorf("the template library: %w", err)
+	}
+	cleanup = append(cleanup, func() { _ = lib.Close() })
 	svc, err := core.New(core.Options{
-		Store: st, Tasks: eng, Drivers: reg, Secrets: box, Argon2: o.Argon2,
+		Store: st, Tasks: eng, Drivers: reg, Secrets: box, Argon2: o.Argon2, Library: lib, LibraryDir: cfg.ImageLibrary,
 		Logger: log.With("component", "core"), ObserveDriverCall: metrics.ObserveDriverCall,
 		Backup:  backupOf(st, cfg),
 		Metrics: core.MetricsRetention{Raw: cfg.MetricsRetentionRaw, Minute: cfg.MetricsRetentionMinute, Hour: cfg.MetricsRetentionHour},
+		Convert: convertOptions(cfg),
 	})
 	if err != nil {
 		return nil, err
@@ -362,4 +375,15 @@ func openStore(ctx context.Context, cfg config.Config) (store.Store, error) {
 		return nil, fmt.Errorf("open the embedded store in %s: %w", cfg.DataDir, err)
 	}
 	return st, nil
+}
+
+// convertOptions configures image conversions: the boot files of the
+// configuration and scratch space in the data directory.
+func convertOptions(cfg config.Config) core.ConvertOptions {
+	o := core.ConvertOptions{
+		Boot:    convert.Boot{Kernel: cfg.ConvertKernel, Modules: cfg.ConvertModuleList(), Busybox: cfg.ConvertBusybox},
+		Scratch: filepath.Join(cfg.DataDir, "convert"),
+	}
+	_ = os.MkdirAll(o.Scratch, 0o755) // a conversion that cannot write there fails with the reason
+	return o
 }

@@ -45,6 +45,7 @@ func tree() *command {
 		vappCommands(),
 		volumeCommands(),
 		snapshotCommands(),
+		{name: "image", aliases: []string{"images"}, summary: "Manage the image catalog", sub: []*command{imageConvertCommand()}},
 		networkCommands(),
 		taskCommands(),
 		discoveredCommands(),

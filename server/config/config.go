@@ -31,6 +31,9 @@ type Config struct {
 	// Database is a postgres:// URL of CockroachDB or PostgreSQL; empty
 	// means the embedded store in DataDir.
 	Database string `yaml:"database"`
+	// ImageLibrary is the directory of the image catalog's VM templates;
+	// default DataDir/images. Replicas share it (an NFS mount).
+	ImageLibrary string `yaml:"imageLibrary"`
 	// SecretKeyFile holds the key that encrypts host credentials; default
 	// DataDir/secret.key.
 	SecretKeyFile string `yaml:"secretKeyFile"`
@@ -73,6 +76,16 @@ type Config struct {
 	// AllowPlainHTTP serves plain HTTP on an address beyond loopback (behind
 	// a proxy that terminates TLS); without it plain HTTP is loopback only.
 	AllowPlainHTTP bool `yaml:"allowPlainHTTP"`
+	// ConvertKernel is the guest kernel (bzImage, with ext4 built in)
+	// disks converted from container images boot; without it conversions
+	// to templates are refused. ConvertModules are kernel modules (.ko,
+	// uncompressed) their initramfs loads, in order, to reach the root
+	// disk (virtio_blk and what it needs, for a kernel that builds them as
+	// modules). ConvertBusybox is a statically linked busybox (Debian's
+	// busybox-static installs /bin/busybox).
+	ConvertKernel  string `yaml:"convertKernel"`
+	ConvertModules string `yaml:"convertModules"`
+	ConvertBusybox string `yaml:"convertBusybox"`
 	// Restore is a backup archive (ovm admin backup) to restore into an
 	// empty data directory before the server starts; a flag only, as it
 	// applies once.
@@ -92,6 +105,7 @@ func Defaults() Config {
 		MonitorInterval: 10 * time.Second,
 		SyncInterval:    60 * time.Second,
 		TaskLease:       30 * time.Second,
+		ConvertBusybox:  "/bin/busybox",
 
 		MetricsInterval:        15 * time.Second,
 		MetricsRetentionRaw:    6 * time.Hour,
@@ -137,6 +151,9 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	if c.SecretKeyFile == "" {
 		c.SecretKeyFile = filepath.Join(c.DataDir, "secret.key")
 	}
+	if c.ImageLibrary == "" {
+		c.ImageLibrary = filepath.Join(c.DataDir, "images")
+	}
 	if c.Replica == "" {
 		h, _ := os.Hostname()
 		c.Replica = fmt.Sprintf("%s-%d", h, os.Getpid())
@@ -152,6 +169,7 @@ func bind(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.MetricsListen, "metrics-listen", d.MetricsListen, "`address` serving /metrics without a token; empty: only on the API's address, for administrators (env OVM_METRICS_LISTEN)")
 	fs.StringVar(&c.DataDir, "data-dir", d.DataDir, "`directory` of the embedded store and the secret key (env OVM_DATA_DIR)")
 	fs.StringVar(&c.Database, "database", d.Database, "postgres:// `URL` of CockroachDB or PostgreSQL; empty: embedded store (env OVM_DATABASE)")
+	fs.StringVar(&c.ImageLibrary, "image-library", d.ImageLibrary, "`directory` of the image catalog's VM templates, shared by replicas (default DATA-DIR/images; env OVM_IMAGE_LIBRARY)")
 	fs.StringVar(&c.SecretKeyFile, "secret-key-file", d.SecretKeyFile, "`file` of the key encrypting host credentials (default DATA-DIR/secret.key; env OVM_SECRET_KEY_FILE)")
 	fs.StringVar(&c.AdminName, "admin-name", d.AdminName, "platform administrator created on first start (env OVM_ADMIN_NAME)")
 	fs.StringVar(&c.LogFormat, "log-format", d.LogFormat, "auto, text or json (env OVM_LOG_FORMAT)")
@@ -170,6 +188,9 @@ func bind(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.TLSKey, "tls-key", d.TLSKey, "PEM `file` of the API certificate's private key (env OVM_TLS_KEY)")
 	fs.BoolVar(&c.AllowPlainHTTP, "allow-plain-http", d.AllowPlainHTTP, "serve plain HTTP beyond loopback, behind a proxy terminating TLS (env OVM_ALLOW_PLAIN_HTTP=true)")
 	fs.StringVar(&c.Restore, "restore", d.Restore, "restore the backup archive `file` (ovm admin backup) into the empty data directory, then start")
+	fs.StringVar(&c.ConvertKernel, "convert-kernel", d.ConvertKernel, "guest kernel `file` that disks converted from container images boot (env OVM_CONVERT_KERNEL)")
+	fs.StringVar(&c.ConvertModules, "convert-modules", d.ConvertModules, "comma-separated kernel module `files` the converted disks' initramfs loads, in order (env OVM_CONVERT_MODULES)")
+	fs.StringVar(&c.ConvertBusybox, "convert-busybox", d.ConvertBusybox, "static busybox `file` for converted disks (env OVM_CONVERT_BUSYBOX)")
 	fs.BoolVar(&c.FakeHosts, "fake-hosts", d.FakeHosts, "allow in-memory hosts of kind fake (fake://NAME) for demonstrations (env OVM_FAKE_HOSTS=true)")
 }
 
@@ -191,7 +212,8 @@ func loadEnv(getenv func(string) string, c *Config) error {
 		"OVM_LISTEN": &c.Listen, "OVM_METRICS_LISTEN": &c.MetricsListen, "OVM_DATA_DIR": &c.DataDir, "OVM_DATABASE": &c.Database,
 		"OVM_SECRET_KEY_FILE": &c.SecretKeyFile, "OVM_ADMIN_NAME": &c.AdminName,
 		"OVM_LOG_FORMAT": &c.LogFormat, "OVM_LOG_LEVEL": &c.LogLevel, "OVM_REPLICA": &c.Replica,
-		"OVM_TLS_CERT": &c.TLSCert, "OVM_TLS_KEY": &c.TLSKey,
+		"OVM_TLS_CERT": &c.TLSCert, "OVM_TLS_KEY": &c.TLSKey, "OVM_IMAGE_LIBRARY": &c.ImageLibrary,
+		"OVM_CONVERT_KERNEL": &c.ConvertKernel, "OVM_CONVERT_MODULES": &c.ConvertModules, "OVM_CONVERT_BUSYBOX": &c.ConvertBusybox,
 	}
 	for k, p := range str {
 		if v := getenv(k); v != "" {
@@ -316,4 +338,15 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("log-level %q: want debug, info, warn or error", c.LogLevel))
 	}
 	return errors.Join(errs...)
+}
+
+// ConvertModuleList is ConvertModules split at its commas.
+func (c Config) ConvertModuleList() []string {
+	var out []string
+	for _, m := range strings.Split(c.ConvertModules, ",") {
+		if m = strings.TrimSpace(m); m != "" {
+			out = append(out, m)
+		}
+	}
+	return out
 }

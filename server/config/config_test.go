@@ -50,6 +50,39 @@ func TestDefaultsAreValid(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "127.0.0.1:8080", c.Listen)
 	assert.Empty(t, c.Database, "embedded store by default")
+	assert.Equal(t, filepath.Join("ovm-data", "images"), c.ImageLibrary, "the template library in the data directory by default")
+}
+
+func TestImageLibrary(t *testing.T) {
+	c, err := config.Load([]string{"--data-dir", "d"}, env(nil), io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, filepath.Join("d", "images"), c.ImageLibrary, "default: DATA-DIR/images")
+	c, err = config.Load([]string{"--image-library", "/srv/lib"}, env(map[string]string{"OVM_IMAGE_LIBRARY": "/env/lib"}), io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, "/srv/lib", c.ImageLibrary, "--image-library beats the env")
+	c, err = config.Load(nil, env(map[string]string{"OVM_IMAGE_LIBRARY": "/env/lib"}), io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, "/env/lib", c.ImageLibrary, "OVM_IMAGE_LIBRARY")
+}
+
+// TestConvertSettings: the boot files of conversions come from flags
+// before the environment, with busybox-static's /bin/busybox by default
+// and no kernel unless one is given.
+func TestConvertSettings(t *testing.T) {
+	c, err := config.Load(nil, env(nil), io.Discard)
+	require.NoError(t, err)
+	assert.Empty(t, c.ConvertKernel, "no kernel by default")
+	assert.Equal(t, "/bin/busybox", c.ConvertBusybox)
+	assert.Empty(t, c.ConvertModuleList())
+	c, err = config.Load([]string{"--convert-kernel", "/k", "--convert-modules", "/m/a.ko, /m/b.ko,"},
+		env(map[string]string{"OVM_CONVERT_KERNEL": "/env/k", "OVM_CONVERT_BUSYBOX": "/env/busybox"}), io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, "/k", c.ConvertKernel, "--convert-kernel beats the env")
+	assert.Equal(t, "/env/busybox", c.ConvertBusybox, "OVM_CONVERT_BUSYBOX")
+	assert.Equal(t, []string{"/m/a.ko", "/m/b.ko"}, c.ConvertModuleList(), "modules in order, blanks dropped")
+	c, err = config.Load(nil, env(map[string]string{"OVM_CONVERT_MODULES": "/e/v.ko"}), io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"/e/v.ko"}, c.ConvertModuleList(), "OVM_CONVERT_MODULES")
 }
 
 func TestBadSettings(t *testing.T) {

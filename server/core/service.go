@@ -63,6 +63,14 @@ type Options struct {
 	// Metrics is how long each resolution of metrics history is kept
 	// (zero fields take the defaults of MetricsRetention).
 	Metrics MetricsRetention
+	// Library is the template library of the image catalog (nil: the
+	// catalog keeps no templates, its routes answer 501).
+	Library TemplateLibrary
+	// LibraryDir is the library's directory on this server, where an
+	// import from a pool whose path it is takes the file without a copy.
+	LibraryDir string
+	// Convert configures image conversions.
+	Convert ConvertOptions
 }
 
 // Service is the platform's operations. It is safe for concurrent use.
@@ -86,6 +94,7 @@ type Service struct {
 	hosts   decodedHosts
 	placing placeLocks
 	chefs   chefClients
+	uploads uploadLocks
 }
 
 // New returns a Service and registers its task kinds on o.Tasks.
@@ -156,6 +165,7 @@ func New(o Options) (*Service, error) {
 	s.registerChefTasks()
 	s.tasks.Register(TaskInstanceMigrate, migrateHandler{s})
 	s.tasks.Register(TaskVAppPower, vappPowerHandler{s})
+	s.registerConversionTasks()
 	return s, nil
 }
 

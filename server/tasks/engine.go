@@ -617,6 +617,9 @@ func copyTask(t ovm.Task) ovm.Task {
 	c := t
 	c.Steps = append([]ovm.TaskStep(nil), t.Steps...)
 	c.Log = append([]ovm.TaskLogEntry(nil), t.Log...)
+	if t.Result != nil {
+		c.Result = append(json.RawMessage(nil), t.Result...)
+	}
 	if t.FinishedAt != nil {
 		f := *t.FinishedAt
 		c.FinishedAt = &f

@@ -100,6 +100,20 @@ func (r *Run) SetState(v any) error {
 	return nil
 }
 
+// SetResult records v (as JSON) as the task's result, what clients read
+// of a task that succeeded. It is saved with the step that sets it.
+func (r *Run) SetResult(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("tasks: encode the result of task %s: %w", r.rec.Task.ID, err)
+	}
+	r.mu.Lock()
+	r.rec.Task.Result = b
+	r.gen++
+	r.mu.Unlock()
+	return nil
+}
+
 // Logf adds a line to the task's log, at level ("info", "warn", "error";
 // "debug" for anything below info). Put the hypervisor's own error text
 // in it. Lines written during a step are saved within PollInterval and
