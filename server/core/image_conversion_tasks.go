@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
@@ -32,18 +33,26 @@ func (s *Service) registerConversionTasks() {
 // converter is a Converter working in the task's scratch space, reporting
 // its progress as the running step's and using the registry's options.
 func (s *Service) converter(r *tasks.Run, opts []remote.Option) *convert.Converter {
+	var logged atomic.Int64 // the last step named in the log
 	return &convert.Converter{Scratch: s.o.Convert.Scratch, Remote: opts, Progress: func(p convert.Progress) {
-		pct := 0
-		if p.Total > 0 {
-			pct = int(min(p.Done*100/p.Total, 100))
-		}
-		if p.Steps > 0 {
-			r.Progress(((p.Index-1)*100 + pct) / p.Steps)
-		}
-		if p.Done == 0 {
+		r.Progress(conversionPercent(p))
+		if logged.Swap(int64(p.Index)) != int64(p.Index) {
 			r.Logf(slog.LevelInfo, "conversion step %d of %d: %s", p.Index, p.Steps, p.Step)
 		}
 	}}
+}
+
+// conversionPercent is how far a conversion is at a report, 0 to 100: the
+// steps done and the bytes of the current one when it knows its total.
+func conversionPercent(p convert.Progress) int {
+	if p.Steps <= 0 {
+		return 0
+	}
+	pct := int64(0)
+	if p.Total > 0 {
+		pct = min(max(p.Done, 0)*100/p.Total, 100)
+	}
+	return min(max((p.Index-1)*100+int(pct), 0)/p.Steps, 100)
 }
 
 // scratchDir is a conversion task's own scratch directory.
