@@ -55,6 +55,7 @@ func tree() *command {
 		storagePoolCommands(),
 		alertCommands(),
 		chefCommands(),
+		imageCommands(),
 		auditCommands(),
 		adminCommands(),
 		metricsCommands(),

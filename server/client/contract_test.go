@@ -161,6 +161,9 @@ func TestRequestBodiesMatchAPI(t *testing.T) {
 				continue
 			}
 			n++
+			if _, raw := op.RequestBody.Content["application/octet-stream"]; raw {
+				continue // a file's bytes (an image upload): no type to compare
+			}
 			mt, ok := op.RequestBody.Content["application/json"]
 			require.True(t, ok, "%s %s: no JSON body", method, path)
 			name := strings.TrimPrefix(mt.Schema.Ref, "#/components/schemas/")
