@@ -62,6 +62,7 @@ func imageCommands() *command {
 			fmt.Fprintf(a.env.Stdout, "Image %s deleted.\n", id)
 			return nil
 		}},
+		imageConvertCommand(),
 	}}
 }
 

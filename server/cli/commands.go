@@ -45,7 +45,6 @@ func tree() *command {
 		vappCommands(),
 		volumeCommands(),
 		snapshotCommands(),
-		{name: "image", aliases: []string{"images"}, summary: "Manage the image catalog", sub: []*command{imageConvertCommand()}},
 		networkCommands(),
 		taskCommands(),
 		discoveredCommands(),
