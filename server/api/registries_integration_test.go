@@ -205,6 +205,13 @@ func TestRegistries(t *testing.T) {
 		})
 	}
 
+	// A VM is not committed: its disk becomes an image by a conversion.
+	vm := e.createRunning(acme, "vm1", map[string]any{"type": "vm", "cpuMilli": 1000, "memoryBytes": 64 << 20,
+		"image": map[string]string{"format": "qcow2", "name": "tiny.qcow2"}})
+	r = e.do("POST", "/v1/instances/"+string(vm.ID)+"/commit", acme.token, map[string]any{"repository": "vm", "tag": "1"})
+	require.Equal(t, http.StatusConflict, r.status, "got %s", r)
+	assert.Contains(t, problemOf(t, r).Detail, "conversion")
+
 	// A second registry made the default takes the mark from the first;
 	// the default cannot be removed while another exists.
 	var second core.Registry

@@ -155,6 +155,7 @@ func New(o Options) (*Service, error) {
 	s.tasks.Register(TaskSnapshotDelete, snapshotDeleteHandler{s})
 	s.registerChefTasks()
 	s.tasks.Register(TaskInstanceMigrate, migrateHandler{s})
+	s.tasks.Register(TaskInstanceCommit, commitHandler{s})
 	return s, nil
 }
 
