@@ -54,6 +54,7 @@ func tree() *command {
 		storagePoolCommands(),
 		alertCommands(),
 		chefCommands(),
+		registryCommands(),
 		auditCommands(),
 		adminCommands(),
 		metricsCommands(),
