@@ -52,7 +52,7 @@ func (s *Service) CommitInstance(ctx context.Context, p auth.Principal, id ovm.I
 	if err != nil {
 		return apitypes.InstanceCommitTask{}, err
 	}
-	if _, err := c.tag(repo, in.Tag); err != nil {
+	if err := c.tag(repo, in.Tag); err != nil {
 		return apitypes.InstanceCommitTask{}, err
 	}
 	if vdc == "" {

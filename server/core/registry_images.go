@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/openovm/ovm/image"
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/apitypes"
 	"github.com/openovm/ovm/server/auth"
@@ -154,7 +155,7 @@ func (s *Service) registryTags(ctx context.Context, p auth.Principal, id ovm.ID,
 	if err != nil {
 		return nil, err
 	}
-	if _, err := c.repository(repo); err != nil {
+	if err := c.repository(repo); err != nil {
 		return nil, err
 	}
 	vdcs, err := s.namespaceVDCs(ctx, p)
@@ -164,32 +165,25 @@ func (s *Service) registryTags(ctx context.Context, p auth.Principal, id ovm.ID,
 	return s.repositoryImages(ctx, reg, c, repo, vdcs[namespaceOf(repo)])
 }
 
-// repositoryImages describes every tag of a repository.
+// repositoryImages describes every tag of a repository, by tag.
 func (s *Service) repositoryImages(ctx context.Context, reg registryRecord, c *registryConn, repo string, vdc ovm.ID) ([]apitypes.Image, error) {
-	tags, err := c.Tags(ctx, repo)
+	imgs, err := c.Tags(ctx, repo)
 	if err != nil {
 		return nil, err
 	}
-	slices.Sort(tags)
-	out := make([]apitypes.Image, 0, len(tags))
-	for _, t := range tags {
-		d, err := c.Describe(ctx, repo, t)
-		if ovm.KindOf(err) == ovm.KindNotFound {
-			continue // deleted meanwhile
-		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, containerImage(reg, c, repo, t, vdc, d))
+	out := make([]apitypes.Image, 0, len(imgs))
+	for _, img := range imgs {
+		out = append(out, containerImage(reg, img, vdc))
 	}
+	slices.SortFunc(out, func(a, b apitypes.Image) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
 }
 
 // containerImage is a registry's tag as a catalog entry.
-func containerImage(reg registryRecord, c *registryConn, repo, tag string, vdc ovm.ID, d registryTag) apitypes.Image {
-	return apitypes.Image{Name: c.Reference(repo, tag), Kind: apitypes.ImageContainer, Format: ovm.FormatOCI, VDCID: vdc,
-		Phase: apitypes.ImageReady, Size: d.Size, Digest: d.Digest, Platform: d.Platform,
-		HostKinds: ovm.ContainerImage(repo).HostKinds(), RegistryID: reg.ID}
+func containerImage(reg registryRecord, img image.Image, vdc ovm.ID) apitypes.Image {
+	return apitypes.Image{Name: img.Ref.Name, Kind: apitypes.ImageContainer, Format: ovm.FormatOCI, VDCID: vdc,
+		Phase: apitypes.ImageReady, Size: img.Size, Digest: img.Digest, Platform: img.Platform,
+		HostKinds: ovm.ContainerImage(img.Ref.Name).HostKinds(), RegistryID: reg.ID, UpdatedAt: img.UpdatedAt}
 }
 
 // ContainerImageOptions select the container images of the catalog.
@@ -281,7 +275,7 @@ func (s *Service) PushArchive(ctx context.Context, p auth.Principal, id ovm.ID, 
 	if err != nil {
 		return apitypes.Image{}, err
 	}
-	if _, err := c.tag(repo, tag); err != nil {
+	if err := c.tag(repo, tag); err != nil {
 		return apitypes.Image{}, inQuery(err)
 	}
 	f, err := os.CreateTemp("", "ovm-push-*.tar")
@@ -318,7 +312,7 @@ func (s *Service) PushArchive(ctx context.Context, p auth.Principal, id ovm.ID, 
 	if err != nil {
 		return apitypes.Image{}, err
 	}
-	return containerImage(reg, c, repo, tag, vdc, d), nil
+	return containerImage(reg, d, vdc), nil
 }
 
 // reserveImage sets the disk quota a VDC's repo:tag holds to size (zero
