@@ -38,8 +38,6 @@ func values[T ~string](vs ...T) []any {
 var enums = map[reflect.Type]enum{
 	reflect.TypeFor[ovm.InstanceType]():    {"InstanceType", values(ovm.TypeVM, ovm.TypeContainer)},
 	reflect.TypeFor[ovm.ImageFormat]():     {"ImageFormat", values(ovm.FormatQCOW2, ovm.FormatRaw, ovm.FormatVMDK, ovm.FormatOCI)},
-	reflect.TypeFor[apitypes.ImageKind]():  {"ImageKind", values(apitypes.ImageTemplate, apitypes.ImageContainer)},
-	reflect.TypeFor[apitypes.ImagePhase](): {"ImagePhase", values(apitypes.ImageUploading, apitypes.ImageReady, apitypes.ImageFailed)},
 	reflect.TypeFor[ovm.TaskState]():       {"TaskState", values(ovm.TaskPending, ovm.TaskRunning, ovm.TaskSucceeded, ovm.TaskRollingBack, ovm.TaskRolledBack, ovm.TaskFailed)},
 	reflect.TypeFor[ovm.StepState]():       {"StepState", values(ovm.StepPending, ovm.StepRunning, ovm.StepDone, ovm.StepFailed, ovm.StepCompensated)},
 	reflect.TypeFor[ovm.Phase]():           {"Phase", values(ovm.PhasePending, ovm.PhaseCreating, ovm.PhaseReady, ovm.PhaseFailed, ovm.PhaseDeleting, ovm.PhaseLost, ovm.PhaseUnknown, ovm.PhaseResizing, ovm.PhaseAttaching, ovm.PhaseDetaching)},
@@ -70,6 +68,8 @@ var enums = map[reflect.Type]enum{
 	reflect.TypeFor[apitypes.TerminalMode]():     {"TerminalMode", values(apitypes.TerminalModes...)},
 	reflect.TypeFor[apitypes.AlertComparison]():  {"AlertComparison", values(apitypes.AlertComparisons...)},
 	reflect.TypeFor[apitypes.AlertSubject]():     {"AlertSubject", values(apitypes.AlertSubjects...)},
+	reflect.TypeFor[apitypes.ImageKind]():        {"ImageKind", values(apitypes.ImageTemplate, apitypes.ImageContainer)},
+	reflect.TypeFor[apitypes.ImagePhase]():       {"ImagePhase", values(apitypes.ImageUploading, apitypes.ImageReady, apitypes.ImageFailed)},
 }
 
 // enumSchema stands for the enum T in the schema generator: it answers a
@@ -102,8 +102,6 @@ func registerTypes(r huma.Registry) {
 	alias(reflect.TypeFor[ovm.ID](), reflect.TypeFor[idSchema]())
 	alias(reflect.TypeFor[ovm.InstanceType](), reflect.TypeFor[enumSchema[ovm.InstanceType]]())
 	alias(reflect.TypeFor[ovm.ImageFormat](), reflect.TypeFor[enumSchema[ovm.ImageFormat]]())
-	alias(reflect.TypeFor[apitypes.ImageKind](), reflect.TypeFor[enumSchema[apitypes.ImageKind]]())
-	alias(reflect.TypeFor[apitypes.ImagePhase](), reflect.TypeFor[enumSchema[apitypes.ImagePhase]]())
 	alias(reflect.TypeFor[ovm.TaskState](), reflect.TypeFor[enumSchema[ovm.TaskState]]())
 	alias(reflect.TypeFor[ovm.StepState](), reflect.TypeFor[enumSchema[ovm.StepState]]())
 	alias(reflect.TypeFor[ovm.Phase](), reflect.TypeFor[enumSchema[ovm.Phase]]())
@@ -128,6 +126,8 @@ func registerTypes(r huma.Registry) {
 	alias(reflect.TypeFor[apitypes.TerminalMode](), reflect.TypeFor[enumSchema[apitypes.TerminalMode]]())
 	alias(reflect.TypeFor[apitypes.AlertComparison](), reflect.TypeFor[enumSchema[apitypes.AlertComparison]]())
 	alias(reflect.TypeFor[apitypes.AlertSubject](), reflect.TypeFor[enumSchema[apitypes.AlertSubject]]())
+	alias(reflect.TypeFor[apitypes.ImageKind](), reflect.TypeFor[enumSchema[apitypes.ImageKind]]())
+	alias(reflect.TypeFor[apitypes.ImagePhase](), reflect.TypeFor[enumSchema[apitypes.ImagePhase]]())
 }
 
 // limits are the bounds package core enforces on fields of named request
