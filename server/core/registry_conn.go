@@ -3,9 +3,12 @@ package core
 import (
 	"context"
 	"crypto/tls"
+	"net"
 	"net/http"
 	"os"
 	"regexp"
+	"strconv"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
@@ -41,12 +44,26 @@ func dialRegistry(cfg registryConfig) (*registryConn, error) {
 		t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the administrator asked for it
 		tr = t
 	}
+	if !hostPort(cfg.Address) {
+		return nil, ovm.Invalid("invalid registry", ovm.FieldError{Field: "address", Reason: "must be host[:port], such as registry.example.com or 127.0.0.1:5000", Value: cfg.Address})
+	}
 	src, err := registry.New(registry.Config{Host: cfg.Address, Username: cfg.Username, Password: cfg.Password,
 		Insecure: cfg.Insecure, Transport: tr, TempDir: os.TempDir()})
 	if err != nil {
 		return nil, ovm.Invalid("invalid registry", ovm.FieldError{Field: "address", Reason: "must be host[:port], such as registry.example.com or 127.0.0.1:5000", Value: cfg.Address})
 	}
 	return &registryConn{cfg: cfg, src: src}, nil
+}
+
+// hostPort reports whether a is a host name or address with an optional
+// port of 1 to 65535.
+func hostPort(a string) bool {
+	h, p, err := net.SplitHostPort(a)
+	if err != nil {
+		return a != "" && !strings.ContainsAny(a, ":[]")
+	}
+	n, err := strconv.Atoi(p)
+	return err == nil && n > 0 && n < 65536 && h != ""
 }
 
 // repository checks a repository's name.

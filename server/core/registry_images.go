@@ -283,9 +283,20 @@ func (s *Service) PushArchive(ctx context.Context, p auth.Principal, id ovm.ID, 
 		return apitypes.Image{}, fmt.Errorf("core: archive file: %w", err)
 	}
 	defer func() { _ = f.Close(); _ = os.Remove(f.Name()) }()
+	// A tenant's archive is read no further than its VDC's disk quota left.
+	left := ovm.Bytes(-1)
+	if vdc != "" {
+		if left, err = s.diskLeft(ctx, vdc); err != nil {
+			return apitypes.Image{}, err
+		}
+		r = io.LimitReader(r, int64(left)+1)
+	}
 	n, err := io.Copy(f, r)
 	if err != nil {
 		return apitypes.Image{}, ovm.Wrap(ovm.KindInvalid, err, "the archive could not be read to its end")
+	}
+	if left >= 0 && ovm.Bytes(n) > left {
+		return apitypes.Image{}, ovm.Errorf(ovm.KindQuotaExceeded, "the archive is larger than the %s of disk quota the vdc has left", left)
 	}
 	if err := f.Close(); err != nil {
 		return apitypes.Image{}, fmt.Errorf("core: archive file: %w", err)
@@ -313,6 +324,17 @@ func (s *Service) PushArchive(ctx context.Context, p auth.Principal, id ovm.ID, 
 		return apitypes.Image{}, err
 	}
 	return containerImage(reg, d, vdc), nil
+}
+
+// diskLeft is the disk quota a VDC has left.
+func (s *Service) diskLeft(ctx context.Context, vdc ovm.ID) (ovm.Bytes, error) {
+	var left ovm.Bytes
+	err := s.view(ctx, func(ctx context.Context, tx store.Tx) error {
+		q, used, err := tx.Quota(ctx, vdc)
+		left = max(q.Disk-used.Disk, 0)
+		return err
+	})
+	return left, err
 }
 
 // reserveImage sets the disk quota a VDC's repo:tag holds to size (zero
