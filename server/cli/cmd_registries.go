@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -114,12 +116,12 @@ func (a *app) registryID(cl *client.Client, ref string) (ovm.ID, error) {
 }
 
 func (a *app) registryAdd(path string, args []string) error {
-	f := a.flags(path, "NAME --address HOST[:PORT] [--username USER --password-file FILE] [--insecure] [--default]",
+	f := a.flags(path, "NAME --address HOST[:PORT] [--username USER --password-stdin] [--insecure] [--default]",
 		"Register a container image registry: the server lists its catalog with the credentials and records it.\n"+
 			"The password is encrypted at rest and never shown again.")
 	address := f.String("address", "", "the registry's `HOST[:PORT]`")
 	user := f.String("username", "", "the `user` OVM signs in as")
-	pwFile := f.String("password-file", "", "a `file` holding the password or token")
+	pwStdin := f.Bool("password-stdin", false, "read the password or token from the first line of stdin")
 	insecure := f.Bool("insecure", false, "plain HTTP, or HTTPS without verifying the certificate")
 	def := f.Bool("default", false, "make it the platform's default registry")
 	pos, err := f.parseN(args, "NAME")
@@ -130,8 +132,8 @@ func (a *app) registryAdd(path string, args []string) error {
 		return f.fail("--address is required")
 	}
 	in := apitypes.RegistryCreate{Name: pos[0], Address: *address, Username: *user, Insecure: *insecure, Default: *def, IdempotencyKey: newKey()}
-	if *pwFile != "" {
-		if in.Password, err = readSecret(*pwFile); err != nil {
+	if *pwStdin {
+		if in.Password, err = a.stdinSecret(); err != nil {
 			return err
 		}
 	}
@@ -147,10 +149,10 @@ func (a *app) registryAdd(path string, args []string) error {
 }
 
 func (a *app) registrySet(path string, args []string) error {
-	f := a.flags(path, "REGISTRY [--username USER] [--password-file FILE] [--insecure=true|false] [--default]",
+	f := a.flags(path, "REGISTRY [--username USER] [--password-stdin] [--insecure=true|false] [--default]",
 		"Change a registry's credentials or insecure setting (checked against the registry first), or make it the default.")
 	user := f.String("username", "", "a new `user`")
-	pwFile := f.String("password-file", "", "a `file` holding a new password or token")
+	pwStdin := f.Bool("password-stdin", false, "read a new password or token from the first line of stdin")
 	insecure := f.Bool("insecure", false, "plain HTTP, or HTTPS without verifying the certificate")
 	def := f.Bool("default", false, "make it the platform's default registry")
 	pos, err := f.parseN(args, "REGISTRY")
@@ -168,15 +170,15 @@ func (a *app) registrySet(path string, args []string) error {
 			patch.Default = def
 		}
 	})
-	if *pwFile != "" {
-		pw, err := readSecret(*pwFile)
+	if *pwStdin {
+		pw, err := a.stdinSecret()
 		if err != nil {
 			return err
 		}
 		patch.Password = &pw
 	}
 	if patch == (apitypes.RegistryPatch{}) {
-		return f.fail("nothing to change: give --username, --password-file, --insecure or --default")
+		return f.fail("nothing to change: give --username, --password-stdin, --insecure or --default")
 	}
 	cl, err := a.client()
 	if err != nil {
@@ -197,21 +199,19 @@ func (a *app) registryPush(path string, args []string) error {
 	f := a.flags(path, "ARCHIVE --repository REPO --tag TAG [--registry REGISTRY]",
 		"Push a docker save archive (streamed from the file) as REPO:TAG to a registry (default: the platform's default).\n"+
 			"A tenant's image goes under its VDC's namespace and counts against its disk quota.")
-	repo := f.String("repository", "", "the `repository`")
-	tag := f.String("tag", "", "the `tag`")
-	reg := f.String("registry", "", "the `REGISTRY` (name or id; default: the default registry)")
+	im := newImageFlags(f)
 	pos, err := f.parseN(args, "ARCHIVE")
 	if err != nil {
 		return err
 	}
-	if *repo == "" || *tag == "" {
-		return f.fail("--repository and --tag are required")
+	if err := im.check(f); err != nil {
+		return err
 	}
 	cl, err := a.client()
 	if err != nil {
 		return err
 	}
-	id, err := a.registryOrDefault(cl, *reg)
+	id, err := a.registryOrDefault(cl, *im.registry)
 	if err != nil {
 		return err
 	}
@@ -220,7 +220,7 @@ func (a *app) registryPush(path string, args []string) error {
 		return fmt.Errorf("open %s: %w", pos[0], err)
 	}
 	defer file.Close()
-	img, err := cl.PushArchive(a.ctx, id, *repo, *tag, file)
+	img, err := cl.PushArchive(a.ctx, id, *im.repo, *im.tag, file)
 	if err != nil {
 		return err
 	}
@@ -249,25 +249,23 @@ func (a *app) instanceCommit(path string, args []string) error {
 	f := a.flags(path, "INSTANCE --repository REPO --tag TAG [--registry REGISTRY] [--wait]",
 		"Commit a container instance's filesystem as REPO:TAG and push it to a registry (default: the platform's default).\n"+
 			"A tenant's image goes under its VDC's namespace and counts against its disk quota.")
-	repo := f.String("repository", "", "the `repository`")
-	tag := f.String("tag", "", "the `tag`")
-	reg := f.String("registry", "", "the `REGISTRY` (name or id)")
+	im := newImageFlags(f)
 	wait := f.Bool("wait", false, "wait until the image is pushed")
 	f.inVDC("instance")
 	pos, err := f.parseN(args, "INSTANCE")
 	if err != nil {
 		return err
 	}
-	if *repo == "" || *tag == "" {
-		return f.fail("--repository and --tag are required")
+	if err := im.check(f); err != nil {
+		return err
 	}
 	cl, id, err := f.lookup("instance", pos[0])
 	if err != nil {
 		return err
 	}
-	in := apitypes.InstanceCommit{Repository: *repo, Tag: *tag}
-	if *reg != "" {
-		if in.RegistryID, err = a.registryID(cl, *reg); err != nil {
+	in := apitypes.InstanceCommit{Repository: *im.repo, Tag: *im.tag}
+	if *im.registry != "" {
+		if in.RegistryID, err = a.registryID(cl, *im.registry); err != nil {
 			return err
 		}
 	}
@@ -285,17 +283,32 @@ func (a *app) instanceCommit(path string, args []string) error {
 	})
 }
 
-// readSecret reads a secret from a file, without its last line break.
-func readSecret(path string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("read %s: %w", path, err)
+// stdinSecret reads a password from the first line of stdin.
+func (a *app) stdinSecret() (string, error) {
+	line, err := bufio.NewReader(a.env.Stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read password from stdin: %w", err)
 	}
-	s := string(b)
-	for len(s) > 0 && (s[len(s)-1] == '\n' || s[len(s)-1] == '\r') {
-		s = s[:len(s)-1]
+	if line = strings.TrimRight(line, "\r\n"); line == "" {
+		return "", errors.New("no password on stdin")
 	}
-	return s, nil
+	return line, nil
+}
+
+// imageFlags are the flags naming where an image is pushed.
+type imageFlags struct{ repo, tag, registry *string }
+
+func newImageFlags(f *flags) imageFlags {
+	return imageFlags{repo: f.String("repository", "", "the `repository`"), tag: f.String("tag", "", "the `tag`"),
+		registry: f.String("registry", "", "the `REGISTRY` (name or id; default: the default registry)")}
+}
+
+// check requires the repository and the tag.
+func (i imageFlags) check(f *flags) error {
+	if *i.repo == "" || *i.tag == "" {
+		return f.fail("--repository and --tag are required")
+	}
+	return nil
 }
 
 func registryDetail(w io.Writer, r apitypes.Registry) {
