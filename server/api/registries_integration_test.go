@@ -20,6 +20,7 @@ import (
 
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/apitypes"
+	"github.com/openovm/ovm/server/auth"
 	"github.com/openovm/ovm/server/core"
 )
 
@@ -153,6 +154,11 @@ func TestRegistries(t *testing.T) {
 	used := usageOf(t, e, other)
 	assert.Zero(t, used.Disk, "a refused push holds no disk quota")
 
+	// The registry record stays while a VDC's pushed images are in it.
+	r = e.do("DELETE", base, e.admin, nil)
+	require.Equal(t, http.StatusConflict, r.status, "got %s", r)
+	assert.Contains(t, problemOf(t, r).Detail, "private images")
+
 	// Deletion (the registry of the test environment has deletion
 	// enabled): the tenant cannot delete another VDC's tag, deletes its
 	// own and gets its quota back.
@@ -222,6 +228,13 @@ func TestRegistries(t *testing.T) {
 	assert.True(t, got.Default)
 	e.must(http.StatusOK, "GET", base, e.admin, nil).decode(t, &got)
 	assert.False(t, got.Default, "the former default is no longer the default")
+	all, err := e.svc.ContainerImages(t.Context(), auth.Principal{Role: auth.RoleAdmin}, core.ContainerImageOptions{AllRegistries: true})
+	require.NoError(t, err)
+	from := map[ovm.ID]bool{}
+	for _, i := range all {
+		from[i.RegistryID] = true
+	}
+	assert.Equal(t, map[ovm.ID]bool{reg.ID: true, second.ID: true}, from, "every registry's images listed")
 	e.must(http.StatusConflict, "DELETE", "/v1/registries/"+string(second.ID), e.admin, nil)
 	e.must(http.StatusNoContent, "DELETE", base, e.admin, nil)
 	e.must(http.StatusNoContent, "DELETE", "/v1/registries/"+string(second.ID), e.admin, nil)
