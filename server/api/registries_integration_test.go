@@ -98,6 +98,7 @@ func TestRegistries(t *testing.T) {
 		deleteFromRegistry(t, address, acmeNS+"/app-"+suffix, "1")
 		deleteFromRegistry(t, address, acmeNS+"/app-"+suffix, "2")
 		deleteFromRegistry(t, address, otherNS+"/big-"+suffix, "1")
+		deleteFromRegistry(t, address, acmeNS+"/adm-"+suffix, "1")
 	})
 
 	// Pushes: an administrator's platform image, a tenant's under its
@@ -153,6 +154,15 @@ func TestRegistries(t *testing.T) {
 	assert.Contains(t, problemOf(t, r).Detail, "quota")
 	used := usageOf(t, e, other)
 	assert.Zero(t, used.Disk, "a refused push holds no disk quota")
+
+	// An administrator's push into a VDC's namespace is that VDC's image.
+	mid := usageOf(t, e, acme)
+	var adm apitypes.Image
+	e.must(http.StatusCreated, "PUT", base+"/images?repository="+acmeNS+"/adm-"+suffix+"&tag=1", e.admin, ar).decode(t, &adm)
+	assert.Equal(t, acme.vdc, adm.VDCID)
+	assert.Equal(t, mid.Disk+adm.Size, usageOf(t, e, acme).Disk, "held in the vdc's disk quota")
+	e.must(http.StatusNoContent, "DELETE", base+"/tags?repository="+acmeNS+"/adm-"+suffix+"&tag=1", e.admin, nil)
+	assert.Equal(t, mid.Disk, usageOf(t, e, acme).Disk, "given back when the administrator deletes it")
 
 	// The registry record stays while a VDC's pushed images are in it.
 	r = e.do("DELETE", base, e.admin, nil)

@@ -262,8 +262,8 @@ func (s *Service) ContainerImages(ctx context.Context, p auth.Principal, o Conta
 
 // PushArchive pushes the `docker save` archive r yields to a registry as
 // repo:tag. The archive is kept in a temporary file while it is pushed,
-// never in memory. A tenant's image goes under its VDC's namespace and its
-// size counts against the VDC's disk quota: the archive's size is reserved
+// never in memory. A tenant's image goes under its VDC's namespace; an
+// image in a VDC's namespace counts against the VDC's disk quota: the archive's size is reserved
 // before the push (over quota refuses it) and set to the pushed size
 // after.
 func (s *Service) PushArchive(ctx context.Context, p auth.Principal, id ovm.ID, repo, tag string, r io.Reader) (apitypes.Image, error) {
@@ -277,6 +277,10 @@ func (s *Service) PushArchive(ctx context.Context, p auth.Principal, id ovm.ID, 
 	}
 	if err := c.tag(repo, tag); err != nil {
 		return apitypes.Image{}, inQuery(err)
+	}
+	if vdc == "" {
+		// An administrator's push into a VDC's namespace is that VDC's.
+		vdc = s.namespaceVDC(ctx, repo)
 	}
 	f, err := os.CreateTemp("", "ovm-push-*.tar")
 	if err != nil {
