@@ -198,6 +198,8 @@ func TestRegistries(t *testing.T) {
 		{"register: name taken", "POST", "/v1/registries", true, map[string]any{"name": "local", "address": address}, http.StatusConflict, "body.name", ""},
 		{"register: tenant", "POST", "/v1/registries", false, map[string]any{"name": "r2", "address": address}, http.StatusForbidden, "", "administrator"},
 		{"tags: bad repository", "GET", base + "/tags?repository=Bad%20Name", false, nil, http.StatusUnprocessableEntity, "query.repository", ""},
+		{"tags: no repository", "GET", base + "/tags", false, nil, http.StatusUnprocessableEntity, "query.repository", "required"},
+		{"delete: no tag", "DELETE", base + "/tags?repository=app", false, nil, http.StatusUnprocessableEntity, "query.tag", ""},
 		{"push: bad tag", "PUT", base + "/images?repository=app&tag=-x", false, ar, http.StatusUnprocessableEntity, "query.tag", ""},
 		{"push: not an archive", "PUT", base + "/images?repository=app-" + suffix + "&tag=1", false, "not a tar", http.StatusUnprocessableEntity, "", "docker save archive"},
 		{"push: empty body", "PUT", base + "/images?repository=app-" + suffix + "&tag=1", false, "", http.StatusUnprocessableEntity, "", "empty"},

@@ -15,13 +15,13 @@ import (
 
 // RepositoryQuery names a repository of a registry.
 type RepositoryQuery struct {
-	Repository string `query:"repository" required:"true" maxLength:"255" doc:"The repository, such as vdc-1a2b3c4d/web; a tenant's writes go under its VDC's namespace."`
+	Repository string `query:"repository" maxLength:"255" doc:"Required. The repository, such as vdc-1a2b3c4d/web; a tenant's writes go under its VDC's namespace."`
 }
 
 // TagQuery names a repository's tag.
 type TagQuery struct {
 	RepositoryQuery
-	Tag string `query:"tag" required:"true" maxLength:"128"`
+	Tag string `query:"tag" maxLength:"128" doc:"Required."`
 }
 
 // archiveBody is a request body the handler reads as a stream.

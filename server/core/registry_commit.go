@@ -33,6 +33,9 @@ type commitInput struct {
 // disk quota once pushed. A VM is ovm.ErrConflict: its disk becomes a
 // container image through a conversion.
 func (s *Service) CommitInstance(ctx context.Context, p auth.Principal, id ovm.ID, in apitypes.InstanceCommit) (apitypes.InstanceCommitTask, error) {
+	if _, _, err := getVisibleAs[instanceRecord](ctx, s, p, store.KindInstance, id); err != nil {
+		return apitypes.InstanceCommitTask{}, err
+	}
 	repo, vdc, err := writableRepository(p, in.Repository)
 	if err != nil {
 		return apitypes.InstanceCommitTask{}, err

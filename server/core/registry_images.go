@@ -145,15 +145,15 @@ func (s *Service) RegistryTags(ctx context.Context, p auth.Principal, id ovm.ID,
 }
 
 func (s *Service) registryTags(ctx context.Context, p auth.Principal, id ovm.ID, repo string) ([]apitypes.Image, error) {
+	reg, c, err := s.registryByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
 	if repo == "" {
 		return nil, invalid("invalid repository", "repository", "is required")
 	}
 	if !canRead(p, repo) {
 		return nil, ovm.NotFound("repository", repo)
-	}
-	reg, c, err := s.registryByID(ctx, id)
-	if err != nil {
-		return nil, err
 	}
 	if err := c.repository(repo); err != nil {
 		return nil, err
@@ -267,13 +267,13 @@ func (s *Service) ContainerImages(ctx context.Context, p auth.Principal, o Conta
 // before the push (over quota refuses it) and set to the pushed size
 // after.
 func (s *Service) PushArchive(ctx context.Context, p auth.Principal, id ovm.ID, repo, tag string, r io.Reader) (apitypes.Image, error) {
-	repo, vdc, err := writableRepository(p, repo)
-	if err != nil {
-		return apitypes.Image{}, inQuery(err)
-	}
 	reg, c, err := s.registryByID(ctx, id)
 	if err != nil {
 		return apitypes.Image{}, err
+	}
+	repo, vdc, err := writableRepository(p, repo)
+	if err != nil {
+		return apitypes.Image{}, inQuery(err)
 	}
 	if err := c.tag(repo, tag); err != nil {
 		return apitypes.Image{}, inQuery(err)
@@ -390,13 +390,13 @@ func (s *Service) reserveImage(ctx context.Context, vdc, reg ovm.ID, repo, tag, 
 // deletes only in its VDC's namespace; the disk quota of the VDC's tags of
 // that manifest is given back.
 func (s *Service) DeleteRegistryTag(ctx context.Context, p auth.Principal, id ovm.ID, repo, tag string) error {
-	repo, vdc, err := writableRepository(p, repo)
-	if err != nil {
-		return inQuery(err)
-	}
 	reg, c, err := s.registryByID(ctx, id)
 	if err != nil {
 		return err
+	}
+	repo, vdc, err := writableRepository(p, repo)
+	if err != nil {
+		return inQuery(err)
 	}
 	d, err := c.Describe(ctx, repo, tag)
 	if err != nil {
