@@ -3,6 +3,8 @@ package api
 import (
 	"bytes"
 	"context"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -25,7 +27,7 @@ import (
 // user:password.
 func basicAuthRegistry(t *testing.T, user, password string) string {
 	t.Helper()
-	reg := registry.New()
+	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if u, p, ok := r.BasicAuth(); !ok || u != user || p != password {
 			w.Header().Set("WWW-Authenticate", `Basic realm="ovm-test"`)
@@ -87,4 +89,35 @@ func TestRegistryCredentials(t *testing.T) {
 	require.Len(t, tags.Items, 1)
 	assert.Equal(t, pushed.Digest, tags.Items[0].Digest)
 	assert.Equal(t, ovm.FormatOCI, tags.Items[0].Format)
+}
+
+// TestCommitFake: the commit task runs on a fake host through its
+// ImageCommitter facet (the fake records the reference; it pushes
+// nothing): an administrator's commit to a platform repository succeeds;
+// a tenant's, whose size the task then reads from the registry to hold in
+// the quota, fails since nothing was pushed there.
+func TestCommitFake(t *testing.T) {
+	address := basicAuthRegistry(t, "ovm", "pw")
+	e := newEnv(t, openSQLite(t))
+	pl := e.setupPlatform(1)
+	tn := e.newTenant("acme", pl.pool, quota)
+	e.must(http.StatusCreated, "POST", "/v1/registries", e.admin, map[string]any{"name": "priv", "address": address, "username": "ovm", "password": "pw"})
+	inst := e.createRunning(tn, "web", container())
+
+	var ct apitypes.InstanceCommitTask
+	e.must(http.StatusAccepted, "POST", "/v1/instances/"+string(inst.ID)+"/commit", e.admin, map[string]any{"repository": "base/web", "tag": "1"}).decode(t, &ct)
+	assert.Equal(t, address+"/base/web:1", ct.Reference)
+	require.Equal(t, ovm.TaskSucceeded, e.waitTask(e.admin, ct.Task.ID).State)
+	var h ovm.Host
+	e.must(http.StatusOK, "GET", "/v1/hosts/"+string(pl.hosts[0]), e.admin, nil).decode(t, &h)
+	fh, err := e.fakes.Host(h.Endpoint)
+	require.NoError(t, err)
+	_, ok := fh.Hypervisor.Committed(ct.Reference)
+	assert.True(t, ok, "the fake host committed %s", ct.Reference)
+
+	e.must(http.StatusAccepted, "POST", "/v1/instances/"+string(inst.ID)+"/commit", tn.token, map[string]any{"repository": "web", "tag": "1"}).decode(t, &ct)
+	assert.Equal(t, address+"/vdc-"+tn.vdc.Short()+"/web:1", ct.Reference)
+	task := e.waitTask(tn.token, ct.Task.ID)
+	require.Equal(t, ovm.TaskRolledBack, task.State, "task %+v", task)
+	assert.Contains(t, task.Error, "web:1")
 }
