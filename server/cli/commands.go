@@ -55,6 +55,7 @@ func tree() *command {
 		alertCommands(),
 		chefCommands(),
 		imageCommands(),
+		registryCommands(),
 		auditCommands(),
 		adminCommands(),
 		metricsCommands(),
