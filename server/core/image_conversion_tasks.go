@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -10,9 +11,12 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/openovm/ovm/image/convert"
@@ -32,18 +36,26 @@ func (s *Service) registerConversionTasks() {
 // converter is a Converter working in the task's scratch space, reporting
 // its progress as the running step's and using the registry's options.
 func (s *Service) converter(r *tasks.Run, opts []remote.Option) *convert.Converter {
+	var logged atomic.Int64 // the last step named in the log
 	return &convert.Converter{Scratch: s.o.Convert.Scratch, Remote: opts, Progress: func(p convert.Progress) {
-		pct := 0
-		if p.Total > 0 {
-			pct = int(min(p.Done*100/p.Total, 100))
-		}
-		if p.Steps > 0 {
-			r.Progress(((p.Index-1)*100 + pct) / p.Steps)
-		}
-		if p.Done == 0 {
+		r.Progress(conversionPercent(p))
+		if logged.Swap(int64(p.Index)) != int64(p.Index) {
 			r.Logf(slog.LevelInfo, "conversion step %d of %d: %s", p.Index, p.Steps, p.Step)
 		}
 	}}
+}
+
+// conversionPercent is how far a conversion is at a report, 0 to 100: the
+// steps done and the bytes of the current one when it knows its total.
+func conversionPercent(p convert.Progress) int {
+	if p.Steps <= 0 {
+		return 0
+	}
+	pct := int64(0)
+	if p.Total > 0 {
+		pct = min(max(p.Done, 0)*100/p.Total, 100)
+	}
+	return min(max((p.Index-1)*100+int(pct), 0)/p.Steps, 100)
 }
 
 // scratchDir is a conversion task's own scratch directory.
@@ -62,7 +74,23 @@ func (s *Service) registryOptions(ctx context.Context, id ovm.ID) ([]remote.Opti
 	if err != nil {
 		return nil, nil, err
 	}
-	return c.options(ctx), c, nil
+	return c.remoteOptions(), c, nil
+}
+
+// remoteOptions are the registry calls' credentials and, for an insecure
+// registry, a transport that does not verify its certificate.
+func (c *registryConn) remoteOptions() []remote.Option {
+	auth := authn.Anonymous
+	if c.cfg.Username != "" {
+		auth = &authn.Basic{Username: c.cfg.Username, Password: c.cfg.Password}
+	}
+	o := []remote.Option{remote.WithAuth(auth)}
+	if c.cfg.Insecure {
+		t := remote.DefaultTransport.(*http.Transport).Clone()
+		t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the administrator asked for it
+		o = append(o, remote.WithTransport(t))
+	}
+	return o
 }
 
 // toTemplateHandler runs image.to-template: convert into the task's
@@ -332,8 +360,12 @@ func (h toContainerHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
 			if err := r.State(&st); err != nil {
 				return err
 			}
-			if in.VDCID != "" {
-				if err := s.reserveImage(ctx, in.VDCID, in.RegistryID, in.Repository, in.Tag, st.Digest, st.Size); err != nil {
+			vdc := in.VDCID
+			if vdc == "" { // an administrator's image in a VDC's namespace counts for that VDC, as its pushes do
+				vdc = s.namespaceVDC(ctx, in.Repository)
+			}
+			if vdc != "" {
+				if err := s.reserveImage(ctx, vdc, in.RegistryID, in.Repository, in.Tag, st.Digest, st.Size); err != nil {
 					return err
 				}
 			}

@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -144,11 +145,8 @@ func (s *Service) toTemplate(p auth.Principal, in ImageConversion, f *ovm.Fields
 		if err := s.convertLibrary(); err != nil {
 			return tasks.Spec{}, err
 		}
-		if s.o.Convert.Boot.Kernel == "" {
-			return tasks.Spec{}, conflictf("the server has no kernel for converted disks: set --convert-kernel (OVM_CONVERT_KERNEL) to a guest kernel image")
-		}
-		if _, err := os.Stat(s.o.Convert.Boot.Kernel); err != nil {
-			return tasks.Spec{}, conflictf("the server cannot read its kernel for converted disks (--convert-kernel %s): %v", s.o.Convert.Boot.Kernel, err)
+		if err := s.checkBoot(); err != nil {
+			return tasks.Spec{}, err
 		}
 		if vdc != "" {
 			if _, err := s.tenantVDC(ctx, tx, p, vdc); err != nil {
@@ -195,6 +193,7 @@ func (s *Service) toContainer(p auth.Principal, in ImageConversion, f *ovm.Field
 		f.Add("target.registryId", "must be a lower-case UUID")
 	}
 	notHere(f, "to-container", map[string]bool{"target.name": t.Name != "", "target.vdcId": t.VDCID != ""})
+	checkEnv(f, in.Env)
 	return func(ctx context.Context, tx store.Tx) (tasks.Spec, error) {
 		if err := s.convertLibrary(); err != nil {
 			return tasks.Spec{}, err
@@ -215,7 +214,7 @@ func (s *Service) toContainer(p auth.Principal, in ImageConversion, f *ovm.Field
 		if err != nil {
 			return tasks.Spec{}, err
 		}
-		if _, err := c.tag(repo, tag); err != nil {
+		if err := c.tag(repo, tag); err != nil {
 			return tasks.Spec{}, targetField(err)
 		}
 		taskVDC := vdc
@@ -240,6 +239,38 @@ func targetField(err error) error {
 		out.Fields[i].Field = "target." + out.Fields[i].Field
 	}
 	return &out
+}
+
+// checkBoot refuses a conversion to a template when the server lacks a
+// boot file it needs, naming the setting.
+func (s *Service) checkBoot() error {
+	b := s.o.Convert.Boot
+	if b.Kernel == "" {
+		return conflictf("the server has no kernel for converted disks: set --convert-kernel (OVM_CONVERT_KERNEL) to a guest kernel image")
+	}
+	busybox := b.Busybox
+	if busybox == "" {
+		busybox = "/bin/busybox"
+	}
+	files := [][2]string{{"--convert-kernel", b.Kernel}, {"--convert-busybox", busybox}}
+	for _, m := range b.Modules {
+		files = append(files, [2]string{"--convert-modules", m})
+	}
+	for _, f := range files {
+		if _, err := os.Stat(f[1]); err != nil {
+			return conflictf("the server cannot read a boot file of converted disks (%s %s): %v", f[0], f[1], err)
+		}
+	}
+	return nil
+}
+
+// checkEnv notes the environment entries that are not KEY=value.
+func checkEnv(f *ovm.Fields, env []string) {
+	for i, e := range env {
+		if k, _, ok := strings.Cut(e, "="); !ok || k == "" {
+			f.Add(fmt.Sprintf("env[%d]", i), "must be KEY=value")
+		}
+	}
 }
 
 // notHere notes the fields set that the direction does not use.

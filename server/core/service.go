@@ -166,6 +166,7 @@ func New(o Options) (*Service, error) {
 	s.tasks.Register(TaskInstanceMigrate, migrateHandler{s})
 	s.tasks.Register(TaskVAppPower, vappPowerHandler{s})
 	s.registerConversionTasks()
+	s.tasks.Register(TaskInstanceCommit, commitHandler{s})
 	return s, nil
 }
 
