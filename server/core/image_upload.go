@@ -83,12 +83,7 @@ func (s *Service) UploadImage(ctx context.Context, p auth.Principal, id ovm.ID, 
 		return Image{}, err
 	}
 	lib := s.o.Library
-	var img imageRecord
-	err := s.view(ctx, func(ctx context.Context, tx store.Tx) error {
-		var err error
-		img, _, err = imageVisible(ctx, tx, p, id)
-		return err
-	})
+	img, err := s.viewImage(ctx, p, id)
 	if err != nil {
 		return Image{}, err
 	}
@@ -188,12 +183,7 @@ func (s *Service) OpenImage(ctx context.Context, p auth.Principal, id ovm.ID) (i
 	if err := s.needLibrary(); err != nil {
 		return nil, Image{}, err
 	}
-	var img imageRecord
-	err := s.view(ctx, func(ctx context.Context, tx store.Tx) error {
-		var err error
-		img, _, err = imageVisible(ctx, tx, p, id)
-		return err
-	})
+	img, err := s.viewImage(ctx, p, id)
 	if err != nil {
 		return nil, Image{}, err
 	}
