@@ -83,6 +83,16 @@ func (s *Service) UploadImage(ctx context.Context, p auth.Principal, id ovm.ID, 
 		return Image{}, err
 	}
 	lib := s.o.Library
+	if !id.Valid() {
+		return Image{}, ovm.NotFound("image", id)
+	}
+	// The image is read under the lock, so that an upload that ended
+	// meanwhile is seen ready.
+	unlock, err := s.uploads.lock(id)
+	if err != nil {
+		return Image{}, err
+	}
+	defer unlock()
 	img, err := s.viewImage(ctx, p, id)
 	if err != nil {
 		return Image{}, err
@@ -97,11 +107,6 @@ func (s *Service) UploadImage(ctx context.Context, p auth.Principal, id ovm.ID, 
 		return Image{}, invalid("the upload's size is not the image's", up.TotalField,
 			fmt.Sprintf("the total must be the image's size, %d bytes", img.Size))
 	}
-	unlock, err := s.uploads.lock(id)
-	if err != nil {
-		return Image{}, err
-	}
-	defer unlock()
 	have, err := lib.Partial(ctx, img.fileRef())
 	if err != nil {
 		return Image{}, err
