@@ -467,3 +467,35 @@ func (e *env) refused(t *testing.T, path string, cases []refusal) {
 		})
 	}
 }
+
+// TestImageUploadRequestEnds: an upload whose request ends (the client
+// went away) keeps what arrived, answers 503 rather than an internal
+// error, and resumes from there.
+func TestImageUploadRequestEnds(t *testing.T) {
+	e := newEnv(t, openSQLite(t), withLibrary(t, nil))
+	data, digest := randomBytes(t, 1000)
+	img := e.createImage(e.admin, map[string]any{"name": "gone.raw", "format": "raw", "size": len(data), "digest": digest})
+	pr, pw := io.Pipe()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	req := httptest.NewRequest("PUT", "/v1/images/"+string(img.ID)+"/content", pr).WithContext(ctx)
+	req.ContentLength = -1
+	req.Header.Set("Content-Type", "application/octet-stream")
+	req.Header.Set("Authorization", "Bearer "+e.admin)
+	done := make(chan int, 1)
+	go func() {
+		w := httptest.NewRecorder()
+		e.h.ServeHTTP(w, req)
+		done <- w.Code
+	}()
+	_, err := pw.Write(data[:100])
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return e.getImage(e.admin, img.ID).UploadedBytes == 100 }, 10*time.Second, 5*time.Millisecond)
+	cancel()
+	pw.CloseWithError(errors.New("connection reset by peer"))
+	assert.Equal(t, http.StatusServiceUnavailable, <-done, "a request that ended")
+	assert.Equal(t, ovm.Bytes(100), e.getImage(e.admin, img.ID).UploadedBytes, "what arrived is kept")
+	r := e.upload(e.admin, img.ID, data[100:], "Content-Range", "bytes 100-999/1000")
+	require.Equal(t, http.StatusOK, r.status, "%s", r)
+	assert.Equal(t, apitypes.ImageReady, e.getImage(e.admin, img.ID).Phase)
+}

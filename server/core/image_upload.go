@@ -122,7 +122,12 @@ func (s *Service) UploadImage(ctx context.Context, p auth.Principal, id ovm.ID, 
 	lr := &io.LimitedReader{R: up.Body, N: int64(rest)}
 	got, err := lib.Append(ctx, img.fileRef(), have, lr)
 	if err != nil {
-		if errors.Is(err, ovm.ErrInternal) || ctx.Err() != nil {
+		if ctx.Err() != nil {
+			// The request ended (the client went away): what arrived is
+			// kept, the upload resumes.
+			return Image{}, ovm.Wrap(ovm.KindUnavailable, ctx.Err(), "the upload of image %s ended with its request after %d bytes: resume from there", img.Name, got)
+		}
+		if errors.Is(err, ovm.ErrInternal) {
 			return Image{}, fmt.Errorf("core: upload of image %s ended at %d bytes: %w", img.Name, got, err)
 		}
 		// The body broke off: what arrived is kept, the upload resumes.
