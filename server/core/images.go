@@ -232,9 +232,12 @@ type ImageFilter struct {
 	Format ovm.ImageFormat
 }
 
-// ListImages lists the catalog's templates the principal sees: a tenant's
-// VDC's private images and the platform's; an administrator's every image,
-// or one VDC's (vdcId) with the platform's.
+// ListImages lists the catalog the principal sees, templates and container
+// images side by side: a tenant's VDC's private images and the platform's;
+// an administrator's every image, or one VDC's (vdcId) with the
+// platform's. Templates are paged by their records; the container images,
+// read from every registry at the time, follow on the last page (kind
+// container lists only them).
 func (s *Service) ListImages(ctx context.Context, p auth.Principal, o ImageFilter) (Page[Image], error) {
 	var f ovm.Fields
 	if o.Kind != "" && o.Kind != apitypes.ImageTemplate && o.Kind != apitypes.ImageContainer {
@@ -258,8 +261,16 @@ func (s *Service) ListImages(ctx context.Context, p auth.Principal, o ImageFilte
 		pg.Limit = 100
 	}
 	out := Page[Image]{Items: []Image{}}
-	if o.Kind == apitypes.ImageContainer {
-		return out, nil // container images are listed from registries
+	if o.Kind == apitypes.ImageContainer || o.Format == ovm.FormatOCI {
+		if o.Cursor != "" {
+			return out, nil // they were all on the first page
+		}
+		imgs, err := s.catalogContainers(ctx, p, vdc)
+		if err != nil {
+			return Page[Image]{}, err
+		}
+		out.Items = append(out.Items, imgs...)
+		return out, nil
 	}
 	var recs []imageRecord
 	err = s.view(ctx, func(ctx context.Context, tx store.Tx) error {
@@ -301,6 +312,32 @@ func (s *Service) ListImages(ctx context.Context, p auth.Principal, o ImageFilte
 	}
 	if len(recs) == pg.Limit {
 		out.Next = string(recs[len(recs)-1].ID)
+	}
+	if out.Next == "" && o.Kind == "" && o.Format == "" {
+		// A registry that does not answer keeps its images out of a
+		// mixed list rather than failing the templates' (kind=container
+		// says why).
+		imgs, err := s.catalogContainers(ctx, p, vdc)
+		if err != nil {
+			s.log.WarnContext(ctx, "images: list the registries' images", "err", err)
+		}
+		out.Items = append(out.Items, imgs...)
+	}
+	return out, nil
+}
+
+// catalogContainers are the container images of every registry that p
+// sees, only VDC vdc's private ones (and the platform's) when vdc is set.
+func (s *Service) catalogContainers(ctx context.Context, p auth.Principal, vdc ovm.ID) ([]Image, error) {
+	imgs, err := s.ContainerImages(ctx, p, ContainerImageOptions{AllRegistries: true})
+	if err != nil {
+		return nil, err
+	}
+	out := imgs[:0]
+	for _, img := range imgs {
+		if vdc == "" || img.VDCID == "" || img.VDCID == vdc {
+			out = append(out, img)
+		}
 	}
 	return out, nil
 }
