@@ -118,6 +118,8 @@ func (d *Driver) DeliverTemplate(ctx context.Context, name, digest string, size 
 	if err := c.soap.Upload(ctx, src, u, &param); err != nil {
 		if serr := src.Err(); serr != nil {
 			err = serr
+		} else if verr := src.Verify(digest); verr != nil {
+			err = verr // a source shorter than size: the client refuses to send it
 		}
 		err = c.wrap(err, "upload template %s", name)
 		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)

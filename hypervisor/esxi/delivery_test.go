@@ -70,6 +70,7 @@ func TestDeliverTemplate(t *testing.T) {
 	}{
 		{"failing reader", "fresh.vmdk", hypervisor.DigestOf(disk), len(disk), io.MultiReader(strings.NewReader(string(disk[:4096])), iotest.ErrReader(boom)), boom, ""},
 		{"failing replacement", "delivered.vmdk", hypervisor.DigestOf(disk), len(disk), io.MultiReader(strings.NewReader(string(disk[:4096])), iotest.ErrReader(boom)), boom, hypervisor.DigestOf(other)},
+		{"short source", "fresh.vmdk", hypervisor.DigestOf(disk), len(disk) + 512, strings.NewReader(string(disk)), ovm.ErrInvalid, ""},
 		{"wrong digest", "fresh.vmdk", hypervisor.DigestOf(other), len(disk), strings.NewReader(string(disk)), ovm.ErrInvalid, ""},
 		{"not whole sectors", "fresh.vmdk", hypervisor.DigestOf(disk[:100]), 100, strings.NewReader(string(disk[:100])), ovm.ErrInvalid, ""},
 		{"not a vmdk name", "fresh.qcow2", hypervisor.DigestOf(disk), len(disk), strings.NewReader(string(disk)), ovm.ErrInvalid, ""},

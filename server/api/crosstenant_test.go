@@ -86,6 +86,8 @@ var crossTenantRules = map[string]rule{
 	"list-registries": listOwn, "register-registry": adminOnly, "get-registry": byID, "update-registry": byID, "delete-registry": byID,
 	"list-registry-repositories": byID, "list-registry-tags": byID, "delete-registry-tag": byID, "list-registry-images": byID,
 	"push-registry-image": byID, "commit-instance": byID,
+	"list-images": listOwn, "create-image": inA, "get-image": byID, "update-image": byID, "delete-image": byID,
+	"upload-image": byID, "download-image": byID, "import-image": adminOnly,
 }
 
 // world is VDC A's objects and the platform's, by the collection a path
@@ -173,6 +175,8 @@ func buildWorld(t *testing.T, e *env) (world, tenant) {
 	// namespaces across tenants on the real one).
 	w.ids["registries"] = ovm.NewID()
 	w.ids["storage-pools"] = e.registerPool(map[string]any{"name": "disks-a", "kind": "local", "path": "/srv/disks", "hostIds": []ovm.ID{pl.hosts[0]}}).ID
+	w.ids["images"] = e.createImage(a.token, map[string]any{"name": "a.raw", "format": "raw", "size": 4}).ID
+	e.must(http.StatusOK, "PUT", "/v1/images/"+string(w.ids["images"])+"/content", a.token, []byte("abcd"), "Content-Type", "application/octet-stream")
 	for _, id := range w.ids {
 		w.all = append(w.all, id)
 	}
@@ -223,6 +227,9 @@ func bodies(w world) map[string]any {
 		"attach-volume":            map[string]any{"instanceId": w.ids["instances"]},
 		"create-scaling-group":     map[string]any{"vdcId": w.vdcA, "name": "grp-b", "spec": spec, "policy": map[string]any{"min": 0, "max": 1}},
 		"update-scaling-group":     map[string]any{"desired": 1},
+		"create-image":             map[string]any{"vdcId": w.vdcA, "name": "b.raw", "format": "raw", "size": 1},
+		"update-image":             map[string]any{"osType": "linux"},
+		"import-image":             map[string]any{"storagePoolId": w.ids["storage-pools"], "path": "a.raw"},
 		"create-alert-rule": map[string]any{"vdcId": w.vdcA, "name": "rule-b", "subject": "instance", "metric": "cpuPercent",
 			"comparison": "above", "threshold": 1},
 		"convert-image": map[string]any{"direction": "to-template", "source": "registry.test/app:1",
@@ -270,7 +277,7 @@ func operations(t *testing.T, e *env) []apiOperation {
 // of VDC B with VDC A's ids and platform ids, and expects the rule of the
 // operation (see crossTenantRules); afterwards A's objects are unchanged.
 func TestCrossTenant(t *testing.T) {
-	e := newEnv(t, openSQLite(t))
+	e := newEnv(t, openSQLite(t), withLibrary(t, nil))
 	w, b := buildWorld(t, e)
 	bs := bodies(w)
 	ops := operations(t, e)

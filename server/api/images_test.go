@@ -198,13 +198,7 @@ func TestImageBadInput(t *testing.T) {
 	pl := e.setupPlatform(1)
 	small := e.newTenant("small", pl.pool, ovm.Quota{CPU: ovm.CPUs(4), Memory: ovm.GiB, Disk: 1000, Instances: 5, Networks: 1})
 	e.createImage(e.admin, map[string]any{"name": "taken.raw", "format": "raw", "size": 1})
-	tests := []struct {
-		name   string
-		token  string
-		body   map[string]any
-		status int
-		where  string
-	}{
+	e.refused(t, "/v1/images", []refusal{
 		{"bad format", e.admin, map[string]any{"name": "a.iso", "format": "iso", "size": 1}, 422, "body.format"},
 		{"container format", e.admin, map[string]any{"name": "a", "format": "oci", "size": 1}, 422, "body.format"},
 		{"missing size", e.admin, map[string]any{"name": "a.raw", "format": "raw"}, 422, "body"},
@@ -221,17 +215,9 @@ func TestImageBadInput(t *testing.T) {
 		{"bad vdc", e.admin, map[string]any{"name": "a.raw", "format": "raw", "size": 1, "vdcId": "nope"}, 422, "body.vdcId"},
 		{"unknown vdc", e.admin, map[string]any{"name": "a.raw", "format": "raw", "size": 1, "vdcId": ovm.NewID()}, 422, "body.vdcId"},
 		{"over quota", small.token, map[string]any{"name": "big.raw", "format": "raw", "size": 1001}, 403, "quota.diskBytes"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r := e.do("POST", "/v1/images", tt.token, tt.body)
-			require.Equal(t, tt.status, r.status, "got %s", r)
-			assert.Contains(t, string(r.body), `"location":"`+tt.where+`"`, "the problem names %s: %s", tt.where, r)
-			if tt.where == "body" {
-				assert.Contains(t, string(r.body), "property size", "the problem names the missing field")
-			}
-		})
-	}
+	})
+	r := e.do("POST", "/v1/images", e.admin, map[string]any{"name": "a.raw", "format": "raw"})
+	assert.Contains(t, string(r.body), "property size", "the problem names the missing field: %s", r)
 	assert.Zero(t, e.usage(small.vdc).Disk, "a refused create reserves nothing")
 	assert.Len(t, e.listImages(small.token, ""), 1, "a refused create records nothing")
 	e.must(http.StatusUnprocessableEntity, "GET", "/v1/images?format=iso", e.admin, nil)
@@ -445,13 +431,7 @@ func TestImageImport(t *testing.T) {
 		assert.False(t, strings.Contains(de.Name(), "placed.raw") && de.Name() != "placed.raw" && !strings.HasPrefix(de.Name(), "."), "no copy of the file: %s", de.Name())
 	}
 
-	tests := []struct {
-		name   string
-		token  string
-		body   map[string]any
-		status int
-		where  string
-	}{
+	e.refused(t, "/v1/images/import", []refusal{
 		{"not a template library", e.admin, map[string]any{"storagePoolId": plain.ID, "path": "os/alpine.raw", "name": "x.raw"}, 422, "body.storagePoolId"},
 		{"pool the server does not see", e.admin, map[string]any{"storagePoolId": unseen.ID, "path": "a.raw"}, 422, "body.storagePoolId"},
 		{"unknown pool", e.admin, map[string]any{"storagePoolId": ovm.NewID(), "path": "a.raw"}, 422, "body.storagePoolId"},
@@ -461,15 +441,61 @@ func TestImageImport(t *testing.T) {
 		{"a directory", e.admin, map[string]any{"storagePoolId": libPool.ID, "path": "os", "name": "os.raw"}, 422, "body.path"},
 		{"name taken", e.admin, map[string]any{"storagePoolId": libPool.ID, "path": "os/alpine.raw"}, 409, "body.name"},
 		{"tenant", a.token, map[string]any{"storagePoolId": libPool.ID, "path": "os/alpine.raw", "name": "t.raw"}, 403, ""},
-	}
-	for _, tt := range tests {
+	})
+	e.must(http.StatusOK, "GET", "/v1/images/"+string(img.ID)+"/content", a.token, nil)
+}
+
+// refusal is a request a route refuses: its status and the field its
+// problem names (where; "" for none).
+type refusal struct {
+	name   string
+	token  string
+	body   map[string]any
+	status int
+	where  string
+}
+
+// refused posts each refusal's body to path and checks the problem.
+func (e *env) refused(t *testing.T, path string, cases []refusal) {
+	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
-			r := e.do("POST", "/v1/images/import", tt.token, tt.body)
+			r := e.do("POST", path, tt.token, tt.body)
 			require.Equal(t, tt.status, r.status, "got %s", r)
 			if tt.where != "" {
 				assert.Contains(t, string(r.body), `"location":"`+tt.where+`"`, "the problem names %s: %s", tt.where, r)
 			}
 		})
 	}
-	e.must(http.StatusOK, "GET", "/v1/images/"+string(img.ID)+"/content", a.token, nil)
+}
+
+// TestImageUploadRequestEnds: an upload whose request ends (the client
+// went away) keeps what arrived, answers 503 rather than an internal
+// error, and resumes from there.
+func TestImageUploadRequestEnds(t *testing.T) {
+	e := newEnv(t, openSQLite(t), withLibrary(t, nil))
+	data, digest := randomBytes(t, 1000)
+	img := e.createImage(e.admin, map[string]any{"name": "gone.raw", "format": "raw", "size": len(data), "digest": digest})
+	pr, pw := io.Pipe()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	req := httptest.NewRequest("PUT", "/v1/images/"+string(img.ID)+"/content", pr).WithContext(ctx)
+	req.ContentLength = -1
+	req.Header.Set("Content-Type", "application/octet-stream")
+	req.Header.Set("Authorization", "Bearer "+e.admin)
+	done := make(chan int, 1)
+	go func() {
+		w := httptest.NewRecorder()
+		e.h.ServeHTTP(w, req)
+		done <- w.Code
+	}()
+	_, err := pw.Write(data[:100])
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return e.getImage(e.admin, img.ID).UploadedBytes == 100 }, 10*time.Second, 5*time.Millisecond)
+	cancel()
+	pw.CloseWithError(errors.New("connection reset by peer"))
+	assert.Equal(t, http.StatusServiceUnavailable, <-done, "a request that ended")
+	assert.Equal(t, ovm.Bytes(100), e.getImage(e.admin, img.ID).UploadedBytes, "what arrived is kept")
+	r := e.upload(e.admin, img.ID, data[100:], "Content-Range", "bytes 100-999/1000")
+	require.Equal(t, http.StatusOK, r.status, "%s", r)
+	assert.Equal(t, apitypes.ImageReady, e.getImage(e.admin, img.ID).Phase)
 }

@@ -83,12 +83,17 @@ func (s *Service) UploadImage(ctx context.Context, p auth.Principal, id ovm.ID, 
 		return Image{}, err
 	}
 	lib := s.o.Library
-	var img imageRecord
-	err := s.view(ctx, func(ctx context.Context, tx store.Tx) error {
-		var err error
-		img, _, err = imageVisible(ctx, tx, p, id)
-		return err
-	})
+	if !id.Valid() {
+		return Image{}, ovm.NotFound("image", id)
+	}
+	// The image is read under the lock, so that an upload that ended
+	// meanwhile is seen ready.
+	unlock, err := s.uploads.lock(id)
+	if err != nil {
+		return Image{}, err
+	}
+	defer unlock()
+	img, err := s.viewImage(ctx, p, id)
 	if err != nil {
 		return Image{}, err
 	}
@@ -102,11 +107,6 @@ func (s *Service) UploadImage(ctx context.Context, p auth.Principal, id ovm.ID, 
 		return Image{}, invalid("the upload's size is not the image's", up.TotalField,
 			fmt.Sprintf("the total must be the image's size, %d bytes", img.Size))
 	}
-	unlock, err := s.uploads.lock(id)
-	if err != nil {
-		return Image{}, err
-	}
-	defer unlock()
 	have, err := lib.Partial(ctx, img.fileRef())
 	if err != nil {
 		return Image{}, err
@@ -122,7 +122,12 @@ func (s *Service) UploadImage(ctx context.Context, p auth.Principal, id ovm.ID, 
 	lr := &io.LimitedReader{R: up.Body, N: int64(rest)}
 	got, err := lib.Append(ctx, img.fileRef(), have, lr)
 	if err != nil {
-		if errors.Is(err, ovm.ErrInternal) || ctx.Err() != nil {
+		if ctx.Err() != nil {
+			// The request ended (the client went away): what arrived is
+			// kept, the upload resumes.
+			return Image{}, ovm.Wrap(ovm.KindUnavailable, ctx.Err(), "the upload of image %s ended with its request after %d bytes: resume from there", img.Name, got)
+		}
+		if errors.Is(err, ovm.ErrInternal) {
 			return Image{}, fmt.Errorf("core: upload of image %s ended at %d bytes: %w", img.Name, got, err)
 		}
 		// The body broke off: what arrived is kept, the upload resumes.
@@ -188,12 +193,7 @@ func (s *Service) OpenImage(ctx context.Context, p auth.Principal, id ovm.ID) (i
 	if err := s.needLibrary(); err != nil {
 		return nil, Image{}, err
 	}
-	var img imageRecord
-	err := s.view(ctx, func(ctx context.Context, tx store.Tx) error {
-		var err error
-		img, _, err = imageVisible(ctx, tx, p, id)
-		return err
-	})
+	img, err := s.viewImage(ctx, p, id)
 	if err != nil {
 		return nil, Image{}, err
 	}

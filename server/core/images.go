@@ -207,16 +207,22 @@ func (s *Service) imageView(ctx context.Context, img imageRecord) Image {
 
 // GetImage returns a catalog image the principal sees, and its version.
 func (s *Service) GetImage(ctx context.Context, p auth.Principal, id ovm.ID) (Image, int64, error) {
+	img, err := s.viewImage(ctx, p, id)
+	if err != nil {
+		return Image{}, 0, err
+	}
+	return s.imageView(ctx, img), img.version, nil
+}
+
+// viewImage reads an image the principal sees (imageVisible) in a view.
+func (s *Service) viewImage(ctx context.Context, p auth.Principal, id ovm.ID) (imageRecord, error) {
 	var img imageRecord
 	err := s.view(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
 		img, _, err = imageVisible(ctx, tx, p, id)
 		return err
 	})
-	if err != nil {
-		return Image{}, 0, err
-	}
-	return s.imageView(ctx, img), img.version, nil
+	return img, err
 }
 
 // ImageFilter selects catalog images.
