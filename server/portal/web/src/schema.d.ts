@@ -572,6 +572,102 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/image-conversions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Convert a container image into a VM template, or a VM template into a container image, in a task
+         * @description Converts between container images and VM templates in a task (`image.to-template` or `image.to-container`), whose progress follows the conversion's steps. **to-template**: `source` is a container image reference in a registry OVM knows (404 for another), pulled with that registry's credentials; its layers become an ext4 root filesystem on a qcow2 disk that boots by direct kernel boot into the image's entrypoint. The new ready template `target.name` (`<name>.qcow2` in the template library, its kernel and initramfs `<name>.vmlinuz` and `<name>.initrd` beside it, recorded as `boot`) is platform-wide, or private to `target.vdcId` (a tenant's is always its own VDC's) and then counts against the VDC's disk quota with the disk's size (the task fails and rolls back beyond the quota). 409 when the server has no kernel for converted disks (`--convert-kernel`) or the name is taken. **to-container**: `source` is the id of a ready template the caller sees (404 otherwise) whose whole disk is an ext2/3/4 filesystem; its files become a one-layer image pushed to `target.registryId` (default: the default registry) as `target.repository:target.tag`; a tenant's repository is under its VDC's namespace `vdc-<short id>/`. The task's `result` has the pushed reference and digest. What cannot convert fails the task with the reason in words: an image for another architecture, a disk with no filesystem OVM reads (partitioned, or not ext). A failed conversion leaves nothing: no scratch files, no template, no quota held. A retry with the same Idempotency-Key answers the first result and makes nothing twice.
+         */
+        post: operations["convert-image"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/images": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the image catalog
+         * @description VM templates of the catalog: the platform's and the caller's VDC's (administrators: every VDC's, or one VDC's and the platform's with vdcId). Answers one page of at most `limit` items in id order. While more follow, `next` in the body is the cursor of the next page (pass it as `cursor`) and the Link header points at it with rel="next"; the last page has no `next`.
+         */
+        get: operations["list-images"];
+        put?: never;
+        /**
+         * Record a VM template whose file is uploaded next
+         * @description Records the template in phase uploading; PUT its bytes to /v1/images/{id}/content. Administrators publish platform-wide images (no vdcId) or into a VDC; tenants into their own VDC. A VDC's image reserves its size on the VDC's disk quota (403 naming the quota when it does not fit); a platform image counts against nothing. A retry with the same Idempotency-Key answers the first result and makes nothing twice.
+         */
+        post: operations["create-image"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/images/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a catalog image
+         * @description One image; an uploading one says how many bytes the server has (uploadedBytes). The ETag header is the object's version, which the operations that change the object take as If-Match.
+         */
+        get: operations["get-image"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a template from the catalog and the library
+         * @description Gives a VDC's image's quota back. 409 while another request uploads it, or while an instance boots from it (of its VDC; of any VDC for a platform image). With If-Match, the change applies only to that version of the object (412 when it changed since).
+         */
+        delete: operations["delete-image"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a template's OS hint
+         * @description Tenants change their VDC's images only. With If-Match, the change applies only to that version of the object (412 when it changed since).
+         */
+        patch: operations["update-image"];
+        trace?: never;
+    };
+    "/v1/images/{id}/content": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download a template's file
+         * @description The ready template's bytes, streamed (its digest is the image's). 409 while the image is not ready.
+         */
+        get: operations["download-image"];
+        /**
+         * Upload a template's bytes (streamed, resumable)
+         * @description The raw request body is written to the template library as it arrives. Content-Range (bytes START-END/TOTAL) or offset says where it starts, which must be the bytes the server has: otherwise 409 with uploadedBytes, the offset to resume from. TOTAL must be the image's size (422 naming the header). A body that would pass the size is refused and the upload starts over. When the last byte arrives the file's digest is checked: the image becomes ready (200), or failed with the reason (422; its partial file removed). Until then 200 answers the image still uploading, with uploadedBytes.
+         */
+        put: operations["upload-image"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/instances": {
         parameters: {
             query?: never;
@@ -1098,6 +1194,126 @@ export interface paths {
          * @description Changes a pool's placement policy, scope, HA or overcommit; fields left out stay. With If-Match, the change applies only to that version of the object (412 when it changed since).
          */
         patch: operations["update-pool"];
+        trace?: never;
+    };
+    "/v1/registries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List container image registries
+         * @description The registered registries; the credentials are never returned (tenants do not read the user name either). Answers one page of at most `limit` items in id order. While more follow, `next` in the body is the cursor of the next page (pass it as `cursor`) and the Link header points at it with rel="next"; the last page has no `next`.
+         */
+        get: operations["list-registries"];
+        put?: never;
+        /**
+         * Register a container image registry (checks the connection: lists its catalog)
+         * @description Lists the registry's catalog with the credentials and records the registry; the password is encrypted at rest and never returned. 503 with the registry's own text when it does not answer or refuses the credentials.
+         */
+        post: operations["register-registry"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/registries/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a registry
+         * @description The ETag header is the object's version, which the operations that change the object take as If-Match.
+         */
+        get: operations["get-registry"];
+        put?: never;
+        post?: never;
+        /**
+         * Remove a registry record (its images stay in the registry)
+         * @description 409 for the default registry while others exist, and while VDCs' private images pushed through OVM are in it. With If-Match, the change applies only to that version of the object (412 when it changed since).
+         */
+        delete: operations["delete-registry"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a registry's credentials or insecure setting, or make it the default
+         * @description New credentials or settings are checked against the registry first (503 with its text when refused).
+         */
+        patch: operations["update-registry"];
+        trace?: never;
+    };
+    "/v1/registries/{id}/images": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List a registry's container images the caller may use
+         * @description Every tag of the repositories the caller may browse, as catalog entries. 503 when the registry does not answer.
+         */
+        get: operations["list-registry-images"];
+        /**
+         * Push a docker save archive as repository:tag
+         * @description The request body is a `docker save` archive of one image, streamed to the server. A tenant's image goes under its VDC's namespace and its size counts against the VDC's disk quota (403 with the quota problem when over). 400 when the body is not such an archive; 503 when the registry does not answer.
+         */
+        put: operations["push-registry-image"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/registries/{id}/repositories": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List a registry's repositories
+         * @description Read from the registry at each request: a tenant's VDC namespace and the platform repositories (administrators: all). 503 with the registry's text when it does not answer.
+         */
+        get: operations["list-registry-repositories"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/registries/{id}/tags": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List a repository's tags as container images
+         * @description Each tag with its full reference, manifest digest, size and platform. Another VDC's namespace is 404; 503 when the registry does not answer.
+         */
+        get: operations["list-registry-tags"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete the image a tag names
+         * @description Deletes the manifest the tag points at (so every tag of that manifest). A tenant deletes in its VDC's namespace; the disk quota its image held is given back. 501 when the registry does not allow deletion; 503 when it does not answer.
+         */
+        delete: operations["delete-registry-tag"];
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/v1/scaling-groups": {
@@ -2063,6 +2279,29 @@ export interface components {
             /** @description Skip the verification of the server's certificate (OVM and the guests). */
             insecureSkipVerify?: boolean;
         };
+        /** @enum {string} */
+        ConversionDirection: "to-template" | "to-container";
+        ConversionTarget: {
+            /** @description to-template: the new template's name (letters, digits, '.', '_', '-'); its disk is <name>.qcow2 in the template library. */
+            name?: string;
+            /**
+             * Format: uuid
+             * @description to-container: the registry pushed to (default: the default registry).
+             */
+            registryId?: string;
+            /** @description to-container: the repository in the registry; a tenant's is under its VDC's namespace vdc-<short id>/. */
+            repository?: string;
+            /** @description to-container: the tag (default latest). */
+            tag?: string;
+            /**
+             * Format: uuid
+             * @description to-template: the VDC of a private template, which counts against its disk quota; empty for a platform-wide template (administrators). A tenant's template is always its VDC's.
+             */
+            vdcId?: string;
+        };
+        ConversionTask: {
+            task: components["schemas"]["Task"];
+        };
         Credentials: {
             caPem?: string;
             certPem?: string;
@@ -2299,8 +2538,108 @@ export interface components {
         };
         /** @enum {string} */
         HostState: "up" | "suspect" | "failed" | "maintenance" | "entering-maintenance";
+        Image: {
+            /** @description A template converted from a container image boots by direct kernel boot with these files of the library. */
+            boot?: components["schemas"]["ImageBoot"];
+            /** Format: date-time */
+            createdAt?: string;
+            /** @description sha256:<hex> of a template's file or of a container image's manifest. */
+            digest?: string;
+            format: components["schemas"]["ImageFormat"];
+            /** @description The host kinds that run the image. */
+            hostKinds: components["schemas"]["HostKind"][] | null;
+            /**
+             * Format: uuid
+             * @description The catalog record's id (templates; container images listed from a registry have none).
+             */
+            id?: string;
+            kind: components["schemas"]["ImageKind"];
+            message?: string;
+            /** @description A template's file name in the library, or a container image's full reference (registry/repository:tag). */
+            name: string;
+            /** @description A hint of the guest operating system, such as linux or windows. */
+            osType?: string;
+            phase: components["schemas"]["ImagePhase"];
+            /** @description A container image's os/arch. */
+            platform?: string;
+            /**
+             * Format: uuid
+             * @description The registry a container image is in.
+             */
+            registryId?: string;
+            /**
+             * Format: int64
+             * @description Bytes stored: the template's file, the container image's layers and config.
+             */
+            size: number;
+            /** Format: date-time */
+            updatedAt?: string;
+            /**
+             * Format: int64
+             * @description Bytes of an uploading template the server has: resume the upload from there.
+             */
+            uploadedBytes?: number;
+            /**
+             * Format: uuid
+             * @description The VDC of a private image; empty for a platform-wide image.
+             */
+            vdcId?: string;
+            /**
+             * Format: int64
+             * @description A template's disk size as the guest sees it.
+             */
+            virtualSize?: number;
+        };
+        ImageBoot: {
+            /** @description The kernel command line. */
+            cmdline: string;
+            /** @description The initramfs's file name in the template library. */
+            initrd: string;
+            /** @description The kernel's file name in the template library. */
+            kernel: string;
+        };
+        ImageConversion: {
+            /** @description The architecture (amd64, arm64): the image variant pulled (to-template), the image's platform (to-container). Default: the server's. */
+            arch?: string;
+            /** @description to-container: the image's default command (default /bin/sh). */
+            cmd?: string[] | null;
+            direction: components["schemas"]["ConversionDirection"];
+            /** @description to-container: the image's environment, KEY=value (default a PATH). */
+            env?: string[] | null;
+            /** @description to-template: a container image reference in a registry OVM knows (registry/repository:tag or @digest), pulled with that registry's credentials; to-container: the id of a ready template of the catalog. */
+            source: string;
+            target: components["schemas"]["ConversionTarget"];
+        };
+        ImageCreate: {
+            /** @description sha256:<hex> of the file; an upload of other bytes fails. */
+            digest?: string;
+            /** @description qcow2, raw or vmdk. */
+            format: components["schemas"]["ImageFormat"];
+            /** @description The template's file name, such as debian-12.qcow2 (unique among the VDC's images, or the platform's). */
+            name: string;
+            /** @description A hint of the guest operating system, such as linux or windows. */
+            osType?: string;
+            /**
+             * Format: int64
+             * @description The file's size in bytes: the upload must bring exactly these.
+             */
+            size: number;
+            /**
+             * Format: uuid
+             * @description The VDC of a private image (administrators; tenants publish into their own). Empty for an administrator: a platform-wide image.
+             */
+            vdcId?: string;
+        };
         /** @enum {string} */
         ImageFormat: "qcow2" | "raw" | "vmdk" | "oci";
+        /** @enum {string} */
+        ImageKind: "template" | "container";
+        ImagePatch: {
+            /** @description A hint of the guest operating system, such as linux or windows. */
+            osType?: string;
+        };
+        /** @enum {string} */
+        ImagePhase: "uploading" | "ready" | "failed";
         ImageRef: {
             format: components["schemas"]["ImageFormat"];
             name: string;
@@ -2621,6 +2960,10 @@ export interface components {
             items: components["schemas"]["Host"][] | null;
             next?: string;
         };
+        PageImage: {
+            items: components["schemas"]["Image"][] | null;
+            next?: string;
+        };
         PageInstance: {
             items: components["schemas"]["Instance"][] | null;
             next?: string;
@@ -2631,6 +2974,14 @@ export interface components {
         };
         PageNetwork: {
             items: components["schemas"]["Network"][] | null;
+            next?: string;
+        };
+        PageRegistry: {
+            items: components["schemas"]["Registry"][] | null;
+            next?: string;
+        };
+        PageRegistryRepository: {
+            items: components["schemas"]["RegistryRepository"][] | null;
             next?: string;
         };
         PageResourcePool: {
@@ -2740,6 +3091,49 @@ export interface components {
             memoryBytes?: number;
             /** Format: int64 */
             networks?: number;
+        };
+        Registry: {
+            /** @description host[:port]; an image of repository R and tag T is ADDRESS/R:T. */
+            address: string;
+            /** Format: date-time */
+            createdAt: string;
+            default: boolean;
+            /** Format: uuid */
+            id: string;
+            insecure: boolean;
+            name: string;
+            /** @description Administrators only. */
+            username?: string;
+        };
+        RegistryCreate: {
+            /** @description The registry's host[:port], such as registry.example.com or 127.0.0.1:5000. */
+            address: string;
+            /** @description Make it the platform's default registry (the first registry is the default). */
+            default?: boolean;
+            /** @description Speak plain HTTP, or HTTPS without verifying the certificate (a loopback address speaks plain HTTP anyway). */
+            insecure?: boolean;
+            name: string;
+            /** @description The user's password or token. Encrypted at rest; never returned. */
+            password?: string;
+            /** @description The user OVM signs in as (basic auth); empty for an open registry. */
+            username?: string;
+        };
+        RegistryPatch: {
+            /** @description true makes it the default registry (the former default stops being it). */
+            default?: boolean;
+            insecure?: boolean;
+            /** @description A new password or token. */
+            password?: string;
+            username?: string;
+        };
+        RegistryRepository: {
+            /** @description The repository's path in the registry, such as vdc-1a2b3c4d/web. */
+            name: string;
+            /**
+             * Format: uuid
+             * @description The VDC whose private namespace (vdc-<first 8 characters of its id>/) holds it; empty for a platform repository.
+             */
+            vdcId?: string;
         };
         ResourcePool: {
             /** Format: date-time */
@@ -3048,6 +3442,7 @@ export interface components {
             log?: components["schemas"]["TaskLogEntry"][] | null;
             /** Format: int64 */
             progress: number;
+            result?: unknown;
             state: components["schemas"]["TaskState"];
             steps: components["schemas"]["TaskStep"][] | null;
             /** Format: uuid */
@@ -3058,7 +3453,7 @@ export interface components {
             vdcId?: string;
         };
         /** @enum {string} */
-        TaskKind: "chef.converge" | "chef.enrol" | "chef.unenrol" | "instance.create" | "instance.delete" | "instance.evacuate" | "instance.import" | "instance.migrate" | "instance.power" | "instance.resize" | "instance.stop-stale" | "network.delete" | "snapshot.create" | "snapshot.delete" | "snapshot.revert" | "storagepool.delete" | "storagepool.ensure" | "volume.attach" | "volume.create" | "volume.delete" | "volume.detach" | "volume.resize";
+        TaskKind: "chef.converge" | "chef.enrol" | "chef.unenrol" | "image.to-container" | "image.to-template" | "instance.create" | "instance.delete" | "instance.evacuate" | "instance.import" | "instance.migrate" | "instance.power" | "instance.resize" | "instance.stop-stale" | "network.delete" | "snapshot.create" | "snapshot.delete" | "snapshot.revert" | "storagepool.delete" | "storagepool.ensure" | "volume.attach" | "volume.create" | "volume.delete" | "volume.detach" | "volume.resize";
         TaskLogEntry: {
             level: string;
             message: string;
@@ -6884,6 +7279,840 @@ export interface operations {
             };
         };
     };
+    "convert-image": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A retry with the same key returns the first result and makes nothing twice. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ImageConversion"];
+            };
+        };
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConversionTask"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "list-images": {
+        parameters: {
+            query?: {
+                /** @description The next cursor of the previous page; empty for the first page. */
+                cursor?: string;
+                /** @description Page size (0: the default). */
+                limit?: number;
+                /** @description List one VDC's objects (administrators; tenants may name only their own). */
+                vdcId?: string;
+                /** @description Only templates or only container images. */
+                kind?: components["schemas"]["ImageKind"];
+                /** @description Only images of this format. */
+                format?: components["schemas"]["ImageFormat"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    Link?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PageImage"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "create-image": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A retry with the same key returns the first result and makes nothing twice. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ImageCreate"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Image"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Implemented */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "get-image": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The object's id (a lower-case UUID). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Image"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "delete-image": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The ETag of the version the change applies to; 412 when the object changed since. */
+                "If-Match"?: string;
+            };
+            path: {
+                /** @description The object's id (a lower-case UUID). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Precondition Failed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Implemented */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "update-image": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The ETag of the version the change applies to; 412 when the object changed since. */
+                "If-Match"?: string;
+            };
+            path: {
+                /** @description The object's id (a lower-case UUID). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ImagePatch"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Image"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Precondition Failed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "download-image": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The object's id (a lower-case UUID). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The template's file. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Implemented */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "upload-image": {
+        parameters: {
+            query?: {
+                /** @description Where the body starts, when no Content-Range is given (the bytes the server has). */
+                offset?: number;
+            };
+            header?: {
+                /** @description bytes START-END/TOTAL: where the body goes (START: the bytes the server has; TOTAL: the image's size). Without it the body starts at offset, or at 0. */
+                "Content-Range"?: string;
+            };
+            path: {
+                /** @description The object's id (a lower-case UUID). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        /** @description The bytes of the template's file from START on. */
+        requestBody: {
+            content: {
+                "application/octet-stream": string;
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Image"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Implemented */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
     "list-instances": {
         parameters: {
             query?: {
@@ -10412,6 +11641,969 @@ export interface operations {
             };
             /** @description Internal Server Error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "list-registries": {
+        parameters: {
+            query?: {
+                /** @description The next cursor of the previous page; empty for the first page. */
+                cursor?: string;
+                /** @description Page size (0: the default). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    Link?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PageRegistry"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "register-registry": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A retry with the same key returns the first result and makes nothing twice. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RegistryCreate"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Registry"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "get-registry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The object's id (a lower-case UUID). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Registry"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "delete-registry": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The ETag of the version the change applies to; 412 when the object changed since. */
+                "If-Match"?: string;
+            };
+            path: {
+                /** @description The object's id (a lower-case UUID). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Precondition Failed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "update-registry": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The ETag of the version the change applies to; 412 when the object changed since. */
+                "If-Match"?: string;
+            };
+            path: {
+                /** @description The object's id (a lower-case UUID). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RegistryPatch"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Registry"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Precondition Failed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "list-registry-images": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The object's id (a lower-case UUID). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PageImage"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "push-registry-image": {
+        parameters: {
+            query: {
+                /** @description The repository, such as vdc-1a2b3c4d/web; a tenant's writes go under its VDC's namespace. */
+                repository: string;
+                tag: string;
+            };
+            header?: never;
+            path: {
+                /** @description The object's id (a lower-case UUID). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        /** @description A docker save archive (tar) of one image. */
+        requestBody: {
+            content: {
+                "application/x-tar": string;
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Image"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "list-registry-repositories": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The object's id (a lower-case UUID). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PageRegistryRepository"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "list-registry-tags": {
+        parameters: {
+            query: {
+                /** @description The repository, such as vdc-1a2b3c4d/web; a tenant's writes go under its VDC's namespace. */
+                repository: string;
+            };
+            header?: never;
+            path: {
+                /** @description The object's id (a lower-case UUID). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PageImage"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "delete-registry-tag": {
+        parameters: {
+            query: {
+                /** @description The repository, such as vdc-1a2b3c4d/web; a tenant's writes go under its VDC's namespace. */
+                repository: string;
+                tag: string;
+            };
+            header?: never;
+            path: {
+                /** @description The object's id (a lower-case UUID). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Implemented */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
