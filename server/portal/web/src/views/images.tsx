@@ -94,6 +94,7 @@ const uploadFields = ["name", "format", "size", "osType", "vdcId"];
 // bytes, showing how far it is.
 function UploadTemplate({ admin, vdcs, done }: { admin: boolean; vdcs?: VDC[]; done: () => void }) {
   const [file, setFile] = useState<File>();
+  const [picker, setPicker] = useState(0); // a new file input once uploaded
   const [f, setF] = useState({ name: "", format: "qcow2", osType: "linux", vdc: "" });
   const [sent, setSent] = useState<number>();
   const [busy, setBusy] = useState(false);
@@ -119,6 +120,8 @@ function UploadTemplate({ admin, vdcs, done }: { admin: boolean; vdcs?: VDC[]; d
       done();
       await uploadContent(img, file, setSent);
       setFile(undefined);
+      setSent(undefined);
+      setPicker(picker + 1);
       setF({ ...f, name: "" });
     } catch (e) {
       setErr(e);
@@ -131,7 +134,7 @@ function UploadTemplate({ admin, vdcs, done }: { admin: boolean; vdcs?: VDC[]; d
     <FormCard id="img-upload" title={t("images.upload")} err={rest} submit={t("images.uploadButton")} onSubmit={submit} busy={busy}>
       <div class="form-grid">
         <Field id="img-file" label={t("images.file")} error={fields.size} hint={t("images.fileHint")}>
-          <input id="img-file" type="file" onChange={pick} />
+          <input key={picker} id="img-file" type="file" onChange={pick} />
         </Field>
         <Field id="img-name" label={t("common.name")} error={fields.name}>
           <input id="img-name" value={f.name} onInput={set("name")} />

@@ -1,0 +1,221 @@
+//go:build integration
+
+package portal_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// qcow2 makes a qcow2 file of virtual size virt with qemu-img; data bytes
+// of random content are written into it first (0: an empty disk).
+func qcow2(t *testing.T, dir, file string, virt string, data int64) string {
+	t.Helper()
+	out := filepath.Join(dir, file)
+	if data == 0 {
+		b, err := exec.Command("qemu-img", "create", "-q", "-f", "qcow2", out, virt).CombinedOutput()
+		require.NoError(t, err, "qemu-img create: %s", b)
+		return out
+	}
+	raw := filepath.Join(dir, file+".raw")
+	f, err := os.Create(raw)
+	require.NoError(t, err)
+	_, err = io.CopyN(f, randomReader{}, data)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	b, err := exec.Command("qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2", raw, out).CombinedOutput()
+	require.NoError(t, err, "qemu-img convert: %s", b)
+	return out
+}
+
+// randomReader is bytes that do not compress (a counter mixed by sha256).
+type randomReader struct{}
+
+func (randomReader) Read(p []byte) (int, error) {
+	var n uint64
+	for i := 0; i < len(p); i += sha256.Size {
+		n++
+		s := sha256.Sum256([]byte(fmt.Sprint(n, i)))
+		copy(p[i:], s[:])
+	}
+	return len(p), nil
+}
+
+func sha256File(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	require.NoError(t, err)
+	s := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(s[:])
+}
+
+type imageRec struct {
+	ID            string `json:"id"`
+	Name          string `json:"name"`
+	Phase         string `json:"phase"`
+	Digest        string `json:"digest"`
+	Size          int64  `json:"size"`
+	UploadedBytes int64  `json:"uploadedBytes"`
+}
+
+// putRange sends body as the bytes START-END of the template's TOTAL.
+func (s *server) putRange(t *testing.T, token, id string, body []byte, start, total int64) imageRec {
+	t.Helper()
+	req, err := http.NewRequest("PUT", s.url+"/v1/images/"+id+"/content", bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/octet-stream")
+	req.Header.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", start, start+int64(len(body))-1, total))
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", b)
+	var img imageRec
+	require.NoError(t, json.Unmarshal(b, &img))
+	return img
+}
+
+// pushRandom pushes a small random image to repo:tag of the registry and
+// removes it when the test ends (gone already is fine).
+func pushRandom(t *testing.T, registry, repo, tag string) name.Tag {
+	t.Helper()
+	ref, err := name.NewTag(registry + "/" + repo + ":" + tag)
+	require.NoError(t, err)
+	img, err := random.Image(2048, 1)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	require.NoError(t, remote.Write(ref, img, remote.WithContext(ctx)), "push %s", ref)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if d, err := remote.Head(ref, remote.WithContext(ctx)); err == nil {
+			_ = remote.Delete(ref.Context().Digest(d.Digest.String()), remote.WithContext(ctx))
+		}
+	})
+	return ref
+}
+
+// TestPortalImagesAndRegistry: a tenant uploads a qcow2 made by qemu-img
+// through the image view (its digest is the file's), deletes it, and
+// resumes an upload the server holds the first chunk of with the same
+// file; an administrator registers the real registry of the test
+// environment (a bad address shows the API's message beside the field),
+// browses its repositories and a repository's tags, deletes a tag (gone
+// from the registry) and sees the registry's container images beside the
+// templates. Screenshots in both languages, axe on each view.
+func TestPortalImagesAndRegistry(t *testing.T) {
+	check := newViewCheck(t)
+	address := testEnv(t, "OVM_TEST_REGISTRY")
+	s := startServer(t)
+	s.platform(t, "ann", "tenant-password-1")
+	ann := s.login(t, "ann", "tenant-password-1")
+	dir := t.TempDir()
+	tiny := qcow2(t, dir, "tiny.qcow2", "16M", 0)
+	big := qcow2(t, dir, "big.qcow2", "32M", 6<<20)
+
+	tb := newBrowser(t)
+	tb.login(s.url, "ann", "tenant-password-1")
+	tb.goTo("/images")
+	row := `table.images tr[data-name="tiny.qcow2"]`
+	tb.do(chromedp.SetUploadFiles(chromedp.CSS("#img-file"), []string{tiny}))
+	assert.Equal(t, "tiny.qcow2", run(tb, jsValue[string](`document.querySelector("#img-name").value`)), "the name follows the file")
+	tb.do(fill("#img-os", "linux"), click(`form[aria-labelledby="img-upload"] button[type="submit"]`))
+	tb.doFor(2*time.Minute, visible(row+`[data-phase="ready"]`))
+	var page struct {
+		Items []imageRec `json:"items"`
+	}
+	s.must(t, http.StatusOK, "GET", "/v1/images", ann, nil, &page)
+	require.Len(t, page.Items, 1)
+	assert.Equal(t, sha256File(t, tiny), page.Items[0].Digest, "the uploaded bytes are the file's")
+	assert.Contains(t, tb.text(row+" td.phase"), "Ready")
+	tb.shot("tenant-images-en")
+	check.accessible(tb, "en images")
+
+	// An upload that stopped after its first chunk resumes from the bytes
+	// the server has with the same file.
+	data, err := os.ReadFile(big)
+	require.NoError(t, err)
+	require.Greater(t, len(data), 4<<20, "the file is more than one chunk")
+	var rec imageRec
+	s.must(t, http.StatusCreated, "POST", "/v1/images", ann, map[string]any{"name": "big.qcow2", "format": "qcow2", "size": len(data)}, &rec)
+	part := s.putRange(t, ann, rec.ID, data[:1<<20], 0, int64(len(data)))
+	require.Equal(t, "uploading", part.Phase)
+	require.EqualValues(t, 1<<20, part.UploadedBytes)
+	bigRow := `table.images tr[data-name="big.qcow2"]`
+	tb.do(click(`main .page-head button`), visible(bigRow+`[data-phase="uploading"] progress`))
+	tb.shot("tenant-images-resume-en")
+	tb.do(chromedp.SetUploadFiles(chromedp.CSS(bigRow+" input.resume-file"), []string{big}))
+	tb.doFor(2*time.Minute, visible(bigRow+`[data-phase="ready"]`))
+	s.must(t, http.StatusOK, "GET", "/v1/images/"+rec.ID, ann, nil, &rec)
+	assert.Equal(t, sha256File(t, big), rec.Digest, "the resumed upload's bytes are the file's")
+
+	tb.setLang("zh")
+	tb.do(reload(), visible(`html[lang="zh-CN"] `+row))
+	tb.shot("tenant-images-zh")
+	check.accessible(tb, "zh images")
+	tb.setLang("en")
+	tb.do(click(row + " button.danger"))
+	tb.doFor(time.Minute, gone(row))
+	s.must(t, http.StatusNotFound, "GET", "/v1/images/"+page.Items[0].ID, ann, nil, nil)
+
+	// An administrator registers the real registry and browses it.
+	suffix := strings.ToLower(fmt.Sprintf("%x", time.Now().UnixNano()))
+	repo := "ovm-portal-" + suffix
+	pushRandom(t, address, repo, "1")
+	ab := newBrowser(t)
+	ab.login(s.url, "admin", s.AdminPassword())
+	ab.goTo("/registries")
+	submit := `form[aria-labelledby="reg-create"] button[type="submit"]`
+	ab.do(fill("#reg-name", "local"), fill("#reg-address", "not an address/"), click(submit), visible(`.field-error[data-field="reg-address"]`))
+	assert.NotEmpty(t, ab.text(`.field-error[data-field="reg-address"]`), "the API's message beside the address")
+	ab.shot("admin-registries-bad-address-en")
+	ab.do(fill("#reg-address", address), click(submit))
+	regRow := `table.registries tr[data-name="local"]`
+	ab.doFor(time.Minute, visible(regRow+" li.default"))
+	ab.do(click(regRow+" button.browse"), visible(fmt.Sprintf(`ul.repositories li[data-name=%q]`, repo)))
+	ab.do(click(fmt.Sprintf(`ul.repositories li[data-name=%q] button`, repo)))
+	tagRow := fmt.Sprintf(`table.registry-tags tr[data-name=%q]`, address+"/"+repo+":1")
+	ab.doFor(time.Minute, visible(tagRow))
+	ab.shot("admin-registries-en")
+	check.accessible(ab, "en registries")
+	ab.setLang("zh")
+	ab.do(visible(`html[lang="zh-CN"] ` + tagRow))
+	ab.shot("admin-registries-zh")
+	ab.do(click(tagRow + " button.danger"))
+	ab.doFor(time.Minute, gone(tagRow))
+	ref, err := name.NewTag(address + "/" + repo + ":1")
+	require.NoError(t, err)
+	_, err = remote.Head(ref, remote.WithContext(t.Context()))
+	assert.Error(t, err, "the tag is gone from the registry")
+
+	// The catalog: the registry's container images beside the templates.
+	ab.goTo("/images")
+	ab.doFor(2*time.Minute, visible(`table.images tr[data-kind="container"]`), visible(`table.images tr[data-name="big.qcow2"]`))
+	ab.shot("admin-images-zh")
+	check.accessible(ab, "zh images of an administrator")
+	ab.setLang("en")
+	ab.do(choose("#img-kind", "container"), gone(`table.images tr[data-kind="template"]`), visible(`table.images tr[data-kind="container"]`))
+	ab.shot("admin-images-containers-en")
+}
