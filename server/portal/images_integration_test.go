@@ -24,6 +24,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/openovm/ovm/image/convert/converttest"
 )
 
 // qcow2 makes a qcow2 file of virtual size virt with qemu-img; data bytes
@@ -129,7 +131,7 @@ func TestPortalImagesAndRegistry(t *testing.T) {
 	check := newViewCheck(t)
 	address := testEnv(t, "OVM_TEST_REGISTRY")
 	s := startServer(t)
-	s.platform(t, "ann", "tenant-password-1")
+	_, vdc := s.platform(t, "ann", "tenant-password-1")
 	ann := s.login(t, "ann", "tenant-password-1")
 	dir := t.TempDir()
 	tiny := qcow2(t, dir, "tiny.qcow2", "16M", 0)
@@ -218,4 +220,32 @@ func TestPortalImagesAndRegistry(t *testing.T) {
 	ab.setLang("en")
 	ab.do(choose("#img-kind", "container"), gone(`table.images tr[data-kind="template"]`), visible(`table.images tr[data-kind="container"]`))
 	ab.shot("admin-images-containers-en")
+
+	// The tenant converts an uploaded template into a container image in
+	// its VDC's namespace, follows the task, and the image runs on the
+	// real dockerd with the VM's file; converting a container image into a
+	// template without the server's kernel shows the API's refusal.
+	marker := "m" + suffix
+	vmDisk := converttest.Disk(t, t.TempDir(), marker)
+	converted := address + "/vdc-" + vdc[:8] + "/conv-" + marker + ":v1"
+	t.Cleanup(func() { converttest.DeleteImage(converted) })
+	tb.goTo("/registries")
+	tb.goTo("/images")
+	vmRow := `table.images tr[data-name="vm.qcow2"]`
+	tb.do(chromedp.SetUploadFiles(chromedp.CSS("#img-file"), []string{vmDisk}), click(`form[aria-labelledby="img-upload"] button[type="submit"]`))
+	tb.doFor(2*time.Minute, visible(vmRow+`[data-phase="ready"]`))
+	tb.do(click(vmRow+" button.convert"), fill(vmRow+" input.conv-repository", "conv-"+marker), fill(vmRow+" input.conv-tag", "v1"),
+		fill(vmRow+" input.conv-cmd", "cat /etc/ovm-marker"), click(vmRow+` .convert-form button[type="submit"]`))
+	tb.doFor(3*time.Minute, visible(`.followed[data-kind="image.to-container"][data-state="succeeded"]`))
+	tb.shot("tenant-images-converted-en")
+	assert.Equal(t, marker, strings.TrimSpace(converttest.RunImage(t, converted)), "the VM's file, read in the container made in the portal")
+
+	cRow := fmt.Sprintf(`table.images tr[data-name=%q]`, converted)
+	tb.doFor(time.Minute, visible(cRow))
+	tb.do(click(cRow+" button.convert"), fill(cRow+" input.conv-name", "back-"+marker), click(cRow+` .convert-form button[type="submit"]`),
+		visible(cRow+" .convert-form .problem"))
+	assert.NotEmpty(t, tb.text(cRow+" .convert-form .problem"), "the API's refusal in words")
+	tb.setLang("zh")
+	tb.shot("tenant-images-convert-refused-zh")
+	check.accessible(tb, "zh images with a conversion")
 }

@@ -56,14 +56,21 @@ function targetErrors(err: unknown, fields: string[]) {
 // ConvertToContainer makes a container image of a ready template.
 export function ConvertToContainer({ img, registries, started }: { img: Image; registries: Registry[]; started: (k: Task) => void }) {
   const base = img.name.replace(/\.[^.]*$/, "").toLowerCase().replace(/[^a-z0-9._-]/g, "-");
-  const [f, setF] = useState({ repository: base, tag: "latest", registry: "" });
+  const [f, setF] = useState({ repository: base, tag: "latest", registry: "", cmd: "" });
   const [err, setErr] = useState<unknown>();
   const { fields, rest } = targetErrors(err, ["repository", "tag", "registryId"]);
+  const cmdErr = fieldErrors(err, ["cmd"]).fields.cmd;
   const set = setter(f, setF);
   const id = `tc-${img.id}`;
   const submit = () =>
     convert(
-      { direction: "to-container", source: img.id ?? "", target: { repository: f.repository, tag: f.tag, registryId: f.registry || undefined } },
+      {
+        direction: "to-container",
+        source: img.id ?? "",
+        target: { repository: f.repository, tag: f.tag, registryId: f.registry || undefined },
+        // The image's default command, run by the shell (default: the shell).
+        cmd: f.cmd.trim() ? ["/bin/sh", "-c", f.cmd] : undefined,
+      },
       started,
       setErr,
     );
@@ -80,6 +87,9 @@ export function ConvertToContainer({ img, registries, started }: { img: Image; r
           <option value="">{t("conv.defaultRegistry")}</option>
           <Options items={registries} />
         </select>
+      </Field>
+      <Field id={`${id}-cmd`} label={t("conv.command")} error={cmdErr} hint={t("conv.commandHint")}>
+        <input id={`${id}-cmd`} class="conv-cmd" value={f.cmd} onInput={set("cmd")} />
       </Field>
     </RowForm>
   );
