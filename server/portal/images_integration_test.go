@@ -196,7 +196,8 @@ func TestPortalImagesAndRegistry(t *testing.T) {
 	ab.do(fill("#reg-address", address), click(submit))
 	regRow := `table.registries tr[data-name="local"]`
 	ab.doFor(time.Minute, visible(regRow+" li.default"))
-	ab.do(click(regRow+" button.browse"), visible(fmt.Sprintf(`ul.repositories li[data-name=%q]`, repo)))
+	ab.do(click(regRow+" button.browse"), visible(fmt.Sprintf(`ul.repositories li[data-name=%q]`, repo)), fill("#repo-filter", "ovm-portal-"),
+		visible(fmt.Sprintf(`ul.repositories li[data-name=%q]`, repo)), gone(`ul.repositories li[data-name="ovm-busybox"]`))
 	ab.do(click(fmt.Sprintf(`ul.repositories li[data-name=%q] button`, repo)))
 	tagRow := fmt.Sprintf(`table.registry-tags tr[data-name=%q]`, address+"/"+repo+":1")
 	ab.doFor(time.Minute, visible(tagRow))
@@ -234,17 +235,17 @@ func TestPortalImagesAndRegistry(t *testing.T) {
 	vmRow := `table.images tr[data-name="vm.qcow2"]`
 	tb.do(chromedp.SetUploadFiles(chromedp.CSS("#img-file"), []string{vmDisk}), click(`form[aria-labelledby="img-upload"] button[type="submit"]`))
 	tb.doFor(2*time.Minute, visible(vmRow+`[data-phase="ready"]`))
-	tb.do(click(vmRow+" button.convert"), fill(vmRow+" input.conv-repository", "conv-"+marker), fill(vmRow+" input.conv-tag", "v1"),
-		fill(vmRow+" input.conv-cmd", "cat /etc/ovm-marker"), click(vmRow+` .convert-form button[type="submit"]`))
+	tb.do(click(vmRow+" button.convert"), fill("tr.convert-row input.conv-repository", "conv-"+marker), fill("tr.convert-row input.conv-tag", "v1"),
+		fill("tr.convert-row input.conv-cmd", "cat /etc/ovm-marker"), click(`tr.convert-row .convert-form button[type="submit"]`))
 	tb.doFor(3*time.Minute, visible(`.followed[data-kind="image.to-container"][data-state="succeeded"]`))
 	tb.shot("tenant-images-converted-en")
 	assert.Equal(t, marker, strings.TrimSpace(converttest.RunImage(t, converted)), "the VM's file, read in the container made in the portal")
 
 	cRow := fmt.Sprintf(`table.images tr[data-name=%q]`, converted)
 	tb.doFor(time.Minute, visible(cRow))
-	tb.do(click(cRow+" button.convert"), fill(cRow+" input.conv-name", "back-"+marker), click(cRow+` .convert-form button[type="submit"]`),
-		visible(cRow+" .convert-form .problem"))
-	assert.NotEmpty(t, tb.text(cRow+" .convert-form .problem"), "the API's refusal in words")
+	tb.do(click(cRow+" button.convert"), fill("tr.convert-row input.conv-name", "back-"+marker), click(`tr.convert-row .convert-form button[type="submit"]`),
+		visible("tr.convert-row .convert-form .problem"))
+	assert.NotEmpty(t, tb.text("tr.convert-row .convert-form .problem"), "the API's refusal in words")
 	tb.setLang("zh")
 	tb.shot("tenant-images-convert-refused-zh")
 	check.accessible(tb, "zh images with a conversion")

@@ -3,7 +3,7 @@
 // chunks, resumed from the bytes the server has), download and delete it,
 // and convert either kind into the other.
 import { useState } from "preact/hooks";
-import { all, ApiError, get, send, token, type S, type VDC } from "../api";
+import { all, ApiError, get, send, token, type S, type Task, type VDC } from "../api";
 import { t } from "../i18n";
 import { Badge, Field, fieldErrors, fmtBytes, FormCard, Options, Page, ProblemView, Table, useLoad } from "../ui";
 import { ConvertToContainer, ConvertToTemplate } from "./conversions";
@@ -233,6 +233,10 @@ export function Images() {
     containers.reload();
   };
   const { task, follow } = useFollow(reload);
+  const started = (k: Task) => {
+    setOpen(undefined);
+    follow(k);
+  };
   const list = {
     data: templates.data && containers.data ? [...templates.data, ...containers.data.items] : undefined,
     err: templates.err,
@@ -279,7 +283,7 @@ export function Images() {
           >
             {items.map((img) => {
               const key = img.id ?? img.name;
-              return (
+              return [
                 <tr key={key} data-name={img.name} data-kind={img.kind} data-phase={img.phase}>
                   <td>{t(`imageKind.${img.kind}`)}</td>
                   <td>
@@ -315,15 +319,20 @@ export function Images() {
                         {t("common.delete")}
                       </button>
                     )}
-                    {open === key &&
-                      (img.kind === "template" ? (
-                        <ConvertToContainer img={img} registries={regs.data ?? []} started={(k) => (setOpen(undefined), follow(k))} />
-                      ) : (
-                        <ConvertToTemplate img={img} admin={admin} vdcs={vdcs.data} started={(k) => (setOpen(undefined), follow(k))} />
-                      ))}
                   </td>
-                </tr>
-              );
+                </tr>,
+                open === key && (
+                  <tr key={key + "-convert"} class="convert-row">
+                    <td colSpan={10}>
+                      {img.kind === "template" ? (
+                        <ConvertToContainer img={img} registries={regs.data ?? []} started={started} />
+                      ) : (
+                        <ConvertToTemplate img={img} admin={admin} vdcs={vdcs.data} started={started} />
+                      )}
+                    </td>
+                  </tr>
+                ),
+              ];
             })}
           </Table>
         )}

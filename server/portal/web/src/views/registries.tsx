@@ -99,15 +99,21 @@ function Tags({ reg, repo, onErr }: { reg: Registry; repo: string; onErr: (e: un
 function Browse({ reg }: { reg: Registry }) {
   const repos = useLoad(() => get<{ items: S["RegistryRepository"][] | null }>(`/v1/registries/${reg.id}/repositories`).then((p) => p.items ?? []), [reg.id]);
   const [repo, setRepo] = useState<string>();
+  const [filter, setFilter] = useState("");
   const [err, setErr] = useState<unknown>();
   return (
     <section class="card sub" aria-labelledby="reg-repos">
       <h2 id="reg-repos">{t("registries.repositoriesOf", { name: reg.name })}</h2>
       <ProblemView err={repos.err ?? err} />
+      <div class="filters">
+        <Field id="repo-filter" label={t("registries.filter")}>
+          <input id="repo-filter" type="search" value={filter} onInput={(e) => setFilter(e.currentTarget.value)} />
+        </Field>
+      </div>
       <Listing list={repos} empty={t("registries.noRepositories")}>
         {(items) => (
           <ul class="plain repositories">
-            {items.map((r) => (
+            {items.filter((r) => r.name.includes(filter.trim())).map((r) => (
               <li key={r.name} data-name={r.name}>
                 <button class="link repository" aria-pressed={repo === r.name} onClick={() => setRepo(r.name)}>
                   {r.name}
