@@ -178,6 +178,11 @@ func TestPortalImagesAndRegistry(t *testing.T) {
 	tb.shot("tenant-images-zh")
 	check.accessible(tb, "zh images")
 	tb.setLang("en")
+	// The download brings the file's bytes (the blob the page saves).
+	tiny0, err := os.Stat(tiny)
+	require.NoError(t, err)
+	tb.do(js(`window.savedBytes = -1; const mk = URL.createObjectURL; URL.createObjectURL = (b) => { window.savedBytes = b.size; return mk(b) }`),
+		click(row+" button.download"), waitFor(fmt.Sprintf(`window.savedBytes === %d`, tiny0.Size())))
 	tb.do(click(row + " button.danger"))
 	tb.doFor(time.Minute, gone(row))
 	s.must(t, http.StatusNotFound, "GET", "/v1/images/"+page.Items[0].ID, ann, nil, nil)
