@@ -64,7 +64,7 @@ type Task struct {
 	// Result is what a task that succeeded made, in its kind's form (an
 	// image conversion's pushed reference and digest, say); most kinds
 	// have none.
-	Result     json.RawMessage `json:"result,omitempty"`
+	Result     json.RawMessage `json:"result,omitempty" doc:"What the task made once it succeeded, in its kind's form; image.to-template and image.to-container give {templateId, template, reference, digest, size}."`
 	CreatedAt  time.Time       `json:"createdAt"`
 	UpdatedAt  time.Time       `json:"updatedAt"`
 	FinishedAt *time.Time      `json:"finishedAt,omitempty"`

@@ -1,8 +1,10 @@
 package libvirt
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -68,6 +70,10 @@ func (d *Driver) DeliverTemplate(ctx context.Context, name, digest string, size 
 	if err := hypervisor.CheckDelivery(name, digest, size); err != nil {
 		return err
 	}
+	br := bufio.NewReaderSize(r, uploadChunk)
+	if err := checkTemplateHeader(br); err != nil {
+		return err
+	}
 	d.deliverMu.Lock()
 	defer d.deliverMu.Unlock()
 	pool, err := d.ensureDirPool(ctx, d.templates())
@@ -93,7 +99,7 @@ func (d *Driver) DeliverTemplate(ctx context.Context, name, digest string, size 
 		}
 		return err
 	}
-	src := hypervisor.NewDeliveryReader(ctx, r, size, progress, uploadChunk)
+	src := hypervisor.NewDeliveryReader(ctx, br, size, progress, uploadChunk)
 	defer src.Close()
 	if err := do(ctx, func() error { return d.l.StorageVolUpload(vol, src, 0, uint64(size), 0) }); err != nil {
 		if serr := src.Err(); serr != nil {
@@ -112,6 +118,35 @@ func (d *Driver) DeliverTemplate(ctx context.Context, name, digest string, size 
 	}
 	if progress != nil {
 		progress(100, fmt.Sprintf("template %s delivered", name))
+	}
+	return nil
+}
+
+// checkTemplateHeader refuses a template that would make the host read
+// files other than itself: libvirt's dir pools take a file's format from
+// its contents, and qemu-img, copying a template to a boot disk, follows a
+// qcow2 backing file or external data file, a VMDK's extents, a QED's
+// backing file or a VHD's parent, wherever on the host they point. Raw
+// contents and a self-contained qcow2 go through.
+func checkTemplateHeader(br *bufio.Reader) error {
+	head, _ := br.Peek(512)
+	refuse := func(reason string) error {
+		return ovm.Invalid("invalid template delivery", ovm.FieldError{Field: "body", Reason: reason})
+	}
+	switch {
+	case bytes.HasPrefix(head, []byte("QFI\xfb")) && len(head) >= 20:
+		if binary.BigEndian.Uint64(head[8:16]) != 0 {
+			return refuse("a qcow2 template must not name a backing file")
+		}
+		// Version 3 headers have incompatible features; bit 2 is an
+		// external data file.
+		if binary.BigEndian.Uint32(head[4:8]) >= 3 && len(head) >= 80 && binary.BigEndian.Uint64(head[72:80])&4 != 0 {
+			return refuse("a qcow2 template must not keep its data in an external file")
+		}
+	case bytes.HasPrefix(head, []byte("KDMV")), bytes.HasPrefix(head, []byte("COWD")), bytes.Contains(head, []byte("# Disk DescriptorFile")):
+		return refuse("a VMDK cannot be a KVM template: convert it to qcow2 or raw (qemu-img convert)")
+	case bytes.HasPrefix(head, []byte("QED\x00")), bytes.HasPrefix(head, []byte("conectix")), bytes.HasPrefix(head, []byte("vhdxfile")):
+		return refuse("QED, VHD and VHDX images cannot be KVM templates: convert them to qcow2 or raw (qemu-img convert)")
 	}
 	return nil
 }

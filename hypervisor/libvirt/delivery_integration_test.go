@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -75,6 +76,10 @@ func TestDeliverTemplate(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, hypervisor.DigestOf(other), digest, "TemplateDigest after the replacement")
 
+	// Images that would make qemu-img read host files when it copies the
+	// template: refused.
+	backed := qemuImg(t, "-f", "qcow2", "-b", "/etc/hostname", "-F", "raw")
+	vmdk := qemuImg(t, "-f", "vmdk")
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
 	boom := errors.New("source broke")
@@ -93,6 +98,8 @@ func TestDeliverTemplate(t *testing.T) {
 		{"context done", cancelled, hypervisor.DigestOf(data), len(data), bytesReader(data), context.Canceled},
 		{"bad digest", ctx, "md5:abc", len(data), bytesReader(data), ovm.ErrInvalid},
 		{"bad name", ctx, hypervisor.DigestOf(data), len(data), bytesReader(data), ovm.ErrInvalid},
+		{"qcow2 with a backing file", ctx, hypervisor.DigestOf(backed), len(backed), bytesReader(backed), ovm.ErrInvalid},
+		{"vmdk", ctx, hypervisor.DigestOf(vmdk), len(vmdk), bytesReader(vmdk), ovm.ErrInvalid},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			name := "failed-" + strings.ReplaceAll(tt.name, " ", "-") + ".raw"
@@ -127,6 +134,18 @@ func TestTemplateDigestHandCopied(t *testing.T) {
 		require.NoError(t, err, "TemplateDigest %s", name)
 		assert.False(t, ok, "TemplateDigest %s: got ok=true, want false", name)
 	}
+}
+
+// qemuImg makes a 1 MiB image with `qemu-img create args` and returns it.
+func qemuImg(t *testing.T, args ...string) []byte {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "image")
+	args = append(append([]string{"create", "-q"}, args...), p, "1M")
+	out, err := exec.Command("qemu-img", args...).CombinedOutput()
+	require.NoError(t, err, "qemu-img %v: %s", args, out)
+	b, err := os.ReadFile(p)
+	require.NoError(t, err)
+	return b
 }
 
 func bytesReader(b []byte) io.Reader { return strings.NewReader(string(b)) }

@@ -45,7 +45,8 @@
 // sends them, checking size and digest on the way, and records its digest
 // in a sidecar volume "<name>.sha256" written last: libvirt cannot rename a
 // volume, so a template being written, or left by a crash, is the one
-// without a digest.
+// without a digest. Images that would make qemu-img read other host files
+// (a qcow2 backing or external data file, VMDK, QED, VHD) are refused.
 //
 // go-libvirt takes no context per call: every method checks its context
 // before each RPC and bounds each wait loop by it.

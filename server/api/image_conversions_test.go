@@ -27,17 +27,18 @@ type convertEnv struct {
 	lib, scratch, registry string
 }
 
-// newConvertEnv is a convertEnv with a kernel (a file that is not one:
-// these tests never boot) when kernel is set, and a registry record of an
-// address nothing answers on.
-func newConvertEnv(t *testing.T, kernel bool) convertEnv {
+// fakeKernel is a kernel file that is not one: these tests never boot.
+func fakeKernel(t *testing.T) convert.Boot {
 	t.Helper()
-	dir := t.TempDir()
-	var boot convert.Boot
-	if kernel {
-		boot.Kernel = filepath.Join(dir, "vmlinuz")
-		require.NoError(t, os.WriteFile(boot.Kernel, []byte("not a kernel"), 0o644))
-	}
+	k := filepath.Join(t.TempDir(), "vmlinuz")
+	require.NoError(t, os.WriteFile(k, []byte("not a kernel"), 0o644))
+	return convert.Boot{Kernel: k}
+}
+
+// newConvertEnv is a convertEnv with the boot files boot and a registry
+// record of an address nothing answers on.
+func newConvertEnv(t *testing.T, boot convert.Boot) convertEnv {
+	t.Helper()
 	e := newConvertEnvWith(t, t.TempDir(), boot)
 	e.registry = "registry.test:5000"
 	id := ovm.NewID()
@@ -88,7 +89,7 @@ func (e convertEnv) recordTemplate(vdc ovm.ID, name string, phase apitypes.Image
 // TestImageConversionValidation: bad requests are 422 problems naming
 // the field, before anything is recorded.
 func TestImageConversionValidation(t *testing.T) {
-	e := newConvertEnv(t, true)
+	e := newConvertEnv(t, fakeKernel(t))
 	tmpl := string(e.seedTemplate("", "base.qcow2", apitypes.ImageReady))
 	ref := e.registry + "/app:1"
 	cases := []struct {
@@ -109,6 +110,7 @@ func TestImageConversionValidation(t *testing.T) {
 		{"to-container bad repository", map[string]any{"direction": "to-container", "source": tmpl, "target": map[string]any{"repository": "Upper/Case"}}, "target.repository"},
 		{"to-container bad tag", map[string]any{"direction": "to-container", "source": tmpl, "target": map[string]any{"repository": "app", "tag": "bad tag"}}, "target.tag"},
 		{"to-container with a name", map[string]any{"direction": "to-container", "source": tmpl, "target": map[string]any{"repository": "app", "name": "x"}}, "target.name"},
+		{"to-container bad env", map[string]any{"direction": "to-container", "source": tmpl, "target": map[string]any{"repository": "app"}, "env": []string{"A=1", "=x"}}, "env[1]"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -134,21 +136,37 @@ func hasLocation(errs []*huma.ErrorDetail, field string) bool {
 	return false
 }
 
-// TestImageConversionWithoutKernel: a conversion to a template on a
-// server without --convert-kernel is a 409 naming the setting.
-func TestImageConversionWithoutKernel(t *testing.T) {
-	e := newConvertEnv(t, false)
-	r := e.must(http.StatusConflict, "POST", "/v1/image-conversions", e.admin, map[string]any{"direction": "to-template",
-		"source": e.registry + "/app:1", "target": map[string]any{"name": "app"}})
-	p := problemOf(t, r)
-	assert.Contains(t, p.Detail, "--convert-kernel", "the problem names the missing setting")
+// TestImageConversionWithoutBootFiles: a conversion to a template on a
+// server without --convert-kernel, or whose boot files it cannot read, is
+// a 409 naming the setting.
+func TestImageConversionWithoutBootFiles(t *testing.T) {
+	kernel := fakeKernel(t).Kernel
+	missing := filepath.Join(t.TempDir(), "missing")
+	cases := []struct {
+		name string
+		boot convert.Boot
+		want string
+	}{
+		{"no kernel", convert.Boot{}, "--convert-kernel"},
+		{"unreadable kernel", convert.Boot{Kernel: missing}, "--convert-kernel"},
+		{"no busybox", convert.Boot{Kernel: kernel, Busybox: missing}, "--convert-busybox"},
+		{"no module", convert.Boot{Kernel: kernel, Modules: []string{missing}}, "--convert-modules"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := newConvertEnv(t, c.boot)
+			r := e.must(http.StatusConflict, "POST", "/v1/image-conversions", e.admin, map[string]any{"direction": "to-template",
+				"source": e.registry + "/app:1", "target": map[string]any{"name": "app"}})
+			assert.Contains(t, problemOf(t, r).Detail, c.want, "the problem names the setting")
+		})
+	}
 }
 
-// TestImageConversionNotFound: unknown registries, templates and VDCs,
-// and another VDC's templates, VDC and namespace, are 404s; a tenant's
-// repository outside its namespace is a 422.
+// TestImageConversionNotFound: unknown registries and templates, and
+// another VDC's templates, VDC and namespace, are 404s; an administrator
+// naming an unknown VDC is a 422 naming target.vdcId.
 func TestImageConversionNotFound(t *testing.T) {
-	e := newConvertEnv(t, true)
+	e := newConvertEnv(t, fakeKernel(t))
 	pl := e.setupPlatform(1)
 	a := e.newTenant("a", pl.pool, quota)
 	b := e.newTenant("b", pl.pool, quota)
@@ -189,7 +207,7 @@ func TestImageConversionNotFound(t *testing.T) {
 // TestImageConversionNameTaken: a template name the VDC's catalog or the
 // library's files have is a 409 naming target.name.
 func TestImageConversionNameTaken(t *testing.T) {
-	e := newConvertEnv(t, true)
+	e := newConvertEnv(t, fakeKernel(t))
 	pl := e.setupPlatform(1)
 	a := e.newTenant("a", pl.pool, quota)
 	e.seedTemplate(a.vdc, "mine.qcow2", apitypes.ImageReady)
@@ -205,7 +223,7 @@ func TestImageConversionNameTaken(t *testing.T) {
 // task in the tenant's VDC, which the tenant follows; a template whose
 // file is no disk fails the task with the reason, and nothing is left.
 func TestImageConversionTask(t *testing.T) {
-	e := newConvertEnv(t, true)
+	e := newConvertEnv(t, fakeKernel(t))
 	pl := e.setupPlatform(1)
 	a := e.newTenant("a", pl.pool, quota)
 	tmpl := e.seedTemplate("", "pub.qcow2", apitypes.ImageReady)

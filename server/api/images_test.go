@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -396,4 +397,79 @@ func TestImageRecordKind(t *testing.T) {
 	}))
 	assert.Equal(t, int64(1), n)
 	assert.Equal(t, []ovm.HostKind{ovm.HostKVM, ovm.HostFake}, img.HostKinds)
+}
+
+// TestImageImport: an administrator imports a file of a template library
+// pool the server sees: copied into the library from another path, taken as
+// it is from the library's own directory; bad pools and paths name their
+// field; tenants cannot import.
+func TestImageImport(t *testing.T) {
+	var dir string
+	e := newEnv(t, openSQLite(t), withLibrary(t, &dir))
+	pl := e.setupPlatform(1)
+	a := e.newTenant("a", pl.pool, quota)
+	shared := t.TempDir()
+	data, digest := randomBytes(t, 20000)
+	require.NoError(t, os.MkdirAll(filepath.Join(shared, "os"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(shared, "os", "alpine.raw"), data, 0o644))
+	libPool := e.registerPool(map[string]any{"name": "templates", "kind": "shared", "path": shared, "hostIds": pl.hosts, "templateLibrary": true})
+	plain := e.registerPool(map[string]any{"name": "disks", "kind": "shared", "path": shared, "hostIds": pl.hosts})
+	unseen := e.registerPool(map[string]any{"name": "remote", "kind": "shared", "path": "/nonexistent/ovm-templates", "hostIds": pl.hosts, "templateLibrary": true})
+
+	var img core.Image
+	e.must(http.StatusCreated, "POST", "/v1/images/import", e.admin, map[string]any{"storagePoolId": libPool.ID, "path": "os/alpine.raw", "osType": "linux"}).decode(t, &img)
+	assert.Equal(t, "alpine.raw", img.Name, "the name defaults to the file's")
+	assert.Equal(t, apitypes.ImageReady, img.Phase)
+	assert.Equal(t, digest, img.Digest, "the file is hashed")
+	assert.Equal(t, ovm.Bytes(len(data)), img.Size)
+	got, err := os.ReadFile(filepath.Join(dir, "alpine.raw"))
+	require.NoError(t, err, "copied into the library")
+	assert.Equal(t, data, got)
+
+	var priv core.Image
+	e.must(http.StatusCreated, "POST", "/v1/images/import", e.admin, map[string]any{"storagePoolId": libPool.ID, "path": "os/alpine.raw",
+		"name": "mine.raw", "vdcId": a.vdc}).decode(t, &priv)
+	assert.Equal(t, a.vdc, priv.VDCID)
+	assert.Equal(t, ovm.Bytes(len(data)), e.usage(a.vdc).Disk, "a VDC's import counts against its quota")
+
+	// The library's own directory as a pool: the file is taken as it is.
+	own := e.registerPool(map[string]any{"name": "library", "kind": "shared", "path": dir, "hostIds": pl.hosts, "templateLibrary": true})
+	inPlace, _ := randomBytes(t, 3000)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "placed.raw"), inPlace, 0o644))
+	var placed core.Image
+	e.must(http.StatusCreated, "POST", "/v1/images/import", e.admin, map[string]any{"storagePoolId": own.ID, "path": "placed.raw"}).decode(t, &placed)
+	assert.Equal(t, sha256Digest(inPlace), placed.Digest)
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	for _, de := range entries {
+		assert.False(t, strings.Contains(de.Name(), "placed.raw") && de.Name() != "placed.raw" && !strings.HasPrefix(de.Name(), "."), "no copy of the file: %s", de.Name())
+	}
+
+	tests := []struct {
+		name   string
+		token  string
+		body   map[string]any
+		status int
+		where  string
+	}{
+		{"not a template library", e.admin, map[string]any{"storagePoolId": plain.ID, "path": "os/alpine.raw", "name": "x.raw"}, 422, "body.storagePoolId"},
+		{"pool the server does not see", e.admin, map[string]any{"storagePoolId": unseen.ID, "path": "a.raw"}, 422, "body.storagePoolId"},
+		{"unknown pool", e.admin, map[string]any{"storagePoolId": ovm.NewID(), "path": "a.raw"}, 422, "body.storagePoolId"},
+		{"missing file", e.admin, map[string]any{"storagePoolId": libPool.ID, "path": "os/none.raw"}, 404, "body.path"},
+		{"path out of the pool", e.admin, map[string]any{"storagePoolId": libPool.ID, "path": "../etc/passwd", "name": "p.raw"}, 422, "body.path"},
+		{"absolute path", e.admin, map[string]any{"storagePoolId": libPool.ID, "path": "/etc/passwd", "name": "p.raw"}, 422, "body.path"},
+		{"a directory", e.admin, map[string]any{"storagePoolId": libPool.ID, "path": "os", "name": "os.raw"}, 422, "body.path"},
+		{"name taken", e.admin, map[string]any{"storagePoolId": libPool.ID, "path": "os/alpine.raw"}, 409, "body.name"},
+		{"tenant", a.token, map[string]any{"storagePoolId": libPool.ID, "path": "os/alpine.raw", "name": "t.raw"}, 403, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.do("POST", "/v1/images/import", tt.token, tt.body)
+			require.Equal(t, tt.status, r.status, "got %s", r)
+			if tt.where != "" {
+				assert.Contains(t, string(r.body), `"location":"`+tt.where+`"`, "the problem names %s: %s", tt.where, r)
+			}
+		})
+	}
+	e.must(http.StatusOK, "GET", "/v1/images/"+string(img.ID)+"/content", a.token, nil)
 }

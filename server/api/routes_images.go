@@ -165,6 +165,21 @@ func (s *server) imageRoutes() {
 			img, err := s.svc.UploadImage(ctx, p, ovm.ID(in.ID), up)
 			return &Out[core.Image]{Body: img}, err
 		})
+	register(s, op{id: "import-image", method: http.MethodPost, path: "/v1/images/import",
+		summary: "Import a template file from a template library storage pool (administrators)",
+		desc: "Registers a file that sits in a template library storage pool whose path this server sees (a shared path or " +
+			"an NFS mount) as a ready image: taken as it is when the pool's path is the server's library, copied into the " +
+			"library (hashed on the way) otherwise. 422 naming storagePoolId when the server does not see the pool's path " +
+			"or the pool is no template library, 404 naming path when the file is not there. " + createDoc,
+		tags: tags, status: http.StatusCreated, errors: []int{409, 501}},
+		func(ctx context.Context, p auth.Principal, in *struct {
+			IdempotencyKey
+			Body apitypes.ImageImport
+		}) (*Out[core.Image], error) {
+			in.Body.IdempotencyKey = in.Key
+			img, err := s.svc.ImportImage(ctx, p, in.Body)
+			return &Out[core.Image]{Body: img}, err
+		})
 	s.downloadImageRoute(tags)
 }
 

@@ -12,7 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"syscall"
+	"sync/atomic"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
@@ -33,18 +33,26 @@ func (s *Service) registerConversionTasks() {
 // converter is a Converter working in the task's scratch space, reporting
 // its progress as the running step's and using the registry's options.
 func (s *Service) converter(r *tasks.Run, opts []remote.Option) *convert.Converter {
+	var logged atomic.Int64 // the last step named in the log
 	return &convert.Converter{Scratch: s.o.Convert.Scratch, Remote: opts, Progress: func(p convert.Progress) {
-		pct := 0
-		if p.Total > 0 {
-			pct = int(min(p.Done*100/p.Total, 100))
-		}
-		if p.Steps > 0 {
-			r.Progress(((p.Index-1)*100 + pct) / p.Steps)
-		}
-		if p.Done == 0 {
+		r.Progress(conversionPercent(p))
+		if logged.Swap(int64(p.Index)) != int64(p.Index) {
 			r.Logf(slog.LevelInfo, "conversion step %d of %d: %s", p.Index, p.Steps, p.Step)
 		}
 	}}
+}
+
+// conversionPercent is how far a conversion is at a report, 0 to 100: the
+// steps done and the bytes of the current one when it knows its total.
+func conversionPercent(p convert.Progress) int {
+	if p.Steps <= 0 {
+		return 0
+	}
+	pct := int64(0)
+	if p.Total > 0 {
+		pct = min(max(p.Done, 0)*100/p.Total, 100)
+	}
+	return min(max((p.Index-1)*100+int(pct), 0)/p.Steps, 100)
 }
 
 // scratchDir is a conversion task's own scratch directory.
@@ -231,9 +239,11 @@ func (s *Service) removeBootFiles(file string) error {
 	return nil
 }
 
-// moveInto moves a converted file into the library, readable by the
-// hypervisors. A file already at dst is another template's unless src is
-// gone (an earlier run of the step moved it): then the move is done.
+// moveInto moves a small converted file (a kernel, an initramfs) into
+// the library, readable by the hypervisors: copied beside dst and renamed
+// over it, since the scratch space may be another filesystem. A file
+// already at dst is another template's unless src is gone (an earlier run
+// of the step moved it): then the move is done.
 func moveInto(src, dst string) error {
 	_, serr := os.Stat(src)
 	_, derr := os.Lstat(dst)
@@ -245,18 +255,12 @@ func moveInto(src, dst string) error {
 	case derr == nil:
 		return ovm.Errorf(ovm.KindConflict, "the template library has a file named %s", filepath.Base(dst))
 	}
-	if err := os.Chmod(src, 0o644); err != nil {
-		return fmt.Errorf("template library: %w", err)
-	}
-	err := os.Rename(src, dst)
-	if err == nil || !errors.Is(err, syscall.EXDEV) {
-		if err != nil {
-			return fmt.Errorf("template library: %w", err)
-		}
-		return nil
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return fmt.Errorf("converted file %s: %w", filepath.Base(src), err)
 	}
 	part := dst + ".part"
-	if err := copyFileTo(src, part); err != nil {
+	if err := os.WriteFile(part, b, 0o644); err != nil {
 		_ = os.Remove(part)
 		return fmt.Errorf("template library: %w", err)
 	}
@@ -278,23 +282,6 @@ func fileDigest(path string) (string, error) {
 		return "", fmt.Errorf("digest: %w", err)
 	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
-}
-
-func copyFileTo(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		_ = out.Close()
-		return err
-	}
-	return out.Close()
 }
 
 // toContainerHandler runs image.to-container: read the template's root

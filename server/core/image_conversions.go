@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -144,11 +145,8 @@ func (s *Service) toTemplate(p auth.Principal, in ImageConversion, f *ovm.Fields
 		if err := s.convertLibrary(); err != nil {
 			return tasks.Spec{}, err
 		}
-		if s.o.Convert.Boot.Kernel == "" {
-			return tasks.Spec{}, conflictf("the server has no kernel for converted disks: set --convert-kernel (OVM_CONVERT_KERNEL) to a guest kernel image")
-		}
-		if _, err := os.Stat(s.o.Convert.Boot.Kernel); err != nil {
-			return tasks.Spec{}, conflictf("the server cannot read its kernel for converted disks (--convert-kernel %s): %v", s.o.Convert.Boot.Kernel, err)
+		if err := s.checkBoot(); err != nil {
+			return tasks.Spec{}, err
 		}
 		if vdc != "" {
 			if _, err := s.tenantVDC(ctx, tx, p, vdc); err != nil {
@@ -195,6 +193,7 @@ func (s *Service) toContainer(p auth.Principal, in ImageConversion, f *ovm.Field
 		f.Add("target.registryId", "must be a lower-case UUID")
 	}
 	notHere(f, "to-container", map[string]bool{"target.name": t.Name != "", "target.vdcId": t.VDCID != ""})
+	checkEnv(f, in.Env)
 	return func(ctx context.Context, tx store.Tx) (tasks.Spec, error) {
 		if err := s.convertLibrary(); err != nil {
 			return tasks.Spec{}, err
@@ -240,6 +239,38 @@ func targetField(err error) error {
 		out.Fields[i].Field = "target." + out.Fields[i].Field
 	}
 	return &out
+}
+
+// checkBoot refuses a conversion to a template when the server lacks a
+// boot file it needs, naming the setting.
+func (s *Service) checkBoot() error {
+	b := s.o.Convert.Boot
+	if b.Kernel == "" {
+		return conflictf("the server has no kernel for converted disks: set --convert-kernel (OVM_CONVERT_KERNEL) to a guest kernel image")
+	}
+	busybox := b.Busybox
+	if busybox == "" {
+		busybox = "/bin/busybox"
+	}
+	files := [][2]string{{"--convert-kernel", b.Kernel}, {"--convert-busybox", busybox}}
+	for _, m := range b.Modules {
+		files = append(files, [2]string{"--convert-modules", m})
+	}
+	for _, f := range files {
+		if _, err := os.Stat(f[1]); err != nil {
+			return conflictf("the server cannot read a boot file of converted disks (%s %s): %v", f[0], f[1], err)
+		}
+	}
+	return nil
+}
+
+// checkEnv notes the environment entries that are not KEY=value.
+func checkEnv(f *ovm.Fields, env []string) {
+	for i, e := range env {
+		if k, _, ok := strings.Cut(e, "="); !ok || k == "" {
+			f.Add(fmt.Sprintf("env[%d]", i), "must be KEY=value")
+		}
+	}
 }
 
 // notHere notes the fields set that the direction does not use.
@@ -301,15 +332,11 @@ func registryIn(ctx context.Context, tx store.Tx, id ovm.ID) (registryRecord, er
 		r, _, err := getAs[registryRecord](ctx, tx, kindRegistry, id)
 		return r, err
 	}
-	rs, err := listAll(ctx, tx, store.Filter{Kind: kindRegistry})
+	rs, err := registries(ctx, tx)
 	if err != nil {
 		return registryRecord{}, err
 	}
-	for _, r := range rs {
-		v, err := decode[registryRecord](r)
-		if err != nil {
-			return registryRecord{}, err
-		}
+	for _, v := range rs {
 		if v.Default {
 			return v, nil
 		}
@@ -317,19 +344,32 @@ func registryIn(ctx context.Context, tx store.Tx, id ovm.ID) (registryRecord, er
 	return registryRecord{}, ovm.Errorf(ovm.KindNotFound, "no default registry: an administrator registers one first")
 }
 
+// registries reads every registry record.
+func registries(ctx context.Context, tx store.Tx) ([]registryRecord, error) {
+	rs, err := listAll(ctx, tx, store.Filter{Kind: kindRegistry})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]registryRecord, 0, len(rs))
+	for _, r := range rs {
+		v, err := decode[registryRecord](r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
 // registryOfRef reads the registry an image reference is in: one OVM
 // knows, whose credentials pull it.
 func registryOfRef(ctx context.Context, tx store.Tx, ref name.Reference) (registryRecord, error) {
 	host := ref.Context().RegistryStr()
-	rs, err := listAll(ctx, tx, store.Filter{Kind: kindRegistry})
+	rs, err := registries(ctx, tx)
 	if err != nil {
 		return registryRecord{}, err
 	}
-	for _, r := range rs {
-		v, err := decode[registryRecord](r)
-		if err != nil {
-			return registryRecord{}, err
-		}
+	for _, v := range rs {
 		if reg, err := name.NewRegistry(v.Address); err == nil && reg.RegistryStr() == host {
 			return v, nil
 		}

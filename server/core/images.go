@@ -399,7 +399,8 @@ func (s *Service) DeleteImage(ctx context.Context, p auth.Principal, id ovm.ID, 
 }
 
 // imageUser returns the name of an instance that boots from the image
-// (of its VDC for a private image, of any VDC for a platform one), or "".
+// (of its VDC for a private image, of any VDC for a platform one), or "";
+// an instance whose create failed holds nothing of it.
 func imageUser(ctx context.Context, tx store.Tx, img imageRecord) (string, error) {
 	rs, err := listAll(ctx, tx, vdcFilter(store.KindInstance, img.VDCID))
 	if err != nil {
@@ -410,7 +411,7 @@ func imageUser(ctx context.Context, tx store.Tx, img imageRecord) (string, error
 		if err != nil {
 			return "", err
 		}
-		if inst.Spec.Image.Format == img.Format && inst.Spec.Image.Name == img.Name {
+		if inst.Status.Phase != ovm.PhaseFailed && inst.Spec.Image.Format == img.Format && inst.Spec.Image.Name == img.Name {
 			if img.VDCID == "" {
 				// A VDC's private image of the same name hides the
 				// platform's for that VDC.

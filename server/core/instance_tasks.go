@@ -22,6 +22,9 @@ type (
 		InstanceID ovm.ID `json:"instanceId"`
 		HostID     ovm.ID `json:"hostId"`
 		Start      bool   `json:"start"`
+		// Deliver is set when the instance boots from a template of the
+		// image catalog: the task delivers it to the host first.
+		Deliver bool `json:"deliver,omitempty"`
 	}
 	powerInput struct {
 		InstanceID ovm.ID `json:"instanceId"`
@@ -71,6 +74,9 @@ type target struct {
 	net network.Driver
 	// lib is the driver's template library facet; nil when it has none.
 	lib hypervisor.TemplateLibrary
+	// delivery is the driver's template delivery facet; nil when it has
+	// none.
+	delivery hypervisor.TemplateDelivery
 }
 
 // load reads an instance, its host and its networks, and connects to the
@@ -110,6 +116,9 @@ func (s *Service) load(ctx context.Context, instID, hostID ovm.ID) (target, erro
 	}
 	if l, ok := conn.Hypervisor.(hypervisor.TemplateLibrary); ok {
 		t.lib = l
+	}
+	if d, ok := conn.Hypervisor.(hypervisor.TemplateDelivery); ok {
+		t.delivery = d
 	}
 	return t, nil
 }
@@ -254,6 +263,14 @@ func (h createHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
 			},
 		})
 	}
+	if in.Deliver {
+		steps = append(steps, tasks.Step{
+			Name: stepDeliverTemplate,
+			Do: func(ctx context.Context, r *tasks.Run) error {
+				return s.deliverTemplate(ctx, r, load)
+			},
+		})
+	}
 	steps = append(steps, tasks.Step{
 		Name: "create",
 		Do: func(ctx context.Context, r *tasks.Run) error {
@@ -262,6 +279,9 @@ func (h createHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
 				return err
 			}
 			spec := hypervisor.CreateSpec{ID: tg.inst.ID, Name: hvName(tg.inst.Instance), VDCID: tg.inst.VDCID, Spec: tg.inst.Spec}
+			if err := s.hostTemplateName(ctx, &spec, tg.inst); err != nil {
+				return err
+			}
 			got, err := s.createOnHost(ctx, r, tg, spec)
 			if err != nil {
 				// The step has no compensation when it fails: give back

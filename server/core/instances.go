@@ -194,8 +194,12 @@ func (s *Service) recordInstance(ctx context.Context, tx store.Tx, v ovm.VDC, id
 	if err := allocateNICs(ctx, newIPAMs(tx, v.ID), id, &spec, "spec."); err != nil {
 		return ovm.Instance{}, ovm.Task{}, err
 	}
+	deliver, err := s.checkCatalogTemplate(ctx, tx, v.ID, spec.Image)
+	if err != nil {
+		return ovm.Instance{}, ovm.Task{}, err
+	}
 	task, err := s.tasks.Enqueue(ctx, tx, tasks.Spec{Kind: TaskInstanceCreate, VDCID: v.ID, TargetID: id, HostID: hostID,
-		Input: createInput{InstanceID: id, HostID: hostID, Start: start}})
+		Input: createInput{InstanceID: id, HostID: hostID, Start: start, Deliver: deliver}})
 	if err != nil {
 		return ovm.Instance{}, ovm.Task{}, err
 	}
