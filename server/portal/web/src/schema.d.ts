@@ -616,6 +616,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/images/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import a template file from a template library storage pool (administrators)
+         * @description Registers a file that sits in a template library storage pool whose path this server sees (a shared path or an NFS mount) as a ready image: taken as it is when the pool's path is the server's library, copied into the library (hashed on the way) otherwise. 422 naming storagePoolId when the server does not see the pool's path or the pool is no template library, 404 naming path when the file is not there. A retry with the same Idempotency-Key answers the first result and makes nothing twice.
+         */
+        post: operations["import-image"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/images/{id}": {
         parameters: {
             query?: never;
@@ -2632,6 +2652,24 @@ export interface components {
         };
         /** @enum {string} */
         ImageFormat: "qcow2" | "raw" | "vmdk" | "oci";
+        ImageImport: {
+            /** @description The image's name (default: the file's base name). */
+            name?: string;
+            /** @description A hint of the guest operating system, such as linux or windows. */
+            osType?: string;
+            /** @description The file's path relative to the pool's path. */
+            path: string;
+            /**
+             * Format: uuid
+             * @description The template library storage pool the file is in.
+             */
+            storagePoolId: string;
+            /**
+             * Format: uuid
+             * @description The VDC of a private image; empty: platform-wide.
+             */
+            vdcId?: string;
+        };
         /** @enum {string} */
         ImageKind: "template" | "container";
         ImagePatch: {
@@ -3442,6 +3480,7 @@ export interface components {
             log?: components["schemas"]["TaskLogEntry"][] | null;
             /** Format: int64 */
             progress: number;
+            /** @description What the task made once it succeeded, in its kind's form; image.to-template and image.to-container give {templateId, template, reference, digest, size}. */
             result?: unknown;
             state: components["schemas"]["TaskState"];
             steps: components["schemas"]["TaskStep"][] | null;
@@ -7495,6 +7534,123 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["ImageCreate"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Image"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Implemented */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "import-image": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A retry with the same key returns the first result and makes nothing twice. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ImageImport"];
             };
         };
         responses: {
