@@ -131,7 +131,7 @@ func TestPortalImagesAndRegistry(t *testing.T) {
 	check := newViewCheck(t)
 	address := testEnv(t, "OVM_TEST_REGISTRY")
 	s := startServer(t)
-	_, vdc := s.platform(t, "ann", "tenant-password-1")
+	pool, vdc := s.platform(t, "ann", "tenant-password-1")
 	ann := s.login(t, "ann", "tenant-password-1")
 	dir := t.TempDir()
 	tiny := qcow2(t, dir, "tiny.qcow2", "16M", 0)
@@ -217,6 +217,29 @@ func TestPortalImagesAndRegistry(t *testing.T) {
 	require.NoError(t, err)
 	_, err = remote.Head(ref, remote.WithContext(t.Context()))
 	assert.Error(t, err, "the tag is gone from the registry")
+
+	// The administrator imports a file of a template library pool (a
+	// missing file is named beside the path).
+	var host idName
+	s.must(t, http.StatusCreated, "POST", "/v1/hosts", s.admin, map[string]any{"name": "rack1", "kind": "fake", "endpoint": "fake://rack1", "poolId": pool}, &host)
+	libDir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(libDir, "os"), 0o755))
+	qcow2(t, filepath.Join(libDir, "os"), "alpine.qcow2", "8M", 0)
+	var sp struct {
+		Task taskState `json:"task"`
+	}
+	s.must(t, http.StatusAccepted, "POST", "/v1/storage-pools", s.admin, map[string]any{"name": "templates", "kind": "shared", "path": libDir,
+		"hostIds": []string{host.ID}, "templateLibrary": true}, &sp)
+	require.Equal(t, "succeeded", s.waitTask(t, s.admin, sp.Task.ID, time.Minute).State)
+	ab.setLang("en")
+	ab.goTo("/images")
+	importBtn := `form[aria-labelledby="img-import"] button[type="submit"]`
+	ab.do(chooseText("#imp-pool", "templates"), fill("#imp-path", "os/missing.qcow2"), click(importBtn), visible(`.field-error[data-field="imp-path"]`))
+	ab.shot("admin-images-import-missing-en")
+	ab.do(fill("#imp-path", "os/alpine.qcow2"), fill("#imp-os", "linux"), click(importBtn))
+	ab.doFor(time.Minute, visible(`table.images tr[data-name="alpine.qcow2"][data-phase="ready"]`))
+	assert.Contains(t, ab.text(`table.images tr[data-name="alpine.qcow2"]`), "Platform-wide")
+	ab.setLang("zh")
 
 	// The catalog: the registry's container images beside the templates.
 	ab.goTo("/images")

@@ -3,7 +3,7 @@
 // chunks, resumed from the bytes the server has), download and delete it,
 // and convert either kind into the other.
 import { useState } from "preact/hooks";
-import { all, ApiError, get, send, token, type S, type Task, type VDC } from "../api";
+import { all, ApiError, get, post, send, token, type S, type Task, type VDC } from "../api";
 import { t } from "../i18n";
 import { Badge, Field, fieldErrors, fmtBytes, FormCard, Options, Page, ProblemView, Table, useLoad } from "../ui";
 import { ConvertToContainer, ConvertToTemplate } from "./conversions";
@@ -169,6 +169,63 @@ function UploadTemplate({ admin, vdcs, done }: { admin: boolean; vdcs?: VDC[]; d
   );
 }
 
+const importFields = ["storagePoolId", "path", "name", "osType", "vdcId"];
+
+// ImportTemplate (administrators) records a file that sits in a template
+// library storage pool as a ready template.
+function ImportTemplate({ vdcs, done }: { vdcs?: VDC[]; done: () => void }) {
+  const pools = useLoad(() => all<S["StoragePoolInfo"]>("/v1/storage-pools").then((ps) => ps.filter((p) => p.templateLibrary)), []);
+  const [f, setF] = useState({ pool: "", path: "", name: "", osType: "", vdc: "" });
+  const [err, setErr] = useState<unknown>();
+  const [busy, setBusy] = useState(false);
+  const { fields, rest } = fieldErrors(err, importFields);
+  const set = setter(f, setF);
+  const pool = f.pool || pools.data?.[0]?.id || "";
+  async function submit() {
+    setErr(undefined);
+    setBusy(true);
+    const body: S["ImageImport"] = { storagePoolId: pool, path: f.path };
+    if (f.name) body.name = f.name;
+    if (f.osType) body.osType = f.osType;
+    if (f.vdc) body.vdcId = f.vdc;
+    try {
+      await post<Image>("/v1/images/import", body);
+      setF({ ...f, path: "", name: "" });
+      done();
+    } catch (e) {
+      setErr(e);
+    } finally {
+      setBusy(false);
+    }
+  }
+  return (
+    <FormCard id="img-import" title={t("images.import")} err={rest ?? pools.err} submit={t("images.importButton")} onSubmit={submit} busy={busy}>
+      <div class="form-grid">
+        <Field id="imp-pool" label={t("images.libraryPool")} error={fields.storagePoolId}>
+          <select id="imp-pool" value={pool} onChange={set("pool")}>
+            <Options items={pools.data} />
+          </select>
+        </Field>
+        <Field id="imp-path" label={t("images.path")} error={fields.path} hint={t("images.pathHint")}>
+          <input id="imp-path" value={f.path} onInput={set("path")} />
+        </Field>
+        <Field id="imp-name" label={t("common.name")} error={fields.name} hint={t("images.importNameHint")}>
+          <input id="imp-name" value={f.name} onInput={set("name")} />
+        </Field>
+        <Field id="imp-os" label={t("images.osType")} error={fields.osType}>
+          <input id="imp-os" value={f.osType} onInput={set("osType")} />
+        </Field>
+        <Field id="imp-vdc" label={t("images.scope")} error={fields.vdcId}>
+          <select id="imp-vdc" value={f.vdc} onChange={set("vdc")}>
+            <option value="">{t("images.platformWide")}</option>
+            <Options items={vdcs} />
+          </select>
+        </Field>
+      </div>
+    </FormCard>
+  );
+}
+
 // ResumeUpload takes the same file again for a template whose upload
 // stopped, and sends it from the bytes the server has.
 function ResumeUpload({ img, done }: { img: Image; done: (err?: unknown) => void }) {
@@ -252,6 +309,7 @@ export function Images() {
   return (
     <Page title={t("nav.images")} actions={<button onClick={reload}>{t("common.refresh")}</button>}>
       <UploadTemplate admin={admin} vdcs={vdcs.data} done={templates.reload} />
+      {admin && <ImportTemplate vdcs={vdcs.data} done={templates.reload} />}
       <TaskLine task={task} />
       <ProblemView err={list.err ?? actionErr} />
       {containers.data?.errs.map((e, i) => <ProblemView key={i} err={e} />)}
