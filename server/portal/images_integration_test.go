@@ -277,4 +277,8 @@ func TestPortalImagesAndRegistry(t *testing.T) {
 	tb.setLang("zh")
 	tb.shot("tenant-images-convert-refused-zh")
 	check.accessible(tb, "zh images with a conversion")
+	noneOf(t, "the tenant's image view", tb.html(), host.Name, host.ID, "fake://rack1")
+	for _, r := range tb.responses() {
+		noneOf(t, "the response of "+r.url, r.body, host.Name, host.ID, "fake://rack1")
+	}
 }
