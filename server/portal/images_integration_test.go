@@ -143,7 +143,11 @@ func TestPortalImagesAndRegistry(t *testing.T) {
 	row := `table.images tr[data-name="tiny.qcow2"]`
 	tb.do(chromedp.SetUploadFiles(chromedp.CSS("#img-file"), []string{tiny}))
 	assert.Equal(t, "tiny.qcow2", run(tb, jsValue[string](`document.querySelector("#img-name").value`)), "the name follows the file")
-	tb.do(fill("#img-os", "linux"), click(`form[aria-labelledby="img-upload"] button[type="submit"]`))
+	upload := `form[aria-labelledby="img-upload"] button[type="submit"]`
+	tb.do(js(`const e = document.querySelector("#img-name"); e.value = ""; e.dispatchEvent(new Event("input", {bubbles: true}))`),
+		click(upload), visible(`.field-error[data-field="img-name"]`))
+	assert.NotEmpty(t, tb.text(`.field-error[data-field="img-name"]`), "the API's message beside the name")
+	tb.do(fill("#img-name", "tiny.qcow2"), fill("#img-os", "linux"), click(upload))
 	tb.doFor(2*time.Minute, visible(row+`[data-phase="ready"]`))
 	var page struct {
 		Items []imageRec `json:"items"`

@@ -7,7 +7,7 @@ import { all, ApiError, get, post, send, token, type S, type Task, type VDC } fr
 import { t } from "../i18n";
 import { Badge, Field, fieldErrors, fmtBytes, FormCard, Options, Page, ProblemView, Table, useLoad } from "../ui";
 import { ConvertToContainer, ConvertToTemplate } from "./conversions";
-import { deleteConfirmed, Listing, pct, setter, TaskLine, useFollow, useMe } from "./parts";
+import { deleteConfirmed, Listing, pct, setter, TaskLine, useFollow, useMe, useSubmit } from "./parts";
 import "./views.css";
 
 export type Image = S["Image"];
@@ -97,8 +97,7 @@ function UploadTemplate({ admin, vdcs, done }: { admin: boolean; vdcs?: VDC[]; d
   const [picker, setPicker] = useState(0); // a new file input once uploaded
   const [f, setF] = useState({ name: "", format: "qcow2", osType: "linux", vdc: "" });
   const [sent, setSent] = useState<number>();
-  const [busy, setBusy] = useState(false);
-  const [err, setErr] = useState<unknown>();
+  const { err, busy, run } = useSubmit();
   const { fields, rest } = fieldErrors(err, uploadFields);
   const set = setter(f, setF);
   function pick(e: Event) {
@@ -106,30 +105,23 @@ function UploadTemplate({ admin, vdcs, done }: { admin: boolean; vdcs?: VDC[]; d
     setFile(chosen);
     if (chosen) setF({ ...f, name: chosen.name, format: formatOf(chosen.name) });
   }
-  async function submit() {
-    setErr(undefined);
-    if (!file) {
-      setErr(new ApiError(422, { type: "about:blank", status: 422, title: "Unprocessable Entity", errors: [{ location: "body.size", message: t("images.chooseFile") }] }));
-      return;
-    }
-    setBusy(true);
-    try {
+  const submit = () =>
+    run(async () => {
+      if (!file) throw new ApiError(422, { type: "about:blank", status: 422, title: "Unprocessable Entity", errors: [{ location: "body.size", message: t("images.chooseFile") }] });
       const body: S["ImageCreate"] = { name: f.name, format: f.format as S["ImageFormat"], size: file.size, osType: f.osType || undefined };
       if (admin && f.vdc) body.vdcId = f.vdc;
-      const img = await send<Image>("POST", "/v1/images", JSON.stringify(body), { "Content-Type": "application/json" });
+      const img = await post<Image>("/v1/images", body);
       done();
-      await uploadContent(img, file, setSent);
+      try {
+        await uploadContent(img, file, setSent);
+      } finally {
+        done();
+      }
       setFile(undefined);
       setSent(undefined);
       setPicker(picker + 1);
       setF({ ...f, name: "" });
-    } catch (e) {
-      setErr(e);
-    } finally {
-      setBusy(false);
-      done();
-    }
-  }
+    });
   return (
     <FormCard id="img-upload" title={t("images.upload")} err={rest} submit={t("images.uploadButton")} onSubmit={submit} busy={busy}>
       <div class="form-grid">
@@ -176,28 +168,20 @@ const importFields = ["storagePoolId", "path", "name", "osType", "vdcId"];
 function ImportTemplate({ vdcs, done }: { vdcs?: VDC[]; done: () => void }) {
   const pools = useLoad(() => all<S["StoragePoolInfo"]>("/v1/storage-pools").then((ps) => ps.filter((p) => p.templateLibrary)), []);
   const [f, setF] = useState({ pool: "", path: "", name: "", osType: "", vdc: "" });
-  const [err, setErr] = useState<unknown>();
-  const [busy, setBusy] = useState(false);
+  const { err, busy, run } = useSubmit();
   const { fields, rest } = fieldErrors(err, importFields);
   const set = setter(f, setF);
   const pool = f.pool || pools.data?.[0]?.id || "";
-  async function submit() {
-    setErr(undefined);
-    setBusy(true);
-    const body: S["ImageImport"] = { storagePoolId: pool, path: f.path };
-    if (f.name) body.name = f.name;
-    if (f.osType) body.osType = f.osType;
-    if (f.vdc) body.vdcId = f.vdc;
-    try {
+  const submit = () =>
+    run(async () => {
+      const body: S["ImageImport"] = { storagePoolId: pool, path: f.path };
+      if (f.name) body.name = f.name;
+      if (f.osType) body.osType = f.osType;
+      if (f.vdc) body.vdcId = f.vdc;
       await post<Image>("/v1/images/import", body);
       setF({ ...f, path: "", name: "" });
       done();
-    } catch (e) {
-      setErr(e);
-    } finally {
-      setBusy(false);
-    }
-  }
+    });
   return (
     <FormCard id="img-import" title={t("images.import")} err={rest ?? pools.err} submit={t("images.importButton")} onSubmit={submit} busy={busy}>
       <div class="form-grid">

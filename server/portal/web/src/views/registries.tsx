@@ -6,32 +6,24 @@ import { all, get, post, query, type S } from "../api";
 import { fmtTime, t } from "../i18n";
 import { Field, fieldErrors, fmtBytes, FormCard, Page, ProblemView, Table, useLoad } from "../ui";
 import type { Image, Registry } from "./images";
-import { deleteConfirmed, Listing, setter, useMe } from "./parts";
+import { deleteConfirmed, Listing, setter, useMe, useSubmit } from "./parts";
 import "./views.css";
 
 const registryFields = ["name", "address", "username", "password", "insecure", "default"];
 
 function RegisterRegistry({ done }: { done: () => void }) {
   const [f, setF] = useState({ name: "", address: "", username: "", password: "", insecure: false, default: false });
-  const [err, setErr] = useState<unknown>();
-  const [busy, setBusy] = useState(false);
+  const { err, busy, run } = useSubmit();
   const { fields, rest } = fieldErrors(err, registryFields);
   const set = setter(f, setF);
-  async function submit() {
-    setErr(undefined);
-    setBusy(true);
-    const body: S["RegistryCreate"] = { name: f.name, address: f.address, insecure: f.insecure, default: f.default };
-    if (f.username) Object.assign(body, { username: f.username, password: f.password });
-    try {
+  const submit = () =>
+    run(async () => {
+      const body: S["RegistryCreate"] = { name: f.name, address: f.address, insecure: f.insecure, default: f.default };
+      if (f.username) Object.assign(body, { username: f.username, password: f.password });
       await post<Registry>("/v1/registries", body);
       setF({ ...f, name: "", address: "", username: "", password: "" });
       done();
-    } catch (e) {
-      setErr(e);
-    } finally {
-      setBusy(false);
-    }
-  }
+    });
   return (
     <FormCard id="reg-create" title={t("registries.register")} err={rest} submit={t("registries.registerButton")} onSubmit={submit} busy={busy}>
       <div class="form-grid">
