@@ -26,10 +26,10 @@ export function formatOf(file: string): S["ImageFormat"] {
 }
 
 // uploadContent sends file to the template from the bytes the server has,
-// one chunk per request with its Content-Range; a chunk refused because the
-// server has other bytes (409 with uploadedBytes) or lost on the way goes
-// again from where the server is. It returns the image as the last answer
-// has it.
+// one chunk per request with its Content-Range; after a chunk refused
+// because the server has other bytes (409) or a request or answer lost on
+// the way, it goes on from where the server is. It returns the image as
+// the last answer has it.
 export async function uploadContent(img: Image, file: Blob, progress: (sent: number) => void): Promise<Image> {
   let start = img.uploadedBytes ?? 0;
   let failures = 0;
@@ -49,8 +49,15 @@ export async function uploadContent(img: Image, file: Blob, progress: (sent: num
       start = img.uploadedBytes ?? end + 1;
     } catch (e) {
       if (!(e instanceof ApiError) || (e.status !== 0 && e.status !== 409) || ++failures > 3) throw e;
-      const uploaded = (e.problem as { uploadedBytes?: number }).uploadedBytes;
-      start = uploaded ?? (await get<Image>(`/v1/images/${img.id}`)).uploadedBytes ?? 0;
+      // Where the server is: the lost request may have brought the last
+      // bytes already.
+      const now = await get<Image>(`/v1/images/${img.id}`);
+      if (now.phase === "ready") {
+        progress(file.size);
+        return now;
+      }
+      if (now.phase !== "uploading") throw e;
+      start = now.uploadedBytes ?? 0;
     }
     progress(start);
   }
