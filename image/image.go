@@ -40,8 +40,10 @@ type Source interface {
 	Catalog
 	// Put stores the bytes r yields under ref, replacing an image of that
 	// ref. When digest is not empty, bytes of another digest are refused
-	// (ovm.ErrInvalid) and nothing is stored. A Put that fails leaves no
-	// image behind.
+	// (ovm.ErrInvalid) and nothing is stored; the digest is the SHA-256 of
+	// the bytes r yields ("sha256:<hex>"), whatever digest the stored
+	// image then reports. A Put that fails leaves no image behind and
+	// keeps an image the ref already had.
 	Put(ctx context.Context, ref ovm.ImageRef, r io.Reader, digest string) (Image, error)
 	// Open returns the image's bytes, in the form Put takes them.
 	Open(ctx context.Context, ref ovm.ImageRef) (io.ReadCloser, Image, error)

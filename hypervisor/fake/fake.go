@@ -76,6 +76,7 @@ const (
 	MethodExec           = "Exec"
 	MethodRegister       = "Register"
 	MethodMark           = "Mark"
+	MethodCommitImage    = "CommitImage"
 	// The TemplateDelivery facet.
 	MethodTemplateDigest  = "TemplateDigest"
 	MethodDeliverTemplate = "DeliverTemplate"
@@ -87,7 +88,7 @@ func Methods() []string {
 		MethodPing, MethodInfo, MethodList, MethodGet, MethodCreate, MethodStart, MethodStop,
 		MethodReboot, MethodDelete, MethodReconfigure, MethodStats, MethodCreateSnapshot,
 		MethodListSnapshots, MethodRevertSnapshot, MethodDeleteSnapshot, MethodMigrate,
-		MethodReceive, MethodConsole, MethodExec, MethodRegister, MethodMark,
+		MethodReceive, MethodConsole, MethodExec, MethodRegister, MethodMark, MethodCommitImage,
 		MethodTemplateDigest, MethodDeliverTemplate,
 	}
 }
@@ -113,18 +114,20 @@ type Driver struct {
 	down     bool
 	latency  time.Duration
 	closed   bool
+	commits  map[string]string // image reference -> digest, by CommitImage
 	// templates are the delivered templates' digests, by name.
 	templates map[string]string
 }
 
 var (
-	_ hypervisor.Driver      = (*Driver)(nil)
-	_ hypervisor.Snapshotter = (*Driver)(nil)
-	_ hypervisor.Migrator    = (*Driver)(nil)
-	_ hypervisor.Consoler    = (*Driver)(nil)
-	_ hypervisor.Executor    = (*Driver)(nil)
-	_ hypervisor.Registrar   = (*Driver)(nil)
-	_ hypervisor.Marker      = (*Driver)(nil)
+	_ hypervisor.Driver         = (*Driver)(nil)
+	_ hypervisor.Snapshotter    = (*Driver)(nil)
+	_ hypervisor.Migrator       = (*Driver)(nil)
+	_ hypervisor.Consoler       = (*Driver)(nil)
+	_ hypervisor.Executor       = (*Driver)(nil)
+	_ hypervisor.Registrar      = (*Driver)(nil)
+	_ hypervisor.Marker         = (*Driver)(nil)
+	_ hypervisor.ImageCommitter = (*Driver)(nil)
 )
 
 // record is one instance and what the host keeps about it.

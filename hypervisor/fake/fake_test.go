@@ -135,6 +135,10 @@ func (f fixture) everyCall(peer *fake.Driver) map[string]func(context.Context) e
 		},
 		fake.MethodRegister: func(ctx context.Context) error { _, err := d.Register(ctx, vmSpec("reg", 1, ovm.GiB)); return err },
 		fake.MethodMark:     func(ctx context.Context) error { _, err := d.Mark(ctx, ref, ovm.NewID(), ovm.NewID()); return err },
+		fake.MethodCommitImage: func(ctx context.Context) error {
+			_, err := d.CommitImage(ctx, ref, "registry.test/x:1", hypervisor.RegistryAuth{})
+			return err
+		},
 		fake.MethodTemplateDigest: func(ctx context.Context) error {
 			_, _, err := d.TemplateDigest(ctx, "debian-12.qcow2")
 			return err
@@ -156,7 +160,7 @@ func TestEveryMethodIsCovered(t *testing.T) {
 		}
 		assert.Contains(t, calls, m, "everyCall: got no call of %s, want one", m)
 	}
-	// Methods lists the 22 calls of everyCall and Receive.
+	// Methods lists the 23 calls of everyCall and Receive.
 	assert.Len(t, fake.Methods(), len(calls)+1, "Methods: got %d names, want %d", len(fake.Methods()), len(calls)+1)
 }
 

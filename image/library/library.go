@@ -75,6 +75,15 @@ func check(ref ovm.ImageRef) error {
 	return nil
 }
 
+// checkPut checks what a Put or Commit is given: ovm.ErrInvalid naming
+// every bad field.
+func checkPut(ref ovm.ImageRef, digest string) error {
+	var f ovm.Fields
+	f.Merge("", check(ref))
+	f.Merge("", image.CheckDigest(digest))
+	return f.Err("invalid template upload")
+}
+
 // hidden returns the name of a file the library keeps beside the
 // template name: ".<base>.<suffix>" in the same directory. Template names
 // never start with a dot, so these never collide with a template.
@@ -200,6 +209,9 @@ func (l *Library) describe(ctx context.Context, ref ovm.ImageRef, f *os.File) (i
 	if !ok || !m.describes(st) {
 		sum, err := hashFile(ctx, f)
 		if err != nil {
+			if ctx.Err() != nil {
+				return image.Image{}, ctx.Err()
+			}
 			return image.Image{}, ovm.Internal(err, "hashing template %s", ref.Name)
 		}
 		in, err := l.inspect(ctx, f, ref.Format)
@@ -211,7 +223,8 @@ func (l *Library) describe(ctx context.Context, ref ovm.ImageRef, f *os.File) (i
 		}
 		m = newMeta(st, sum.Digest(), in.virtualSize)
 		if err := l.writeMeta(ref.Name, m); err != nil {
-			return image.Image{}, err
+			// A library mounted read-only still answers; it hashes again.
+			l.log.WarnContext(ctx, "template library: cannot keep a template's digest", "name", ref.Name, "err", err)
 		}
 	}
 	return m.image(ref), nil
@@ -222,7 +235,7 @@ func (l *Library) describe(ctx context.Context, ref ovm.ImageRef, f *os.File) (i
 // and renamed over the template, so that readers see the old file or the
 // new one, never a part. The digest, when given, is of the bytes r yields.
 func (l *Library) Put(ctx context.Context, ref ovm.ImageRef, r io.Reader, digest string) (image.Image, error) {
-	if err := errors.Join(check(ref), image.CheckDigest(digest)); err != nil {
+	if err := checkPut(ref, digest); err != nil {
 		return image.Image{}, err
 	}
 	if err := l.mkdirs(ref.Name); err != nil {
@@ -245,8 +258,9 @@ func (l *Library) Put(ctx context.Context, ref ovm.ImageRef, r io.Reader, digest
 }
 
 // install makes the written, still open file tmp the template ref: it
-// checks the digest of what h read against want (when want is given) and the file's
-// format, syncs it, writes its metadata and renames both into place.
+// checks the digest of what h read against want (when want is given),
+// syncs the file, checks its format, renames it into place and writes its
+// metadata.
 func (l *Library) install(ctx context.Context, ref ovm.ImageRef, tmp string, f *os.File, h *image.Digester, want string) (image.Image, error) {
 	if err := h.Verify(want); err != nil {
 		return image.Image{}, err
@@ -302,12 +316,23 @@ func (l *Library) Delete(ctx context.Context, ref ovm.ImageRef) error {
 	return l.syncDir(ref.Name)
 }
 
-// mkdirs makes the directories a template name is in.
+// mkdirs makes the directories a template name is in. A name that is a
+// directory, or below a file, cannot be a template: ovm.ErrConflict.
 func (l *Library) mkdirs(name string) error {
-	if dir := path.Dir(name); dir != "." {
-		if err := l.root.MkdirAll(dir, 0o755); err != nil {
-			return ovm.Internal(err, "making directory %s in the template library", dir)
+	if st, err := l.root.Lstat(name); err == nil && st.IsDir() {
+		return ovm.Errorf(ovm.KindConflict, "template name %s is a directory of the template library", name)
+	}
+	dir := path.Dir(name)
+	if dir == "." {
+		return nil
+	}
+	for d := dir; d != "."; d = path.Dir(d) {
+		if st, err := l.root.Lstat(d); err == nil && !st.IsDir() {
+			return ovm.Errorf(ovm.KindConflict, "template name %s is below %s, a file of the template library", name, d)
 		}
+	}
+	if err := l.root.MkdirAll(dir, 0o755); err != nil {
+		return ovm.Internal(err, "making directory %s in the template library", dir)
 	}
 	return nil
 }

@@ -353,3 +353,55 @@ func TestNewMissingDir(t *testing.T) {
 	_, err := library.New(filepath.Join(t.TempDir(), "absent"), library.Options{})
 	require.ErrorIs(t, err, ovm.ErrUnavailable, "New of a missing directory: got %v", err)
 }
+
+func TestNameClashes(t *testing.T) {
+	data := qemuImage(t, "qcow2", ovm.MiB)
+	tests := []struct {
+		name string
+		have string // a template already stored
+		ref  ovm.ImageRef
+	}{
+		{name: "a directory", have: "team/a.qcow2", ref: ovm.Template("team")},
+		{name: "below a file", have: "a.qcow2", ref: ovm.Template("a.qcow2/b.qcow2")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, _ := newLibrary(t, library.Options{})
+			_, err := l.Put(t.Context(), ovm.Template(tt.have), bytes.NewReader(data), "")
+			require.NoError(t, err, "Put(%s)", tt.have)
+			_, err = l.Put(t.Context(), tt.ref, bytes.NewReader(data), "")
+			require.ErrorIs(t, err, ovm.ErrConflict, "Put(%s): got %v", tt.ref, err)
+			_, err = l.Append(t.Context(), tt.ref, 0, bytes.NewReader(data))
+			require.ErrorIs(t, err, ovm.ErrConflict, "Append(%s): got %v", tt.ref, err)
+			_, err = l.Get(t.Context(), ovm.Template(tt.have))
+			require.NoError(t, err, "Get(%s): want it kept", tt.have)
+		})
+	}
+}
+
+// TestReadOnlyLibrary: where the metadata cannot be written (a read-only
+// mount; here a non-empty directory in its place, which no rename
+// replaces, also for root), Get still answers.
+func TestReadOnlyLibrary(t *testing.T) {
+	l, dir := newLibrary(t, library.Options{})
+	data := qemuImage(t, "qcow2", ovm.MiB)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "ro.qcow2"), data, 0o644))
+	require.NoError(t, os.Mkdir(filepath.Join(dir, ".ro.qcow2.meta"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, ".ro.qcow2.meta", "x"), nil, 0o644))
+	for range 2 {
+		img, err := l.Get(t.Context(), ovm.Template("ro.qcow2"))
+		require.NoError(t, err, "Get where the metadata cannot be written")
+		assert.Equal(t, imagetest.Digest(data), img.Digest, "Get where the metadata cannot be written: digest")
+	}
+}
+
+func TestPutNamesEveryField(t *testing.T) {
+	l, _ := newLibrary(t, library.Options{})
+	_, err := l.Put(t.Context(), ovm.ImageRef{Format: ovm.FormatRaw, Name: "../x.raw"}, strings.NewReader("x"), "md5:1")
+	require.ErrorIs(t, err, ovm.ErrInvalid, "Put: got %v", err)
+	var fields []string
+	for _, f := range ovm.FieldsOf(err) {
+		fields = append(fields, f.Field)
+	}
+	assert.Equal(t, []string{"name", "digest"}, fields, "Put: fields (error %v)", err)
+}

@@ -105,7 +105,7 @@ func (l *Library) Append(ctx context.Context, ref ovm.ImageRef, offset ovm.Bytes
 // refused for its digest or format is removed; no upload is
 // ovm.ErrNotFound.
 func (l *Library) Commit(ctx context.Context, ref ovm.ImageRef, digest string) (image.Image, error) {
-	if err := errors.Join(check(ref), image.CheckDigest(digest)); err != nil {
+	if err := checkPut(ref, digest); err != nil {
 		return image.Image{}, err
 	}
 	mu := l.lock(ref.Name)

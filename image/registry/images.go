@@ -196,7 +196,7 @@ func (r *Registry) Put(ctx context.Context, ref ovm.ImageRef, rd io.Reader, dige
 	if err := image.CheckDigest(digest); err != nil {
 		return image.Image{}, err
 	}
-	f, err := os.CreateTemp("", "ovm-image-*.tar")
+	f, err := os.CreateTemp(r.tempDir, "ovm-image-*.tar")
 	if err != nil {
 		return image.Image{}, ovm.Internal(err, "keeping the archive of %s", tag)
 	}
@@ -247,7 +247,11 @@ func (r *Registry) Open(ctx context.Context, ref ovm.ImageRef) (io.ReadCloser, i
 	info.Ref = ref
 	img, err := desc.Image()
 	if err != nil {
-		return nil, image.Image{}, classify(err, "reading image %s", n)
+		err = classify(err, "reading image %s", n)
+		if desc.MediaType.IsIndex() && ovm.KindOf(err) == ovm.KindInternal && ctx.Err() == nil {
+			return nil, image.Image{}, ovm.Wrap(ovm.KindUnsupported, err, "image %s has no linux/amd64 image to save", n)
+		}
+		return nil, image.Image{}, err
 	}
 	pr, pw := io.Pipe()
 	go func() {

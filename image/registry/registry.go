@@ -32,6 +32,9 @@ type Config struct {
 	Insecure bool
 	// Transport carries the requests; nil is http.DefaultTransport.
 	Transport http.RoundTripper
+	// TempDir is where Put keeps an archive while it pushes it; "" is the
+	// system's temporary directory.
+	TempDir string
 }
 
 // Registry is a container registry as an image source. Its methods are
@@ -41,6 +44,7 @@ type Registry struct {
 	nameOpts  []name.Option
 	auth      authn.Authenticator
 	transport http.RoundTripper
+	tempDir   string
 }
 
 // New returns the registry cfg names; it does not contact it.
@@ -62,7 +66,7 @@ func New(cfg Config) (*Registry, error) {
 		base = http.DefaultTransport
 	}
 	r := &Registry{reg: reg, nameOpts: opts, auth: authn.Anonymous,
-		transport: plainHTTPGuard{base: base, allow: cfg.Insecure}}
+		transport: plainHTTPGuard{base: base, allow: cfg.Insecure}, tempDir: cfg.TempDir}
 	if cfg.Username != "" {
 		r.auth = &authn.Basic{Username: cfg.Username, Password: cfg.Password}
 	}

@@ -128,6 +128,27 @@ func TestSizeAndPlatform(t *testing.T) {
 	require.NoError(t, err, "Get of an index")
 	assert.Equal(t, "linux/amd64,linux/arm64/v8", got.Platform, "Get of an index: platforms")
 	assert.Equal(t, ovm.Bytes(wantIdx), got.Size, "Get of an index: size")
+
+	// Open saves the index's linux/amd64 image.
+	rc, _, err := r.Open(t.Context(), ovm.ContainerImage(itag.String()))
+	require.NoError(t, err, "Open of an index")
+	saved, err := io.ReadAll(rc)
+	rc.Close()
+	require.NoError(t, err, "reading Open of an index")
+	again, err := r.Put(t.Context(), ovm.ContainerImage(host+"/amd:1"), bytes.NewReader(saved), "")
+	require.NoError(t, err, "Put of Open's archive of an index")
+	amdDigest, err := amd.Digest()
+	require.NoError(t, err)
+	assert.Equal(t, amdDigest.String(), again.Digest, "Open of an index: want the linux/amd64 image")
+
+	// An index without linux/amd64 cannot be saved.
+	armOnly := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, "application/vnd.oci.image.index.v1+json"),
+		mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}}})
+	atag, err := name.NewTag(host + "/armonly:1")
+	require.NoError(t, err)
+	require.NoError(t, remote.WriteIndex(atag, armOnly), "remote.WriteIndex")
+	_, _, err = r.Open(t.Context(), ovm.ContainerImage(atag.String()))
+	require.ErrorIs(t, err, ovm.ErrUnsupported, "Open of an index without linux/amd64: got %v", err)
 }
 
 func must[T any](v T, err error) T {

@@ -82,7 +82,10 @@ var crossTenantRules = map[string]rule{
 	"list-audit-events": listOwn, "backup": adminOnly,
 	"list-storage-pools": hidden, "register-storage-pool": hidden, "get-storage-pool": byID, "update-storage-pool": byID,
 	"delete-storage-pool": byID, "attach-volume": byID, "detach-volume": byID,
-	"convert-image": inA,
+	"convert-image":   inA,
+	"list-registries": listOwn, "register-registry": adminOnly, "get-registry": byID, "update-registry": byID, "delete-registry": byID,
+	"list-registry-repositories": byID, "list-registry-tags": byID, "delete-registry-tag": byID, "list-registry-images": byID,
+	"push-registry-image": byID, "commit-instance": byID,
 }
 
 // world is VDC A's objects and the platform's, by the collection a path
@@ -166,6 +169,9 @@ func buildWorld(t *testing.T, e *env) (world, tenant) {
 	// No Chef server answers here: ids nobody has (TestChefDocker checks
 	// the Chef routes across tenants on a real one).
 	w.ids["chef/servers"], w.ids["chef/runs"] = ovm.NewID(), ovm.NewID()
+	// No registry answers here either (TestRegistries checks the
+	// namespaces across tenants on the real one).
+	w.ids["registries"] = ovm.NewID()
 	w.ids["storage-pools"] = e.registerPool(map[string]any{"name": "disks-a", "kind": "local", "path": "/srv/disks", "hostIds": []ovm.ID{pl.hosts[0]}}).ID
 	for _, id := range w.ids {
 		w.all = append(w.all, id)
@@ -207,6 +213,9 @@ func bodies(w world) map[string]any {
 		"create-volume-snapshot":   map[string]any{"name": "snap-b"},
 		"register-chef-server":     map[string]any{"name": "chef-b", "url": "http://127.0.0.1:1/", "clientName": "b", "key": "k"},
 		"update-chef-server":       map[string]any{"guestUrl": "http://chef.example/"},
+		"register-registry":        map[string]any{"name": "reg-b", "address": "127.0.0.1:1"},
+		"update-registry":          map[string]any{"insecure": true},
+		"commit-instance":          map[string]any{"repository": "stolen", "tag": "1"},
 		"enrol-instance":           map[string]any{"serverId": w.ids["chef/servers"]},
 		"create-chef-run":          map[string]any{"vdcId": w.vdcA, "all": true},
 		"register-storage-pool":    map[string]any{"name": "pool-b", "kind": "local", "path": "/srv/b", "hostIds": []ovm.ID{w.ids["hosts"]}},

@@ -20,6 +20,7 @@ import (
 
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/apitypes"
+	"github.com/openovm/ovm/server/auth"
 	"github.com/openovm/ovm/server/core"
 )
 
@@ -97,6 +98,7 @@ func TestRegistries(t *testing.T) {
 		deleteFromRegistry(t, address, acmeNS+"/app-"+suffix, "1")
 		deleteFromRegistry(t, address, acmeNS+"/app-"+suffix, "2")
 		deleteFromRegistry(t, address, otherNS+"/big-"+suffix, "1")
+		deleteFromRegistry(t, address, acmeNS+"/adm-"+suffix, "1")
 	})
 
 	// Pushes: an administrator's platform image, a tenant's under its
@@ -153,6 +155,20 @@ func TestRegistries(t *testing.T) {
 	used := usageOf(t, e, other)
 	assert.Zero(t, used.Disk, "a refused push holds no disk quota")
 
+	// An administrator's push into a VDC's namespace is that VDC's image.
+	mid := usageOf(t, e, acme)
+	var adm apitypes.Image
+	e.must(http.StatusCreated, "PUT", base+"/images?repository="+acmeNS+"/adm-"+suffix+"&tag=1", e.admin, ar).decode(t, &adm)
+	assert.Equal(t, acme.vdc, adm.VDCID)
+	assert.Equal(t, mid.Disk+adm.Size, usageOf(t, e, acme).Disk, "held in the vdc's disk quota")
+	e.must(http.StatusNoContent, "DELETE", base+"/tags?repository="+acmeNS+"/adm-"+suffix+"&tag=1", e.admin, nil)
+	assert.Equal(t, mid.Disk, usageOf(t, e, acme).Disk, "given back when the administrator deletes it")
+
+	// The registry record stays while a VDC's pushed images are in it.
+	r = e.do("DELETE", base, e.admin, nil)
+	require.Equal(t, http.StatusConflict, r.status, "got %s", r)
+	assert.Contains(t, problemOf(t, r).Detail, "private images")
+
 	// Deletion (the registry of the test environment has deletion
 	// enabled): the tenant cannot delete another VDC's tag, deletes its
 	// own and gets its quota back.
@@ -182,6 +198,8 @@ func TestRegistries(t *testing.T) {
 		{"register: name taken", "POST", "/v1/registries", true, map[string]any{"name": "local", "address": address}, http.StatusConflict, "body.name", ""},
 		{"register: tenant", "POST", "/v1/registries", false, map[string]any{"name": "r2", "address": address}, http.StatusForbidden, "", "administrator"},
 		{"tags: bad repository", "GET", base + "/tags?repository=Bad%20Name", false, nil, http.StatusUnprocessableEntity, "query.repository", ""},
+		{"tags: no repository", "GET", base + "/tags", false, nil, http.StatusUnprocessableEntity, "query.repository", "required"},
+		{"delete: no tag", "DELETE", base + "/tags?repository=app", false, nil, http.StatusUnprocessableEntity, "query.tag", ""},
 		{"push: bad tag", "PUT", base + "/images?repository=app&tag=-x", false, ar, http.StatusUnprocessableEntity, "query.tag", ""},
 		{"push: not an archive", "PUT", base + "/images?repository=app-" + suffix + "&tag=1", false, "not a tar", http.StatusUnprocessableEntity, "", "docker save archive"},
 		{"push: empty body", "PUT", base + "/images?repository=app-" + suffix + "&tag=1", false, "", http.StatusUnprocessableEntity, "", "empty"},
@@ -205,6 +223,13 @@ func TestRegistries(t *testing.T) {
 		})
 	}
 
+	// A VM is not committed: its disk becomes an image by a conversion.
+	vm := e.createRunning(acme, "vm1", map[string]any{"type": "vm", "cpuMilli": 1000, "memoryBytes": 64 << 20,
+		"image": map[string]string{"format": "qcow2", "name": "tiny.qcow2"}})
+	r = e.do("POST", "/v1/instances/"+string(vm.ID)+"/commit", acme.token, map[string]any{"repository": "vm", "tag": "1"})
+	require.Equal(t, http.StatusConflict, r.status, "got %s", r)
+	assert.Contains(t, problemOf(t, r).Detail, "conversion")
+
 	// A second registry made the default takes the mark from the first;
 	// the default cannot be removed while another exists.
 	var second core.Registry
@@ -215,6 +240,13 @@ func TestRegistries(t *testing.T) {
 	assert.True(t, got.Default)
 	e.must(http.StatusOK, "GET", base, e.admin, nil).decode(t, &got)
 	assert.False(t, got.Default, "the former default is no longer the default")
+	all, err := e.svc.ContainerImages(t.Context(), auth.Principal{Role: auth.RoleAdmin}, core.ContainerImageOptions{AllRegistries: true})
+	require.NoError(t, err)
+	from := map[ovm.ID]bool{}
+	for _, i := range all {
+		from[i.RegistryID] = true
+	}
+	assert.Equal(t, map[ovm.ID]bool{reg.ID: true, second.ID: true}, from, "every registry's images listed")
 	e.must(http.StatusConflict, "DELETE", "/v1/registries/"+string(second.ID), e.admin, nil)
 	e.must(http.StatusNoContent, "DELETE", base, e.admin, nil)
 	e.must(http.StatusNoContent, "DELETE", "/v1/registries/"+string(second.ID), e.admin, nil)

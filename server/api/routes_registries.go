@@ -15,13 +15,13 @@ import (
 
 // RepositoryQuery names a repository of a registry.
 type RepositoryQuery struct {
-	Repository string `query:"repository" required:"true" maxLength:"255" doc:"The repository, such as vdc-1a2b3c4d/web; a tenant's writes go under its VDC's namespace."`
+	Repository string `query:"repository" maxLength:"255" doc:"Required. The repository, such as vdc-1a2b3c4d/web; a tenant's writes go under its VDC's namespace."`
 }
 
 // TagQuery names a repository's tag.
 type TagQuery struct {
 	RepositoryQuery
-	Tag string `query:"tag" required:"true" maxLength:"128"`
+	Tag string `query:"tag" maxLength:"128" doc:"Required."`
 }
 
 // archiveBody is a request body the handler reads as a stream.
@@ -129,5 +129,23 @@ func (s *server) registryRoutes() {
 		}) (*Out[apitypes.Image], error) {
 			img, err := s.svc.PushArchive(ctx, p, ovm.ID(in.ID), in.Repository, in.Tag, in.r)
 			return &Out[apitypes.Image]{Body: img}, err
+		})
+	s.commitRoute()
+}
+
+// commitRoute commits a container instance as an image.
+func (s *server) commitRoute() {
+	register(s, op{id: "commit-instance", method: http.MethodPost, path: "/v1/instances/{id}/commit",
+		summary: "Commit a container instance as an image and push it to a registry",
+		desc: "Commits the container's filesystem (docker commit) and pushes it as repository:tag to the registry (the default one " +
+			"unless registryId names another). A tenant's image goes under its VDC's namespace and counts against its disk quota " +
+			"(the task fails and the image is deleted when over). 409 for a VM (make a container image of its disk with a conversion) " +
+			"or an instance that is not ready. " + taskDoc,
+		tags: []string{"instances", "registries"}, status: http.StatusAccepted, errors: []int{409}},
+		func(ctx context.Context, p auth.Principal, in *struct {
+			IDPath
+			Body apitypes.InstanceCommit
+		}) (*Accepted[apitypes.InstanceCommitTask], error) {
+			return accepted(s.svc.CommitInstance(ctx, p, ovm.ID(in.ID), in.Body))
 		})
 }

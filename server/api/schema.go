@@ -38,8 +38,6 @@ func values[T ~string](vs ...T) []any {
 var enums = map[reflect.Type]enum{
 	reflect.TypeFor[ovm.InstanceType]():    {"InstanceType", values(ovm.TypeVM, ovm.TypeContainer)},
 	reflect.TypeFor[ovm.ImageFormat]():     {"ImageFormat", values(ovm.FormatQCOW2, ovm.FormatRaw, ovm.FormatVMDK, ovm.FormatOCI)},
-	reflect.TypeFor[apitypes.ImageKind]():  {"ImageKind", values(apitypes.ImageTemplate, apitypes.ImageContainer)},
-	reflect.TypeFor[apitypes.ImagePhase](): {"ImagePhase", values(apitypes.ImageUploading, apitypes.ImageReady, apitypes.ImageFailed)},
 	reflect.TypeFor[ovm.TaskState]():       {"TaskState", values(ovm.TaskPending, ovm.TaskRunning, ovm.TaskSucceeded, ovm.TaskRollingBack, ovm.TaskRolledBack, ovm.TaskFailed)},
 	reflect.TypeFor[ovm.StepState]():       {"StepState", values(ovm.StepPending, ovm.StepRunning, ovm.StepDone, ovm.StepFailed, ovm.StepCompensated)},
 	reflect.TypeFor[ovm.Phase]():           {"Phase", values(ovm.PhasePending, ovm.PhaseCreating, ovm.PhaseReady, ovm.PhaseFailed, ovm.PhaseDeleting, ovm.PhaseLost, ovm.PhaseUnknown, ovm.PhaseResizing, ovm.PhaseAttaching, ovm.PhaseDetaching)},
@@ -105,8 +103,6 @@ func registerTypes(r huma.Registry) {
 	alias(reflect.TypeFor[ovm.ID](), reflect.TypeFor[idSchema]())
 	alias(reflect.TypeFor[ovm.InstanceType](), reflect.TypeFor[enumSchema[ovm.InstanceType]]())
 	alias(reflect.TypeFor[ovm.ImageFormat](), reflect.TypeFor[enumSchema[ovm.ImageFormat]]())
-	alias(reflect.TypeFor[apitypes.ImageKind](), reflect.TypeFor[enumSchema[apitypes.ImageKind]]())
-	alias(reflect.TypeFor[apitypes.ImagePhase](), reflect.TypeFor[enumSchema[apitypes.ImagePhase]]())
 	alias(reflect.TypeFor[ovm.TaskState](), reflect.TypeFor[enumSchema[ovm.TaskState]]())
 	alias(reflect.TypeFor[ovm.StepState](), reflect.TypeFor[enumSchema[ovm.StepState]]())
 	alias(reflect.TypeFor[ovm.Phase](), reflect.TypeFor[enumSchema[ovm.Phase]]())

@@ -23,13 +23,13 @@ type imageConversion struct {
 }
 
 func (a *app) imageConvert(path string, args []string) error {
-	f := a.flags(path, "--to template --from IMAGE-REF --name NAME [--vdc VDC] | --to container --from TEMPLATE-ID --repository REPO [--tag TAG] [--registry ID] [--cmd JSON] [--env K=V]... ; [--arch ARCH] [--wait=false]",
+	f := a.flags(path, "--to template --from IMAGE-REF --name NAME [--vdc VDC] | --to container --from TEMPLATE --repository REPO [--tag TAG] [--registry ID] [--cmd JSON] [--env K=V]... ; [--arch ARCH] [--wait=false]",
 		"Convert in a task, showing its progress: a container image of a registry OVM knows into a bootable VM template\n"+
 			"(--to template), or a template's root filesystem into a container image pushed to a registry (--to container).")
 	to := f.String("to", "", "`template` or `container`")
-	from := f.String("from", "", "the container image reference (to template) or the template's `ID` (to container)")
+	from := f.String("from", "", "the container image reference (to template) or the template's name or `ID` (to container)")
 	nm := f.String("name", "", "the new template's `NAME` (to template)")
-	vdcRef := f.String("vdc", "", "make a private template of this `VDC` (to template; administrators)")
+	vdcRef := f.String("vdc", "", "make a private template of this `VDC` (to template), or look the template up in it (to container; administrators)")
 	repo := f.String("repository", "", "the `REPOSITORY` pushed to (to container)")
 	tag := f.String("tag", "", "the `TAG` pushed (to container; default latest)")
 	reg := f.String("registry", "", "the registry `ID` pushed to (to container; default: the default registry)")
@@ -60,7 +60,15 @@ func (a *app) imageConvert(path string, args []string) error {
 	if err != nil {
 		return err
 	}
-	in.Target.VDCID = vdc
+	if in.Direction == apitypes.ConvertToTemplate {
+		in.Target.VDCID = vdc
+	} else if in.Source != "" && !ovm.ID(in.Source).Valid() {
+		id, err := a.resolve("image", in.Source, vdc)
+		if err != nil {
+			return err
+		}
+		in.Source = string(id)
+	}
 	ct, err := cl.ConvertImage(a.ctx, in)
 	if err != nil {
 		return err

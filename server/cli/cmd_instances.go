@@ -33,6 +33,7 @@ func instanceCommands() *command {
 		{name: "label", summary: "Set or remove an instance's labels", run: (*app).instanceLabel},
 		{name: "exec", summary: "Run a command inside a running instance", run: (*app).instanceExec},
 		{name: "console", summary: "Print an instance's console output", run: (*app).instanceConsole},
+		{name: "commit", summary: "Commit a container instance as an image and push it to a registry", run: (*app).instanceCommit},
 		{name: "terminal", summary: "Open an interactive session on an instance (console or shell)", run: (*app).instanceTerminal},
 		{name: "migrate", summary: "Move an instance to another host or storage pool", run: (*app).instanceMigrate},
 		{name: "migrate-cancel", summary: "Cancel an instance's migration", run: (*app).instanceMigrateCancel},

@@ -49,7 +49,7 @@ func (a *app) clientIn(vdcRef string) (*client.Client, ovm.ID, error) {
 
 // vdcScoped are the kinds whose objects live in a VDC: a leaf on one of
 // them takes --vdc like their list does.
-var vdcScoped = map[string]bool{"instance": true, "network": true, "volume": true, "vapp": true, "task": true}
+var vdcScoped = map[string]bool{"instance": true, "network": true, "volume": true, "vapp": true, "task": true, "image": true}
 
 // inVDC adds --vdc VDC to a leaf on one object of kind when objects of kind
 // live in a VDC: an administrator names the VDC the name is looked up in,

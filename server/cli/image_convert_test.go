@@ -6,8 +6,9 @@ import (
 	"github.com/openovm/ovm/ovm"
 )
 
-// TestImageConvert: `ovm image convert` checks its flags, sends the
-// conversion and shows the API's refusal with its reason.
+// TestImageConvert: `ovm image convert` checks its flags, looks a template
+// up by name, sends the conversion and shows the API's refusal with its
+// reason (this server has no kernel for converted disks).
 func TestImageConvert(t *testing.T) {
 	h := newHarness(t)
 	h.setupPlatform("acme")
@@ -16,5 +17,6 @@ func TestImageConvert(t *testing.T) {
 		"--cmd", "not json")
 	h.fail(1, []string{"target.name"}, "image", "convert", "--to", "template", "--from", "registry.test/app:1")
 	h.fail(1, []string{"target.repository"}, "image", "convert", "--to", "container", "--from", string(ovm.NewID()))
-	h.fail(1, []string{"no template library"}, "image", "convert", "--to", "template", "--from", "registry.test/app:1", "--name", "app")
+	h.fail(1, []string{"--convert-kernel"}, "image", "convert", "--to", "template", "--from", "registry.test/app:1", "--name", "app")
+	h.fail(1, []string{"no-such-template"}, "image", "convert", "--to", "container", "--from", "no-such-template", "--repository", "app")
 }

@@ -145,6 +145,11 @@ func (a *app) resolve(kind, ref string, vdc ovm.ID) (ovm.ID, error) {
 			ps, err := cl.ListStoragePools(ctx, o)
 			return namesOf(ps, err, func(p apitypes.StoragePoolInfo) named { return named{p.ID, p.Name} })
 		}
+	case "image":
+		list = func() ([]named, error) {
+			is, err := cl.ListImages(ctx, client.ImageQuery{}, o)
+			return namesOf(is, err, func(i apitypes.Image) named { return named{i.ID, i.Name} })
+		}
 	case "vdc":
 		list = func() ([]named, error) {
 			vs, err := cl.ListVDCs(ctx)

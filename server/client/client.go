@@ -73,8 +73,10 @@ type Request struct {
 	Path  string
 	Query url.Values
 	// Body is sent as JSON when not nil; a []byte or json.RawMessage is
-	// sent as it is.
+	// sent as it is, an io.Reader streamed.
 	Body any
+	// ContentType is the body's type (default application/json).
+	ContentType string
 	// IfMatch is the ETag a change applies to (empty: no condition).
 	IfMatch string
 	// IdempotencyKey makes a create safe to retry.
@@ -109,7 +111,9 @@ func (c *Client) newRequest(ctx context.Context, r Request) (*http.Request, erro
 	}
 	u.RawQuery = q.Encode()
 	var body io.Reader
-	if r.Body != nil {
+	if rd, ok := r.Body.(io.Reader); ok {
+		body = rd
+	} else if r.Body != nil {
 		var b []byte
 		switch v := r.Body.(type) {
 		case []byte:
@@ -128,7 +132,11 @@ func (c *Client) newRequest(ctx context.Context, r Request) (*http.Request, erro
 		return nil, fmt.Errorf("build request: %w", err)
 	}
 	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		ct := r.ContentType
+		if ct == "" {
+			ct = "application/json"
+		}
+		req.Header.Set("Content-Type", ct)
 	}
 	accept := r.Accept
 	if accept == "" {

@@ -161,7 +161,15 @@ func TestRequestBodiesMatchAPI(t *testing.T) {
 				continue
 			}
 			n++
+			if _, raw := op.RequestBody.Content["application/octet-stream"]; raw {
+				continue // a file's bytes (an image upload): no type to compare
+			}
 			mt, ok := op.RequestBody.Content["application/json"]
+			if raw, binary := op.RequestBody.Content["application/x-tar"]; !ok && binary {
+				// A stream the client sends as it is (an io.Reader).
+				assert.Equal(t, "string", raw.Schema.Type, "%s %s: a tar body is a byte string", method, path)
+				continue
+			}
 			require.True(t, ok, "%s %s: no JSON body", method, path)
 			name := strings.TrimPrefix(mt.Schema.Ref, "#/components/schemas/")
 			typ, ok := bodies[name]

@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -10,10 +11,12 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync/atomic"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/openovm/ovm/image/convert"
@@ -71,7 +74,23 @@ func (s *Service) registryOptions(ctx context.Context, id ovm.ID) ([]remote.Opti
 	if err != nil {
 		return nil, nil, err
 	}
-	return c.options(ctx), c, nil
+	return c.remoteOptions(), c, nil
+}
+
+// remoteOptions are the registry calls' credentials and, for an insecure
+// registry, a transport that does not verify its certificate.
+func (c *registryConn) remoteOptions() []remote.Option {
+	auth := authn.Anonymous
+	if c.cfg.Username != "" {
+		auth = &authn.Basic{Username: c.cfg.Username, Password: c.cfg.Password}
+	}
+	o := []remote.Option{remote.WithAuth(auth)}
+	if c.cfg.Insecure {
+		t := remote.DefaultTransport.(*http.Transport).Clone()
+		t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the administrator asked for it
+		o = append(o, remote.WithTransport(t))
+	}
+	return o
 }
 
 // toTemplateHandler runs image.to-template: convert into the task's
@@ -341,8 +360,12 @@ func (h toContainerHandler) Steps(t *store.TaskRecord) ([]tasks.Step, error) {
 			if err := r.State(&st); err != nil {
 				return err
 			}
-			if in.VDCID != "" {
-				if err := s.reserveImage(ctx, in.VDCID, in.RegistryID, in.Repository, in.Tag, st.Digest, st.Size); err != nil {
+			vdc := in.VDCID
+			if vdc == "" { // an administrator's image in a VDC's namespace counts for that VDC, as its pushes do
+				vdc = s.namespaceVDC(ctx, in.Repository)
+			}
+			if vdc != "" {
+				if err := s.reserveImage(ctx, vdc, in.RegistryID, in.Repository, in.Tag, st.Digest, st.Size); err != nil {
 					return err
 				}
 			}

@@ -214,7 +214,7 @@ func (s *Service) toContainer(p auth.Principal, in ImageConversion, f *ovm.Field
 		if err != nil {
 			return tasks.Spec{}, err
 		}
-		if _, err := c.tag(repo, tag); err != nil {
+		if err := c.tag(repo, tag); err != nil {
 			return tasks.Spec{}, targetField(err)
 		}
 		taskVDC := vdc

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/openovm/ovm/image"
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/apitypes"
 	"github.com/openovm/ovm/server/auth"
@@ -144,17 +145,17 @@ func (s *Service) RegistryTags(ctx context.Context, p auth.Principal, id ovm.ID,
 }
 
 func (s *Service) registryTags(ctx context.Context, p auth.Principal, id ovm.ID, repo string) ([]apitypes.Image, error) {
+	reg, c, err := s.registryByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
 	if repo == "" {
 		return nil, invalid("invalid repository", "repository", "is required")
 	}
 	if !canRead(p, repo) {
 		return nil, ovm.NotFound("repository", repo)
 	}
-	reg, c, err := s.registryByID(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := c.repository(repo); err != nil {
+	if err := c.repository(repo); err != nil {
 		return nil, err
 	}
 	vdcs, err := s.namespaceVDCs(ctx, p)
@@ -164,32 +165,25 @@ func (s *Service) registryTags(ctx context.Context, p auth.Principal, id ovm.ID,
 	return s.repositoryImages(ctx, reg, c, repo, vdcs[namespaceOf(repo)])
 }
 
-// repositoryImages describes every tag of a repository.
+// repositoryImages describes every tag of a repository, by tag.
 func (s *Service) repositoryImages(ctx context.Context, reg registryRecord, c *registryConn, repo string, vdc ovm.ID) ([]apitypes.Image, error) {
-	tags, err := c.Tags(ctx, repo)
+	imgs, err := c.Tags(ctx, repo)
 	if err != nil {
 		return nil, err
 	}
-	slices.Sort(tags)
-	out := make([]apitypes.Image, 0, len(tags))
-	for _, t := range tags {
-		d, err := c.Describe(ctx, repo, t)
-		if ovm.KindOf(err) == ovm.KindNotFound {
-			continue // deleted meanwhile
-		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, containerImage(reg, c, repo, t, vdc, d))
+	out := make([]apitypes.Image, 0, len(imgs))
+	for _, img := range imgs {
+		out = append(out, containerImage(reg, img, vdc))
 	}
+	slices.SortFunc(out, func(a, b apitypes.Image) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
 }
 
 // containerImage is a registry's tag as a catalog entry.
-func containerImage(reg registryRecord, c *registryConn, repo, tag string, vdc ovm.ID, d registryTag) apitypes.Image {
-	return apitypes.Image{Name: c.Reference(repo, tag), Kind: apitypes.ImageContainer, Format: ovm.FormatOCI, VDCID: vdc,
-		Phase: apitypes.ImageReady, Size: d.Size, Digest: d.Digest, Platform: d.Platform,
-		HostKinds: ovm.ContainerImage(repo).HostKinds(), RegistryID: reg.ID}
+func containerImage(reg registryRecord, img image.Image, vdc ovm.ID) apitypes.Image {
+	return apitypes.Image{Name: img.Ref.Name, Kind: apitypes.ImageContainer, Format: ovm.FormatOCI, VDCID: vdc,
+		Phase: apitypes.ImageReady, Size: img.Size, Digest: img.Digest, Platform: img.Platform,
+		HostKinds: ovm.ContainerImage(img.Ref.Name).HostKinds(), RegistryID: reg.ID, UpdatedAt: img.UpdatedAt}
 }
 
 // ContainerImageOptions select the container images of the catalog.
@@ -268,30 +262,45 @@ func (s *Service) ContainerImages(ctx context.Context, p auth.Principal, o Conta
 
 // PushArchive pushes the `docker save` archive r yields to a registry as
 // repo:tag. The archive is kept in a temporary file while it is pushed,
-// never in memory. A tenant's image goes under its VDC's namespace and its
-// size counts against the VDC's disk quota: the archive's size is reserved
+// never in memory. A tenant's image goes under its VDC's namespace; an
+// image in a VDC's namespace counts against the VDC's disk quota: the archive's size is reserved
 // before the push (over quota refuses it) and set to the pushed size
 // after.
 func (s *Service) PushArchive(ctx context.Context, p auth.Principal, id ovm.ID, repo, tag string, r io.Reader) (apitypes.Image, error) {
-	repo, vdc, err := writableRepository(p, repo)
-	if err != nil {
-		return apitypes.Image{}, inQuery(err)
-	}
 	reg, c, err := s.registryByID(ctx, id)
 	if err != nil {
 		return apitypes.Image{}, err
 	}
-	if _, err := c.tag(repo, tag); err != nil {
+	repo, vdc, err := writableRepository(p, repo)
+	if err != nil {
 		return apitypes.Image{}, inQuery(err)
+	}
+	if err := c.tag(repo, tag); err != nil {
+		return apitypes.Image{}, inQuery(err)
+	}
+	if vdc == "" {
+		// An administrator's push into a VDC's namespace is that VDC's.
+		vdc = s.namespaceVDC(ctx, repo)
 	}
 	f, err := os.CreateTemp("", "ovm-push-*.tar")
 	if err != nil {
 		return apitypes.Image{}, fmt.Errorf("core: archive file: %w", err)
 	}
 	defer func() { _ = f.Close(); _ = os.Remove(f.Name()) }()
+	// A tenant's archive is read no further than its VDC's disk quota left.
+	left := ovm.Bytes(-1)
+	if vdc != "" {
+		if left, err = s.diskLeft(ctx, vdc); err != nil {
+			return apitypes.Image{}, err
+		}
+		r = io.LimitReader(r, int64(left)+1)
+	}
 	n, err := io.Copy(f, r)
 	if err != nil {
 		return apitypes.Image{}, ovm.Wrap(ovm.KindInvalid, err, "the archive could not be read to its end")
+	}
+	if left >= 0 && ovm.Bytes(n) > left {
+		return apitypes.Image{}, ovm.Errorf(ovm.KindQuotaExceeded, "the archive is larger than the %s of disk quota the vdc has left", left)
 	}
 	if err := f.Close(); err != nil {
 		return apitypes.Image{}, fmt.Errorf("core: archive file: %w", err)
@@ -318,7 +327,18 @@ func (s *Service) PushArchive(ctx context.Context, p auth.Principal, id ovm.ID, 
 	if err != nil {
 		return apitypes.Image{}, err
 	}
-	return containerImage(reg, c, repo, tag, vdc, d), nil
+	return containerImage(reg, d, vdc), nil
+}
+
+// diskLeft is the disk quota a VDC has left.
+func (s *Service) diskLeft(ctx context.Context, vdc ovm.ID) (ovm.Bytes, error) {
+	var left ovm.Bytes
+	err := s.view(ctx, func(ctx context.Context, tx store.Tx) error {
+		q, used, err := tx.Quota(ctx, vdc)
+		left = max(q.Disk-used.Disk, 0)
+		return err
+	})
+	return left, err
 }
 
 // reserveImage sets the disk quota a VDC's repo:tag holds to size (zero
@@ -370,13 +390,13 @@ func (s *Service) reserveImage(ctx context.Context, vdc, reg ovm.ID, repo, tag, 
 // deletes only in its VDC's namespace; the disk quota of the VDC's tags of
 // that manifest is given back.
 func (s *Service) DeleteRegistryTag(ctx context.Context, p auth.Principal, id ovm.ID, repo, tag string) error {
-	repo, vdc, err := writableRepository(p, repo)
-	if err != nil {
-		return inQuery(err)
-	}
 	reg, c, err := s.registryByID(ctx, id)
 	if err != nil {
 		return err
+	}
+	repo, vdc, err := writableRepository(p, repo)
+	if err != nil {
+		return inQuery(err)
 	}
 	d, err := c.Describe(ctx, repo, tag)
 	if err != nil {

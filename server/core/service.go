@@ -165,6 +165,7 @@ func New(o Options) (*Service, error) {
 	s.registerChefTasks()
 	s.tasks.Register(TaskInstanceMigrate, migrateHandler{s})
 	s.registerConversionTasks()
+	s.tasks.Register(TaskInstanceCommit, commitHandler{s})
 	return s, nil
 }
 

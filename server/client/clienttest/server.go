@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/openovm/ovm/hypervisor/fake"
+	"github.com/openovm/ovm/image/library"
 	"github.com/openovm/ovm/ovm"
 	"github.com/openovm/ovm/server/api"
 	"github.com/openovm/ovm/server/auth"
@@ -104,8 +105,14 @@ func StartWith(t testing.TB, o Options) *Server {
 	keyFile := filepath.Join(dataDir, "secret.key")
 	require.NoError(t, os.WriteFile(keyFile, []byte(base64.StdEncoding.EncodeToString(key)), 0o600), "secret key file")
 	src := backup.Source{Store: st, DataDir: dataDir, SecretKeyFile: keyFile, ServerVersion: "test"}
+	libDir := filepath.Join(t.TempDir(), "images")
+	require.NoError(t, os.MkdirAll(libDir, 0o755), "template library")
+	lib, err := library.New(libDir, library.Options{})
+	require.NoError(t, err, "template library")
+	t.Cleanup(func() { _ = lib.Close() })
 	svc, err := core.New(core.Options{Store: st, Tasks: eng, Drivers: reg, Secrets: box, Argon2: cheap, ObserveDriverCall: m.ObserveDriverCall,
-		Backup: func(ctx context.Context) (core.Snapshot, error) { return backup.Take(ctx, src) }})
+		Backup:  func(ctx context.Context) (core.Snapshot, error) { return backup.Take(ctx, src) },
+		Library: lib, LibraryDir: libDir})
 	require.NoError(t, err, "core service")
 	runCtx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup

@@ -188,7 +188,7 @@ func run(ctx context.Context, server, user, password string) error {
 
 	created, err := c.CreateInstanceWithResponse(ctx, &ovmapi.CreateInstanceParams{IdempotencyKey: ptr("scenario-instance")},
 		ovmapi.CreateInstanceJSONRequestBody{Name: "scenario-web", Start: ptr(true), Spec: ovmapi.InstanceSpecInput{
-			Type: ptr(ovmapi.Container), CpuMilli: ptr(int64(100)), MemoryBytes: ptr(int64(16 << 20)),
+			Type: ptr(ovmapi.InstanceTypeContainer), CpuMilli: ptr(int64(100)), MemoryBytes: ptr(int64(16 << 20)),
 			Image: &ovmapi.ImageRefInput{Format: ptr(ovmapi.Oci), Name: ptr("busybox:1")},
 			Nics:  &[]ovmapi.NICSpecInput{{NetworkId: &netID}},
 		}})
@@ -202,7 +202,7 @@ func run(ctx context.Context, server, user, password string) error {
 	if err != nil {
 		return err
 	}
-	if spec := created.JSON202.Instance.Spec; spec.Type != ovmapi.Container || spec.Image.Format != ovmapi.Oci ||
+	if spec := created.JSON202.Instance.Spec; spec.Type != ovmapi.InstanceTypeContainer || spec.Image.Format != ovmapi.Oci ||
 		spec.Nics == nil || len(*spec.Nics) != 1 || (*spec.Nics)[0].NetworkId != netID {
 		return fmt.Errorf("create-instance: the answer's spec is not the one asked for: %+v", spec)
 	}
