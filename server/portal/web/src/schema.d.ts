@@ -768,6 +768,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/instances/{id}/commit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Commit a container instance as an image and push it to a registry
+         * @description Commits the container's filesystem (docker commit) and pushes it as repository:tag to the registry (the default one unless registryId names another). A tenant's image goes under its VDC's namespace and counts against its disk quota (the task fails and the image is deleted when over). 409 for a VM (make a container image of its disk with a conversion) or an instance that is not ready. Answers 202 with the object and the task that does the work on its host; follow the task with get-task or watch-task.
+         */
+        post: operations["commit-instance"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/instances/{id}/console": {
         parameters: {
             query?: never;
@@ -2699,6 +2719,21 @@ export interface components {
             /** Format: uuid */
             vdcId: string;
         };
+        InstanceCommit: {
+            /**
+             * Format: uuid
+             * @description The registry (default: the platform's default registry).
+             */
+            registryId?: string;
+            /** @description The repository; a tenant's goes under its VDC's namespace (vdc-<short id>/) when it does not start with it. */
+            repository: string;
+            tag: string;
+        };
+        InstanceCommitTask: {
+            /** @description The image's full reference, registry/repository:tag. */
+            reference: string;
+            task: components["schemas"]["Task"];
+        };
         InstanceCreate: {
             /** @description Enrol the instance in a Chef server as it is created: a VM gets its node's key and the chef settings in its cloud-init NoCloud seed, a container its key and client.rb through exec once it started (start is then required). */
             chef?: components["schemas"]["ChefEnrol"];
@@ -3492,7 +3527,7 @@ export interface components {
             vdcId?: string;
         };
         /** @enum {string} */
-        TaskKind: "chef.converge" | "chef.enrol" | "chef.unenrol" | "image.to-container" | "image.to-template" | "instance.create" | "instance.delete" | "instance.evacuate" | "instance.import" | "instance.migrate" | "instance.power" | "instance.resize" | "instance.stop-stale" | "network.delete" | "snapshot.create" | "snapshot.delete" | "snapshot.revert" | "storagepool.delete" | "storagepool.ensure" | "volume.attach" | "volume.create" | "volume.delete" | "volume.detach" | "volume.resize";
+        TaskKind: "chef.converge" | "chef.enrol" | "chef.unenrol" | "image.to-container" | "image.to-template" | "instance.commit" | "instance.create" | "instance.delete" | "instance.evacuate" | "instance.import" | "instance.migrate" | "instance.power" | "instance.resize" | "instance.stop-stale" | "network.delete" | "snapshot.create" | "snapshot.delete" | "snapshot.revert" | "storagepool.delete" | "storagepool.ensure" | "volume.attach" | "volume.create" | "volume.delete" | "volume.detach" | "volume.resize";
         TaskLogEntry: {
             level: string;
             message: string;
@@ -9063,6 +9098,114 @@ export interface operations {
             };
         };
     };
+    "commit-instance": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The object's id (a lower-case UUID). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InstanceCommit"];
+            };
+        };
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InstanceCommitTask"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
     "get-instance-console": {
         parameters: {
             query?: {
@@ -12386,10 +12529,11 @@ export interface operations {
     };
     "push-registry-image": {
         parameters: {
-            query: {
-                /** @description The repository, such as vdc-1a2b3c4d/web; a tenant's writes go under its VDC's namespace. */
-                repository: string;
-                tag: string;
+            query?: {
+                /** @description Required. The repository, such as vdc-1a2b3c4d/web; a tenant's writes go under its VDC's namespace. */
+                repository?: string;
+                /** @description Required. */
+                tag?: string;
             };
             header?: never;
             path: {
@@ -12585,9 +12729,9 @@ export interface operations {
     };
     "list-registry-tags": {
         parameters: {
-            query: {
-                /** @description The repository, such as vdc-1a2b3c4d/web; a tenant's writes go under its VDC's namespace. */
-                repository: string;
+            query?: {
+                /** @description Required. The repository, such as vdc-1a2b3c4d/web; a tenant's writes go under its VDC's namespace. */
+                repository?: string;
             };
             header?: never;
             path: {
@@ -12674,10 +12818,11 @@ export interface operations {
     };
     "delete-registry-tag": {
         parameters: {
-            query: {
-                /** @description The repository, such as vdc-1a2b3c4d/web; a tenant's writes go under its VDC's namespace. */
-                repository: string;
-                tag: string;
+            query?: {
+                /** @description Required. The repository, such as vdc-1a2b3c4d/web; a tenant's writes go under its VDC's namespace. */
+                repository?: string;
+                /** @description Required. */
+                tag?: string;
             };
             header?: never;
             path: {

@@ -134,7 +134,7 @@ export function CommitImage({ inst }: { inst: Instance }) {
   async function submit() {
     setErr(undefined);
     try {
-      const r = await post<{ reference: string; task: Task }>(`/v1/instances/${inst.id}/commit`, { repository: f.repository, tag: f.tag, registryId: f.registry || undefined });
+      const r = await post<S["InstanceCommitTask"]>(`/v1/instances/${inst.id}/commit`, { repository: f.repository, tag: f.tag, registryId: f.registry || undefined } satisfies S["InstanceCommit"]);
       setRef(r.reference);
       follow(r.task);
     } catch (e) {
