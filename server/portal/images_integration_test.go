@@ -109,13 +109,7 @@ func pushRandom(t *testing.T, registry, repo, tag string) name.Tag {
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	require.NoError(t, remote.Write(ref, img, remote.WithContext(ctx)), "push %s", ref)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if d, err := remote.Head(ref, remote.WithContext(ctx)); err == nil {
-			_ = remote.Delete(ref.Context().Digest(d.Digest.String()), remote.WithContext(ctx))
-		}
-	})
+	t.Cleanup(func() { converttest.DeleteImage(ref.String()) })
 	return ref
 }
 
