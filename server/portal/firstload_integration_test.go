@@ -87,8 +87,8 @@ func TestPortalFirstLoadAndAccessibility(t *testing.T) {
 	b.do(visible(".pager button:last-child:not([disabled])"))
 
 	views := map[string][]string{
-		"tenant": {"/dashboard", "/instances", "/vapps", "/networks", "/tasks", "/tokens", "/volumes", "/snapshots", "/scaling", "/metric-alerts", "/chef", "/audit"},
-		"admin":  {"/admin/hosts", "/admin/pools", "/admin/vdcs", "/admin/discovered", "/admin/users", "/admin/alerts", "/metric-alerts", "/tasks", "/admin/storage", "/admin/chef", "/volumes", "/audit"},
+		"tenant": {"/dashboard", "/instances", "/vapps", "/networks", "/images", "/registries", "/tasks", "/tokens", "/volumes", "/snapshots", "/scaling", "/metric-alerts", "/chef", "/audit"},
+		"admin":  {"/admin/hosts", "/admin/pools", "/admin/vdcs", "/admin/discovered", "/admin/users", "/admin/alerts", "/metric-alerts", "/tasks", "/admin/storage", "/admin/chef", "/images", "/registries", "/volumes", "/audit"},
 	}
 	check := func(where string) {
 		t.Helper()

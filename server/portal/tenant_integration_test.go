@@ -137,7 +137,7 @@ func TestPortalTenantDocker(t *testing.T) {
 	b.setLang("zh")
 	b.do(reload(), visible(`html[lang="zh-CN"] nav.side`))
 	assert.Equal(t, "实例", b.text(`nav.side a[href="/instances"]`))
-	for _, v := range []string{"/dashboard", "/instances", "/networks", "/tasks", "/tokens"} {
+	for _, v := range []string{"/dashboard", "/instances", "/networks", "/images", "/registries", "/tasks", "/tokens"} {
 		b.goTo(v)
 		noHost(v, b.html())
 		b.shot("tenant" + shotName(v) + "-zh")

@@ -52,13 +52,19 @@ export function whenUnauthorized(f: () => void) {
 }
 
 export async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = { Accept: "application/json, application/problem+json" };
+  if (body === undefined) return send<T>(method, path);
+  return send<T>(method, path, JSON.stringify(body), { "Content-Type": "application/json" });
+}
+
+// send makes one request with a body as it is (a File or a slice of one
+// goes as a stream) and the headers given.
+export async function send<T>(method: string, path: string, body?: BodyInit, extra: Record<string, string> = {}): Promise<T> {
+  const headers: Record<string, string> = { Accept: "application/json, application/problem+json", ...extra };
   const t = token();
   if (t) headers.Authorization = "Bearer " + t;
-  if (body !== undefined) headers["Content-Type"] = "application/json";
   let resp: Response;
   try {
-    resp = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    resp = await fetch(path, { method, headers, body });
   } catch (e) {
     throw new ApiError(0, { type: "about:blank", status: 0, title: "Network error", detail: String(e) });
   }

@@ -25,12 +25,16 @@ import { Chef, ChefServers } from "./views/chef";
 import { Alerts, Users } from "./views/people";
 import { VApps } from "./views/vapps";
 import { MetricAlerts } from "./views/metricalerts";
+import { Images } from "./views/images";
+import { Registries } from "./views/registries";
 
 const tenantNav: Array<[string, Key]> = [
   ["/dashboard", "nav.dashboard"],
   ["/instances", "nav.instances"],
   ["/vapps", "nav.vapps"],
   ["/networks", "nav.networks"],
+  ["/images", "nav.images"],
+  ["/registries", "nav.registries"],
   ["/volumes", "nav.volumes"],
   ["/snapshots", "nav.snapshots"],
   ["/scaling", "nav.scaling"],
@@ -50,6 +54,8 @@ const adminNav: Array<[string, Key]> = [
   ["/metric-alerts", "nav.metricAlerts"],
   ["/admin/storage", "nav.storage"],
   ["/admin/chef", "nav.chefServers"],
+  ["/images", "nav.images"],
+  ["/registries", "nav.registries"],
   ["/volumes", "nav.volumes"],
   ["/tasks", "nav.tasks"],
   ["/tokens", "nav.tokens"],
@@ -77,6 +83,10 @@ function route(path: string, me: User) {
       return <Tokens />;
     case "/volumes":
       return <Volumes />;
+    case "/images":
+      return <Images />;
+    case "/registries":
+      return <Registries />;
     case "/snapshots":
       return admin ? null : <Snapshots />;
     case "/vapps":

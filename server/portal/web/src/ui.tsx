@@ -123,6 +123,7 @@ export function Loading() {
 export function fmtBytes(n: number): string {
   if (n >= 1 << 30) return `${+(n / (1 << 30)).toFixed(1)} GiB`;
   if (n >= 1 << 20) return `${+(n / (1 << 20)).toFixed(0)} MiB`;
+  if (n >= 1 << 10) return `${+(n / (1 << 10)).toFixed(0)} KiB`;
   return `${n} B`;
 }
 

@@ -7,6 +7,7 @@ import { Empty, Field, fieldErrors, FormCard, Options, ProblemView, useLoad } fr
 import { setter, TaskLine, useFollow, useMe } from "./parts";
 import { MetricCharts } from "./metrics";
 import { SnapshotTable } from "./snapshots";
+import { CommitImage } from "./conversions";
 import "./views.css";
 
 export function InstanceExtras({ inst }: { inst: Instance }) {
@@ -15,6 +16,7 @@ export function InstanceExtras({ inst }: { inst: Instance }) {
       <MetricCharts path={`/v1/instances/${inst.id}/metrics`} />
       <InstanceSnapshots inst={inst} />
       <Migrate inst={inst} />
+      {inst.spec.type === "container" && <CommitImage inst={inst} />}
     </>
   );
 }

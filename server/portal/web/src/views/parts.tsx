@@ -178,3 +178,22 @@ export async function deleteConfirmed(question: string, path: string, setErr: (e
     setErr(e);
   }
 }
+
+// useSubmit runs a form's request: busy while it runs, and its refusal
+// kept as the form's problem.
+export function useSubmit() {
+  const [err, setErr] = useState<unknown>();
+  const [busy, setBusy] = useState(false);
+  async function run(request: () => Promise<void>) {
+    setErr(undefined);
+    setBusy(true);
+    try {
+      await request();
+    } catch (e) {
+      setErr(e);
+    } finally {
+      setBusy(false);
+    }
+  }
+  return { err, busy, run, setErr };
+}

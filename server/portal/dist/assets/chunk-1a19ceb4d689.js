@@ -1,0 +1,1 @@
+import{A as p,H as i,c as o,d as n,y as e}from"./chunk-d5a86cbd25fa.js";function y({load:m,props:f}){let[r,s]=o(),[t,u]=o();return n(()=>{m().then(P=>s({C:P}),u)},[]),t?e(p,{err:t}):r?e(r.C,{...f}):e(i,{})}export{y as a};

@@ -1,1 +1,0 @@
-import{G as i,c as o,d as n,x as e,z as p}from"./chunk-00da1846731e.js";function y({load:m,props:f}){let[r,s]=o(),[t,u]=o();return n(()=>{m().then(P=>s({C:P}),u)},[]),t?e(p,{err:t}):r?e(r.C,{...f}):e(i,{})}export{y as a};
