@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"time"
@@ -126,15 +127,21 @@ func (s *Service) deliverTemplate(ctx context.Context, r *tasks.Run, load func(c
 		r.Progress(100)
 		return nil
 	}
-	rc, _, err := s.o.Library.Open(ctx, img.fileRef())
+	rc, got, err := s.o.Library.Open(ctx, img.fileRef())
 	if err != nil {
 		return fmt.Errorf("core: open template %s in the library: %w", img.Name, err)
 	}
 	defer rc.Close()
+	if got.Digest != img.Digest {
+		// The library hashes a file again once it changed: this one was
+		// changed outside OVM after its upload.
+		return ovm.Errorf(ovm.KindConflict, "template %s in the library has digest %s, not the %s it was uploaded with: upload it again",
+			img.Name, got.Digest, img.Digest)
+	}
 	r.Logf(slog.LevelInfo, "delivering template %s (%d bytes) to host %s", img.Name, img.Size, tg.host.Name)
 	rep := &deliveryReport{r: r, logged: -1}
 	start = time.Now()
-	err = td.DeliverTemplate(ctx, img.File, img.Digest, img.Size, rc, rep.report)
+	err = td.DeliverTemplate(ctx, img.File, img.Digest, img.Size, verified{rc, got.Digest}, rep.report)
 	s.observe(tg.hv.Kind(), "DeliverTemplate", err, start)
 	if err != nil {
 		return err // the driver's error names the host and the template
@@ -162,3 +169,13 @@ func (d *deliveryReport) report(percent int, _ string) {
 		d.r.Logf(slog.LevelInfo, "delivery: %d%%", percent)
 	}
 }
+
+// verified is a template file of the library with the digest the library
+// checked: the driver does not hash it again (hypervisor.VerifiedSource).
+type verified struct {
+	io.Reader
+	digest string
+}
+
+// VerifiedDigest implements hypervisor.VerifiedSource.
+func (v verified) VerifiedDigest() string { return v.digest }
