@@ -4,8 +4,8 @@ package libvirt_test
 
 import (
 	"context"
-	"io"
 	"crypto/rand"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
