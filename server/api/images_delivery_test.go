@@ -2,8 +2,11 @@ package api
 
 import (
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -37,10 +40,12 @@ func logHas(t ovm.Task, s string) bool {
 // template delivered to its host in a step before the create (a VDC's
 // private image under its library name); a second VM on the host finds it
 // there by digest and delivers nothing; a failed delivery fails the create
-// and gives its quota back; a template still uploading is refused; the
-// image cannot be deleted while a VM boots from it.
+// and gives its quota back; a library file changed outside OVM is not
+// delivered; a template still uploading is refused; the image cannot be
+// deleted while a VM boots from it.
 func TestImageDeliveryFake(t *testing.T) {
-	e := newEnv(t, openSQLite(t), withLibrary(t, nil))
+	var dir string
+	e := newEnv(t, openSQLite(t), withLibrary(t, &dir))
 	pl := e.setupPlatform(1)
 	a := e.newTenant("a", pl.pool, quota)
 	fh := e.fakeHost(pl.hosts[0]).Hypervisor
@@ -80,6 +85,18 @@ func TestImageDeliveryFake(t *testing.T) {
 	again := e.createVM(a.token, "v3b", ref)
 	require.Equal(t, ovm.TaskSucceeded, again.State, "create: %s", again.Error)
 	assert.Equal(t, digest, fh.Templates()[file], "the template is delivered again")
+
+	// The library's file changed outside OVM (same size, other bytes): the
+	// library hashes it again and the delivery refuses it by name.
+	other, _ := randomBytes(t, len(data))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, file), other, 0o644))
+	require.NoError(t, os.Chtimes(filepath.Join(dir, file), time.Now(), time.Now().Add(time.Minute)))
+	require.NoError(t, fh.DeliverTemplate(t.Context(), file, sha256Digest([]byte("x")), 1, strings.NewReader("x"), nil))
+	changed := e.createVM(a.token, "v5", ref)
+	assert.NotEqual(t, ovm.TaskSucceeded, changed.State)
+	assert.Contains(t, changed.Error, "upload it again", "the task says what to do: %s", changed.Error)
+	assert.Equal(t, sha256Digest([]byte("x")), fh.Templates()[file], "nothing delivered from the changed file")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, file), data, 0o644))
 
 	uploading := e.createImage(a.token, map[string]any{"name": "half.raw", "format": "raw", "size": 10})
 	r := e.do("POST", "/v1/instances", a.token, map[string]any{"name": "v4",
