@@ -75,6 +75,22 @@ type VerifiedSource interface {
 	VerifiedDigest() string
 }
 
+// KeepVerified returns br, a reader over r (a bufio.Reader that peeked at
+// its head, say), as a VerifiedSource of r's digest when r is one.
+func KeepVerified(br, r io.Reader) io.Reader {
+	if v, ok := r.(VerifiedSource); ok {
+		return verifiedReader{br, v.VerifiedDigest()}
+	}
+	return br
+}
+
+type verifiedReader struct {
+	io.Reader
+	digest string
+}
+
+func (v verifiedReader) VerifiedDigest() string { return v.digest }
+
 // DeliveryReader is what a driver streams a template from: the caller's
 // reader, checked. It fails a read once the context is done or more than
 // the announced size comes, hashes what it passes on, and reports progress

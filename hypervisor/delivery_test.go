@@ -1,6 +1,7 @@
 package hypervisor_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -105,6 +106,8 @@ func TestDeliveryReader(t *testing.T) {
 		// announced.
 		{"verified source", t.Context(), verifiedSource{strings.NewReader(data), hypervisor.DigestOf([]byte(data))}, len(data), hypervisor.DigestOf([]byte(data)), 0, nil, nil},
 		{"verified source of another digest", t.Context(), verifiedSource{strings.NewReader(data), hypervisor.DigestOf([]byte("other"))}, len(data), hypervisor.DigestOf([]byte(data)), 0, nil, ovm.ErrInvalid},
+		{"verified source behind a buffer", t.Context(), hypervisor.KeepVerified(bufio.NewReader(strings.NewReader(data)), verifiedSource{nil, hypervisor.DigestOf([]byte("other"))}),
+			len(data), hypervisor.DigestOf([]byte("other")), 0, nil, nil},
 		{"verified source cut short", t.Context(), verifiedSource{strings.NewReader(data), hypervisor.DigestOf([]byte(data))}, len(data) + 1, hypervisor.DigestOf([]byte(data)), 0, nil, ovm.ErrInvalid},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

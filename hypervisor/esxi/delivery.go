@@ -110,7 +110,7 @@ func (d *Driver) DeliverTemplate(ctx context.Context, name, digest string, size 
 	}
 
 	written = append(written, part)
-	src := hypervisor.NewDeliveryReader(ctx, br, size, progress, 0)
+	src := hypervisor.NewDeliveryReader(ctx, hypervisor.KeepVerified(br, r), size, progress, 0)
 	defer src.Close()
 	u := object.NewDatastoreURL(*c.soap.URL(), strings.TrimPrefix(c.dc.InventoryPath, "/"), ds, part)
 	param := soap.DefaultUpload

@@ -99,7 +99,7 @@ func (d *Driver) DeliverTemplate(ctx context.Context, name, digest string, size 
 		}
 		return err
 	}
-	src := hypervisor.NewDeliveryReader(ctx, br, size, progress, uploadChunk)
+	src := hypervisor.NewDeliveryReader(ctx, hypervisor.KeepVerified(br, r), size, progress, uploadChunk)
 	defer src.Close()
 	if err := do(ctx, func() error { return d.l.StorageVolUpload(vol, src, 0, uint64(size), 0) }); err != nil {
 		if serr := src.Err(); serr != nil {

@@ -2,9 +2,14 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -138,10 +143,23 @@ func (s *Service) deliverTemplate(ctx context.Context, r *tasks.Run, load func(c
 		return ovm.Errorf(ovm.KindConflict, "template %s in the library has digest %s, not the %s it was uploaded with: upload it again",
 			img.Name, got.Digest, img.Digest)
 	}
-	r.Logf(slog.LevelInfo, "delivering template %s (%d bytes) to host %s", img.Name, img.Size, tg.host.Name)
+	src, size := io.Reader(rc), img.Size
+	if tg.host.Kind == ovm.HostESXi && img.Format == ovm.FormatVMDK {
+		// An ESXi host keeps delivered templates as flat VMDKs (the disk's
+		// raw contents); the catalog's VMDK is a hosted one (sparse or
+		// stream-optimized).
+		flat, n, err := s.flatDisk(ctx, img)
+		if err != nil {
+			return err
+		}
+		defer flat.Close()
+		src, size = flat, n
+		r.Logf(slog.LevelInfo, "template %s made flat for an ESXi host (%d bytes)", img.Name, n)
+	}
+	r.Logf(slog.LevelInfo, "delivering template %s (%d bytes) to host %s", img.Name, size, tg.host.Name)
 	rep := &deliveryReport{r: r, logged: -1}
 	start = time.Now()
-	err = td.DeliverTemplate(ctx, img.File, img.Digest, img.Size, verified{rc, got.Digest}, rep.report)
+	err = td.DeliverTemplate(ctx, img.File, img.Digest, size, verified{src, got.Digest}, rep.report)
 	s.observe(tg.hv.Kind(), "DeliverTemplate", err, start)
 	if err != nil {
 		return err // the driver's error names the host and the template
@@ -179,3 +197,45 @@ type verified struct {
 
 // VerifiedDigest implements hypervisor.VerifiedSource.
 func (v verified) VerifiedDigest() string { return v.digest }
+
+// flatDisk converts a catalog VMDK into the disk's raw contents with
+// qemu-img, in a temporary file removed when the returned file is closed.
+// Its bytes derive from the library's checked file, so they are delivered
+// under the template's digest.
+func (s *Service) flatDisk(ctx context.Context, img imageRecord) (io.ReadCloser, ovm.Bytes, error) {
+	if s.o.LibraryDir == "" {
+		return nil, 0, ovm.Errorf(ovm.KindUnavailable, "the server has no template library directory to read %s from", img.Name)
+	}
+	tmp, err := os.CreateTemp("", "ovm-flat-*.raw")
+	if err != nil {
+		return nil, 0, fmt.Errorf("core: scratch file for template %s: %w", img.Name, err)
+	}
+	_ = tmp.Close()
+	out, err := exec.CommandContext(ctx, "qemu-img", "convert", "-f", "vmdk", "-O", "raw",
+		filepath.Join(s.o.LibraryDir, img.File), tmp.Name()).CombinedOutput()
+	if err != nil {
+		_ = os.Remove(tmp.Name())
+		if errors.Is(err, exec.ErrNotFound) {
+			return nil, 0, ovm.Wrap(ovm.KindUnavailable, err, "qemu-img is missing (package qemu-utils)")
+		}
+		return nil, 0, ovm.Wrap(ovm.KindInvalid, err, "template %s cannot be made flat: %s", img.Name, strings.TrimSpace(string(out)))
+	}
+	f, err := os.Open(tmp.Name())
+	if err == nil {
+		var st os.FileInfo
+		if st, err = f.Stat(); err == nil {
+			return removeOnClose{f}, ovm.Bytes(st.Size()), nil
+		}
+		_ = f.Close()
+	}
+	_ = os.Remove(tmp.Name())
+	return nil, 0, fmt.Errorf("core: read the flat disk of template %s: %w", img.Name, err)
+}
+
+// removeOnClose is a scratch file removed when closed.
+type removeOnClose struct{ *os.File }
+
+func (f removeOnClose) Close() error {
+	err := f.File.Close()
+	return errors.Join(err, os.Remove(f.Name()))
+}
