@@ -298,7 +298,7 @@ func TestConvertResumesAfterCrash(t *testing.T) {
 	}, 3*time.Minute, 50*time.Millisecond, "the conversion resumes and ends")
 	require.Equal(t, ovm.TaskSucceeded, tk.State, "resumed conversion: %s %+v", tk.Error, tk.Log)
 	res := conversionResult(t, tk)
-	page, err := svc2.ListImages(ctx, admin, core.ImageFilter{})
+	page, err := svc2.ListImages(ctx, admin, core.ImageFilter{Kind: apitypes.ImageTemplate})
 	require.NoError(t, err)
 	var names []string
 	for _, img := range page.Items {

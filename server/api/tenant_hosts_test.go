@@ -143,7 +143,18 @@ func runTenantScenario(t *testing.T, e *env, sc scenario) {
 		}
 		require.Equal(t, ovm.TaskSucceeded, v.wait(task.ID).State, "vapp member")
 	}
-	v.do(http.StatusOK, "GET", "/v1/vapps/"+string(vt.VApp.ID), nil)
+	// Then the vApp's own task starts the members.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var app core.VAppInfo
+		v.do(http.StatusOK, "GET", "/v1/vapps/"+string(vt.VApp.ID), nil).decode(t, &app)
+		if app.Phase != ovm.PhaseCreating && app.TaskID == "" {
+			require.Equal(t, ovm.PhaseReady, app.Phase, "vApp: %s", app.Message)
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the vApp never settles: %+v", app)
+		time.Sleep(20 * time.Millisecond)
+	}
 	v.do(http.StatusOK, "GET", "/v1/vapps", nil)
 	var dt core.VAppTasks
 	v.do(http.StatusAccepted, "DELETE", "/v1/vapps/"+string(vt.VApp.ID), nil).decode(t, &dt)
