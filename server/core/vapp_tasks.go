@@ -109,6 +109,14 @@ func (s *Service) rollBackVApp(ctx context.Context, tx store.Tx, r *store.Record
 		if inst.Status.Phase == ovm.PhaseDeleting {
 			continue
 		}
+		if inst.Status.Phase == ovm.PhaseFailed && inst.PendingTask == "" {
+			// Its create failed and gave back everything it held (Finish):
+			// nothing is left on a host, and the record goes at once.
+			if err := tx.Delete(ctx, store.KindInstance, iid, ir.Version); err != nil {
+				return err
+			}
+			continue
+		}
 		if inst.PendingTask == rec.TaskID {
 			inst.PendingTask = "" // the vApp's own task, ending now
 			if err := save(ctx, tx, &ir, inst); err != nil {
