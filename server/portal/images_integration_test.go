@@ -154,7 +154,7 @@ func TestPortalImagesAndRegistry(t *testing.T) {
 	check.accessible(tb, "en images")
 	// The create wizard offers the catalog's ready templates for a VM.
 	tb.goTo("/instances/new")
-	tb.do(visible(`#wiz-catalog option[value="tiny.qcow2"]`))
+	tb.do(visible("#wiz-image"), waitFor(`document.querySelector('#wiz-catalog option[value="tiny.qcow2"]') !== null`))
 	tb.goTo("/images")
 	tb.do(visible(row))
 
