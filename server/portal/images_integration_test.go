@@ -152,6 +152,11 @@ func TestPortalImagesAndRegistry(t *testing.T) {
 	assert.Contains(t, tb.text(row+" td.phase"), "Ready")
 	tb.shot("tenant-images-en")
 	check.accessible(tb, "en images")
+	// The create wizard offers the catalog's ready templates for a VM.
+	tb.goTo("/instances/new")
+	tb.do(visible("#wiz-image"), waitFor(`document.querySelector('#wiz-catalog option[value="tiny.qcow2"]') !== null`))
+	tb.goTo("/images")
+	tb.do(visible(row))
 
 	// An upload that stopped after its first chunk resumes from the bytes
 	// the server has with the same file.

@@ -44,6 +44,9 @@ type Disk = { name: string; size: string };
 
 export function CreateWizard() {
   const nets = useLoad(() => all<Network>("/v1/networks"), []);
+  // The image catalog the image field offers: ready templates for a VM,
+  // container images for a container (any other name is still taken).
+  const catalog = useLoad(() => all<S["Image"]>("/v1/images").catch(() => [] as S["Image"][]), []);
   const [step, setStep] = useState(0);
   const [f, setF] = useState({
     type: "vm",
@@ -67,6 +70,16 @@ export function CreateWizard() {
   const set = (k: keyof typeof f) => (e: Event) => {
     const el = e.currentTarget as HTMLInputElement;
     setF({ ...f, [k]: el.type === "checkbox" ? el.checked : el.value });
+  };
+  const choices = (catalog.data ?? []).filter((i) =>
+    f.type === "vm" ? i.kind === "template" && i.phase === "ready" : i.kind === "container",
+  );
+  // pickImage takes a name typed or chosen; a catalog template gives its
+  // format too.
+  const pickImage = (e: Event) => {
+    const name = (e.currentTarget as HTMLInputElement).value;
+    const tmpl = choices.find((i) => i.kind === "template" && i.name === name);
+    setF({ ...f, image: name, format: tmpl ? tmpl.format : f.format });
   };
   const preset = sizes.find((s) => s.id === f.size);
   const cpu = preset ? preset.cpu : Number(f.cpu);
@@ -146,7 +159,14 @@ export function CreateWizard() {
               <input id="wiz-name" value={f.name} onInput={set("name")} />
             </Field>
             <Field id="wiz-image" label={vm ? t("create.template") : t("instances.image")} error={fields["spec.image"]} hint={vm ? t("create.templateHint") : t("create.imageHint")}>
-              <input id="wiz-image" value={f.image} onInput={set("image")} />
+              <input id="wiz-image" list="wiz-catalog" value={f.image} onInput={pickImage} />
+              <datalist id="wiz-catalog">
+                {choices.map((i) => (
+                  <option key={i.id ?? i.name} value={i.name}>
+                    {i.kind === "template" ? `${i.format}, ${fmtBytes(i.virtualSize ?? i.size)}` : (i.platform ?? "")}
+                  </option>
+                ))}
+              </datalist>
             </Field>
             {vm && (
               <Field id="wiz-format" label={t("create.format")}>
