@@ -153,8 +153,8 @@ func TestPortalImagesAndRegistry(t *testing.T) {
 	tb.shot("tenant-images-en")
 	check.accessible(tb, "en images")
 	// The create wizard offers the catalog's ready templates for a VM.
-	tb.goTo("/instances/new")
-	tb.do(visible("#wiz-image"), waitFor(`document.querySelector('#wiz-catalog option[value="tiny.qcow2"]') !== null`))
+	tb.goTo("/instances")
+	tb.do(click("a.wizard-link"), visible("#wiz-image"), waitFor(`document.querySelector('#wiz-catalog option[value="tiny.qcow2"]') !== null`))
 	tb.goTo("/images")
 	tb.do(visible(row))
 
