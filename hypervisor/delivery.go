@@ -75,11 +75,15 @@ type VerifiedSource interface {
 	VerifiedDigest() string
 }
 
+// Verified returns r as a VerifiedSource of digest: bytes a caller has
+// checked against it already.
+func Verified(r io.Reader, digest string) VerifiedSource { return verifiedReader{r, digest} }
+
 // KeepVerified returns br, a reader over r (a bufio.Reader that peeked at
 // its head, say), as a VerifiedSource of r's digest when r is one.
 func KeepVerified(br, r io.Reader) io.Reader {
 	if v, ok := r.(VerifiedSource); ok {
-		return verifiedReader{br, v.VerifiedDigest()}
+		return Verified(br, v.VerifiedDigest())
 	}
 	return br
 }

@@ -71,14 +71,6 @@ func TestParseDigest(t *testing.T) {
 	}
 }
 
-// verifiedSource is a hypervisor.VerifiedSource of a test.
-type verifiedSource struct {
-	io.Reader
-	digest string
-}
-
-func (v verifiedSource) VerifiedDigest() string { return v.digest }
-
 func TestDeliveryReader(t *testing.T) {
 	data := strings.Repeat("0123456789", 10_000) // 100,000 bytes
 	boom := errors.New("boom")
@@ -104,11 +96,11 @@ func TestDeliveryReader(t *testing.T) {
 		// A source that checked its bytes is taken at its word (not hashed
 		// again), but its size still counts and its digest must be the one
 		// announced.
-		{"verified source", t.Context(), verifiedSource{strings.NewReader(data), hypervisor.DigestOf([]byte(data))}, len(data), hypervisor.DigestOf([]byte(data)), 0, nil, nil},
-		{"verified source of another digest", t.Context(), verifiedSource{strings.NewReader(data), hypervisor.DigestOf([]byte("other"))}, len(data), hypervisor.DigestOf([]byte(data)), 0, nil, ovm.ErrInvalid},
-		{"verified source behind a buffer", t.Context(), hypervisor.KeepVerified(bufio.NewReader(strings.NewReader(data)), verifiedSource{nil, hypervisor.DigestOf([]byte("other"))}),
+		{"verified source", t.Context(), hypervisor.Verified(strings.NewReader(data), hypervisor.DigestOf([]byte(data))), len(data), hypervisor.DigestOf([]byte(data)), 0, nil, nil},
+		{"verified source of another digest", t.Context(), hypervisor.Verified(strings.NewReader(data), hypervisor.DigestOf([]byte("other"))), len(data), hypervisor.DigestOf([]byte(data)), 0, nil, ovm.ErrInvalid},
+		{"verified source behind a buffer", t.Context(), hypervisor.KeepVerified(bufio.NewReader(strings.NewReader(data)), hypervisor.Verified(nil, hypervisor.DigestOf([]byte("other")))),
 			len(data), hypervisor.DigestOf([]byte("other")), 0, nil, nil},
-		{"verified source cut short", t.Context(), verifiedSource{strings.NewReader(data), hypervisor.DigestOf([]byte(data))}, len(data) + 1, hypervisor.DigestOf([]byte(data)), 0, nil, ovm.ErrInvalid},
+		{"verified source cut short", t.Context(), hypervisor.Verified(strings.NewReader(data), hypervisor.DigestOf([]byte(data))), len(data) + 1, hypervisor.DigestOf([]byte(data)), 0, nil, ovm.ErrInvalid},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var percents []int

@@ -5,7 +5,6 @@ package libvirt_test
 import (
 	"context"
 	"crypto/rand"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,15 +45,6 @@ func median(d []time.Duration) time.Duration {
 	slices.Sort(d)
 	return d[len(d)/2]
 }
-
-// libraryFile is a template file of the image center's library with the
-// digest the library checked, as the server delivers it.
-type libraryFile struct {
-	io.Reader
-	digest string
-}
-
-func (f libraryFile) VerifiedDigest() string { return f.digest }
 
 // BenchmarkTemplateDelivery sends the same 256 MiB file into the same
 // pool of the real libvirtd through DeliverTemplate, opened from the image
@@ -97,7 +87,7 @@ func BenchmarkTemplateDelivery(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer rc.Close()
-		if err := d.DeliverTemplate(ctx, "bench-ovm.raw", img.Digest, deliverySize, libraryFile{rc, img.Digest}, nil); err != nil {
+		if err := d.DeliverTemplate(ctx, "bench-ovm.raw", img.Digest, deliverySize, hypervisor.Verified(rc, img.Digest), nil); err != nil {
 			b.Fatal(err)
 		}
 		return time.Since(start)

@@ -159,7 +159,7 @@ func (s *Service) deliverTemplate(ctx context.Context, r *tasks.Run, load func(c
 	r.Logf(slog.LevelInfo, "delivering template %s (%d bytes) to host %s", img.Name, size, tg.host.Name)
 	rep := &deliveryReport{r: r, logged: -1}
 	start = time.Now()
-	err = td.DeliverTemplate(ctx, img.File, img.Digest, size, verified{src, got.Digest}, rep.report)
+	err = td.DeliverTemplate(ctx, img.File, img.Digest, size, hypervisor.Verified(src, got.Digest), rep.report)
 	s.observe(tg.hv.Kind(), "DeliverTemplate", err, start)
 	if err != nil {
 		return err // the driver's error names the host and the template
@@ -187,16 +187,6 @@ func (d *deliveryReport) report(percent int, _ string) {
 		d.r.Logf(slog.LevelInfo, "delivery: %d%%", percent)
 	}
 }
-
-// verified is a template file of the library with the digest the library
-// checked: the driver does not hash it again (hypervisor.VerifiedSource).
-type verified struct {
-	io.Reader
-	digest string
-}
-
-// VerifiedDigest implements hypervisor.VerifiedSource.
-func (v verified) VerifiedDigest() string { return v.digest }
 
 // flatDisk converts a catalog VMDK into the disk's raw contents with
 // qemu-img, in a temporary file removed when the returned file is closed.

@@ -160,7 +160,7 @@ func (s *Service) enqueueVAppPower(ctx context.Context, tx store.Tx, rec *vappRe
 		return ovm.Task{}, err
 	}
 	for _, iid := range ids {
-		ir, inst, err := getAs2(ctx, tx, iid)
+		inst, ir, err := getAs[instanceRecord](ctx, tx, store.KindInstance, iid)
 		if err != nil {
 			return ovm.Task{}, err
 		}
@@ -170,12 +170,6 @@ func (s *Service) enqueueVAppPower(ctx context.Context, tx store.Tx, rec *vappRe
 		}
 	}
 	return task, nil
-}
-
-// getAs2 reads an instance record and decodes it.
-func getAs2(ctx context.Context, tx store.Tx, id ovm.ID) (store.Record, instanceRecord, error) {
-	inst, r, err := getAs[instanceRecord](ctx, tx, store.KindInstance, id)
-	return r, inst, err
 }
 
 // VAppTask is a vApp and the task that acts on it as a whole.
@@ -304,7 +298,7 @@ func (s *Service) endVAppTask(ctx context.Context, tx store.Tx, in vappPowerInpu
 		return s.rollBackVApp(ctx, tx, &r, &rec, "the start failed: "+failure)
 	}
 	for _, iid := range rec.InstanceIDs {
-		ir, inst, err := getAs2(ctx, tx, iid)
+		inst, ir, err := getAs[instanceRecord](ctx, tx, store.KindInstance, iid)
 		switch {
 		case ovm.KindOf(err) == ovm.KindNotFound:
 			continue
@@ -367,7 +361,7 @@ func (s *Service) VAppAction(ctx context.Context, p auth.Principal, id ovm.ID, o
 		}
 		var ids []ovm.ID
 		for _, iid := range rec.InstanceIDs {
-			_, inst, err := getAs2(ctx, tx, iid)
+			inst, _, err := getAs[instanceRecord](ctx, tx, store.KindInstance, iid)
 			switch {
 			case ovm.KindOf(err) == ovm.KindNotFound:
 				continue
